@@ -1,0 +1,187 @@
+#include "launchdarkly_adapter.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "adapter_support.hpp"
+#include "json_reader.hpp"
+
+namespace expbridge {
+namespace {
+
+#define LD_TRY(target, expr)                                                    \
+  do {                                                                          \
+    auto ld_result_ = (expr);                                                   \
+    if (!ld_result_) return std::unexpected(std::move(ld_result_).error());     \
+    target = std::move(*ld_result_);                                            \
+  } while (false)
+
+/// `backends.<name>` settings.
+struct LaunchDarklyOptions {
+  std::string project;
+  std::string environment;
+  std::string token_env;  ///< the environment variable holding the access token
+};
+
+struct LaunchDarklyBinding final : Binding {
+  std::string experiment;  ///< the experiment key
+};
+
+/// Everything the adapter takes from its mapping table, resolved once.
+struct LaunchDarklyTable {
+  const OperationSpec* patch_experiment = nullptr;
+  std::string content_type;
+  std::string update_name, update_description, comment_member;
+  std::map<std::string, std::string, std::less<>> action_instructions;
+  const LimitSpec* experiment_key = nullptr;
+  const LimitSpec* project_key = nullptr;
+  const LimitSpec* env_var = nullptr;
+
+  static Result<LaunchDarklyTable> resolve(const MappingTable& t) {
+    LaunchDarklyTable out;
+    LD_TRY(out.patch_experiment, t.operation(t.field("name").operation));
+    out.content_type = t.content_type();
+    LD_TRY(out.update_name, t.wire("name"));
+    LD_TRY(out.update_description, t.wire("description"));
+    LD_TRY(out.comment_member, t.wire("comment"));
+    out.action_instructions = t.field("action").values;
+    LD_TRY(out.experiment_key, t.limit("experiment_key"));
+    LD_TRY(out.project_key, t.limit("project_key"));
+    LD_TRY(out.env_var, t.limit("token_env"));
+    return out;
+  }
+};
+
+class LaunchDarklyAdapter final : public Adapter {
+ public:
+  LaunchDarklyAdapter(std::shared_ptr<const MappingTable> table, LaunchDarklyTable resolved, LaunchDarklyOptions options,
+                      std::string base_url)
+      : table_(std::move(table)), t_(std::move(resolved)), options_(std::move(options)), base_url_(std::move(base_url)) {}
+
+  std::string_view vendor() const override { return "launchdarkly"; }
+
+  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+    auto reader = ObjectReader::open(settings, path);
+    auto binding = std::make_unique<LaunchDarklyBinding>();
+    LD_TRY(binding->experiment, reader.required_string("experiment"));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_key, binding->experiment, reader.member_path("experiment")));
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+    return std::unique_ptr<const Binding>(std::move(binding));
+  }
+
+  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext&) const override {
+    const auto& binding = static_cast<const LaunchDarklyBinding&>(b);
+    BackendPlan out;
+    boost::json::array instructions;
+    if (u.name) instructions.push_back(boost::json::object{{"kind", t_.update_name}, {"value", *u.name}});
+    if (u.description)
+      instructions.push_back(boost::json::object{{"kind", t_.update_description}, {"value", *u.description}});
+
+    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
+    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
+    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
+    skip_if(u.audience && u.audience->description, field::audience_description, out);
+    skip_if(u.variations.has_value(), field::variations, out);
+    skip_if(u.exposure.has_value(), field::exposure, out);
+    skip_if(u.overrides.has_value(), field::overrides, out);
+
+    if (const auto* block = u.vendor.if_contains(vendor())) {
+      std::vector<PassThrough> members;
+      LD_TRY(members, read_passthrough(*table_, block->get_object()));
+      for (const auto& member : members) {
+        // Extra semantic-patch instructions go after the field updates and before the action.
+        if (!member.value->is_array())
+          return std::unexpected(invalid("vendor.launchdarkly." + member.member, "must be a list of instructions"));
+        for (const auto& instruction : member.value->get_array()) {
+          if (!instruction.is_object() || !instruction.get_object().contains("kind"))
+            return std::unexpected(invalid("vendor.launchdarkly." + member.member,
+                                           "each instruction is a mapping with a 'kind'"));
+          instructions.push_back(instruction);
+        }
+      }
+    }
+
+    if (u.action) {
+      std::string_view action = to_string(*u.action);
+      if (auto it = t_.action_instructions.find(action); it != t_.action_instructions.end()) {
+        instructions.push_back(boost::json::object{{"kind", it->second}});
+      } else {
+        out.skipped.push_back(Skip{"action." + std::string(action), skip_value_reason(action)});
+      }
+    }
+    if (u.result) out.skipped.push_back(Skip{field::result, table_->field(field::result).skip});
+
+    if (instructions.empty()) {
+      skip_if(u.comment.has_value(), field::comment, out);
+      return out;
+    }
+    boost::json::object body;
+    body["instructions"] = std::move(instructions);
+    if (u.comment) body[t_.comment_member] = *u.comment;
+    PlannedRequest request;
+    LD_TRY(request, make_request(*t_.patch_experiment, base_url_,
+                                 {{"project", options_.project},
+                                  {"environment", options_.environment},
+                                  {"experiment", binding.experiment}},
+                                 t_.content_type, boost::json::value(std::move(body))));
+    out.requests.push_back(std::move(request));
+    return out;
+  }
+
+  AuthSpec auth() const override {
+    AuthSpec spec;
+    const auto& a = table_->auth();
+    if (const auto* scheme = a.if_contains("scheme"); scheme && scheme->is_string())
+      spec.scheme = std::string(scheme->get_string());
+    if (const auto* header = a.if_contains("header"); header && header->is_string())
+      spec.params.emplace("header", std::string(header->get_string()));
+    spec.params.emplace("env", options_.token_env);
+    if (const auto* headers = a.if_contains("headers"); headers && headers->is_object())
+      for (const auto& h : headers->get_object())
+        if (h.value().is_string()) spec.headers.emplace_back(std::string(h.key()), std::string(h.value().get_string()));
+    return spec;
+  }
+
+ private:
+  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
+    if (present) out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
+  }
+  std::string skip_value_reason(std::string_view action) const {
+    const auto& f = table_->field(field::action);
+    if (auto it = f.skip_values.find(action); it != f.skip_values.end()) return it->second;
+    return "LaunchDarkly has no operation for action '" + std::string(action) + "'";
+  }
+  static Error invalid(std::string field, std::string message) {
+    Error e = make_error(ErrorCode::invalid_input, std::move(message));
+    e.field = std::move(field);
+    return e;
+  }
+
+  std::shared_ptr<const MappingTable> table_;
+  LaunchDarklyTable t_;
+  LaunchDarklyOptions options_;
+  std::string base_url_;
+};
+
+Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context) {
+  LaunchDarklyTable resolved;
+  LD_TRY(resolved, LaunchDarklyTable::resolve(*context.table));
+  auto reader = ObjectReader::open(*context.settings, context.path);
+  LaunchDarklyOptions options;
+  LD_TRY(options.project, reader.required_string("project"));
+  LD_TRY(options.environment, reader.required_string("environment"));
+  LD_TRY(options.token_env, reader.required_string("token_env"));
+  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.project, reader.member_path("project")));
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.environment, reader.member_path("environment")));
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.env_var, options.token_env, reader.member_path("token_env")));
+  std::string base_url = context.endpoint.empty() ? context.table->base_url() : context.endpoint;
+  return std::unique_ptr<Adapter>(
+      std::make_unique<LaunchDarklyAdapter>(context.table, std::move(resolved), std::move(options), std::move(base_url)));
+}
+
+}  // namespace
+
+Status register_launchdarkly(Registry& registry) { return registry.add("launchdarkly", make_launchdarkly); }
+
+}  // namespace expbridge

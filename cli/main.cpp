@@ -1,0 +1,164 @@
+// The expbridge command: parses arguments and calls the library. Exit codes:
+// 0 fine, 1 a backend failed, 2 invalid input (nothing sent).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "expbridge/bridge.hpp"
+#include "expbridge/update.hpp"
+#include "json_writer.hpp"
+#include "mapping_matrix.hpp"
+#include "mapping_examples.hpp"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitInvalid = 2;
+
+int report(const expbridge::Error& e) {
+  std::cerr << "expbridge: error: " << e.describe() << "\n";
+  return e.code == expbridge::ErrorCode::invalid_input || e.code == expbridge::ErrorCode::unsupported ? kExitInvalid
+                                                                                                      : kExitFailed;
+}
+
+struct PlanArgs {
+  std::string config;
+  std::string update;
+  std::string format = "text";
+  std::string mappings_dir;
+  std::vector<std::string> backends;
+  bool strict = false;
+};
+
+int run_plan(const PlanArgs& args) {
+  expbridge::BridgeOptions bridge_options;
+  bridge_options.mappings_dir = args.mappings_dir;
+  auto bridge = expbridge::Bridge::load(args.config, bridge_options);
+  if (!bridge) return report(bridge.error());
+  auto update = expbridge::load_update(args.update);
+  if (!update) return report(update.error());
+  expbridge::PlanOptions options;
+  options.strict = args.strict;
+  options.backends = args.backends;
+  auto plan = bridge->plan(*update, options);
+  if (!plan) return report(plan.error());
+  if (args.format == "json")
+    std::cout << expbridge::write_json(expbridge::plan_to_json(*plan), 2) << "\n";
+  else
+    std::cout << expbridge::plan_to_text(*plan);
+  return kExitOk;
+}
+
+struct ValidateArgs {
+  std::string config;
+  std::vector<std::string> updates;
+  std::string mappings_dir;
+  bool strict = false;
+};
+
+int run_validate(const ValidateArgs& args) {
+  expbridge::BridgeOptions bridge_options;
+  bridge_options.mappings_dir = args.mappings_dir;
+  auto bridge = expbridge::Bridge::load(args.config, bridge_options);
+  if (!bridge) return report(bridge.error());
+  expbridge::PlanOptions plan_options;
+  plan_options.strict = args.strict;
+  int exit_code = kExitOk;
+  for (const auto& path : args.updates) {
+    auto update = expbridge::load_update(path);
+    if (!update) {
+      exit_code = std::max(exit_code, report(update.error()));
+      continue;
+    }
+    auto plan = bridge->plan(*update, plan_options);
+    if (!plan) {
+      exit_code = std::max(exit_code, report(plan.error()));
+      continue;
+    }
+    std::size_t requests = 0, skipped = 0;
+    for (const auto& b : plan->backends) requests += b.requests.size(), skipped += b.skipped.size();
+    std::cout << "ok: " << path << ": experiment " << plan->experiment << ", " << requests << " request(s) to "
+              << plan->backends.size() << " backend(s), " << skipped << " field(s) skipped\n";
+  }
+  return exit_code;
+}
+
+struct MappingsArgs {
+  std::string format = "text";
+  std::string mappings_dir;
+  bool check = false;
+};
+
+int run_mappings(const MappingsArgs& args) {
+  const auto& registry = expbridge::Registry::builtin();
+  if (args.check) {
+    std::size_t passed = 0, failed = 0;
+    for (const auto& vendor : registry.vendors()) {
+      auto outcomes = expbridge::run_mapping_examples(vendor, args.mappings_dir);
+      if (!outcomes) return report(outcomes.error());
+      for (const auto& o : *outcomes) {
+        if (o.passed) {
+          ++passed;
+        } else {
+          ++failed;
+          std::cerr << "FAIL " << o.vendor << ": " << o.name << ": " << o.detail << "\n";
+        }
+      }
+    }
+    std::cout << "mapping examples: " << passed << " passed, " << failed << " failed\n";
+    return failed == 0 ? kExitOk : kExitFailed;
+  }
+  auto matrix = expbridge::build_mapping_matrix(registry, args.mappings_dir);
+  if (!matrix) return report(matrix.error());
+  if (args.format == "json")
+    std::cout << expbridge::write_json(expbridge::matrix_to_json(*matrix), 2) << "\n";
+  else if (args.format == "markdown")
+    std::cout << expbridge::matrix_to_markdown(*matrix);
+  else
+    std::cout << expbridge::matrix_to_text(*matrix);
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"expbridge — one neutral A/B-experiment update, fanned out to every experimentation vendor"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "expbridge 0.1.0");
+
+  PlanArgs plan_args;
+  auto* plan = app.add_subcommand("plan", "Print the exact requests each backend would receive (sends nothing)");
+  plan->add_option("-c,--config", plan_args.config, "Backends and experiment bindings (YAML)")->required();
+  plan->add_option("update", plan_args.update, "Update document (YAML or JSON; - for stdin)")->required();
+  plan->add_option("--format", plan_args.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  plan->add_option("--backend", plan_args.backends, "Only this backend (repeatable)");
+  plan->add_flag("--strict", plan_args.strict, "Refuse when any backend would skip a field");
+  plan->add_option("--mappings", plan_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
+
+  ValidateArgs validate_args;
+  auto* validate = app.add_subcommand("validate", "Check updates against the model, the config and every vendor's rules");
+  validate->add_option("-c,--config", validate_args.config, "Backends and experiment bindings (YAML)")->required();
+  validate->add_option("updates", validate_args.updates, "Update documents")->required();
+  validate->add_flag("--strict", validate_args.strict, "Also refuse updates that a backend would partly skip");
+  validate->add_option("--mappings", validate_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
+
+  MappingsArgs mappings_args;
+  auto* mappings = app.add_subcommand("mappings", "Print the cross-vendor mapping matrix from the mapping tables");
+  mappings->add_option("--format", mappings_args.format, "text, markdown or json")
+      ->check(CLI::IsMember({"text", "markdown", "json"}));
+  mappings->add_flag("--check", mappings_args.check, "Run every worked example of every table");
+  mappings->add_option("--mappings", mappings_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitInvalid;
+  }
+  if (*plan) return run_plan(plan_args);
+  if (*validate) return run_validate(validate_args);
+  if (*mappings) return run_mappings(mappings_args);
+  return kExitInvalid;
+}

@@ -1,0 +1,109 @@
+#include "adapter_support.hpp"
+
+#include <charconv>
+
+#include "document.hpp"
+#include "json_reader.hpp"
+
+namespace expbridge {
+namespace {
+Error limit_error(const LimitSpec& limit, std::string_view field, std::string message) {
+  if (!limit.rule.empty()) message += " (" + limit.rule + ")";
+  Error e = make_error(ErrorCode::invalid_input, std::move(message));
+  e.field = std::string(field);
+  return e;
+}
+std::string range_text(std::optional<std::size_t> lo, std::optional<std::size_t> hi) {
+  if (lo && hi) return std::to_string(*lo) + ".." + std::to_string(*hi);
+  if (hi) return "at most " + std::to_string(*hi);
+  return "at least " + std::to_string(lo.value_or(0));
+}
+}  // namespace
+
+std::size_t utf8_length(std::string_view text) {
+  std::size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string format_number(double value) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  return std::string(buf, end);
+}
+
+Status check_string(const LimitSpec& limit, std::string_view value, std::string_view field) {
+  std::size_t length = utf8_length(value);
+  if ((limit.min_length && length < *limit.min_length) || (limit.max_length && length > *limit.max_length))
+    return std::unexpected(limit_error(limit, field,
+                                       "must be " + range_text(limit.min_length, limit.max_length) +
+                                           " characters long, got " + std::to_string(length)));
+  if (limit.compiled && !std::regex_match(value.begin(), value.end(), *limit.compiled))
+    return std::unexpected(limit_error(limit, field, "'" + std::string(value) + "' does not match " + limit.pattern));
+  return {};
+}
+
+Status check_number(const LimitSpec& limit, double value, std::string_view field) {
+  if ((limit.min && value < *limit.min) || (limit.max && value > *limit.max)) {
+    std::string range = limit.min && limit.max ? format_number(*limit.min) + ".." + format_number(*limit.max)
+                        : limit.max            ? "at most " + format_number(*limit.max)
+                                               : "at least " + format_number(limit.min.value_or(0));
+    return std::unexpected(limit_error(limit, field, "must be " + range + ", got " + format_number(value)));
+  }
+  return {};
+}
+
+Status check_count(const LimitSpec& limit, std::size_t count, std::string_view field) {
+  if ((limit.min_count && count < *limit.min_count) || (limit.max_count && count > *limit.max_count))
+    return std::unexpected(limit_error(limit, field,
+                                       "must hold " + range_text(limit.min_count, limit.max_count) +
+                                           " entries, got " + std::to_string(count)));
+  return {};
+}
+
+Status check_bytes(const LimitSpec& limit, std::size_t bytes, std::string_view field) {
+  if (limit.max_bytes && bytes > *limit.max_bytes)
+    return std::unexpected(limit_error(limit, field,
+                                       "must be at most " + std::to_string(*limit.max_bytes) + " bytes, got " +
+                                           std::to_string(bytes)));
+  return {};
+}
+
+Result<PlannedRequest> make_request(const OperationSpec& operation, std::string_view base_url, const Labels& labels,
+                                    std::string_view content_type, std::optional<boost::json::value> body) {
+  auto path = expand_path(operation.path, labels);
+  if (!path) return std::unexpected(std::move(path).error());
+  PlannedRequest r;
+  r.operation = operation.name;
+  r.method = operation.method;
+  r.url = join_url(base_url, *path, operation.query);
+  if (operation.has_body) {
+    r.headers.emplace_back("content-type", std::string(content_type));
+    r.body = body ? std::move(body) : std::optional<boost::json::value>(boost::json::object());
+  }
+  r.success_status = operation.success;
+  r.idempotent = operation.idempotent;
+  return r;
+}
+
+Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, const boost::json::object& vendor_block) {
+  std::vector<PassThrough> out;
+  for (const auto& member : vendor_block) {
+    auto it = table.passthrough().find(member.key());
+    if (it == table.passthrough().end()) {
+      std::vector<std::string> known;
+      for (const auto& [name, op] : table.passthrough()) known.push_back(name);
+      std::string message = "'" + std::string(member.key()) + "' cannot be passed through to " + table.vendor();
+      if (auto guess = closest_name(member.key(), known); !guess.empty()) message += " (did you mean '" + guess + "'?)";
+      message += known.empty() ? "; this vendor takes no pass-through members" : "; it takes:";
+      for (const auto& k : known) message += " " + k;
+      Error e = make_error(ErrorCode::invalid_input, std::move(message));
+      e.field = "vendor." + table.vendor() + "." + std::string(member.key());
+      return std::unexpected(std::move(e));
+    }
+    out.push_back(PassThrough{it->second, std::string(member.key()), &member.value()});
+  }
+  return out;
+}
+
+}  // namespace expbridge

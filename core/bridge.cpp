@@ -1,0 +1,293 @@
+#include "expbridge/bridge.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "document.hpp"
+#include "expbridge/update.hpp"
+#include "json_reader.hpp"
+#include "url.hpp"
+
+namespace expbridge {
+namespace {
+
+// Settings the core reads for every backend; everything else belongs to the vendor's adapter.
+constexpr std::string_view kCommonKeys[] = {"vendor", "endpoint", "strict"};
+
+Error locate(Error e, const Document& doc) {
+  if (!e.file.empty()) return e;
+  Error located = doc.error_at(e.field, std::move(e.message));
+  located.code = e.code;
+  located.backend = std::move(e.backend);
+  located.vendor = std::move(e.vendor);
+  return located;
+}
+
+bool valid_backend_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (unsigned char c : name)
+    if (!std::isalnum(c) && c != '-' && c != '_') return false;
+  return true;
+}
+
+}  // namespace
+
+struct Bridge::Impl {
+  std::string source;
+  std::vector<BackendInfo> backends;
+  std::vector<std::unique_ptr<Adapter>> adapters;  // parallel to backends
+  struct BoundBackend {
+    std::size_t backend;
+    std::unique_ptr<const Binding> binding;
+  };
+  std::map<std::string, std::vector<BoundBackend>, std::less<>> experiments;
+  const Registry* registry = nullptr;
+};
+
+Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view vendor, const std::string& mappings_dir) {
+  if (!mappings_dir.empty()) {
+    std::filesystem::path file = std::filesystem::path(mappings_dir) / (std::string(vendor) + ".yaml");
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec)) {
+      auto text = read_text(file.string());
+      if (!text) return std::unexpected(std::move(text).error());
+      auto table = MappingTable::parse(*text, file.string());
+      if (!table) return std::unexpected(std::move(table).error());
+      if (table->vendor() != vendor) {
+        Error e = make_error(ErrorCode::invalid_input, "the table says vendor '" + table->vendor() + "', expected '" +
+                                                           std::string(vendor) + "'");
+        e.file = file.string();
+        e.field = "vendor";
+        return std::unexpected(std::move(e));
+      }
+      return std::make_shared<const MappingTable>(std::move(*table));
+    }
+  }
+  auto text = embedded_mapping_table(vendor);
+  if (!text) {
+    Error e = make_error(ErrorCode::internal, "no mapping table for vendor '" + std::string(vendor) + "'");
+    return std::unexpected(std::move(e));
+  }
+  auto table = MappingTable::parse(*text, "mappings/" + std::string(vendor) + ".yaml (embedded)");
+  if (!table) return std::unexpected(std::move(table).error());
+  return std::make_shared<const MappingTable>(std::move(*table));
+}
+
+Bridge::Bridge(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Bridge::~Bridge() = default;
+Bridge::Bridge(Bridge&&) noexcept = default;
+Bridge& Bridge::operator=(Bridge&&) noexcept = default;
+
+const std::vector<BackendInfo>& Bridge::backends() const { return impl_->backends; }
+const std::string& Bridge::source() const { return impl_->source; }
+std::vector<std::string> Bridge::experiments() const {
+  std::vector<std::string> out;
+  for (const auto& [key, bound] : impl_->experiments) out.push_back(key);
+  return out;
+}
+
+Result<Bridge> Bridge::load(const std::string& config_path, BridgeOptions options) {
+  auto text = read_text(config_path);
+  if (!text) return std::unexpected(std::move(text).error());
+  return from_text(*text, config_path, std::move(options));
+}
+
+Result<Bridge> Bridge::from_text(std::string_view config, std::string source, BridgeOptions options) {
+  auto doc = parse_document(config, std::move(source));
+  if (!doc) return std::unexpected(std::move(doc).error());
+  auto fail = [&](Error e) { return std::unexpected(locate(std::move(e), *doc)); };
+
+  auto impl = std::make_unique<Impl>();
+  impl->source = doc->source;
+  impl->registry = options.registry ? options.registry : &Registry::builtin();
+
+  auto root = ObjectReader::open(doc->root, "");
+  if (!root) return fail(std::move(root).error());
+  auto backends = root->required_object("backends");
+  if (!backends) return fail(std::move(backends).error());
+  auto experiments = root->optional_object("experiments");
+  if (!experiments) return fail(std::move(experiments).error());
+  if (auto ok = root->finish(); !ok) return fail(std::move(ok).error());
+  if ((*backends)->empty()) return fail(root->error("backends", "must configure at least one backend"));
+
+  std::map<std::string, std::shared_ptr<const MappingTable>, std::less<>> tables;
+  for (const auto& member : **backends) {
+    std::string name(member.key());
+    std::string path = join_path("backends", name);
+    if (!valid_backend_name(name)) {
+      Error e = make_error(ErrorCode::invalid_input, "a backend name is 1..64 letters, digits, '-' or '_'");
+      e.field = path;
+      return fail(std::move(e));
+    }
+    auto reader = ObjectReader::open(member.value(), path);
+    if (!reader) return fail(std::move(reader).error());
+    auto vendor = reader->required_string("vendor");
+    if (!vendor) return fail(std::move(vendor).error());
+    auto endpoint = reader->optional_string("endpoint");
+    if (!endpoint) return fail(std::move(endpoint).error());
+    auto strict = reader->optional_bool("strict");
+    if (!strict) return fail(std::move(strict).error());
+
+    const AdapterFactory* factory = impl->registry->find(*vendor);
+    if (!factory) {
+      std::string known;
+      for (const auto& v : impl->registry->vendors()) known += (known.empty() ? "" : ", ") + v;
+      std::string message = "unknown vendor '" + *vendor + "'";
+      if (auto guess = closest_name(*vendor, impl->registry->vendors()); !guess.empty())
+        message += " (did you mean '" + guess + "'?)";
+      return fail(reader->error("vendor", message + "; known vendors: " + known));
+    }
+    std::string checked_endpoint;
+    if (*endpoint) {
+      auto ok = check_endpoint(**endpoint);
+      if (!ok) {
+        Error e = std::move(ok).error();
+        e.field = reader->member_path("endpoint");
+        e.backend = name;
+        e.vendor = *vendor;
+        return fail(std::move(e));
+      }
+      checked_endpoint = *ok;
+    }
+    if (!tables.contains(*vendor)) {
+      auto table = load_mapping_table(*vendor, options.mappings_dir);
+      if (!table) return std::unexpected(std::move(table).error());
+      tables.emplace(*vendor, *table);
+    }
+    boost::json::object vendor_settings = member.value().get_object();
+    for (auto key : kCommonKeys) vendor_settings.erase(key);
+
+    BackendContext context{name, &vendor_settings, path, tables[*vendor], checked_endpoint};
+    auto adapter = (*factory)(context);
+    if (!adapter) {
+      Error e = std::move(adapter).error();
+      e.backend = name;
+      e.vendor = *vendor;
+      return fail(std::move(e));
+    }
+    impl->backends.push_back(BackendInfo{name, *vendor, strict->value_or(false), adapter->get()});
+    impl->adapters.push_back(std::move(*adapter));
+  }
+
+  if (*experiments) {
+    for (const auto& member : **experiments) {
+      std::string key(member.key());
+      std::string path = join_path("experiments", key);
+      if (!member.value().is_object()) {
+        Error e = make_error(ErrorCode::invalid_input, "must map backend names to bindings");
+        e.field = path;
+        return fail(std::move(e));
+      }
+      auto& bound = impl->experiments[key];
+      for (const auto& b : member.value().get_object()) {
+        std::string binding_path = join_path(path, b.key());
+        std::size_t index = impl->backends.size();
+        for (std::size_t i = 0; i < impl->backends.size(); ++i)
+          if (impl->backends[i].name == b.key()) index = i;
+        if (index == impl->backends.size()) {
+          std::vector<std::string> names;
+          for (const auto& info : impl->backends) names.push_back(info.name);
+          std::string message = "no backend named '" + std::string(b.key()) + "'";
+          if (auto guess = closest_name(b.key(), names); !guess.empty()) message += " (did you mean '" + guess + "'?)";
+          Error e = make_error(ErrorCode::invalid_input, message);
+          e.field = binding_path;
+          return fail(std::move(e));
+        }
+        if (!b.value().is_object()) {
+          Error e = make_error(ErrorCode::invalid_input, "a binding must be a mapping of vendor ids");
+          e.field = binding_path;
+          return fail(std::move(e));
+        }
+        auto binding = impl->adapters[index]->bind(b.value().get_object(), binding_path);
+        if (!binding) {
+          Error e = std::move(binding).error();
+          e.backend = impl->backends[index].name;
+          e.vendor = impl->backends[index].vendor;
+          return fail(std::move(e));
+        }
+        bound.push_back(Impl::BoundBackend{index, std::move(*binding)});
+      }
+      // Config order, whatever order the bindings were written in.
+      std::sort(bound.begin(), bound.end(), [](const auto& a, const auto& b) { return a.backend < b.backend; });
+    }
+  }
+  return Bridge(std::move(impl));
+}
+
+Result<Plan> Bridge::plan(const Update& update, const PlanOptions& options) const {
+  auto in_update = [&](Error e) {
+    if (e.file.empty()) e.file = update.source;
+    return std::unexpected(std::move(e));
+  };
+  if (auto ok = validate_update(update); !ok) return in_update(std::move(ok).error());
+  for (const auto& member : update.vendor) {
+    if (!impl_->registry->find(member.key())) {
+      std::string message = "unknown vendor '" + std::string(member.key()) + "'";
+      if (auto guess = closest_name(member.key(), impl_->registry->vendors()); !guess.empty())
+        message += " (did you mean '" + guess + "'?)";
+      Error e = make_error(ErrorCode::invalid_input, message);
+      e.field = join_path("vendor", member.key());
+      return in_update(std::move(e));
+    }
+  }
+  auto experiment = impl_->experiments.find(update.experiment);
+  if (experiment == impl_->experiments.end()) {
+    std::vector<std::string> keys = experiments();
+    std::string message = "experiment '" + update.experiment + "' is not in the config " + impl_->source;
+    if (auto guess = closest_name(update.experiment, keys); !guess.empty()) message += " (did you mean '" + guess + "'?)";
+    Error e = make_error(ErrorCode::invalid_input, message);
+    e.field = "experiment";
+    return in_update(std::move(e));
+  }
+  for (const auto& wanted : options.backends) {
+    bool configured = false, bound = false;
+    for (std::size_t i = 0; i < impl_->backends.size(); ++i) {
+      if (impl_->backends[i].name != wanted) continue;
+      configured = true;
+      for (const auto& b : experiment->second) bound = bound || b.backend == i;
+    }
+    if (!configured || !bound) {
+      Error e = make_error(ErrorCode::invalid_input,
+                           configured ? "backend '" + wanted + "' has no binding for experiment '" + update.experiment + "'"
+                                      : "no backend named '" + wanted + "' in " + impl_->source);
+      e.backend = wanted;
+      return std::unexpected(std::move(e));
+    }
+  }
+
+  Plan plan;
+  plan.experiment = update.experiment;
+  for (const auto& bound : experiment->second) {
+    const BackendInfo& info = impl_->backends[bound.backend];
+    if (!options.backends.empty() &&
+        std::find(options.backends.begin(), options.backends.end(), info.name) == options.backends.end())
+      continue;
+    PlanContext context;
+    for (const auto& [name, state] : options.current)
+      if (name == info.name) context.current = state;
+    auto backend_plan = impl_->adapters[bound.backend]->plan(update, *bound.binding, context);
+    if (!backend_plan) {
+      Error e = std::move(backend_plan).error();
+      e.backend = info.name;
+      e.vendor = info.vendor;
+      return in_update(std::move(e));
+    }
+    backend_plan->backend = info.name;
+    backend_plan->vendor = info.vendor;
+    if ((options.strict || info.strict) && !backend_plan->skipped.empty()) {
+      std::string message = "strict: this backend would skip ";
+      for (std::size_t i = 0; i < backend_plan->skipped.size(); ++i)
+        message += (i ? "; " : "") + backend_plan->skipped[i].field + " (" + backend_plan->skipped[i].reason + ")";
+      Error e = make_error(ErrorCode::unsupported, message + "; nothing was sent");
+      e.backend = info.name;
+      e.vendor = info.vendor;
+      e.field = backend_plan->skipped.front().field;
+      return in_update(std::move(e));
+    }
+    plan.backends.push_back(std::move(*backend_plan));
+  }
+  return plan;
+}
+
+}  // namespace expbridge

@@ -1,0 +1,48 @@
+#include "expbridge/error.hpp"
+
+namespace expbridge {
+
+std::string_view to_string(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::invalid_input: return "invalid_input";
+    case ErrorCode::unsupported: return "unsupported";
+    case ErrorCode::not_found: return "not_found";
+    case ErrorCode::conflict: return "conflict";
+    case ErrorCode::unauthorized: return "unauthorized";
+    case ErrorCode::rate_limited: return "rate_limited";
+    case ErrorCode::unavailable: return "unavailable";
+    case ErrorCode::internal: return "internal";
+  }
+  return "internal";
+}
+
+Error make_error(ErrorCode code, std::string message) {
+  Error e;
+  e.code = code;
+  e.message = std::move(message);
+  return e;
+}
+
+std::string Error::describe() const {
+  std::string out;
+  if (!file.empty()) {
+    out += file;
+    if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+    out += ": ";
+  }
+  if (!backend.empty()) {
+    out += "backend " + backend;
+    if (!vendor.empty()) out += " (" + vendor + ")";
+    out += ": ";
+  } else if (!vendor.empty()) {
+    out += vendor + ": ";
+  }
+  if (!operation.empty()) out += operation + ": ";
+  if (!field.empty()) out += field + ": ";
+  out += message;
+  if (http_status != 0) out += " [HTTP " + std::to_string(http_status) + "]";
+  if (!request_id.empty()) out += " [request id " + request_id + "]";
+  return out;
+}
+
+}  // namespace expbridge

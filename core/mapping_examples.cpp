@@ -1,0 +1,221 @@
+#include "mapping_examples.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "expbridge/update.hpp"
+#include "json_reader.hpp"
+#include "json_writer.hpp"
+
+namespace expbridge {
+namespace {
+
+constexpr const char* kBackendName = "ex";
+
+boost::json::object merged(const boost::json::object& defaults, const boost::json::value* override_value) {
+  boost::json::object out = defaults;
+  if (override_value && override_value->is_object())
+    for (const auto& m : override_value->get_object()) out[m.key()] = m.value();
+  return out;
+}
+
+Result<Experiment> experiment_from_example(const boost::json::value& v) {
+  Experiment e;
+  auto r = ObjectReader::open(v, "current");
+  if (!r) return std::unexpected(std::move(r).error());
+  auto exposure = r->optional_number("exposure");
+  if (!exposure) return std::unexpected(std::move(exposure).error());
+  e.exposure = *exposure;
+  auto status = r->optional_string("status");
+  if (!status) return std::unexpected(std::move(status).error());
+  if (*status) {
+    for (auto s : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused, ExperimentStatus::stopped,
+                   ExperimentStatus::archived})
+      if (to_string(s) == **status) e.status = s;
+    if (!e.status) return std::unexpected(r->error("status", "unknown status '" + **status + "'"));
+  }
+  if (auto ok = r->finish(); !ok) return std::unexpected(std::move(ok).error());
+  return e;
+}
+
+std::string check_requests(const Plan& plan, const boost::json::array& expected) {
+  const auto& actual = plan.backends.empty() ? std::vector<PlannedRequest>{} : plan.backends.front().requests;
+  if (actual.size() != expected.size())
+    return "expected " + std::to_string(expected.size()) + " request(s), the adapter planned " +
+           std::to_string(actual.size()) + ": " + write_json(plan_to_json(plan));
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const auto& want = expected[i].as_object();
+    const auto& got = actual[i];
+    std::string where = "request " + std::to_string(i + 1) + ": ";
+    if (const auto* m = want.if_contains("method"); m && got.method != m->as_string())
+      return where + "method " + got.method + ", expected " + std::string(m->as_string());
+    if (const auto* u = want.if_contains("url"); u && got.url != u->as_string())
+      return where + "url " + got.url + ", expected " + std::string(u->as_string());
+    if (const auto* op = want.if_contains("operation"); op && got.operation != op->as_string())
+      return where + "operation " + got.operation + ", expected " + std::string(op->as_string());
+    if (const auto* ct = want.if_contains("content_type")) {
+      std::string got_ct;
+      for (const auto& [name, value] : got.headers)
+        if (name == "content-type") got_ct = value;
+      if (got_ct != ct->as_string()) return where + "content-type '" + got_ct + "', expected '" + std::string(ct->as_string()) + "'";
+    }
+    if (const auto* body = want.if_contains("body")) {
+      boost::json::value got_body = got.body ? *got.body : boost::json::value(nullptr);
+      if (!json_equal(got_body, *body))
+        return where + "body " + write_json(got_body) + ", expected " + write_json(*body);
+    }
+    for (const auto& member : want)
+      if (member.key() != "method" && member.key() != "url" && member.key() != "operation" &&
+          member.key() != "content_type" && member.key() != "body")
+        return where + "unknown expectation '" + std::string(member.key()) + "'";
+  }
+  return {};
+}
+
+std::string check_skips(const Plan& plan, const boost::json::array& expected) {
+  std::vector<std::string> got;
+  if (!plan.backends.empty())
+    for (const auto& s : plan.backends.front().skipped) got.push_back(s.field);
+  std::vector<std::string> want;
+  for (const auto& v : expected) want.emplace_back(v.as_string());
+  if (got == want) return {};
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
+    return out + "]";
+  };
+  return "skipped " + join(got) + ", expected " + join(want);
+}
+
+ExampleOutcome run_one(const MappingTable& table, const boost::json::value& example_value, std::size_t index,
+                       const std::string& mappings_dir, const Registry* registry) {
+  ExampleOutcome outcome;
+  outcome.vendor = table.vendor();
+  outcome.name = "#" + std::to_string(index + 1);
+  if (!example_value.is_object()) {
+    outcome.detail = "an example must be a mapping";
+    return outcome;
+  }
+  const auto& example = example_value.get_object();
+  if (const auto* name = example.if_contains("name"); name && name->is_string()) outcome.name = std::string(name->get_string());
+  for (const auto& member : example) {
+    static const std::vector<std::string> known = {"name", "update", "backend", "binding", "current",
+                                                   "requests", "skipped", "error"};
+    if (std::find(known.begin(), known.end(), member.key()) == known.end()) {
+      outcome.detail = "unknown example member '" + std::string(member.key()) + "'";
+      return outcome;
+    }
+  }
+  const auto* update_value = example.if_contains("update");
+  if (!update_value || !update_value->is_object() || !update_value->get_object().contains("experiment")) {
+    outcome.detail = "an example needs an update with an experiment";
+    return outcome;
+  }
+  const auto* expected_error = example.if_contains("error");
+  const auto* expected_requests = example.if_contains("requests");
+  const auto* expected_skips = example.if_contains("skipped");
+  if (!expected_error && (!expected_requests || !expected_requests->is_array() || !expected_skips ||
+                          !expected_skips->is_array())) {
+    outcome.detail = "an example needs `requests` and `skipped` lists, or an `error`";
+    return outcome;
+  }
+
+  const auto& defaults = table.example_defaults();
+  auto defaults_of = [&](const char* key) {
+    const auto* v = defaults.if_contains(key);
+    return v && v->is_object() ? v->get_object() : boost::json::object();
+  };
+  boost::json::object backend = merged(defaults_of("backend"), example.if_contains("backend"));
+  backend["vendor"] = table.vendor();
+  boost::json::object binding = merged(defaults_of("binding"), example.if_contains("binding"));
+  std::string experiment(update_value->get_object().at("experiment").as_string());
+  boost::json::object config{{"backends", boost::json::object{{kBackendName, backend}}},
+                             {"experiments", boost::json::object{{experiment, boost::json::object{{kBackendName, binding}}}}}};
+
+  auto outcome_of = [&](Result<Plan> plan) {
+    if (expected_error) {
+      if (plan) {
+        outcome.detail = "expected an error, got a plan: " + write_json(plan_to_json(*plan));
+        return outcome;
+      }
+      const auto& want = expected_error->as_object();
+      const Error& e = plan.error();
+      if (const auto* f = want.if_contains("field"); f && e.field != f->as_string()) {
+        outcome.detail = "error on field '" + e.field + "', expected '" + std::string(f->as_string()) + "': " + e.describe();
+        return outcome;
+      }
+      if (const auto* c = want.if_contains("contains"); c && e.message.find(c->as_string()) == std::string::npos) {
+        outcome.detail = "error message lacks '" + std::string(c->as_string()) + "': " + e.describe();
+        return outcome;
+      }
+      outcome.passed = true;
+      return outcome;
+    }
+    if (!plan) {
+      outcome.detail = "unexpected error: " + plan.error().describe();
+      return outcome;
+    }
+    outcome.detail = check_requests(*plan, expected_requests->as_array());
+    if (outcome.detail.empty()) outcome.detail = check_skips(*plan, expected_skips->as_array());
+    outcome.passed = outcome.detail.empty();
+    return outcome;
+  };
+
+  BridgeOptions options;
+  options.mappings_dir = mappings_dir;
+  options.registry = registry;
+  auto bridge = Bridge::from_text(write_json(config), "<example " + outcome.name + ">", options);
+  if (!bridge) return outcome_of(std::unexpected(std::move(bridge).error()));
+  auto update = parse_update(write_json(*update_value), "<example " + outcome.name + ">");
+  if (!update) return outcome_of(std::unexpected(std::move(update).error()));
+  std::optional<Experiment> current;
+  PlanOptions plan_options;
+  if (const auto* c = example.if_contains("current")) {
+    auto parsed = experiment_from_example(*c);
+    if (!parsed) {
+      outcome.detail = "bad `current`: " + parsed.error().describe();
+      return outcome;
+    }
+    current = std::move(*parsed);
+    plan_options.current.emplace_back(kBackendName, &*current);
+  }
+  return outcome_of(bridge->plan(*update, plan_options));
+}
+
+}  // namespace
+
+bool json_equal(const boost::json::value& a, const boost::json::value& b) {
+  auto na = as_number(a), nb = as_number(b);
+  if (na || nb) return na && nb && *na == *nb;
+  if (a.kind() != b.kind()) return false;
+  if (a.is_array()) {
+    const auto &x = a.get_array(), &y = b.get_array();
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (!json_equal(x[i], y[i])) return false;
+    return true;
+  }
+  if (a.is_object()) {
+    const auto &x = a.get_object(), &y = b.get_object();
+    if (x.size() != y.size()) return false;
+    for (const auto& m : x) {
+      const auto* other = y.if_contains(m.key());
+      if (!other || !json_equal(m.value(), *other)) return false;
+    }
+    return true;
+  }
+  return a == b;
+}
+
+Result<std::vector<ExampleOutcome>> run_mapping_examples(const std::string& vendor, const std::string& mappings_dir,
+                                                         const Registry* registry) {
+  auto table = load_mapping_table(vendor, mappings_dir);
+  if (!table) return std::unexpected(std::move(table).error());
+  std::vector<ExampleOutcome> out;
+  const auto& examples = (*table)->examples();
+  for (std::size_t i = 0; i < examples.size(); ++i)
+    out.push_back(run_one(**table, examples[i], i, mappings_dir, registry));
+  return out;
+}
+
+}  // namespace expbridge

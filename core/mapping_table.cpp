@@ -1,0 +1,315 @@
+#include <algorithm>
+
+#include "document.hpp"
+#include "expbridge/mapping.hpp"
+#include "json_reader.hpp"
+
+namespace expbridge {
+namespace {
+
+#define TRY_ASSIGN(target, expr)                                                \
+  do {                                                                          \
+    auto try_result_ = (expr);                                                  \
+    if (!try_result_) return std::unexpected(std::move(try_result_).error());   \
+    target = std::move(*try_result_);                                           \
+  } while (false)
+
+Error table_error(const std::string& source, std::string message) {
+  Error e = make_error(ErrorCode::internal, std::move(message));
+  e.file = source;
+  return e;
+}
+
+Result<std::map<std::string, std::string, std::less<>>> string_map(const boost::json::value& v, const std::string& path) {
+  std::map<std::string, std::string, std::less<>> out;
+  if (!v.is_object()) {
+    Error e = make_error(ErrorCode::invalid_input, "must be a mapping of names to strings");
+    e.field = path;
+    return std::unexpected(std::move(e));
+  }
+  for (const auto& m : v.get_object()) {
+    if (!m.value().is_string()) {
+      Error e = make_error(ErrorCode::invalid_input, "must be a string");
+      e.field = join_path(path, m.key());
+      return std::unexpected(std::move(e));
+    }
+    out.emplace(std::string(m.key()), std::string(m.value().get_string()));
+  }
+  return out;
+}
+
+Result<std::optional<std::size_t>> optional_size(ObjectReader& r, std::string_view key) {
+  std::optional<std::int64_t> v;
+  TRY_ASSIGN(v, r.optional_integer(key));
+  if (!v) return std::optional<std::size_t>();
+  if (*v < 0) return std::unexpected(r.error(key, "must not be negative"));
+  return std::optional<std::size_t>(static_cast<std::size_t>(*v));
+}
+
+Result<OperationSpec> parse_operation(const std::string& name, const boost::json::value& v, const std::string& path) {
+  OperationSpec op;
+  op.name = name;
+  auto r = ObjectReader::open(v, path);
+  if (!r) return std::unexpected(std::move(r).error());
+  TRY_ASSIGN(op.method, r->required_string("method"));
+  TRY_ASSIGN(op.path, r->required_string("path"));
+  std::optional<std::int64_t> success;
+  TRY_ASSIGN(success, r->optional_integer("success"));
+  op.success = static_cast<int>(success.value_or(200));
+  std::optional<bool> flag;
+  TRY_ASSIGN(flag, r->optional_bool("idempotent"));
+  op.idempotent = flag.value_or(false);
+  TRY_ASSIGN(flag, r->optional_bool("body"));
+  op.has_body = flag.value_or(op.method != "GET" && op.method != "DELETE");
+  if (const auto* q = r->optional_value("query")) {
+    std::map<std::string, std::string, std::less<>> query;
+    TRY_ASSIGN(query, string_map(*q, r->member_path("query")));
+    // Keep the table's order: Boost.JSON objects preserve insertion order.
+    for (const auto& m : q->get_object()) op.query.emplace_back(std::string(m.key()), std::string(m.value().get_string()));
+  }
+  EXPBRIDGE_RETURN_IF_ERROR(r->finish());
+  if (op.path.empty() || op.path[0] != '/') return std::unexpected(r->error("path", "must start with '/'"));
+  return op;
+}
+
+Result<FieldSpec> parse_field(const std::string& name, const boost::json::value& v, const std::string& path) {
+  FieldSpec f;
+  f.neutral = name;
+  auto r = ObjectReader::open(v, path);
+  if (!r) return std::unexpected(std::move(r).error());
+  std::optional<std::string> s;
+  TRY_ASSIGN(s, r->optional_string("operation"));
+  f.operation = s.value_or("");
+  TRY_ASSIGN(s, r->optional_string("skip"));
+  f.skip = s.value_or("");
+  TRY_ASSIGN(s, r->optional_string("summary"));
+  f.summary = s.value_or("");
+  if (const auto* w = r->optional_value("wire")) {
+    if (w->is_string()) {
+      f.wire.emplace("_", std::string(w->get_string()));
+    } else {
+      TRY_ASSIGN(f.wire, string_map(*w, r->member_path("wire")));
+    }
+  }
+  if (const auto* values = r->optional_value("values")) TRY_ASSIGN(f.values, string_map(*values, r->member_path("values")));
+  if (const auto* skips = r->optional_value("skip_values"))
+    TRY_ASSIGN(f.skip_values, string_map(*skips, r->member_path("skip_values")));
+  EXPBRIDGE_RETURN_IF_ERROR(r->finish());
+  if (f.skip.empty() && f.operation.empty() && f.values.empty() && f.wire.empty())
+    return std::unexpected(r->error("", "maps nowhere: give an operation and wire names, values, or a skip reason"));
+  return f;
+}
+
+Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value& v, const std::string& path) {
+  LimitSpec l;
+  l.name = name;
+  auto r = ObjectReader::open(v, path);
+  if (!r) return std::unexpected(std::move(r).error());
+  TRY_ASSIGN(l.min, r->optional_number("min"));
+  TRY_ASSIGN(l.max, r->optional_number("max"));
+  TRY_ASSIGN(l.min_length, optional_size(*r, "min_length"));
+  TRY_ASSIGN(l.max_length, optional_size(*r, "max_length"));
+  TRY_ASSIGN(l.min_count, optional_size(*r, "min_count"));
+  TRY_ASSIGN(l.max_count, optional_size(*r, "max_count"));
+  TRY_ASSIGN(l.max_bytes, optional_size(*r, "max_bytes"));
+  std::optional<std::string> s;
+  TRY_ASSIGN(s, r->optional_string("pattern"));
+  l.pattern = s.value_or("");
+  TRY_ASSIGN(s, r->optional_string("rule"));
+  l.rule = s.value_or("");
+  std::optional<bool> b;
+  TRY_ASSIGN(b, r->optional_bool("only_increase"));
+  l.only_increase = b.value_or(false);
+  EXPBRIDGE_RETURN_IF_ERROR(r->finish());
+  if (!l.pattern.empty()) {
+    try {
+      l.compiled = std::make_shared<const std::regex>(l.pattern, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error& ex) {
+      return std::unexpected(r->error("pattern", std::string("does not compile: ") + ex.what()));
+    }
+  }
+  return l;
+}
+
+}  // namespace
+
+const std::vector<std::string>& MappingTable::neutral_fields() {
+  static const std::vector<std::string> fields = {
+      "name",       "description", "hypothesis", "launch_criteria", "audience.rule", "audience.description",
+      "variations", "exposure",    "overrides",  "action",          "result",        "comment",
+      "vendor"};
+  return fields;
+}
+
+Result<MappingTable> MappingTable::parse(std::string_view yaml, std::string source) {
+  auto doc = parse_document(yaml, source);
+  if (!doc) {
+    doc.error().code = ErrorCode::internal;
+    return std::unexpected(std::move(doc).error());
+  }
+  auto located = [&](Error e) {
+    Error out = doc->error_at(e.field, "mapping table: " + e.message);
+    out.code = ErrorCode::internal;
+    return std::unexpected(std::move(out));
+  };
+  MappingTable t;
+  t.source_ = source;
+  auto r = ObjectReader::open(doc->root, "");
+  if (!r) return located(std::move(r).error());
+  {
+    auto s = r->required_string("vendor");
+    if (!s) return located(std::move(s).error());
+    t.vendor_ = *s;
+    auto title = r->required_string("title");
+    if (!title) return located(std::move(title).error());
+    t.title_ = *title;
+    auto base = r->required_string("base_url");
+    if (!base) return located(std::move(base).error());
+    t.base_url_ = *base;
+    auto ct = r->optional_string("content_type");
+    if (!ct) return located(std::move(ct).error());
+    t.content_type_ = ct->value_or("application/json");
+  }
+  auto auth = r->required_object("auth");
+  if (!auth) return located(std::move(auth).error());
+  t.auth_ = **auth;
+
+  auto ops = r->required_object("operations");
+  if (!ops) return located(std::move(ops).error());
+  for (const auto& m : **ops) {
+    auto op = parse_operation(std::string(m.key()), m.value(), join_path("operations", m.key()));
+    if (!op) return located(std::move(op).error());
+    t.operations_.push_back(std::move(*op));
+  }
+
+  auto fields = r->required_object("fields");
+  if (!fields) return located(std::move(fields).error());
+  for (const auto& m : **fields) {
+    std::string name(m.key());
+    std::string path = "fields." + name;
+    if (std::find(neutral_fields().begin(), neutral_fields().end(), name) == neutral_fields().end()) {
+      Error e = make_error(ErrorCode::invalid_input, "'" + name + "' is not a neutral field");
+      e.field = path;
+      return located(std::move(e));
+    }
+    auto f = parse_field(name, m.value(), path);
+    if (!f) return located(std::move(f).error());
+    for (const std::string* op : {&f->operation}) {
+      if (!op->empty() && !t.operation(*op)) {
+        Error e = make_error(ErrorCode::invalid_input, "names operation '" + *op + "', which the table does not define");
+        e.field = join_path(path, "operation");
+        return located(std::move(e));
+      }
+    }
+    t.fields_.push_back(std::move(*f));
+  }
+  for (const auto& neutral : neutral_fields()) {
+    bool covered = std::any_of(t.fields_.begin(), t.fields_.end(), [&](const FieldSpec& f) { return f.neutral == neutral; });
+    if (!covered) {
+      Error e = make_error(ErrorCode::invalid_input,
+                           "no entry for neutral field '" + neutral + "': map it or give a skip reason");
+      e.field = "fields";
+      return located(std::move(e));
+    }
+  }
+
+  if (auto limits = r->optional_object("limits"); !limits) {
+    return located(std::move(limits).error());
+  } else if (*limits) {
+    for (const auto& m : **limits) {
+      auto l = parse_limit(std::string(m.key()), m.value(), join_path("limits", m.key()));
+      if (!l) return located(std::move(l).error());
+      t.limits_.push_back(std::move(*l));
+    }
+  }
+  if (auto enums = r->optional_object("enums"); !enums) {
+    return located(std::move(enums).error());
+  } else if (*enums) {
+    for (const auto& m : **enums) {
+      auto map = string_map(m.value(), join_path("enums", m.key()));
+      if (!map) return located(std::move(map).error());
+      t.enums_.emplace(std::string(m.key()), std::move(*map));
+    }
+  }
+  if (auto scales = r->optional_object("scales"); !scales) {
+    return located(std::move(scales).error());
+  } else if (*scales) {
+    for (const auto& m : **scales) {
+      auto n = as_number(m.value());
+      if (!n) {
+        Error e = make_error(ErrorCode::invalid_input, "must be a number");
+        e.field = join_path("scales", m.key());
+        return located(std::move(e));
+      }
+      t.scales_.emplace(std::string(m.key()), *n);
+    }
+  }
+  if (const auto* pass = r->optional_value("passthrough")) {
+    auto map = string_map(*pass, "passthrough");
+    if (!map) return located(std::move(map).error());
+    for (const auto& [member, op] : *map) {
+      if (!t.operation(op)) {
+        Error e = make_error(ErrorCode::invalid_input, "names operation '" + op + "', which the table does not define");
+        e.field = join_path("passthrough", member);
+        return located(std::move(e));
+      }
+    }
+    t.passthrough_ = std::move(*map);
+  }
+  if (auto defaults = r->optional_object("example_defaults"); !defaults) {
+    return located(std::move(defaults).error());
+  } else if (*defaults) {
+    t.example_defaults_ = **defaults;
+  }
+  if (const auto* examples = r->optional_value("examples")) {
+    if (!examples->is_array()) {
+      Error e = make_error(ErrorCode::invalid_input, "must be a list");
+      e.field = "examples";
+      return located(std::move(e));
+    }
+    t.examples_ = examples->get_array();
+  }
+  if (auto ok = r->finish(); !ok) return located(std::move(ok).error());
+  return t;
+}
+
+Result<const OperationSpec*> MappingTable::operation(std::string_view name) const {
+  for (const auto& op : operations_)
+    if (op.name == name) return &op;
+  return std::unexpected(table_error(source_, "mapping table has no operation '" + std::string(name) + "'"));
+}
+
+const FieldSpec& MappingTable::field(std::string_view neutral) const {
+  for (const auto& f : fields_)
+    if (f.neutral == neutral) return f;
+  // parse() guarantees every neutral field has an entry; asking for another name is a programming error.
+  static const FieldSpec none{};
+  return none;
+}
+
+Result<std::string> MappingTable::wire(std::string_view neutral, std::string_view part) const {
+  const auto& f = field(neutral);
+  if (auto it = f.wire.find(part); it != f.wire.end()) return it->second;
+  return std::unexpected(table_error(
+      source_, "mapping table has no wire name fields." + std::string(neutral) + ".wire." + std::string(part)));
+}
+
+Result<const LimitSpec*> MappingTable::limit(std::string_view name) const {
+  for (const auto& l : limits_)
+    if (l.name == name) return &l;
+  return std::unexpected(table_error(source_, "mapping table has no limit '" + std::string(name) + "'"));
+}
+
+Result<std::string> MappingTable::enum_value(std::string_view name, std::string_view key) const {
+  if (auto e = enums_.find(name); e != enums_.end())
+    if (auto v = e->second.find(key); v != e->second.end()) return v->second;
+  return std::unexpected(
+      table_error(source_, "mapping table has no enums." + std::string(name) + "." + std::string(key)));
+}
+
+Result<double> MappingTable::scale(std::string_view name) const {
+  if (auto s = scales_.find(name); s != scales_.end()) return s->second;
+  return std::unexpected(table_error(source_, "mapping table has no scales." + std::string(name)));
+}
+
+}  // namespace expbridge

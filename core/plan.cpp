@@ -1,0 +1,86 @@
+#include "expbridge/plan.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "json_writer.hpp"
+
+namespace expbridge {
+
+bool Plan::has_skips() const {
+  for (const auto& b : backends)
+    if (!b.skipped.empty()) return true;
+  return false;
+}
+
+boost::json::value plan_to_json(const Plan& plan) {
+  boost::json::object out;
+  out["experiment"] = plan.experiment;
+  boost::json::array backends;
+  for (const auto& b : plan.backends) {
+    boost::json::object bo;
+    bo["backend"] = b.backend;
+    bo["vendor"] = b.vendor;
+    boost::json::array requests;
+    for (const auto& r : b.requests) {
+      boost::json::object ro;
+      ro["operation"] = r.operation;
+      ro["method"] = r.method;
+      ro["url"] = r.url;
+      boost::json::object headers;
+      for (const auto& [name, value] : r.headers) headers[name] = value;
+      ro["headers"] = std::move(headers);
+      ro["body"] = r.body ? *r.body : boost::json::value(nullptr);
+      ro["success_status"] = r.success_status;
+      ro["idempotent"] = r.idempotent;
+      requests.push_back(std::move(ro));
+    }
+    bo["requests"] = std::move(requests);
+    boost::json::array skipped;
+    for (const auto& s : b.skipped) skipped.push_back(boost::json::object{{"field", s.field}, {"reason", s.reason}});
+    bo["skipped"] = std::move(skipped);
+    if (!b.notes.empty()) {
+      boost::json::array notes;
+      for (const auto& n : b.notes) notes.push_back(boost::json::value(n));
+      bo["notes"] = std::move(notes);
+    }
+    backends.push_back(std::move(bo));
+  }
+  out["backends"] = std::move(backends);
+  return out;
+}
+
+std::string plan_to_text(const Plan& plan) {
+  std::string out = "experiment " + plan.experiment + "\n";
+  if (plan.backends.empty()) out += "\n(no backend is bound to this experiment)\n";
+  for (const auto& b : plan.backends) {
+    out += "\nbackend " + b.backend + " (" + b.vendor + ")\n";
+    if (b.requests.empty()) out += "  no request: nothing in the update maps to this backend\n";
+    int n = 0;
+    for (const auto& r : b.requests) {
+      out += "  " + std::to_string(++n) + ". " + r.operation + "\n";
+      out += "     " + r.method + " " + r.url + "\n";
+      for (const auto& [name, value] : r.headers) out += "     " + name + ": " + value + "\n";
+      if (r.body) {
+        std::string body = write_json(*r.body, 2);
+        std::string indented = "     ";
+        for (char c : body) {
+          indented.push_back(c);
+          if (c == '\n') indented += "     ";
+        }
+        out += indented + "\n";
+      }
+    }
+    if (!b.skipped.empty()) {
+      out += "  skipped:\n";
+      for (const auto& s : b.skipped) out += "    - " + s.field + ": " + s.reason + "\n";
+    }
+    if (!b.notes.empty()) {
+      out += "  notes:\n";
+      for (const auto& note : b.notes) out += "    - " + note + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace expbridge

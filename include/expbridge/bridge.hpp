@@ -1,0 +1,77 @@
+// expbridge — the entry point: a config of backends and experiment bindings, and plans.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "expbridge/adapter.hpp"
+#include "expbridge/error.hpp"
+#include "expbridge/model.hpp"
+#include "expbridge/plan.hpp"
+
+namespace expbridge {
+
+/// How a `Bridge` is built.
+struct BridgeOptions {
+  /// A folder whose `<vendor>.yaml` files replace the embedded mapping tables. Empty = embedded only.
+  std::string mappings_dir;
+  /// The vendors to know; nullptr = `Registry::builtin()`.
+  const Registry* registry = nullptr;
+};
+
+/// How a plan is made.
+struct PlanOptions {
+  /// Refuse (ErrorCode::unsupported) when any backend would skip a field.
+  bool strict = false;
+  /// Only these backends (config names); empty = every backend bound to the experiment.
+  std::vector<std::string> backends;
+  /// Current vendor state per backend name, when known (enables state-dependent rules).
+  std::vector<std::pair<std::string, const Experiment*>> current;
+};
+
+/// A configured backend, as loaded.
+struct BackendInfo {
+  std::string name;
+  std::string vendor;
+  bool strict = false;
+  const Adapter* adapter = nullptr;
+};
+
+/// The loaded configuration: backends (in config order) and experiment bindings.
+/// Immutable after loading; safe to share between threads.
+class Bridge {
+ public:
+  /// Loads a config file:
+  /// `backends: {NAME: {vendor: V, endpoint?: URL, strict?: bool, ...vendor settings}}`,
+  /// `experiments: {KEY: {NAME: {...binding}}}`. Every backend and binding is
+  /// validated now; unknown keys are errors.
+  static Result<Bridge> load(const std::string& config_path, BridgeOptions options = {});
+  /// The same from text; `source` names it in errors.
+  static Result<Bridge> from_text(std::string_view config, std::string source, BridgeOptions options = {});
+
+  /// The requests each bound backend needs for `update`, or the first rule broken.
+  /// Sends nothing and needs no credentials.
+  Result<Plan> plan(const Update& update, const PlanOptions& options = {}) const;
+
+  const std::vector<BackendInfo>& backends() const;
+  std::vector<std::string> experiments() const;
+  const std::string& source() const;
+
+  ~Bridge();
+  Bridge(Bridge&&) noexcept;
+  Bridge& operator=(Bridge&&) noexcept;
+
+ private:
+  struct Impl;
+  explicit Bridge(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Loads the mapping table for `vendor`: `<mappings_dir>/<vendor>.yaml` when that
+/// file exists, else the embedded one.
+Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view vendor,
+                                                               const std::string& mappings_dir = {});
+
+}  // namespace expbridge

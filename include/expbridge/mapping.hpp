@@ -1,0 +1,114 @@
+// expbridge — a vendor's mapping table (mappings/<vendor>.yaml): the data half of an adapter.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "expbridge/error.hpp"
+
+namespace expbridge {
+
+/// One vendor operation: how to call it.
+struct OperationSpec {
+  std::string name;
+  std::string method;
+  std::string path;  ///< template with `{label}` placeholders, e.g. `/projects/{project}/features/{feature}`
+  std::vector<std::pair<std::string, std::string>> query;  ///< fixed query parameters, in order
+  int success = 200;
+  bool idempotent = false;
+  bool has_body = true;
+};
+
+/// Where one neutral field goes at this vendor, or why it cannot.
+struct FieldSpec {
+  std::string neutral;    ///< `exposure`, `audience.rule`, `action`, ...
+  std::string operation;  ///< the operation that carries it; empty when skipped or when per value
+  /// Wire names: `_` is the member itself; other keys name parts (`weight`, `control`, ...).
+  std::map<std::string, std::string, std::less<>> wire;
+  std::string skip;  ///< non-empty: the field cannot be expressed, and this is why
+  /// For enumerated fields (`action`): neutral value -> operation or wire value.
+  std::map<std::string, std::string, std::less<>> values;
+  /// Neutral value -> why that value cannot be expressed.
+  std::map<std::string, std::string, std::less<>> skip_values;
+  std::string summary;  ///< optional text for the matrix; generated when empty
+};
+
+/// A vendor limit. Absent members do not apply.
+struct LimitSpec {
+  std::string name;
+  std::optional<double> min, max;
+  std::optional<std::size_t> min_length, max_length;  ///< in characters (UTF-8 code points)
+  std::optional<std::size_t> min_count, max_count;
+  std::optional<std::size_t> max_bytes;
+  std::string pattern;  ///< ECMAScript regular expression the whole value must match
+  std::shared_ptr<const std::regex> compiled;
+  bool only_increase = false;
+  std::string rule;  ///< optional wording for errors, e.g. "AppConfig exposure may only rise"
+};
+
+/// A parsed, validated mapping table. Cheap to look things up in; adapters
+/// resolve what they need once, at construction.
+class MappingTable {
+ public:
+  const std::string& vendor() const { return vendor_; }
+  const std::string& title() const { return title_; }
+  const std::string& source() const { return source_; }
+  const std::string& base_url() const { return base_url_; }
+  const std::string& content_type() const { return content_type_; }
+  const boost::json::object& auth() const { return auth_; }
+
+  /// The operation, or an internal error naming the table (a table/adapter mismatch).
+  Result<const OperationSpec*> operation(std::string_view name) const;
+  /// The field entry; every table covers every neutral field (checked at load).
+  const FieldSpec& field(std::string_view neutral) const;
+  /// `fields.<neutral>.wire.<part>`, or an internal error naming the table.
+  Result<std::string> wire(std::string_view neutral, std::string_view part = "_") const;
+  Result<const LimitSpec*> limit(std::string_view name) const;
+  /// `enums.<name>.<key>`.
+  Result<std::string> enum_value(std::string_view name, std::string_view key) const;
+  /// `scales.<name>` (e.g. percent -> 1000 for thousandths of a percent).
+  Result<double> scale(std::string_view name) const;
+  /// `passthrough.<member>`: the operation a `vendor.<vendor>.<member>` value is merged into.
+  const std::map<std::string, std::string, std::less<>>& passthrough() const { return passthrough_; }
+
+  const std::vector<FieldSpec>& fields() const { return fields_; }
+  const std::vector<OperationSpec>& operations() const { return operations_; }
+  /// Worked examples, each `{name, update, backend?, binding?, current?, requests?, skipped?, error?}`.
+  const boost::json::array& examples() const { return examples_; }
+  /// Defaults for examples: `{backend: {...}, binding: {...}}`.
+  const boost::json::object& example_defaults() const { return example_defaults_; }
+
+  /// Parses a table. Every neutral field must have an entry (mapped or skipped with a reason),
+  /// unknown keys are errors, patterns must compile. `source` names the table in errors.
+  static Result<MappingTable> parse(std::string_view yaml, std::string source);
+
+  /// The neutral fields every table must cover, in matrix order.
+  static const std::vector<std::string>& neutral_fields();
+
+ private:
+  std::string vendor_, title_, source_, base_url_, content_type_;
+  boost::json::object auth_;
+  std::vector<OperationSpec> operations_;
+  std::vector<FieldSpec> fields_;
+  std::vector<LimitSpec> limits_;
+  std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> enums_;
+  std::map<std::string, double, std::less<>> scales_;
+  std::map<std::string, std::string, std::less<>> passthrough_;
+  boost::json::array examples_;
+  boost::json::object example_defaults_;
+};
+
+/// The mapping table text embedded at build time for `vendor`, if any.
+std::optional<std::string_view> embedded_mapping_table(std::string_view vendor);
+/// The vendors that have an embedded table.
+std::vector<std::string> embedded_mapping_vendors();
+
+}  // namespace expbridge

@@ -1,0 +1,54 @@
+// expbridge — what would be sent: the ordered vendor requests per backend, and what is skipped.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+namespace expbridge {
+
+/// One vendor request, ready to authenticate and send. Holds no credentials.
+struct PlannedRequest {
+  std::string operation;  ///< the vendor's operation name, e.g. `UpdateExperimentRun`
+  std::string method;     ///< `GET`, `POST`, `PATCH`, `DELETE`
+  std::string url;        ///< absolute; path labels percent-encoded
+  /// Content headers only (`content-type`); auth headers are added when sending.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<boost::json::value> body;  ///< nothing for a request without a body
+  int success_status = 200;                ///< the vendor's documented success code
+  bool idempotent = false;                 ///< safe to send twice (retries)
+};
+
+/// A neutral field (or field value) a backend cannot express, and why.
+struct Skip {
+  std::string field;   ///< e.g. `exposure`, `action.pause`, `variations[two-step]`
+  std::string reason;
+};
+
+/// Everything one backend would receive for one update.
+struct BackendPlan {
+  std::string backend;  ///< the configured name, e.g. `aws`
+  std::string vendor;   ///< `appconfig`, `launchdarkly`, ...
+  std::vector<PlannedRequest> requests;  ///< in the order they must be sent
+  std::vector<Skip> skipped;
+  std::vector<std::string> notes;  ///< what a person should know that is not a skip
+};
+
+/// One update planned for every selected backend, in config order.
+struct Plan {
+  std::string experiment;
+  std::vector<BackendPlan> backends;
+
+  /// True when any backend skips a field (a strict run refuses such a plan).
+  bool has_skips() const;
+};
+
+/// The plan as the JSON object `plan --format json` prints.
+boost::json::value plan_to_json(const Plan& plan);
+/// The plan as readable text (what `plan` prints by default).
+std::string plan_to_text(const Plan& plan);
+
+}  // namespace expbridge
