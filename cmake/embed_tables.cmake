@@ -1,5 +1,6 @@
 # Writes OUTPUT: a C++ source holding every mapping table (TABLES, a ;-list of files)
 # as a string, so the binary carries its tables. Run at build time by CMakeLists.txt.
+string(REPLACE "|" ";" TABLES "${TABLES}")
 set(body "")
 set(names "")
 foreach(table IN LISTS TABLES)

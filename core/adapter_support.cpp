@@ -39,7 +39,8 @@ Status check_string(const LimitSpec& limit, std::string_view value, std::string_
                                        "must be " + range_text(limit.min_length, limit.max_length) +
                                            " characters long, got " + std::to_string(length)));
   if (limit.compiled && !std::regex_match(value.begin(), value.end(), *limit.compiled))
-    return std::unexpected(limit_error(limit, field, "'" + std::string(value) + "' does not match " + limit.pattern));
+    return std::unexpected(limit_error(
+        limit, field, (limit.hide_value ? std::string("the value") : "'" + std::string(value) + "'") + " does not match " + limit.pattern));
   return {};
 }
 

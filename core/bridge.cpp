@@ -104,11 +104,13 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
 
   auto root = ObjectReader::open(doc->root, "");
   if (!root) return fail(std::move(root).error());
-  auto backends = root->required_object("backends");
-  if (!backends) return fail(std::move(backends).error());
+  // Unknown keys first: `backend:` is better reported as a typo than as a missing `backends`.
+  auto backends = root->optional_object("backends");
   auto experiments = root->optional_object("experiments");
-  if (!experiments) return fail(std::move(experiments).error());
   if (auto ok = root->finish(); !ok) return fail(std::move(ok).error());
+  if (!backends) return fail(std::move(backends).error());
+  if (!experiments) return fail(std::move(experiments).error());
+  if (!*backends) return fail(root->error("backends", "is required: a mapping of backend names to vendor settings"));
   if ((*backends)->empty()) return fail(root->error("backends", "must configure at least one backend"));
 
   std::map<std::string, std::shared_ptr<const MappingTable>, std::less<>> tables;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include <boost/json/stream_parser.hpp>
 #include <yaml-cpp/yaml.h>
 
 namespace expbridge {
@@ -101,14 +102,20 @@ class Converter {
       case YAML::NodeType::Map: {
         boost::json::object out;
         for (const auto& kv : node) {
-          if (!kv.first.IsScalar())
-            return std::unexpected(doc_.error_at(path, "a mapping key must be a plain string"));
+          if (!kv.first.IsScalar()) {
+            Error e = doc_.error_at(path, "a mapping key must be a plain string");
+            e.line = to_mark(kv.first.Mark()).line;
+            e.column = to_mark(kv.first.Mark()).column;
+            return std::unexpected(std::move(e));
+          }
           const std::string& key = kv.first.Scalar();
           std::string child = join_path(path, key);
           if (out.contains(key)) {
             doc_.marks[child] = to_mark(kv.first.Mark());
             return std::unexpected(doc_.error_at(child, "duplicate key '" + key + "'"));
           }
+          // A member's position is its key's: where a person looks for a field.
+          doc_.marks.emplace(child, to_mark(kv.first.Mark()));
           auto v = convert(kv.second, child);
           if (!v) return v;
           out.emplace(key, std::move(*v));
@@ -124,17 +131,17 @@ class Converter {
     const std::string& text = node.Scalar();
     const std::string& tag = node.Tag();
     if (tag == "!" || tag == "tag:yaml.org,2002:str") return boost::json::value(boost::json::string(text));
-    if (tag == "?") return plain(text, path);
+    if (tag == "?") return plain(text);
     if (tag == "tag:yaml.org,2002:int") {
       if (auto i = parse_int(text)) return boost::json::value(*i);
       return std::unexpected(doc_.error_at(path, "'" + text + "' is not an integer"));
     }
     if (tag == "tag:yaml.org,2002:float" || tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null")
-      return plain(text, path);
+      return plain(text);
     return std::unexpected(doc_.error_at(path, "unsupported YAML tag '" + tag + "'"));
   }
 
-  Result<boost::json::value> plain(const std::string& text, const std::string& path) {
+  Result<boost::json::value> plain(const std::string& text) {
     if (is_one_of(text, {"", "~", "null", "Null", "NULL"})) return boost::json::value(nullptr);
     if (is_one_of(text, {"true", "True", "TRUE"})) return boost::json::value(true);
     if (is_one_of(text, {"false", "False", "FALSE"})) return boost::json::value(false);
@@ -155,9 +162,6 @@ class Converter {
                                                 : std::numeric_limits<double>::infinity());
         if (ec == std::errc{} && end == s.data() + s.size()) return boost::json::value(d);
       }
-      // An all-digit plain scalar that overflows 64 bits is a number the user meant, not a string.
-      bool all_digits = text.find_first_not_of("+-0123456789") == std::string::npos;
-      if (all_digits) return std::unexpected(doc_.error_at(path, "integer '" + text + "' is out of range"));
     }
     return boost::json::value(boost::json::string(text));
   }
@@ -187,6 +191,34 @@ Error Document::error_at(std::string_view path, std::string message) const {
   return e;
 }
 
+namespace {
+// yaml-cpp places errors in flow collections at the collection's start; for a JSON
+// document the JSON parser knows the exact byte, which we turn into line:column.
+std::optional<Error> json_error_position(std::string_view text, const std::string& source) {
+  auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (text[first] != '{' && text[first] != '[')) return std::nullopt;
+  boost::json::stream_parser parser;
+  boost::system::error_code ec;
+  std::size_t consumed = parser.write_some(text.data(), text.size(), ec);
+  if (!ec) parser.finish(ec);
+  if (!ec) return std::nullopt;
+  Mark m{1, 1};
+  for (std::size_t i = 0; i < consumed && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++m.line;
+      m.column = 1;
+    } else {
+      ++m.column;
+    }
+  }
+  Error e = make_error(ErrorCode::invalid_input, "malformed JSON: " + ec.message());
+  e.file = source;
+  e.line = m.line;
+  e.column = m.column;
+  return e;
+}
+}  // namespace
+
 Result<Document> parse_document(std::string_view text, std::string source) {
   Document doc;
   doc.source = std::move(source);
@@ -194,7 +226,8 @@ Result<Document> parse_document(std::string_view text, std::string source) {
   try {
     nodes = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& ex) {
-    Error e = make_error(ErrorCode::invalid_input, "malformed YAML/JSON: " + ex.msg);
+    if (auto json = json_error_position(text, doc.source)) return std::unexpected(std::move(*json));
+    Error e = make_error(ErrorCode::invalid_input, "malformed YAML: " + ex.msg);
     e.file = doc.source;
     e.line = ex.mark.line + 1;
     e.column = ex.mark.column + 1;
@@ -211,7 +244,11 @@ Result<Document> parse_document(std::string_view text, std::string source) {
   Converter converter(doc);
   try {
     auto root = converter.convert(nodes[0], "");
-    if (!root) return std::unexpected(std::move(root).error());
+    if (!root) {
+      // YAML accepts some broken JSON (`{"a": 1,,}` has a null key); the JSON parser says where it broke.
+      if (auto json = json_error_position(text, doc.source)) return std::unexpected(std::move(*json));
+      return std::unexpected(std::move(root).error());
+    }
     doc.root = std::move(*root);
   } catch (const YAML::Exception& ex) {
     Error e = make_error(ErrorCode::invalid_input, "malformed YAML/JSON: " + ex.msg);

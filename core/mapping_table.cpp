@@ -120,6 +120,8 @@ Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value&
   std::optional<bool> b;
   TRY_ASSIGN(b, r->optional_bool("only_increase"));
   l.only_increase = b.value_or(false);
+  TRY_ASSIGN(b, r->optional_bool("hide_value"));
+  l.hide_value = b.value_or(false);
   EXPBRIDGE_RETURN_IF_ERROR(r->finish());
   if (!l.pattern.empty()) {
     try {

@@ -106,6 +106,10 @@ Result<std::string> check_endpoint(std::string_view endpoint) {
   if (scheme != "https" && scheme != "http")
     return std::unexpected(url_error("endpoint", "must use https:// (or http:// for a loopback host), got " + scheme + "://"));
   if (u.host().empty()) return std::unexpected(url_error("endpoint", "has no host"));
+  // Boost.URL 1.81 reads "http://127.0.0.1.evil.com" as host 127.0.0.1 + path ".evil.com";
+  // a path that does not start with '/' means the host was not what it seemed.
+  if (!u.encoded_path().empty() && !u.encoded_path().starts_with("/"))
+    return std::unexpected(url_error("endpoint", "'" + std::string(endpoint) + "' has an unusable host"));
   if (scheme == "http" && !is_loopback_host(u.host()))
     return std::unexpected(url_error("endpoint", "plain http:// is accepted only for loopback hosts (127.0.0.1, ::1, "
                                                  "localhost); use https:// for " + std::string(u.host())));

@@ -51,6 +51,7 @@ struct LimitSpec {
   std::string pattern;  ///< ECMAScript regular expression the whole value must match
   std::shared_ptr<const std::regex> compiled;
   bool only_increase = false;
+  bool hide_value = false;  ///< never quote the value in errors (names of secrets' homes, where a pasted secret may land)
   std::string rule;  ///< optional wording for errors, e.g. "AppConfig exposure may only rise"
 };
 

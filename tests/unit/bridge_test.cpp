@@ -1,0 +1,208 @@
+// Loading a config and planning through it: the checks that belong to the core.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "expbridge/bridge.hpp"
+#include "expbridge/update.hpp"
+
+namespace expbridge {
+namespace {
+
+constexpr const char* kConfig = R"(backends:
+  ld: {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN}
+  ld2: {vendor: launchdarkly, project: other, environment: staging, token_env: LD_OTHER, strict: true}
+experiments:
+  checkout-redesign:
+    ld2: {experiment: checkout-redesign-b}
+    ld: {experiment: checkout-redesign}
+  solo:
+    ld: {experiment: solo}
+)";
+
+Error load_error(std::string_view config) {
+  auto b = Bridge::from_text(config, "c.yaml");
+  EXPECT_FALSE(b);
+  return b ? Error{} : b.error();
+}
+
+Update update(std::string_view text) {
+  auto u = parse_update(text, "u.yaml");
+  EXPECT_TRUE(u) << u.error().describe();
+  return u ? *u : Update{};
+}
+
+TEST(Bridge, LoadsBackendsInConfigOrder) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  ASSERT_TRUE(b) << b.error().describe();
+  ASSERT_EQ(b->backends().size(), 2u);
+  EXPECT_EQ(b->backends()[0].name, "ld");
+  EXPECT_EQ(b->backends()[1].name, "ld2");
+  EXPECT_TRUE(b->backends()[1].strict);
+  EXPECT_EQ(b->experiments(), (std::vector<std::string>{"checkout-redesign", "solo"}));
+}
+
+TEST(Bridge, PlansBackendsInConfigOrderWhateverTheBindingOrder) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  ASSERT_TRUE(b);
+  auto plan = b->plan(update("experiment: checkout-redesign\nname: N\n"));
+  ASSERT_TRUE(plan) << plan.error().describe();
+  ASSERT_EQ(plan->backends.size(), 2u);
+  EXPECT_EQ(plan->backends[0].backend, "ld");
+  EXPECT_EQ(plan->backends[1].backend, "ld2");
+  EXPECT_NE(plan->backends[1].requests[0].url.find("/projects/other/environments/staging/experiments/checkout-redesign-b"),
+            std::string::npos);
+}
+
+TEST(Bridge, OnlyBoundBackendsArePlanned) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  auto plan = b->plan(update("experiment: solo\nname: N\n"));
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->backends.size(), 1u);
+  EXPECT_EQ(plan->backends[0].backend, "ld");
+}
+
+TEST(Bridge, BackendSelection) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  PlanOptions options;
+  options.backends = {"ld2"};
+  auto plan = b->plan(update("experiment: checkout-redesign\nname: N\n"), options);
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->backends.size(), 1u);
+  EXPECT_EQ(plan->backends[0].backend, "ld2");
+  options.backends = {"nope"};
+  EXPECT_FALSE(b->plan(update("experiment: checkout-redesign\nname: N\n"), options));
+  options.backends = {"ld2"};
+  auto unbound = b->plan(update("experiment: solo\nname: N\n"), options);
+  ASSERT_FALSE(unbound);
+  EXPECT_NE(unbound.error().message.find("no binding"), std::string::npos);
+}
+
+TEST(Bridge, UnknownExperimentIsRefused) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  auto plan = b->plan(update("experiment: checkout-redesing\nname: N\n"));
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code, ErrorCode::invalid_input);
+  EXPECT_EQ(plan.error().field, "experiment");
+  EXPECT_EQ(plan.error().file, "u.yaml");
+  EXPECT_NE(plan.error().message.find("did you mean 'checkout-redesign'"), std::string::npos);
+}
+
+TEST(Bridge, StrictBackendRefusesSkips) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  auto plan = b->plan(update("experiment: checkout-redesign\nexposure: 10\n"));
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code, ErrorCode::unsupported);
+  EXPECT_EQ(plan.error().backend, "ld2");
+  EXPECT_EQ(plan.error().field, "exposure");
+  EXPECT_NE(plan.error().message.find("strict"), std::string::npos);
+  // Without skips a strict backend plans normally.
+  EXPECT_TRUE(b->plan(update("experiment: checkout-redesign\nname: x\n")));
+}
+
+TEST(Bridge, StrictOptionRefusesSkipsAnywhere) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  PlanOptions options;
+  options.strict = true;
+  auto plan = b->plan(update("experiment: solo\naction: pause\n"), options);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().field, "action.pause");
+  auto relaxed = b->plan(update("experiment: solo\naction: pause\n"));
+  ASSERT_TRUE(relaxed);
+  EXPECT_EQ(relaxed->backends[0].skipped[0].field, "action.pause");
+}
+
+TEST(Bridge, UnknownVendorIsRefusedWithTheKnownOnes) {
+  Error e = load_error("backends:\n  x: {vendor: launchdarkley, project: p, environment: e, token_env: T}\n");
+  EXPECT_EQ(e.field, "backends.x.vendor");
+  EXPECT_EQ(e.file, "c.yaml");
+  EXPECT_EQ(e.line, 2);
+  EXPECT_NE(e.message.find("did you mean 'launchdarkly'"), std::string::npos);
+  EXPECT_NE(e.message.find("known vendors"), std::string::npos);
+}
+
+TEST(Bridge, MissingRequiredSettingIsRefused) {
+  Error e = load_error("backends:\n  x: {vendor: launchdarkly, project: p, token_env: T}\n");
+  EXPECT_EQ(e.field, "backends.x.environment");
+  EXPECT_EQ(e.backend, "x");
+  EXPECT_EQ(e.vendor, "launchdarkly");
+  EXPECT_NE(e.message.find("required"), std::string::npos);
+}
+
+TEST(Bridge, UnknownSettingIsRefused) {
+  Error e = load_error("backends:\n  x: {vendor: launchdarkly, project: p, environment: e, token_env: T, tokn: 1}\n");
+  EXPECT_EQ(e.field, "backends.x.tokn");
+  EXPECT_NE(e.message.find("unknown field"), std::string::npos);
+}
+
+TEST(Bridge, SecretsAreNotSettings) {
+  // A token pasted into the config instead of an env-var name is not a valid variable name.
+  Error e = load_error("backends:\n  x: {vendor: launchdarkly, project: p, environment: e, token_env: 'api-1234-abcd'}\n");
+  EXPECT_EQ(e.field, "backends.x.token_env");
+  EXPECT_EQ(e.message.find("api-1234-abcd"), std::string::npos) << "a refused secret-like value must not be echoed";
+}
+
+TEST(Bridge, UnknownTopLevelKeyIsRefused) {
+  Error e = load_error("backend: {}\n");
+  EXPECT_EQ(e.field, "backend");
+}
+
+TEST(Bridge, NoBackendsIsRefused) { EXPECT_EQ(load_error("backends: {}\n").field, "backends"); }
+
+TEST(Bridge, BindingToUnknownBackendIsRefused) {
+  Error e = load_error(
+      "backends:\n  ld: {vendor: launchdarkly, project: p, environment: e, token_env: T}\nexperiments:\n  x:\n    lld: {experiment: x}\n");
+  EXPECT_EQ(e.field, "experiments.x.lld");
+  EXPECT_NE(e.message.find("did you mean 'ld'"), std::string::npos);
+  EXPECT_EQ(e.line, 5);
+}
+
+TEST(Bridge, PlainHttpEndpointOnlyForLoopback) {
+  Error e = load_error(
+      "backends:\n  ld: {vendor: launchdarkly, project: p, environment: e, token_env: T, endpoint: 'http://example.com'}\n");
+  EXPECT_EQ(e.field, "backends.ld.endpoint");
+  EXPECT_NE(e.message.find("loopback"), std::string::npos);
+  EXPECT_TRUE(Bridge::from_text(
+      "backends:\n  ld: {vendor: launchdarkly, project: p, environment: e, token_env: T, endpoint: 'http://127.0.0.1:9'}\n",
+      "c.yaml"));
+}
+
+TEST(Bridge, BadBackendNameIsRefused) {
+  EXPECT_EQ(load_error("backends:\n  'a b': {vendor: launchdarkly}\n").field, "backends.a b");
+}
+
+TEST(Bridge, UnknownVendorPassThroughIsRefused) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  auto plan = b->plan(update("experiment: solo\nvendor: {apconfig: {}}\n"));
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().field, "vendor.apconfig");
+}
+
+TEST(Bridge, AdapterErrorsNameTheBackendAndFile) {
+  auto b = Bridge::from_text(kConfig, "c.yaml");
+  auto plan = b->plan(update("experiment: solo\nvendor: {launchdarkly: {bogus: 1}}\n"));
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().backend, "ld");
+  EXPECT_EQ(plan.error().vendor, "launchdarkly");
+  EXPECT_EQ(plan.error().file, "u.yaml");
+  EXPECT_EQ(plan.error().field, "vendor.launchdarkly.bogus");
+}
+
+TEST(Bridge, MappingOverridesReplaceTheEmbeddedTable) {
+  auto dir = std::filesystem::temp_directory_path() / "expbridge-mappings-test";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir / "launchdarkly.yaml");
+    out << "vendor: launchdarkly\ntitle: broken\n";
+  }
+  BridgeOptions options;
+  options.mappings_dir = dir.string();
+  auto b = Bridge::from_text(kConfig, "c.yaml", options);
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().file.find("launchdarkly.yaml"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace expbridge
