@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <mutex>
 
 #include "document.hpp"
 #include "expbridge/update.hpp"
@@ -64,6 +65,11 @@ Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view 
       return std::make_shared<const MappingTable>(std::move(*table));
     }
   }
+  // Embedded tables never change in a process: parse (and compile their patterns) once.
+  static std::mutex cache_mutex;
+  static std::map<std::string, std::shared_ptr<const MappingTable>, std::less<>> cache;
+  std::lock_guard lock(cache_mutex);
+  if (auto it = cache.find(vendor); it != cache.end()) return it->second;
   auto text = embedded_mapping_table(vendor);
   if (!text) {
     Error e = make_error(ErrorCode::internal, "no mapping table for vendor '" + std::string(vendor) + "'");
@@ -71,7 +77,9 @@ Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view 
   }
   auto table = MappingTable::parse(*text, "mappings/" + std::string(vendor) + ".yaml (embedded)");
   if (!table) return std::unexpected(std::move(table).error());
-  return std::make_shared<const MappingTable>(std::move(*table));
+  auto shared = std::make_shared<const MappingTable>(std::move(*table));
+  cache.emplace(std::string(vendor), shared);
+  return shared;
 }
 
 Bridge::Bridge(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

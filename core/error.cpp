@@ -23,6 +23,12 @@ Error make_error(ErrorCode code, std::string message) {
   return e;
 }
 
+Error invalid_field(std::string field, std::string message) {
+  Error e = make_error(ErrorCode::invalid_input, std::move(message));
+  e.field = std::move(field);
+  return e;
+}
+
 std::string Error::describe() const {
   std::string out;
   if (!file.empty()) {

@@ -7,12 +7,6 @@
 namespace expbridge {
 namespace {
 
-#define TRY_ASSIGN(target, expr)                                                \
-  do {                                                                          \
-    auto try_result_ = (expr);                                                  \
-    if (!try_result_) return std::unexpected(std::move(try_result_).error());   \
-    target = std::move(*try_result_);                                           \
-  } while (false)
 
 Error table_error(const std::string& source, std::string message) {
   Error e = make_error(ErrorCode::internal, std::move(message));
@@ -40,7 +34,7 @@ Result<std::map<std::string, std::string, std::less<>>> string_map(const boost::
 
 Result<std::optional<std::size_t>> optional_size(ObjectReader& r, std::string_view key) {
   std::optional<std::int64_t> v;
-  TRY_ASSIGN(v, r.optional_integer(key));
+  EXPBRIDGE_ASSIGN_OR_RETURN(v, r.optional_integer(key));
   if (!v) return std::optional<std::size_t>();
   if (*v < 0) return std::unexpected(r.error(key, "must not be negative"));
   return std::optional<std::size_t>(static_cast<std::size_t>(*v));
@@ -51,19 +45,19 @@ Result<OperationSpec> parse_operation(const std::string& name, const boost::json
   op.name = name;
   auto r = ObjectReader::open(v, path);
   if (!r) return std::unexpected(std::move(r).error());
-  TRY_ASSIGN(op.method, r->required_string("method"));
-  TRY_ASSIGN(op.path, r->required_string("path"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(op.method, r->required_string("method"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(op.path, r->required_string("path"));
   std::optional<std::int64_t> success;
-  TRY_ASSIGN(success, r->optional_integer("success"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(success, r->optional_integer("success"));
   op.success = static_cast<int>(success.value_or(200));
   std::optional<bool> flag;
-  TRY_ASSIGN(flag, r->optional_bool("idempotent"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(flag, r->optional_bool("idempotent"));
   op.idempotent = flag.value_or(false);
-  TRY_ASSIGN(flag, r->optional_bool("body"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(flag, r->optional_bool("body"));
   op.has_body = flag.value_or(op.method != "GET" && op.method != "DELETE");
   if (const auto* q = r->optional_value("query")) {
     std::map<std::string, std::string, std::less<>> query;
-    TRY_ASSIGN(query, string_map(*q, r->member_path("query")));
+    EXPBRIDGE_ASSIGN_OR_RETURN(query, string_map(*q, r->member_path("query")));
     // Keep the table's order: Boost.JSON objects preserve insertion order.
     for (const auto& m : q->get_object()) op.query.emplace_back(std::string(m.key()), std::string(m.value().get_string()));
   }
@@ -78,22 +72,22 @@ Result<FieldSpec> parse_field(const std::string& name, const boost::json::value&
   auto r = ObjectReader::open(v, path);
   if (!r) return std::unexpected(std::move(r).error());
   std::optional<std::string> s;
-  TRY_ASSIGN(s, r->optional_string("operation"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("operation"));
   f.operation = s.value_or("");
-  TRY_ASSIGN(s, r->optional_string("skip"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("skip"));
   f.skip = s.value_or("");
-  TRY_ASSIGN(s, r->optional_string("summary"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("summary"));
   f.summary = s.value_or("");
   if (const auto* w = r->optional_value("wire")) {
     if (w->is_string()) {
       f.wire.emplace("_", std::string(w->get_string()));
     } else {
-      TRY_ASSIGN(f.wire, string_map(*w, r->member_path("wire")));
+      EXPBRIDGE_ASSIGN_OR_RETURN(f.wire, string_map(*w, r->member_path("wire")));
     }
   }
-  if (const auto* values = r->optional_value("values")) TRY_ASSIGN(f.values, string_map(*values, r->member_path("values")));
+  if (const auto* values = r->optional_value("values")) EXPBRIDGE_ASSIGN_OR_RETURN(f.values, string_map(*values, r->member_path("values")));
   if (const auto* skips = r->optional_value("skip_values"))
-    TRY_ASSIGN(f.skip_values, string_map(*skips, r->member_path("skip_values")));
+    EXPBRIDGE_ASSIGN_OR_RETURN(f.skip_values, string_map(*skips, r->member_path("skip_values")));
   EXPBRIDGE_RETURN_IF_ERROR(r->finish());
   if (f.skip.empty() && f.operation.empty() && f.values.empty() && f.wire.empty())
     return std::unexpected(r->error("", "maps nowhere: give an operation and wire names, values, or a skip reason"));
@@ -105,22 +99,22 @@ Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value&
   l.name = name;
   auto r = ObjectReader::open(v, path);
   if (!r) return std::unexpected(std::move(r).error());
-  TRY_ASSIGN(l.min, r->optional_number("min"));
-  TRY_ASSIGN(l.max, r->optional_number("max"));
-  TRY_ASSIGN(l.min_length, optional_size(*r, "min_length"));
-  TRY_ASSIGN(l.max_length, optional_size(*r, "max_length"));
-  TRY_ASSIGN(l.min_count, optional_size(*r, "min_count"));
-  TRY_ASSIGN(l.max_count, optional_size(*r, "max_count"));
-  TRY_ASSIGN(l.max_bytes, optional_size(*r, "max_bytes"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(l.min, r->optional_number("min"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(l.max, r->optional_number("max"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(l.min_length, optional_size(*r, "min_length"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(l.max_length, optional_size(*r, "max_length"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(l.min_count, optional_size(*r, "min_count"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(l.max_count, optional_size(*r, "max_count"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(l.max_bytes, optional_size(*r, "max_bytes"));
   std::optional<std::string> s;
-  TRY_ASSIGN(s, r->optional_string("pattern"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("pattern"));
   l.pattern = s.value_or("");
-  TRY_ASSIGN(s, r->optional_string("rule"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("rule"));
   l.rule = s.value_or("");
   std::optional<bool> b;
-  TRY_ASSIGN(b, r->optional_bool("only_increase"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(b, r->optional_bool("only_increase"));
   l.only_increase = b.value_or(false);
-  TRY_ASSIGN(b, r->optional_bool("hide_value"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(b, r->optional_bool("hide_value"));
   l.hide_value = b.value_or(false);
   EXPBRIDGE_RETURN_IF_ERROR(r->finish());
   if (!l.pattern.empty()) {

@@ -19,12 +19,6 @@ Error annotate(Error e, const Document& doc) {
   return e;
 }
 
-#define TRY_ASSIGN(target, expr)                                   \
-  do {                                                             \
-    auto try_result_ = (expr);                                     \
-    if (!try_result_) return std::unexpected(std::move(try_result_).error()); \
-    target = std::move(*try_result_);                              \
-  } while (false)
 
 Result<AttributeValue> parse_attribute(const boost::json::value& v, const std::string& path) {
   auto fail = [&](std::string message) {
@@ -70,16 +64,16 @@ Result<VariationValue> parse_value(const boost::json::value& v, const std::strin
   auto reader = ObjectReader::open(v, path);
   if (!reader) return std::unexpected(std::move(reader).error());
   std::optional<bool> enabled;
-  TRY_ASSIGN(enabled, reader->optional_bool("enabled"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(enabled, reader->optional_bool("enabled"));
   if (!enabled) return std::unexpected(reader->error("enabled", "is required (the flag value served: true or false)"));
   out.enabled = *enabled;
   const boost::json::object* attributes = nullptr;
-  TRY_ASSIGN(attributes, reader->optional_object("attributes"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(attributes, reader->optional_object("attributes"));
   if (attributes) {
     std::string attributes_path = reader->member_path("attributes");
     for (const auto& member : *attributes) {
       AttributeValue value;
-      TRY_ASSIGN(value, parse_attribute(member.value(), join_path(attributes_path, member.key())));
+      EXPBRIDGE_ASSIGN_OR_RETURN(value, parse_attribute(member.value(), join_path(attributes_path, member.key())));
       out.attributes.emplace_back(std::string(member.key()), std::move(value));
     }
   }
@@ -91,18 +85,18 @@ Result<Variation> parse_variation(const boost::json::value& v, const std::string
   Variation out;
   auto reader = ObjectReader::open(v, path);
   if (!reader) return std::unexpected(std::move(reader).error());
-  TRY_ASSIGN(out.key, reader->required_string("key"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(out.key, reader->required_string("key"));
   std::optional<bool> control;
-  TRY_ASSIGN(control, reader->optional_bool("control"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(control, reader->optional_bool("control"));
   out.control = control.value_or(false);
   std::optional<double> weight;
-  TRY_ASSIGN(weight, reader->optional_number("weight"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(weight, reader->optional_number("weight"));
   if (!weight) return std::unexpected(reader->error("weight", "is required (percent of exposed traffic, 0..100)"));
   out.weight = *weight;
-  TRY_ASSIGN(out.description, reader->optional_string("description"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(out.description, reader->optional_string("description"));
   if (const auto* value = reader->optional_value("value")) {
     VariationValue parsed;
-    TRY_ASSIGN(parsed, parse_value(*value, reader->member_path("value")));
+    EXPBRIDGE_ASSIGN_OR_RETURN(parsed, parse_value(*value, reader->member_path("value")));
     out.value = std::move(parsed);
   }
   EXPBRIDGE_RETURN_IF_ERROR(reader->finish());
@@ -113,21 +107,21 @@ Result<Update> update_from_json(const boost::json::value& root) {
   Update u;
   auto reader = ObjectReader::open(root, "");
   if (!reader) return std::unexpected(std::move(reader).error());
-  TRY_ASSIGN(u.experiment, reader->required_string("experiment"));
-  TRY_ASSIGN(u.name, reader->optional_string("name"));
-  TRY_ASSIGN(u.description, reader->optional_string("description"));
-  TRY_ASSIGN(u.hypothesis, reader->optional_string("hypothesis"));
-  TRY_ASSIGN(u.launch_criteria, reader->optional_string("launch_criteria"));
-  TRY_ASSIGN(u.comment, reader->optional_string("comment"));
-  TRY_ASSIGN(u.exposure, reader->optional_number("exposure"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(u.experiment, reader->required_string("experiment"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(u.name, reader->optional_string("name"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(u.description, reader->optional_string("description"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(u.hypothesis, reader->optional_string("hypothesis"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(u.launch_criteria, reader->optional_string("launch_criteria"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(u.comment, reader->optional_string("comment"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(u.exposure, reader->optional_number("exposure"));
 
   const boost::json::object* audience = nullptr;
-  TRY_ASSIGN(audience, reader->optional_object("audience"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(audience, reader->optional_object("audience"));
   if (audience) {
     auto ar = ObjectReader::open(*reader->optional_value("audience"), "audience");
     Audience a;
-    TRY_ASSIGN(a.rule, ar->optional_string("rule"));
-    TRY_ASSIGN(a.description, ar->optional_string("description"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(a.rule, ar->optional_string("rule"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(a.description, ar->optional_string("description"));
     EXPBRIDGE_RETURN_IF_ERROR(ar->finish());
     u.audience = std::move(a);
   }
@@ -140,14 +134,14 @@ Result<Update> update_from_json(const boost::json::value& root) {
     if (items.empty()) return std::unexpected(reader->error("variations", "must hold at least one variation"));
     for (std::size_t i = 0; i < items.size(); ++i) {
       Variation var;
-      TRY_ASSIGN(var, parse_variation(items[i], index_path("variations", i)));
+      EXPBRIDGE_ASSIGN_OR_RETURN(var, parse_variation(items[i], index_path("variations", i)));
       list.push_back(std::move(var));
     }
     u.variations = std::move(list);
   }
 
   const boost::json::object* overrides = nullptr;
-  TRY_ASSIGN(overrides, reader->optional_object("overrides"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(overrides, reader->optional_object("overrides"));
   if (overrides) {
     std::vector<std::pair<std::string, std::string>> list;
     for (const auto& member : *overrides) {
@@ -169,7 +163,7 @@ Result<Update> update_from_json(const boost::json::value& root) {
   }
 
   std::optional<std::string> action;
-  TRY_ASSIGN(action, reader->optional_string("action"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(action, reader->optional_string("action"));
   if (action) {
     u.action = parse_action(*action);
     if (!u.action)
@@ -177,20 +171,20 @@ Result<Update> update_from_json(const boost::json::value& root) {
   }
 
   const boost::json::object* result = nullptr;
-  TRY_ASSIGN(result, reader->optional_object("result"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(result, reader->optional_object("result"));
   if (result) {
     auto rr = ObjectReader::open(*reader->optional_value("result"), "result");
     ExperimentResult r;
-    TRY_ASSIGN(r.winner, rr->optional_string("winner"));
-    TRY_ASSIGN(r.summary, rr->optional_string("summary"));
-    TRY_ASSIGN(r.reasons_to_launch, rr->optional_string("reasons_to_launch"));
-    TRY_ASSIGN(r.reasons_not_to_launch, rr->optional_string("reasons_not_to_launch"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(r.winner, rr->optional_string("winner"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(r.summary, rr->optional_string("summary"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(r.reasons_to_launch, rr->optional_string("reasons_to_launch"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(r.reasons_not_to_launch, rr->optional_string("reasons_not_to_launch"));
     EXPBRIDGE_RETURN_IF_ERROR(rr->finish());
     u.result = std::move(r);
   }
 
   const boost::json::object* vendor = nullptr;
-  TRY_ASSIGN(vendor, reader->optional_object("vendor"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(vendor, reader->optional_object("vendor"));
   if (vendor) {
     for (const auto& member : *vendor) {
       if (!member.value().is_object()) {

@@ -9,12 +9,6 @@
 namespace expbridge {
 namespace {
 
-#define LD_TRY(target, expr)                                                    \
-  do {                                                                          \
-    auto ld_result_ = (expr);                                                   \
-    if (!ld_result_) return std::unexpected(std::move(ld_result_).error());     \
-    target = std::move(*ld_result_);                                            \
-  } while (false)
 
 /// `backends.<name>` settings.
 struct LaunchDarklyOptions {
@@ -39,15 +33,17 @@ struct LaunchDarklyTable {
 
   static Result<LaunchDarklyTable> resolve(const MappingTable& t) {
     LaunchDarklyTable out;
-    LD_TRY(out.patch_experiment, t.operation(t.field("name").operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.patch_experiment, t.operation(t.field("name").operation));
     out.content_type = t.content_type();
-    LD_TRY(out.update_name, t.wire("name"));
-    LD_TRY(out.update_description, t.wire("description"));
-    LD_TRY(out.comment_member, t.wire("comment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.update_name, t.wire("name"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.update_description, t.wire("description"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.comment_member, t.wire("comment"));
     out.action_instructions = t.field("action").values;
-    LD_TRY(out.experiment_key, t.limit("experiment_key"));
-    LD_TRY(out.project_key, t.limit("project_key"));
-    LD_TRY(out.env_var, t.limit("token_env"));
+    if (!t.field("comment").skip_values.contains("without_change"))
+      return std::unexpected(make_error(ErrorCode::internal, t.source() + ": fields.comment.skip_values.without_change is missing"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_key, t.limit("experiment_key"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.project_key, t.limit("project_key"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.env_var, t.limit("token_env"));
     return out;
   }
 };
@@ -56,14 +52,16 @@ class LaunchDarklyAdapter final : public Adapter {
  public:
   LaunchDarklyAdapter(std::shared_ptr<const MappingTable> table, LaunchDarklyTable resolved, LaunchDarklyOptions options,
                       std::string base_url)
-      : table_(std::move(table)), t_(std::move(resolved)), options_(std::move(options)), base_url_(std::move(base_url)) {}
+      : table_(std::move(table)), t_(std::move(resolved)), options_(std::move(options)), base_url_(std::move(base_url)) {
+    comment_without_change_ = table_->field(field::comment).skip_values.at("without_change");
+  }
 
   std::string_view vendor() const override { return "launchdarkly"; }
 
   Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
     auto binding = std::make_unique<LaunchDarklyBinding>();
-    LD_TRY(binding->experiment, reader.required_string("experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(binding->experiment, reader.required_string("experiment"));
     EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_key, binding->experiment, reader.member_path("experiment")));
     EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
     return std::unique_ptr<const Binding>(std::move(binding));
@@ -87,14 +85,14 @@ class LaunchDarklyAdapter final : public Adapter {
 
     if (const auto* block = u.vendor.if_contains(vendor())) {
       std::vector<PassThrough> members;
-      LD_TRY(members, read_passthrough(*table_, block->get_object()));
+      EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block->get_object()));
       for (const auto& member : members) {
         // Extra semantic-patch instructions go after the field updates and before the action.
         if (!member.value->is_array())
-          return std::unexpected(invalid("vendor.launchdarkly." + member.member, "must be a list of instructions"));
+          return std::unexpected(invalid_field("vendor.launchdarkly." + member.member, "must be a list of instructions"));
         for (const auto& instruction : member.value->get_array()) {
           if (!instruction.is_object() || !instruction.get_object().contains("kind"))
-            return std::unexpected(invalid("vendor.launchdarkly." + member.member,
+            return std::unexpected(invalid_field("vendor.launchdarkly." + member.member,
                                            "each instruction is a mapping with a 'kind'"));
           instructions.push_back(instruction);
         }
@@ -112,14 +110,14 @@ class LaunchDarklyAdapter final : public Adapter {
     if (u.result) out.skipped.push_back(Skip{field::result, table_->field(field::result).skip});
 
     if (instructions.empty()) {
-      skip_if(u.comment.has_value(), field::comment, out);
+      if (u.comment) out.skipped.push_back(Skip{field::comment, comment_without_change_});
       return out;
     }
     boost::json::object body;
     body["instructions"] = std::move(instructions);
     if (u.comment) body[t_.comment_member] = *u.comment;
     PlannedRequest request;
-    LD_TRY(request, make_request(*t_.patch_experiment, base_url_,
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.patch_experiment, base_url_,
                                  {{"project", options_.project},
                                   {"environment", options_.environment},
                                   {"experiment", binding.experiment}},
@@ -151,26 +149,22 @@ class LaunchDarklyAdapter final : public Adapter {
     if (auto it = f.skip_values.find(action); it != f.skip_values.end()) return it->second;
     return "LaunchDarkly has no operation for action '" + std::string(action) + "'";
   }
-  static Error invalid(std::string field, std::string message) {
-    Error e = make_error(ErrorCode::invalid_input, std::move(message));
-    e.field = std::move(field);
-    return e;
-  }
 
   std::shared_ptr<const MappingTable> table_;
   LaunchDarklyTable t_;
   LaunchDarklyOptions options_;
   std::string base_url_;
+  std::string comment_without_change_;
 };
 
 Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context) {
   LaunchDarklyTable resolved;
-  LD_TRY(resolved, LaunchDarklyTable::resolve(*context.table));
+  EXPBRIDGE_ASSIGN_OR_RETURN(resolved, LaunchDarklyTable::resolve(*context.table));
   auto reader = ObjectReader::open(*context.settings, context.path);
   LaunchDarklyOptions options;
-  LD_TRY(options.project, reader.required_string("project"));
-  LD_TRY(options.environment, reader.required_string("environment"));
-  LD_TRY(options.token_env, reader.required_string("token_env"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.environment, reader.required_string("environment"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.token_env, reader.required_string("token_env"));
   EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
   EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.project, reader.member_path("project")));
   EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.environment, reader.member_path("environment")));

@@ -45,6 +45,9 @@ struct Error {
 /// Shorthand for an `Error` with a code and a message.
 Error make_error(ErrorCode code, std::string message);
 
+/// An invalid_input error about one field (`variations[1].weight`, `backends.aws.region`).
+Error invalid_field(std::string field, std::string message);
+
 /// A value or the reason there is none. No exception crosses the public API.
 template <class T>
 using Result = std::expected<T, Error>;
@@ -59,4 +62,12 @@ using Status = std::expected<void, Error>;
   do {                                                                      \
     auto&& expbridge_status_ = (expr);                                      \
     if (!expbridge_status_) return std::unexpected(std::move(expbridge_status_).error()); \
+  } while (false)
+
+/// Assigns the value of an expression yielding `Result<T>` to `target`, or propagates its error.
+#define EXPBRIDGE_ASSIGN_OR_RETURN(target, expr)                                        \
+  do {                                                                                   \
+    auto expbridge_result_ = (expr);                                                     \
+    if (!expbridge_result_) return std::unexpected(std::move(expbridge_result_).error()); \
+    target = std::move(*expbridge_result_);                                              \
   } while (false)

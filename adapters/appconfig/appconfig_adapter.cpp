@@ -1,0 +1,563 @@
+#include "appconfig_adapter.hpp"
+
+#include <tuple>
+#include <variant>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "adapter_support.hpp"
+#include "document.hpp"
+#include "json_reader.hpp"
+
+namespace expbridge {
+namespace {
+
+
+
+/// `backends.<name>` settings.
+struct AppConfigOptions {
+  std::string region;
+  std::string application;              ///< ApplicationIdentifier: ID or name
+  std::optional<std::string> profile;   ///< `~/.aws/credentials` profile; none = the default chain
+};
+
+struct AppConfigBinding final : Binding {
+  std::string definition;  ///< ExperimentDefinitionIdentifier: ID or name
+  std::string run;         ///< the run number, as its path label
+  /// Neutral variation key -> AppConfig treatment key (`c`, `t1`, ...), in config order.
+  std::vector<std::pair<std::string, std::string>> treatments;
+  std::string treatments_path;  ///< where that map is in the config, for messages
+};
+
+/// Every limit the adapter checks, by its name in the table.
+struct AppConfigLimits {
+  const LimitSpec *region, *profile, *application, *definition, *run, *treatment_key;
+  const LimitSpec *hypothesis, *audience_rule, *audience_description, *launch_criteria;
+  const LimitSpec *treatments, *weight, *treatment_description, *flag_value;
+  const LimitSpec *attributes, *attribute_key, *attribute_string, *attribute_array, *definition_while_running;
+  const LimitSpec *exposure, *description, *overrides, *override_entity, *override_treatment, *result_text;
+  const LimitSpec *extension_parameters, *extension_parameter_key, *extension_parameter_value;
+  const LimitSpec *tags, *tag_key, *tag_value;
+};
+
+/// Everything the adapter takes from its mapping table, resolved once.
+struct AppConfigTable {
+  const OperationSpec* update_definition = nullptr;
+  const OperationSpec* update_run = nullptr;
+  const OperationSpec* start_run = nullptr;
+  const OperationSpec* stop_run = nullptr;
+  const OperationSpec* archive = nullptr;
+  std::string content_type;
+
+  // Wire names.
+  std::string hypothesis, launch_criteria, audience_rule, audience_description;
+  std::string control, treatments, weight, treatment_description, flag_value, enabled, attribute_values;
+  std::string string_value, number_value, boolean_value, string_array, number_array;
+  std::string description, exposure, treatment_overrides, inline_overrides;
+  std::string result, executive_summary, reasons_to_launch, reasons_not_to_launch;
+  std::string deployment_parameters, run_tags, dynamic_extension_parameters, deployment_tags;
+
+  // Why a field cannot be expressed.
+  std::string name_skip, comment_skip, winner_skip;
+  std::map<std::string, std::string, std::less<>> action_skips;
+  std::string start_note;
+
+  AppConfigLimits limits{};
+
+  static Result<AppConfigTable> resolve(const MappingTable& t) {
+    AppConfigTable out;
+    out.content_type = t.content_type();
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.update_definition, t.operation(t.field(field::hypothesis).operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.update_run, t.operation(t.field(field::exposure).operation));
+
+    const FieldSpec& action = t.field(field::action);
+    auto action_operation = [&](std::string_view name) -> Result<const OperationSpec*> {
+      auto it = action.values.find(name);
+      if (it == action.values.end())
+        return std::unexpected(table_error(t, "fields.action.values." + std::string(name) + " is missing"));
+      return t.operation(it->second);
+    };
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.start_run, action_operation("start"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.stop_run, action_operation("stop"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.archive, action_operation("archive"));
+    for (auto a : {Action::start, Action::pause, Action::stop, Action::archive, Action::restore}) {
+      std::string_view name = to_string(a);
+      if (action.values.contains(name)) continue;
+      auto it = action.skip_values.find(name);
+      if (it == action.skip_values.end())
+        return std::unexpected(
+            table_error(t, "fields.action maps action '" + std::string(name) + "' nowhere (values or skip_values)"));
+      out.action_skips.emplace(std::string(name), it->second);
+    }
+
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.hypothesis, t.wire(field::hypothesis));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.launch_criteria, t.wire(field::launch_criteria));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_rule, t.wire(field::audience_rule));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_description, t.wire(field::audience_description));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.control, t.wire(field::variations, "control"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatments, t.wire(field::variations, "treatments"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.weight, t.wire(field::variations, "weight"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment_description, t.wire(field::variations, "description"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.flag_value, t.wire(field::variations, "value"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.enabled, t.wire(field::variations, "enabled"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.attribute_values, t.wire(field::variations, "attributes"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.string_value, t.enum_value("attribute_type", "string"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.number_value, t.enum_value("attribute_type", "number"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.boolean_value, t.enum_value("attribute_type", "bool"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.string_array, t.enum_value("attribute_type", "string_list"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.number_array, t.enum_value("attribute_type", "number_list"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.description, t.wire(field::description));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.exposure, t.wire(field::exposure));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment_overrides, t.wire(field::overrides));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.inline_overrides, t.wire(field::overrides, "inline"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.result, t.wire(field::result));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.executive_summary, t.wire(field::result, "summary"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.reasons_to_launch, t.wire(field::result, "reasons_to_launch"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.reasons_not_to_launch, t.wire(field::result, "reasons_not_to_launch"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.deployment_parameters, t.wire(field::vendor, "deployment_parameters"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.run_tags, t.wire(field::vendor, "run_tags"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.dynamic_extension_parameters, t.wire(field::vendor, "dynamic_extension_parameters"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.deployment_tags, t.wire(field::vendor, "deployment_tags"));
+    for (const auto* member : {&out.deployment_parameters, &out.run_tags})
+      if (!t.passthrough().contains(*member))
+        return std::unexpected(table_error(t, "passthrough has no member '" + *member + "'"));
+
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.name_skip, skip_reason(t, t.field(field::name).skip, "fields.name.skip"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.comment_skip, skip_reason(t, t.field(field::comment).skip, "fields.comment.skip"));
+    const auto& result_skips = t.field(field::result).skip_values;
+    auto winner = result_skips.find("winner");
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.winner_skip,
+           skip_reason(t, winner == result_skips.end() ? std::string() : winner->second, "fields.result.skip_values.winner"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.start_note, t.enum_value("notes", "start"));
+
+    auto& l = out.limits;
+    auto limit = [&](const LimitSpec*& target, std::string_view name) -> Status {
+      EXPBRIDGE_ASSIGN_OR_RETURN(target, t.limit(name));
+      return {};
+    };
+    const std::pair<const LimitSpec**, std::string_view> wanted[] = {
+        {&l.region, "region"},
+        {&l.profile, "profile"},
+        {&l.application, "application"},
+        {&l.definition, "definition"},
+        {&l.run, "run"},
+        {&l.treatment_key, "treatment_key"},
+        {&l.hypothesis, "hypothesis"},
+        {&l.audience_rule, "audience_rule"},
+        {&l.audience_description, "audience_description"},
+        {&l.launch_criteria, "launch_criteria"},
+        {&l.treatments, "treatments"},
+        {&l.weight, "weight"},
+        {&l.treatment_description, "treatment_description"},
+        {&l.flag_value, "flag_value"},
+        {&l.attributes, "attributes"},
+        {&l.attribute_key, "attribute_key"},
+        {&l.attribute_string, "attribute_string"},
+        {&l.attribute_array, "attribute_array"},
+        {&l.definition_while_running, "definition_while_running"},
+        {&l.exposure, "exposure"},
+        {&l.description, "description"},
+        {&l.overrides, "overrides"},
+        {&l.override_entity, "override_entity"},
+        {&l.override_treatment, "override_treatment"},
+        {&l.result_text, "result_text"},
+        {&l.extension_parameters, "dynamic_extension_parameters"},
+        {&l.extension_parameter_key, "dynamic_extension_parameter_key"},
+        {&l.extension_parameter_value, "dynamic_extension_parameter_value"},
+        {&l.tags, "tags"},
+        {&l.tag_key, "tag_key"},
+        {&l.tag_value, "tag_value"},
+    };
+    for (const auto& [target, name] : wanted) EXPBRIDGE_RETURN_IF_ERROR(limit(*target, name));
+    return out;
+  }
+
+ private:
+  static Error table_error(const MappingTable& t, std::string message) {
+    Error e = make_error(ErrorCode::internal, "mapping table: " + std::move(message));
+    e.file = t.source();
+    return e;
+  }
+  static Result<std::string> skip_reason(const MappingTable& t, const std::string& reason, std::string_view where) {
+    if (reason.empty()) return std::unexpected(table_error(t, std::string(where) + " is missing"));
+    return reason;
+  }
+};
+
+/// The pass-through members of one update, checked.
+struct VendorMembers {
+  std::optional<boost::json::value> deployment_parameters;
+  std::optional<boost::json::value> run_tags;
+};
+
+class AppConfigAdapter final : public Adapter {
+ public:
+  AppConfigAdapter(std::shared_ptr<const MappingTable> table, AppConfigTable resolved, AppConfigOptions options,
+                   std::string base_url)
+      : table_(std::move(table)), t_(std::move(resolved)), l_(t_.limits), options_(std::move(options)),
+        base_url_(std::move(base_url)) {}
+
+  std::string_view vendor() const override { return "appconfig"; }
+
+  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+    auto reader = ObjectReader::open(settings, path);
+    auto binding = std::make_unique<AppConfigBinding>();
+    EXPBRIDGE_ASSIGN_OR_RETURN(binding->definition, reader.required_string("definition"));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.definition, binding->definition, reader.member_path("definition")));
+
+    std::optional<std::int64_t> run;
+    EXPBRIDGE_ASSIGN_OR_RETURN(run, reader.optional_integer("run"));
+    if (!run) return std::unexpected(reader.error("run", "is required: the number of the AppConfig run to update (1, 2, ...)"));
+    EXPBRIDGE_RETURN_IF_ERROR(check_number(*l_.run, static_cast<double>(*run), reader.member_path("run")));
+    binding->run = std::to_string(*run);
+
+    const boost::json::object* treatments = nullptr;
+    EXPBRIDGE_ASSIGN_OR_RETURN(treatments, reader.optional_object("treatments"));
+    binding->treatments_path = reader.member_path("treatments");
+    if (treatments) {
+      for (const auto& member : *treatments) {
+        std::string member_path = join_path(binding->treatments_path, member.key());
+        if (!member.value().is_string())
+          return std::unexpected(invalid_field(member_path, "must be an AppConfig treatment key (a string such as t1), found " +
+                                                          std::string(json_kind(member.value()))));
+        std::string key(member.value().get_string());
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.treatment_key, key, member_path));
+        for (const auto& [variation, bound] : binding->treatments)
+          if (bound == key)
+            return std::unexpected(
+                invalid_field(member_path, "treatment key '" + key + "' is already bound to variation '" + variation + "'"));
+        binding->treatments.emplace_back(std::string(member.key()), std::move(key));
+      }
+    }
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+    return std::unique_ptr<const Binding>(std::move(binding));
+  }
+
+  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext& context) const override {
+    const auto& binding = static_cast<const AppConfigBinding&>(b);
+    const bool starting = u.action == Action::start;
+    const bool stopping = u.action == Action::stop;
+    BackendPlan out;
+
+    VendorMembers members;
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_vendor_block(u, starting));
+
+    // Skips, in neutral field order.
+    if (u.name) out.skipped.push_back(Skip{field::name, t_.name_skip});
+    if (u.action)
+      if (auto it = t_.action_skips.find(to_string(*u.action)); it != t_.action_skips.end())
+        out.skipped.push_back(Skip{"action." + it->first, it->second});
+    if (u.result && u.result->winner) out.skipped.push_back(Skip{"result.winner", t_.winner_skip});
+    if (u.comment) out.skipped.push_back(Skip{field::comment, t_.comment_skip});
+
+    // Every value is checked before any request is built: nothing is sent for a refused update.
+    boost::json::object definition;
+    EXPBRIDGE_ASSIGN_OR_RETURN(definition, definition_body(u, context));
+    boost::json::object run;
+    EXPBRIDGE_ASSIGN_OR_RETURN(run, run_body(u, binding, context, starting));
+    boost::json::object stop;
+    if (stopping) EXPBRIDGE_ASSIGN_OR_RETURN(stop, stop_body(u));
+
+    const Labels labels = {
+        {"application", options_.application}, {"definition", binding.definition}, {"run", binding.run}};
+    auto add = [&](const OperationSpec& operation, std::optional<boost::json::object> body) -> Status {
+      std::optional<boost::json::value> value;
+      if (body) value = boost::json::value(std::move(*body));
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(operation, base_url_, labels, t_.content_type, std::move(value)));
+      out.requests.push_back(std::move(request));
+      return {};
+    };
+
+    if (!definition.empty()) EXPBRIDGE_RETURN_IF_ERROR(add(*t_.update_definition, std::move(definition)));
+    if (starting) {
+      // A start creates the run: what would update the bound run configures the new one instead.
+      if (members.deployment_parameters) run[t_.deployment_parameters] = *members.deployment_parameters;
+      if (members.run_tags) run[t_.run_tags] = *members.run_tags;
+      EXPBRIDGE_RETURN_IF_ERROR(add(*t_.start_run, std::move(run)));
+      out.notes.push_back(t_.start_note);
+    } else if (!run.empty() || (members.deployment_parameters && !stopping)) {
+      // Each run operation makes its own deployment, so the parameters go with each of them.
+      if (members.deployment_parameters) run[t_.deployment_parameters] = *members.deployment_parameters;
+      EXPBRIDGE_RETURN_IF_ERROR(add(*t_.update_run, std::move(run)));
+    }
+    if (stopping) {
+      if (members.deployment_parameters) stop[t_.deployment_parameters] = *members.deployment_parameters;
+      EXPBRIDGE_RETURN_IF_ERROR(add(*t_.stop_run, std::move(stop)));
+    }
+    if (u.action == Action::archive) EXPBRIDGE_RETURN_IF_ERROR(add(*t_.archive, std::nullopt));
+    return out;
+  }
+
+  AuthSpec auth() const override {
+    AuthSpec spec;
+    for (const auto& member : table_->auth()) {
+      if (!member.value().is_string()) continue;
+      std::string value(member.value().get_string());
+      if (member.key() == "scheme") {
+        spec.scheme = std::move(value);
+      } else {
+        spec.params.emplace(std::string(member.key()), std::move(value));
+      }
+    }
+    spec.params["region"] = options_.region;
+    if (options_.profile) spec.params["profile"] = *options_.profile;
+    return spec;
+  }
+
+ private:
+  /// UpdateExperimentDefinition's body; empty when the update changes nothing there.
+  Result<boost::json::object> definition_body(const Update& u, const PlanContext& context) const {
+    boost::json::object body;
+    std::string first_field;
+    auto text = [&](const std::optional<std::string>& value, const LimitSpec& limit, std::string_view neutral,
+                    const std::string& wire) -> Status {
+      if (!value) return {};
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(limit, *value, neutral));
+      body[wire] = *value;
+      if (first_field.empty()) first_field = neutral;
+      return {};
+    };
+    EXPBRIDGE_RETURN_IF_ERROR(text(u.hypothesis, *l_.hypothesis, field::hypothesis, t_.hypothesis));
+    EXPBRIDGE_RETURN_IF_ERROR(text(u.launch_criteria, *l_.launch_criteria, field::launch_criteria, t_.launch_criteria));
+    if (u.audience) {
+      EXPBRIDGE_RETURN_IF_ERROR(text(u.audience->rule, *l_.audience_rule, field::audience_rule, t_.audience_rule));
+      EXPBRIDGE_RETURN_IF_ERROR(
+          text(u.audience->description, *l_.audience_description, field::audience_description, t_.audience_description));
+    }
+    if (u.variations) {
+      EXPBRIDGE_RETURN_IF_ERROR(add_variations(*u.variations, body));
+      if (first_field.empty()) first_field = field::variations;
+    }
+    if (!body.empty() && context.current && context.current->status == ExperimentStatus::running)
+      return std::unexpected(invalid_field(first_field, l_.definition_while_running->rule));
+    return body;
+  }
+
+  /// Control = the control variation, Treatments = the others in document order.
+  Status add_variations(const std::vector<Variation>& variations, boost::json::object& body) const {
+    std::size_t treatment_count = 0;
+    for (const auto& v : variations) treatment_count += !v.control;
+    EXPBRIDGE_RETURN_IF_ERROR(check_count(*l_.treatments, treatment_count, field::variations));
+    boost::json::value control;
+    boost::json::array treatments;
+    for (std::size_t i = 0; i < variations.size(); ++i) {
+      boost::json::object input;
+      EXPBRIDGE_ASSIGN_OR_RETURN(input, treatment_input(variations[i], index_path(field::variations, i)));
+      if (variations[i].control) {
+        control = std::move(input);
+      } else {
+        treatments.push_back(std::move(input));
+      }
+    }
+    body[t_.control] = std::move(control);
+    body[t_.treatments] = std::move(treatments);
+    return {};
+  }
+
+  Result<boost::json::object> treatment_input(const Variation& v, const std::string& path) const {
+    boost::json::object input;
+    EXPBRIDGE_RETURN_IF_ERROR(check_number(*l_.weight, v.weight, join_path(path, "weight")));
+    input[t_.weight] = v.weight;
+    if (v.description) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.treatment_description, *v.description, join_path(path, "description")));
+      input[t_.treatment_description] = *v.description;
+    }
+    std::string value_path = join_path(path, "value");
+    if (!v.value) return std::unexpected(invalid_field(value_path, l_.flag_value->rule));
+    boost::json::object flag_value;
+    flag_value[t_.enabled] = v.value->enabled;
+    if (!v.value->attributes.empty()) {
+      std::string attributes_path = join_path(value_path, "attributes");
+      EXPBRIDGE_RETURN_IF_ERROR(check_count(*l_.attributes, v.value->attributes.size(), attributes_path));
+      boost::json::object attributes;
+      for (const auto& [name, value] : v.value->attributes) {
+        std::string attribute_path = join_path(attributes_path, name);
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.attribute_key, name, attribute_path));
+        boost::json::object wire_value;
+        EXPBRIDGE_ASSIGN_OR_RETURN(wire_value, attribute_value(value, attribute_path));
+        attributes[name] = std::move(wire_value);
+      }
+      flag_value[t_.attribute_values] = std::move(attributes);
+    }
+    input[t_.flag_value] = std::move(flag_value);
+    return input;
+  }
+
+  /// One AttributeValue union: exactly one member, named by the value's type.
+  Result<boost::json::object> attribute_value(const AttributeValue& value, const std::string& path) const {
+    if (const auto* text = std::get_if<std::string>(&value)) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.attribute_string, *text, path));
+      return boost::json::object{{t_.string_value, *text}};
+    }
+    if (const auto* number = std::get_if<double>(&value)) return boost::json::object{{t_.number_value, *number}};
+    if (const auto* flag = std::get_if<bool>(&value)) return boost::json::object{{t_.boolean_value, *flag}};
+    if (const auto* texts = std::get_if<std::vector<std::string>>(&value)) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_count(*l_.attribute_array, texts->size(), path));
+      boost::json::array items;
+      for (std::size_t i = 0; i < texts->size(); ++i) {
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.attribute_string, (*texts)[i], index_path(path, i)));
+        items.emplace_back((*texts)[i]);
+      }
+      return boost::json::object{{t_.string_array, std::move(items)}};
+    }
+    const auto& numbers = std::get<std::vector<double>>(value);
+    EXPBRIDGE_RETURN_IF_ERROR(check_count(*l_.attribute_array, numbers.size(), path));
+    boost::json::array items;
+    for (double n : numbers) items.emplace_back(n);
+    return boost::json::object{{t_.number_array, std::move(items)}};
+  }
+
+  /// The members of UpdateExperimentRun (or StartExperimentRun) that neutral fields set.
+  Result<boost::json::object> run_body(const Update& u, const AppConfigBinding& binding, const PlanContext& context,
+                                       bool starting) const {
+    boost::json::object body;
+    if (u.description) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.description, *u.description, field::description));
+      body[t_.description] = *u.description;
+    }
+    if (u.exposure) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_number(*l_.exposure, *u.exposure, field::exposure));
+      // The rule holds within one run: a start begins a new run, which may begin lower.
+      const Experiment* current = context.current;
+      if (!starting && l_.exposure->only_increase && current && current->exposure && *u.exposure < *current->exposure)
+        return std::unexpected(invalid_field(field::exposure, l_.exposure->rule + ": " + format_number(*u.exposure) +
+                                                            " is below the current " + format_number(*current->exposure)));
+      body[t_.exposure] = *u.exposure;
+    }
+    if (u.overrides) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_count(*l_.overrides, u.overrides->size(), field::overrides));
+      boost::json::object entries;
+      for (const auto& [entity, variation] : *u.overrides) {
+        std::string path = join_path(field::overrides, entity);
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.override_entity, entity, path));
+        const std::string* key = nullptr;
+        for (const auto& [bound_variation, treatment] : binding.treatments)
+          if (bound_variation == variation) key = &treatment;
+        if (!key)
+          return std::unexpected(invalid_field(path, "no AppConfig treatment key for variation '" + variation + "' in " +
+                                                   binding.treatments_path + " (" + l_.override_treatment->rule + ")"));
+        entries[entity] = *key;
+      }
+      body[t_.treatment_overrides] = boost::json::object{{t_.inline_overrides, std::move(entries)}};
+    }
+    return body;
+  }
+
+  Result<boost::json::object> stop_body(const Update& u) const {
+    boost::json::object result;
+    if (u.result) {
+      const std::tuple<const std::optional<std::string>*, const char*, const std::string*> parts[] = {
+          {&u.result->summary, "result.summary", &t_.executive_summary},
+          {&u.result->reasons_to_launch, "result.reasons_to_launch", &t_.reasons_to_launch},
+          {&u.result->reasons_not_to_launch, "result.reasons_not_to_launch", &t_.reasons_not_to_launch},
+      };
+      for (const auto& [value, path, wire] : parts) {
+        if (!*value) continue;
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.result_text, **value, path));
+        result[*wire] = **value;
+      }
+    }
+    boost::json::object body;
+    if (!result.empty()) body[t_.result] = std::move(result);
+    return body;
+  }
+
+  /// `vendor.appconfig`: members the table lists, each in the shape AppConfig takes.
+  Result<VendorMembers> read_vendor_block(const Update& u, bool starting) const {
+    VendorMembers out;
+    const auto* block = u.vendor.if_contains(vendor());
+    if (!block) return out;
+    std::vector<PassThrough> members;
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block->get_object()));
+    for (const auto& member : members) {
+      std::string path = join_path("vendor." + std::string(vendor()), member.member);
+      if (member.operation == t_.start_run->name && !starting)
+        return std::unexpected(invalid_field(path, "passes through to " + member.operation +
+                                                 " only, which this update does not send (it needs action: start)"));
+      if (member.member == t_.deployment_parameters) {
+        EXPBRIDGE_RETURN_IF_ERROR(check_deployment_parameters(*member.value, path));
+        out.deployment_parameters = *member.value;
+      } else if (member.member == t_.run_tags) {
+        EXPBRIDGE_RETURN_IF_ERROR(check_tags(*member.value, path));
+        out.run_tags = *member.value;
+      }
+    }
+    return out;
+  }
+
+  Status check_deployment_parameters(const boost::json::value& value, const std::string& path) const {
+    auto reader = ObjectReader::open(value, path);
+    if (!reader) return std::unexpected(std::move(reader).error());
+    if (const auto* parameters = reader->optional_value(t_.dynamic_extension_parameters)) {
+      std::string parameters_path = reader->member_path(t_.dynamic_extension_parameters);
+      if (!parameters->is_object())
+        return std::unexpected(invalid_field(parameters_path, "must be a mapping of 'extension#parameter' names to values"));
+      EXPBRIDGE_RETURN_IF_ERROR(check_count(*l_.extension_parameters, parameters->get_object().size(), parameters_path));
+      for (const auto& p : parameters->get_object()) {
+        std::string p_path = join_path(parameters_path, p.key());
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.extension_parameter_key, p.key(), p_path));
+        if (!p.value().is_string())
+          return std::unexpected(invalid_field(p_path, "must be a string, found " + std::string(json_kind(p.value()))));
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.extension_parameter_value, p.value().get_string(), p_path));
+      }
+    }
+    if (const auto* tags = reader->optional_value(t_.deployment_tags))
+      EXPBRIDGE_RETURN_IF_ERROR(check_tags(*tags, reader->member_path(t_.deployment_tags)));
+    return reader->finish();
+  }
+
+  Status check_tags(const boost::json::value& value, const std::string& path) const {
+    if (!value.is_object())
+      return std::unexpected(invalid_field(path, "must be a mapping of tag keys to values, found " + std::string(json_kind(value))));
+    EXPBRIDGE_RETURN_IF_ERROR(check_count(*l_.tags, value.get_object().size(), path));
+    for (const auto& tag : value.get_object()) {
+      std::string tag_path = join_path(path, tag.key());
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.tag_key, tag.key(), tag_path));
+      if (!tag.value().is_string())
+        return std::unexpected(invalid_field(tag_path, "must be a string, found " + std::string(json_kind(tag.value()))));
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.tag_value, tag.value().get_string(), tag_path));
+    }
+    return {};
+  }
+
+  std::shared_ptr<const MappingTable> table_;
+  AppConfigTable t_;
+  AppConfigLimits l_;  ///< the table's limits, resolved
+  AppConfigOptions options_;
+  std::string base_url_;
+};
+
+Result<std::unique_ptr<Adapter>> make_appconfig(const BackendContext& context) {
+  AppConfigTable resolved;
+  EXPBRIDGE_ASSIGN_OR_RETURN(resolved, AppConfigTable::resolve(*context.table));
+  const AppConfigLimits& limits = resolved.limits;
+  auto reader = ObjectReader::open(*context.settings, context.path);
+  AppConfigOptions options;
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.region, reader.required_string("region"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.application, reader.required_string("application"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.profile, reader.optional_string("profile"));
+  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.region, options.region, reader.member_path("region")));
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.application, options.application, reader.member_path("application")));
+  if (options.profile)
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.profile, *options.profile, reader.member_path("profile")));
+
+  std::string base_url = context.endpoint;
+  if (base_url.empty()) {
+    // Partitions other than aws (China) have their own DNS suffix.
+    std::string url_template = context.table->base_url();
+    std::string_view partition = std::string_view(options.region).substr(0, options.region.find('-'));
+    if (auto other = context.table->enum_value("partition_base_url", partition)) url_template = *other;
+    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(url_template, {{"region", options.region}}, reader.member_path("region")));
+  }
+  return std::unique_ptr<Adapter>(
+      std::make_unique<AppConfigAdapter>(context.table, std::move(resolved), std::move(options), std::move(base_url)));
+}
+
+}  // namespace
+
+Status register_appconfig(Registry& registry) { return registry.add("appconfig", make_appconfig); }
+
+}  // namespace expbridge

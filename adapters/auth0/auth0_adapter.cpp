@@ -1,0 +1,321 @@
+#include "auth0_adapter.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "adapter_support.hpp"
+#include "document.hpp"
+#include "json_reader.hpp"
+
+namespace expbridge {
+namespace {
+
+
+/// `backends.<name>` settings. Only names of environment variables, never the credentials.
+struct Auth0Options {
+  std::string domain;  ///< the tenant's Auth0 host name, e.g. `example.us.auth0.com`
+  std::string client_id_env;
+  std::string client_secret_env;
+};
+
+struct Auth0Binding final : Binding {
+  std::string id;  ///< `exp_…`
+  /// Neutral variation key -> `var_…`, in config order.
+  std::vector<std::pair<std::string, std::string>> variations;
+  std::string path;  ///< `experiments.<key>.<backend>`, for messages
+
+  const std::string* variation_id(std::string_view key) const {
+    for (const auto& [neutral, id] : variations)
+      if (neutral == key) return &id;
+    return nullptr;
+  }
+};
+
+
+Result<std::string> auth_string(const MappingTable& t, std::string_view key) {
+  if (const auto* v = t.auth().if_contains(key); v && v->is_string()) return std::string(v->get_string());
+  Error e = make_error(ErrorCode::internal, "mapping table has no string auth." + std::string(key));
+  e.file = t.source();
+  return std::unexpected(std::move(e));
+}
+
+/// Everything the adapter takes from its mapping table, resolved once.
+struct Auth0Table {
+  const OperationSpec* update_experiment = nullptr;
+  const OperationSpec* transition_status = nullptr;
+  std::string content_type;
+  std::string name_member, description_member, status_member;
+  std::string allocations_member, variation_member, control_member, weight_member;
+  /// Neutral action -> Auth0 status the transition moves to.
+  std::map<std::string, std::string, std::less<>> action_statuses;
+  /// Neutral status -> Auth0 status.
+  std::map<std::string, std::string, std::less<>> statuses;
+  std::string auth_scheme, token_path, audience_template;
+  const LimitSpec* domain = nullptr;
+  const LimitSpec* env_var = nullptr;
+  const LimitSpec* experiment_id = nullptr;
+  const LimitSpec* variation_id = nullptr;
+  const LimitSpec* name = nullptr;
+  const LimitSpec* description = nullptr;
+  const LimitSpec* allocations = nullptr;
+  const LimitSpec* weight = nullptr;
+  const LimitSpec* allocations_frozen = nullptr;
+  const LimitSpec* completed_is_final = nullptr;
+
+  static Result<Auth0Table> resolve(const MappingTable& t) {
+    Auth0Table out;
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::name).operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.transition_status, t.operation(t.field(field::action).operation));
+    // The adapter builds one PATCH body; a table routing a field or pass-through member to
+    // another operation would be silently ignored, so it is refused at start-up.
+    for (const char* neutral : {field::description, field::variations}) {
+      if (t.field(neutral).operation != out.update_experiment->name) {
+        Error e = make_error(ErrorCode::internal, std::string("mapping table: fields.") + neutral +
+                                                      ".operation must be " + out.update_experiment->name);
+        e.file = t.source();
+        return std::unexpected(std::move(e));
+      }
+    }
+    for (const auto& [member, operation] : t.passthrough()) {
+      if (operation != out.update_experiment->name) {
+        Error e = make_error(ErrorCode::internal, "mapping table: passthrough." + member + " must name " +
+                                                      out.update_experiment->name);
+        e.file = t.source();
+        return std::unexpected(std::move(e));
+      }
+    }
+    out.content_type = t.content_type();
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.name_member, t.wire(field::name));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.description_member, t.wire(field::description));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.status_member, t.wire(field::action));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.allocations_member, t.wire(field::variations));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_member, t.wire(field::variations, "variation"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.control_member, t.wire(field::variations, "control"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.weight_member, t.wire(field::variations, "weight"));
+    out.action_statuses = t.field(field::action).values;
+    for (auto status : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
+                        ExperimentStatus::stopped, ExperimentStatus::archived}) {
+      std::string wire;
+      EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value("status", to_string(status)));
+      out.statuses.emplace(std::string(to_string(status)), std::move(wire));
+    }
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.auth_scheme, auth_string(t, "scheme"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.token_path, auth_string(t, "token_path"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_template, auth_string(t, "audience"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.domain, t.limit("domain"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.env_var, t.limit("env_var"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_id, t.limit("experiment_id"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_id, t.limit("variation_id"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.name, t.limit("name"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.description, t.limit("description"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.allocations, t.limit("allocations"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.weight, t.limit("weight"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.allocations_frozen, t.limit("allocations_frozen"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.completed_is_final, t.limit("completed_is_final"));
+    return out;
+  }
+};
+
+class Auth0Adapter final : public Adapter {
+ public:
+  Auth0Adapter(std::shared_ptr<const MappingTable> table, Auth0Table resolved, Auth0Options options,
+               std::string base_url, std::string audience)
+      : table_(std::move(table)),
+        t_(std::move(resolved)),
+        options_(std::move(options)),
+        base_url_(std::move(base_url)),
+        audience_(std::move(audience)) {}
+
+  std::string_view vendor() const override { return "auth0"; }
+
+  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+    auto reader = ObjectReader::open(settings, path);
+    auto binding = std::make_unique<Auth0Binding>();
+    binding->path = path;
+    auto id_member = reader.required_string("id");
+    auto variations_member = reader.optional_object("variations");
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());  // a typo before a missing key
+    EXPBRIDGE_ASSIGN_OR_RETURN(binding->id, std::move(id_member));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_id, binding->id, reader.member_path("id")));
+    if (!variations_member) return std::unexpected(std::move(variations_member).error());
+    const boost::json::object* variations = *variations_member;
+    if (variations) {
+      auto vr = ObjectReader::open(*variations, reader.member_path("variations"));
+      for (const auto& member : *variations) {
+        std::string key(member.key());
+        std::string id;
+        EXPBRIDGE_ASSIGN_OR_RETURN(id, vr.required_string(key));
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.variation_id, id, vr.member_path(key)));
+        // Two neutral variations on one Auth0 variation would give it two allocations.
+        for (const auto& [other, other_id] : binding->variations)
+          if (other_id == id)
+            return std::unexpected(invalid_field(vr.member_path(key), "'" + id + "' is already bound to variation '" + other +
+                                                                    "'; each Auth0 variation takes one allocation"));
+        binding->variations.emplace_back(std::move(key), std::move(id));
+      }
+    }
+    return std::unique_ptr<const Binding>(std::move(binding));
+  }
+
+  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext& context) const override {
+    const auto& binding = static_cast<const Auth0Binding&>(b);
+    const Experiment* current = context.current;
+    BackendPlan out;
+    boost::json::object patch;
+
+    if (u.name) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.name, *u.name, field::name));
+      patch[t_.name_member] = *u.name;
+    }
+    if (u.description) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.description, *u.description, field::description));
+      patch[t_.description_member] = *u.description;
+    }
+    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
+    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
+    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
+    skip_if(u.audience && u.audience->description, field::audience_description, out);
+
+    if (u.variations) {
+      // Auth0 answers 400 to allocations on an active experiment; known state lets us say so first.
+      if (current && current->status == ExperimentStatus::running)
+        return std::unexpected(invalid_field(field::variations, "cannot change now: the Auth0 experiment is " +
+                                                              t_.statuses.at(std::string(to_string(*current->status))) +
+                                                              " (" + t_.allocations_frozen->rule + ")"));
+      EXPBRIDGE_RETURN_IF_ERROR(check_count(*t_.allocations, u.variations->size(), field::variations));
+      boost::json::array allocations;
+      for (std::size_t i = 0; i < u.variations->size(); ++i) {
+        const Variation& v = (*u.variations)[i];
+        std::string path = index_path(field::variations, i);
+        const std::string* id = binding.variation_id(v.key);
+        if (!id)
+          return std::unexpected(invalid_field(path, "variation '" + v.key + "' has no Auth0 variation id in " + binding.path +
+                                                   ".variations; every variation needs one (var_…) to become an allocation"));
+        EXPBRIDGE_RETURN_IF_ERROR(check_number(*t_.weight, v.weight, join_path(path, "weight")));
+        allocations.push_back(boost::json::object{
+            {t_.variation_member, *id}, {t_.control_member, v.control}, {t_.weight_member, v.weight}});
+        std::string skipped_as = std::string(field::variations) + "[" + v.key + "]";
+        if (v.value) out.skipped.push_back(Skip{skipped_as + ".value", variation_part_reason("value")});
+        if (v.description) out.skipped.push_back(Skip{skipped_as + ".description", variation_part_reason("description")});
+      }
+      patch[t_.allocations_member] = std::move(allocations);
+    }
+    skip_if(u.exposure.has_value(), field::exposure, out);
+    skip_if(u.overrides.has_value(), field::overrides, out);
+
+    if (const auto* block = u.vendor.if_contains(vendor())) {
+      std::vector<PassThrough> members;
+      EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block->get_object()));
+      for (const auto& member : members) {
+        // Every UpdateExperiment member the model lacks is an object (assignment_config).
+        if (!member.value->is_object())
+          return std::unexpected(invalid_field(join_path(join_path(field::vendor, vendor()), member.member),
+                                         "must be a mapping, found " + std::string(json_kind(*member.value))));
+        patch[member.member] = *member.value;
+      }
+    }
+
+    std::optional<std::string> target_status;
+    if (u.action) {
+      std::string_view action = to_string(*u.action);
+      if (auto it = t_.action_statuses.find(action); it != t_.action_statuses.end()) {
+        target_status = it->second;
+        if (current && current->status) {
+          const std::string& now = t_.statuses.at(std::string(to_string(*current->status)));
+          if (*current->status == ExperimentStatus::stopped && *u.action == Action::start)
+            return std::unexpected(invalid_field(field::action, "the Auth0 experiment is " + now + " (" + t_.completed_is_final->rule + ")"));
+          if (now == *target_status) {
+            // The documented transitions never lead from a status to itself: a repeat may be refused.
+            out.notes.push_back("the Auth0 experiment is already " + now + "; no status transition is sent for action " +
+                                std::string(action));
+            target_status.reset();
+          }
+        }
+      } else {
+        out.skipped.push_back(Skip{std::string(field::action) + "." + std::string(action), action_skip_reason(action)});
+      }
+    }
+    skip_if(u.result.has_value(), field::result, out);
+    skip_if(u.comment.has_value(), field::comment, out);
+
+    Labels labels{{"id", binding.id}};
+    if (!patch.empty()) {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.update_experiment, base_url_, labels, t_.content_type,
+                                      boost::json::value(std::move(patch))));
+      out.requests.push_back(std::move(request));
+    }
+    if (target_status) {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.transition_status, base_url_, labels, t_.content_type,
+                                      boost::json::value(boost::json::object{{t_.status_member, *target_status}})));
+      out.requests.push_back(std::move(request));
+    }
+    return out;
+  }
+
+  AuthSpec auth() const override {
+    AuthSpec spec;
+    spec.scheme = t_.auth_scheme;
+    spec.params.emplace("token_url", base_url_ + t_.token_path);
+    spec.params.emplace("audience", audience_);
+    spec.params.emplace("client_id_env", options_.client_id_env);
+    spec.params.emplace("client_secret_env", options_.client_secret_env);
+    return spec;
+  }
+
+ private:
+  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
+    if (present) out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
+  }
+  std::string action_skip_reason(std::string_view action) const {
+    const auto& f = table_->field(field::action);
+    if (auto it = f.skip_values.find(action); it != f.skip_values.end()) return it->second;
+    return "Auth0 has no status transition for action '" + std::string(action) + "'";
+  }
+  std::string variation_part_reason(std::string_view part) const {
+    const auto& f = table_->field(field::variations);
+    if (auto it = f.skip_values.find(part); it != f.skip_values.end()) return it->second;
+    return "Auth0 allocations carry no variation " + std::string(part);
+  }
+
+  std::shared_ptr<const MappingTable> table_;
+  Auth0Table t_;
+  Auth0Options options_;
+  std::string base_url_;
+  std::string audience_;
+};
+
+Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {
+  Auth0Table resolved;
+  EXPBRIDGE_ASSIGN_OR_RETURN(resolved, Auth0Table::resolve(*context.table));
+  auto reader = ObjectReader::open(*context.settings, context.path);
+  Auth0Options options;
+  auto domain_member = reader.required_string("domain");
+  auto client_id_member = reader.required_string("client_id_env");
+  auto client_secret_member = reader.required_string("client_secret_env");
+  // Unknown keys first: `domian:` is better reported as a typo than as a missing `domain`.
+  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.domain, std::move(domain_member));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.client_id_env, std::move(client_id_member));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.client_secret_env, std::move(client_secret_member));
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.domain, options.domain, reader.member_path("domain")));
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.env_var, options.client_id_env, reader.member_path("client_id_env")));
+  EXPBRIDGE_RETURN_IF_ERROR(
+      check_string(*resolved.env_var, options.client_secret_env, reader.member_path("client_secret_env")));
+  Labels domain{{"domain", options.domain}};
+  std::string base_url = context.endpoint;
+  if (base_url.empty())
+    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), domain, reader.member_path("domain")));
+  // The audience names the Management API of the tenant, so it stays on the domain under an endpoint override.
+  std::string audience;
+  EXPBRIDGE_ASSIGN_OR_RETURN(audience, expand_host_template(resolved.audience_template, domain, reader.member_path("domain")));
+  return std::unique_ptr<Adapter>(std::make_unique<Auth0Adapter>(context.table, std::move(resolved), std::move(options),
+                                                                 std::move(base_url), std::move(audience)));
+}
+
+}  // namespace
+
+Status register_auth0(Registry& registry) { return registry.add("auth0", make_auth0); }
+
+}  // namespace expbridge
