@@ -1,0 +1,153 @@
+// expbridge tests — an in-process HTTP/1.1 (optionally TLS) server on 127.0.0.1.
+//
+// Each test installs a handler that sees the parsed request and says what to
+// answer, or how to misbehave (delay, close without answering, reset mid-body).
+// The server runs on its own thread and io_context; handlers run on that
+// thread, so a handler must not block (use `ServerReply::delay` instead).
+//
+// Also here: test PKI generation (CA + leaf certificates, in memory, with the
+// OpenSSL API) and small helpers for temp files and free ports.
+//
+// No Asio/Beast in this header: including it is cheap.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace expbridge::test {
+
+/// A request as the server received it.
+struct ServerRequest {
+  std::string method;
+  std::string target;  ///< origin-form: `/path?query`
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::size_t connection_number = 0;  ///< 1-based, in accept order
+  std::size_t request_number = 0;     ///< 1-based, over the server's lifetime
+
+  /// First header with that name (case-insensitive).
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+/// What the server does with a request.
+struct ServerReply {
+  enum class Action {
+    respond,               ///< send the response below
+    close_without_reply,   ///< close the connection (FIN) without a byte of response
+    reset_mid_body,        ///< send the header and half the body, then reset (RST)
+  };
+
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< Content-Length is added
+  std::string body;
+  std::chrono::milliseconds delay{0};  ///< wait this long before acting
+  Action action = Action::respond;
+  bool close_connection = false;  ///< answer with `Connection: close` and close afterwards
+
+  static ServerReply text(int status, std::string body) {
+    ServerReply reply;
+    reply.status = status;
+    reply.body = std::move(body);
+    reply.headers.emplace_back("Content-Type", "text/plain");
+    return reply;
+  }
+};
+
+/// PEM-encoded certificate chain (leaf first) and private key for a TLS server.
+struct TlsIdentity {
+  std::string certificate_chain_pem;
+  std::string private_key_pem;
+};
+
+class LoopbackServer {
+ public:
+  using Handler = std::function<ServerReply(const ServerRequest&)>;
+
+  /// Starts listening on 127.0.0.1 at an ephemeral port. Without a handler,
+  /// every request gets `200 ok`. With `tls`, speaks HTTPS only. Answers HTTP/1.1
+  /// with keep-alive unless the client or the reply asks to close; a HEAD gets
+  /// the reply's headers and Content-Length without the body.
+  explicit LoopbackServer(Handler handler = {}, std::optional<TlsIdentity> tls = std::nullopt);
+  /// Stops the server thread and closes every connection (bounded: does not
+  /// wait for delayed replies or idle clients).
+  ~LoopbackServer();
+
+  LoopbackServer(const LoopbackServer&) = delete;
+  LoopbackServer& operator=(const LoopbackServer&) = delete;
+
+  std::uint16_t port() const noexcept;
+  /// `http://127.0.0.1:PORT` or `https://localhost:PORT` (TLS identities are
+  /// usually issued for `localhost`). No trailing slash.
+  std::string base_url() const;
+  /// `scheme://HOST:PORT` with a host of the caller's choice.
+  std::string url_for_host(std::string_view host) const;
+
+  /// Replaces the handler; takes effect for the next request. Thread-safe.
+  void set_handler(Handler handler);
+
+  /// Connections accepted so far (TLS: counted before the handshake).
+  std::size_t connections_accepted() const noexcept;
+  /// Requests fully read so far (counted before the handler runs).
+  std::size_t requests_received() const noexcept;
+  /// Copies of every request received so far, in arrival order. Prefer this to
+  /// capturing from inside a handler, which runs on the server thread.
+  std::vector<ServerRequest> received_requests() const;
+
+  /// Closes every connection between two requests, like a server's keep-alive
+  /// timeout (FIN, no TLS close_notify). A connection in the middle of an
+  /// exchange is closed as soon as that exchange is over. Returns once all of
+  /// them are closed (throws after 5 s). Not callable from a handler.
+  void close_idle_connections();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A throw-away certificate authority for TLS tests (EC P-256, valid for a day).
+class TestCertificateAuthority {
+ public:
+  explicit TestCertificateAuthority(std::string common_name = "expbridge test CA");
+  ~TestCertificateAuthority();
+  TestCertificateAuthority(const TestCertificateAuthority&) = delete;
+  TestCertificateAuthority& operator=(const TestCertificateAuthority&) = delete;
+
+  /// The CA certificate, PEM.
+  const std::string& certificate_pem() const noexcept;
+
+  /// Issues a server certificate with these subjectAltNames: entries that
+  /// parse as IP addresses become `IP:`, the rest `DNS:`.
+  TlsIdentity issue(const std::vector<std::string>& names) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// A file in the system temp dir, removed on destruction.
+class TempFile {
+ public:
+  explicit TempFile(std::string_view contents, std::string_view suffix = ".pem");
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// A 127.0.0.1 TCP port on which nothing listens right now (bound then released),
+/// for "connection refused" tests.
+std::uint16_t unused_loopback_port();
+
+}  // namespace expbridge::test
