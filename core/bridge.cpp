@@ -14,7 +14,36 @@ namespace expbridge {
 namespace {
 
 // Settings the core reads for every backend; everything else belongs to the vendor's adapter.
-constexpr std::string_view kCommonKeys[] = {"vendor", "endpoint", "strict"};
+constexpr std::string_view kCommonKeys[] = {"vendor",      "endpoint",      "strict",       "timeout_ms",
+                                           "deadline_ms", "attempts",      "retry_base_ms", "retry_cap_ms",
+                                           "max_in_flight"};
+
+Result<SendOptions> read_send_options(ObjectReader& reader) {
+  SendOptions send;
+  struct Millis {
+    const char* key;
+    std::chrono::milliseconds* target;
+    std::int64_t min, max;
+  };
+  for (const Millis& m : {Millis{"timeout_ms", &send.timeout, 1, 600000}, Millis{"deadline_ms", &send.deadline, 1, 3600000},
+                          Millis{"retry_base_ms", &send.retry_base, 1, 60000},
+                          Millis{"retry_cap_ms", &send.retry_cap, 1, 600000}}) {
+    std::optional<std::int64_t> v;
+    EXPBRIDGE_ASSIGN_OR_RETURN(v, reader.optional_integer(m.key));
+    if (!v) continue;
+    if (*v < m.min || *v > m.max)
+      return std::unexpected(reader.error(m.key, "must be " + std::to_string(m.min) + ".." + std::to_string(m.max) + " ms"));
+    *m.target = std::chrono::milliseconds(*v);
+  }
+  std::optional<std::int64_t> v;
+  EXPBRIDGE_ASSIGN_OR_RETURN(v, reader.optional_integer("attempts"));
+  if (v && (*v < 1 || *v > 10)) return std::unexpected(reader.error("attempts", "must be 1..10"));
+  if (v) send.attempts = static_cast<int>(*v);
+  EXPBRIDGE_ASSIGN_OR_RETURN(v, reader.optional_integer("max_in_flight"));
+  if (v && (*v < 1 || *v > 64)) return std::unexpected(reader.error("max_in_flight", "must be 1..64"));
+  if (v) send.max_in_flight = static_cast<int>(*v);
+  return send;
+}
 
 Error locate(Error e, const Document& doc) {
   if (!e.file.empty()) return e;
@@ -138,6 +167,8 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
     if (!endpoint) return fail(std::move(endpoint).error());
     auto strict = reader->optional_bool("strict");
     if (!strict) return fail(std::move(strict).error());
+    auto send = read_send_options(*reader);
+    if (!send) return fail(std::move(send).error());
 
     const AdapterFactory* factory = impl->registry->find(*vendor);
     if (!factory) {
@@ -176,7 +207,8 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
       e.vendor = *vendor;
       return fail(std::move(e));
     }
-    impl->backends.push_back(BackendInfo{name, *vendor, strict->value_or(false), adapter->get()});
+    if (send->max_in_flight == 0) send->max_in_flight = tables[*vendor]->http().max_in_flight;
+    impl->backends.push_back(BackendInfo{name, *vendor, strict->value_or(false), adapter->get(), *send, tables[*vendor]});
     impl->adapters.push_back(std::move(*adapter));
   }
 

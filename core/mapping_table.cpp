@@ -127,6 +127,72 @@ Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value&
   return l;
 }
 
+Result<std::vector<std::string>> string_list(ObjectReader& r, std::string_view key) {
+  std::vector<std::string> out;
+  const auto* v = r.optional_value(key);
+  if (!v) return out;
+  if (!v->is_array()) return std::unexpected(r.error(key, "must be a list of strings"));
+  for (const auto& item : v->get_array()) {
+    if (!item.is_string()) return std::unexpected(r.error(key, "must be a list of strings"));
+    out.emplace_back(item.get_string());
+  }
+  return out;
+}
+
+Result<HttpSpec> parse_http(const boost::json::value& v) {
+  HttpSpec spec;
+  auto r = ObjectReader::open(v, "http");
+  if (!r) return std::unexpected(std::move(r).error());
+  const boost::json::object* errors = nullptr;
+  EXPBRIDGE_ASSIGN_OR_RETURN(errors, r->required_object("errors"));
+  auto er = ObjectReader::open(*errors, "http.errors");
+  EXPBRIDGE_ASSIGN_OR_RETURN(spec.errors.code, string_list(er, "code"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(spec.errors.message, string_list(er, "message"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(spec.errors.request_id, string_list(er, "request_id"));
+  std::optional<std::string> sanitize;
+  EXPBRIDGE_ASSIGN_OR_RETURN(sanitize, er.optional_string("sanitize_code"));
+  spec.errors.sanitize_code = sanitize.value_or("");
+  if (!spec.errors.sanitize_code.empty() && spec.errors.sanitize_code != "aws")
+    return std::unexpected(er.error("sanitize_code", "must be 'aws' or absent"));
+  for (const auto* list : {&spec.errors.code, &spec.errors.message, &spec.errors.request_id})
+    for (const auto& source : *list)
+      if (!source.starts_with("header:") && !source.starts_with("body:"))
+        return std::unexpected(er.error("", "'" + source + "' must be header:<name> or body:<member>"));
+  EXPBRIDGE_RETURN_IF_ERROR(er.finish());
+
+  const boost::json::object* retry = nullptr;
+  EXPBRIDGE_ASSIGN_OR_RETURN(retry, r->required_object("retry"));
+  auto rr = ObjectReader::open(*retry, "http.retry");
+  if (const auto* statuses = rr.optional_value("statuses")) {
+    if (!statuses->is_array()) return std::unexpected(rr.error("statuses", "must be a list of HTTP statuses"));
+    for (const auto& s : statuses->get_array()) {
+      if (!s.is_int64() || s.get_int64() < 100 || s.get_int64() > 599)
+        return std::unexpected(rr.error("statuses", "must be a list of HTTP statuses"));
+      spec.retry.statuses.push_back(static_cast<int>(s.get_int64()));
+    }
+  }
+  EXPBRIDGE_ASSIGN_OR_RETURN(spec.retry.codes, string_list(rr, "codes"));
+  std::optional<bool> retry_after;
+  EXPBRIDGE_ASSIGN_OR_RETURN(retry_after, rr.optional_bool("retry_after"));
+  spec.retry.retry_after = retry_after.value_or(true);
+  std::optional<std::string> s;
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, rr.optional_string("reset_header"));
+  spec.retry.reset_header = s.value_or("");
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, rr.optional_string("reset_unit"));
+  spec.retry.reset_unit = s.value_or("");
+  if (!spec.retry.reset_header.empty() && spec.retry.reset_unit != "epoch_ms" && spec.retry.reset_unit != "epoch_s")
+    return std::unexpected(rr.error("reset_unit", "must be epoch_ms or epoch_s when reset_header is set"));
+  EXPBRIDGE_RETURN_IF_ERROR(rr.finish());
+
+  std::optional<std::int64_t> in_flight;
+  EXPBRIDGE_ASSIGN_OR_RETURN(in_flight, r->optional_integer("max_in_flight"));
+  spec.max_in_flight = static_cast<int>(in_flight.value_or(4));
+  if (spec.max_in_flight < 1 || spec.max_in_flight > 64)
+    return std::unexpected(r->error("max_in_flight", "must be 1..64"));
+  EXPBRIDGE_RETURN_IF_ERROR(r->finish());
+  return spec;
+}
+
 }  // namespace
 
 const std::vector<std::string>& MappingTable::neutral_fields() {
@@ -169,6 +235,16 @@ Result<MappingTable> MappingTable::parse(std::string_view yaml, std::string sour
   auto auth = r->required_object("auth");
   if (!auth) return located(std::move(auth).error());
   t.auth_ = **auth;
+
+  if (const auto* http = r->optional_value("http")) {
+    auto spec = parse_http(*http);
+    if (!spec) return located(std::move(spec).error());
+    t.http_ = std::move(*spec);
+  } else {
+    Error e = make_error(ErrorCode::invalid_input, "is required: how the vendor's errors look and when to retry");
+    e.field = "http";
+    return located(std::move(e));
+  }
 
   auto ops = r->required_object("operations");
   if (!ops) return located(std::move(ops).error());

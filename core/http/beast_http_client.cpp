@@ -597,6 +597,8 @@ asio::awaitable<Result<Response>> BeastHttpClient::Impl::send(Request request) {
       co_return std::move(outcome->response);
     }
     if (reused && attempt == 0 && outcome.error().nothing_received) continue;
+    // Whatever failed after the write began, the vendor may have the request.
+    outcome.error().error.request_sent = true;
     co_return std::unexpected(std::move(outcome.error().error));
   }
 }

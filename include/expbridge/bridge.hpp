@@ -1,6 +1,7 @@
 // expbridge — the entry point: a config of backends and experiment bindings, and plans.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,12 +32,24 @@ struct PlanOptions {
   std::vector<std::pair<std::string, const Experiment*>> current;
 };
 
+/// How requests to one backend are sent (config keys of the same names, in milliseconds).
+struct SendOptions {
+  std::chrono::milliseconds timeout{10000};   ///< `timeout_ms`: one attempt, connect to last byte
+  std::chrono::milliseconds deadline{60000};  ///< `deadline_ms`: all of one update at this backend, retries included
+  int attempts = 3;                           ///< `attempts`: tries per request, the first included
+  std::chrono::milliseconds retry_base{100};  ///< `retry_base_ms`: backoff base
+  std::chrono::milliseconds retry_cap{20000}; ///< `retry_cap_ms`: longest wait, also the clamp for vendor signals
+  int max_in_flight = 0;                      ///< `max_in_flight`: requests at once; 0 = the vendor's default
+};
+
 /// A configured backend, as loaded.
 struct BackendInfo {
   std::string name;
   std::string vendor;
   bool strict = false;
   const Adapter* adapter = nullptr;
+  SendOptions send;
+  std::shared_ptr<const MappingTable> table;
 };
 
 /// The loaded configuration: backends (in config order) and experiment bindings.

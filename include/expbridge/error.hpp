@@ -37,6 +37,9 @@ struct Error {
   std::string request_id;  ///< vendor request id, when the vendor gave one
   int line = 0;            ///< 1-based position in `file`, 0 when unknown
   int column = 0;
+  /// The request may have reached the vendor before the failure (a timeout or a reset
+  /// after sending): resending a non-idempotent request could apply it twice.
+  bool request_sent = false;
 
   /// One line for people: `file:line:col: backend (vendor): field: message`.
   std::string describe() const;

@@ -55,6 +55,33 @@ struct LimitSpec {
   std::string rule;  ///< optional wording for errors, e.g. "AppConfig exposure may only rise"
 };
 
+/// Where a vendor's error response keeps its code, message and request id.
+/// Each source is `header:<name>` or `body:<member>` (member names matched case-insensitively),
+/// tried in order; the first non-empty wins.
+struct ErrorFormatSpec {
+  std::vector<std::string> code;
+  std::vector<std::string> message;
+  std::vector<std::string> request_id;
+  /// `aws`: keep the part before the first ',' then ':', then after '#' (restJson1 codes).
+  std::string sanitize_code;
+};
+
+/// What a vendor signals when a request should be tried again.
+struct RetrySpec {
+  std::vector<int> statuses;       ///< statuses worth retrying (429, 5xx, ...)
+  std::vector<std::string> codes;  ///< error codes worth retrying whatever the status (AWS throttling)
+  bool retry_after = true;         ///< honour `Retry-After` (seconds or an HTTP date)
+  std::string reset_header;        ///< a header naming when the rate window resets, if any
+  std::string reset_unit;          ///< `epoch_ms` or `epoch_s`
+};
+
+/// How a vendor's HTTP API behaves, for sending (`http:` in the table).
+struct HttpSpec {
+  ErrorFormatSpec errors;
+  RetrySpec retry;
+  int max_in_flight = 4;  ///< default limit of requests in flight to one backend
+};
+
 /// A parsed, validated mapping table. Cheap to look things up in; adapters
 /// resolve what they need once, at construction.
 class MappingTable {
@@ -65,6 +92,7 @@ class MappingTable {
   const std::string& base_url() const { return base_url_; }
   const std::string& content_type() const { return content_type_; }
   const boost::json::object& auth() const { return auth_; }
+  const HttpSpec& http() const { return http_; }
 
   /// The operation, or an internal error naming the table (a table/adapter mismatch).
   Result<const OperationSpec*> operation(std::string_view name) const;
@@ -97,6 +125,7 @@ class MappingTable {
  private:
   std::string vendor_, title_, source_, base_url_, content_type_;
   boost::json::object auth_;
+  HttpSpec http_;
   std::vector<OperationSpec> operations_;
   std::vector<FieldSpec> fields_;
   std::vector<LimitSpec> limits_;
