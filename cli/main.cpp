@@ -2,13 +2,20 @@
 // 0 fine, 1 a backend failed, 2 invalid input (nothing sent).
 #include <CLI/CLI.hpp>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
 #include <cstdio>
 #include <iostream>
 
+#include <spdlog/spdlog.h>
+
+#include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
 #include "mapping_matrix.hpp"
+#include "log.hpp"
 #include "mapping_examples.hpp"
 
 namespace {
@@ -121,9 +128,99 @@ int run_mappings(const MappingsArgs& args) {
   return kExitOk;
 }
 
+struct ApplyArgs {
+  std::string config;
+  std::vector<std::string> updates;
+  std::string format = "text";
+  std::string mappings_dir;
+  std::vector<std::string> backends;
+  std::string ca_file;
+  int parallel = 1;
+  bool strict = false;
+};
+
+int run_apply(const ApplyArgs& args) {
+  expbridge::BridgeOptions bridge_options;
+  bridge_options.mappings_dir = args.mappings_dir;
+  auto bridge = expbridge::Bridge::load(args.config, bridge_options);
+  if (!bridge) return report(bridge.error());
+  expbridge::ApplyOptions options;
+  options.plan.strict = args.strict;
+  options.plan.backends = args.backends;
+  options.parallel_updates = args.parallel;
+  options.extra_ca_file = args.ca_file;
+  auto applier = expbridge::Applier::create(*bridge, options);
+  if (!applier) return report(applier.error());
+
+  // Files in order; `-` is a stream of JSON updates, one per line.
+  std::size_t file_index = 0;
+  std::size_t line_number = 0;
+  bool reading_stdin = false;
+  expbridge::Applier::UpdateSource next = [&]() -> std::optional<std::pair<std::string, expbridge::Result<expbridge::Update>>> {
+    while (true) {
+      if (reading_stdin) {
+        std::string line;
+        while (std::getline(std::cin, line)) {
+          ++line_number;
+          if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+          std::string source = "-:" + std::to_string(line_number);
+          return std::make_pair(source, expbridge::parse_update(line, source));
+        }
+        reading_stdin = false;
+      }
+      if (file_index >= args.updates.size()) return std::nullopt;
+      const std::string& path = args.updates[file_index++];
+      if (path == "-") {
+        reading_stdin = true;
+        continue;
+      }
+      return std::make_pair(path, expbridge::load_update(path));
+    }
+  };
+
+  const bool single = args.updates.size() == 1 && args.updates.front() != "-";
+  const bool json = args.format == "json";
+  std::size_t total = 0, ok = 0, failed = 0, invalid = 0;
+  // Several updates stream out as one object, each report written when it is ready, so a
+  // long stream never holds its reports in memory.
+  if (json && !single) std::cout << "{\"updates\": [";
+  applier->apply_all(next, [&](expbridge::UpdateReport r) {
+    ++total;
+    if (r.error) {
+      ++invalid;
+      std::cerr << "expbridge: error: " << r.error->describe() << "\n";
+    } else if (r.ok()) {
+      ++ok;
+    } else {
+      ++failed;
+    }
+    if (json && single) {
+      std::cout << expbridge::write_json(expbridge::report_to_json(r), 2) << "\n";
+    } else if (json) {
+      std::cout << (total > 1 ? ",\n" : "\n") << expbridge::write_json(expbridge::report_to_json(r));
+    } else {
+      std::cout << expbridge::report_to_text(r) << std::flush;
+    }
+  });
+  if (json && !single) {
+    boost::json::value summary =
+        boost::json::object{{"updates", total}, {"ok", ok}, {"failed", failed}, {"invalid", invalid}};
+    std::cout << "\n], \"summary\": " << expbridge::write_json(summary) << "}\n";
+  } else if (!json && !single) {
+    std::cout << total << " update(s): " << ok << " ok, " << failed << " failed, " << invalid << " invalid\n";
+  }
+  if (total > 0 && invalid == total) return kExitInvalid;
+  return failed == 0 && invalid == 0 ? kExitOk : kExitFailed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Update streams are read line by line; the C stdio sync would make that a call per character.
+  std::ios::sync_with_stdio(false);
+  // apply reads stdin on its own thread while reports go to stdout from the event loop: a tied
+  // cin would flush cout from the reader thread, racing the writer.
+  std::cin.tie(nullptr);
   CLI::App app{"expbridge — one neutral A/B-experiment update, fanned out to every experimentation vendor"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "expbridge 0.1.0");
@@ -151,13 +248,32 @@ int main(int argc, char** argv) {
   mappings->add_flag("--check", mappings_args.check, "Run every worked example of every table");
   mappings->add_option("--mappings", mappings_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
 
+  ApplyArgs apply_args;
+  auto* apply = app.add_subcommand("apply", "Send an update to every configured backend at once, and report");
+  apply->add_option("-c,--config", apply_args.config, "Backends and experiment bindings (YAML)")->required();
+  apply->add_option("updates", apply_args.updates, "Update documents; - reads JSON updates from stdin, one per line")
+      ->required();
+  apply->add_option("--format", apply_args.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  apply->add_option("--backend", apply_args.backends, "Only this backend (repeatable)");
+  apply->add_flag("--strict", apply_args.strict, "Refuse an update that any backend would partly skip");
+  apply->add_option("--parallel", apply_args.parallel, "Updates in flight at once (one experiment's stay in order)")
+      ->check(CLI::Range(1, 256));
+  apply->add_option("--ca-file", apply_args.ca_file, "Extra trusted CA certificates (PEM)");
+  apply->add_option("--mappings", apply_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
+
+  int verbosity = 0;
+  app.add_flag("-v,--verbose", verbosity, "Log each request (-v) and more (-vv); never secrets");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitInvalid;
   }
+  auto log = expbridge::logger();
+  log->set_level(verbosity >= 2 ? spdlog::level::trace : verbosity == 1 ? spdlog::level::debug : spdlog::level::warn);
   if (*plan) return run_plan(plan_args);
+  if (*apply) return run_apply(apply_args);
   if (*validate) return run_validate(validate_args);
   if (*mappings) return run_mappings(mappings_args);
   return kExitInvalid;

@@ -13,6 +13,32 @@ bool Plan::has_skips() const {
   return false;
 }
 
+boost::json::object request_to_json(const PlannedRequest& r) {
+  boost::json::object ro;
+  ro["operation"] = r.operation;
+  ro["method"] = r.method;
+  ro["url"] = r.url;
+  boost::json::object headers;
+  for (const auto& [name, value] : r.headers) headers[name] = value;
+  ro["headers"] = std::move(headers);
+  ro["body"] = r.body ? *r.body : boost::json::value(nullptr);
+  ro["success_status"] = r.success_status;
+  ro["idempotent"] = r.idempotent;
+  return ro;
+}
+
+void append_skips_json(boost::json::object& backend, const std::vector<Skip>& skipped,
+                       const std::vector<std::string>& notes) {
+  boost::json::array skips;
+  for (const auto& s : skipped) skips.push_back(boost::json::object{{"field", s.field}, {"reason", s.reason}});
+  backend["skipped"] = std::move(skips);
+  if (!notes.empty()) {
+    boost::json::array list;
+    for (const auto& n : notes) list.push_back(boost::json::value(n));
+    backend["notes"] = std::move(list);
+  }
+}
+
 boost::json::value plan_to_json(const Plan& plan) {
   boost::json::object out;
   out["experiment"] = plan.experiment;
@@ -22,28 +48,9 @@ boost::json::value plan_to_json(const Plan& plan) {
     bo["backend"] = b.backend;
     bo["vendor"] = b.vendor;
     boost::json::array requests;
-    for (const auto& r : b.requests) {
-      boost::json::object ro;
-      ro["operation"] = r.operation;
-      ro["method"] = r.method;
-      ro["url"] = r.url;
-      boost::json::object headers;
-      for (const auto& [name, value] : r.headers) headers[name] = value;
-      ro["headers"] = std::move(headers);
-      ro["body"] = r.body ? *r.body : boost::json::value(nullptr);
-      ro["success_status"] = r.success_status;
-      ro["idempotent"] = r.idempotent;
-      requests.push_back(std::move(ro));
-    }
+    for (const auto& r : b.requests) requests.push_back(request_to_json(r));
     bo["requests"] = std::move(requests);
-    boost::json::array skipped;
-    for (const auto& s : b.skipped) skipped.push_back(boost::json::object{{"field", s.field}, {"reason", s.reason}});
-    bo["skipped"] = std::move(skipped);
-    if (!b.notes.empty()) {
-      boost::json::array notes;
-      for (const auto& n : b.notes) notes.push_back(boost::json::value(n));
-      bo["notes"] = std::move(notes);
-    }
+    append_skips_json(bo, b.skipped, b.notes);
     backends.push_back(std::move(bo));
   }
   out["backends"] = std::move(backends);

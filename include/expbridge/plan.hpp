@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 namespace expbridge {
@@ -45,6 +46,12 @@ struct Plan {
   /// True when any backend skips a field (a strict run refuses such a plan).
   bool has_skips() const;
 };
+
+/// One request as it appears in plans and reports.
+boost::json::object request_to_json(const PlannedRequest& request);
+/// Adds a backend's `skipped` (and `notes`, when there are any) to its JSON object.
+void append_skips_json(boost::json::object& backend, const std::vector<Skip>& skipped,
+                       const std::vector<std::string>& notes);
 
 /// The plan as the JSON object `plan --format json` prints.
 boost::json::value plan_to_json(const Plan& plan);

@@ -1,0 +1,94 @@
+#include <algorithm>
+#include <cstdio>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "expbridge/apply.hpp"
+
+namespace expbridge {
+namespace {
+
+boost::json::object error_json(const Error& e) {
+  boost::json::object out{{"code", to_string(e.code)}, {"message", e.message}};
+  if (!e.request_id.empty()) out["request_id"] = e.request_id;
+  if (!e.field.empty()) out["field"] = e.field;
+  if (!e.file.empty()) out["file"] = e.file;
+  if (e.line > 0) out["line"] = e.line;
+  return out;
+}
+
+double rounded(double ms) { return static_cast<double>(static_cast<long long>(ms * 10 + 0.5)) / 10; }
+
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+boost::json::value report_to_json(const UpdateReport& report) {
+  boost::json::object out;
+  out["source"] = report.source;
+  out["experiment"] = report.experiment;
+  out["ok"] = report.ok();
+  if (report.error) out["error"] = error_json(*report.error);
+  out["duration_ms"] = rounded(report.duration_ms);
+  boost::json::array backends;
+  for (const auto& b : report.backends) {
+    boost::json::object bo;
+    bo["backend"] = b.backend;
+    bo["vendor"] = b.vendor;
+    bo["result"] = to_string(b.result);
+    boost::json::array requests;
+    for (const auto& r : b.requests) {
+      boost::json::object ro = request_to_json(r.request);
+      ro["sent"] = r.sent;
+      ro["status"] = r.status;
+      ro["attempts"] = r.attempts;
+      ro["duration_ms"] = rounded(r.duration_ms);
+      if (r.error) ro["error"] = error_json(*r.error);
+      requests.push_back(std::move(ro));
+    }
+    bo["requests"] = std::move(requests);
+    append_skips_json(bo, b.skipped, b.notes);
+    if (b.error) bo["error"] = error_json(*b.error);
+    bo["duration_ms"] = rounded(b.duration_ms);
+    backends.push_back(std::move(bo));
+  }
+  out["backends"] = std::move(backends);
+  return out;
+}
+
+std::string report_to_text(const UpdateReport& report) {
+  std::string out = "update " + report.source;
+  if (!report.experiment.empty()) out += " (experiment " + report.experiment + ")";
+  out += "\n";
+  if (report.error) {
+    out += "  refused, nothing sent: " + report.error->describe() + "\n";
+    return out;
+  }
+  out += "  " + pad("backend", 10) + pad("vendor", 14) + pad("result", 9) + pad("status", 8) + pad("attempts", 10) +
+         pad("ms", 9) + "request\n";
+  for (const auto& b : report.backends) {
+    if (b.requests.empty()) {
+      out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(std::string(to_string(b.result)), 9) + pad("-", 8) +
+             pad("-", 10) + pad("-", 9) + "(nothing to send)\n";
+    }
+    for (const auto& r : b.requests) {
+      char ms[32];
+      std::snprintf(ms, sizeof ms, "%.1f", r.duration_ms);
+      std::string result = r.error ? "failed" : (r.attempts == 0 ? "not sent" : "ok");
+      out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(result, 9) +
+             pad(r.status ? std::to_string(r.status) : "-", 8) + pad(r.attempts ? std::to_string(r.attempts) : "-", 10) +
+             pad(r.attempts ? ms : "-", 9) + r.request.operation + "\n";
+      if (r.error) out += "      error: " + std::string(to_string(r.error->code)) + ": " + r.error->message + "\n";
+    }
+    bool error_shown = std::any_of(b.requests.begin(), b.requests.end(), [](const RequestReport& r) { return r.error.has_value(); });
+    if (b.error && !error_shown) out += "      error: " + std::string(to_string(b.error->code)) + ": " + b.error->message + "\n";
+    for (const auto& s : b.skipped) out += "      skipped " + s.field + ": " + s.reason + "\n";
+  }
+  return out;
+}
+
+}  // namespace expbridge

@@ -1,0 +1,107 @@
+// expbridge — apply: send a plan to every backend at once, authenticated, and report.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "expbridge/bridge.hpp"
+#include "expbridge/error.hpp"
+#include "expbridge/plan.hpp"
+
+namespace expbridge {
+
+/// How a run of `apply` behaves.
+struct ApplyOptions {
+  PlanOptions plan;  ///< strict, backend selection (as for `plan`)
+  /// Updates in flight at once. Updates of one experiment always go in input order, one
+  /// after another; a higher number lets updates of different experiments overlap.
+  int parallel_updates = 1;
+  /// Environment lookup for secrets; empty = the process environment (tests inject one).
+  std::function<std::optional<std::string>(std::string_view)> environment;
+  /// A PEM file of extra trusted CAs (a private CA, a test server); the system store always applies.
+  std::string extra_ca_file;
+};
+
+/// What happened to one planned request.
+struct RequestReport {
+  PlannedRequest request;
+  bool sent = false;         ///< at least one attempt reached the network
+  int status = 0;            ///< the last HTTP status, 0 when none arrived
+  int attempts = 0;
+  double duration_ms = 0;    ///< from the first attempt to the outcome, backoff included
+  std::optional<Error> error;
+};
+
+enum class BackendOutcome {
+  ok,       ///< every request succeeded
+  failed,   ///< a request failed; later ones of this backend were not sent
+  skipped,  ///< nothing to send for this update
+};
+std::string_view to_string(BackendOutcome outcome) noexcept;
+
+/// One backend's part of one update.
+struct BackendReport {
+  std::string backend;
+  std::string vendor;
+  BackendOutcome result = BackendOutcome::skipped;
+  std::vector<RequestReport> requests;  ///< every planned request, sent or not
+  std::vector<Skip> skipped;
+  std::vector<std::string> notes;
+  std::optional<Error> error;  ///< why the backend failed (the failing request's error, or e.g. missing credentials)
+  double duration_ms = 0;
+};
+
+/// One update's outcome at every backend.
+struct UpdateReport {
+  std::string source;      ///< file, `-`, or `-:LINE` for a line of standard input
+  std::string experiment;
+  /// Set when the update was refused before anything was sent (invalid input, strict skips).
+  std::optional<Error> error;
+  std::vector<BackendReport> backends;
+  double duration_ms = 0;
+
+  bool ok() const;          ///< no error and no backend failed
+};
+
+/// Applies updates with one event loop, one HTTP connection pool and one token cache
+/// for the whole run: connections and tokens are reused across updates.
+class Applier {
+ public:
+  /// Builds the authenticators of every backend (missing credentials are reported per
+  /// backend, on the updates that need it, not here).
+  static Result<Applier> create(const Bridge& bridge, ApplyOptions options = {});
+
+  /// Plans and sends one update to every bound backend at once; within a backend the
+  /// requests go in order and the first failure stops that backend. Invalid input or a
+  /// strict refusal sends nothing anywhere.
+  UpdateReport apply(const Update& update);
+
+  /// A source of updates: the next one (or its parse error), or nothing at the end.
+  /// Called from a reader thread, so it may block (standard input).
+  using UpdateSource = std::function<std::optional<std::pair<std::string, Result<Update>>>()>;
+  /// Applies every update `next` yields, reporting each to `sink` in input order.
+  void apply_all(const UpdateSource& next, const std::function<void(UpdateReport)>& sink);
+
+  ~Applier();
+  Applier(Applier&&) noexcept;
+  Applier& operator=(Applier&&) noexcept;
+
+ private:
+  struct Impl;
+  explicit Applier(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The report as JSON: plan's shape, plus per request `status`, `attempts`, `duration_ms`,
+/// `error: {code, message}` and per backend `result`.
+boost::json::value report_to_json(const UpdateReport& report);
+/// The report as a readable table.
+std::string report_to_text(const UpdateReport& report);
+
+}  // namespace expbridge

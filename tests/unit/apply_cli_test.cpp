@@ -1,0 +1,383 @@
+// `expbridge apply` as a user runs it, against four fake vendor APIs started in this
+// process: exit codes, the JSON report, the stdin stream, verbose logs without secrets.
+// Secrets reach the child through its environment only (`env -i ... expbridge ...`).
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "auth/sigv4.hpp"
+#include "support/apply_fake_vendors.hpp"
+
+namespace expbridge {
+namespace {
+
+using test::FakeVendors;
+using test::ServerReply;
+using test::ServerRequest;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+ServerReply json_reply(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+  ServerReply reply = FakeVendors::ok_json(std::move(body));
+  reply.status = status;
+  for (auto& h : headers) reply.headers.push_back(std::move(h));
+  return reply;
+}
+
+class ApplyCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = std::filesystem::temp_directory_path() /
+           ("expbridge-apply-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    write("config.yaml", vendors.config());
+  }
+  void TearDown() override {
+    std::error_code ignored;  // best effort: a leftover temp dir is harmless
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+
+  /// Runs the CLI in the temp dir with exactly `env` (plus PATH, and HOME = the temp
+  /// dir so no ~/.aws is read), bounded by `timeout`.
+  CliRun run(const std::string& args, const std::string& stdin_text = "") {
+    return run_with(env, args, stdin_text);
+  }
+  CliRun run_with(const std::map<std::string, std::string>& variables, const std::string& args,
+                  const std::string& stdin_text = "") {
+    const auto in = dir_ / "stdin", out = dir_ / "stdout", err = dir_ / "stderr";
+    std::ofstream(in) << stdin_text;
+    std::string command = "cd '" + dir_.string() + "' && env -i PATH=/usr/bin:/bin HOME='" + dir_.string() + "'";
+    for (const auto& [name, value] : variables) command += " " + name + "='" + value + "'";
+    command += " timeout 60 '" + std::string(EXPBRIDGE_CLI) + "' " + args + " <'" + in.string() + "' >'" +
+               out.string() + "' 2>'" + err.string() + "'";
+    const int status = std::system(command.c_str());
+    CliRun r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  FakeVendors vendors;
+  std::map<std::string, std::string> env = test::apply_test_environment();
+
+ private:
+  std::filesystem::path dir_;
+};
+
+constexpr const char* kUpdate = R"({"experiment": "checkout-redesign", "description": "Second week of the two-step flow"})";
+
+boost::json::value parse_or_fail(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  EXPECT_FALSE(ec) << "not one JSON document:\n" << text;
+  return v;
+}
+
+const boost::json::object& backend_json(const boost::json::value& report, std::string_view name) {
+  for (const auto& b : report.as_object().at("backends").as_array())
+    if (b.as_object().at("backend").as_string() == name) return b.as_object();
+  static const boost::json::object none;
+  ADD_FAILURE() << "no backend " << name << " in " << boost::json::serialize(report);
+  return none;
+}
+
+TEST_F(ApplyCli, SuccessExitsZeroAndTheJsonReportIsThePlanPlusOutcomes) {
+  write("update.json", kUpdate);
+  const CliRun r = run("apply --config config.yaml update.json --format json");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const auto report = parse_or_fail(r.out);
+  ASSERT_TRUE(report.is_object());
+  const auto& o = report.as_object();
+  EXPECT_EQ(o.at("source").as_string(), "update.json");
+  EXPECT_EQ(o.at("experiment").as_string(), "checkout-redesign");
+  EXPECT_EQ(o.at("ok").as_bool(), true);
+  EXPECT_TRUE(o.at("duration_ms").is_number());
+  EXPECT_FALSE(o.contains("error"));
+
+  const CliRun planned = run("plan --config config.yaml update.json --format json");
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  const auto plan = parse_or_fail(planned.out);
+  const auto& plan_backends = plan.as_object().at("backends").as_array();
+  const auto& backends = o.at("backends").as_array();
+  ASSERT_EQ(backends.size(), plan_backends.size());
+  ASSERT_EQ(backends.size(), 4u);
+
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    const auto& b = backends[i].as_object();
+    const auto& p = plan_backends[i].as_object();
+    SCOPED_TRACE(boost::json::serialize(b));
+    EXPECT_EQ(b.at("backend").as_string(), test::kApplyBackends[i]);
+    EXPECT_EQ(b.at("backend"), p.at("backend"));
+    EXPECT_EQ(b.at("vendor"), p.at("vendor"));
+    EXPECT_EQ(b.at("result").as_string(), "ok");
+    EXPECT_EQ(b.at("skipped"), p.at("skipped"));
+    EXPECT_FALSE(b.contains("error"));
+    const auto& requests = b.at("requests").as_array();
+    const auto& plan_requests = p.at("requests").as_array();
+    ASSERT_EQ(requests.size(), plan_requests.size());
+    ASSERT_EQ(requests.size(), 1u);
+    for (std::size_t j = 0; j < requests.size(); ++j) {
+      const auto& q = requests[j].as_object();
+      const auto& pq = plan_requests[j].as_object();
+      for (const char* key : {"operation", "method", "url", "headers", "body"}) EXPECT_EQ(q.at(key), pq.at(key)) << key;
+      EXPECT_TRUE(q.at("url").as_string().starts_with(vendors.server(test::kApplyBackends[i]).base_url()));
+      EXPECT_EQ(q.at("sent").as_bool(), true);
+      EXPECT_EQ(q.at("status").as_int64(), 200);
+      EXPECT_EQ(q.at("attempts").as_int64(), 1);
+      EXPECT_TRUE(q.at("duration_ms").is_number());
+      EXPECT_FALSE(q.contains("error"));
+    }
+  }
+  for (const auto& name : test::kApplyBackends) EXPECT_EQ(vendors.api_requests(name).size(), 1u) << name;
+}
+
+// apply.hpp documents the report as "plan's shape, plus ...": every member of the plan (top
+// level, backend, request — `success_status` and `idempotent` included) is in the report,
+// with the same value. (This caught report_to_json dropping those two request members.)
+TEST_F(ApplyCli, JsonReportKeepsEveryMemberOfThePlan) {
+  write("update.json", kUpdate);
+  const CliRun applied = run("apply --config config.yaml update.json --format json");
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  const CliRun planned = run("plan --config config.yaml update.json --format json");
+  ASSERT_EQ(planned.exit_code, 0) << planned.err;
+  const auto report = parse_or_fail(applied.out);
+  const auto plan = parse_or_fail(planned.out);
+  ASSERT_TRUE(report.is_object() && plan.is_object());
+  for (const auto& member : plan.as_object()) EXPECT_TRUE(report.as_object().contains(member.key())) << member.key();
+  const auto& backends = report.as_object().at("backends").as_array();
+  const auto& plan_backends = plan.as_object().at("backends").as_array();
+  ASSERT_EQ(backends.size(), plan_backends.size());
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    const auto& b = backends[i].as_object();
+    const auto& p = plan_backends[i].as_object();
+    for (const auto& member : p) EXPECT_TRUE(b.contains(member.key())) << "backend member " << member.key();
+    const auto& requests = b.at("requests").as_array();
+    const auto& plan_requests = p.at("requests").as_array();
+    ASSERT_EQ(requests.size(), plan_requests.size());
+    for (std::size_t j = 0; j < requests.size(); ++j) {
+      for (const auto& member : plan_requests[j].as_object()) {
+        const auto& q = requests[j].as_object();
+        ASSERT_TRUE(q.contains(member.key()))
+            << "backend " << p.at("backend").as_string() << ": the report drops the request member '" << member.key()
+            << "'";
+        EXPECT_EQ(q.at(member.key()), member.value()) << member.key();
+      }
+    }
+  }
+}
+
+TEST_F(ApplyCli, OneBackendFailingExitsOneAndTheReportSaysWhy) {
+  vendors.set_api_handler("ld", [](const ServerRequest&) {
+    return json_reply(400, R"({"code":"invalid_request","message":"Invalid instruction kind","id":"6e1f0a52-ld-req"})");
+  });
+  write("update.json", kUpdate);
+  const CliRun r = run("apply --config config.yaml update.json --format json");
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+  const auto report = parse_or_fail(r.out);
+  ASSERT_TRUE(report.is_object());
+  EXPECT_EQ(report.as_object().at("ok").as_bool(), false);
+  const auto& ld = backend_json(report, "ld");
+  EXPECT_EQ(ld.at("result").as_string(), "failed");
+  const auto& request = ld.at("requests").as_array().at(0).as_object();
+  EXPECT_EQ(request.at("status").as_int64(), 400);
+  EXPECT_EQ(request.at("attempts").as_int64(), 1);
+  const auto& error = request.at("error").as_object();
+  EXPECT_EQ(error.at("code").as_string(), "invalid_input");
+  EXPECT_NE(std::string(error.at("message").as_string()).find("invalid_request: Invalid instruction kind"),
+            std::string::npos)
+      << error.at("message");
+  EXPECT_EQ(error.at("request_id").as_string(), "6e1f0a52-ld-req");
+  EXPECT_TRUE(ld.contains("error"));
+  for (const char* other : {"aws", "a0", "ev"}) EXPECT_EQ(backend_json(report, other).at("result").as_string(), "ok");
+
+  // The text report says the same.
+  const CliRun text = run("apply --config config.yaml update.json");
+  EXPECT_EQ(text.exit_code, 1) << text.err;
+  EXPECT_NE(text.out.find("failed"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Invalid instruction kind"), std::string::npos) << text.out;
+}
+
+TEST_F(ApplyCli, InvalidInputExitsTwoAndNothingIsSent) {
+  write("typo.json", R"({"experiment": "checkout-redesign", "exposre": 10})");
+  const CliRun typo = run("apply --config config.yaml typo.json --format json");
+  EXPECT_EQ(typo.exit_code, 2) << typo.err << typo.out;
+  EXPECT_NE(typo.err.find("exposre"), std::string::npos) << typo.err;
+
+  write("hypothesis.json", R"({"experiment": "checkout-redesign", "hypothesis": "Fewer steps raise conversion"})");
+  const CliRun strict = run("apply --strict --config config.yaml hypothesis.json");
+  EXPECT_EQ(strict.exit_code, 2) << strict.err << strict.out;
+  EXPECT_NE(strict.err.find("strict"), std::string::npos) << strict.err;
+
+  EXPECT_EQ(vendors.total_requests(), 0u);
+}
+
+TEST_F(ApplyCli, StdinStreamReportsTheBadLineAndAppliesTheOthers) {
+  const std::string input =
+      R"({"experiment": "checkout-redesign", "description": "Stream step 1"})"
+      "\n"
+      R"({"experiment": "checkout-redesign", "exposre": 5})"
+      "\n"
+      "\n"
+      R"({"experiment": "checkout-redesign", "description": "Stream step 4"})"
+      "\n";
+  const CliRun r = run("apply --config config.yaml - --format json", input);
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+  const auto out = parse_or_fail(r.out);
+  ASSERT_TRUE(out.is_object());
+  const auto& updates = out.as_object().at("updates").as_array();
+  ASSERT_EQ(updates.size(), 3u);
+  EXPECT_EQ(updates[0].as_object().at("source").as_string(), "-:1");
+  EXPECT_EQ(updates[0].as_object().at("ok").as_bool(), true);
+  EXPECT_EQ(updates[1].as_object().at("source").as_string(), "-:2");
+  EXPECT_EQ(updates[1].as_object().at("ok").as_bool(), false);
+  EXPECT_EQ(updates[1].as_object().at("error").as_object().at("code").as_string(), "invalid_input");
+  EXPECT_EQ(updates[2].as_object().at("source").as_string(), "-:4");
+  EXPECT_EQ(updates[2].as_object().at("ok").as_bool(), true);
+  const auto& summary = out.as_object().at("summary").as_object();
+  EXPECT_EQ(summary.at("updates").as_int64(), 3);
+  EXPECT_EQ(summary.at("ok").as_int64(), 2);
+  EXPECT_EQ(summary.at("failed").as_int64(), 0);
+  EXPECT_EQ(summary.at("invalid").as_int64(), 1);
+  EXPECT_NE(r.err.find("-:2"), std::string::npos) << r.err;
+
+  for (const auto& name : test::kApplyBackends) {
+    const auto received = vendors.api_requests(name);
+    ASSERT_EQ(received.size(), 2u) << name;
+    EXPECT_NE(received[0].body.find("Stream step 1"), std::string::npos) << received[0].body;
+    EXPECT_NE(received[1].body.find("Stream step 4"), std::string::npos) << received[1].body;
+  }
+}
+
+/// Every secret the run knew or produced, as it could appear in output.
+std::vector<std::string> secrets_of(const FakeVendors& vendors) {
+  std::vector<std::string> secrets = {
+      std::string(test::kApplyAwsSecretKey),      std::string(test::kApplyAwsSessionToken),
+      std::string(test::kApplyLdToken),           std::string(test::kApplyAuth0ClientSecret),
+      auth::uri_encode(test::kApplyAuth0ClientSecret), auth::uri_encode(test::kApplyAwsSessionToken),
+  };
+  for (const auto& token : vendors.issued_tokens()) secrets.push_back(token);
+  for (const char* backend : {"aws", "ev"}) {
+    for (const auto& r : vendors.api_requests(backend)) {
+      const auto authorization = r.header("authorization").value_or("");
+      const auto at = authorization.find("Signature=");
+      if (at != std::string::npos) secrets.push_back(authorization.substr(at + 10));
+    }
+  }
+  return secrets;
+}
+
+void expect_no_secret(const std::vector<std::string>& secrets, const CliRun& r) {
+  for (const auto& secret : secrets) {
+    ASSERT_FALSE(secret.empty());
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << "secret '" << secret << "' on stdout:\n" << r.out;
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << "secret '" << secret << "' on stderr:\n" << r.err;
+  }
+}
+
+TEST_F(ApplyCli, VerboseRunLogsEveryRequestAndNoSecret) {
+  // Retries and a token refresh, so the logs cover more than the happy path.
+  std::atomic<int> aws_calls{0}, ld_calls{0};
+  vendors.set_api_handler("aws", [&aws_calls](const ServerRequest&) {
+    if (aws_calls++ == 0)
+      return json_reply(503, R"({"Message":"try again"})", {{"x-amzn-ErrorType", "ServiceUnavailableException"}});
+    return FakeVendors::ok_json();
+  });
+  vendors.set_api_handler("ld", [&ld_calls](const ServerRequest&) {
+    if (ld_calls++ == 0) return json_reply(429, R"({"code":"rate_limited","message":"slow down"})", {{"Retry-After", "0"}});
+    return FakeVendors::ok_json();
+  });
+  vendors.set_api_handler("a0", [&vendors = vendors](const ServerRequest& r) {
+    const auto issued = vendors.issued_tokens();
+    if (!issued.empty() && r.header("Authorization").value_or("") == "Bearer " + issued.front())
+      return json_reply(401, R"({"statusCode":401,"error":"Unauthorized","message":"Expired token"})");
+    return FakeVendors::ok_json();
+  });
+  write("update.json", kUpdate);
+
+  const CliRun verbose = run("-v apply --config config.yaml update.json");
+  EXPECT_EQ(verbose.exit_code, 0) << verbose.err << verbose.out;
+  const CliRun trace = run("-vv apply --config config.yaml update.json --format json");
+  EXPECT_EQ(trace.exit_code, 0) << trace.err << trace.out;
+  parse_or_fail(trace.out);  // logs never reach stdout
+
+  for (const CliRun* r : {&verbose, &trace}) {
+    EXPECT_NE(r->err.find("debug"), std::string::npos) << r->err;
+    for (const auto& name : test::kApplyBackends) {
+      // A request line per backend, naming where it went.
+      const auto received = vendors.api_requests(name);
+      ASSERT_FALSE(received.empty()) << name;
+      EXPECT_NE(r->err.find(vendors.server(name).base_url() + received.back().target), std::string::npos)
+          << name << " has no request line:\n"
+          << r->err;
+      EXPECT_NE(r->err.find("backend " + name), std::string::npos) << r->err;
+    }
+  }
+  EXPECT_GE(vendors.issued_tokens().size(), 3u);  // one per run, plus the refresh
+  const auto secrets = secrets_of(vendors);
+  EXPECT_GE(secrets.size(), 6u + 3u + 5u);  // fixed ones, tokens, AWS signatures
+  expect_no_secret(secrets, verbose);
+  expect_no_secret(secrets, trace);
+}
+
+TEST_F(ApplyCli, ATokenEndpointEchoingTheClientSecretDoesNotLeakIt) {
+  vendors.set_token_handler([](const ServerRequest& r) {
+    // A badly behaved endpoint: quotes the request (form-encoded secret included) back.
+    return json_reply(401, R"({"error":"access_denied","error_description":"Unauthorized: )" + r.body + R"("})");
+  });
+  write("update.json", kUpdate);
+  const CliRun r = run("-vv apply --config config.yaml update.json --format json");
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+  const auto report = parse_or_fail(r.out);
+  ASSERT_TRUE(report.is_object());
+  const auto& a0 = backend_json(report, "a0");
+  EXPECT_EQ(a0.at("result").as_string(), "failed");
+  EXPECT_EQ(a0.at("error").as_object().at("code").as_string(), "unauthorized");
+  EXPECT_EQ(vendors.api_requests("a0").size(), 0u);
+  expect_no_secret(secrets_of(vendors), r);
+}
+
+TEST_F(ApplyCli, MissingCredentialsFailThatBackendWithExitOne) {
+  auto without_ld = env;
+  without_ld.erase("LD_API_TOKEN");
+  write("update.json", kUpdate);
+  const CliRun r = run_with(without_ld, "apply --config config.yaml update.json --format json");
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+  const auto report = parse_or_fail(r.out);
+  ASSERT_TRUE(report.is_object());
+  const auto& ld = backend_json(report, "ld");
+  EXPECT_EQ(ld.at("result").as_string(), "failed");
+  EXPECT_EQ(ld.at("error").as_object().at("code").as_string(), "unauthorized");
+  EXPECT_NE(std::string(ld.at("error").as_object().at("message").as_string()).find("LD_API_TOKEN"), std::string::npos);
+  EXPECT_EQ(vendors.server("ld").requests_received(), 0u);
+  for (const char* other : {"aws", "a0", "ev"}) EXPECT_EQ(backend_json(report, other).at("result").as_string(), "ok");
+}
+
+}  // namespace
+}  // namespace expbridge
