@@ -1,0 +1,1048 @@
+// apply_bench — what `apply` costs on the wire, measured against in-process loopback
+// servers that answer like the four vendors (AWS AppConfig, LaunchDarkly, Auth0, AWS
+// Evidently): they check the credentials (SigV4 scope, LD token, Auth0 client
+// credentials then Bearer token) and answer small vendor-shaped JSON. A program, not a
+// timed test: it measures, prints a summary and a Markdown table for the README
+// (`--markdown` prints only the table and the commands; `--help` lists the options).
+//
+//   1. fan-out latency: one update to the four backends, each answering after 50 ms,
+//      through `Applier::apply` in this process (sequentially it would take 200 ms);
+//   2. throughput: 2,000 updates streamed through ONE `expbridge apply --format json -`
+//      child process (the real CLI) to backends answering at once — with keep-alive,
+//      with `Connection: close`, and with `--parallel 8` over 8 experiments; plus a
+//      `--format text` run that shows how much of the child's peak RSS is the JSON
+//      report the CLI keeps until the end. Each is run 3 times; the median counts.
+//
+// The config is samples/backends.yaml with endpoint overrides (Evidently bound to a
+// feature only), and each update carries a description and an exposure: 4 requests per
+// update, one per backend (LaunchDarkly, Auth0 and a feature-only Evidently binding skip
+// the exposure). Servers listen on 127.0.0.1 only; every loop is bounded (a child that
+// outlives its time limit is killed). Build and run:
+//   cmake --build build-bench -j2 --target expbridge_cli apply_bench && build-bench/bench/apply_bench
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <charconv>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "expbridge/apply.hpp"
+#include "expbridge/bridge.hpp"
+#include "expbridge/update.hpp"
+#include "support/loopback_server.hpp"
+
+#ifndef EXPBRIDGE_CLI
+#error "EXPBRIDGE_CLI must name the expbridge binary (bench/CMakeLists.txt sets it)"
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using expbridge::test::LoopbackServer;
+using expbridge::test::ServerReply;
+using expbridge::test::ServerRequest;
+namespace json = boost::json;
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+std::string strf(const char* pattern, ...) __attribute__((format(printf, 1, 2)));
+std::string strf(const char* pattern, ...) {
+  char buffer[1024];
+  va_list args;
+  va_start(args, pattern);
+  const int n = std::vsnprintf(buffer, sizeof buffer, pattern, args);
+  va_end(args);
+  if (n < 0) return {};
+  return std::string(buffer, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buffer - 1));
+}
+
+double ms_since(Clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+/// Nearest-rank percentile (p in 0..100) of unsorted values; 0 when empty.
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  rank = std::clamp<std::size_t>(rank, 1, values.size());
+  return values[rank - 1];
+}
+
+std::string thousands(std::size_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+/// The scratch dir for the child's config and updates; removed on the way out.
+std::filesystem::path g_scratch_dir;
+bool g_keep_scratch = false;
+
+void remove_scratch() {
+  if (g_scratch_dir.empty() || g_keep_scratch) return;
+  std::error_code ignored;
+  std::filesystem::remove_all(g_scratch_dir, ignored);
+  g_scratch_dir.clear();
+}
+
+[[noreturn]] void die(const std::string& message) {
+  std::cerr << "apply_bench: " << message << "\n";
+  remove_scratch();
+  std::exit(2);
+}
+
+// ---------------------------------------------------------------------------
+// Credentials: the documented AWS example keys and made-up tokens. The child gets them
+// in its environment; the in-process Applier through ApplyOptions::environment.
+
+constexpr std::string_view kAwsAccessKeyId = "AKIDEXAMPLE";
+constexpr std::string_view kAwsSecretAccessKey = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+constexpr std::string_view kLdToken = "api-0b1e5c1d-bench-4c2e-9f1a-6d7e8f901234";
+constexpr std::string_view kAuth0ClientId = "Xb3nchC1ientId0123456789abcdefAB";
+constexpr std::string_view kAuth0ClientSecret = "bench-secret_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ";
+constexpr std::string_view kAuth0AccessToken =
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2V4YW1wbGUudXMuYXV0aDAuY29tLyJ9.YmVuY2g";
+
+std::vector<std::pair<std::string, std::string>> secret_environment() {
+  return {{"AWS_ACCESS_KEY_ID", std::string(kAwsAccessKeyId)},
+          {"AWS_SECRET_ACCESS_KEY", std::string(kAwsSecretAccessKey)},
+          {"LD_API_TOKEN", std::string(kLdToken)},
+          {"AUTH0_CLIENT_ID", std::string(kAuth0ClientId)},
+          {"AUTH0_CLIENT_SECRET", std::string(kAuth0ClientSecret)}};
+}
+
+// ---------------------------------------------------------------------------
+// Vendor-like loopback backends
+
+enum class Vendor { appconfig, launchdarkly, auth0, evidently };
+
+/// How every server of a scenario answers.
+struct Behaviour {
+  std::chrono::milliseconds delay{0};
+  bool keep_alive = true;
+};
+
+/// Counted on the server threads; read after the run.
+struct Tally {
+  std::atomic<std::size_t> answered{0};  ///< 2xx answers to vendor API calls
+  std::atomic<std::size_t> refused{0};   ///< wrong or missing credentials, unknown paths, bad bodies
+  std::atomic<std::size_t> tokens{0};    ///< OAuth tokens issued
+};
+
+std::vector<std::string> path_segments(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < target.size()) {
+    if (target[start] == '/') {
+      ++start;
+      continue;
+    }
+    std::size_t end = target.find('/', start);
+    if (end == std::string_view::npos) end = target.size();
+    out.emplace_back(target.substr(start, end - start));
+    start = end;
+  }
+  return out;
+}
+
+json::object body_object(const ServerRequest& request) {
+  boost::system::error_code ec;
+  json::value v = json::parse(request.body, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.get_object());
+}
+
+ServerReply json_reply(int status, const json::value& body, const Behaviour& behaviour) {
+  ServerReply reply;
+  reply.status = status;
+  reply.body = json::serialize(body);
+  reply.headers.emplace_back("Content-Type", "application/json");
+  reply.delay = behaviour.delay;
+  reply.close_connection = !behaviour.keep_alive;
+  return reply;
+}
+
+bool sigv4_ok(const ServerRequest& request, std::string_view service) {
+  const auto authorization = request.header("Authorization");
+  const std::string scope_prefix = "AWS4-HMAC-SHA256 Credential=" + std::string(kAwsAccessKeyId) + "/";
+  const std::string scope_suffix = "/us-east-1/" + std::string(service) + "/aws4_request,";
+  return authorization && authorization->starts_with(scope_prefix) &&
+         authorization->find(scope_suffix) != std::string::npos &&
+         authorization->find("Signature=") != std::string::npos && request.header("X-Amz-Date").has_value();
+}
+
+std::string request_id(const ServerRequest& request) {
+  return strf("7c1e%04zx-bench-4a5b-8c9d-%012zx", request.connection_number & 0xffff, request.request_number);
+}
+
+ServerReply appconfig_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
+  auto refuse = [&](int status, const char* type, const char* message) {
+    ++tally.refused;
+    ServerReply reply = json_reply(status, json::object{{"Message", message}}, behaviour);
+    reply.headers.emplace_back("x-amzn-ErrorType", type);
+    reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
+    return reply;
+  };
+  if (!sigv4_ok(request, "appconfig"))
+    return refuse(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided.");
+  // /applications/{app}/experimentdefinitions/{definition}/experimentruns/{run}/update
+  const auto parts = path_segments(request.target);
+  if (request.method != "PATCH" || parts.size() != 7 || parts[0] != "applications" || parts[6] != "update")
+    return refuse(404, "ResourceNotFoundException", "Requested resource not found");
+  json::object run{{"ApplicationId", parts[1]},
+                   {"ExperimentDefinitionId", parts[3]},
+                   {"RunNumber", std::strtol(parts[5].c_str(), nullptr, 10)},
+                   {"State", "RUNNING"},
+                   {"StartedAt", "2026-07-01T09:00:00Z"}};
+  for (const auto& [key, value] : body_object(request)) run[key] = value;
+  ++tally.answered;
+  ServerReply reply = json_reply(200, run, behaviour);
+  reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
+  return reply;
+}
+
+ServerReply launchdarkly_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
+  auto refuse = [&](int status, const char* code, const char* message) {
+    ++tally.refused;
+    return json_reply(status, json::object{{"code", code}, {"message", message}, {"id", request_id(request)}},
+                      behaviour);
+  };
+  if (request.header("Authorization") != std::string(kLdToken)) return refuse(401, "unauthorized", "Invalid access token");
+  if (request.header("LD-API-Version") != std::string("20240415"))
+    return refuse(400, "invalid_request", "Unsupported API version");
+  const auto content_type = request.header("Content-Type");
+  if (!content_type || content_type->find("domain-model=launchdarkly.semanticpatch") == std::string::npos)
+    return refuse(400, "invalid_request", "Expected a semantic patch");
+  // /api/v2/projects/{project}/environments/{environment}/experiments/{key}
+  const auto parts = path_segments(request.target);
+  if (request.method != "PATCH" || parts.size() != 8 || parts[2] != "projects" || parts[6] != "experiments")
+    return refuse(404, "not_found", "Unknown resource");
+  json::object experiment{{"_id", "65f1c0ffee0bench0000000001"},
+                          {"key", parts[7]},
+                          {"name", parts[7]},
+                          {"_maintainerId", "569f183514f4432160000007"},
+                          {"_creationDate", 1719824400000LL},
+                          {"environmentKey", parts[5]},
+                          {"currentIteration", json::object{{"status", "running"}, {"_id", "65f1c0ffee0bench0000000002"}}},
+                          {"_links", json::object{{"self", json::object{{"href", request.target.substr(0, request.target.find('?'))},
+                                                                        {"type", "application/json"}}}}}};
+  const json::object patch = body_object(request);
+  if (const auto* instructions = patch.if_contains("instructions"); instructions && instructions->is_array()) {
+    for (const auto& instruction : instructions->get_array()) {
+      if (!instruction.is_object()) continue;
+      const auto& i = instruction.get_object();
+      const auto* kind = i.if_contains("kind");
+      const auto* value = i.if_contains("value");
+      if (kind == nullptr || value == nullptr || !kind->is_string()) continue;
+      if (kind->get_string() == "updateDescription") experiment["description"] = *value;
+      if (kind->get_string() == "updateName") experiment["name"] = *value;
+    }
+  } else {
+    return refuse(400, "invalid_request", "A semantic patch needs instructions");
+  }
+  ++tally.answered;
+  return json_reply(200, experiment, behaviour);
+}
+
+ServerReply auth0_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
+  auto refuse = [&](int status, const char* error, const char* message) {
+    ++tally.refused;
+    return json_reply(status, json::object{{"statusCode", status}, {"error", error}, {"message", message}}, behaviour);
+  };
+  if (request.target == "/oauth/token") {
+    const std::string expected_id = "client_id=" + std::string(kAuth0ClientId);
+    const std::string expected_secret = "client_secret=" + std::string(kAuth0ClientSecret);
+    if (request.method != "POST" || request.body.find("grant_type=client_credentials") == std::string::npos ||
+        request.body.find(expected_id) == std::string::npos || request.body.find(expected_secret) == std::string::npos) {
+      ++tally.refused;
+      return json_reply(401, json::object{{"error", "access_denied"}, {"error_description", "Unauthorized"}},
+                        behaviour);
+    }
+    ++tally.tokens;
+    return json_reply(200,
+                      json::object{{"access_token", kAuth0AccessToken},
+                                   {"token_type", "Bearer"},
+                                   {"expires_in", 86400},
+                                   {"scope", "read:experiments update:experiments"}},
+                      behaviour);
+  }
+  if (request.header("Authorization") != "Bearer " + std::string(kAuth0AccessToken))
+    return refuse(401, "Unauthorized", "Invalid token");
+  // /api/v2/experimentation/experiments/{id}
+  const auto parts = path_segments(request.target);
+  if (request.method != "PATCH" || parts.size() != 5 || parts[2] != "experimentation")
+    return refuse(404, "Not Found", "The experiment does not exist.");
+  json::object experiment{{"id", parts[4]},
+                          {"name", "Checkout redesign"},
+                          {"status", "active"},
+                          {"allocation_strategy", "random"},
+                          {"created_at", "2026-07-01T09:00:00.000Z"},
+                          {"updated_at", "2026-07-02T10:30:00.000Z"}};
+  for (const auto& [key, value] : body_object(request)) experiment[key] = value;
+  ++tally.answered;
+  ServerReply reply = json_reply(200, experiment, behaviour);
+  reply.headers.emplace_back("x-request-id", request_id(request));
+  return reply;
+}
+
+ServerReply evidently_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
+  auto refuse = [&](int status, const char* type, const char* message) {
+    ++tally.refused;
+    ServerReply reply = json_reply(status, json::object{{"message", message}}, behaviour);
+    reply.headers.emplace_back("x-amzn-ErrorType", type);
+    reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
+    return reply;
+  };
+  if (!sigv4_ok(request, "evidently"))
+    return refuse(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided.");
+  // /projects/{project}/features/{feature} or /projects/{project}/experiments/{experiment}
+  const auto parts = path_segments(request.target);
+  if (request.method != "PATCH" || parts.size() != 4 || parts[0] != "projects" ||
+      (parts[2] != "features" && parts[2] != "experiments"))
+    return refuse(404, "ResourceNotFoundException", "Resource not found");
+  const std::string project_arn = "arn:aws:evidently:us-east-1:123456789012:project/" + parts[1];
+  json::object resource{{"arn", project_arn + (parts[2] == "features" ? "/feature/" : "/experiment/") + parts[3]},
+                        {"name", parts[3]},
+                        {"project", project_arn},
+                        {"createdTime", 1719824400.0},
+                        {"lastUpdatedTime", 1719910800.0}};
+  if (parts[2] == "features") {
+    resource["status"] = "AVAILABLE";
+    resource["evaluationStrategy"] = "ALL_RULES";
+    resource["valueType"] = "BOOLEAN";
+    resource["defaultVariation"] = "control";
+  } else {
+    resource["status"] = "RUNNING";
+    resource["type"] = "aws.evidently.onlineab";
+  }
+  for (const auto& [key, value] : body_object(request)) resource[key] = value;
+  ++tally.answered;
+  ServerReply reply = json_reply(200, json::object{{parts[2] == "features" ? "feature" : "experiment", resource}}, behaviour);
+  reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
+  return reply;
+}
+
+/// The four backends of one scenario, each on its own server thread.
+class Backends {
+ public:
+  explicit Backends(Behaviour behaviour) {
+    const Vendor vendors[] = {Vendor::appconfig, Vendor::launchdarkly, Vendor::auth0, Vendor::evidently};
+    for (Vendor vendor : vendors) {
+      Tally* tally = &tallies_[static_cast<int>(vendor)];
+      servers_.push_back(std::make_unique<LoopbackServer>([vendor, behaviour, tally](const ServerRequest& request) {
+        switch (vendor) {
+          case Vendor::appconfig: return appconfig_reply(request, behaviour, *tally);
+          case Vendor::launchdarkly: return launchdarkly_reply(request, behaviour, *tally);
+          case Vendor::auth0: return auth0_reply(request, behaviour, *tally);
+          case Vendor::evidently: return evidently_reply(request, behaviour, *tally);
+        }
+        return ServerReply::text(500, "unknown vendor");
+      }));
+    }
+  }
+
+  std::string url(Vendor vendor) const { return servers_[static_cast<std::size_t>(vendor)]->base_url(); }
+
+  std::size_t connections() const {
+    std::size_t n = 0;
+    for (const auto& s : servers_) n += s->connections_accepted();
+    return n;
+  }
+  std::size_t requests() const {
+    std::size_t n = 0;
+    for (const auto& s : servers_) n += s->requests_received();
+    return n;
+  }
+  std::size_t answered() const {
+    std::size_t n = 0;
+    for (const auto& t : tallies_) n += t.answered.load();
+    return n;
+  }
+  std::size_t refused() const {
+    std::size_t n = 0;
+    for (const auto& t : tallies_) n += t.refused.load();
+    return n;
+  }
+  std::size_t tokens() const { return tallies_[static_cast<int>(Vendor::auth0)].tokens.load(); }
+
+  /// The config: the four backends of samples/backends.yaml with endpoint overrides, and
+  /// `experiments` experiments bound at each (1 = the sample's checkout-redesign binding).
+  std::string config(int experiments) const {
+    std::string out = "# Written by apply_bench: samples/backends.yaml pointed at loopback servers.\nbackends:\n";
+    out += "  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" + url(Vendor::appconfig) + "\"}\n";
+    out += "  ld:  {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN, endpoint: \"" +
+           url(Vendor::launchdarkly) + "\"}\n";
+    out += "  a0:  {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, "
+           "client_secret_env: AUTH0_CLIENT_SECRET, endpoint: \"" + url(Vendor::auth0) + "\"}\n";
+    out += "  ev:  {vendor: evidently, region: us-east-1, project: checkout, endpoint: \"" + url(Vendor::evidently) + "\"}\n";
+    out += "experiments:\n";
+    for (int i = 0; i < experiments; ++i) {
+      const std::string key = experiment_key(i, experiments);
+      // Auth0 ids are Base58 after `exp_`: suffix letters, not digits.
+      const std::string suffix = experiments == 1 ? "" : std::string(1, static_cast<char>('a' + i % 26));
+      out += "  " + key + ":\n";
+      out += "    aws: {definition: bsxyd7k" + suffix + ", run: 1, treatments: {control: c, two-step: t1}}\n";
+      out += "    ld:  {experiment: " + key + "}\n";
+      out += "    a0:  {id: exp_4fG7hJk" + suffix + ", variations: {control: var_2xQa, two-step: var_9bZk}}\n";
+      out += "    ev:  {feature: " + key + "}\n";
+    }
+    return out;
+  }
+
+  static std::string experiment_key(int index, int experiments) {
+    return experiments == 1 ? std::string("checkout-redesign") : "checkout-redesign-" + std::to_string(index);
+  }
+
+ private:
+  Tally tallies_[4];
+  std::vector<std::unique_ptr<LoopbackServer>> servers_;
+};
+
+/// Update `index` as one line of JSON: valid for every vendor (description + exposure).
+std::string update_line(std::size_t index, int experiments) {
+  const int experiment = static_cast<int>(index % static_cast<std::size_t>(experiments));
+  const int exposure = static_cast<int>(5 + (index * 7) % 96);  // 5..100
+  return strf(R"({"experiment": "%s", "description": "bench update %zu: exposure %d%% of US web users", "exposure": %d})",
+                Backends::experiment_key(experiment, experiments).c_str(), index, exposure, exposure);
+}
+
+// ---------------------------------------------------------------------------
+// 1. Fan-out latency, in process
+
+struct LatencyResult {
+  int runs = 0;
+  std::chrono::milliseconds delay{};
+  double cold_ms = 0;              ///< the first update: connects and the OAuth token fetch included
+  std::vector<double> wall_ms;     ///< around Applier::apply, warm
+  std::vector<double> reported_ms; ///< UpdateReport::duration_ms, warm
+  std::size_t failed = 0;
+  std::size_t requests = 0, connections = 0, refused = 0, tokens = 0;
+  std::string first_error;
+};
+
+LatencyResult run_latency(int runs, std::chrono::milliseconds delay) {
+  LatencyResult result;
+  result.runs = runs;
+  result.delay = delay;
+  Backends backends(Behaviour{delay, true});
+  auto bridge = expbridge::Bridge::from_text(backends.config(1), "apply_bench config");
+  if (!bridge) die("config: " + bridge.error().describe());
+  expbridge::ApplyOptions options;
+  options.environment = [env = secret_environment()](std::string_view name) -> std::optional<std::string> {
+    for (const auto& [key, value] : env)
+      if (key == name) return value;
+    return std::nullopt;
+  };
+  auto applier = expbridge::Applier::create(*bridge, options);
+  if (!applier) die("Applier::create: " + applier.error().describe());
+
+  for (int i = 0; i <= runs; ++i) {  // run 0 is the cold one
+    auto update = expbridge::parse_update(update_line(static_cast<std::size_t>(i), 1), "bench:" + std::to_string(i));
+    if (!update) die("update: " + update.error().describe());
+    const auto started = Clock::now();
+    const expbridge::UpdateReport report = applier->apply(*update);
+    const double wall = ms_since(started);
+    if (!report.ok()) {
+      ++result.failed;
+      if (result.first_error.empty()) result.first_error = expbridge::report_to_text(report);
+    }
+    if (i == 0) {
+      result.cold_ms = wall;
+    } else {
+      result.wall_ms.push_back(wall);
+      result.reported_ms.push_back(report.duration_ms);
+    }
+  }
+  result.requests = backends.requests();
+  result.connections = backends.connections();
+  result.refused = backends.refused();
+  result.tokens = backends.tokens();
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// 2. Throughput through the real CLI
+//
+// Peak RSS: Linux keeps a process's ru_maxrss across exec and seeds it, at exec, with the
+// high-water RSS of the address space being replaced — for a child started by fork or
+// posix_spawn from this bench, that is the BENCH's peak (servers, request logs, parsed
+// reports: 50+ MiB), not the CLI's. So the CLI is started by a freshly exec'd copy of
+// this program (`--spawn-and-measure`, a few MiB), which wait4()s for it and reports its
+// rusage on fd 3, as /usr/bin/time does. The floor that measurer could pass on is
+// reported too.
+
+struct ChildRun {
+  double wall_ms = 0;   ///< first byte written to the child's exit
+  int exit_code = -1;   ///< -1 when it did not exit normally
+  int signal = 0;       ///< the signal that ended it, if one did
+  bool killed = false;  ///< ran past its time limit
+  long max_rss_kib = 0; ///< wait4() ru_maxrss of the CLI process
+  long floor_kib = 0;   ///< the measurer's high-water RSS (VmHWM) when it started the CLI
+  double user_s = 0, system_s = 0;
+  double bench_cpu_s = 0;  ///< this process (the four servers, mostly) during the run
+  std::string out, err, report;
+};
+
+void set_nonblocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die(std::string("fcntl: ") + std::strerror(errno));
+}
+
+double cpu_seconds(const rusage& u) {
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+volatile sig_atomic_t g_measured_pid = 0;
+
+extern "C" void kill_measured(int) {
+  if (g_measured_pid > 0) kill(static_cast<pid_t>(g_measured_pid), SIGKILL);
+}
+
+/// `apply_bench --spawn-and-measure LIMIT_S -- PROGRAM ARGS...`: runs PROGRAM with this
+/// process's stdin, stdout, stderr and environment, kills it after LIMIT_S seconds, and
+/// writes one line to fd 3: `exit E signal S maxrss KIB floor KIB utime S stime S`.
+int spawn_and_measure(int argc, char** argv) {
+  constexpr int report_fd = 3;
+  if (argc < 5 || std::string_view(argv[3]) != "--") return 125;
+  if (fcntl(report_fd, F_SETFD, FD_CLOEXEC) != 0) return 125;  // not for the measured program
+  const long limit = std::strtol(argv[2], nullptr, 10);
+  // What the measured program could inherit at exec: this address space's high-water
+  // RSS (VmHWM). Not our own ru_maxrss, which posix_spawn seeded with the bench's peak.
+  long floor_kib = -1;
+  if (std::FILE* status = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, status))
+      if (std::sscanf(line, "VmHWM: %ld kB", &floor_kib) == 1) break;
+    std::fclose(status);
+  }
+
+  struct sigaction on_alarm {};
+  on_alarm.sa_handler = kill_measured;
+  sigaction(SIGALRM, &on_alarm, nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, argv[4], nullptr, nullptr, argv + 4, environ);
+  if (spawned != 0) {
+    dprintf(report_fd, "spawn_error %d\n", spawned);
+    return 1;
+  }
+  g_measured_pid = pid;
+  alarm(static_cast<unsigned>(std::clamp(limit, 1L, 3600L)));
+  // Drop our copies of the pipes: the bench sees EOF when the measured program exits.
+  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2 && null_fd >= 0; ++fd) dup2(null_fd, fd);
+
+  int status = 0;
+  rusage usage{};
+  pid_t waited = -1;
+  do {
+    waited = wait4(pid, &status, 0, &usage);
+  } while (waited < 0 && errno == EINTR);
+  alarm(0);
+  const int exit_code = waited == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const int signal_number = waited == pid && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  dprintf(report_fd, "exit %d signal %d maxrss %ld floor %ld utime %ld.%06ld stime %ld.%06ld\n", exit_code, signal_number,
+          usage.ru_maxrss, floor_kib, static_cast<long>(usage.ru_utime.tv_sec),
+          static_cast<long>(usage.ru_utime.tv_usec), static_cast<long>(usage.ru_stime.tv_sec),
+          static_cast<long>(usage.ru_stime.tv_usec));
+  return 0;
+}
+
+/// Runs `argv` with exactly `env` under the measurer, feeding `input` to its stdin while
+/// collecting stdout and stderr; the measurer kills it after `limit`.
+ChildRun run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& input,
+                   std::chrono::seconds limit) {
+  int in_pipe[2], out_pipe[2], err_pipe[2], report_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
+      pipe2(report_pipe, O_CLOEXEC) != 0)
+    die(std::string("pipe2: ") + std::strerror(errno));
+
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) die("cannot find this program: " + ec.message());
+  std::vector<std::string> full = {self, "--spawn-and-measure", std::to_string(limit.count()), "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, report_pipe[1], 3);
+  std::vector<char*> c_argv, c_env;
+  for (const auto& a : full) c_argv.push_back(const_cast<char*>(a.c_str()));
+  c_argv.push_back(nullptr);
+  for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
+  c_env.push_back(nullptr);
+
+  ChildRun run;
+  rusage bench_before{}, bench_after{};
+  getrusage(RUSAGE_SELF, &bench_before);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, c_argv[0], &actions, nullptr, c_argv.data(), c_env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  for (int fd : {in_pipe[0], out_pipe[1], err_pipe[1], report_pipe[1]}) close(fd);
+  if (spawned != 0) die("cannot start " + self + ": " + std::strerror(spawned));
+
+  int in_fd = in_pipe[1], out_fd = out_pipe[0], err_fd = err_pipe[0], report_fd = report_pipe[0];
+  set_nonblocking(in_fd);
+  std::size_t written = 0;
+  std::optional<Clock::time_point> first_byte;
+  if (input.empty()) {
+    close(in_fd);
+    in_fd = -1;
+  }
+  // The measurer enforces `limit`; this one only guards against the measurer itself hanging.
+  const auto deadline = Clock::now() + limit + 10s;
+  char buffer[65536];
+  while (out_fd >= 0 || err_fd >= 0 || report_fd >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left <= 0ms) {
+      kill(pid, SIGKILL);  // our own child, by its id
+      run.killed = true;
+      break;
+    }
+    pollfd fds[4];
+    nfds_t n = 0;
+    auto watch = [&](int fd, short events) {
+      if (fd < 0) return -1;
+      fds[n] = pollfd{fd, events, 0};
+      return static_cast<int>(n++);
+    };
+    const int in_index = watch(in_fd, POLLOUT);
+    const int out_index = watch(out_fd, POLLIN), err_index = watch(err_fd, POLLIN), report_index = watch(report_fd, POLLIN);
+    const int ready = poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
+    if (ready < 0 && errno != EINTR) die(std::string("poll: ") + std::strerror(errno));
+    if (ready <= 0) continue;
+    if (in_index >= 0 && fds[in_index].revents != 0) {
+      if (!first_byte) first_byte = Clock::now();
+      const std::size_t chunk = std::min<std::size_t>(input.size() - written, sizeof buffer);
+      const ssize_t w = write(in_fd, input.data() + written, chunk);
+      if (w > 0) written += static_cast<std::size_t>(w);
+      if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
+        close(in_fd);  // EOF: the child finishes what it has and exits
+        in_fd = -1;
+      }
+    }
+    for (auto [index, fd, sink] : {std::tuple{out_index, &out_fd, &run.out}, std::tuple{err_index, &err_fd, &run.err},
+                                   std::tuple{report_index, &report_fd, &run.report}}) {
+      if (index < 0 || fds[index].revents == 0) continue;
+      const ssize_t r = read(*fd, buffer, sizeof buffer);
+      if (r > 0) {
+        sink->append(buffer, static_cast<std::size_t>(r));
+      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close(*fd);
+        *fd = -1;
+      }
+    }
+  }
+  // The report is written right after the measured program's wait4() returned.
+  run.wall_ms = ms_since(first_byte.value_or(Clock::now()));
+  getrusage(RUSAGE_SELF, &bench_after);
+  run.bench_cpu_s = cpu_seconds(bench_after) - cpu_seconds(bench_before);
+  for (int fd : {in_fd, out_fd, err_fd, report_fd})
+    if (fd >= 0) close(fd);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+
+  double user = 0, sys = 0;
+  if (std::sscanf(run.report.c_str(), "exit %d signal %d maxrss %ld floor %ld utime %lf stime %lf", &run.exit_code,
+                  &run.signal, &run.max_rss_kib, &run.floor_kib, &user, &sys) == 6) {
+    run.user_s = user;
+    run.system_s = sys;
+    run.killed = run.killed || run.signal == SIGKILL;
+  } else {
+    run.exit_code = -1;
+  }
+  return run;
+}
+
+struct StreamScenario {
+  std::string name;
+  bool keep_alive = true;
+  int parallel = 1;
+  int experiments = 1;
+  std::string format = "json";
+  bool diagnostic = false;  ///< not one of the figures with a target
+  std::string id;           ///< for --scenario
+};
+
+struct StreamResult {
+  StreamScenario scenario;
+  std::size_t updates = 0;
+  std::size_t reported = 0, ok = 0;
+  double wall_ms = 0;
+  std::vector<double> update_ms;  ///< each update's duration_ms (json format only)
+  ChildRun child;
+  std::size_t requests = 0, connections = 0, refused = 0, tokens = 0;
+  std::string command;
+  std::string problem;  ///< why the run does not count, if it does not
+  // Over the repeats of the scenario (this result is the median one by updates/s).
+  int tries = 1;
+  double rate_min = 0, rate_max = 0;
+  long rss_max_kib = 0;
+  double rate() const { return wall_ms > 0 ? static_cast<double>(updates) / (wall_ms / 1000.0) : 0; }
+};
+
+StreamResult run_stream(const StreamScenario& scenario, std::size_t updates, const std::string& cli,
+                        const std::vector<std::string>& wrapper, const std::filesystem::path& dir) {
+  StreamResult result;
+  result.scenario = scenario;
+  result.updates = updates;
+  Backends backends(Behaviour{0ms, scenario.keep_alive});
+
+  const auto config_path = dir / strf("config-%d-experiments-%d.yaml", scenario.experiments, scenario.keep_alive ? 1 : 0);
+  std::ofstream(config_path) << backends.config(scenario.experiments);
+  std::string input;
+  input.reserve(updates * 120);
+  for (std::size_t i = 0; i < updates; ++i) input += update_line(i, scenario.experiments) + "\n";
+  std::ofstream(dir / strf("updates-%d-experiments.jsonl", scenario.experiments)) << input;
+
+  std::vector<std::string> argv = wrapper;
+  for (const char* arg : {cli.c_str(), "apply", "--config", config_path.c_str(), "--format", scenario.format.c_str()})
+    argv.emplace_back(arg);
+  if (scenario.parallel != 1) {
+    argv.push_back("--parallel");
+    argv.push_back(std::to_string(scenario.parallel));
+  }
+  argv.push_back("-");
+  std::vector<std::string> env;
+  for (const auto& [key, value] : secret_environment()) env.push_back(key + "=" + value);
+  env.push_back("HOME=" + dir.string());  // no ~/.aws of the machine's user
+  for (std::size_t i = 0; i < argv.size(); ++i) result.command += (i ? " " : "") + argv[i];
+
+  result.child = run_child(argv, env, input, 90s);
+  result.wall_ms = result.child.wall_ms;
+  result.requests = backends.requests();
+  result.connections = backends.connections();
+  result.refused = backends.refused();
+  result.tokens = backends.tokens();
+
+  if (result.child.killed) result.problem = "killed after 90 s";
+  else if (result.child.signal != 0) result.problem = strf("ended by signal %d", result.child.signal);
+  else if (result.child.exit_code != 0) result.problem = strf("exit code %d", result.child.exit_code);
+
+  if (scenario.format == "json") {
+    boost::system::error_code ec;
+    const json::value out = json::parse(result.child.out, ec);
+    const json::array* list = nullptr;
+    if (!ec && out.is_object())
+      if (const auto* u = out.get_object().if_contains("updates"); u && u->is_array()) list = &u->get_array();
+    if (list == nullptr) {
+      if (result.problem.empty()) result.problem = "the output is not the --format json report";
+    } else {
+      for (const auto& report : *list) {
+        if (!report.is_object()) continue;
+        const auto& o = report.get_object();
+        ++result.reported;
+        if (const auto* okv = o.if_contains("ok"); okv && okv->is_bool() && okv->get_bool()) ++result.ok;
+        if (const auto* d = o.if_contains("duration_ms"); d && d->is_number()) result.update_ms.push_back(d->to_number<double>());
+      }
+    }
+  } else {
+    // Text: one summary line at the end, "N update(s): A ok, B failed, C invalid".
+    const auto at = result.child.out.rfind(" update(s): ");
+    if (at != std::string::npos) {
+      const auto line_start = result.child.out.rfind('\n', at);
+      const std::string line = result.child.out.substr(line_start == std::string::npos ? 0 : line_start + 1);
+      std::size_t total = 0, ok = 0;
+      if (std::sscanf(line.c_str(), "%zu update(s): %zu ok", &total, &ok) == 2) result.reported = total, result.ok = ok;
+    }
+  }
+  if (result.problem.empty() && (result.reported != updates || result.ok != updates))
+    result.problem = strf("%zu of %zu updates reported, %zu ok", result.reported, updates, result.ok);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+std::string mib(long kib) { return strf("%.1f MiB", static_cast<double>(kib) / 1024.0); }
+
+void print_latency(const LatencyResult& r) {
+  std::cout << strf("  cold first update (connects + OAuth token):   %.1f ms\n", r.cold_ms);
+  std::cout << strf("  wall per update over %d runs:  median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms\n", r.runs,
+                      percentile(r.wall_ms, 50), percentile(r.wall_ms, 95),
+                      *std::min_element(r.wall_ms.begin(), r.wall_ms.end()),
+                      *std::max_element(r.wall_ms.begin(), r.wall_ms.end()));
+  std::cout << strf("  UpdateReport::duration_ms:     median %.1f ms, p95 %.1f ms\n", percentile(r.reported_ms, 50),
+                      percentile(r.reported_ms, 95));
+  std::cout << strf("  servers: %zu requests, %zu connections, %zu OAuth token(s), %zu refused; %zu update(s) failed\n",
+                      r.requests, r.connections, r.tokens, r.refused, r.failed);
+  if (!r.first_error.empty()) std::cout << "  first failure:\n" << r.first_error;
+}
+
+void print_stream(const StreamResult& r) {
+  std::cout << "  child: " << r.command << "\n";
+  std::cout << strf("  median of %d: %zu updates in %.0f ms = %.0f updates/s (all runs: %.0f..%.0f/s); child exit %d\n",
+                      r.tries, r.updates, r.wall_ms, r.rate(), r.rate_min, r.rate_max, r.child.exit_code);
+  std::cout << strf("  child peak RSS %s (highest of the runs %s; measurer floor %s); stdout %.1f MiB\n",
+                      mib(r.child.max_rss_kib).c_str(), mib(r.rss_max_kib).c_str(), mib(r.child.floor_kib).c_str(),
+                      static_cast<double>(r.child.out.size()) / (1024.0 * 1024.0));
+  std::cout << strf("  CPU: child %.2f s user + %.2f s sys; bench process (4 servers) %.2f s\n", r.child.user_s,
+                      r.child.system_s, r.child.bench_cpu_s);
+  if (!r.update_ms.empty())
+    std::cout << strf("  per update (duration_ms): p50 %.1f ms, p95 %.1f ms, max %.1f ms\n", percentile(r.update_ms, 50),
+                        percentile(r.update_ms, 95), *std::max_element(r.update_ms.begin(), r.update_ms.end()));
+  std::cout << strf("  servers: %zu requests, %zu connections, %zu OAuth token(s), %zu refused; %zu/%zu updates ok\n",
+                      r.requests, r.connections, r.tokens, r.refused, r.ok, r.updates);
+  if (!r.problem.empty()) std::cout << "  PROBLEM: " << r.problem << "\n";
+  if (!r.child.err.empty()) {
+    std::cout << "  child stderr (first 2000 bytes):\n" << r.child.err.substr(0, 2000) << "\n";
+  }
+}
+
+struct Targets {
+  double latency_ms = 60;
+  double rate = 640;
+  double rss_mib = 27;
+};
+
+std::string verdict(bool met) { return met ? "met" : "**missed**"; }
+
+std::string markdown(const LatencyResult* latency, const std::vector<StreamResult>& streams, const Targets& targets,
+                     std::size_t updates) {
+  std::string out;
+  out += "| scenario | updates | wall | updates/s | p50 per update | p95 per update | child peak RSS | connections | target |\n";
+  out += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  if (latency) {
+    const double p50 = percentile(latency->wall_ms, 50), p95 = percentile(latency->wall_ms, 95);
+    double total = 0;
+    for (double w : latency->wall_ms) total += w;
+    out += strf("| fan-out: 1 update → 4 backends answering after %lld ms (`Applier::apply` in process; "
+                "sequential would be %lld ms) | %d | %.2f s | — | **%.1f ms** | **%.1f ms** | — | %zu | p95 < %.0f ms: %s |\n",
+                static_cast<long long>(latency->delay.count()), static_cast<long long>(latency->delay.count() * 4),
+                latency->runs, total / 1000.0, p50, p95, latency->connections, targets.latency_ms,
+                verdict(p95 < targets.latency_ms && latency->failed == 0).c_str());
+  }
+  for (const auto& r : streams) {
+    const double rss = static_cast<double>(std::max(r.rss_max_kib, r.child.max_rss_kib)) / 1024.0;
+    std::string p50 = "—", p95 = "—";
+    if (!r.update_ms.empty()) {
+      p50 = strf("%.1f ms", percentile(r.update_ms, 50));
+      p95 = strf("%.1f ms", percentile(r.update_ms, 95));
+    }
+    std::string rate = strf("**%.0f**", r.rate());
+    if (r.tries > 1) rate += strf(" (%.0f–%.0f)", r.rate_min, r.rate_max);
+    std::string target = "(diagnostic)";
+    if (!r.scenario.diagnostic)
+      target = strf("≥ %.0f/s: %s; ≤ %.0f MiB: %s", targets.rate, verdict(r.rate() >= targets.rate).c_str(),
+                    targets.rss_mib, verdict(rss <= targets.rss_mib).c_str());
+    if (!r.problem.empty()) target += " (does not count: " + r.problem + ")";
+    out += strf("| %s | %s | %.2f s | %s | %s | %s | **%.1f MiB** | %s | %s |\n", r.scenario.name.c_str(),
+                thousands(updates).c_str(), r.wall_ms / 1000.0, rate.c_str(), p50.c_str(), p95.c_str(), rss,
+                thousands(r.connections).c_str(), target.c_str());
+  }
+  return out;
+}
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five;
+  in >> one >> five;
+  return one.empty() ? std::string("?") : one + " (1 min)";
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("model name")) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+    }
+  return "an unknown CPU";
+}
+
+void usage() {
+  std::cout << "usage: apply_bench [--runs N] [--updates N] [--repeat N] [--delay-ms N] [--cli PATH] [--only latency|stream]\n"
+               "                   [--scenario ID] [--child-wrapper CMD] [--no-diagnostic] [--markdown] [--keep-files]\n"
+               "  --runs N        fan-out runs after the cold one (default 50)\n"
+               "  --updates N     updates per streamed run (default 2000)\n"
+               "  --repeat N      streamed runs per scenario; the median by updates/s is reported (default 3)\n"
+               "  --delay-ms N    fan-out backends' answer delay (default 50)\n"
+               "  --cli PATH      the expbridge binary (default: the one built with this bench)\n"
+               "  --only WHAT     run only the fan-out latency or only the streamed runs\n"
+               "  --scenario ID   only this streamed run: keepalive, close, parallel or text (repeatable)\n"
+               "  --child-wrapper CMD  run the CLI under CMD (split on spaces), e.g. 'perf record -g -o /tmp/p.data'\n"
+               "                  or 'valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out'; RSS is then CMD's\n"
+               "  --no-diagnostic skip the --format text run\n"
+               "  --markdown      print only the Markdown table and the commands (for the README)\n"
+               "  --keep-files    keep the configs and update streams written for the child\n";
+}
+
+long parse_number(const char* text, long low, long high, const char* what) {
+  long value = 0;
+  const std::string_view s(text);
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc{} || end != s.data() + s.size() || value < low || value > high)
+    die(strf("%s must be a number in %ld..%ld", what, low, high));
+  return value;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "--spawn-and-measure") return spawn_and_measure(argc, argv);
+  int runs = 50, repeat = 3;
+  std::size_t updates = 2000;
+  std::chrono::milliseconds delay{50};
+  std::string cli = EXPBRIDGE_CLI;
+  std::string only;
+  std::vector<std::string> scenario_ids, wrapper;
+  bool markdown_only = false, keep_files = false, diagnostic = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) die(std::string(arg) + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--runs") runs = static_cast<int>(parse_number(value(), 1, 10000, "--runs"));
+    else if (arg == "--updates") updates = static_cast<std::size_t>(parse_number(value(), 1, 1000000, "--updates"));
+    else if (arg == "--delay-ms") delay = std::chrono::milliseconds(parse_number(value(), 0, 10000, "--delay-ms"));
+    else if (arg == "--cli") cli = value();
+    else if (arg == "--only") only = value();
+    else if (arg == "--repeat") repeat = static_cast<int>(parse_number(value(), 1, 20, "--repeat"));
+    else if (arg == "--scenario") scenario_ids.emplace_back(value());
+    else if (arg == "--child-wrapper") {
+      std::istringstream words(value());
+      for (std::string word; words >> word;) wrapper.push_back(word);
+    }
+    else if (arg == "--markdown") markdown_only = true;
+    else if (arg == "--keep-files") keep_files = true;
+    else if (arg == "--no-diagnostic") diagnostic = false;
+    else if (arg == "--help" || arg == "-h") {
+      usage();
+      return 0;
+    } else {
+      usage();
+      return 2;
+    }
+  }
+  if (!only.empty() && only != "latency" && only != "stream") die("--only takes latency or stream");
+  signal(SIGPIPE, SIG_IGN);  // a child that dies early must not take the bench with it
+
+  std::string dir_template = (std::filesystem::temp_directory_path() / "expbridge-apply-bench-XXXXXX").string();
+  if (mkdtemp(dir_template.data()) == nullptr) die(std::string("mkdtemp: ") + std::strerror(errno));
+  const std::filesystem::path dir = dir_template;
+  g_scratch_dir = dir;
+  g_keep_scratch = keep_files;
+
+  std::ostream& log = markdown_only ? std::cerr : std::cout;
+  const auto bench_started = Clock::now();
+  const std::string machine = cpu_model(), load_before = load_average();
+  const Targets targets;
+  bool all_ok = true;
+
+  std::optional<LatencyResult> latency;
+  if (only.empty() || only == "latency") {
+    log << strf("[fan-out] 1 update -> 4 loopback backends answering after %lld ms, %d runs + 1 cold\n",
+                  static_cast<long long>(delay.count()), runs);
+    latency = run_latency(runs, delay);
+    if (!markdown_only) print_latency(*latency);
+    all_ok = all_ok && latency->failed == 0 && latency->refused == 0;
+  }
+
+  std::vector<StreamResult> streams;
+  if (only.empty() || only == "stream") {
+    std::vector<StreamScenario> scenarios = {
+        {"stream through one `expbridge apply --format json -`, keep-alive", true, 1, 1, "json", false, "keepalive"},
+        {"same, servers answer `Connection: close`", false, 1, 1, "json", false, "close"},
+        {"same as keep-alive, `--parallel 8`, updates spread over 8 experiments", true, 8, 8, "json", false, "parallel"},
+        {"keep-alive, `--format text` (no report held until exit)", true, 1, 1, "text", true, "text"},
+    };
+    for (const auto& id : scenario_ids)
+      if (std::none_of(scenarios.begin(), scenarios.end(), [&](const StreamScenario& s) { return s.id == id; }))
+        die("unknown --scenario " + id + " (keepalive, close, parallel, text)");
+    std::erase_if(scenarios, [&](const StreamScenario& s) {
+      if (!scenario_ids.empty()) return std::find(scenario_ids.begin(), scenario_ids.end(), s.id) == scenario_ids.end();
+      return s.diagnostic && !diagnostic;
+    });
+    for (const auto& scenario : scenarios) {
+      log << "[stream] " << scenario.name << ": " << updates << " updates, " << repeat << " run(s)\n";
+      std::vector<StreamResult> tries;
+      for (int t = 0; t < repeat; ++t) {
+        tries.push_back(run_stream(scenario, updates, cli, wrapper, dir));
+        const StreamResult& r = tries.back();
+        all_ok = all_ok && r.problem.empty() && r.refused == 0;
+        log << strf("  run %d: %.0f updates/s, peak RSS %s%s%s\n", t + 1, r.rate(), mib(r.child.max_rss_kib).c_str(),
+                    r.problem.empty() ? "" : ", PROBLEM: ", r.problem.c_str());
+      }
+      std::sort(tries.begin(), tries.end(), [](const StreamResult& a, const StreamResult& b) { return a.rate() < b.rate(); });
+      StreamResult chosen = std::move(tries[tries.size() / 2]);
+      chosen.tries = repeat;
+      chosen.rate_min = tries.front().rate();
+      chosen.rate_max = tries.back().rate();
+      for (const auto& r : tries) {
+        chosen.rss_max_kib = std::max({chosen.rss_max_kib, r.child.max_rss_kib, chosen.child.max_rss_kib});
+        if (chosen.problem.empty() && !r.problem.empty()) chosen.problem = "another run: " + r.problem;
+      }
+      streams.push_back(std::move(chosen));
+      if (!markdown_only) print_stream(streams.back());
+    }
+  }
+  log << strf("[done] in %.1f s\n", ms_since(bench_started) / 1000.0);
+
+  const std::string table = markdown(latency ? &*latency : nullptr, streams, targets, updates);
+  if (!markdown_only) std::cout << "\n";
+  std::cout << table << "\n";
+  std::cout << strf("Measured on %s (%u cores), load average %s before and %s after; streamed runs: median of %d "
+                    "(range in brackets), peak RSS the highest of them. The backends run in the bench process on the "
+                    "same cores as the CLI.\n\n",
+                    machine.c_str(), std::thread::hardware_concurrency(), load_before.c_str(), load_average().c_str(),
+                    repeat);
+  std::cout << "Reproduce (Release; GCC 12's false -Wrestrict positives in core/ need EXPBRIDGE_WERROR=OFF at -O3):\n\n```sh\n"
+               "cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DEXPBRIDGE_WERROR=OFF\n"
+               "cmake --build build-bench -j2 --target expbridge_cli apply_bench\n"
+               "build-bench/bench/apply_bench            # --markdown: this table alone; --help: options\n```\n";
+  if (!streams.empty() && !markdown_only) {
+    std::cout << "\nThe child runs, as the bench started them (config and updates in "
+              << (keep_files ? dir.string() : std::string("a temp dir; --keep-files keeps them")) << "):\n\n```sh\n";
+    for (const auto& r : streams)
+      std::cout << "AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… LD_API_TOKEN=… AUTH0_CLIENT_ID=… AUTH0_CLIENT_SECRET=… \\\n  "
+                << r.command << " < " << (dir / strf("updates-%d-experiments.jsonl", r.scenario.experiments)).string()
+                << "\n";
+    std::cout << "```\n";
+  }
+
+  remove_scratch();
+  if (!all_ok) std::cerr << "apply_bench: some updates failed or were refused; the figures above do not count\n";
+  return all_ok ? 0 : 1;
+}
