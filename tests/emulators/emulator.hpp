@@ -1,0 +1,122 @@
+// Vendor emulators: loopback stand-ins that speak each vendor's wire protocol for the
+// experiment APIs, keep state, check auth, validate and fail like the vendor does
+// (facts: ../shared/vendors/<vendor>.md). Used by the end-to-end tests, `expbridge demo`
+// and `expbridge emulate` (users' own CI).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "expbridge/error.hpp"
+#include "support/loopback_server.hpp"
+
+namespace expbridge::emulator {
+
+using test::ServerReply;
+using test::ServerRequest;
+
+/// The credentials every emulator accepts. They are the documented example values, not secrets.
+struct TestCredentials {
+  static constexpr const char* aws_access_key_id = "AKIDEXAMPLE";
+  static constexpr const char* aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+  static constexpr const char* launchdarkly_token = "api-emulator-token";
+  static constexpr const char* auth0_client_id = "emulator-client-id";
+  static constexpr const char* auth0_client_secret = "emulator-client-secret";
+};
+
+/// One vendor's emulator. Implementations keep their own state; the host serialises
+/// calls (one at a time), so an emulator needs no locking of its own.
+class VendorEmulator {
+ public:
+  virtual ~VendorEmulator() = default;
+  /// The vendor name, as in the registry (`appconfig`, ...).
+  virtual std::string_view vendor() const = 0;
+  /// True when this emulator serves `request` (decided by path, and for AWS by the
+  /// SigV4 credential scope's service when paths could collide).
+  virtual bool serves(const ServerRequest& request) const = 0;
+  /// Answers a request it serves: auth checked first, then the operation, with the
+  /// vendor's status codes and error bodies.
+  virtual ServerReply handle(const ServerRequest& request) = 0;
+  /// Replaces the state with the fixture's `<vendor>:` section (see fixtures/default.yaml).
+  /// Unknown keys are errors.
+  virtual Status seed(const boost::json::value& fixture) = 0;
+  /// The whole state as JSON (what tests assert on, and `GET /_emulator/state`).
+  virtual boost::json::value state() const = 0;
+};
+
+/// The built-in emulators, one per vendor (the one list a new vendor's emulator is added to).
+std::vector<std::unique_ptr<VendorEmulator>> make_builtin_emulators();
+
+/// A fault to inject on matching requests (fixture `faults:` or `POST /_emulator/faults`).
+struct Fault {
+  std::string vendor;       ///< empty = any
+  std::string method;       ///< empty = any
+  std::string path_prefix;  ///< empty = any
+  int times = -1;           ///< how many matching requests it applies to; -1 = always
+  std::chrono::milliseconds latency{0};
+  int status = 0;           ///< answer with this status (and a vendor-shaped error body) instead
+  int retry_after_s = -1;   ///< with status 429: the Retry-After header
+  bool drop_connection = false;  ///< close without answering
+};
+
+/// All emulators behind one loopback server, routing by path.
+/// Control endpoints (no auth): `GET /_emulator/state`, `POST /_emulator/reset` (re-seed),
+/// `POST /_emulator/faults` (body: a list of faults, replacing the current ones).
+class EmulatorHost {
+ public:
+  struct Options {
+    std::uint16_t port = 0;          ///< 0 = an ephemeral port
+    boost::json::value fixture;      ///< null = the embedded default fixture
+  };
+  static Result<std::unique_ptr<EmulatorHost>> start(Options options);
+  ~EmulatorHost();
+
+  std::uint16_t port() const;
+  std::string base_url() const;  ///< `http://127.0.0.1:PORT`
+  /// Every emulator's state, `{vendor: state}`.
+  boost::json::value state() const;
+  Status set_faults(std::vector<Fault> faults);
+  Status reset();  ///< back to the fixture
+  /// Requests answered so far, per vendor (including refused ones).
+  std::map<std::string, std::size_t> request_counts() const;
+
+ private:
+  EmulatorHost() = default;
+  ServerReply dispatch(const ServerRequest& request);
+
+  mutable std::mutex mutex_;
+  boost::json::value fixture_;
+  std::vector<std::unique_ptr<VendorEmulator>> emulators_;
+  std::vector<Fault> faults_;
+  std::map<std::string, std::size_t> counts_;
+  std::unique_ptr<test::LoopbackServer> server_;
+};
+
+/// Helpers every emulator uses.
+/// A JSON reply with the given status.
+ServerReply json_reply(int status, const boost::json::value& body, std::vector<std::pair<std::string, std::string>> headers = {});
+/// The path part of a request target (before `?`), and its decoded segments.
+std::string_view path_of(const ServerRequest& request);
+std::vector<std::string> path_segments(const ServerRequest& request);  ///< percent-decoded
+/// Query parameters, percent-decoded, in order.
+std::vector<std::pair<std::string, std::string>> query_of(const ServerRequest& request);
+/// Checks a SigV4-signed request against the test credentials for `service` (region: any
+/// region in the scope, returned): signature recomputed with the project's signer,
+/// x-amz-date within 15 minutes of now. On failure, the AWS-shaped error reply to send.
+struct SigV4Check {
+  bool ok = false;
+  std::string region;
+  ServerReply refusal;
+};
+SigV4Check check_sigv4(const ServerRequest& request, std::string_view service);
+/// An AWS restJson1 error reply: x-amzn-ErrorType, x-amzn-RequestId, body {message_member: message}.
+ServerReply aws_error(int status, std::string_view code, std::string_view message, std::string_view message_member = "message");
+
+}  // namespace expbridge::emulator
