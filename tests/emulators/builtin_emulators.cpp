@@ -1,10 +1,18 @@
 // The built-in emulators: one line a vendor.
+#include "appconfig_emulator.hpp"
+#include "auth0_emulator.hpp"
 #include "emulator.hpp"
+#include "launchdarkly_emulator.hpp"
+#include "evidently_emulator.hpp"
 
 namespace expbridge::emulator {
 
 std::vector<std::unique_ptr<VendorEmulator>> make_builtin_emulators() {
   std::vector<std::unique_ptr<VendorEmulator>> out;
+  out.push_back(make_appconfig_emulator());
+  out.push_back(make_evidently_emulator());
+  out.push_back(make_auth0_emulator());
+  out.push_back(make_launchdarkly_emulator());
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,7 @@ class VendorEmulator {
   /// Answers a request it serves: auth checked first, then the operation, with the
   /// vendor's status codes and error bodies.
   virtual ServerReply handle(const ServerRequest& request) = 0;
-  /// Replaces the state with the fixture's `<vendor>:` section (see fixtures/default.yaml).
+  /// Replaces the state with the fixture's `<vendor>:` section (defaults: fixtures/default-<vendor>.yaml).
   /// Unknown keys are errors.
   virtual Status seed(const boost::json::value& fixture) = 0;
   /// The whole state as JSON (what tests assert on, and `GET /_emulator/state`).
@@ -100,6 +101,13 @@ class EmulatorHost {
 };
 
 /// Helpers every emulator uses.
+/// Percent-decoding; with `plus_is_space`, `+` is a space (application/x-www-form-urlencoded).
+std::string percent_decode(std::string_view text, bool plus_is_space = false);
+/// The standard reason phrase of an HTTP status ("Conflict"), or "Error".
+std::string_view reason_phrase(int status);
+/// The environment a client of the emulators needs: the test credentials under the variable
+/// names the sample config uses (AWS_ACCESS_KEY_ID, LD_API_TOKEN, AUTH0_CLIENT_ID, ...).
+std::optional<std::string> test_environment(std::string_view name);
 /// A JSON reply with the given status.
 ServerReply json_reply(int status, const boost::json::value& body, std::vector<std::pair<std::string, std::string>> headers = {});
 /// The path part of a request target (before `?`), and its decoded segments.

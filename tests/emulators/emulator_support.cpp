@@ -11,21 +11,6 @@
 namespace expbridge::emulator {
 namespace {
 
-std::string percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
 std::string request_id() {
   static std::atomic<unsigned> counter{0};
   char buf[48];
@@ -50,6 +35,53 @@ std::optional<std::chrono::system_clock::time_point> parse_amz_date(std::string_
 }
 
 }  // namespace
+
+std::string percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (plus_is_space && text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+std::optional<std::string> test_environment(std::string_view name) {
+  if (name == "AWS_ACCESS_KEY_ID") return TestCredentials::aws_access_key_id;
+  if (name == "AWS_SECRET_ACCESS_KEY") return TestCredentials::aws_secret_access_key;
+  if (name == "LD_API_TOKEN") return TestCredentials::launchdarkly_token;
+  if (name == "AUTH0_CLIENT_ID") return TestCredentials::auth0_client_id;
+  if (name == "AUTH0_CLIENT_SECRET") return TestCredentials::auth0_client_secret;
+  return std::nullopt;
+}
 
 ServerReply json_reply(int status, const boost::json::value& body, std::vector<std::pair<std::string, std::string>> headers) {
   ServerReply reply;

@@ -119,14 +119,18 @@ struct LoopbackServer::Impl {
     }
   };
 
-  Impl(Handler h, std::optional<TlsIdentity> identity) : handler(std::move(h)) {
+  Impl(Handler h, std::optional<TlsIdentity> identity, std::uint16_t requested_port) : handler(std::move(h)) {
     if (identity) {
       tls.emplace(ssl::context::tls_server);
       tls->use_certificate_chain(asio::buffer(identity->certificate_chain_pem));
       tls->use_private_key(asio::buffer(identity->private_key_pem), ssl::context::pem);
     }
-    const tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), 0);
+    const tcp::endpoint endpoint(asio::ip::make_address_v4("127.0.0.1"), requested_port);
     acceptor.open(endpoint.protocol());
+    // A fixed port (`expbridge emulate --port 8080`) must be reusable right after a
+    // previous run, whose connections may linger in TIME_WAIT; on Linux this does not
+    // let two listeners share the port.
+    if (requested_port != 0) acceptor.set_option(tcp::acceptor::reuse_address(true));
     acceptor.bind(endpoint);
     acceptor.listen();
     port = acceptor.local_endpoint().port();
@@ -312,8 +316,8 @@ struct LoopbackServer::Impl {
   std::thread thread;
 };
 
-LoopbackServer::LoopbackServer(Handler handler, std::optional<TlsIdentity> tls)
-    : impl_(std::make_unique<Impl>(std::move(handler), std::move(tls))) {}
+LoopbackServer::LoopbackServer(Handler handler, std::optional<TlsIdentity> tls, std::uint16_t port)
+    : impl_(std::make_unique<Impl>(std::move(handler), std::move(tls), port)) {}
 
 LoopbackServer::~LoopbackServer() = default;
 

@@ -72,11 +72,14 @@ class LoopbackServer {
  public:
   using Handler = std::function<ServerReply(const ServerRequest&)>;
 
-  /// Starts listening on 127.0.0.1 at an ephemeral port. Without a handler,
-  /// every request gets `200 ok`. With `tls`, speaks HTTPS only. Answers HTTP/1.1
-  /// with keep-alive unless the client or the reply asks to close; a HEAD gets
-  /// the reply's headers and Content-Length without the body.
-  explicit LoopbackServer(Handler handler = {}, std::optional<TlsIdentity> tls = std::nullopt);
+  /// Starts listening on 127.0.0.1 (never any other address) at `port`, or at an
+  /// ephemeral port for 0. Without a handler, every request gets `200 ok`. With
+  /// `tls`, speaks HTTPS only. Answers HTTP/1.1 with keep-alive unless the client
+  /// or the reply asks to close; a HEAD gets the reply's headers and
+  /// Content-Length without the body. Throws `boost::system::system_error` when
+  /// the port cannot be bound (already in use, privileged).
+  explicit LoopbackServer(Handler handler = {}, std::optional<TlsIdentity> tls = std::nullopt,
+                          std::uint16_t port = 0);
   /// Stops the server thread and closes every connection (bounded: does not
   /// wait for delayed replies or idle clients).
   ~LoopbackServer();

@@ -1,0 +1,357 @@
+// EmulatorHost: every vendor emulator behind one loopback server on 127.0.0.1.
+//
+// Order of a request: control endpoints (`/_emulator/...`, no auth), then routing to the
+// first emulator that serves it (none: 404), then the first matching fault, then the
+// emulator. One mutex serialises requests and the public calls, so emulators need no
+// locking and tests may read state() while a client runs.
+//
+// Fixture rules (see fixtures.hpp): sections are named by the emulators' vendor() plus
+// `faults`; any other key is an error. A vendor without a section, or with an empty (null)
+// one, is seeded with an empty mapping `{}` — "no resources" — so an emulator's seed()
+// only ever sees a mapping. The embedded default fixture is the one exception to
+// strictness: a section whose vendor has no registered emulator is dropped, so a
+// default-<vendor>.yaml may land before its emulator is registered.
+//
+// Control endpoints:
+//   GET  /_emulator/state     200 {vendor: state}
+//   GET  /_emulator/requests  200 {vendor: requests answered}
+//   GET  /_emulator/faults    200 [fault] (what is left of them)
+//   POST /_emulator/faults    body [fault], replaces the current ones; 200 {"faults": n}, 400 on a bad list
+//   POST /_emulator/reset     back to the fixture (state, its faults, zero counts); 200 {"reset": true}
+#include "emulators/emulator_host.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "emulators/emulator.hpp"
+#include "emulators/fixtures.hpp"
+#include "json_reader.hpp"
+
+namespace expbridge::emulator {
+namespace {
+
+using Emulators = std::vector<std::unique_ptr<VendorEmulator>>;
+
+std::mutex factory_mutex;
+EmulatorFactory factory_override;
+
+Emulators make_emulators() {
+  std::lock_guard lock(factory_mutex);
+  return factory_override ? factory_override() : make_builtin_emulators();
+}
+
+constexpr std::string_view kControlPrefix = "/_emulator";
+constexpr std::string_view kFaultsKey = "faults";
+
+Error invalid(std::string field, std::string message) {
+  Error e = make_error(ErrorCode::invalid_input, std::move(message));
+  e.field = std::move(field);
+  return e;
+}
+
+bool has_vendor(const Emulators& emulators, std::string_view vendor) {
+  return std::any_of(emulators.begin(), emulators.end(), [&](const auto& e) { return e->vendor() == vendor; });
+}
+
+std::string vendor_list(const Emulators& emulators) {
+  std::string out;
+  for (const auto& e : emulators) out += (out.empty() ? "" : ", ") + std::string(e->vendor());
+  return out.empty() ? "(none registered)" : out;
+}
+
+Status check_fault_vendors(const std::vector<Fault>& faults, const Emulators& emulators, const std::string& path) {
+  for (std::size_t i = 0; i < faults.size(); ++i)
+    if (!faults[i].vendor.empty() && !has_vendor(emulators, faults[i].vendor))
+      return std::unexpected(invalid(path + "[" + std::to_string(i) + "].vendor",
+                                     "no emulator for vendor '" + faults[i].vendor + "' (emulators: " +
+                                         vendor_list(emulators) + ")"));
+  return {};
+}
+
+/// Checks the whole fixture before touching any emulator, so a bad fixture leaves the
+/// state as it was. Returns the fixture's faults.
+Result<std::vector<Fault>> check_fixture(const boost::json::value& fixture, const Emulators& emulators) {
+  if (!fixture.is_object())
+    return std::unexpected(invalid("", "a fixture must be a mapping of sections, found " + std::string(json_kind(fixture))));
+  std::vector<std::string> known;
+  for (const auto& e : emulators) known.emplace_back(e->vendor());
+  known.emplace_back(kFaultsKey);
+  for (const auto& [key, section] : fixture.get_object()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string message = "unknown section '" + std::string(key) + "'";
+    if (auto close = closest_name(key, known); !close.empty()) message += " (did you mean '" + close + "'?)";
+    message += "; sections: " + vendor_list(emulators) + ", faults";
+    return std::unexpected(invalid(std::string(key), std::move(message)));
+  }
+  std::vector<Fault> faults;
+  if (const auto* list = fixture.get_object().if_contains(kFaultsKey); list && !list->is_null()) {
+    auto parsed = parse_faults(*list, std::string(kFaultsKey));
+    if (!parsed) return std::unexpected(std::move(parsed).error());
+    EXPBRIDGE_RETURN_IF_ERROR(check_fault_vendors(*parsed, emulators, std::string(kFaultsKey)));
+    faults = std::move(*parsed);
+  }
+  return faults;
+}
+
+Status seed_all(const boost::json::value& fixture, Emulators& emulators) {
+  for (auto& emulator : emulators) {
+    const auto* section = fixture.get_object().if_contains(emulator->vendor());
+    const boost::json::value empty = boost::json::object{};
+    auto seeded = emulator->seed(section != nullptr && !section->is_null() ? *section : empty);
+    if (!seeded) {
+      Error e = std::move(seeded).error();
+      if (e.vendor.empty()) e.vendor = emulator->vendor();
+      if (e.field.empty()) e.field = emulator->vendor();
+      return std::unexpected(std::move(e));
+    }
+  }
+  return {};
+}
+
+boost::json::value collect_state(const Emulators& emulators) {
+  boost::json::object out;
+  for (const auto& e : emulators) out[e->vendor()] = e->state();
+  return out;
+}
+
+
+/// An injected error in the vendor's own error shape (shared/vendors/<vendor>.md), so the
+/// adapter under test parses it the way it parses the real thing. Unknown vendors (fakes,
+/// future ones) get a plain {"message"}.
+ServerReply fault_reply(std::string_view vendor, const Fault& fault) {
+  const int status = fault.status;
+  const std::string message = "injected fault (status " + std::to_string(status) + ")";
+  ServerReply reply;
+  if (vendor == "appconfig" || vendor == "evidently") {
+    std::string_view code = status == 400   ? "ValidationException"
+                            : status == 401 ? "UnrecognizedClientException"
+                            : status == 403 ? "AccessDeniedException"
+                            : status == 404 ? "ResourceNotFoundException"
+                            : status == 409 ? "ConflictException"
+                            : status == 429 ? "ThrottlingException"
+                            : status == 503 ? "ServiceUnavailableException"
+                            : status < 500  ? "BadRequestException"
+                                            : "InternalServerException";
+    reply = aws_error(status, code, message);
+  } else if (vendor == "launchdarkly") {
+    std::string_view code = status == 400   ? "invalid_request"
+                            : status == 401 ? "unauthorized"
+                            : status == 403 ? "forbidden"
+                            : status == 404 ? "not_found"
+                            : status == 409 ? "conflict"
+                            : status == 429 ? "rate_limited"
+                            : status < 500  ? "invalid_request"
+                                            : "internal_server_error";
+    reply = json_reply(status, boost::json::object{{"code", code}, {"message", message}, {"id", "emulator-fault"}});
+  } else if (vendor == "auth0") {
+    reply = json_reply(status, boost::json::object{{"statusCode", status}, {"error", reason_phrase(status)}, {"message", message}});
+  } else {
+    reply = json_reply(status, boost::json::object{{"message", message}});
+  }
+  if (status == 429 && fault.retry_after_s >= 0) reply.headers.emplace_back("Retry-After", std::to_string(fault.retry_after_s));
+  return reply;
+}
+
+bool fault_matches(const Fault& fault, std::string_view vendor, const ServerRequest& request) {
+  if (!fault.vendor.empty() && fault.vendor != vendor) return false;
+  if (!fault.method.empty()) {
+    if (fault.method.size() != request.method.size()) return false;
+    for (std::size_t i = 0; i < fault.method.size(); ++i)
+      if (fault.method[i] != std::toupper(static_cast<unsigned char>(request.method[i]))) return false;
+  }
+  return fault.path_prefix.empty() || path_of(request).starts_with(fault.path_prefix);
+}
+
+ServerReply message_reply(int status, std::string message) {
+  return json_reply(status, boost::json::object{{"message", std::move(message)}});
+}
+
+boost::json::value counts_to_json(const std::map<std::string, std::size_t>& counts) {
+  boost::json::object out;
+  for (const auto& [vendor, n] : counts) out[vendor] = n;
+  return out;
+}
+
+}  // namespace
+
+ScopedEmulatorFactory::ScopedEmulatorFactory(EmulatorFactory factory) {
+  std::lock_guard lock(factory_mutex);
+  factory_override = std::move(factory);
+}
+
+ScopedEmulatorFactory::~ScopedEmulatorFactory() {
+  std::lock_guard lock(factory_mutex);
+  factory_override = nullptr;
+}
+
+Result<std::unique_ptr<EmulatorHost>> EmulatorHost::start(Options options) {
+  std::unique_ptr<EmulatorHost> host(new EmulatorHost());
+  host->emulators_ = make_emulators();
+  for (std::size_t i = 0; i < host->emulators_.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (host->emulators_[i]->vendor() == host->emulators_[j]->vendor())
+        return std::unexpected(make_error(ErrorCode::internal, "two emulators for vendor '" +
+                                                                   std::string(host->emulators_[i]->vendor()) + "'"));
+
+  if (options.fixture.is_null()) {
+    auto merged = default_fixture();
+    if (!merged) return std::unexpected(std::move(merged).error());
+    // Sections of vendors not registered (yet) are dropped: see the file comment. Copied
+    // rather than erased in place, which would reorder the members.
+    boost::json::object kept;
+    for (const auto& [key, section] : merged->as_object())
+      if (key == kFaultsKey || has_vendor(host->emulators_, key)) kept[key] = section;
+    host->fixture_ = std::move(kept);
+  } else {
+    host->fixture_ = std::move(options.fixture);
+  }
+  auto faults = check_fixture(host->fixture_, host->emulators_);
+  if (!faults) return std::unexpected(std::move(faults).error());
+  EXPBRIDGE_RETURN_IF_ERROR(seed_all(host->fixture_, host->emulators_));
+  host->faults_ = std::move(*faults);
+
+  try {
+    EmulatorHost* self = host.get();
+    host->server_ = std::make_unique<test::LoopbackServer>(
+        [self](const ServerRequest& request) { return self->dispatch(request); }, std::nullopt, options.port);
+  } catch (const boost::system::system_error& e) {
+    // code().message() alone: what() appends Asio's source location, noise for a user.
+    return std::unexpected(make_error(ErrorCode::unavailable, "cannot listen on 127.0.0.1:" +
+                                                                  std::to_string(options.port) + ": " +
+                                                                  e.code().message()));
+  } catch (const std::exception& e) {
+    return std::unexpected(make_error(ErrorCode::unavailable, "cannot listen on 127.0.0.1:" +
+                                                                  std::to_string(options.port) + ": " + e.what()));
+  }
+  return host;
+}
+
+EmulatorHost::~EmulatorHost() {
+  // Stop serving before the emulators go: the server thread calls into them.
+  server_.reset();
+}
+
+std::uint16_t EmulatorHost::port() const { return server_->port(); }
+
+std::string EmulatorHost::base_url() const { return server_->base_url(); }
+
+boost::json::value EmulatorHost::state() const {
+  std::lock_guard lock(mutex_);
+  return collect_state(emulators_);
+}
+
+Status EmulatorHost::set_faults(std::vector<Fault> faults) {
+  std::lock_guard lock(mutex_);
+  EXPBRIDGE_RETURN_IF_ERROR(check_fault_vendors(faults, emulators_, "faults"));
+  faults_ = std::move(faults);
+  return {};
+}
+
+Status EmulatorHost::reset() {
+  std::lock_guard lock(mutex_);
+  auto faults = check_fixture(fixture_, emulators_);  // checked at start: cannot fail, but cheap
+  if (!faults) return std::unexpected(std::move(faults).error());
+  EXPBRIDGE_RETURN_IF_ERROR(seed_all(fixture_, emulators_));
+  faults_ = std::move(*faults);
+  counts_.clear();
+  return {};
+}
+
+std::map<std::string, std::size_t> EmulatorHost::request_counts() const {
+  std::lock_guard lock(mutex_);
+  return counts_;
+}
+
+ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
+  std::lock_guard lock(mutex_);
+  const std::string_view path = path_of(request);
+
+  if (path == kControlPrefix || path.starts_with(std::string(kControlPrefix) + "/")) {
+    const std::string_view what = path.substr(std::min(path.size(), kControlPrefix.size() + 1));
+    const bool get = request.method == "GET", post = request.method == "POST";
+    auto wrong_method = [&](std::string_view allowed) {
+      ServerReply reply = message_reply(405, std::string(path) + " takes " + std::string(allowed));
+      reply.headers.emplace_back("Allow", std::string(allowed));
+      return reply;
+    };
+    if (what == "state") return get ? json_reply(200, collect_state(emulators_)) : wrong_method("GET");
+    if (what == "requests") return get ? json_reply(200, counts_to_json(counts_)) : wrong_method("GET");
+    if (what == "reset") {
+      if (!post) return wrong_method("POST");
+      auto faults = check_fixture(fixture_, emulators_);
+      if (!faults) return message_reply(500, "cannot reset: " + faults.error().describe());
+      if (auto seeded = seed_all(fixture_, emulators_); !seeded)
+        return message_reply(500, "cannot reset: " + seeded.error().describe());
+      faults_ = std::move(*faults);
+      counts_.clear();
+      return json_reply(200, boost::json::object{{"reset", true}});
+    }
+    if (what == "faults") {
+      if (get) return json_reply(200, faults_to_json(faults_));
+      if (!post) return wrong_method("GET, POST");
+      boost::system::error_code ec;
+      auto body = boost::json::parse(request.body, ec);
+      if (ec) return message_reply(400, "the body is not JSON: " + ec.message());
+      auto faults = parse_faults(body, "faults");
+      if (!faults) return message_reply(400, faults.error().describe());
+      if (auto ok = check_fault_vendors(*faults, emulators_, "faults"); !ok)
+        return message_reply(400, ok.error().describe());
+      faults_ = std::move(*faults);
+      return json_reply(200, boost::json::object{{"faults", faults_.size()}});
+    }
+    return message_reply(404, "no control endpoint " + std::string(path) +
+                                  " (state, requests, faults, reset under /_emulator/)");
+  }
+
+  VendorEmulator* target = nullptr;
+  for (auto& emulator : emulators_) {
+    if (emulator->serves(request)) {
+      target = emulator.get();
+      break;
+    }
+  }
+  if (target == nullptr)
+    return message_reply(404, "no emulator serves " + request.method + " " + std::string(path) +
+                                  " (emulators: " + vendor_list(emulators_) + ")");
+  const std::string vendor(target->vendor());
+  ++counts_[vendor];
+
+  std::chrono::milliseconds latency{0};
+  auto fault = std::find_if(faults_.begin(), faults_.end(),
+                            [&](const Fault& f) { return fault_matches(f, vendor, request); });
+  if (fault != faults_.end()) {
+    const Fault applied = *fault;
+    if (fault->times > 0 && --fault->times == 0) faults_.erase(fault);
+    latency = applied.latency;
+    if (applied.drop_connection) {
+      ServerReply reply;
+      reply.action = ServerReply::Action::close_without_reply;
+      reply.delay = latency;
+      return reply;
+    }
+    if (applied.status != 0) {
+      ServerReply reply = fault_reply(vendor, applied);
+      reply.headers.emplace_back("X-Emulator-Fault", "injected");
+      reply.delay = latency;
+      return reply;
+    }
+  }
+
+  ServerReply reply;
+  try {
+    reply = target->handle(request);
+  } catch (const std::exception& e) {
+    // An emulator bug must show as such, not as a vendor answer.
+    reply = message_reply(500, "emulator " + vendor + " threw: " + e.what());
+  }
+  reply.delay += latency;
+  return reply;
+}
+
+}  // namespace expbridge::emulator

@@ -1,0 +1,153 @@
+// Emulator fixtures: the merge of the embedded defaults, and strict fault parsing.
+#include "emulators/fixtures.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "document.hpp"
+#include "json_reader.hpp"
+
+namespace expbridge::emulator {
+namespace {
+
+/// Generous but bounded: a latency past a minute is a typo, and it would hold a server
+/// coroutine (not the thread) that long.
+constexpr std::int64_t kMaxLatencyMs = 60'000;
+
+Error field_error(std::string field, std::string message) {
+  Error e = make_error(ErrorCode::invalid_input, std::move(message));
+  e.field = std::move(field);
+  return e;
+}
+
+Result<Fault> parse_fault(const boost::json::value& value, const std::string& path) {
+  auto reader = ObjectReader::open(value, path);
+  if (!reader) return std::unexpected(std::move(reader).error());
+  Fault fault;
+  auto vendor = reader->optional_string("vendor");
+  if (!vendor) return std::unexpected(std::move(vendor).error());
+  if (*vendor) fault.vendor = **vendor;
+  auto method = reader->optional_string("method");
+  if (!method) return std::unexpected(std::move(method).error());
+  if (*method) {
+    fault.method = **method;
+    for (auto& c : fault.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (fault.method.empty() || !std::all_of(fault.method.begin(), fault.method.end(),
+                                             [](char c) { return c >= 'A' && c <= 'Z'; }))
+      return std::unexpected(reader->error("method", "must be an HTTP method such as GET or PATCH"));
+  }
+  auto prefix = reader->optional_string("path_prefix");
+  if (!prefix) return std::unexpected(std::move(prefix).error());
+  if (*prefix) {
+    if (!(*prefix)->starts_with('/'))
+      return std::unexpected(reader->error("path_prefix", "must start with '/'"));
+    fault.path_prefix = **prefix;
+  }
+  auto times = reader->optional_integer("times");
+  if (!times) return std::unexpected(std::move(times).error());
+  if (*times) {
+    if (**times < 1 && **times != -1)
+      return std::unexpected(reader->error("times", "must be at least 1 (or -1: always)"));
+    fault.times = static_cast<int>(std::min<std::int64_t>(**times, 1'000'000'000));
+  }
+  auto latency = reader->optional_integer("latency_ms");
+  if (!latency) return std::unexpected(std::move(latency).error());
+  if (*latency) {
+    if (**latency < 0 || **latency > kMaxLatencyMs)
+      return std::unexpected(reader->error("latency_ms", "must be between 0 and " + std::to_string(kMaxLatencyMs)));
+    fault.latency = std::chrono::milliseconds(**latency);
+  }
+  auto status = reader->optional_integer("status");
+  if (!status) return std::unexpected(std::move(status).error());
+  if (*status) {
+    if (**status < 400 || **status > 599)
+      return std::unexpected(reader->error("status", "must be an error status, 400 to 599"));
+    fault.status = static_cast<int>(**status);
+  }
+  auto retry_after = reader->optional_integer("retry_after_s");
+  if (!retry_after) return std::unexpected(std::move(retry_after).error());
+  if (*retry_after) {
+    if (fault.status != 429)
+      return std::unexpected(reader->error("retry_after_s", "only goes with status: 429"));
+    if (**retry_after < 0 || **retry_after > 86'400)
+      return std::unexpected(reader->error("retry_after_s", "must be between 0 and 86400"));
+    fault.retry_after_s = static_cast<int>(**retry_after);
+  }
+  auto drop = reader->optional_bool("drop_connection");
+  if (!drop) return std::unexpected(std::move(drop).error());
+  if (*drop) fault.drop_connection = **drop;
+  if (fault.drop_connection && fault.status != 0)
+    return std::unexpected(reader->error("drop_connection", "cannot go with status: a dropped connection has no answer"));
+  if (!fault.drop_connection && fault.status == 0 && fault.latency.count() == 0)
+    return std::unexpected(field_error(path, "the fault does nothing: give latency_ms, status or drop_connection"));
+  EXPBRIDGE_RETURN_IF_ERROR(reader->finish());
+  return fault;
+}
+
+}  // namespace
+
+Result<boost::json::value> default_fixture() {
+  boost::json::object merged;
+  std::vector<std::pair<std::string, std::string>> origin;  // key -> file that defined it
+  for (const auto& file : embedded_fixture_files()) {
+    const std::string source = "<embedded fixture " + std::string(file.name) + ">";
+    auto doc = parse_document(file.text, source);
+    if (!doc) return std::unexpected(std::move(doc).error());
+    if (doc->root.is_null()) continue;  // an empty file contributes nothing
+    if (!doc->root.is_object())
+      return std::unexpected(doc->error_at("", "a fixture file must be a mapping of sections"));
+    for (const auto& [key, section] : doc->root.get_object()) {
+      auto clash = std::find_if(origin.begin(), origin.end(), [&](const auto& o) { return o.first == key; });
+      if (clash != origin.end())
+        return std::unexpected(doc->error_at(std::string(key), "section '" + std::string(key) +
+                                                                   "' is also defined by " + clash->second));
+      origin.emplace_back(std::string(key), std::string(file.name));
+      merged[key] = section;
+    }
+  }
+  return boost::json::value(std::move(merged));
+}
+
+Result<boost::json::value> load_fixture(const std::string& path) {
+  auto doc = load_document(path);
+  if (!doc) return std::unexpected(std::move(doc).error());
+  if (!doc->root.is_object() && !doc->root.is_null())
+    return std::unexpected(doc->error_at("", "a fixture must be a mapping of sections"));
+  if (doc->root.is_null()) return boost::json::value(boost::json::object{});
+  return std::move(doc->root);
+}
+
+Result<std::vector<Fault>> parse_faults(const boost::json::value& list, const std::string& path) {
+  if (!list.is_array())
+    return std::unexpected(field_error(path, "expected a list of faults, found " + std::string(json_kind(list))));
+  std::vector<Fault> out;
+  const auto& array = list.get_array();
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    auto fault = parse_fault(array[i], index_path(path, i));
+    if (!fault) return std::unexpected(std::move(fault).error());
+    out.push_back(std::move(*fault));
+  }
+  return out;
+}
+
+boost::json::value faults_to_json(const std::vector<Fault>& faults) {
+  boost::json::array out;
+  for (const auto& f : faults) {
+    boost::json::object o;
+    if (!f.vendor.empty()) o["vendor"] = f.vendor;
+    if (!f.method.empty()) o["method"] = f.method;
+    if (!f.path_prefix.empty()) o["path_prefix"] = f.path_prefix;
+    if (f.times != -1) o["times"] = f.times;
+    if (f.latency.count() > 0) o["latency_ms"] = f.latency.count();
+    if (f.status != 0) o["status"] = f.status;
+    if (f.retry_after_s >= 0) o["retry_after_s"] = f.retry_after_s;
+    if (f.drop_connection) o["drop_connection"] = true;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace expbridge::emulator
