@@ -17,6 +17,8 @@
 #include "mapping_matrix.hpp"
 #include "log.hpp"
 #include "mapping_examples.hpp"
+#include "demo.hpp"
+#include "emulate.hpp"
 
 namespace {
 
@@ -261,6 +263,9 @@ int main(int argc, char** argv) {
   apply->add_option("--ca-file", apply_args.ca_file, "Extra trusted CA certificates (PEM)");
   apply->add_option("--mappings", apply_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
 
+  expbridge::cli::EmulateCommand emulate(app);
+  expbridge::cli::DemoCommand demo(app);
+
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "Log each request (-v) and more (-vv); never secrets");
 
@@ -276,5 +281,7 @@ int main(int argc, char** argv) {
   if (*apply) return run_apply(apply_args);
   if (*validate) return run_validate(validate_args);
   if (*mappings) return run_mappings(mappings_args);
+  if (emulate.selected()) return emulate.run();
+  if (demo.selected()) return demo.run();
   return kExitInvalid;
 }

@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# README quickstart 1: build, then plan every bundled sample update for the four sample backends.
+# README quickstart 1: build, then apply the bundled sample updates to in-process emulators of the
+# four vendors (AppConfig, LaunchDarkly, Auth0, Evidently) and print each report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
 ./build/expbridge validate --config samples/backends.yaml samples/updates/*.yaml
-for update in samples/updates/*.yaml; do
-  echo
-  echo "=== expbridge plan --config samples/backends.yaml $update"
-  ./build/expbridge plan --config samples/backends.yaml "$update"
-done
+./build/expbridge demo "$@"

@@ -174,3 +174,14 @@ TEST(Docs, ReadmeMatrixIsTheOneTheTablesGenerate) {
       << "README.md's mapping matrix is stale: paste `expbridge mappings --format markdown` into it";
 }
 }  // namespace
+
+namespace {
+TEST(Cli, DemoAppliesTheSamplesToTheEmulators) {
+  CliRun r = run("demo");
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("demo: every backend applied every update it could express"), std::string::npos) << r.out;
+  for (const char* sample : {"redesign-variations.yaml", "start.yaml", "raise-exposure.yaml", "stop-with-result.yaml"})
+    EXPECT_NE(r.out.find(sample), std::string::npos) << sample;
+  EXPECT_EQ(r.out.find("failed"), std::string::npos) << r.out;
+}
+}  // namespace

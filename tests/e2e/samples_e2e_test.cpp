@@ -1,0 +1,205 @@
+// End to end: the real apply path (plan, auth, HTTP, retries) against the vendor emulators,
+// then the emulators' state read back to check that the neutral effect happened everywhere.
+#include <gtest/gtest.h>
+
+#include <boost/json/object.hpp>
+
+#include "document.hpp"
+#include "emulators/emulator.hpp"
+#include "expbridge/apply.hpp"
+#include "expbridge/update.hpp"
+#include "json_writer.hpp"
+
+namespace expbridge {
+namespace {
+
+using emulator::EmulatorHost;
+using emulator::TestCredentials;
+
+const std::string kSamples = std::string(EXPBRIDGE_SOURCE_DIR) + "/samples";
+
+using emulator::test_environment;
+
+/// The sample config with every backend on the emulators (or one of them elsewhere).
+std::string sample_config(const std::string& endpoint, const std::map<std::string, std::string>& overrides = {},
+                          const std::map<std::string, std::string>& extra = {}) {
+  auto doc = load_document(kSamples + "/backends.yaml");
+  EXPECT_TRUE(doc) << doc.error().describe();
+  for (auto& backend : doc->root.as_object()["backends"].as_object()) {
+    auto& settings = backend.value().as_object();
+    auto it = overrides.find(std::string(backend.key()));
+    settings["endpoint"] = it == overrides.end() ? endpoint : it->second;
+    for (const auto& [key, value] : extra) settings[key] = std::stoll(value);
+  }
+  return write_json(doc->root);
+}
+
+const boost::json::value& at(const boost::json::value& v, std::initializer_list<std::string_view> path) {
+  const boost::json::value* node = &v;
+  for (auto key : path) {
+    const auto* next = node->is_object() ? node->as_object().if_contains(key) : nullptr;
+    if (!next) {
+      ADD_FAILURE() << "no '" << key << "' in " << write_json(*node).substr(0, 400);
+      static const boost::json::value null;
+      return null;
+    }
+    node = next;
+  }
+  return *node;
+}
+
+std::string describe(const UpdateReport& r) { return write_json(report_to_json(r), 2); }
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto host = EmulatorHost::start({});
+    ASSERT_TRUE(host) << host.error().describe();
+    host_ = std::move(*host);
+  }
+
+  void connect(const std::string& config) {
+    auto bridge = Bridge::from_text(config, "e2e-config.yaml");
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    bridge_ = std::make_unique<Bridge>(std::move(*bridge));
+    ApplyOptions options;
+    options.environment = test_environment;
+    auto applier = Applier::create(*bridge_, options);
+    ASSERT_TRUE(applier) << applier.error().describe();
+    applier_ = std::make_unique<Applier>(std::move(*applier));
+  }
+
+  UpdateReport apply_sample(const std::string& name) {
+    auto update = load_update(kSamples + "/updates/" + name);
+    EXPECT_TRUE(update) << update.error().describe();
+    return applier_->apply(*update);
+  }
+
+  UpdateReport apply_text(const std::string& text) {
+    auto update = parse_update(text, "e2e");
+    EXPECT_TRUE(update) << update.error().describe();
+    return applier_->apply(*update);
+  }
+
+  const BackendReport& backend(const UpdateReport& r, std::string_view name) {
+    for (const auto& b : r.backends)
+      if (b.backend == name) return b;
+    ADD_FAILURE() << "no backend " << name;
+    static const BackendReport none;
+    return none;
+  }
+
+  std::unique_ptr<EmulatorHost> host_;
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Applier> applier_;
+};
+
+TEST_F(EndToEnd, EverySampleReachesEveryVendorAndTheStateFollows) {
+  connect(sample_config(host_->base_url()));
+  for (const char* step : {"redesign-variations.yaml", "start.yaml", "raise-exposure.yaml", "stop-with-result.yaml"}) {
+    auto report = apply_sample(step);
+    EXPECT_TRUE(report.ok()) << step << "\n" << describe(report);
+  }
+  const auto state = host_->state();
+
+  // AppConfig: the definition took the variations, run 1 started at 25, rose to 75, stopped with the result.
+  const auto& appconfig = at(state, {"appconfig"});
+  EXPECT_NE(write_json(appconfig).find("\"ExposurePercentage\":75"), std::string::npos) << write_json(appconfig);
+  EXPECT_NE(write_json(appconfig).find("\"qa-tester-1\":\"t1\""), std::string::npos) << write_json(appconfig);
+  EXPECT_NE(write_json(appconfig).find("\"ExecutiveSummary\":\"Two-step won\""), std::string::npos);
+  EXPECT_NE(write_json(appconfig).find("\"DONE\""), std::string::npos);
+  EXPECT_NE(write_json(appconfig).find("\"StringValue\":\"blue\""), std::string::npos)
+      << "the two-step treatment's typed attributes reached the definition";
+
+  // LaunchDarkly: renamed; the description came with start (start itself needs reads, skipped).
+  const auto& ld = at(state, {"launchdarkly", "projects", "default", "environments", "production", "experiments",
+                              "checkout-redesign"});
+  EXPECT_EQ(at(ld, {"name"}).as_string(), "Checkout redesign");
+  EXPECT_EQ(at(ld, {"description"}).as_string(), "First run, 25% of US web users");
+
+  // Auth0: renamed, allocations 50/50 with the control, started, then completed.
+  const auto& a0 = at(state, {"auth0", "experiments", "exp_4fG7hJk"});
+  EXPECT_EQ(at(a0, {"name"}).as_string(), "Checkout redesign");
+  EXPECT_EQ(at(a0, {"status"}).as_string(), "completed");
+  EXPECT_EQ(at(a0, {"description"}).as_string(), "First run, 25% of US web users");
+  ASSERT_EQ(at(a0, {"allocations"}).as_array().size(), 2u);
+  EXPECT_FALSE(at(a0, {"started_at"}).is_null());
+
+  // Evidently: overrides and description set, the default variation served after the stop.
+  const auto& feature = at(state, {"evidently", "projects", "checkout", "features", "checkout-redesign"});
+  EXPECT_EQ(at(feature, {"description"}).as_string(), "First run, 25% of US web users");
+  EXPECT_EQ(at(feature, {"defaultVariation"}).as_string(), "control");
+  EXPECT_EQ(at(feature, {"entityOverrides", "qa-tester-1"}).as_string(), "two-step");
+  EXPECT_EQ(at(feature, {"evaluationStrategy"}).as_string(), "DEFAULT_VARIATION");
+}
+
+TEST_F(EndToEnd, RetriesRecoverFromInjectedFaults) {
+  connect(sample_config(host_->base_url(), {}, {{"retry_base_ms", "5"}}));
+  emulator::Fault unavailable;
+  unavailable.vendor = "launchdarkly";
+  unavailable.status = 503;
+  unavailable.times = 2;
+  emulator::Fault throttled;
+  throttled.vendor = "evidently";
+  throttled.status = 429;
+  throttled.retry_after_s = 0;
+  throttled.times = 1;
+  ASSERT_TRUE(host_->set_faults({unavailable, throttled}));
+  auto report = apply_sample("redesign-variations.yaml");
+  EXPECT_TRUE(report.ok()) << describe(report);
+  EXPECT_EQ(backend(report, "ld").requests.at(0).attempts, 3);
+  EXPECT_EQ(backend(report, "ev").requests.at(0).attempts, 2);
+  EXPECT_EQ(backend(report, "aws").requests.at(0).attempts, 1);
+}
+
+TEST_F(EndToEnd, ABackendThatIsDownFailsAloneAndTheOthersApply) {
+  // Nothing listens on port 1 of the loopback address.
+  connect(sample_config(host_->base_url(), {{"a0", "http://127.0.0.1:1"}}, {{"attempts", "1"}}));
+  auto report = apply_sample("redesign-variations.yaml");
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(backend(report, "a0").result, BackendOutcome::failed) << describe(report);
+  ASSERT_TRUE(backend(report, "a0").error);
+  EXPECT_EQ(backend(report, "a0").error->code, ErrorCode::unavailable);
+  for (const char* ok : {"aws", "ld", "ev"}) EXPECT_EQ(backend(report, ok).result, BackendOutcome::ok) << ok;
+  const auto state = host_->state();
+  EXPECT_EQ(at(state, {"launchdarkly", "projects", "default", "environments", "production", "experiments",
+                       "checkout-redesign", "name"})
+                .as_string(),
+            "Checkout redesign");
+}
+
+TEST_F(EndToEnd, TheVendorsRulesComeBackAsClearErrors) {
+  connect(sample_config(host_->base_url()));
+  ASSERT_TRUE(apply_sample("start.yaml").ok());
+  // AppConfig refuses a definition change while its run is active; the report carries its error.
+  auto report = apply_text("experiment: checkout-redesign\nhypothesis: changed mid-run\n");
+  const auto& aws = backend(report, "aws");
+  EXPECT_EQ(aws.result, BackendOutcome::failed) << describe(report);
+  ASSERT_TRUE(aws.error);
+  EXPECT_EQ(aws.error->code, ErrorCode::conflict) << aws.error->describe();
+  EXPECT_EQ(aws.requests.at(0).attempts, 1) << "a 409 is not retried";
+  EXPECT_FALSE(aws.error->request_id.empty());
+}
+
+TEST_F(EndToEnd, AWrongSignatureIsRefusedLikeAws) {
+  auto wrong_secret = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "AWS_SECRET_ACCESS_KEY") return std::string("not-the-secret");
+    return test_environment(name);
+  };
+  auto bridge = Bridge::from_text(sample_config(host_->base_url()), "e2e-config.yaml");
+  ASSERT_TRUE(bridge);
+  ApplyOptions options;
+  options.environment = wrong_secret;
+  auto applier = Applier::create(*bridge, options);
+  ASSERT_TRUE(applier);
+  auto update = load_update(kSamples + "/updates/raise-exposure.yaml");
+  auto report = applier->apply(*update);
+  const auto& aws = backend(report, "aws");
+  EXPECT_EQ(aws.result, BackendOutcome::failed);
+  ASSERT_TRUE(aws.error);
+  EXPECT_EQ(aws.error->code, ErrorCode::unauthorized) << aws.error->describe();
+  EXPECT_EQ(aws.error->message.find("not-the-secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace expbridge
