@@ -10,6 +10,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The SDK conformance test (tests/sdk) needs node and npm. A NodeSource node bundles its own
+# npm and conflicts with Debian's npm package, so each is added only when its command is missing.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "expbridge: installing ${missing[*]}" >&2
