@@ -257,6 +257,37 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
   return Bridge(std::move(impl));
 }
 
+Result<std::vector<Bridge::StateReads>> Bridge::state_reads(const Update& update, const PlanOptions& options) const {
+  std::vector<StateReads> out;
+  auto experiment = impl_->experiments.find(update.experiment);
+  if (experiment == impl_->experiments.end()) return out;  // plan() reports it, with the file
+  for (const auto& bound : experiment->second) {
+    const BackendInfo& info = impl_->backends[bound.backend];
+    if (!options.backends.empty() &&
+        std::find(options.backends.begin(), options.backends.end(), info.name) == options.backends.end())
+      continue;
+    auto requests = impl_->adapters[bound.backend]->state_requests(update, *bound.binding);
+    if (!requests.empty()) out.push_back(StateReads{info.name, std::move(requests)});
+  }
+  return out;
+}
+
+Result<Experiment> Bridge::read_state(const std::string& backend, const Update& update,
+                                      const std::vector<ReadResponse>& responses) const {
+  auto experiment = impl_->experiments.find(update.experiment);
+  if (experiment != impl_->experiments.end())
+    for (const auto& bound : experiment->second)
+      if (impl_->backends[bound.backend].name == backend) {
+        auto state = impl_->adapters[bound.backend]->read_state(*bound.binding, responses);
+        if (!state) {
+          state.error().backend = backend;
+          state.error().vendor = impl_->backends[bound.backend].vendor;
+        }
+        return state;
+      }
+  return std::unexpected(make_error(ErrorCode::internal, "no binding of backend '" + backend + "' to read"));
+}
+
 Result<Plan> Bridge::plan(const Update& update, const PlanOptions& options) const {
   auto in_update = [&](Error e) {
     if (e.file.empty()) e.file = update.source;

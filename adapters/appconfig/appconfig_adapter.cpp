@@ -1,5 +1,7 @@
 #include "appconfig_adapter.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <tuple>
 #include <variant>
 
@@ -48,6 +50,8 @@ struct AppConfigTable {
   const OperationSpec* start_run = nullptr;
   const OperationSpec* stop_run = nullptr;
   const OperationSpec* archive = nullptr;
+  const OperationSpec* get_run = nullptr;
+  std::map<std::string, ExperimentStatus, std::less<>> run_statuses;  ///< wire run Status -> neutral
   std::string content_type;
 
   // Wire names.
@@ -81,6 +85,12 @@ struct AppConfigTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.start_run, action_operation("start"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.stop_run, action_operation("stop"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.archive, action_operation("archive"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_run, t.operation("GetExperimentRun"));
+    for (auto status : {ExperimentStatus::running, ExperimentStatus::stopped}) {
+      std::string wire;
+      EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value("run_status", to_string(status)));
+      out.run_statuses.emplace(std::move(wire), status);
+    }
     for (auto a : {Action::start, Action::pause, Action::stop, Action::archive, Action::restore}) {
       std::string_view name = to_string(a);
       if (action.values.contains(name)) continue;
@@ -288,6 +298,34 @@ class AppConfigAdapter final : public Adapter {
     }
     if (u.action == Action::archive) EXPBRIDGE_RETURN_IF_ERROR(add(*t_.archive, std::nullopt));
     return out;
+  }
+
+  std::vector<PlannedRequest> state_requests(const Update& u, const Binding& b) const override {
+    const auto& binding = static_cast<const AppConfigBinding&>(b);
+    const bool starting = u.action == Action::start;
+    const bool changes_definition = u.hypothesis || u.launch_criteria || u.audience || u.variations;
+    // Only the rules that depend on the bound run make a read worth it.
+    if (!(u.exposure && !starting) && !changes_definition) return {};
+    auto request = make_request(*t_.get_run, base_url_,
+                                {{"application", options_.application}, {"definition", binding.definition}, {"run", binding.run}},
+                                t_.content_type, std::nullopt);
+    if (!request) return {};
+    return {std::move(*request)};
+  }
+
+  Result<Experiment> read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
+    Experiment state;
+    if (responses.empty() || responses.front().status == 404) return state;  // no such run yet
+    boost::system::error_code ec;
+    auto run = boost::json::parse(responses.front().body, ec);
+    if (ec || !run.is_object())
+      return std::unexpected(make_error(ErrorCode::internal, "GetExperimentRun answered something that is not a run"));
+    const auto& o = run.get_object();
+    if (const auto* exposure = o.if_contains("ExposurePercentage"); exposure && exposure->is_number())
+      state.exposure = exposure->to_number<double>();
+    if (const auto* status = o.if_contains("Status"); status && status->is_string())
+      if (auto it = t_.run_statuses.find(status->get_string()); it != t_.run_statuses.end()) state.status = it->second;
+    return state;
   }
 
   AuthSpec auth() const override {

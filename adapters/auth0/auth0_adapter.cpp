@@ -1,5 +1,7 @@
 #include "auth0_adapter.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -43,6 +45,7 @@ Result<std::string> auth_string(const MappingTable& t, std::string_view key) {
 struct Auth0Table {
   const OperationSpec* update_experiment = nullptr;
   const OperationSpec* transition_status = nullptr;
+  const OperationSpec* get_experiment = nullptr;
   std::string content_type;
   std::string name_member, description_member, status_member;
   std::string allocations_member, variation_member, control_member, weight_member;
@@ -66,6 +69,7 @@ struct Auth0Table {
     Auth0Table out;
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::name).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.transition_status, t.operation(t.field(field::action).operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_experiment, t.operation("GetExperiment"));
     // The adapter builds one PATCH body; a table routing a field or pass-through member to
     // another operation would be silently ignored, so it is refused at start-up.
     for (const char* neutral : {field::description, field::variations}) {
@@ -252,6 +256,31 @@ class Auth0Adapter final : public Adapter {
       out.requests.push_back(std::move(request));
     }
     return out;
+  }
+
+  std::vector<PlannedRequest> state_requests(const Update& u, const Binding& b) const override {
+    // Allocations are frozen while active, and a transition depends on the status now.
+    if (!u.variations && !u.action) return {};
+    const auto& binding = static_cast<const Auth0Binding&>(b);
+    auto request = make_request(*t_.get_experiment, base_url_, {{"id", binding.id}}, t_.content_type, std::nullopt);
+    if (!request) return {};
+    return {std::move(*request)};
+  }
+
+  Result<Experiment> read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
+    Experiment state;
+    if (responses.empty() || responses.front().status == 404) return state;
+    boost::system::error_code ec;
+    auto experiment = boost::json::parse(responses.front().body, ec);
+    if (ec || !experiment.is_object())
+      return std::unexpected(make_error(ErrorCode::internal, "GET experiment answered something that is not an experiment"));
+    if (const auto* status = experiment.get_object().if_contains("status"); status && status->is_string())
+      for (const auto& [neutral, wire] : t_.statuses)
+        if (wire == status->get_string())
+          for (auto s : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
+                         ExperimentStatus::stopped, ExperimentStatus::archived})
+            if (to_string(s) == neutral) state.status = s;
+    return state;
   }
 
   AuthSpec auth() const override {

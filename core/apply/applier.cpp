@@ -89,7 +89,8 @@ struct Applier::Impl {
   }
 
   // One request, attempts and backoff included. Returns true when it succeeded.
-  asio::awaitable<bool> send_request(Backend& backend, RequestReport& report, Clock::time_point deadline) {
+  asio::awaitable<bool> send_request(Backend& backend, RequestReport& report, Clock::time_point deadline,
+                                     http::Response* last_response = nullptr) {
     const SendOptions& send = backend.info->send;
     const HttpSpec& spec = backend.info->table->http();
     const apply::RetryOptions retry{send.attempts, send.retry_base, send.retry_cap};
@@ -146,6 +147,7 @@ struct Applier::Impl {
       if (response) {
         report.sent = true;
         report.status = response->status;
+        if (last_response) *last_response = *response;
         log->debug("backend {}: {} {} -> {} in {:.1f} ms", backend.info->name, planned.method, planned.url,
                    response->status, elapsed_ms(attempt_started));
         if (response->status >= 200 && response->status < 300) {
@@ -193,7 +195,36 @@ struct Applier::Impl {
     co_return false;
   }
 
-  asio::awaitable<void> run_backend(Backend& backend, BackendPlan plan, BackendReport& report) {
+  // The state reads of one backend, and what its adapter makes of the answers.
+  asio::awaitable<void> read_backend(Backend& backend, const Update& update, std::vector<PlannedRequest> requests,
+                                     std::optional<Experiment>& state, std::optional<Error>& failure) {
+    if (backend.auth_error) co_return;  // reported with the backend's requests
+    const auto deadline = Clock::now() + backend.info->send.deadline;
+    std::vector<ReadResponse> responses;
+    for (auto& request : requests) {
+      RequestReport read{std::move(request), false, 0, 0, 0, {}};
+      http::Response response;
+      bool ok = co_await send_request(backend, read, deadline, &response);
+      // A definite answer about the resource ("no such run yet") is state too; the adapter decides.
+      const bool answered = read.status == 404 || read.status == 409;
+      if (!ok && !answered) {
+        Error e = read.error.value_or(make_error(ErrorCode::internal, "state read failed"));
+        e.message = "reading the current state first: " + e.message;
+        failure = std::move(e);
+        co_return;
+      }
+      responses.push_back(ReadResponse{read.status, std::move(response.body)});
+    }
+    auto read_state = bridge->read_state(backend.info->name, update, responses);
+    if (!read_state) {
+      failure = std::move(read_state).error();
+      co_return;
+    }
+    state = std::move(*read_state);
+  }
+
+  asio::awaitable<void> run_backend(Backend& backend, BackendPlan plan, BackendReport& report,
+                                    std::optional<Error> read_failure) {
     const auto started = Clock::now();
     const auto deadline = started + backend.info->send.deadline;
     report.backend = plan.backend;
@@ -205,9 +236,9 @@ struct Applier::Impl {
       report.result = BackendOutcome::skipped;
       co_return;
     }
-    if (backend.auth_error) {
+    if (backend.auth_error || read_failure) {
       report.result = BackendOutcome::failed;
-      report.error = backend.auth_error;
+      report.error = backend.auth_error ? backend.auth_error : read_failure;
       co_return;
     }
     report.result = BackendOutcome::ok;
@@ -238,8 +269,36 @@ struct Applier::Impl {
     report.experiment = update->experiment;
     auto& lock = experiment_lock(update->experiment);
     co_await lock.acquire();
-    // Every backend's plan is built and checked before the first request leaves.
-    auto plan = bridge->plan(*update, options.plan);
+    // Rules that depend on the vendor's state (AppConfig exposure may only rise, Auth0
+    // allocations are frozen while active) need a read first: GETs only, all backends at once.
+    // First without state: an update that is invalid whatever the vendors hold sends nothing, not even a read.
+    if (auto stateless = bridge->plan(*update, options.plan); !stateless) {
+      report.error = std::move(stateless).error();
+      lock.release();
+      co_return;
+    }
+    PlanOptions plan_options = options.plan;
+    std::vector<std::string> read_names;
+    std::vector<std::optional<Experiment>> states;
+    std::vector<std::optional<Error>> read_failures;
+    if (auto reads = bridge->state_reads(*update, options.plan); reads && !reads->empty()) {
+      states.resize(reads->size());
+      read_failures.resize(reads->size());
+      apply::WaitGroup all_read(io.get_executor());
+      for (std::size_t i = 0; i < reads->size(); ++i) {
+        read_names.push_back((*reads)[i].backend);
+        all_read.add();
+        asio::co_spawn(io,
+                       read_backend(*find_backend((*reads)[i].backend), *update, std::move((*reads)[i].requests), states[i],
+                                    read_failures[i]),
+                       [&all_read](std::exception_ptr) { all_read.done(); });
+      }
+      co_await all_read.wait();
+      for (std::size_t i = 0; i < states.size(); ++i)
+        if (states[i]) plan_options.current.emplace_back(read_names[i], &*states[i]);
+    }
+    // Every backend's plan is built and checked before the first change leaves.
+    auto plan = bridge->plan(*update, plan_options);
     if (!plan) {
       report.error = std::move(plan).error();
       lock.release();
@@ -249,8 +308,11 @@ struct Applier::Impl {
     apply::WaitGroup all(io.get_executor());
     for (std::size_t i = 0; i < plan->backends.size(); ++i) {
       Backend* backend = find_backend(plan->backends[i].backend);
+      std::optional<Error> read_failure;
+      for (std::size_t r = 0; r < read_names.size(); ++r)
+        if (read_names[r] == backend->info->name) read_failure = read_failures[r];
       all.add();
-      asio::co_spawn(io, run_backend(*backend, std::move(plan->backends[i]), report.backends[i]),
+      asio::co_spawn(io, run_backend(*backend, std::move(plan->backends[i]), report.backends[i], std::move(read_failure)),
                      [&all](std::exception_ptr) { all.done(); });
     }
     co_await all.wait();

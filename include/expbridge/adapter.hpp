@@ -42,6 +42,12 @@ struct PlanContext {
   const Experiment* current = nullptr;  ///< nullptr = unknown: such rules are not checked
 };
 
+/// A vendor's answer to a state read: its HTTP status and body, whatever the status.
+struct ReadResponse {
+  int status = 0;
+  std::string body;
+};
+
 /// One backend: a vendor adapter built with that backend's options.
 /// Implementations are pure translators: they build requests, they do not send them.
 class Adapter {
@@ -64,6 +70,20 @@ class Adapter {
 
   /// How requests to this backend authenticate.
   virtual AuthSpec auth() const = 0;
+
+  /// The reads (GET requests) of the vendor's current state that planning `update` needs,
+  /// e.g. AppConfig's current exposure to refuse a decrease. `apply` sends them before any
+  /// plan is built and hands the answers to `read_state`; `plan` alone never reads. Empty
+  /// (the default): this update's rules do not depend on state.
+  virtual std::vector<PlannedRequest> state_requests(const Update& /*update*/, const Binding& /*binding*/) const {
+    return {};
+  }
+
+  /// The neutral state from the answers to `state_requests` (same order). A vendor answer
+  /// that means "nothing there yet" (a run not started) gives an empty `Experiment`.
+  virtual Result<Experiment> read_state(const Binding& /*binding*/, const std::vector<ReadResponse>& /*responses*/) const {
+    return Experiment{};
+  }
 };
 
 /// What a factory receives to build one backend.

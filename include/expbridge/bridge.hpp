@@ -68,6 +68,17 @@ class Bridge {
   /// Sends nothing and needs no credentials.
   Result<Plan> plan(const Update& update, const PlanOptions& options = {}) const;
 
+  /// Per selected backend bound to `update.experiment`, the state reads its adapter needs
+  /// (only backends that need some). Fails like `plan` for an unknown experiment or backend.
+  struct StateReads {
+    std::string backend;
+    std::vector<PlannedRequest> requests;
+  };
+  Result<std::vector<StateReads>> state_reads(const Update& update, const PlanOptions& options = {}) const;
+  /// The neutral state of `backend` from the answers to its `state_reads`.
+  Result<Experiment> read_state(const std::string& backend, const Update& update,
+                                const std::vector<ReadResponse>& responses) const;
+
   const std::vector<BackendInfo>& backends() const;
   std::vector<std::string> experiments() const;
   const std::string& source() const;

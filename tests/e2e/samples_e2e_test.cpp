@@ -58,11 +58,10 @@ class EndToEnd : public ::testing::Test {
     host_ = std::move(*host);
   }
 
-  void connect(const std::string& config) {
+  void connect(const std::string& config, ApplyOptions options = {}) {
     auto bridge = Bridge::from_text(config, "e2e-config.yaml");
     ASSERT_TRUE(bridge) << bridge.error().describe();
     bridge_ = std::make_unique<Bridge>(std::move(*bridge));
-    ApplyOptions options;
     options.environment = test_environment;
     auto applier = Applier::create(*bridge_, options);
     ASSERT_TRUE(applier) << applier.error().describe();
@@ -168,11 +167,43 @@ TEST_F(EndToEnd, ABackendThatIsDownFailsAloneAndTheOthersApply) {
             "Checkout redesign");
 }
 
-TEST_F(EndToEnd, TheVendorsRulesComeBackAsClearErrors) {
+TEST_F(EndToEnd, LoweringAppConfigExposureIsRefusedLocallyBeforeAnyChangeIsSent) {
   connect(sample_config(host_->base_url()));
+  ASSERT_TRUE(apply_sample("start.yaml").ok());           // run 1 at 25 %
+  ASSERT_TRUE(apply_sample("raise-exposure.yaml").ok());  // 75 %
+  const auto before = host_->request_counts();
+  auto report = apply_text("experiment: checkout-redesign\nexposure: 50\ndescription: narrower\n");
+  ASSERT_TRUE(report.error) << describe(report);
+  EXPECT_EQ(report.error->code, ErrorCode::invalid_input);
+  EXPECT_EQ(report.error->backend, "aws");
+  EXPECT_EQ(report.error->field, "exposure");
+  EXPECT_NE(report.error->message.find("75"), std::string::npos) << report.error->describe();
+  // Only the reads went out: AppConfig's run and Auth0's status were not even read for a
+  // description at Auth0 (no rule depends on it), and no vendor received a change.
+  const auto after = host_->request_counts();
+  EXPECT_EQ(after.at("appconfig"), before.at("appconfig") + 1) << "one GetExperimentRun";
+  EXPECT_EQ(after.at("launchdarkly"), before.at("launchdarkly"));
+  EXPECT_EQ(after.at("evidently"), before.at("evidently"));
+  EXPECT_NE(write_json(host_->state()).find("\"ExposurePercentage\":75"), std::string::npos);
+}
+
+TEST_F(EndToEnd, StateDependentRulesOfAuth0AreCheckedBeforeSending) {
+  ApplyOptions only_auth0;
+  only_auth0.plan.backends = {"a0"};  // AppConfig would refuse the same update for its own rule
+  connect(sample_config(host_->base_url()), only_auth0);
+  ASSERT_TRUE(apply_sample("redesign-variations.yaml").ok());
+  ASSERT_TRUE(apply_sample("start.yaml").ok());  // the Auth0 experiment is active now
+  auto report = apply_sample("redesign-variations.yaml");
+  ASSERT_TRUE(report.error) << describe(report);
+  EXPECT_EQ(report.error->backend, "a0");
+  EXPECT_EQ(report.error->field, "variations") << report.error->describe();
+}
+
+TEST_F(EndToEnd, TheVendorsRulesComeBackAsClearErrors) {
+  connect(sample_config(host_->base_url(), {}, {{"attempts", "1"}}));
   ASSERT_TRUE(apply_sample("start.yaml").ok());
-  // AppConfig refuses a definition change while its run is active; the report carries its error.
-  auto report = apply_text("experiment: checkout-redesign\nhypothesis: changed mid-run\n");
+  // A second start at AppConfig: the emulator refuses a second run while one is RUNNING.
+  auto report = apply_sample("start.yaml");
   const auto& aws = backend(report, "aws");
   EXPECT_EQ(aws.result, BackendOutcome::failed) << describe(report);
   ASSERT_TRUE(aws.error);

@@ -89,6 +89,15 @@ std::vector<ServerRequest> FakeVendors::api_requests(std::string_view backend) c
   if (it == impl_->servers.end()) return {};
   auto all = it->second->received_requests();
   if (backend == "a0") std::erase_if(all, [](const ServerRequest& r) { return Impl::is_token_request(r); });
+  std::erase_if(all, [](const ServerRequest& r) { return r.method == "GET"; });
+  return all;
+}
+
+std::vector<ServerRequest> FakeVendors::state_reads(std::string_view backend) const {
+  auto it = impl_->servers.find(backend);
+  if (it == impl_->servers.end()) return {};
+  auto all = it->second->received_requests();
+  std::erase_if(all, [](const ServerRequest& r) { return r.method != "GET"; });
   return all;
 }
 

@@ -68,8 +68,11 @@ class FakeVendors {
   /// Replaces the Auth0 token endpoint's handler (default: issue a token, 24 h).
   void set_token_handler(Handler handler);
 
-  /// Requests the API of a backend received (for `a0`, without token requests).
+  /// The changes the API of a backend received: not the GETs `apply` sends to read the
+  /// current state first, nor (for `a0`) token requests.
   std::vector<ServerRequest> api_requests(std::string_view backend) const;
+  /// The state reads (GETs) a backend received.
+  std::vector<ServerRequest> state_reads(std::string_view backend) const;
   /// Requests the Auth0 token endpoint received.
   std::vector<ServerRequest> token_requests() const;
   /// Every access token the default token handler issued, in order.

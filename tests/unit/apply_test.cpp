@@ -443,7 +443,10 @@ TEST_F(Apply, AResetMidResponseIsNotRetriedForANonIdempotentRequest) {
   ASSERT_NO_FATAL_FAILURE(start({}, options));
   ServerReply reset = FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"active","name":"Checkout redesign"})");
   reset.action = ServerReply::Action::reset_mid_body;
-  vendors.set_api_handler("a0", [reset](const ServerRequest&) { return reset; });
+  // The state read (GET) is answered; the status transition is cut mid-response.
+  vendors.set_api_handler("a0", [reset](const ServerRequest& r) {
+    return r.method == "GET" ? FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"draft"})") : reset;
+  });
 
   const auto report = apply(R"({"experiment": "checkout-redesign", "action": "start"})");
   EXPECT_FALSE(report.ok());
@@ -497,13 +500,34 @@ TEST_F(Apply, An400IsNotRetriedAndTheVendorErrorIsParsed) {
   EXPECT_EQ(error.at("request_id").as_string(), request_id);
 }
 
+// ---- state reads -------------------------------------------------------------------------
+
+TEST_F(Apply, AFailingStateReadFailsThatBackendAndSendsItNoChange) {
+  test::ApplyConfigOptions config;
+  config.per_backend["aws"] = {{"attempts", "1"}};
+  ASSERT_NO_FATAL_FAILURE(start(config));
+  vendors.set_api_handler("aws", [](const ServerRequest& r) {
+    if (r.method == "GET")
+      return json_reply(500, R"({"Message":"internal"})", {{"x-amzn-ErrorType", "InternalServerException"}});
+    return FakeVendors::ok_json();
+  });
+  const auto report = apply(R"({"experiment": "checkout-redesign", "exposure": 40})");
+  const auto& aws = backend_of(report, "aws");
+  EXPECT_EQ(aws.result, BackendOutcome::failed) << dump(report);
+  ASSERT_TRUE(aws.error);
+  EXPECT_NE(aws.error->message.find("reading the current state first"), std::string::npos) << aws.error->message;
+  EXPECT_EQ(vendors.state_reads("aws").size(), 1u);
+  EXPECT_TRUE(vendors.api_requests("aws").empty()) << "no change without the state its rules need";
+}
+
 // ---- 8. one backend failing ---------------------------------------------------------------
 
 TEST_F(Apply, OneBackendFailingLeavesTheOthersOkAndItsLaterRequestsUnsent) {
   test::ApplyConfigOptions config;
   config.per_backend["aws"] = {{"attempts", "2"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
-  vendors.set_api_handler("aws", [](const ServerRequest&) {
+  vendors.set_api_handler("aws", [](const ServerRequest& r) {
+    if (r.method == "GET") return FakeVendors::ok_json();  // the state read before the plan
     return json_reply(500, R"({"Message":"We encountered an internal error. Please try again."})",
                       {{"x-amzn-ErrorType", "InternalServerException"}, {"x-amzn-RequestId", "req-500"}});
   });
