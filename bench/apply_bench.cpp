@@ -212,6 +212,10 @@ std::string request_id(const ServerRequest& request) {
   return strf("7c1e%04zx-bench-4a5b-8c9d-%012zx", request.connection_number & 0xffff, request.request_number);
 }
 
+// `--no-read-state`: the AppConfig backend skips the state read before an exposure change,
+// so the fan-out shows one round trip per backend (the rule is then left to the vendor).
+bool g_read_state = true;
+
 ServerReply appconfig_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
   auto refuse = [&](int status, const char* type, const char* message) {
     ++tally.refused;
@@ -222,8 +226,18 @@ ServerReply appconfig_reply(const ServerRequest& request, const Behaviour& behav
   };
   if (!sigv4_ok(request, "appconfig"))
     return refuse(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided.");
-  // /applications/{app}/experimentdefinitions/{definition}/experimentruns/{run}/update
   const auto parts = path_segments(request.target);
+  // GetExperimentRun: apply reads the run before an exposure change (it may only rise).
+  if (request.method == "GET" && parts.size() == 6 && parts[0] == "applications" && parts[4] == "experimentruns") {
+    ++tally.answered;
+    ServerReply reply = json_reply(200, json::object{{"ApplicationId", parts[1]}, {"ExperimentDefinitionId", parts[3]},
+                                                     {"Run", std::strtol(parts[5].c_str(), nullptr, 10)},
+                                                     {"Status", "RUNNING"}, {"ExposurePercentage", 0}},
+                                   behaviour);
+    reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
+    return reply;
+  }
+  // /applications/{app}/experimentdefinitions/{definition}/experimentruns/{run}/update
   if (request.method != "PATCH" || parts.size() != 7 || parts[0] != "applications" || parts[6] != "update")
     return refuse(404, "ResourceNotFoundException", "Requested resource not found");
   json::object run{{"ApplicationId", parts[1]},
@@ -406,7 +420,8 @@ class Backends {
   /// `experiments` experiments bound at each (1 = the sample's checkout-redesign binding).
   std::string config(int experiments) const {
     std::string out = "# Written by apply_bench: samples/backends.yaml pointed at loopback servers.\nbackends:\n";
-    out += "  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" + url(Vendor::appconfig) + "\"}\n";
+    out += "  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" + url(Vendor::appconfig) + "\"" +
+           std::string(g_read_state ? "" : ", read_state: false") + "}\n";
     out += "  ld:  {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN, endpoint: \"" +
            url(Vendor::launchdarkly) + "\"}\n";
     out += "  a0:  {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, "
@@ -847,7 +862,8 @@ std::string markdown(const LatencyResult* latency, const std::vector<StreamResul
     const double p50 = percentile(latency->wall_ms, 50), p95 = percentile(latency->wall_ms, 95);
     double total = 0;
     for (double w : latency->wall_ms) total += w;
-    out += strf("| fan-out: 1 update → 4 backends answering after %lld ms (`Applier::apply` in process; "
+    out += g_read_state ? "| fan-out: " : "| fan-out, `read_state: false` at AppConfig: ";
+    out += strf("1 update → 4 backends answering after %lld ms (`Applier::apply` in process; "
                 "sequential would be %lld ms) | %d | %.2f s | — | **%.1f ms** | **%.1f ms** | — | %zu | p95 < %.0f ms: %s |\n",
                 static_cast<long long>(latency->delay.count()), static_cast<long long>(latency->delay.count() * 4),
                 latency->runs, total / 1000.0, p50, p95, latency->connections, targets.latency_ms,
@@ -947,6 +963,7 @@ int main(int argc, char** argv) {
     }
     else if (arg == "--markdown") markdown_only = true;
     else if (arg == "--keep-files") keep_files = true;
+    else if (arg == "--no-read-state") g_read_state = false;
     else if (arg == "--no-diagnostic") diagnostic = false;
     else if (arg == "--help" || arg == "-h") {
       usage();

@@ -16,7 +16,7 @@ namespace {
 // Settings the core reads for every backend; everything else belongs to the vendor's adapter.
 constexpr std::string_view kCommonKeys[] = {"vendor",      "endpoint",      "strict",       "timeout_ms",
                                            "deadline_ms", "attempts",      "retry_base_ms", "retry_cap_ms",
-                                           "max_in_flight"};
+                                           "max_in_flight", "read_state"};
 
 Result<SendOptions> read_send_options(ObjectReader& reader) {
   SendOptions send;
@@ -42,6 +42,9 @@ Result<SendOptions> read_send_options(ObjectReader& reader) {
   EXPBRIDGE_ASSIGN_OR_RETURN(v, reader.optional_integer("max_in_flight"));
   if (v && (*v < 1 || *v > 64)) return std::unexpected(reader.error("max_in_flight", "must be 1..64"));
   if (v) send.max_in_flight = static_cast<int>(*v);
+  std::optional<bool> read_state;
+  EXPBRIDGE_ASSIGN_OR_RETURN(read_state, reader.optional_bool("read_state"));
+  send.read_state = read_state.value_or(true);
   return send;
 }
 
@@ -263,6 +266,7 @@ Result<std::vector<Bridge::StateReads>> Bridge::state_reads(const Update& update
   if (experiment == impl_->experiments.end()) return out;  // plan() reports it, with the file
   for (const auto& bound : experiment->second) {
     const BackendInfo& info = impl_->backends[bound.backend];
+    if (!info.send.read_state) continue;
     if (!options.backends.empty() &&
         std::find(options.backends.begin(), options.backends.end(), info.name) == options.backends.end())
       continue;

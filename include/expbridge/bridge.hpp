@@ -40,6 +40,9 @@ struct SendOptions {
   std::chrono::milliseconds retry_base{100};  ///< `retry_base_ms`: backoff base
   std::chrono::milliseconds retry_cap{20000}; ///< `retry_cap_ms`: longest wait, also the clamp for vendor signals
   int max_in_flight = 0;                      ///< `max_in_flight`: requests at once; 0 = the vendor's default
+  /// `read_state`: read the vendor's state first when a rule depends on it (one more round
+  /// trip for those updates); false leaves such rules to the vendor.
+  bool read_state = true;
 };
 
 /// A configured backend, as loaded.

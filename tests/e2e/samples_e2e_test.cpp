@@ -187,6 +187,26 @@ TEST_F(EndToEnd, LoweringAppConfigExposureIsRefusedLocallyBeforeAnyChangeIsSent)
   EXPECT_NE(write_json(host_->state()).find("\"ExposurePercentage\":75"), std::string::npos);
 }
 
+TEST_F(EndToEnd, WithoutStateReadsTheVendorEnforcesTheRuleItself) {
+  connect(sample_config(host_->base_url(), {}, {{"attempts", "1"}}));
+  ASSERT_TRUE(apply_sample("start.yaml").ok());
+  ASSERT_TRUE(apply_sample("raise-exposure.yaml").ok());
+  auto doc = load_document(kSamples + "/backends.yaml");
+  ASSERT_TRUE(doc);
+  for (auto& backend : doc->root.as_object()["backends"].as_object())
+    backend.value().as_object()["endpoint"] = host_->base_url();
+  doc->root.as_object()["backends"].as_object()["aws"].as_object()["read_state"] = false;
+  doc->root.as_object()["backends"].as_object()["aws"].as_object()["attempts"] = 1;
+  connect(write_json(doc->root));
+  auto report = apply_text("experiment: checkout-redesign\nexposure: 50\n");
+  EXPECT_FALSE(report.error) << "nothing is known locally, so nothing is refused locally";
+  const auto& aws = backend(report, "aws");
+  EXPECT_EQ(aws.result, BackendOutcome::failed) << describe(report);
+  ASSERT_TRUE(aws.error);
+  EXPECT_EQ(aws.error->http_status, 400) << aws.error->describe();
+  EXPECT_NE(aws.error->message.find("BadRequestException"), std::string::npos) << aws.error->describe();
+}
+
 TEST_F(EndToEnd, StateDependentRulesOfAuth0AreCheckedBeforeSending) {
   ApplyOptions only_auth0;
   only_auth0.plan.backends = {"a0"};  // AppConfig would refuse the same update for its own rule
