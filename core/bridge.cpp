@@ -8,6 +8,7 @@
 #include "document.hpp"
 #include "expbridge/update.hpp"
 #include "json_reader.hpp"
+#include "message_text.hpp"
 #include "url.hpp"
 
 namespace expbridge {
@@ -177,7 +178,7 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
     if (!factory) {
       std::string known;
       for (const auto& v : impl->registry->vendors()) known += (known.empty() ? "" : ", ") + v;
-      std::string message = "unknown vendor '" + *vendor + "'";
+      std::string message = "unknown vendor " + quote_value(*vendor);
       if (auto guess = closest_name(*vendor, impl->registry->vendors()); !guess.empty())
         message += " (did you mean '" + guess + "'?)";
       return fail(reader->error("vendor", message + "; known vendors: " + known));
@@ -215,6 +216,8 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
     impl->adapters.push_back(std::move(*adapter));
   }
 
+  std::map<std::string_view, std::size_t> backend_index;
+  for (std::size_t i = 0; i < impl->backends.size(); ++i) backend_index.emplace(impl->backends[i].name, i);
   if (*experiments) {
     for (const auto& member : **experiments) {
       std::string key(member.key());
@@ -227,13 +230,12 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
       auto& bound = impl->experiments[key];
       for (const auto& b : member.value().get_object()) {
         std::string binding_path = join_path(path, b.key());
-        std::size_t index = impl->backends.size();
-        for (std::size_t i = 0; i < impl->backends.size(); ++i)
-          if (impl->backends[i].name == b.key()) index = i;
+        const auto found = backend_index.find(b.key());
+        const std::size_t index = found == backend_index.end() ? impl->backends.size() : found->second;
         if (index == impl->backends.size()) {
           std::vector<std::string> names;
           for (const auto& info : impl->backends) names.push_back(info.name);
-          std::string message = "no backend named '" + std::string(b.key()) + "'";
+          std::string message = "no backend named " + quote_value(b.key());
           if (auto guess = closest_name(b.key(), names); !guess.empty()) message += " (did you mean '" + guess + "'?)";
           Error e = make_error(ErrorCode::invalid_input, message);
           e.field = binding_path;

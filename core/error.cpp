@@ -1,5 +1,7 @@
 #include "expbridge/error.hpp"
 
+#include "message_text.hpp"
+
 namespace expbridge {
 
 std::string_view to_string(ErrorCode code) noexcept {
@@ -44,7 +46,8 @@ std::string Error::describe() const {
     out += vendor + ": ";
   }
   if (!operation.empty()) out += operation + ": ";
-  if (!field.empty()) out += field + ": ";
+  // A field path holds the document's own keys: shown shortened and escaped, as values are.
+  if (!field.empty()) out += printable_text(field, 160) + ": ";
   out += message;
   if (http_status != 0) out += " [HTTP " + std::to_string(http_status) + "]";
   if (!request_id.empty()) out += " [request id " + request_id + "]";

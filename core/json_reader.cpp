@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "document.hpp"
+#include "message_text.hpp"
 
 namespace expbridge {
 
@@ -30,6 +31,17 @@ std::optional<double> as_number(const boost::json::value& value) {
   }
 }
 
+Status check_exact_number(const boost::json::value& value) {
+  const bool exact = value.is_int64()    ? value.get_int64() >= -kMaxExactInteger && value.get_int64() <= kMaxExactInteger
+                     : value.is_uint64() ? value.get_uint64() <= static_cast<std::uint64_t>(kMaxExactInteger)
+                                         : true;
+  if (exact) return {};
+  const std::string text = value.is_int64() ? std::to_string(value.get_int64()) : std::to_string(value.get_uint64());
+  return std::unexpected(make_error(ErrorCode::invalid_input,
+                                    "the number " + text + " is beyond ±2^53 and would change when used as a number "
+                                    "(write it as a string if it is an identifier)"));
+}
+
 namespace {
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -51,6 +63,9 @@ std::string closest_name(std::string_view unknown, const std::vector<std::string
   std::string best;
   std::size_t best_distance = 3;
   for (const auto& k : known) {
+    // The distance is at least the difference in length: skip the quadratic work for long keys.
+    const std::size_t gap = unknown.size() > k.size() ? unknown.size() - k.size() : k.size() - unknown.size();
+    if (gap >= best_distance) continue;
     std::size_t d = edit_distance(unknown, k);
     if (d < best_distance) best_distance = d, best = k;
   }
@@ -92,7 +107,7 @@ Result<std::optional<std::string>> ObjectReader::optional_string(std::string_vie
 Result<std::string> ObjectReader::required_string(std::string_view key) {
   auto s = optional_string(key);
   if (!s) return std::unexpected(std::move(s).error());
-  if (!*s) return std::unexpected(error(key, "is required"));
+  if (!*s) return std::unexpected(missing(key));
   if ((*s)->empty()) return std::unexpected(error(key, "must not be empty"));
   return std::move(**s);
 }
@@ -102,6 +117,7 @@ Result<std::optional<double>> ObjectReader::optional_number(std::string_view key
   if (!v) return std::optional<double>();
   auto n = as_number(*v);
   if (!n) return std::unexpected(error(key, "must be a number, found " + std::string(json_kind(*v))));
+  if (auto exact = check_exact_number(*v); !exact) return std::unexpected(error(key, std::move(exact.error().message)));
   if (!std::isfinite(*n)) return std::unexpected(error(key, "must be a finite number (NaN and infinity are refused)"));
   return std::optional<double>(*n);
 }
@@ -129,24 +145,49 @@ Result<const boost::json::object*> ObjectReader::optional_object(std::string_vie
 
 Result<const boost::json::object*> ObjectReader::required_object(std::string_view key) {
   auto o = optional_object(key);
-  if (o && !*o) return std::unexpected(error(key, "is required"));
+  if (o && !*o) return std::unexpected(missing(key));
   return o;
+}
+
+Error ObjectReader::unknown_member(std::string_view key, std::vector<std::string> known) const {
+  std::string message = "unknown field " + quote_value(key);
+  if (auto guess = closest_name(key, known); !guess.empty()) message += " (did you mean '" + guess + "'?)";
+  std::sort(known.begin(), known.end());
+  known.erase(std::unique(known.begin(), known.end()), known.end());
+  message += "; known fields here:";
+  for (const auto& k : known) message += " " + k;
+  Error e = make_error(ErrorCode::invalid_input, std::move(message));
+  e.field = member_path(key);
+  return e;
+}
+
+Error ObjectReader::missing(std::string_view key, std::string message) const {
+  for (const auto& member : *object_) {
+    std::string_view other = member.key();
+    if (std::find(read_.begin(), read_.end(), other) != read_.end()) continue;
+    if (!closest_name(other, {std::string(key)}).empty()) {
+      std::vector<std::string> known = read_;
+      known.emplace_back(key);
+      return unknown_member(other, std::move(known));
+    }
+  }
+  return error(key, std::move(message));
+}
+
+Status ObjectReader::known(std::initializer_list<std::string_view> names) {
+  for (const auto& member : *object_) {
+    std::string_view key = member.key();
+    if (std::find(names.begin(), names.end(), key) != names.end()) continue;
+    return std::unexpected(unknown_member(key, std::vector<std::string>(names.begin(), names.end())));
+  }
+  return {};
 }
 
 Status ObjectReader::finish() const {
   for (const auto& member : *object_) {
     std::string_view key = member.key();
     if (std::find(read_.begin(), read_.end(), key) != read_.end()) continue;
-    std::string message = "unknown field '" + std::string(key) + "'";
-    if (auto guess = closest_name(key, read_); !guess.empty()) message += " (did you mean '" + guess + "'?)";
-    std::vector<std::string> known = read_;
-    std::sort(known.begin(), known.end());
-    known.erase(std::unique(known.begin(), known.end()), known.end());
-    message += "; known fields here:";
-    for (const auto& k : known) message += " " + k;
-    Error e = make_error(ErrorCode::invalid_input, std::move(message));
-    e.field = member_path(key);
-    return std::unexpected(std::move(e));
+    return std::unexpected(unknown_member(key, read_));
   }
   return {};
 }

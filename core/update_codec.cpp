@@ -1,9 +1,14 @@
 #include <charconv>
 #include <cmath>
 
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
 #include "document.hpp"
 #include "expbridge/update.hpp"
 #include "json_reader.hpp"
+#include "message_text.hpp"
 
 namespace expbridge {
 namespace {
@@ -30,6 +35,7 @@ Result<AttributeValue> parse_attribute(const boost::json::value& v, const std::s
   if (v.is_bool()) return AttributeValue(v.get_bool());
   if (auto n = as_number(v)) {
     if (!std::isfinite(*n)) return fail("must be a finite number (NaN and infinity are refused)");
+    if (auto exact = check_exact_number(v); !exact) return fail(std::move(exact.error().message));
     return AttributeValue(*n);
   }
   if (v.is_array()) {
@@ -51,6 +57,8 @@ Result<AttributeValue> parse_attribute(const boost::json::value& v, const std::s
         return fail("a list holds strings or numbers, one type: item " + std::to_string(i) + " is " +
                     std::string(json_kind(a[i])));
       if (!std::isfinite(*n)) return fail("item " + std::to_string(i) + " must be a finite number");
+      if (auto exact = check_exact_number(a[i]); !exact)
+        return fail("item " + std::to_string(i) + ": " + exact.error().message);
       numbers.push_back(*n);
     }
     return AttributeValue(std::move(numbers));
@@ -63,9 +71,10 @@ Result<VariationValue> parse_value(const boost::json::value& v, const std::strin
   VariationValue out;
   auto reader = ObjectReader::open(v, path);
   if (!reader) return std::unexpected(std::move(reader).error());
+  EXPBRIDGE_RETURN_IF_ERROR(reader->known({"enabled", "attributes"}));
   std::optional<bool> enabled;
   EXPBRIDGE_ASSIGN_OR_RETURN(enabled, reader->optional_bool("enabled"));
-  if (!enabled) return std::unexpected(reader->error("enabled", "is required (the flag value served: true or false)"));
+  if (!enabled) return std::unexpected(reader->missing("enabled", "is required (the flag value served: true or false)"));
   out.enabled = *enabled;
   const boost::json::object* attributes = nullptr;
   EXPBRIDGE_ASSIGN_OR_RETURN(attributes, reader->optional_object("attributes"));
@@ -85,13 +94,14 @@ Result<Variation> parse_variation(const boost::json::value& v, const std::string
   Variation out;
   auto reader = ObjectReader::open(v, path);
   if (!reader) return std::unexpected(std::move(reader).error());
+  EXPBRIDGE_RETURN_IF_ERROR(reader->known({"key", "control", "weight", "description", "value"}));
   EXPBRIDGE_ASSIGN_OR_RETURN(out.key, reader->required_string("key"));
   std::optional<bool> control;
   EXPBRIDGE_ASSIGN_OR_RETURN(control, reader->optional_bool("control"));
   out.control = control.value_or(false);
   std::optional<double> weight;
   EXPBRIDGE_ASSIGN_OR_RETURN(weight, reader->optional_number("weight"));
-  if (!weight) return std::unexpected(reader->error("weight", "is required (percent of exposed traffic, 0..100)"));
+  if (!weight) return std::unexpected(reader->missing("weight", "is required (percent of exposed traffic, 0..100)"));
   out.weight = *weight;
   EXPBRIDGE_ASSIGN_OR_RETURN(out.description, reader->optional_string("description"));
   if (const auto* value = reader->optional_value("value")) {
@@ -107,6 +117,9 @@ Result<Update> update_from_json(const boost::json::value& root) {
   Update u;
   auto reader = ObjectReader::open(root, "");
   if (!reader) return std::unexpected(std::move(reader).error());
+  EXPBRIDGE_RETURN_IF_ERROR(reader->known({"experiment", "name", "description", "hypothesis", "launch_criteria",
+                                           "audience", "variations", "exposure", "overrides", "action", "result",
+                                           "comment", "vendor"}));
   EXPBRIDGE_ASSIGN_OR_RETURN(u.experiment, reader->required_string("experiment"));
   EXPBRIDGE_ASSIGN_OR_RETURN(u.name, reader->optional_string("name"));
   EXPBRIDGE_ASSIGN_OR_RETURN(u.description, reader->optional_string("description"));
@@ -119,6 +132,7 @@ Result<Update> update_from_json(const boost::json::value& root) {
   EXPBRIDGE_ASSIGN_OR_RETURN(audience, reader->optional_object("audience"));
   if (audience) {
     auto ar = ObjectReader::open(*reader->optional_value("audience"), "audience");
+    EXPBRIDGE_RETURN_IF_ERROR(ar->known({"rule", "description"}));
     Audience a;
     EXPBRIDGE_ASSIGN_OR_RETURN(a.rule, ar->optional_string("rule"));
     EXPBRIDGE_ASSIGN_OR_RETURN(a.description, ar->optional_string("description"));
@@ -167,13 +181,14 @@ Result<Update> update_from_json(const boost::json::value& root) {
   if (action) {
     u.action = parse_action(*action);
     if (!u.action)
-      return std::unexpected(reader->error("action", "'" + *action + "' is not an action; use start, pause, stop, archive or restore"));
+      return std::unexpected(reader->error("action", quote_value(*action) + " is not an action; use start, pause, stop, archive or restore"));
   }
 
   const boost::json::object* result = nullptr;
   EXPBRIDGE_ASSIGN_OR_RETURN(result, reader->optional_object("result"));
   if (result) {
     auto rr = ObjectReader::open(*reader->optional_value("result"), "result");
+    EXPBRIDGE_RETURN_IF_ERROR(rr->known({"winner", "summary", "reasons_to_launch", "reasons_not_to_launch"}));
     ExperimentResult r;
     EXPBRIDGE_ASSIGN_OR_RETURN(r.winner, rr->optional_string("winner"));
     EXPBRIDGE_ASSIGN_OR_RETURN(r.summary, rr->optional_string("summary"));
@@ -215,12 +230,14 @@ std::string format_number(double d) {
 }  // namespace
 
 Status validate_update(const Update& u) {
+  // Every check is linear in the size of the update: hostile documents hold 10^5 overrides.
   if (u.experiment.empty()) return std::unexpected(rule_error("experiment", "is required"));
   if (u.exposure) {
     if (!std::isfinite(*u.exposure)) return std::unexpected(rule_error("exposure", "must be a finite number"));
     if (*u.exposure < 0 || *u.exposure > 100)
       return std::unexpected(rule_error("exposure", "must be a percent within 0..100, got " + format_number(*u.exposure)));
   }
+  std::unordered_set<std::string_view> variation_keys;
   if (u.variations) {
     const auto& vars = *u.variations;
     if (vars.empty()) return std::unexpected(rule_error("variations", "must hold at least one variation"));
@@ -230,9 +247,8 @@ Status validate_update(const Update& u) {
       const auto& v = vars[i];
       std::string path = index_path("variations", i);
       if (v.key.empty()) return std::unexpected(rule_error(join_path(path, "key"), "must not be empty"));
-      for (std::size_t j = 0; j < i; ++j)
-        if (vars[j].key == v.key)
-          return std::unexpected(rule_error(join_path(path, "key"), "duplicate variation key '" + v.key + "'"));
+      if (!variation_keys.insert(v.key).second)
+        return std::unexpected(rule_error(join_path(path, "key"), "duplicate variation key " + quote_value(v.key)));
       if (!std::isfinite(v.weight)) return std::unexpected(rule_error(join_path(path, "weight"), "must be a finite number"));
       if (v.weight < 0 || v.weight > 100)
         return std::unexpected(rule_error(join_path(path, "weight"),
@@ -247,37 +263,29 @@ Status validate_update(const Update& u) {
                                                           std::to_string(controls)));
   }
   if (u.overrides) {
-    for (std::size_t i = 0; i < u.overrides->size(); ++i) {
-      const auto& [entity, key] = (*u.overrides)[i];
-      for (std::size_t j = 0; j < i; ++j)
-        if ((*u.overrides)[j].first == entity)
-          return std::unexpected(rule_error(join_path("overrides", entity), "duplicate entity id"));
+    std::unordered_set<std::string_view> entities;
+    entities.reserve(u.overrides->size());
+    for (const auto& [entity, key] : *u.overrides) {
+      if (!entities.insert(entity).second)
+        return std::unexpected(rule_error(join_path("overrides", entity), "duplicate entity id"));
       if (key.empty()) return std::unexpected(rule_error(join_path("overrides", entity), "must name a variation"));
-      if (u.variations) {
-        bool known = false;
-        for (const auto& v : *u.variations) known = known || v.key == key;
-        if (!known)
-          return std::unexpected(rule_error(join_path("overrides", entity),
-                                            "names variation '" + key + "', which is not among this update's variations"));
-      }
+      if (u.variations && !variation_keys.contains(key))
+        return std::unexpected(rule_error(join_path("overrides", entity),
+                                          "names variation " + quote_value(key) + ", which is not among this update's variations"));
     }
   }
   if (u.result) {
     if (u.action != Action::stop)
       return std::unexpected(rule_error("result", "a result is recorded only with action: stop"));
-    if (u.result->winner && u.variations) {
-      bool known = false;
-      for (const auto& v : *u.variations) known = known || v.key == *u.result->winner;
-      if (!known)
-        return std::unexpected(rule_error("result.winner", "names variation '" + *u.result->winner +
-                                                               "', which is not among this update's variations"));
-    }
+    if (u.result->winner && u.variations && !variation_keys.contains(*u.result->winner))
+      return std::unexpected(rule_error("result.winner", "names variation " + quote_value(*u.result->winner) +
+                                                             ", which is not among this update's variations"));
   }
   return {};
 }
 
-Result<Update> parse_update(std::string_view text, std::string source) {
-  auto doc = parse_document(text, std::move(source));
+Result<Update> parse_update(std::string_view text, std::string source, DocumentFormat format) {
+  auto doc = parse_document(text, std::move(source), format);
   if (!doc) return std::unexpected(std::move(doc).error());
   auto update = update_from_json(doc->root);
   if (!update) return std::unexpected(annotate(std::move(update).error(), *doc));

@@ -1,5 +1,6 @@
 #include "appconfig_adapter.hpp"
 
+#include <map>
 #include <boost/json/parse.hpp>
 
 #include <tuple>
@@ -9,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "adapter_support.hpp"
+#include "message_text.hpp"
 #include "document.hpp"
 #include "json_reader.hpp"
 
@@ -212,13 +214,14 @@ class AppConfigAdapter final : public Adapter {
 
   Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
+    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"definition", "run", "treatments"}));
     auto binding = std::make_unique<AppConfigBinding>();
     EXPBRIDGE_ASSIGN_OR_RETURN(binding->definition, reader.required_string("definition"));
     EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.definition, binding->definition, reader.member_path("definition")));
 
     std::optional<std::int64_t> run;
     EXPBRIDGE_ASSIGN_OR_RETURN(run, reader.optional_integer("run"));
-    if (!run) return std::unexpected(reader.error("run", "is required: the number of the AppConfig run to update (1, 2, ...)"));
+    if (!run) return std::unexpected(reader.missing("run", "is required: the number of the AppConfig run to update (1, 2, ...)"));
     EXPBRIDGE_RETURN_IF_ERROR(check_number(*l_.run, static_cast<double>(*run), reader.member_path("run")));
     binding->run = std::to_string(*run);
 
@@ -226,6 +229,7 @@ class AppConfigAdapter final : public Adapter {
     EXPBRIDGE_ASSIGN_OR_RETURN(treatments, reader.optional_object("treatments"));
     binding->treatments_path = reader.member_path("treatments");
     if (treatments) {
+      std::map<std::string_view, std::string_view> variation_of_key;  // the duplicate check stays linear
       for (const auto& member : *treatments) {
         std::string member_path = join_path(binding->treatments_path, member.key());
         if (!member.value().is_string())
@@ -233,10 +237,9 @@ class AppConfigAdapter final : public Adapter {
                                                           std::string(json_kind(member.value()))));
         std::string key(member.value().get_string());
         EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.treatment_key, key, member_path));
-        for (const auto& [variation, bound] : binding->treatments)
-          if (bound == key)
-            return std::unexpected(
-                invalid_field(member_path, "treatment key '" + key + "' is already bound to variation '" + variation + "'"));
+        if (auto [it, fresh] = variation_of_key.emplace(member.value().get_string(), member.key()); !fresh)
+          return std::unexpected(invalid_field(member_path, "treatment key " + quote_value(key) +
+                                                                " is already bound to variation " + quote_value(it->second)));
         binding->treatments.emplace_back(std::string(member.key()), std::move(key));
       }
     }
@@ -572,6 +575,7 @@ Result<std::unique_ptr<Adapter>> make_appconfig(const BackendContext& context) {
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, AppConfigTable::resolve(*context.table));
   const AppConfigLimits& limits = resolved.limits;
   auto reader = ObjectReader::open(*context.settings, context.path);
+  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "application", "profile"}));
   AppConfigOptions options;
   EXPBRIDGE_ASSIGN_OR_RETURN(options.region, reader.required_string("region"));
   EXPBRIDGE_ASSIGN_OR_RETURN(options.application, reader.required_string("application"));

@@ -1,11 +1,13 @@
 #include "auth0_adapter.hpp"
 
+#include <map>
 #include <boost/json/parse.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "adapter_support.hpp"
+#include "message_text.hpp"
 #include "document.hpp"
 #include "json_reader.hpp"
 
@@ -134,6 +136,7 @@ class Auth0Adapter final : public Adapter {
 
   Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
+    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"id", "variations"}));
     auto binding = std::make_unique<Auth0Binding>();
     binding->path = path;
     auto id_member = reader.required_string("id");
@@ -145,16 +148,17 @@ class Auth0Adapter final : public Adapter {
     const boost::json::object* variations = *variations_member;
     if (variations) {
       auto vr = ObjectReader::open(*variations, reader.member_path("variations"));
+      std::map<std::string, std::string> variation_of_id;  // the duplicate check stays linear
       for (const auto& member : *variations) {
         std::string key(member.key());
         std::string id;
         EXPBRIDGE_ASSIGN_OR_RETURN(id, vr.required_string(key));
         EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.variation_id, id, vr.member_path(key)));
         // Two neutral variations on one Auth0 variation would give it two allocations.
-        for (const auto& [other, other_id] : binding->variations)
-          if (other_id == id)
-            return std::unexpected(invalid_field(vr.member_path(key), "'" + id + "' is already bound to variation '" + other +
-                                                                    "'; each Auth0 variation takes one allocation"));
+        if (auto [it, fresh] = variation_of_id.emplace(id, key); !fresh)
+          return std::unexpected(invalid_field(vr.member_path(key), quote_value(id) + " is already bound to variation " +
+                                                                  quote_value(it->second) +
+                                                                  "; each Auth0 variation takes one allocation"));
         binding->variations.emplace_back(std::move(key), std::move(id));
       }
     }
@@ -319,6 +323,7 @@ Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {
   Auth0Table resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, Auth0Table::resolve(*context.table));
   auto reader = ObjectReader::open(*context.settings, context.path);
+  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"domain", "client_id_env", "client_secret_env"}));
   Auth0Options options;
   auto domain_member = reader.required_string("domain");
   auto client_id_member = reader.required_string("client_id_env");

@@ -1,5 +1,6 @@
 #include "evidently_adapter.hpp"
 
+#include <map>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include "adapter_support.hpp"
+#include "message_text.hpp"
 #include "document.hpp"
 #include "json_reader.hpp"
 
@@ -203,6 +205,7 @@ class EvidentlyAdapter final : public Adapter {
 
   Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
+    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"feature", "experiment", "treatments"}));
     auto binding = std::make_unique<EvidentlyBinding>();
     EXPBRIDGE_ASSIGN_OR_RETURN(binding->feature, reader.required_string("feature"));
     EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.feature, binding->feature, reader.member_path("feature")));
@@ -225,6 +228,7 @@ class EvidentlyAdapter final : public Adapter {
                                                           "Evidently experiment whose weights they name); add it or "
                                                           "remove treatments"));
       std::string treatments_path = reader.member_path("treatments");
+      std::map<std::string, std::string> variation_of_treatment;  // the duplicate check stays linear
       for (const auto& member : *treatments) {
         std::string key(member.key());
         std::string member_path = join_path(treatments_path, key);
@@ -234,10 +238,10 @@ class EvidentlyAdapter final : public Adapter {
                                                           std::string(json_kind(member.value()))));
         std::string name(member.value().get_string());
         EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.treatment, name, member_path));
-        for (const auto& [other_key, other_name] : binding->treatments)
-          if (other_name == name)
-            return std::unexpected(invalid_field(member_path, "treatment '" + name + "' is already bound to variation '" +
-                                                            other_key + "'; each variation needs its own treatment"));
+        if (auto [it, fresh] = variation_of_treatment.emplace(name, key); !fresh)
+          return std::unexpected(invalid_field(member_path, "treatment " + quote_value(name) +
+                                                                " is already bound to variation " + quote_value(it->second) +
+                                                                "; each variation needs its own treatment"));
         binding->treatments.emplace(std::move(key), std::move(name));
       }
     }
@@ -478,6 +482,7 @@ Result<std::unique_ptr<Adapter>> make_evidently(const BackendContext& context) {
   EvidentlyTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, EvidentlyTable::resolve(*context.table));
   auto reader = ObjectReader::open(*context.settings, context.path);
+  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "project", "profile"}));
   EvidentlyOptions options;
   EXPBRIDGE_ASSIGN_OR_RETURN(options.region, reader.required_string("region"));
   EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));

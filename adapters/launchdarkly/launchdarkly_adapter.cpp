@@ -1,9 +1,11 @@
 #include "launchdarkly_adapter.hpp"
 
+#include <map>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "adapter_support.hpp"
+#include "message_text.hpp"
 #include "json_reader.hpp"
 
 namespace expbridge {
@@ -60,6 +62,7 @@ class LaunchDarklyAdapter final : public Adapter {
 
   Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
+    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"experiment"}));
     auto binding = std::make_unique<LaunchDarklyBinding>();
     EXPBRIDGE_ASSIGN_OR_RETURN(binding->experiment, reader.required_string("experiment"));
     EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_key, binding->experiment, reader.member_path("experiment")));
@@ -161,6 +164,7 @@ Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context
   LaunchDarklyTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, LaunchDarklyTable::resolve(*context.table));
   auto reader = ObjectReader::open(*context.settings, context.path);
+  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"project", "environment", "token_env"}));
   LaunchDarklyOptions options;
   EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
   EXPBRIDGE_ASSIGN_OR_RETURN(options.environment, reader.required_string("environment"));

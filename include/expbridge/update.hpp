@@ -9,10 +9,17 @@
 
 namespace expbridge {
 
+/// How a document's text is read.
+enum class DocumentFormat {
+  detect,  ///< JSON for a `.json` source or text that is valid JSON; YAML otherwise
+  yaml,
+  json,    ///< JSON only (a line of an update stream)
+};
+
 /// Parses an update document (YAML or JSON, same schema) and checks the neutral
 /// rules (see `validate_update`). `source` names the document in errors.
 /// Unknown fields are errors; malformed text reports the line and column.
-Result<Update> parse_update(std::string_view text, std::string source);
+Result<Update> parse_update(std::string_view text, std::string source, DocumentFormat format = DocumentFormat::detect);
 
 /// Reads and parses an update file; `-` reads standard input.
 Result<Update> load_update(const std::string& path);

@@ -334,10 +334,14 @@ TEST(Document, MarksPointAtNodes) {
   EXPECT_EQ(d->mark_of("a.b[1].zzz").line, 4);
 }
 
-TEST(Document, IntegersBeyond64BitsBecomeDoubles) {
+TEST(Document, IntegersBeyond64BitsAreRefusedNotRounded) {
   auto d = parse_document("a: 123456789012345678901234567890\n", "d.yaml");
-  ASSERT_TRUE(d);
-  EXPECT_TRUE(d->root.as_object().at("a").is_double());
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("does not fit in 64 bits"), std::string::npos) << d.error().message;
+  EXPECT_EQ(d.error().line, 1);
+  auto decimal = parse_document("a: 123456789012345678901234567890.0\n", "d.yaml");
+  ASSERT_TRUE(decimal) << decimal.error().describe();
+  EXPECT_TRUE(decimal->root.as_object().at("a").is_double());
 }
 
 TEST(Document, ErrorDescriptionNamesFileLineField) {
