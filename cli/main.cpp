@@ -13,6 +13,7 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
+#include "document.hpp"
 #include "json_writer.hpp"
 #include "mapping_matrix.hpp"
 #include "log.hpp"
@@ -161,12 +162,23 @@ int run_apply(const ApplyArgs& args) {
   expbridge::Applier::UpdateSource next = [&]() -> std::optional<std::pair<std::string, expbridge::Result<expbridge::Update>>> {
     while (true) {
       if (reading_stdin) {
+        // One JSON update per line; a bad line is reported (invalid) and the stream goes on.
         std::string line;
-        while (std::getline(std::cin, line)) {
+        std::size_t length = 0;
+        for (auto read = expbridge::read_stream_line(std::cin, line, length); read != expbridge::StreamLine::end;
+             read = expbridge::read_stream_line(std::cin, line, length)) {
           ++line_number;
-          if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
           std::string source = "-:" + std::to_string(line_number);
-          return std::make_pair(source, expbridge::parse_update(line, source));
+          if (read == expbridge::StreamLine::too_long) {
+            expbridge::Error e = expbridge::make_error(
+                expbridge::ErrorCode::invalid_input,
+                "the line is " + std::to_string(length) + " bytes, more than the " +
+                    std::to_string(expbridge::kMaxStreamLineBytes) + " bytes expbridge reads from one stream line");
+            e.file = source;
+            return std::make_pair(source, expbridge::Result<expbridge::Update>(std::unexpected(std::move(e))));
+          }
+          if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+          return std::make_pair(source, expbridge::parse_update(line, source, expbridge::DocumentFormat::json));
         }
         reading_stdin = false;
       }
