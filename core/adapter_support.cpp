@@ -4,6 +4,8 @@
 
 #include "document.hpp"
 #include "json_reader.hpp"
+#include "message_text.hpp"
+#include "pattern.hpp"
 
 namespace expbridge {
 namespace {
@@ -38,9 +40,11 @@ Status check_string(const LimitSpec& limit, std::string_view value, std::string_
     return std::unexpected(limit_error(limit, field,
                                        "must be " + range_text(limit.min_length, limit.max_length) +
                                            " characters long, got " + std::to_string(length)));
-  if (limit.compiled && !std::regex_match(value.begin(), value.end(), *limit.compiled))
-    return std::unexpected(limit_error(
-        limit, field, (limit.hide_value ? std::string("the value") : "'" + std::string(value) + "'") + " does not match " + limit.pattern));
+  const std::string shown = limit.hide_value ? std::string("the value") : quote_value(value);
+  if (limit.compiled && !limit.compiled->full_match(value))
+    return std::unexpected(limit_error(limit, field, shown + " does not match " + limit.pattern));
+  if (limit.compiled_not && limit.compiled_not->full_match(value))
+    return std::unexpected(limit_error(limit, field, shown + " is refused (it matches " + limit.not_pattern + ")"));
   return {};
 }
 

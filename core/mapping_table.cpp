@@ -1,8 +1,10 @@
 #include <algorithm>
+#include <tuple>
 
 #include "document.hpp"
 #include "expbridge/mapping.hpp"
 #include "json_reader.hpp"
+#include "pattern.hpp"
 
 namespace expbridge {
 namespace {
@@ -109,6 +111,8 @@ Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value&
   std::optional<std::string> s;
   EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("pattern"));
   l.pattern = s.value_or("");
+  EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("not_pattern"));
+  l.not_pattern = s.value_or("");
   EXPBRIDGE_ASSIGN_OR_RETURN(s, r->optional_string("rule"));
   l.rule = s.value_or("");
   std::optional<bool> b;
@@ -117,12 +121,12 @@ Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value&
   EXPBRIDGE_ASSIGN_OR_RETURN(b, r->optional_bool("hide_value"));
   l.hide_value = b.value_or(false);
   EXPBRIDGE_RETURN_IF_ERROR(r->finish());
-  if (!l.pattern.empty()) {
-    try {
-      l.compiled = std::make_shared<const std::regex>(l.pattern, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& ex) {
-      return std::unexpected(r->error("pattern", std::string("does not compile: ") + ex.what()));
-    }
+  for (auto [key, text, target] : {std::tuple{"pattern", &l.pattern, &l.compiled},
+                                    std::tuple{"not_pattern", &l.not_pattern, &l.compiled_not}}) {
+    if (text->empty()) continue;
+    auto compiled = CompiledPattern::compile(*text);
+    if (!compiled) return std::unexpected(r->error(key, std::move(compiled.error().message)));
+    *target = std::move(*compiled);
   }
   return l;
 }

@@ -3,7 +3,7 @@
 # Safe to re-run: with everything present it changes nothing and needs no network.
 set -euo pipefail
 
-packages=(cmake g++ make ccache libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libyaml-dev
+packages=(cmake g++ make ccache libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libyaml-dev libre2-dev
           libspdlog-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev)
 
 missing=()

@@ -4,7 +4,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +14,8 @@
 #include "expbridge/error.hpp"
 
 namespace expbridge {
+
+class CompiledPattern;  // RE2, kept out of the public headers
 
 /// One vendor operation: how to call it.
 struct OperationSpec {
@@ -48,8 +49,9 @@ struct LimitSpec {
   std::optional<std::size_t> min_length, max_length;  ///< in characters (UTF-8 code points)
   std::optional<std::size_t> min_count, max_count;
   std::optional<std::size_t> max_bytes;
-  std::string pattern;  ///< ECMAScript regular expression the whole value must match
-  std::shared_ptr<const std::regex> compiled;
+  std::string pattern;      ///< RE2 regular expression the whole value must match
+  std::string not_pattern;  ///< RE2 regular expression the whole value must NOT match (RE2 has no lookahead)
+  std::shared_ptr<const CompiledPattern> compiled, compiled_not;
   bool only_increase = false;
   bool hide_value = false;  ///< never quote the value in errors (names of secrets' homes, where a pasted secret may land)
   std::string rule;  ///< optional wording for errors, e.g. "AppConfig exposure may only rise"

@@ -34,7 +34,7 @@ constexpr std::string_view kConfig =
     "  aws: {vendor: appconfig, region: us-east-1, application: abc1234}\n"
     "experiments:\n"
     "  checkout-redesign:\n"
-    "    aws: {definition: bsxyd7k, run: 1}\n";
+    "    aws: {definition: bsxyd7k, run: 1, treatments: {control: c, two-step: t1}}\n";
 
 // ---- the stray comma (yaml-cpp 0.7 looped forever on these, allocating) ----------------------
 
@@ -352,6 +352,41 @@ TEST(HostileInput, OnlyTheCoreSchemaTagsAreAccepted) {
   EXPECT_TRUE(contains(e.message, "unsupported YAML tag")) << e.message;
   Error s = update_error("experiment: e\nexposure: !custom 5\n");
   EXPECT_TRUE(contains(s.message, "unsupported YAML tag")) << s.message;
+}
+
+TEST(HostileInput, VendorPatternsRunInLinearTimeOnHugeValues) {
+  // std::regex backtracked recursively on `(-[a-z]+)+` and overflowed the stack at 200 KB.
+  const std::string config = "backends:\n  aws: {vendor: appconfig, region: us-" + std::string(200'000, 'a') +
+                             "-" + std::string(100'000, 'b') + "x, application: abc1234}\n";
+  Error e = config_error(config);
+  EXPECT_EQ(e.field, "backends.aws.region");
+  EXPECT_TRUE(contains(e.message, "does not match")) << e.message.substr(0, 300);
+  EXPECT_TRUE(contains(e.message, "(300005 bytes)")) << e.message.substr(0, 300);
+  EXPECT_LT(e.message.size(), 400u);
+}
+
+TEST(HostileInput, NotPatternsReplaceLookaheads) {
+  auto bridge = Bridge::from_text(kConfig, "c.yaml");
+  ASSERT_TRUE(bridge) << bridge.error().describe();
+  auto plan_of = [&](std::string attributes) {
+    auto u = parse_update("experiment: checkout-redesign\nvariations:\n  - {key: control, control: true, weight: 50, value: {enabled: false}}\n"
+                          "  - {key: two-step, weight: 50, value: {enabled: true, attributes: " + attributes + "}}\n",
+                          "u.yaml");
+    EXPECT_TRUE(u) << u.error().describe();
+    return bridge->plan(*u);
+  };
+  auto refused = plan_of("{enabled: 1}");
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(contains(refused.error().message, "'enabled' is refused (it matches ^enabled$)")) << refused.error().message;
+  auto allowed = plan_of("{enabledness: 1}");
+  EXPECT_TRUE(allowed) << allowed.error().describe();
+  for (std::string_view definition : {"'.'", "'..'"}) {
+    std::string config(kConfig);
+    config.replace(config.find("bsxyd7k"), 7, definition);
+    EXPECT_TRUE(contains(config_error(config).message, "is refused (it matches ^\\.\\.?$)")) << definition;
+  }
+  std::string dots(kConfig);
+  EXPECT_TRUE(Bridge::from_text(dots.replace(dots.find("bsxyd7k"), 7, "'...'"), "c.yaml"));
 }
 
 TEST(HostileInput, Utf16IsRefusedRatherThanGuessed) {
