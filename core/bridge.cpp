@@ -103,12 +103,13 @@ Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view 
   static std::map<std::string, std::shared_ptr<const MappingTable>, std::less<>> cache;
   std::lock_guard lock(cache_mutex);
   if (auto it = cache.find(vendor); it != cache.end()) return it->second;
-  auto text = embedded_mapping_table(vendor);
-  if (!text) {
-    Error e = make_error(ErrorCode::internal, "no mapping table for vendor '" + std::string(vendor) + "'");
+  auto embedded = embedded_mapping_table(vendor);
+  if (!embedded) {
+    Error e = make_error(ErrorCode::internal, "no mapping table for vendor " + quote_value(vendor));
     return std::unexpected(std::move(e));
   }
-  auto table = MappingTable::parse(*text, "mappings/" + std::string(vendor) + ".yaml (embedded)");
+  auto table = MappingTable::parse_embedded(embedded->json, embedded->examples_json,
+                                            "mappings/" + std::string(vendor) + ".yaml (embedded)");
   if (!table) return std::unexpected(std::move(table).error());
   auto shared = std::make_shared<const MappingTable>(std::move(*table));
   cache.emplace(std::string(vendor), shared);
@@ -302,7 +303,7 @@ Result<Plan> Bridge::plan(const Update& update, const PlanOptions& options) cons
   if (auto ok = validate_update(update); !ok) return in_update(std::move(ok).error());
   for (const auto& member : update.vendor) {
     if (!impl_->registry->find(member.key())) {
-      std::string message = "unknown vendor '" + std::string(member.key()) + "'";
+      std::string message = "unknown vendor " + quote_value(member.key());
       if (auto guess = closest_name(member.key(), impl_->registry->vendors()); !guess.empty())
         message += " (did you mean '" + guess + "'?)";
       Error e = make_error(ErrorCode::invalid_input, message);
@@ -328,8 +329,9 @@ Result<Plan> Bridge::plan(const Update& update, const PlanOptions& options) cons
     }
     if (!configured || !bound) {
       Error e = make_error(ErrorCode::invalid_input,
-                           configured ? "backend '" + wanted + "' has no binding for experiment '" + update.experiment + "'"
-                                      : "no backend named '" + wanted + "' in " + impl_->source);
+                           configured ? "backend " + quote_value(wanted) + " has no binding for experiment " +
+                                            quote_value(update.experiment)
+                                      : "no backend named " + quote_value(wanted) + " in " + impl_->source);
       e.backend = wanted;
       return std::unexpected(std::move(e));
     }

@@ -1,5 +1,8 @@
 #include <algorithm>
+#include <mutex>
 #include <tuple>
+
+#include <boost/json/parse.hpp>
 
 #include "document.hpp"
 #include "expbridge/mapping.hpp"
@@ -96,7 +99,8 @@ Result<FieldSpec> parse_field(const std::string& name, const boost::json::value&
   return f;
 }
 
-Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value& v, const std::string& path) {
+Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value& v, const std::string& path,
+                              bool compile_patterns) {
   LimitSpec l;
   l.name = name;
   auto r = ObjectReader::open(v, path);
@@ -124,6 +128,11 @@ Result<LimitSpec> parse_limit(const std::string& name, const boost::json::value&
   for (auto [key, text, target] : {std::tuple{"pattern", &l.pattern, &l.compiled},
                                     std::tuple{"not_pattern", &l.not_pattern, &l.compiled_not}}) {
     if (text->empty()) continue;
+    // Embedded tables had their patterns compiled when the build embedded them.
+    if (!compile_patterns) {
+      *target = CompiledPattern::deferred(*text);
+      continue;
+    }
     auto compiled = CompiledPattern::compile(*text);
     if (!compiled) return std::unexpected(r->error(key, std::move(compiled.error().message)));
     *target = std::move(*compiled);
@@ -207,12 +216,51 @@ const std::vector<std::string>& MappingTable::neutral_fields() {
   return fields;
 }
 
+struct MappingTable::LazyExamples {
+  std::string_view json;
+  std::once_flag once;
+  boost::json::array parsed;
+};
+
+const boost::json::array& MappingTable::examples() const {
+  if (!lazy_examples_) return examples_;
+  LazyExamples& lazy = *lazy_examples_;
+  std::call_once(lazy.once, [&lazy] {
+    boost::system::error_code ec;
+    // Written by tools/embed_tables.cpp from a table it parsed: a failure here is a build bug,
+    // and an empty list makes `mappings --check` report no examples for the table.
+    auto value = boost::json::parse(lazy.json, ec);
+    if (!ec && value.is_array()) lazy.parsed = std::move(value.get_array());
+  });
+  return lazy.parsed;
+}
+
 Result<MappingTable> MappingTable::parse(std::string_view yaml, std::string source) {
   auto doc = parse_document(yaml, source);
   if (!doc) {
     doc.error().code = ErrorCode::internal;
     return std::unexpected(std::move(doc).error());
   }
+  return from_document(*doc, true);
+}
+
+Result<MappingTable> MappingTable::parse_embedded(std::string_view json, std::string_view examples_json,
+                                                  std::string source) {
+  Document doc;
+  doc.source = std::move(source);
+  boost::system::error_code ec;
+  doc.root = boost::json::parse(json, ec);
+  if (ec) return std::unexpected(table_error(doc.source, "embedded table is not JSON: " + ec.message()));
+  auto table = from_document(doc, false);
+  if (!table) return table;
+  table->lazy_examples_ = std::make_shared<LazyExamples>();
+  table->lazy_examples_->json = examples_json;
+  return table;
+}
+
+Result<MappingTable> MappingTable::from_document(const Document& document, bool compile_patterns) {
+  const Document* doc = &document;
+  const std::string& source = document.source;
   auto located = [&](Error e) {
     Error out = doc->error_at(e.field, "mapping table: " + e.message);
     out.code = ErrorCode::internal;
@@ -293,7 +341,7 @@ Result<MappingTable> MappingTable::parse(std::string_view yaml, std::string sour
     return located(std::move(limits).error());
   } else if (*limits) {
     for (const auto& m : **limits) {
-      auto l = parse_limit(std::string(m.key()), m.value(), join_path("limits", m.key()));
+      auto l = parse_limit(std::string(m.key()), m.value(), join_path("limits", m.key()), compile_patterns);
       if (!l) return located(std::move(l).error());
       t.limits_.push_back(std::move(*l));
     }

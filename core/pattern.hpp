@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,10 @@ class CompiledPattern {
  public:
   /// Compiles `pattern`, or says why it does not compile.
   static Result<std::shared_ptr<const CompiledPattern>> compile(std::string_view pattern);
+  /// A pattern compiled on its first match (thread-safe), for patterns checked when the build
+  /// embedded them: start-up does not pay for patterns a run never uses. Should it not compile
+  /// after all, nothing matches it (a value is refused, never let through).
+  static std::shared_ptr<const CompiledPattern> deferred(std::string pattern);
 
   /// Whether the whole of `text` matches.
   bool full_match(std::string_view text) const;
@@ -31,9 +36,12 @@ class CompiledPattern {
   CompiledPattern& operator=(const CompiledPattern&) = delete;
 
  private:
-  CompiledPattern(std::string pattern, std::unique_ptr<re2::RE2> re);
+  explicit CompiledPattern(std::string pattern);
+  const re2::RE2* compiled() const;
+
   std::string pattern_;
-  std::unique_ptr<re2::RE2> re_;
+  mutable std::once_flag once_;
+  mutable std::unique_ptr<re2::RE2> re_;
 };
 
 }  // namespace expbridge

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 namespace expbridge {
 
 class CompiledPattern;  // RE2, kept out of the public headers
+struct Document;        // core's parsed document
 
 /// One vendor operation: how to call it.
 struct OperationSpec {
@@ -113,13 +115,17 @@ class MappingTable {
   const std::vector<FieldSpec>& fields() const { return fields_; }
   const std::vector<OperationSpec>& operations() const { return operations_; }
   /// Worked examples, each `{name, update, backend?, binding?, current?, requests?, skipped?, error?}`.
-  const boost::json::array& examples() const { return examples_; }
+  /// An embedded table reads them on the first call: only `mappings --check` and tests need them.
+  const boost::json::array& examples() const;
   /// Defaults for examples: `{backend: {...}, binding: {...}}`.
   const boost::json::object& example_defaults() const { return example_defaults_; }
 
   /// Parses a table. Every neutral field must have an entry (mapped or skipped with a reason),
   /// unknown keys are errors, patterns must compile. `source` names the table in errors.
   static Result<MappingTable> parse(std::string_view yaml, std::string source);
+  /// A table embedded at build time: the YAML already converted to JSON and checked (patterns
+  /// included) by tools/embed_tables.cpp, its examples apart. Patterns compile on first use.
+  static Result<MappingTable> parse_embedded(std::string_view json, std::string_view examples_json, std::string source);
 
   /// The neutral fields every table must cover, in matrix order.
   static const std::vector<std::string>& neutral_fields();
@@ -134,12 +140,22 @@ class MappingTable {
   std::map<std::string, std::map<std::string, std::string, std::less<>>, std::less<>> enums_;
   std::map<std::string, double, std::less<>> scales_;
   std::map<std::string, std::string, std::less<>> passthrough_;
+  struct LazyExamples;
+  static Result<MappingTable> from_document(const Document& doc, bool compile_patterns);
+
   boost::json::array examples_;
+  std::shared_ptr<LazyExamples> lazy_examples_;  ///< embedded tables: examples parsed when asked for
   boost::json::object example_defaults_;
 };
 
-/// The mapping table text embedded at build time for `vendor`, if any.
-std::optional<std::string_view> embedded_mapping_table(std::string_view vendor);
+/// A mapping table as the build embedded it: JSON, the examples apart.
+struct EmbeddedMappingTable {
+  std::string_view json;           ///< the table without `examples`
+  std::string_view examples_json;  ///< the `examples` list
+};
+
+/// The mapping table embedded at build time for `vendor`, if any.
+std::optional<EmbeddedMappingTable> embedded_mapping_table(std::string_view vendor);
 /// The vendors that have an embedded table.
 std::vector<std::string> embedded_mapping_vendors();
 
