@@ -10,6 +10,7 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "samples.hpp"
 
 namespace expbridge::cli {
 namespace {
@@ -25,6 +26,19 @@ int fail(const Error& e) {
   return 2;
 }
 
+/// A sample's text and the name errors give it: from `--samples DIR`, else the embedded copy.
+Result<std::pair<std::string, std::string>> sample_text(const std::string& folder, const std::string& name) {
+  if (!folder.empty()) {
+    const std::string path = folder + "/" + name;
+    auto text = read_text(path);
+    if (!text) return std::unexpected(std::move(text).error());
+    return std::pair{std::move(*text), path};
+  }
+  auto text = embedded_sample(name);
+  if (!text) return std::unexpected(make_error(ErrorCode::internal, "no embedded sample " + name));
+  return std::pair{std::string(*text), "samples/" + name + " (embedded)"};
+}
+
 }  // namespace
 
 int DemoCommand::run() const {
@@ -34,8 +48,10 @@ int DemoCommand::run() const {
   } args{samples_, format_};
   auto host = emulator::EmulatorHost::start({});
   if (!host) return fail(host.error());
-  const std::string config_path = args.samples + "/backends.yaml";
-  auto config = load_document(config_path);
+  auto config_text = sample_text(args.samples, "backends.yaml");
+  if (!config_text) return fail(config_text.error());
+  const std::string& config_path = config_text->second;
+  auto config = parse_document(config_text->first, config_path);
   if (!config) return fail(config.error());
   // Every backend of the sample config talks to the emulators instead of the vendor.
   for (auto& backend : config->root.as_object()["backends"].as_object())
@@ -49,10 +65,13 @@ int DemoCommand::run() const {
   if (!applier) return fail(applier.error());
 
   std::cout << "expbridge demo: vendor emulators on " << (*host)->base_url() << " (AppConfig, LaunchDarkly, Auth0, "
-            << "Evidently); applying " << std::size(kSteps) << " sample updates from " << args.samples << "\n\n";
+            << "Evidently); applying " << std::size(kSteps) << " sample updates from "
+            << (args.samples.empty() ? std::string("the embedded samples/") : args.samples) << "\n\n";
   bool all_ok = true;
   for (const char* step : kSteps) {
-    auto update = load_update(args.samples + "/updates/" + step);
+    auto text = sample_text(args.samples, std::string("updates/") + step);
+    if (!text) return fail(text.error());
+    auto update = parse_update(text->first, text->second);
     if (!update) return fail(update.error());
     auto report = applier->apply(*update);
     all_ok = all_ok && report.ok();
@@ -75,7 +94,7 @@ int DemoCommand::run() const {
 
 DemoCommand::DemoCommand(CLI::App& app) {
   command_ = app.add_subcommand("demo", "Apply the sample updates to in-process vendor emulators and show the reports");
-  command_->add_option("--samples", samples_, "Folder holding backends.yaml and updates/");
+  command_->add_option("--samples", samples_, "Folder holding backends.yaml and updates/ (default: the embedded samples)");
   command_->add_option("--format", format_, "text or json")->check(CLI::IsMember({"text", "json"}));
   command_->add_flag("--show-state", show_state_, "Print every emulator's state at the end");
 }

@@ -23,7 +23,7 @@ class DemoCommand {
 
  private:
   CLI::App* command_ = nullptr;
-  std::string samples_ = EXPBRIDGE_SAMPLES_DIR;
+  std::string samples_;  ///< a folder replacing the embedded samples; empty = embedded
   std::string format_ = "text";
   bool show_state_ = false;
 };

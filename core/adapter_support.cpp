@@ -98,7 +98,7 @@ Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, con
     if (it == table.passthrough().end()) {
       std::vector<std::string> known;
       for (const auto& [name, op] : table.passthrough()) known.push_back(name);
-      std::string message = "'" + std::string(member.key()) + "' cannot be passed through to " + table.vendor();
+      std::string message = quote_value(member.key()) + " cannot be passed through to " + table.vendor();
       if (auto guess = closest_name(member.key(), known); !guess.empty()) message += " (did you mean '" + guess + "'?)";
       message += known.empty() ? "; this vendor takes no pass-through members" : "; it takes:";
       for (const auto& k : known) message += " " + k;

@@ -416,8 +416,9 @@ class EvidentlyAdapter final : public Adapter {
       bytes += entity.size() + variation.size() + t_.override_entry_bytes;
       map[entity] = variation;
       if (std::find(unsent.begin(), unsent.end(), variation) != unsent.end())
-        out.notes.push_back("override " + entity + " -> " + variation + " names a variation this update could not send; "
-                            "Evidently accepts it only if the feature already has a variation '" + variation + "'");
+        out.notes.push_back("override " + quote_value(entity) + " -> " + quote_value(variation) +
+                            " names a variation this update could not send; Evidently accepts it only if the "
+                            "feature already has a variation of that name");
     }
     EXPBRIDGE_RETURN_IF_ERROR(check_bytes(*t_.entity_overrides_size, bytes, field::overrides));
     feature[t_.entity_overrides] = std::move(map);
@@ -446,14 +447,14 @@ class EvidentlyAdapter final : public Adapter {
         if (u.variations)
           for (const auto& v : *u.variations)
             if (v.key == name)
-              return std::unexpected(invalid_field(item_path, "'" + std::string(name) +
-                                                            "' is also in this update's variations; keep it or "
+              return std::unexpected(invalid_field(item_path, quote_value(name) +
+                                                            " is also in this update's variations; keep it or "
                                                             "remove it, not both"));
         if (u.overrides)
           for (const auto& [entity, variation] : *u.overrides)
             if (variation == name)
-              return std::unexpected(invalid_field(item_path, "'" + std::string(name) + "' is served to override " + entity +
-                                                            " in this update; it cannot be removed as well"));
+              return std::unexpected(invalid_field(item_path, quote_value(name) + " is served to override " +
+                                                            quote_value(entity) + " in this update; it cannot be removed as well"));
       }
       if (!names.empty()) {
         feature[t_.remove_variations] = names;
@@ -469,7 +470,7 @@ class EvidentlyAdapter final : public Adapter {
   std::string skip_value_reason(std::string_view neutral, std::string_view value) const {
     const auto& f = table_->field(neutral);
     if (auto it = f.skip_values.find(value); it != f.skip_values.end()) return it->second;
-    return "Evidently has no equivalent of " + std::string(neutral) + " '" + std::string(value) + "'";
+    return "Evidently has no equivalent of " + std::string(neutral) + " " + quote_value(value);
   }
 
   std::shared_ptr<const MappingTable> table_;

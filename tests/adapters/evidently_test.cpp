@@ -169,7 +169,7 @@ TEST(EvidentlyRefusals, RemovingAVariationThisUpdateSets) {
 
 TEST(EvidentlyRefusals, RemovingAVariationAnOverrideServes) {
   expect_refused(plan_for("overrides: {qa-1: legacy}\nvendor: {evidently: {removeVariations: [legacy]}}"),
-                 "vendor.evidently.removeVariations[0]", "served to override qa-1");
+                 "vendor.evidently.removeVariations[0]", "served to override 'qa-1'");
 }
 
 TEST(EvidentlyRefusals, UnknownPassThrough) {

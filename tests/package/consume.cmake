@@ -30,3 +30,21 @@ foreach(expected "aws (appconfig): 1 request(s); PATCH https://appconfig.us-east
     message(FATAL_ERROR "plan_in_code output lacks '${expected}'")
   endif()
 endforeach()
+
+# The installed command carries its samples: its demo runs from a folder that holds nothing else.
+file(MAKE_DIRECTORY "${WORK_DIR}/elsewhere")
+execute_process(COMMAND "${WORK_DIR}/prefix/bin/expbridge" demo WORKING_DIRECTORY "${WORK_DIR}/elsewhere"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the installed expbridge demo failed (${rc}):\n${out}\n${err}")
+endif()
+foreach(expected "the embedded samples/" "demo: every backend applied every update it could express")
+  string(FIND "${out}" "${expected}" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "the installed demo's output lacks '${expected}':\n${out}")
+  endif()
+endforeach()
+string(FIND "${out}${err}" "${SOURCE_DIR}" leaked)
+if(NOT leaked EQUAL -1)
+  message(FATAL_ERROR "the installed demo names the source tree ${SOURCE_DIR}:\n${out}")
+endif()
