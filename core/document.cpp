@@ -491,11 +491,7 @@ class JsonLocator {
         advance(1);  // ':'
         skip_space();
         EXPBRIDGE_RETURN_IF_ERROR(value(object != nullptr ? object->if_contains(key) : nullptr, member));
-        skip_space();
-        if (text_[pos_] == ',') {
-          advance(1);
-          skip_space();
-        }
+        skip_comma();
       }
       advance(1);
       return {};
@@ -509,11 +505,7 @@ class JsonLocator {
         const boost::json::value* item = array != nullptr && index < array->size() ? &(*array)[index] : nullptr;
         EXPBRIDGE_RETURN_IF_ERROR(value(item, index_path(path, index)));
         ++index;
-        skip_space();
-        if (text_[pos_] == ',') {
-          advance(1);
-          skip_space();
-        }
+        skip_comma();
       }
       advance(1);
       return {};
@@ -545,6 +537,15 @@ class JsonLocator {
 
   void skip_space() {
     while (pos_ < text_.size() && is_json_space(text_[pos_])) advance(1);
+  }
+
+  /// After a member or an item: spaces, the ',' if one follows, spaces.
+  void skip_comma() {
+    skip_space();
+    if (pos_ < text_.size() && text_[pos_] == ',') {
+      advance(1);
+      skip_space();
+    }
   }
 
   /// Skips a string token, returning its raw text (quotes included).

@@ -3,9 +3,6 @@
 #include <cstdint>
 
 namespace expbridge {
-namespace {
-
-/// Length of the well-formed UTF-8 sequence at `text[i]`, or 0 when it is not one.
 std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept {
   const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(text[k]); };
   const std::uint8_t lead = byte(i);
@@ -31,6 +28,8 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept 
     if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
   return length;
 }
+
+namespace {
 
 void append_hex_byte(std::string& out, std::uint8_t b) {
   constexpr char digits[] = "0123456789abcdef";

@@ -19,6 +19,10 @@ std::string quote_value(std::string_view value, std::size_t max_bytes = kMessage
 /// The same escaping and shortening without the quotes (for text that is already labelled).
 std::string printable_text(std::string_view value, std::size_t max_bytes = kMessageValueBytes);
 
+/// Length of the well-formed UTF-8 sequence starting at `text[i]` (1 for ASCII), or 0 when
+/// the bytes there are not one.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept;
+
 /// The offset of the first byte that does not belong to well-formed UTF-8 (RFC 3629: no
 /// overlong forms, no surrogates, nothing above U+10FFFF), or `npos` when `text` is UTF-8.
 std::size_t invalid_utf8_offset(std::string_view text) noexcept;
