@@ -373,8 +373,14 @@ std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view text) {
 
 using Clock = std::chrono::system_clock;
 
-double ms_between(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
+// In seconds first: an HTTP date may be years 1 to 9999, and a system_clock time point
+// in nanoseconds only spans about 1677-2262 — subtracting in its units overflows (UB).
+double ms_between(Clock::time_point from, std::chrono::sys_seconds to) {
+  const auto from_s = std::chrono::floor<std::chrono::seconds>(from);
+  const double whole_s = static_cast<double>(to.time_since_epoch().count()) -
+                         static_cast<double>(from_s.time_since_epoch().count());
+  const double fraction_ms = std::chrono::duration<double, std::milli>(from - from_s).count();
+  return whole_s * 1000.0 - fraction_ms;
 }
 
 // Milliseconds to wait according to `Retry-After`; negative when it names a past time,

@@ -396,6 +396,54 @@ TEST(RetryPolicy, RetryAfterBeyondCapIsClamped) {
   EXPECT_EQ(huge.delay, 20000ms);
 }
 
+// Dates outside what a nanosecond system_clock holds (about 1677..2262) once overflowed
+// (signed integer UB) when subtracted; the cap and the backoff must hold for every value.
+TEST(RetryPolicy, RetryAfterFarFutureDatesAreClampedToTheCap) {
+  for (const auto* value : {"Fri, 31 Dec 9999 23:59:59 GMT", "Fri Dec 31 23:59:59 9999", "Sat, 01 Jan 2300 00:00:00 GMT"}) {
+    const auto d = decide("launchdarkly", response(429, {{"Retry-After", value}}), true, 1, options(3, 100ms, 5000ms));
+    EXPECT_TRUE(d.retry) << value;
+    EXPECT_EQ(d.delay, 5000ms) << value << ": " << d.reason;
+    EXPECT_TRUE(d.reason.ends_with("(Retry-After, capped)")) << d.reason;
+  }
+}
+
+TEST(RetryPolicy, RetryAfterFarPastDatesFallBackToBackoff) {
+  for (const auto* value : {"Mon, 01 Jan 0001 00:00:00 GMT", "Sat Jan  1 00:00:00 0000", "Thu, 01 Jan 1600 00:00:00 GMT",
+                            "Thu, 01 Jan 1970 00:00:00 GMT"}) {
+    const auto d = decide("launchdarkly", response(429, {{"Retry-After", value}}), true);
+    EXPECT_TRUE(d.retry) << value;
+    EXPECT_GE(d.delay, 0ms) << value;
+    EXPECT_LE(d.delay, 100ms) << value << ": " << d.reason;
+    EXPECT_TRUE(contains(d.reason, "(backoff; Retry-After in the past)")) << d.reason;
+  }
+}
+
+TEST(RetryPolicy, RetryAfterHugeOrNegativeSecondsNeverOverflow) {
+  const std::string beyond_double(400, '9');  // parses as out of range: infinity
+  for (const std::string& value : {std::string("9223372036854775807"), std::string("18446744073709551616"),
+                                  std::string("99999999999999999999999999999999999999"), beyond_double}) {
+    const auto d = decide("launchdarkly", response(503, {{"Retry-After", value}}), true, 1, options(3, 100ms, 5000ms));
+    EXPECT_EQ(d.delay, 5000ms) << value;
+    EXPECT_TRUE(d.reason.ends_with("(Retry-After, capped)")) << d.reason;
+  }
+  for (const auto* value : {"-1", "-9223372036854775808", "-99999999999999999999999"}) {
+    const auto d = decide("launchdarkly", response(503, {{"Retry-After", value}}), true);
+    EXPECT_TRUE(d.retry) << value;
+    EXPECT_LE(d.delay, 100ms) << value;
+    EXPECT_TRUE(contains(d.reason, "(backoff; Retry-After unreadable)")) << d.reason;
+  }
+}
+
+TEST(RetryPolicy, ResetHeadersFarAwayAreClampedOrIgnored) {
+  const std::string beyond_double(400, '9');
+  const auto far = decide("launchdarkly", response(429, {{"X-Ratelimit-Reset", beyond_double}}), true, 1,
+                          options(3, 100ms, 5000ms));
+  EXPECT_EQ(far.delay, 5000ms) << far.reason;
+  const auto past = decide("auth0", response(429, {{"X-RateLimit-Reset", "0"}}), true);
+  EXPECT_LE(past.delay, 100ms) << past.reason;
+  EXPECT_TRUE(contains(past.reason, "in the past")) << past.reason;
+}
+
 TEST(RetryPolicy, LaunchDarklyResetInEpochMilliseconds) {
   const auto reset = std::to_string(epoch_ms(k_now) + 1500);
   const auto d = decide("launchdarkly", response(429, {{"X-Ratelimit-Reset", reset}}), false);
