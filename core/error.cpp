@@ -1,5 +1,7 @@
 #include "expbridge/error.hpp"
 
+#include "secrets.hpp"
+
 namespace expbridge {
 
 std::string_view to_string(ErrorCode code) noexcept {
@@ -48,7 +50,8 @@ std::string Error::describe() const {
   out += message;
   if (http_status != 0) out += " [HTTP " + std::to_string(http_status) + "]";
   if (!request_id.empty()) out += " [request id " + request_id + "]";
-  return out;
+  // Every line a person reads goes through here: the last chance to mask an echoed credential.
+  return secrets::scrub(out);
 }
 
 }  // namespace expbridge

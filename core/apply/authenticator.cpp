@@ -22,6 +22,7 @@
 #include <boost/url/url_view.hpp>
 
 #include "auth/sigv4.hpp"
+#include "secrets.hpp"
 
 namespace expbridge::apply {
 
@@ -208,6 +209,7 @@ std::string sanitize_vendor_text(std::string text, const std::string& secret) {
         text.replace(at, needle.size(), "[redacted]");
     }
   }
+  text = secrets::scrub(text);
   for (char& c : text)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   constexpr std::size_t limit = 300;
@@ -403,6 +405,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
 
     FetchedToken token;
     token.access_token = std::string(access_token->get_string());
+    secrets::register_secret(token.access_token);
     token.refresh_at = requested_at + usable;
     co_return token;
   }

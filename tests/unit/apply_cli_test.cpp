@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -361,6 +362,43 @@ TEST_F(ApplyCli, ATokenEndpointEchoingTheClientSecretDoesNotLeakIt) {
   EXPECT_EQ(a0.at("error").as_object().at("code").as_string(), "unauthorized");
   EXPECT_EQ(vendors.api_requests("a0").size(), 0u);
   expect_no_secret(secrets_of(vendors), r);
+}
+
+/// A vendor, proxy or firewall that quotes the request back: every header as text lines
+/// and as JSON members, the Authorization value where each vendor's request id is read.
+ServerReply echo_request_headers(int status, const ServerRequest& r) {
+  std::string lines, members;
+  const std::string authorization = r.header("authorization").value_or("");
+  for (const auto& [name, value] : r.headers) {
+    lines += "\\r\\n" + name + ": " + value;
+    members += std::string(members.empty() ? "" : ",") + "\"" + name + "\":\"" + value + "\"";
+  }
+  return json_reply(status,
+                    R"({"message":"denied; you sent:)" + lines + R"(","Message":"you sent:)" + lines + R"(","id":")" +
+                        authorization + R"(","headers":{)" + members + "}}",
+                    {{"x-amzn-RequestId", authorization}, {"x-request-id", authorization}});
+}
+
+TEST_F(ApplyCli, VendorsEchoingEveryHeaderLeakNoSecretInReportsOrLogs) {
+  for (int status : {401, 403, 500}) {
+    SCOPED_TRACE(status);
+    for (const auto& name : test::kApplyBackends)
+      vendors.set_api_handler(name, [status](const ServerRequest& r) { return echo_request_headers(status, r); });
+    write("update.json", kUpdate);
+    const CliRun text = run("-v apply --config config.yaml update.json");
+    const CliRun json = run("-vv apply --config config.yaml update.json --format json");
+    for (const CliRun* r : {&text, &json}) {
+      EXPECT_EQ(r->exit_code, 1) << r->err << r->out;
+      // The echo reached the output (masked): the test sees what it guards.
+      EXPECT_NE((r->out + r->err).find("Authorization: ***"), std::string::npos) << r->out << r->err;
+      EXPECT_FALSE(std::regex_search(r->out + r->err, std::regex("Signature=[0-9a-fA-F]{8}"))) << r->out << r->err;
+      EXPECT_EQ((r->out + r->err).find("Bearer " + std::string(test::kApplyAuth0TokenPrefix)), std::string::npos);
+    }
+    parse_or_fail(json.out);
+    const auto secrets = secrets_of(vendors);
+    expect_no_secret(secrets, text);
+    expect_no_secret(secrets, json);
+  }
 }
 
 TEST_F(ApplyCli, MissingCredentialsFailThatBackendWithExitOne) {

@@ -444,6 +444,40 @@ TEST(RetryPolicy, ResetHeadersFarAwayAreClampedOrIgnored) {
   EXPECT_TRUE(contains(past.reason, "in the past")) << past.reason;
 }
 
+TEST(VendorError, ARedirectIsReportedWithTheLocationHostOnlyAndNotFollowed) {
+  const auto e = vendor_error(spec_of("launchdarkly"),
+                              response(301, {{"Location", "https://other.example.com/api/v2?token=api-secret-123&x=1"}}));
+  EXPECT_EQ(e.code, ErrorCode::internal);
+  EXPECT_EQ(e.http_status, 301);
+  EXPECT_EQ(e.message, "HTTP 301 redirect to other.example.com (not followed)");
+  const auto relative = vendor_error(spec_of("appconfig"), response(307, {{"Location", "/elsewhere?sig=abc"}}));
+  EXPECT_EQ(relative.message, "HTTP 307 redirect to another path on the same host (not followed)");
+  const auto bare = vendor_error(spec_of("auth0"), response(302));
+  EXPECT_EQ(bare.message, "HTTP 302 redirect to no Location (not followed)");
+  EXPECT_FALSE(decide("launchdarkly", response(301, {{"Location", "https://other.example.com/"}}), true).retry);
+}
+
+TEST(VendorError, EchoedCredentialsAreMaskedInMessageAndRequestId) {
+  const std::string sigv4 =
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/appconfig/aws4_request, "
+      "SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+  const auto aws = vendor_error(
+      spec_of("appconfig"),
+      response(403, {{"x-amzn-ErrorType", "AccessDeniedException"}, {"x-amzn-RequestId", sigv4}},
+               R"({"Message":"denied; you sent Authorization: )" + sigv4 +
+                   R"(\r\nX-Amz-Security-Token: FQoGZXIvYXdzTOKEN"})"));
+  for (const auto* leaked : {"5d672d79c15b", "FQoGZXIvYXdzTOKEN", "SignedHeaders"}) {
+    EXPECT_FALSE(contains(aws.message, leaked)) << aws.message;
+    EXPECT_FALSE(contains(aws.request_id, leaked)) << aws.request_id;
+  }
+  EXPECT_TRUE(contains(aws.message, "AccessDeniedException: denied")) << aws.message;
+  const auto auth0 = vendor_error(spec_of("auth0"), response(401, {}, R"({"message":"bad Bearer eyJhbGciOi.x-y_z"})"));
+  EXPECT_EQ(auth0.message, "bad Bearer ***");
+  const auto proxy = vendor_error(spec_of("launchdarkly"),
+                                  response(500, {}, "<html><td>authorization: api-raw-token-77</td></html>"));
+  EXPECT_FALSE(contains(proxy.message, "api-raw-token-77")) << proxy.message;
+}
+
 TEST(RetryPolicy, LaunchDarklyResetInEpochMilliseconds) {
   const auto reset = std::to_string(epoch_ms(k_now) + 1500);
   const auto d = decide("launchdarkly", response(429, {{"X-Ratelimit-Reset", reset}}), false);

