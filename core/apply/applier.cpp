@@ -115,6 +115,10 @@ struct Applier::Impl {
       for (const auto& [name, value] : planned.headers) request.headers.push_back({name, value});
       request.body = body;
       request.timeout = std::min(send.timeout, left);
+      // The table's word, not the method's: the client resends only what may go twice.
+      request.idempotent = planned.idempotent;
+      int writes = 0;
+      request.write_count = &writes;
 
       co_await backend.in_flight->acquire();
       auto authorized = co_await backend.auth->authorize(request);
@@ -138,11 +142,15 @@ struct Applier::Impl {
         report.error = located(std::move(e), backend, planned);
         break;
       }
-      ++report.attempts;  // every request that goes out, a resend after a 401 refresh included
       log->debug("backend {}: {} {} (attempt {})", backend.info->name, planned.method, planned.url, attempt);
       auto attempt_started = Clock::now();
       auto response = co_await client->send(std::move(request));
       backend.in_flight->release();
+      // `attempts` counts what went on the wire: the client's transparent resend counts, a
+      // connection that never opened does not. A client that does not count (a test
+      // double) wrote once when it has an answer or says the request may have arrived.
+      if (writes == 0 && (response || response.error().request_sent)) writes = 1;
+      report.attempts += writes;  // a resend after a 401 refresh is counted too
 
       if (response) {
         report.sent = true;

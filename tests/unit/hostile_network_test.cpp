@@ -43,6 +43,12 @@ const BackendReport& backend_of(const UpdateReport& report, std::string_view nam
 
 std::string dump(const UpdateReport& report) { return boost::json::serialize(report_to_json(report)); }
 
+ServerReply dropped() {
+  ServerReply reply;
+  reply.action = ServerReply::Action::close_without_reply;  // after the server has read the request
+  return reply;
+}
+
 /// Notes when each non-GET request reached a server (on the server's thread).
 class ArrivalLog {
  public:
@@ -91,6 +97,84 @@ class HostileNetwork : public ::testing::Test {
 };
 
 // ---- nothing non-idempotent twice; attempts = writes on the wire ----------------------------
+
+// The state read leaves a kept-alive connection; the POST would once take it, meet the
+// drop, and be resent on a fresh connection: twice at the vendor, `attempts: 1` reported.
+TEST_F(HostileNetwork, ANonIdempotentPostDroppedAfterItArrivedReachesTheVendorOnce) {
+  for (const char* name : {"a0", "aws"}) {
+    SCOPED_TRACE(name);
+    ApplyOptions options;
+    options.plan.backends = {name};
+    test::ApplyConfigOptions config;
+    config.per_backend[name] = {{"attempts", "3"}};
+    ASSERT_NO_FATAL_FAILURE(start(config, options));
+    vendors.set_api_handler(name, [](const ServerRequest& r) {
+      if (r.method == "GET") return FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"draft"})");
+      return r.method == "POST" ? dropped() : FakeVendors::ok_json();
+    });
+    const auto before = vendors.api_requests(name).size();
+
+    const auto report = apply(R"({"experiment": "checkout-redesign", "action": "start"})");
+    const auto& b = backend_of(report, name);
+    ASSERT_EQ(b.result, BackendOutcome::failed) << dump(report);
+    const auto& post = b.requests.back();
+    EXPECT_EQ(post.request.method, "POST");
+    EXPECT_FALSE(post.request.idempotent);
+    EXPECT_EQ(post.attempts, 1) << dump(report);
+    ASSERT_TRUE(post.error.has_value());
+    EXPECT_TRUE(post.error->request_sent);
+    EXPECT_NE(post.error->message.find("may have applied"), std::string::npos) << post.error->message;
+    std::size_t posts = 0;
+    for (const auto& r : vendors.api_requests(name)) posts += r.method == "POST";
+    EXPECT_EQ(posts, 1u) << "the POST went on the wire exactly once";
+    EXPECT_EQ(vendors.api_requests(name).size() - before, 1u);
+  }
+}
+
+TEST_F(HostileNetwork, AnIdempotentPatchDroppedOnAKeptAliveConnectionIsResentOnceAndCountedTwice) {
+  ApplyOptions options;
+  options.plan.backends = {"ev"};
+  test::ApplyConfigOptions config;
+  config.per_backend["ev"] = {{"attempts", "1"}};  // only the client's own resend may happen
+  ASSERT_NO_FATAL_FAILURE(start(config, options));
+  std::atomic<int> patches{0};
+  vendors.set_api_handler("ev", [&patches](const ServerRequest&) {
+    return ++patches == 2 ? dropped() : FakeVendors::ok_json();
+  });
+  ASSERT_TRUE(apply(R"({"experiment": "checkout-redesign", "description": "first"})").ok());  // pools a connection
+
+  const auto report = apply(R"({"experiment": "checkout-redesign", "description": "second"})");
+  ASSERT_TRUE(report.ok()) << dump(report);
+  const auto& r = backend_of(report, "ev").requests.at(0);
+  EXPECT_TRUE(r.request.idempotent);
+  EXPECT_EQ(r.attempts, 2) << "the transparent resend went on the wire too";
+  EXPECT_EQ(vendors.api_requests("ev").size(), 3u);
+  EXPECT_EQ(vendors.server("ev").connections_accepted(), 2u);
+}
+
+TEST_F(HostileNetwork, AConnectionThatNeverOpensIsNoAttemptOnTheWire) {
+  const auto port = test::unused_loopback_port();  // nothing listens there
+  ApplyOptions options;
+  options.plan.backends = {"ev"};
+  auto config_text = vendors.config({});
+  const std::string ev_url = vendors.server("ev").base_url();
+  config_text.replace(config_text.find(ev_url), ev_url.size(), "http://127.0.0.1:" + std::to_string(port));
+  auto bridge = Bridge::from_text(config_text, "refused.yaml");
+  ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
+  options.environment = [env = env](std::string_view name) -> std::optional<std::string> {
+    if (auto it = env.find(std::string(name)); it != env.end()) return it->second;
+    return std::nullopt;
+  };
+  auto applier = Applier::create(*bridge, options);
+  ASSERT_TRUE(applier.has_value());
+  auto update = parse_update(R"({"experiment": "checkout-redesign", "description": "x"})", "u");
+  ASSERT_TRUE(update.has_value());
+  const auto report = applier->apply(*update);
+  const auto& r = backend_of(report, "ev").requests.at(0);
+  ASSERT_TRUE(r.error.has_value()) << dump(report);
+  EXPECT_EQ(r.attempts, 0) << dump(report);
+  EXPECT_FALSE(r.sent);
+}
 
 // ---- deadlines are per backend ------------------------------------------------------------
 
