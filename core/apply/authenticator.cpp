@@ -255,7 +255,9 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
   }
 
   asio::awaitable<Status> authorize(http::Request& request) override {
-    auto token = co_await current_token();
+    // The fetch shares the attempt's budget: a hanging token endpoint must not hold a
+    // request (a state read above all) past its backend's deadline.
+    auto token = co_await current_token(request.timeout);
     if (!token) co_return std::unexpected(std::move(token).error());
     add_fixed_headers(request);
     set_header(request, "Authorization", "Bearer " + *token);
@@ -276,7 +278,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
 
  private:
   /// A fresh cached token, the result of a fetch already under way, or a new fetch.
-  asio::awaitable<Result<std::string>> current_token() {
+  asio::awaitable<Result<std::string>> current_token(std::chrono::milliseconds budget) {
     TokenCache& cache = *context_.tokens;
     if (const auto it = cache.entries.find(key_); it != cache.entries.end() && Clock::now() < it->second.refresh_at)
       co_return it->second.access_token;
@@ -285,7 +287,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
       const std::shared_ptr<TokenCache::PendingFetch> pending = it->second;
       asio::steady_timer timer(co_await asio::this_coro::executor);
       // The fetch itself is bounded by token_timeout; the margin covers its bookkeeping.
-      timer.expires_after(context_.token_timeout + 1s);
+      timer.expires_after(std::min<std::chrono::milliseconds>(context_.token_timeout + 1s, budget));
       pending->waiters.push_back(&timer);
       struct Deregister {  // declared after the timer: runs before it is destroyed
         TokenCache::PendingFetch& pending;
@@ -312,7 +314,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
     } abandon{pending};
 
     ++cache.fetches;
-    auto fetched = co_await fetch();
+    auto fetched = co_await fetch(budget);
     if (const auto it = cache.in_progress.find(key_); it != cache.in_progress.end() && it->second == pending)
       cache.in_progress.erase(it);
     if (!fetched) {
@@ -331,7 +333,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
     return error;
   }
 
-  asio::awaitable<Result<FetchedToken>> fetch() {
+  asio::awaitable<Result<FetchedToken>> fetch(std::chrono::milliseconds budget) {
     std::vector<std::pair<std::string_view, std::string_view>> fields = {
         {"grant_type", "client_credentials"}, {"client_id", client_id_}, {"client_secret", client_secret_}};
     if (!audience_.empty()) fields.emplace_back("audience", audience_);
@@ -341,7 +343,9 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
     request.url = token_url_;
     request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
     request.body = form_encode(fields);
-    request.timeout = context_.token_timeout;
+    request.timeout = std::min(context_.token_timeout, budget);
+    // A second client-credentials grant only issues another token: safe to resend.
+    request.idempotent = true;
 
     // Measured before sending, so the lifetime the server grants is never overestimated.
     const auto requested_at = Clock::now();

@@ -49,6 +49,10 @@ ServerReply dropped() {
   return reply;
 }
 
+double ms_since(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
 /// Notes when each non-GET request reached a server (on the server's thread).
 class ArrivalLog {
  public:
@@ -177,6 +181,110 @@ TEST_F(HostileNetwork, AConnectionThatNeverOpensIsNoAttemptOnTheWire) {
 }
 
 // ---- deadlines are per backend ------------------------------------------------------------
+
+// AppConfig's exposure rule needs a state read; that read hangs. LaunchDarkly (deadline
+// 1500 ms) must still send within its own deadline, and AppConfig fails alone, unchanged.
+TEST_F(HostileNetwork, AHangingStateReadDoesNotHoldAnotherBackendPastItsDeadline) {
+  test::ApplyConfigOptions config;
+  config.per_backend["ld"] = {{"deadline_ms", "1500"}};
+  config.per_backend["aws"] = {{"timeout_ms", "8000"}, {"deadline_ms", "8000"}};
+  ASSERT_NO_FATAL_FAILURE(start(config));
+  ServerReply hang = FakeVendors::ok_json();
+  hang.delay = 20s;  // a loopback server that accepts and does not answer in time
+  vendors.set_api_handler("aws", [hang](const ServerRequest& r) { return r.method == "GET" ? hang : FakeVendors::ok_json(); });
+  auto ld_arrivals = std::make_shared<ArrivalLog>();
+  vendors.set_api_handler("ld", [ld_arrivals](const ServerRequest&) {
+    ld_arrivals->note();
+    return FakeVendors::ok_json();
+  });
+
+  const auto started = Clock::now();
+  const auto report = apply(R"({"experiment": "checkout-redesign", "exposure": 40, "description": "Week two"})");
+  const auto finished = Clock::now();
+
+  const auto& ld = backend_of(report, "ld");
+  EXPECT_EQ(ld.result, BackendOutcome::ok) << dump(report);
+  const auto ld_sent = ld_arrivals->first();
+  ASSERT_TRUE(ld_sent.has_value()) << "LaunchDarkly never got its write";
+  EXPECT_LT(ms_since(started, *ld_sent), 1500.0) << "sent past LaunchDarkly's own deadline_ms";
+  EXPECT_GE(ms_since(started, *ld_sent), 700.0) << "the read budget (750 ms) was waited for first";
+
+  const auto& aws = backend_of(report, "aws");
+  EXPECT_EQ(aws.result, BackendOutcome::failed);
+  ASSERT_TRUE(aws.error.has_value());
+  EXPECT_EQ(aws.error->backend, "aws");
+  EXPECT_FALSE(aws.error->operation.empty());
+  EXPECT_NE(aws.error->message.find("did not answer within the read budget of 750 ms"), std::string::npos)
+      << aws.error->describe();
+  EXPECT_TRUE(vendors.api_requests("aws").empty()) << "nothing but the read was sent to it";
+  for (const char* other : {"a0", "ev"}) EXPECT_EQ(backend_of(report, other).result, BackendOutcome::ok) << other;
+  EXPECT_LT(ms_since(started, finished), 4000.0) << "the update waited for the hanging read's own timeout";
+}
+
+// The same with the hang one step earlier: Auth0's state read first needs a token, and the
+// token endpoint never answers. The token fetch is bounded by the read's budget too.
+TEST_F(HostileNetwork, AHangingTokenEndpointBeforeAStateReadDoesNotHoldTheOthers) {
+  test::ApplyConfigOptions config;
+  config.per_backend["ld"] = {{"deadline_ms", "1500"}};
+  ASSERT_NO_FATAL_FAILURE(start(config));
+  ServerReply hang = FakeVendors::ok_json();
+  hang.delay = 20s;
+  vendors.set_token_handler([hang](const ServerRequest&) { return hang; });
+  auto ld_arrivals = std::make_shared<ArrivalLog>();
+  vendors.set_api_handler("ld", [ld_arrivals](const ServerRequest&) {
+    ld_arrivals->note();
+    return FakeVendors::ok_json();
+  });
+
+  const auto started = Clock::now();
+  const auto report = apply(R"({"experiment": "checkout-redesign", "action": "pause", "description": "Paused"})");
+  const auto finished = Clock::now();
+
+  EXPECT_EQ(backend_of(report, "ld").result, BackendOutcome::ok) << dump(report);
+  const auto ld_sent = ld_arrivals->first();
+  ASSERT_TRUE(ld_sent.has_value()) << dump(report);
+  EXPECT_LT(ms_since(started, *ld_sent), 1500.0);
+  const auto& a0 = backend_of(report, "a0");
+  EXPECT_EQ(a0.result, BackendOutcome::failed);
+  ASSERT_TRUE(a0.error.has_value());
+  EXPECT_NE(a0.error->message.find("read budget of 750 ms"), std::string::npos) << a0.error->describe();
+  EXPECT_TRUE(vendors.api_requests("a0").empty());
+  EXPECT_LT(ms_since(started, finished), 4000.0);
+}
+
+TEST_F(HostileNetwork, AHangingWriteDelaysNoOtherBackendAndEndsAtItsOwnDeadline) {
+  test::ApplyConfigOptions config;
+  config.per_backend["aws"] = {{"timeout_ms", "8000"}, {"deadline_ms", "1200"}};
+  config.per_backend["ld"] = {{"deadline_ms", "1500"}};
+  ASSERT_NO_FATAL_FAILURE(start(config));
+  ServerReply hang = FakeVendors::ok_json();
+  hang.delay = 20s;
+  vendors.set_api_handler("aws", [hang](const ServerRequest&) { return hang; });
+  std::map<std::string, std::shared_ptr<ArrivalLog>> arrivals;
+  for (const char* name : {"ld", "a0", "ev"}) {
+    auto log = std::make_shared<ArrivalLog>();
+    arrivals[name] = log;
+    vendors.set_api_handler(name, [log](const ServerRequest& r) {
+      if (r.method != "GET") log->note();
+      return FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"draft"})");
+    });
+  }
+
+  const auto started = Clock::now();
+  const auto report = apply(R"({"experiment": "checkout-redesign", "description": "Week two"})");
+  const auto finished = Clock::now();
+
+  for (const char* name : {"ld", "a0", "ev"}) {
+    EXPECT_EQ(backend_of(report, name).result, BackendOutcome::ok) << name << ": " << dump(report);
+    const auto sent = arrivals[name]->first();
+    ASSERT_TRUE(sent.has_value()) << name;
+    EXPECT_LT(ms_since(started, *sent), 700.0) << name << " waited for the hanging backend";
+  }
+  const auto& aws = backend_of(report, "aws");
+  EXPECT_EQ(aws.result, BackendOutcome::failed);
+  EXPECT_LT(ms_since(started, finished), 3000.0) << "the hanging write outlived its backend's 1200 ms deadline";
+  EXPECT_GE(ms_since(started, finished), 1100.0);
+}
 
 // ---- no secret in any report, whatever a vendor echoes --------------------------------------
 
