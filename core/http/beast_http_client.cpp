@@ -637,6 +637,21 @@ bool idempotent_method(std::string_view method) {
          method == "DELETE";
 }
 
+Status check_ca_file(const std::string& path) {
+  ssl::context probe(ssl::context::tls_client);
+  error_code ec;
+  probe.load_verify_file(path, ec);
+  if (ec) {
+    // OpenSSL says "no certificate or crl found" for a file that is not PEM, and the
+    // system's reason for one that is missing or unreadable.
+    std::string reason = ec.message();
+    if (reason.empty() || reason == "system lib") reason = "missing, unreadable or not PEM";
+    return std::unexpected(
+        make_failure(ErrorCode::invalid_input, "extra CA file '" + path + "' cannot be used: " + reason));
+  }
+  return {};
+}
+
 std::unique_ptr<HttpClient> make_beast_client(asio::io_context& io, ClientOptions options) {
   return std::make_unique<BeastHttpClient>(io, std::move(options));
 }

@@ -111,11 +111,16 @@ struct ClientOptions {
   std::chrono::milliseconds idle_timeout{30000};
   /// PEM file of extra trusted CA certificates, added to the system trust store
   /// (tests, private CAs). Empty: system store only. If it cannot be loaded,
-  /// every `send` fails with `invalid_input` naming the file.
+  /// every `send` fails with `invalid_input` naming the file (check it up front
+  /// with `check_ca_file`).
   std::string extra_ca_file;
   /// Sent as `User-Agent` unless the request sets one.
   std::string user_agent = "expbridge/0.1";
 };
+
+/// Checks that `path` is a readable PEM file holding at least one certificate, as
+/// `ClientOptions::extra_ca_file` needs. `invalid_input` naming the file and what is wrong.
+Status check_ca_file(const std::string& path);
 
 /// True when `method` is idempotent by RFC 9110 §9.2.2 (case-sensitive, as methods are).
 bool idempotent_method(std::string_view method);

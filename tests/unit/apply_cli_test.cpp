@@ -401,6 +401,34 @@ TEST_F(ApplyCli, VendorsEchoingEveryHeaderLeakNoSecretInReportsOrLogs) {
   }
 }
 
+TEST_F(ApplyCli, AnUnusableCaFileExitsTwoBeforeAnythingIsSent) {
+  write("update.json", kUpdate);
+  write("not-a-ca.pem", "this is not a certificate\n");
+  for (const char* ca : {"missing.pem", "not-a-ca.pem"}) {
+    const CliRun r = run(std::string("apply --config config.yaml update.json --ca-file ") + ca);
+    EXPECT_EQ(r.exit_code, 2) << r.err << r.out;
+    EXPECT_NE(r.err.find(ca), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_EQ(vendors.total_requests(), 0u);
+}
+
+TEST_F(ApplyCli, AnUnusableEndpointExitsTwoNamingTheBackendBeforeAnythingIsSent) {
+  write("update.json", kUpdate);
+  const std::string ld_url = vendors.server("ld").base_url();
+  for (const std::string& endpoint : {std::string("https://ld.example.com:0"), std::string("https://ld.example.com:65536"),
+                                      std::string("http://ld.example.com")}) {
+    std::string config = vendors.config();
+    config.replace(config.find(ld_url), ld_url.size(), endpoint);
+    write("bad-endpoint.yaml", config);
+    const CliRun r = run("apply --config bad-endpoint.yaml update.json");
+    EXPECT_EQ(r.exit_code, 2) << endpoint << ": " << r.err << r.out;
+    EXPECT_NE(r.err.find("backends.ld.endpoint"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_EQ(vendors.total_requests(), 0u);
+}
+
 TEST_F(ApplyCli, MissingCredentialsFailThatBackendWithExitOne) {
   auto without_ld = env;
   without_ld.erase("LD_API_TOKEN");

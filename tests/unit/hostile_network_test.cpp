@@ -378,6 +378,35 @@ TEST_F(HostileNetwork, EmulatorsEchoingHeadersLeakNothingIntoReports) {
 
 // ---- refused up front -----------------------------------------------------------------------
 
+TEST_F(HostileNetwork, AnUnusableCaFileIsRefusedBeforeAnythingIsSent) {
+  test::TempFile not_pem("not a certificate\n");
+  for (const std::string& path : {std::string("/nonexistent/ca.pem"), not_pem.path().string()}) {
+    auto bridge = Bridge::from_text(vendors.config({}), "ca.yaml");
+    ASSERT_TRUE(bridge.has_value());
+    ApplyOptions options;
+    options.extra_ca_file = path;
+    auto applier = Applier::create(*bridge, options);
+    ASSERT_FALSE(applier.has_value()) << path;
+    EXPECT_EQ(applier.error().code, ErrorCode::invalid_input);
+    EXPECT_NE(applier.error().describe().find(path), std::string::npos) << applier.error().describe();
+  }
+  EXPECT_EQ(vendors.total_requests(), 0u);
+}
+
+TEST_F(HostileNetwork, InvalidEndpointPortsAreRefusedWhenTheConfigLoads) {
+  for (const char* port : {"0", "65536", "99999999999"}) {
+    std::string config = vendors.config({});
+    const std::string url = vendors.server("ld").base_url();
+    config.replace(config.find(url), url.size(), std::string("https://ld.example.com:") + port);
+    auto bridge = Bridge::from_text(config, "ports.yaml");
+    ASSERT_FALSE(bridge.has_value()) << port;
+    EXPECT_EQ(bridge.error().code, ErrorCode::invalid_input);
+    EXPECT_NE(bridge.error().describe().find("port"), std::string::npos) << bridge.error().describe();
+    EXPECT_NE(bridge.error().describe().find("ld"), std::string::npos) << bridge.error().describe();
+  }
+  EXPECT_EQ(vendors.total_requests(), 0u);
+}
+
 TEST_F(HostileNetwork, ARedirectIsReportedWithItsHostAndNeverFollowed) {
   ApplyOptions options;
   options.plan.backends = {"ld"};

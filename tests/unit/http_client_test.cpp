@@ -577,6 +577,18 @@ TEST_F(HttpClientTlsTest, PlainHttpToATlsServerFailsCleanly) {
   EXPECT_EQ(response.error().code, ErrorCode::unavailable);
 }
 
+TEST_F(HttpClientTlsTest, CheckCaFileAcceptsPemAndNamesTheFileOtherwise) {
+  EXPECT_TRUE(check_ca_file(ca_file_.path().string()).has_value());
+  const auto missing = check_ca_file("/nonexistent/expbridge-ca.pem");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::invalid_input);
+  EXPECT_NE(missing.error().message.find("/nonexistent/expbridge-ca.pem"), std::string::npos) << missing.error().message;
+  test::TempFile not_pem("this is not a certificate\n");
+  const auto garbage = check_ca_file(not_pem.path().string());
+  ASSERT_FALSE(garbage.has_value());
+  EXPECT_NE(garbage.error().message.find(not_pem.path().string()), std::string::npos) << garbage.error().message;
+}
+
 TEST_F(HttpClientTest, ConnectionRefusedCountsNoWrite) {
   const auto port = test::unused_loopback_port();
   auto client = make_beast_client(io_);
