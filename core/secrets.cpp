@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -20,6 +21,7 @@ struct Registry {
   std::shared_mutex mutex;
   // Longest first, so a secret that contains another is masked whole.
   std::vector<std::string> values;
+  std::deque<std::string> recent;  // oldest first, at most recent_secret_limit
 };
 
 Registry& registry() {
@@ -53,7 +55,7 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 
 // Names whose value is a credential, wherever they appear (header line, query, JSON member).
 constexpr std::array<std::string_view, 13> credential_names = {
-    "authorization", "x-amz-security-token", "x-amz-signature", "access_token", "refresh_token",
+    "authorization", "x-amz-security-token", "signature", "access_token", "refresh_token",
     "id_token",      "client_secret",        "aws_secret_access_key", "aws_session_token", "secretaccesskey",
     "sessiontoken",  "api_key",              "x-api-key"};
 
@@ -154,14 +156,26 @@ void register_secret(std::string_view value) {
   for (auto& form : forms_of(value)) add_value(r, std::move(form));
 }
 
+void register_recent_secret(std::string_view value) {
+  if (value.size() < min_registered_length) return;
+  auto& r = registry();
+  std::unique_lock lock(r.mutex);
+  if (std::ranges::find(r.recent, value) != r.recent.end()) return;
+  r.recent.emplace_back(value);
+  while (r.recent.size() > recent_secret_limit) r.recent.pop_front();
+}
+
 std::string scrub(std::string_view text) {
   std::vector<Range> ranges;
   {
     auto& r = registry();
     std::shared_lock lock(r.mutex);
-    for (const auto& value : r.values)
+    auto mask_all = [&](const std::string& value) {
       for (std::size_t at = text.find(value); at != std::string_view::npos; at = text.find(value, at + value.size()))
         ranges.emplace_back(at, at + value.size());
+    };
+    for (const auto& value : r.values) mask_all(value);
+    for (const auto& value : r.recent) mask_all(value);
   }
   find_shapes(text, ranges);
   return apply_masks(text, std::move(ranges));
@@ -170,7 +184,8 @@ std::string scrub(std::string_view text) {
 bool holds_registered_secret(std::string_view text) {
   auto& r = registry();
   std::shared_lock lock(r.mutex);
-  return std::ranges::any_of(r.values, [&](const std::string& v) { return text.find(v) != std::string_view::npos; });
+  const auto in_text = [&](const std::string& v) { return text.find(v) != std::string_view::npos; };
+  return std::ranges::any_of(r.values, in_text) || std::ranges::any_of(r.recent, in_text);
 }
 
 }  // namespace expbridge::secrets

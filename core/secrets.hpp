@@ -23,10 +23,17 @@ inline constexpr std::string_view mask = "***";
 void register_secret(std::string_view value);
 inline constexpr std::size_t min_registered_length = 6;
 
+/// For secrets made per request (SigV4 signatures): remembered like `register_secret`,
+/// but only the most recent `recent_secret_limit` are kept, so a long stream of updates
+/// neither grows memory nor slows `scrub`. An older one is still masked wherever it
+/// appears in a credential shape (`Signature=…`, `Authorization: …`).
+void register_recent_secret(std::string_view value);
+inline constexpr std::size_t recent_secret_limit = 64;
+
 /// `text` with every registered secret and every credential-shaped value replaced by
 /// `mask`. The shapes (case-insensitive): the value after a credential-bearing name
 /// followed by `:` or `=` (`Authorization`, `Proxy-Authorization`, `X-Amz-Security-Token`,
-/// `X-Amz-Signature`, `access_token`, `client_secret`, ... — as a header line, a query
+/// `X-Amz-Signature`, `Signature`, `access_token`, `client_secret`, ... — as a header line, a query
 /// parameter or a JSON member such as `"authorization": "…"`), the token (8 characters or
 /// more) after `Bearer `,
 /// the hex after `Signature=`, and the rest of an `AWS4-HMAC-SHA256 Credential=…` value.

@@ -175,6 +175,8 @@ class SigV4Authenticator final : public BaseAuthenticator {
     const auto now = now_ ? now_() : std::chrono::system_clock::now();
     auto parts = auth::sign_v4(signing, credentials_, options_, auth::format_amz_date(now));
     if (!parts) return std::unexpected(std::move(parts).error());
+    // A signature is a credential for its request (replayable until x-amz-date is stale).
+    secrets::register_recent_secret(parts->signature);
     for (auto& [name, value] : parts->headers_to_add) request.headers.push_back({name, std::move(value)});
     return {};
   }

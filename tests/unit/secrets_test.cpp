@@ -49,6 +49,17 @@ TEST(Secrets, SigV4ValuesLoseCredentialScopeAndSignature) {
       "SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
   EXPECT_EQ(scrub("you sent " + header), "you sent AWS4-HMAC-SHA256 ***");
   EXPECT_EQ(scrub("sig Signature=5fa00fa31553b73e, next"), "sig Signature=***, next");
+  EXPECT_EQ(scrub(R"({"Signature": "5fa00fa31553b73e"})"), R"({"Signature": "***"})");
+}
+
+TEST(Secrets, RecentPerRequestSecretsAreMaskedByValueAndOnlyTheLatestAreKept) {
+  const std::string first = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+  register_recent_secret(first);
+  EXPECT_EQ(scrub("echoed {\"sig\":\"" + first + "\"}"), "echoed {\"sig\":\"***\"}");
+  for (std::size_t i = 0; i < recent_secret_limit; ++i) register_recent_secret("recent-signature-" + std::to_string(i));
+  EXPECT_FALSE(holds_registered_secret(first)) << "the oldest is forgotten once the limit is passed";
+  EXPECT_EQ(scrub("Signature=" + first), "Signature=***") << "its shape is still masked";
+  EXPECT_TRUE(holds_registered_secret("recent-signature-" + std::to_string(recent_secret_limit - 1)));
 }
 
 TEST(Secrets, TextWithoutCredentialsIsUnchanged) {
