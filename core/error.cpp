@@ -1,6 +1,7 @@
 #include "expbridge/error.hpp"
 
 #include "message_text.hpp"
+#include "secrets.hpp"
 
 namespace expbridge {
 
@@ -51,7 +52,8 @@ std::string Error::describe() const {
   out += message;
   if (http_status != 0) out += " [HTTP " + std::to_string(http_status) + "]";
   if (!request_id.empty()) out += " [request id " + request_id + "]";
-  return out;
+  // Every line a person reads goes through here: the last chance to mask an echoed credential.
+  return secrets::scrub(out);
 }
 
 }  // namespace expbridge

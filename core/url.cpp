@@ -1,5 +1,7 @@
 #include "url.hpp"
 
+#include <charconv>
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -114,6 +116,14 @@ Result<std::string> check_endpoint(std::string_view endpoint) {
     return std::unexpected(url_error("endpoint", "plain http:// is accepted only for loopback hosts (127.0.0.1, ::1, "
                                                  "localhost); use https:// for " + std::string(u.host())));
   if (u.has_userinfo()) return std::unexpected(url_error("endpoint", "must not carry user info (credentials belong in the environment)"));
+  if (u.has_port()) {
+    // Boost.URL accepts any digits here (and port_number() wraps above 65535).
+    const std::string_view digits = u.port();
+    unsigned long port = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || port == 0 || port > 65535)
+      return std::unexpected(url_error("endpoint", "has an invalid port '" + std::string(digits) + "' (1..65535)"));
+  }
   if (u.has_query() || u.has_fragment()) return std::unexpected(url_error("endpoint", "must not have a query or fragment"));
   std::string out(endpoint);
   while (!out.empty() && out.back() == '/') out.pop_back();

@@ -75,6 +75,15 @@ struct Applier::Impl {
     return nullptr;
   }
 
+  // The shortest deadline_ms among the backends of `plan` (the backends an update goes to).
+  std::chrono::milliseconds shortest_deadline(const Plan& plan) const {
+    std::optional<std::chrono::milliseconds> shortest;
+    for (const auto& b : plan.backends)
+      for (const auto& info : bridge->backends())
+        if (info.name == b.backend && (!shortest || info.send.deadline < *shortest)) shortest = info.send.deadline;
+    return shortest.value_or(SendOptions{}.deadline);
+  }
+
   apply::AsyncSemaphore& experiment_lock(const std::string& experiment) {
     auto& lock = experiment_locks[experiment];
     if (!lock) lock = std::make_unique<apply::AsyncSemaphore>(io.get_executor(), 1);
@@ -115,6 +124,10 @@ struct Applier::Impl {
       for (const auto& [name, value] : planned.headers) request.headers.push_back({name, value});
       request.body = body;
       request.timeout = std::min(send.timeout, left);
+      // The table's word, not the method's: the client resends only what may go twice.
+      request.idempotent = planned.idempotent;
+      int writes = 0;
+      request.write_count = &writes;
 
       co_await backend.in_flight->acquire();
       auto authorized = co_await backend.auth->authorize(request);
@@ -138,11 +151,15 @@ struct Applier::Impl {
         report.error = located(std::move(e), backend, planned);
         break;
       }
-      ++report.attempts;  // every request that goes out, a resend after a 401 refresh included
       log->debug("backend {}: {} {} (attempt {})", backend.info->name, planned.method, planned.url, attempt);
       auto attempt_started = Clock::now();
       auto response = co_await client->send(std::move(request));
       backend.in_flight->release();
+      // `attempts` counts what went on the wire: the client's transparent resend counts, a
+      // connection that never opened does not. A client that does not count (a test
+      // double) wrote once when it has an answer or says the request may have arrived.
+      if (writes == 0 && (response || response.error().request_sent)) writes = 1;
+      report.attempts += writes;  // a resend after a 401 refresh is counted too
 
       if (response) {
         report.sent = true;
@@ -195,21 +212,36 @@ struct Applier::Impl {
     co_return false;
   }
 
-  // The state reads of one backend, and what its adapter makes of the answers.
+  // The state reads of one backend, and what its adapter makes of the answers. Every
+  // read ends by `read_deadline` (the HTTP timeout, the token fetch and the backoff are
+  // all bounded by it), so the barrier after the reads never waits longer than that.
   asio::awaitable<void> read_backend(Backend& backend, const Update& update, std::vector<PlannedRequest> requests,
-                                     std::optional<Experiment>& state, std::optional<Error>& failure) {
+                                     Clock::time_point update_started, Clock::time_point read_deadline,
+                                     std::chrono::milliseconds read_budget, std::optional<Experiment>& state,
+                                     std::optional<Error>& failure) {
     if (backend.auth_error) co_return;  // reported with the backend's requests
-    const auto deadline = Clock::now() + backend.info->send.deadline;
     std::vector<ReadResponse> responses;
     for (auto& request : requests) {
       RequestReport read{std::move(request), false, 0, 0, 0, {}};
       http::Response response;
-      bool ok = co_await send_request(backend, read, deadline, &response);
+      bool ok = co_await send_request(backend, read, read_deadline, &response);
       // A definite answer about the resource ("no such run yet") is state too; the adapter decides.
       const bool answered = read.status == 404 || read.status == 409;
       if (!ok && !answered) {
         Error e = read.error.value_or(make_error(ErrorCode::internal, "state read failed"));
-        e.message = "reading the current state first: " + e.message;
+        // The budget ran out when the read stopped at the read deadline, or early because
+        // the next try would not have fitted before it (send_request then says "deadline").
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - update_started);
+        if (remaining(read_deadline) <= std::chrono::milliseconds(5) || e.message.find("deadline") != std::string::npos) {
+          e.message = "reading the current state first: " + read.request.operation +
+                      " did not answer within the read budget of " + std::to_string(read_budget.count()) + " ms (" +
+                      std::to_string(waited.count()) +
+                      " ms waited; the budget is half the shortest deadline_ms of this update's backends); nothing "
+                      "was changed at this backend [" +
+                      e.message + "]";
+        } else {
+          e.message = "reading the current state first: " + e.message;
+        }
         failure = std::move(e);
         co_return;
       }
@@ -224,9 +256,10 @@ struct Applier::Impl {
   }
 
   asio::awaitable<void> run_backend(Backend& backend, BackendPlan plan, BackendReport& report,
-                                    std::optional<Error> read_failure) {
+                                    std::optional<Error> read_failure, Clock::time_point update_started) {
     const auto started = Clock::now();
-    const auto deadline = started + backend.info->send.deadline;
+    // From the update's start: the time spent waiting for state reads counts against it.
+    const auto deadline = update_started + backend.info->send.deadline;
     report.backend = plan.backend;
     report.vendor = plan.vendor;
     report.skipped = std::move(plan.skipped);
@@ -269,10 +302,14 @@ struct Applier::Impl {
     report.experiment = update->experiment;
     auto& lock = experiment_lock(update->experiment);
     co_await lock.acquire();
+    // Each backend's deadline_ms counts from here (after the wait for an earlier update of
+    // the same experiment, which is that update's time, not this one's).
+    const auto update_started = Clock::now();
     // Rules that depend on the vendor's state (AppConfig exposure may only rise, Auth0
     // allocations are frozen while active) need a read first: GETs only, all backends at once.
     // First without state: an update that is invalid whatever the vendors hold sends nothing, not even a read.
-    if (auto stateless = bridge->plan(*update, options.plan); !stateless) {
+    auto stateless = bridge->plan(*update, options.plan);
+    if (!stateless) {
       report.error = std::move(stateless).error();
       lock.release();
       co_return;
@@ -284,13 +321,19 @@ struct Applier::Impl {
     if (auto reads = bridge->state_reads(*update, options.plan); reads && !reads->empty()) {
       states.resize(reads->size());
       read_failures.resize(reads->size());
+      // The read budget: every backend must keep at least half of its own deadline for its
+      // writes, so the reads (and the barrier after them) get half the shortest deadline
+      // among the backends this update goes to. A read that does not answer in time fails
+      // its backend alone; the others are planned with what did answer and go on.
+      const auto read_budget = shortest_deadline(*stateless) / 2;
+      const auto read_deadline = update_started + read_budget;
       apply::WaitGroup all_read(io.get_executor());
       for (std::size_t i = 0; i < reads->size(); ++i) {
         read_names.push_back((*reads)[i].backend);
         all_read.add();
         asio::co_spawn(io,
-                       read_backend(*find_backend((*reads)[i].backend), *update, std::move((*reads)[i].requests), states[i],
-                                    read_failures[i]),
+                       read_backend(*find_backend((*reads)[i].backend), *update, std::move((*reads)[i].requests),
+                                    update_started, read_deadline, read_budget, states[i], read_failures[i]),
                        [&all_read](std::exception_ptr) { all_read.done(); });
       }
       co_await all_read.wait();
@@ -312,7 +355,9 @@ struct Applier::Impl {
       for (std::size_t r = 0; r < read_names.size(); ++r)
         if (read_names[r] == backend->info->name) read_failure = read_failures[r];
       all.add();
-      asio::co_spawn(io, run_backend(*backend, std::move(plan->backends[i]), report.backends[i], std::move(read_failure)),
+      asio::co_spawn(io,
+                     run_backend(*backend, std::move(plan->backends[i]), report.backends[i], std::move(read_failure),
+                                 update_started),
                      [&all](std::exception_ptr) { all.done(); });
     }
     co_await all.wait();
@@ -338,6 +383,15 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
   impl->options = std::move(options);
   http::ClientOptions client_options;
   client_options.extra_ca_file = impl->options.extra_ca_file;
+  // Refused now, before any update is read or sent: otherwise every backend would fail the
+  // same way at its first request, and only then.
+  if (!client_options.extra_ca_file.empty()) {
+    if (auto usable = http::check_ca_file(client_options.extra_ca_file); !usable) {
+      Error e = std::move(usable).error();
+      e.field = "extra_ca_file";
+      return std::unexpected(std::move(e));
+    }
+  }
   impl->client = http::make_beast_client(impl->io, client_options);
   impl->auth_context.client = impl->client.get();
   impl->auth_context.tokens = &impl->tokens;

@@ -22,6 +22,7 @@
 #include <boost/url/url_view.hpp>
 
 #include "auth/sigv4.hpp"
+#include "secrets.hpp"
 
 namespace expbridge::apply {
 
@@ -174,6 +175,8 @@ class SigV4Authenticator final : public BaseAuthenticator {
     const auto now = now_ ? now_() : std::chrono::system_clock::now();
     auto parts = auth::sign_v4(signing, credentials_, options_, auth::format_amz_date(now));
     if (!parts) return std::unexpected(std::move(parts).error());
+    // A signature is a credential for its request (replayable until x-amz-date is stale).
+    secrets::register_recent_secret(parts->signature);
     for (auto& [name, value] : parts->headers_to_add) request.headers.push_back({name, std::move(value)});
     return {};
   }
@@ -208,6 +211,7 @@ std::string sanitize_vendor_text(std::string text, const std::string& secret) {
         text.replace(at, needle.size(), "[redacted]");
     }
   }
+  text = secrets::scrub(text);
   for (char& c : text)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   constexpr std::size_t limit = 300;
@@ -253,7 +257,9 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
   }
 
   asio::awaitable<Status> authorize(http::Request& request) override {
-    auto token = co_await current_token();
+    // The fetch shares the attempt's budget: a hanging token endpoint must not hold a
+    // request (a state read above all) past its backend's deadline.
+    auto token = co_await current_token(request.timeout);
     if (!token) co_return std::unexpected(std::move(token).error());
     add_fixed_headers(request);
     set_header(request, "Authorization", "Bearer " + *token);
@@ -274,7 +280,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
 
  private:
   /// A fresh cached token, the result of a fetch already under way, or a new fetch.
-  asio::awaitable<Result<std::string>> current_token() {
+  asio::awaitable<Result<std::string>> current_token(std::chrono::milliseconds budget) {
     TokenCache& cache = *context_.tokens;
     if (const auto it = cache.entries.find(key_); it != cache.entries.end() && Clock::now() < it->second.refresh_at)
       co_return it->second.access_token;
@@ -283,7 +289,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
       const std::shared_ptr<TokenCache::PendingFetch> pending = it->second;
       asio::steady_timer timer(co_await asio::this_coro::executor);
       // The fetch itself is bounded by token_timeout; the margin covers its bookkeeping.
-      timer.expires_after(context_.token_timeout + 1s);
+      timer.expires_after(std::min<std::chrono::milliseconds>(context_.token_timeout + 1s, budget));
       pending->waiters.push_back(&timer);
       struct Deregister {  // declared after the timer: runs before it is destroyed
         TokenCache::PendingFetch& pending;
@@ -310,7 +316,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
     } abandon{pending};
 
     ++cache.fetches;
-    auto fetched = co_await fetch();
+    auto fetched = co_await fetch(budget);
     if (const auto it = cache.in_progress.find(key_); it != cache.in_progress.end() && it->second == pending)
       cache.in_progress.erase(it);
     if (!fetched) {
@@ -329,7 +335,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
     return error;
   }
 
-  asio::awaitable<Result<FetchedToken>> fetch() {
+  asio::awaitable<Result<FetchedToken>> fetch(std::chrono::milliseconds budget) {
     std::vector<std::pair<std::string_view, std::string_view>> fields = {
         {"grant_type", "client_credentials"}, {"client_id", client_id_}, {"client_secret", client_secret_}};
     if (!audience_.empty()) fields.emplace_back("audience", audience_);
@@ -339,7 +345,9 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
     request.url = token_url_;
     request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
     request.body = form_encode(fields);
-    request.timeout = context_.token_timeout;
+    request.timeout = std::min(context_.token_timeout, budget);
+    // A second client-credentials grant only issues another token: safe to resend.
+    request.idempotent = true;
 
     // Measured before sending, so the lifetime the server grants is never overestimated.
     const auto requested_at = Clock::now();
@@ -403,6 +411,7 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
 
     FetchedToken token;
     token.access_token = std::string(access_token->get_string());
+    secrets::register_secret(token.access_token);
     token.refresh_at = requested_at + usable;
     co_return token;
   }

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <utility>
 
+#include "secrets.hpp"
+
 namespace expbridge::apply {
 namespace {
 
@@ -33,6 +35,14 @@ std::string to_lower(std::string_view s) {
 }
 
 Error unauthorized(std::string message) { return make_error(ErrorCode::unauthorized, std::move(message)); }
+
+// Registered before use so that output scrubbing knows them whatever a vendor echoes.
+// The access key id is an identifier, not a secret (AWS prints it in errors itself).
+auth::AwsCredentials registered(auth::AwsCredentials credentials) {
+  secrets::register_secret(credentials.secret_access_key);
+  secrets::register_secret(credentials.session_token);
+  return credentials;
+}
 
 /// A variable's value, or nothing when it is unset or holds only whitespace.
 std::optional<std::string> non_empty(const EnvironmentLookup& env, std::string_view name) {
@@ -155,6 +165,7 @@ Result<std::string> secret_from_environment(std::string_view name, const Environ
   // `export X="$(cat file)"`-style setups and would only make the vendor answer 401.
   const std::string_view trimmed = trim(*value);
   if (trimmed.empty()) return std::unexpected(unauthorized("environment variable " + std::string(name) + " is empty"));
+  secrets::register_secret(trimmed);
   return std::string(trimmed);
 }
 
@@ -171,7 +182,7 @@ Result<auth::AwsCredentials> resolve_aws_credentials(const std::string& profile,
       credentials.access_key_id = std::move(*access_key);
       credentials.secret_access_key = std::move(*secret_key);
       if (auto token = non_empty(env, k_session_token_var)) credentials.session_token = std::move(*token);
-      return credentials;
+      return registered(std::move(credentials));
     }
     // Half a pair is a mistake worth reporting rather than silently using another identity.
     if (access_key || secret_key)
@@ -211,7 +222,7 @@ Result<auth::AwsCredentials> resolve_aws_credentials(const std::string& profile,
   credentials.access_key_id = std::move(*access_key);
   credentials.secret_access_key = std::move(*secret_key);
   if (auto token = non_empty_key(section->second, "aws_session_token")) credentials.session_token = std::move(*token);
-  return credentials;
+  return registered(std::move(credentials));
 }
 
 }  // namespace expbridge::apply

@@ -5,13 +5,16 @@
 #include <boost/json/object.hpp>
 
 #include "expbridge/apply.hpp"
+#include "secrets.hpp"
 
 namespace expbridge {
 namespace {
 
 boost::json::object error_json(const Error& e) {
-  boost::json::object out{{"code", to_string(e.code)}, {"message", e.message}};
-  if (!e.request_id.empty()) out["request_id"] = e.request_id;
+  // Vendor text reaches a report only through errors; masked here, before JSON escaping
+  // could turn a secret into a form the scrubber would not recognise.
+  boost::json::object out{{"code", to_string(e.code)}, {"message", secrets::scrub(e.message)}};
+  if (!e.request_id.empty()) out["request_id"] = secrets::scrub(e.request_id);
   if (!e.field.empty()) out["field"] = e.field;
   if (!e.file.empty()) out["file"] = e.file;
   if (e.line > 0) out["line"] = e.line;
@@ -82,13 +85,14 @@ std::string report_to_text(const UpdateReport& report) {
       out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(result, 9) +
              pad(r.status ? std::to_string(r.status) : "-", 8) + pad(r.attempts ? std::to_string(r.attempts) : "-", 10) +
              pad(r.attempts ? ms : "-", 9) + r.request.operation + "\n";
-      if (r.error) out += "      error: " + std::string(to_string(r.error->code)) + ": " + r.error->message + "\n";
+      if (r.error) out += "      error: " + std::string(to_string(r.error->code)) + ": " + secrets::scrub(r.error->message) + "\n";
     }
     bool error_shown = std::any_of(b.requests.begin(), b.requests.end(), [](const RequestReport& r) { return r.error.has_value(); });
-    if (b.error && !error_shown) out += "      error: " + std::string(to_string(b.error->code)) + ": " + b.error->message + "\n";
+    if (b.error && !error_shown)
+      out += "      error: " + std::string(to_string(b.error->code)) + ": " + secrets::scrub(b.error->message) + "\n";
     for (const auto& s : b.skipped) out += "      skipped " + s.field + ": " + s.reason + "\n";
   }
-  return out;
+  return secrets::scrub(out);
 }
 
 }  // namespace expbridge

@@ -15,6 +15,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+
+#include "secrets.hpp"
 
 namespace expbridge::apply {
 namespace {
@@ -373,8 +376,14 @@ std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view text) {
 
 using Clock = std::chrono::system_clock;
 
-double ms_between(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double, std::milli>(to - from).count();
+// In seconds first: an HTTP date may be years 1 to 9999, and a system_clock time point
+// in nanoseconds only spans about 1677-2262 — subtracting in its units overflows (UB).
+double ms_between(Clock::time_point from, std::chrono::sys_seconds to) {
+  const auto from_s = std::chrono::floor<std::chrono::seconds>(from);
+  const double whole_s = static_cast<double>(to.time_since_epoch().count()) -
+                         static_cast<double>(from_s.time_since_epoch().count());
+  const double fraction_ms = std::chrono::duration<double, std::milli>(from - from_s).count();
+  return whole_s * 1000.0 - fraction_ms;
 }
 
 // Milliseconds to wait according to `Retry-After`; negative when it names a past time,
@@ -420,12 +429,34 @@ std::string sanitize_aws_code(std::string_view raw) {
   return std::string(trim(code));
 }
 
+// "HTTP 301 redirect to other.example.com (not followed)": the Location's host only,
+// since its path or query may carry a signed URL or a token.
+std::string redirect_message(const http::Response& response) {
+  std::string where = "no Location";
+  if (const auto location = response.header("Location")) {
+    const auto parsed = boost::urls::parse_uri_reference(trim(*location));
+    if (!parsed) where = "an unreadable Location";
+    else if (parsed->encoded_host().empty()) where = "another path on the same host";
+    else where = std::string(parsed->encoded_host());
+  }
+  return "HTTP " + std::to_string(response.status) + " redirect to " + where + " (not followed)";
+}
+
 Error vendor_error(const HttpSpec& spec, const http::Response& response) {
-  const auto says = read_vendor_error(spec, response);
   Error error;
-  error.code = classify(spec, response.status, says.code);
   error.http_status = response.status;
-  error.request_id = says.request_id;
+  if (response.status >= 300 && response.status <= 399) {
+    // Never followed: a redirect is either a wrong endpoint or a hostile hop, and
+    // following it would carry this request's credentials to wherever it points.
+    // `internal` as for any answer the caller did not expect; not retried.
+    error.code = ErrorCode::internal;
+    error.message = secrets::scrub(redirect_message(response));
+    return error;
+  }
+  const auto says = read_vendor_error(spec, response);
+  error.code = classify(spec, response.status, says.code);
+  // Vendor text enters here: an echo of our request headers must not reach any output.
+  error.request_id = secrets::scrub(says.request_id);
 
   // The vendor's message, or for a body that is not JSON (a proxy's page, plain text)
   // the body itself, quoted, so the person reading sees what came back.
@@ -442,6 +473,7 @@ Error vendor_error(const HttpSpec& spec, const http::Response& response) {
   } else {
     error.message = status_line(response.status);
   }
+  error.message = secrets::scrub(error.message);
   return error;
 }
 

@@ -556,19 +556,22 @@ asio::awaitable<std::expected<ExchangeResult, ExchangeFailure>> BeastHttpClient:
   }
 }
 
-// Why one transparent retry is acceptable even for PATCH/POST: servers close
-// kept-alive connections when they are idle, and the close can cross our next
-// request on the wire. That race shows as a write error, or as EOF/reset before
-// the first response byte, on a *reused* connection; a server that had started
-// processing the request would normally have answered something. We re-send
-// only in exactly that case (reused, nothing received, not a timeout), once,
-// on a newly opened connection — a failure there is reported as is. This is
-// the same rule browsers and curl apply.
+// The one transparent resend: servers close kept-alive connections when they are
+// idle, and the close can cross our next request on the wire. That race shows as a
+// write error, or as EOF/reset before the first response byte, on a *reused*
+// connection. It is not proof that the server never read the request (the
+// emulators' drop_connection fault reads it, then closes), so only an idempotent
+// request is resent, once, on a newly opened connection. A request that is not
+// idempotent never takes a pooled connection, so the race cannot happen to it, and
+// it is never written twice: a failure is reported (request_sent) and the caller,
+// who knows what the vendor does with a duplicate, decides.
 asio::awaitable<Result<Response>> BeastHttpClient::Impl::send(Request request) {
   const auto budget = request.timeout;
   const auto deadline = Clock::now() + budget;
   if (setup_error_) co_return std::unexpected(*setup_error_);
 
+  const bool idempotent = request.idempotent.value_or(idempotent_method(request.method));
+  int* const write_count = request.write_count;
   auto target = parse_target(request.url);
   if (!target) co_return std::unexpected(std::move(target).error());
   auto wire_request = build_request(request, *target, options_.user_agent);
@@ -576,7 +579,7 @@ asio::awaitable<Result<Response>> BeastHttpClient::Impl::send(Request request) {
 
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Connection> connection;
-    if (attempt == 0) connection = take_idle(target->pool_key);
+    if (attempt == 0 && idempotent) connection = take_idle(target->pool_key);
     const bool reused = connection != nullptr;
     if (!connection) {
       auto opened = co_await connect(*target, deadline, budget);
@@ -587,6 +590,7 @@ asio::awaitable<Result<Response>> BeastHttpClient::Impl::send(Request request) {
     // Not a conditional expression: GCC 12 miscompiles `c ? co_await a : co_await b`
     // for class types (the result is a bitwise copy of a dead temporary).
     std::expected<ExchangeResult, ExchangeFailure> outcome;
+    if (write_count != nullptr) ++*write_count;
     if (connection->secure)
       outcome = co_await exchange(*connection->secure, *connection, *wire_request, *target, deadline, budget);
     else
@@ -596,7 +600,7 @@ asio::awaitable<Result<Response>> BeastHttpClient::Impl::send(Request request) {
       if (outcome->keep_alive) put_idle(target->pool_key, std::move(connection));
       co_return std::move(outcome->response);
     }
-    if (reused && attempt == 0 && outcome.error().nothing_received) continue;
+    if (reused && idempotent && attempt == 0 && outcome.error().nothing_received) continue;
     // Whatever failed after the write began, the vendor may have the request.
     outcome.error().error.request_sent = true;
     co_return std::unexpected(std::move(outcome.error().error));
@@ -626,6 +630,26 @@ std::size_t BeastHttpClient::idle_connections() const noexcept {
   std::size_t count = 0;
   for (const auto& [key, bucket] : impl_->idle_) count += bucket.size();
   return count;
+}
+
+bool idempotent_method(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
+         method == "DELETE";
+}
+
+Status check_ca_file(const std::string& path) {
+  ssl::context probe(ssl::context::tls_client);
+  error_code ec;
+  probe.load_verify_file(path, ec);
+  if (ec) {
+    // OpenSSL says "no certificate or crl found" for a file that is not PEM, and the
+    // system's reason for one that is missing or unreadable.
+    std::string reason = ec.message();
+    if (reason.empty() || reason == "system lib") reason = "missing, unreadable or not PEM";
+    return std::unexpected(
+        make_failure(ErrorCode::invalid_input, "extra CA file '" + path + "' cannot be used: " + reason));
+  }
+  return {};
 }
 
 std::unique_ptr<HttpClient> make_beast_client(asio::io_context& io, ClientOptions options) {

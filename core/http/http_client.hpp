@@ -44,6 +44,14 @@ struct Request {
   /// Budget for the whole exchange: resolve + connect + TLS + write + read,
   /// including the one transparent retry on a stale kept-alive connection.
   std::chrono::milliseconds timeout{10000};
+  /// May the client write this request more than once? Unset: by method (RFC 9110
+  /// §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT, DELETE are). A request that is not idempotent
+  /// goes out on a fresh connection, never a pooled one, and is never resent by the client.
+  std::optional<bool> idempotent;
+  /// When set, incremented each time the client begins writing the request to a
+  /// connection (so a transparent resend counts twice), whatever the outcome. Owned by
+  /// the caller; must outlive the `send`.
+  int* write_count = nullptr;
 };
 
 /// What the server answered. Any status (4xx, 5xx too) is a `Response`;
@@ -89,10 +97,9 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
 
-  /// Performs one exchange. On a reused kept-alive connection that turns out
-  /// to be closed before any byte of the response arrived, the request is
-  /// re-sent once on a fresh connection (see beast_http_client.cpp for why this
-  /// is safe enough for non-idempotent methods).
+  /// Performs one exchange. An idempotent request (see `Request::idempotent`) that
+  /// met a reused kept-alive connection closed before any byte of the response
+  /// arrived is re-sent once on a fresh connection; nothing else is ever re-sent.
   virtual boost::asio::awaitable<Result<Response>> send(Request request) = 0;
 };
 
@@ -104,11 +111,19 @@ struct ClientOptions {
   std::chrono::milliseconds idle_timeout{30000};
   /// PEM file of extra trusted CA certificates, added to the system trust store
   /// (tests, private CAs). Empty: system store only. If it cannot be loaded,
-  /// every `send` fails with `invalid_input` naming the file.
+  /// every `send` fails with `invalid_input` naming the file (check it up front
+  /// with `check_ca_file`).
   std::string extra_ca_file;
   /// Sent as `User-Agent` unless the request sets one.
   std::string user_agent = "expbridge/0.1";
 };
+
+/// Checks that `path` is a readable PEM file holding at least one certificate, as
+/// `ClientOptions::extra_ca_file` needs. `invalid_input` naming the file and what is wrong.
+Status check_ca_file(const std::string& path);
+
+/// True when `method` is idempotent by RFC 9110 §9.2.2 (case-sensitive, as methods are).
+bool idempotent_method(std::string_view method);
 
 /// Makes the Boost.Beast implementation (HTTP/1.1, TLS 1.2+ with peer and host
 /// name verification that cannot be turned off). Use one client per

@@ -65,6 +65,10 @@ struct Fault {
   int status = 0;           ///< answer with this status (and a vendor-shaped error body) instead
   int retry_after_s = -1;   ///< with status 429: the Retry-After header
   bool drop_connection = false;  ///< close without answering
+  /// With `status`: answer like a hostile vendor, proxy or firewall that echoes the request
+  /// back — every request header (`Name: value` lines) in the error message, as a JSON
+  /// member `request_headers`, and the Authorization value as the request id.
+  bool echo_headers = false;
 };
 
 /// All emulators behind one loopback server, routing by path.

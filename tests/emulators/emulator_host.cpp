@@ -27,6 +27,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/system/system_error.hpp>
 
 #include "emulators/emulator.hpp"
@@ -124,9 +125,21 @@ boost::json::value collect_state(const Emulators& emulators) {
 /// An injected error in the vendor's own error shape (shared/vendors/<vendor>.md), so the
 /// adapter under test parses it the way it parses the real thing. Unknown vendors (fakes,
 /// future ones) get a plain {"message"}.
-ServerReply fault_reply(std::string_view vendor, const Fault& fault) {
+ServerReply fault_reply(std::string_view vendor, const Fault& fault, const ServerRequest& request) {
   const int status = fault.status;
-  const std::string message = "injected fault (status " + std::to_string(status) + ")";
+  std::string message = "injected fault (status " + std::to_string(status) + ")";
+  boost::json::object echoed;
+  std::string authorization;
+  if (fault.echo_headers) {
+    message += "; the request was:";
+    for (const auto& [name, value] : request.headers) {
+      message += "\r\n" + name + ": " + value;
+      echoed[name] = value;
+      std::string lower_name = name;
+      for (char& c : lower_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower_name == "authorization") authorization = value;
+    }
+  }
   ServerReply reply;
   if (vendor == "appconfig" || vendor == "evidently") {
     std::string_view code = status == 400   ? "ValidationException"
@@ -155,6 +168,20 @@ ServerReply fault_reply(std::string_view vendor, const Fault& fault) {
     reply = json_reply(status, boost::json::object{{"message", message}});
   }
   if (status == 429 && fault.retry_after_s >= 0) reply.headers.emplace_back("Retry-After", std::to_string(fault.retry_after_s));
+  if (fault.echo_headers) {
+    // Also where a request id is read from (header or body), since that reaches reports too.
+    boost::system::error_code ec;
+    auto body = boost::json::parse(reply.body, ec);
+    if (!ec && body.is_object()) {
+      body.as_object()["request_headers"] = echoed;
+      if (vendor == "launchdarkly") body.as_object()["id"] = authorization;
+      reply.body = boost::json::serialize(body);
+    }
+    for (auto& [name, value] : reply.headers)
+      if (name == "x-amzn-RequestId" || name == "x-request-id") value = authorization;
+    if (vendor == "auth0") reply.headers.emplace_back("x-request-id", authorization);
+    reply.headers.emplace_back("X-Echo-Authorization", authorization);
+  }
   return reply;
 }
 
@@ -336,7 +363,7 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
       return reply;
     }
     if (applied.status != 0) {
-      ServerReply reply = fault_reply(vendor, applied);
+      ServerReply reply = fault_reply(vendor, applied, request);
       reply.headers.emplace_back("X-Emulator-Fault", "injected");
       reply.delay = latency;
       return reply;

@@ -79,6 +79,11 @@ Result<Fault> parse_fault(const boost::json::value& value, const std::string& pa
   auto drop = reader->optional_bool("drop_connection");
   if (!drop) return std::unexpected(std::move(drop).error());
   if (*drop) fault.drop_connection = **drop;
+  auto echo = reader->optional_bool("echo_headers");
+  if (!echo) return std::unexpected(std::move(echo).error());
+  if (*echo) fault.echo_headers = **echo;
+  if (fault.echo_headers && fault.status == 0)
+    return std::unexpected(reader->error("echo_headers", "only goes with status: the headers are echoed in an error answer"));
   if (fault.drop_connection && fault.status != 0)
     return std::unexpected(reader->error("drop_connection", "cannot go with status: a dropped connection has no answer"));
   if (!fault.drop_connection && fault.status == 0 && fault.latency.count() == 0)
@@ -145,6 +150,7 @@ boost::json::value faults_to_json(const std::vector<Fault>& faults) {
     if (f.status != 0) o["status"] = f.status;
     if (f.retry_after_s >= 0) o["retry_after_s"] = f.retry_after_s;
     if (f.drop_connection) o["drop_connection"] = true;
+    if (f.echo_headers) o["echo_headers"] = true;
     out.push_back(std::move(o));
   }
   return out;

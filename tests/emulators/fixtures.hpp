@@ -16,6 +16,7 @@
 //     status: 429              # answer with this status (400-599) and a vendor-shaped error body
 //     retry_after_s: 3         # with status 429: the Retry-After header
 //     drop_connection: true    # close the connection without a byte of answer
+//     echo_headers: true       # with status: echo every request header in the error (hostile proxy)
 // Unknown members, wrong types and contradictions (status with drop_connection, a fault that
 // does nothing) are errors.
 #pragma once

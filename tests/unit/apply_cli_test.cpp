@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -361,6 +362,71 @@ TEST_F(ApplyCli, ATokenEndpointEchoingTheClientSecretDoesNotLeakIt) {
   EXPECT_EQ(a0.at("error").as_object().at("code").as_string(), "unauthorized");
   EXPECT_EQ(vendors.api_requests("a0").size(), 0u);
   expect_no_secret(secrets_of(vendors), r);
+}
+
+/// A vendor, proxy or firewall that quotes the request back: every header as text lines
+/// and as JSON members, the Authorization value where each vendor's request id is read.
+ServerReply echo_request_headers(int status, const ServerRequest& r) {
+  std::string lines, members;
+  const std::string authorization = r.header("authorization").value_or("");
+  for (const auto& [name, value] : r.headers) {
+    lines += "\\r\\n" + name + ": " + value;
+    members += std::string(members.empty() ? "" : ",") + "\"" + name + "\":\"" + value + "\"";
+  }
+  return json_reply(status,
+                    R"({"message":"denied; you sent:)" + lines + R"(","Message":"you sent:)" + lines + R"(","id":")" +
+                        authorization + R"(","headers":{)" + members + "}}",
+                    {{"x-amzn-RequestId", authorization}, {"x-request-id", authorization}});
+}
+
+TEST_F(ApplyCli, VendorsEchoingEveryHeaderLeakNoSecretInReportsOrLogs) {
+  for (int status : {401, 403, 500}) {
+    SCOPED_TRACE(status);
+    for (const auto& name : test::kApplyBackends)
+      vendors.set_api_handler(name, [status](const ServerRequest& r) { return echo_request_headers(status, r); });
+    write("update.json", kUpdate);
+    const CliRun text = run("-v apply --config config.yaml update.json");
+    const CliRun json = run("-vv apply --config config.yaml update.json --format json");
+    for (const CliRun* r : {&text, &json}) {
+      EXPECT_EQ(r->exit_code, 1) << r->err << r->out;
+      // The echo reached the output (masked): the test sees what it guards.
+      EXPECT_NE((r->out + r->err).find("Authorization: ***"), std::string::npos) << r->out << r->err;
+      EXPECT_FALSE(std::regex_search(r->out + r->err, std::regex("Signature=[0-9a-fA-F]{8}"))) << r->out << r->err;
+      EXPECT_EQ((r->out + r->err).find("Bearer " + std::string(test::kApplyAuth0TokenPrefix)), std::string::npos);
+    }
+    parse_or_fail(json.out);
+    const auto secrets = secrets_of(vendors);
+    expect_no_secret(secrets, text);
+    expect_no_secret(secrets, json);
+  }
+}
+
+TEST_F(ApplyCli, AnUnusableCaFileExitsTwoBeforeAnythingIsSent) {
+  write("update.json", kUpdate);
+  write("not-a-ca.pem", "this is not a certificate\n");
+  for (const char* ca : {"missing.pem", "not-a-ca.pem"}) {
+    const CliRun r = run(std::string("apply --config config.yaml update.json --ca-file ") + ca);
+    EXPECT_EQ(r.exit_code, 2) << r.err << r.out;
+    EXPECT_NE(r.err.find(ca), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_EQ(vendors.total_requests(), 0u);
+}
+
+TEST_F(ApplyCli, AnUnusableEndpointExitsTwoNamingTheBackendBeforeAnythingIsSent) {
+  write("update.json", kUpdate);
+  const std::string ld_url = vendors.server("ld").base_url();
+  for (const std::string& endpoint : {std::string("https://ld.example.com:0"), std::string("https://ld.example.com:65536"),
+                                      std::string("http://ld.example.com")}) {
+    std::string config = vendors.config();
+    config.replace(config.find(ld_url), ld_url.size(), endpoint);
+    write("bad-endpoint.yaml", config);
+    const CliRun r = run("apply --config bad-endpoint.yaml update.json");
+    EXPECT_EQ(r.exit_code, 2) << endpoint << ": " << r.err << r.out;
+    EXPECT_NE(r.err.find("backends.ld.endpoint"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_EQ(vendors.total_requests(), 0u);
 }
 
 TEST_F(ApplyCli, MissingCredentialsFailThatBackendWithExitOne) {

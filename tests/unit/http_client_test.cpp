@@ -271,7 +271,8 @@ TEST_F(HttpClientTest, ServerClosingAnIdleConnectionIsTransparent) {
 }
 
 // The race the retry exists for: the server drops a kept-alive connection
-// right as the request arrives, without answering anything.
+// right as the request arrives, without answering anything. Only an idempotent
+// request is resent (the server did read it: see the request count).
 TEST_F(HttpClientTest, ReusedConnectionDroppedBeforeAnswerIsRetriedOnceOnAFreshOne) {
   LoopbackServer server([](const ServerRequest& request) {
     if (request.request_number == 2) {
@@ -290,12 +291,62 @@ TEST_F(HttpClientTest, ReusedConnectionDroppedBeforeAnswerIsRetriedOnceOnAFreshO
   patch.url = server.base_url() + "/x";
   patch.body = "{}";
   patch.timeout = 3s;
+  patch.idempotent = true;  // as the mapping tables say of most PATCHes
+  int writes = 0;
+  patch.write_count = &writes;
   auto second = run(*client, std::move(patch));
   ASSERT_TRUE(second.has_value()) << second.error().message;
   EXPECT_EQ(second->body, "n3");
   EXPECT_FALSE(second->reused_connection);
   EXPECT_EQ(server.requests_received(), 3u);
   EXPECT_EQ(server.connections_accepted(), 2u);
+  EXPECT_EQ(writes, 2) << "the transparent resend is a second write";
+}
+
+TEST_F(HttpClientTest, NonIdempotentRequestGoesOnAFreshConnectionAndIsNeverResent) {
+  LoopbackServer server([](const ServerRequest& request) {
+    if (request.method == "POST") {
+      ServerReply reply;  // the server has read the request, then the connection dies
+      reply.action = ServerReply::Action::close_without_reply;
+      return reply;
+    }
+    return ServerReply::text(200, "ok");
+  });
+  auto client = make_beast_client(io_);
+  ASSERT_TRUE(run(*client, get(server.base_url() + "/")).has_value());  // leaves a pooled connection
+
+  Request post;
+  post.method = "POST";
+  post.url = server.base_url() + "/status";
+  post.body = R"({"status":"active"})";
+  post.timeout = 3s;
+  int writes = 0;
+  post.write_count = &writes;
+  auto result = run(*client, std::move(post));
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::unavailable);
+  EXPECT_TRUE(result.error().request_sent) << "the caller must know it may have arrived";
+  EXPECT_EQ(writes, 1);
+  EXPECT_EQ(server.requests_received(), 2u) << "the GET, and the POST exactly once";
+  EXPECT_EQ(server.connections_accepted(), 2u) << "the POST did not take the pooled connection";
+}
+
+TEST_F(HttpClientTest, ATableSaysNotIdempotentEvenForAMethodThatIs) {
+  LoopbackServer server;
+  auto client = make_beast_client(io_);
+  ASSERT_TRUE(run(*client, get(server.base_url() + "/")).has_value());
+  Request del = get(server.base_url() + "/x");
+  del.method = "DELETE";
+  del.idempotent = false;
+  auto response = run(*client, std::move(del));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_FALSE(response->reused_connection);
+  EXPECT_EQ(server.connections_accepted(), 2u);
+  // By method, with nothing said: PUT/DELETE/GET are idempotent, POST/PATCH are not.
+  EXPECT_TRUE(idempotent_method("DELETE"));
+  EXPECT_TRUE(idempotent_method("PUT"));
+  EXPECT_FALSE(idempotent_method("POST"));
+  EXPECT_FALSE(idempotent_method("PATCH"));
 }
 
 TEST_F(HttpClientTest, RetryHappensAtMostOnce) {
@@ -322,10 +373,14 @@ TEST_F(HttpClientTest, FreshConnectionDroppedBeforeAnswerIsNotRetried) {
     return reply;
   });
   auto client = make_beast_client(io_);
-  auto response = run(*client, get(server.base_url() + "/"));
+  auto request = get(server.base_url() + "/");
+  int writes = 0;
+  request.write_count = &writes;
+  auto response = run(*client, std::move(request));
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().code, ErrorCode::unavailable);
   EXPECT_EQ(server.requests_received(), 1u);
+  EXPECT_EQ(writes, 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -520,6 +575,30 @@ TEST_F(HttpClientTlsTest, PlainHttpToATlsServerFailsCleanly) {
   auto response = run(*client, get("http://127.0.0.1:" + std::to_string(server.port()) + "/"));
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().code, ErrorCode::unavailable);
+}
+
+TEST_F(HttpClientTlsTest, CheckCaFileAcceptsPemAndNamesTheFileOtherwise) {
+  EXPECT_TRUE(check_ca_file(ca_file_.path().string()).has_value());
+  const auto missing = check_ca_file("/nonexistent/expbridge-ca.pem");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::invalid_input);
+  EXPECT_NE(missing.error().message.find("/nonexistent/expbridge-ca.pem"), std::string::npos) << missing.error().message;
+  test::TempFile not_pem("this is not a certificate\n");
+  const auto garbage = check_ca_file(not_pem.path().string());
+  ASSERT_FALSE(garbage.has_value());
+  EXPECT_NE(garbage.error().message.find(not_pem.path().string()), std::string::npos) << garbage.error().message;
+}
+
+TEST_F(HttpClientTest, ConnectionRefusedCountsNoWrite) {
+  const auto port = test::unused_loopback_port();
+  auto client = make_beast_client(io_);
+  auto request = get("http://127.0.0.1:" + std::to_string(port) + "/");
+  int writes = 0;
+  request.write_count = &writes;
+  auto response = run(*client, std::move(request));
+  ASSERT_FALSE(response.has_value());
+  EXPECT_FALSE(response.error().request_sent);
+  EXPECT_EQ(writes, 0);
 }
 
 TEST_F(HttpClientTlsTest, UnreadableExtraCaFileFailsEverySend) {

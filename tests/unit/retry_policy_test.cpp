@@ -396,6 +396,88 @@ TEST(RetryPolicy, RetryAfterBeyondCapIsClamped) {
   EXPECT_EQ(huge.delay, 20000ms);
 }
 
+// Dates outside what a nanosecond system_clock holds (about 1677..2262) once overflowed
+// (signed integer UB) when subtracted; the cap and the backoff must hold for every value.
+TEST(RetryPolicy, RetryAfterFarFutureDatesAreClampedToTheCap) {
+  for (const auto* value : {"Fri, 31 Dec 9999 23:59:59 GMT", "Fri Dec 31 23:59:59 9999", "Sat, 01 Jan 2300 00:00:00 GMT"}) {
+    const auto d = decide("launchdarkly", response(429, {{"Retry-After", value}}), true, 1, options(3, 100ms, 5000ms));
+    EXPECT_TRUE(d.retry) << value;
+    EXPECT_EQ(d.delay, 5000ms) << value << ": " << d.reason;
+    EXPECT_TRUE(d.reason.ends_with("(Retry-After, capped)")) << d.reason;
+  }
+}
+
+TEST(RetryPolicy, RetryAfterFarPastDatesFallBackToBackoff) {
+  for (const auto* value : {"Mon, 01 Jan 0001 00:00:00 GMT", "Sat Jan  1 00:00:00 0000", "Thu, 01 Jan 1600 00:00:00 GMT",
+                            "Thu, 01 Jan 1970 00:00:00 GMT"}) {
+    const auto d = decide("launchdarkly", response(429, {{"Retry-After", value}}), true);
+    EXPECT_TRUE(d.retry) << value;
+    EXPECT_GE(d.delay, 0ms) << value;
+    EXPECT_LE(d.delay, 100ms) << value << ": " << d.reason;
+    EXPECT_TRUE(contains(d.reason, "(backoff; Retry-After in the past)")) << d.reason;
+  }
+}
+
+TEST(RetryPolicy, RetryAfterHugeOrNegativeSecondsNeverOverflow) {
+  const std::string beyond_double(400, '9');  // parses as out of range: infinity
+  for (const std::string& value : {std::string("9223372036854775807"), std::string("18446744073709551616"),
+                                  std::string("99999999999999999999999999999999999999"), beyond_double}) {
+    const auto d = decide("launchdarkly", response(503, {{"Retry-After", value}}), true, 1, options(3, 100ms, 5000ms));
+    EXPECT_EQ(d.delay, 5000ms) << value;
+    EXPECT_TRUE(d.reason.ends_with("(Retry-After, capped)")) << d.reason;
+  }
+  for (const auto* value : {"-1", "-9223372036854775808", "-99999999999999999999999"}) {
+    const auto d = decide("launchdarkly", response(503, {{"Retry-After", value}}), true);
+    EXPECT_TRUE(d.retry) << value;
+    EXPECT_LE(d.delay, 100ms) << value;
+    EXPECT_TRUE(contains(d.reason, "(backoff; Retry-After unreadable)")) << d.reason;
+  }
+}
+
+TEST(RetryPolicy, ResetHeadersFarAwayAreClampedOrIgnored) {
+  const std::string beyond_double(400, '9');
+  const auto far = decide("launchdarkly", response(429, {{"X-Ratelimit-Reset", beyond_double}}), true, 1,
+                          options(3, 100ms, 5000ms));
+  EXPECT_EQ(far.delay, 5000ms) << far.reason;
+  const auto past = decide("auth0", response(429, {{"X-RateLimit-Reset", "0"}}), true);
+  EXPECT_LE(past.delay, 100ms) << past.reason;
+  EXPECT_TRUE(contains(past.reason, "in the past")) << past.reason;
+}
+
+TEST(VendorError, ARedirectIsReportedWithTheLocationHostOnlyAndNotFollowed) {
+  const auto e = vendor_error(spec_of("launchdarkly"),
+                              response(301, {{"Location", "https://other.example.com/api/v2?token=api-secret-123&x=1"}}));
+  EXPECT_EQ(e.code, ErrorCode::internal);
+  EXPECT_EQ(e.http_status, 301);
+  EXPECT_EQ(e.message, "HTTP 301 redirect to other.example.com (not followed)");
+  const auto relative = vendor_error(spec_of("appconfig"), response(307, {{"Location", "/elsewhere?sig=abc"}}));
+  EXPECT_EQ(relative.message, "HTTP 307 redirect to another path on the same host (not followed)");
+  const auto bare = vendor_error(spec_of("auth0"), response(302));
+  EXPECT_EQ(bare.message, "HTTP 302 redirect to no Location (not followed)");
+  EXPECT_FALSE(decide("launchdarkly", response(301, {{"Location", "https://other.example.com/"}}), true).retry);
+}
+
+TEST(VendorError, EchoedCredentialsAreMaskedInMessageAndRequestId) {
+  const std::string sigv4 =
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/appconfig/aws4_request, "
+      "SignedHeaders=host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+  const auto aws = vendor_error(
+      spec_of("appconfig"),
+      response(403, {{"x-amzn-ErrorType", "AccessDeniedException"}, {"x-amzn-RequestId", sigv4}},
+               R"({"Message":"denied; you sent Authorization: )" + sigv4 +
+                   R"(\r\nX-Amz-Security-Token: FQoGZXIvYXdzTOKEN"})"));
+  for (const auto* leaked : {"5d672d79c15b", "FQoGZXIvYXdzTOKEN", "SignedHeaders"}) {
+    EXPECT_FALSE(contains(aws.message, leaked)) << aws.message;
+    EXPECT_FALSE(contains(aws.request_id, leaked)) << aws.request_id;
+  }
+  EXPECT_TRUE(contains(aws.message, "AccessDeniedException: denied")) << aws.message;
+  const auto auth0 = vendor_error(spec_of("auth0"), response(401, {}, R"({"message":"bad Bearer eyJhbGciOi.x-y_z"})"));
+  EXPECT_EQ(auth0.message, "bad Bearer ***");
+  const auto proxy = vendor_error(spec_of("launchdarkly"),
+                                  response(500, {}, "<html><td>authorization: api-raw-token-77</td></html>"));
+  EXPECT_FALSE(contains(proxy.message, "api-raw-token-77")) << proxy.message;
+}
+
 TEST(RetryPolicy, LaunchDarklyResetInEpochMilliseconds) {
   const auto reset = std::to_string(epoch_ms(k_now) + 1500);
   const auto d = decide("launchdarkly", response(429, {{"X-Ratelimit-Reset", reset}}), false);
