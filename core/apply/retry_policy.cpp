@@ -3,6 +3,8 @@
 // table can name, so a new vendor is a table edit, not a code change.
 #include "apply/retry_policy.hpp"
 
+#include "message_text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -84,35 +86,6 @@ std::string status_line(int status) {
     line += phrase;
   }
   return line;
-}
-
-// Length of the valid UTF-8 sequence starting at `i`, or 0 when the byte there does not
-// start one. Used so a cut never splits a character and stray bytes never reach a report
-// (JSON output must stay valid UTF-8).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t length = 0;
-  unsigned char min_second = 0x80, max_second = 0xBF;
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) min_second = 0xA0;  // overlong
-    if (lead == 0xED) max_second = 0x9F;  // surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) min_second = 0x90;  // overlong
-    if (lead == 0xF4) max_second = 0x8F;  // beyond U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + length > s.size()) return 0;
-  if (byte(i + 1) < min_second || byte(i + 1) > max_second) return 0;
-  for (std::size_t k = 2; k < length; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return length;
 }
 
 // A body that is not JSON, as a quoted one-line excerpt: control characters and bytes

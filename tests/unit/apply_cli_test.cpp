@@ -20,6 +20,7 @@
 
 #include "auth/sigv4.hpp"
 #include "support/apply_fake_vendors.hpp"
+#include "support/cli_sandbox.hpp"
 
 namespace expbridge {
 namespace {
@@ -28,16 +29,7 @@ using test::FakeVendors;
 using test::ServerReply;
 using test::ServerRequest;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using test::CliRun;
 
 ServerReply json_reply(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
   ServerReply reply = FakeVendors::ok_json(std::move(body));
@@ -48,47 +40,23 @@ ServerReply json_reply(int status, std::string body, std::vector<std::pair<std::
 
 class ApplyCli : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("expbridge-apply-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    write("config.yaml", vendors.config());
-  }
-  void TearDown() override {
-    std::error_code ignored;  // best effort: a leftover temp dir is harmless
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  void SetUp() override { write("config.yaml", vendors.config()); }
 
-  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  void write(const std::string& name, const std::string& text) { sandbox_.write(name, text); }
 
-  /// Runs the CLI in the temp dir with exactly `env` (plus PATH, and HOME = the temp
-  /// dir so no ~/.aws is read), bounded by `timeout`.
-  CliRun run(const std::string& args, const std::string& stdin_text = "") {
-    return run_with(env, args, stdin_text);
-  }
+  /// Runs the CLI in the sandbox with exactly `env` (plus PATH, and HOME = the sandbox so
+  /// no ~/.aws is read), bounded in time.
+  CliRun run(const std::string& args, const std::string& stdin_text = "") { return run_with(env, args, stdin_text); }
   CliRun run_with(const std::map<std::string, std::string>& variables, const std::string& args,
                   const std::string& stdin_text = "") {
-    const auto in = dir_ / "stdin", out = dir_ / "stdout", err = dir_ / "stderr";
-    std::ofstream(in) << stdin_text;
-    std::string command = "cd '" + dir_.string() + "' && env -i PATH=/usr/bin:/bin HOME='" + dir_.string() + "'";
-    for (const auto& [name, value] : variables) command += " " + name + "='" + value + "'";
-    command += " timeout 60 '" + std::string(EXPBRIDGE_CLI) + "' " + args + " <'" + in.string() + "' >'" +
-               out.string() + "' 2>'" + err.string() + "'";
-    const int status = std::system(command.c_str());
-    CliRun r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+    return sandbox_.run(args, stdin_text, variables);
   }
 
   FakeVendors vendors;
   std::map<std::string, std::string> env = test::apply_test_environment();
 
  private:
-  std::filesystem::path dir_;
+  test::CliSandbox sandbox_{"apply-cli"};
 };
 
 constexpr const char* kUpdate = R"({"experiment": "checkout-redesign", "description": "Second week of the two-step flow"})";
