@@ -68,8 +68,10 @@ for h in "${harnesses[@]}"; do
   echo
   echo "fuzz: $h FAILED (exit $rc). The report (end of $dir/log):"
   # The sanitizer's or libFuzzer's own report: from its first line, not the run's progress lines.
-  awk '/^==[0-9]+==|ERROR: libFuzzer|runtime error:|^SUMMARY:|ALARM|out-of-memory/ { found = 1 } found' "$dir/log" |
-    head -80 | sed 's/^/  | /'
+  report=$(awk '/^==[0-9]+==|ERROR: libFuzzer|runtime error:|^SUMMARY:|ALARM|out-of-memory/ { found = 1 } found' "$dir/log")
+  # No report at all (the harness did not start, a setup failure): the log's end says why.
+  [ -n "$report" ] || report=$(tail -30 "$dir/log")
+  head -80 <<<"$report" | sed 's/^/  | /'
   for a in "${artifacts[@]}"; do
     echo "fuzz: artifact $a ($(stat -c %s "$a") bytes)"
     if [ "$(stat -c %s "$a")" -le 512 ]; then
