@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian bookworm packages expbridge builds with, only those missing.
 # Safe to re-run: with everything present it changes nothing and needs no network.
+#   scripts/install-deps.sh            what the build and the test suite need (scripts/build.sh, test.sh)
+#   scripts/install-deps.sh sanitize   that plus clang 19 and its runtimes, for the sanitized build
+#                                      and the fuzzers (scripts/sanitize.sh, fuzz.sh); the default
+#                                      build and the README's test command do not need clang.
 set -euo pipefail
 
 packages=(cmake g++ make ccache libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libyaml-dev libre2-dev
           libspdlog-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev)
+case "${1:-}" in
+  "") ;;
+  # libclang-rt-19-dev: the ASan/UBSan runtimes and libFuzzer; llvm-19: llvm-symbolizer, so
+  # sanitizer reports name functions and lines.
+  sanitize) packages+=(clang-19 libclang-rt-19-dev llvm-19) ;;
+  *) echo "usage: $0 [sanitize]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
