@@ -10,6 +10,9 @@
 #include "http/beast_http_client.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -326,23 +329,12 @@ struct ResolveState {
 }  // namespace
 
 struct BeastHttpClient::Impl {
-  Impl(asio::io_context& io, ClientOptions opts)
-      : io_(io), options_(std::move(opts)), tls_(ssl::context::tls_client) {
-    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
-    if (SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION) != 1)
-      setup_error_ = make_failure(ErrorCode::internal, "cannot restrict TLS to version 1.2 or later");
-    tls_.set_verify_mode(ssl::verify_peer);
-    error_code ec;
-    // A system without a default store is not an error by itself: with no
-    // trusted CA, every handshake fails verification and says so.
-    tls_.set_default_verify_paths(ec);
-    if (!options_.extra_ca_file.empty() && !setup_error_) {
-      tls_.load_verify_file(options_.extra_ca_file, ec);
-      if (ec)
-        setup_error_ = make_failure(ErrorCode::invalid_input,
-                                    "cannot load extra_ca_file '" + options_.extra_ca_file + "': " + ec.message());
-    }
-  }
+  // Nothing about TLS happens here: a run that only talks plain http to loopback emulators,
+  // or that fails before its first request, never pays for OpenSSL or the trust store.
+  Impl(asio::io_context& io, ClientOptions opts) : io_(io), options_(std::move(opts)) {}
+
+  /// The TLS context, made on the first https connection and kept for the client's life.
+  Result<ssl::context*> tls_context();
 
   asio::awaitable<Result<Response>> send(Request request);
 
@@ -362,11 +354,66 @@ struct BeastHttpClient::Impl {
 
   asio::io_context& io_;
   ClientOptions options_;
-  ssl::context tls_;
-  std::optional<Error> setup_error_;  ///< reported by every send: the factory cannot fail
+  std::optional<ssl::context> tls_;
+  std::optional<Error> tls_error_;  ///< why the context could not be made; reported by every https send
   // Declared after `tls_`: pooled SSL streams refer to the context.
   std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
 };
+
+namespace {
+
+/// Whether `dir` holds OpenSSL's hashed names (`5ad8a5d6.0`, made by c_rehash or
+/// update-ca-certificates): then OpenSSL can read just the certificate a peer's chain needs.
+bool has_hashed_certificates(const char* dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const auto dot = name.find('.');
+    if (dot == 8 && name.size() > 9 &&
+        std::all_of(name.begin(), name.begin() + 8, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+      return true;
+  }
+  return false;  // a missing or unreadable folder, or one without hashed names
+}
+
+}  // namespace
+
+// Loading the whole bundle (SSL_CTX_set_default_verify_paths reads every certificate of
+// ca-certificates.crt, 144 of them) was half of a command's start-up. The hashed folder is
+// looked up lazily, per issuer, during each handshake; the bundle stays the fallback, and
+// SSL_CERT_FILE / SSL_CERT_DIR, when set, are honoured as OpenSSL documents them.
+Result<ssl::context*> BeastHttpClient::Impl::tls_context() {
+  if (tls_) return &*tls_;
+  if (tls_error_) return std::unexpected(*tls_error_);
+  ssl::context context(ssl::context::tls_client);
+  context.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  if (SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION) != 1) {
+    tls_error_ = make_failure(ErrorCode::internal, "cannot restrict TLS to version 1.2 or later");
+    return std::unexpected(*tls_error_);
+  }
+  context.set_verify_mode(ssl::verify_peer);
+  const bool overridden = std::getenv(X509_get_default_cert_file_env()) != nullptr ||
+                          std::getenv(X509_get_default_cert_dir_env()) != nullptr;
+  const char* dir = X509_get_default_cert_dir();
+  error_code ec;
+  if (!overridden && has_hashed_certificates(dir)) {
+    context.add_verify_path(dir, ec);
+  } else {
+    // A system without a default store is not an error by itself: with no trusted CA,
+    // every handshake fails verification and says so.
+    context.set_default_verify_paths(ec);
+  }
+  if (!options_.extra_ca_file.empty()) {
+    context.load_verify_file(options_.extra_ca_file, ec);
+    if (ec) {
+      tls_error_ = make_failure(ErrorCode::invalid_input,
+                                "cannot load extra_ca_file '" + options_.extra_ca_file + "': " + ec.message());
+      return std::unexpected(*tls_error_);
+    }
+  }
+  tls_.emplace(std::move(context));
+  return &*tls_;
+}
 
 std::unique_ptr<Connection> BeastHttpClient::Impl::take_idle(const std::string& key) {
   auto it = idle_.find(key);
@@ -437,10 +484,13 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> BeastHttpClient::Impl::conn
   if (!endpoints) co_return std::unexpected(std::move(endpoints).error());
 
   auto connection = std::make_unique<Connection>();
-  if (target.tls)
-    connection->secure.emplace(io_.get_executor(), tls_);
-  else
+  if (target.tls) {
+    auto context = tls_context();
+    if (!context) co_return std::unexpected(std::move(context).error());
+    connection->secure.emplace(io_.get_executor(), **context);
+  } else {
     connection->plain.emplace(io_.get_executor());
+  }
 
   auto& tcp_layer = connection->tcp();
   tcp_layer.expires_at(deadline);
@@ -568,7 +618,6 @@ asio::awaitable<std::expected<ExchangeResult, ExchangeFailure>> BeastHttpClient:
 asio::awaitable<Result<Response>> BeastHttpClient::Impl::send(Request request) {
   const auto budget = request.timeout;
   const auto deadline = Clock::now() + budget;
-  if (setup_error_) co_return std::unexpected(*setup_error_);
 
   const bool idempotent = request.idempotent.value_or(idempotent_method(request.method));
   int* const write_count = request.write_count;
