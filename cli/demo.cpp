@@ -68,6 +68,7 @@ int DemoCommand::run() const {
             << "Evidently); applying " << std::size(kSteps) << " sample updates from "
             << (args.samples.empty() ? std::string("the embedded samples/") : args.samples) << "\n\n";
   bool all_ok = true;
+  SkipReasonIndex reasons;  // each skip reason printed once for the whole demo
   for (const char* step : kSteps) {
     auto text = sample_text(args.samples, std::string("updates/") + step);
     if (!text) return fail(text.error());
@@ -78,7 +79,7 @@ int DemoCommand::run() const {
     if (args.format == "json")
       std::cout << write_json(report_to_json(report), 2) << "\n";
     else
-      std::cout << report_to_text(report) << "\n";
+      std::cout << report_to_text(report, &reasons) << "\n";
   }
   if (show_state_) {
     std::cout << "emulator state after the demo:\n" << write_json((*host)->state(), 2) << "\n";

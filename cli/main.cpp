@@ -195,6 +195,7 @@ int run_apply(const ApplyArgs& args) {
   const bool single = args.updates.size() == 1 && args.updates.front() != "-";
   const bool json = args.format == "json";
   std::size_t total = 0, ok = 0, failed = 0, invalid = 0;
+  expbridge::SkipReasonIndex reasons;  // each skip reason printed once for the whole run
   // Several updates stream out as one object, each report written when it is ready, so a
   // long stream never holds its reports in memory.
   if (json && !single) std::cout << "{\"updates\": [";
@@ -213,7 +214,7 @@ int run_apply(const ApplyArgs& args) {
     } else if (json) {
       std::cout << (total > 1 ? ",\n" : "\n") << expbridge::write_json(expbridge::report_to_json(r));
     } else {
-      std::cout << expbridge::report_to_text(r) << std::flush;
+      std::cout << expbridge::report_to_text(r, &reasons) << std::flush;
     }
   });
   if (json && !single) {

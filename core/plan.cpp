@@ -1,5 +1,7 @@
 #include "expbridge/plan.hpp"
 
+#include <algorithm>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -57,7 +59,24 @@ boost::json::value plan_to_json(const Plan& plan) {
   return out;
 }
 
-std::string plan_to_text(const Plan& plan) {
+std::string SkipReasonIndex::fields(const std::vector<Skip>& skipped, std::vector<std::string>& new_reason_lines) {
+  std::string out;
+  for (const auto& s : skipped) {
+    auto it = std::find(reasons_.begin(), reasons_.end(), s.reason);
+    const std::size_t number = static_cast<std::size_t>(it - reasons_.begin()) + 1;
+    if (it == reasons_.end()) {
+      reasons_.push_back(s.reason);
+      new_reason_lines.push_back("[" + std::to_string(number) + "] " + s.reason);
+    }
+    out += (out.empty() ? "" : ", ") + s.field + " [" + std::to_string(number) + "]";
+  }
+  return out;
+}
+
+std::string plan_to_text(const Plan& plan, SkipReasonIndex* reasons) {
+  SkipReasonIndex own;
+  if (reasons == nullptr) reasons = &own;
+  std::vector<std::string> reason_lines;
   std::string out = "experiment " + plan.experiment + "\n";
   if (plan.backends.empty()) out += "\n(no backend is bound to this experiment)\n";
   for (const auto& b : plan.backends) {
@@ -78,14 +97,15 @@ std::string plan_to_text(const Plan& plan) {
         out += indented + "\n";
       }
     }
-    if (!b.skipped.empty()) {
-      out += "  skipped:\n";
-      for (const auto& s : b.skipped) out += "    - " + s.field + ": " + s.reason + "\n";
-    }
+    if (!b.skipped.empty()) out += "  skipped: " + reasons->fields(b.skipped, reason_lines) + "\n";
     if (!b.notes.empty()) {
       out += "  notes:\n";
       for (const auto& note : b.notes) out += "    - " + note + "\n";
     }
+  }
+  if (!reason_lines.empty()) {
+    out += "\nwhy fields are skipped:\n";
+    for (const auto& line : reason_lines) out += "  " + line + "\n";
   }
   return out;
 }

@@ -63,7 +63,9 @@ boost::json::value report_to_json(const UpdateReport& report) {
   return out;
 }
 
-std::string report_to_text(const UpdateReport& report) {
+std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons) {
+  SkipReasonIndex own;
+  if (reasons == nullptr) reasons = &own;
   std::string out = "update " + report.source;
   if (!report.experiment.empty()) out += " (experiment " + report.experiment + ")";
   out += "\n";
@@ -90,8 +92,12 @@ std::string report_to_text(const UpdateReport& report) {
     bool error_shown = std::any_of(b.requests.begin(), b.requests.end(), [](const RequestReport& r) { return r.error.has_value(); });
     if (b.error && !error_shown)
       out += "      error: " + std::string(to_string(b.error->code)) + ": " + secrets::scrub(b.error->message) + "\n";
-    for (const auto& s : b.skipped) out += "      skipped " + s.field + ": " + s.reason + "\n";
   }
+  // Skipped fields after the table, a line per backend; each reason once per run.
+  std::vector<std::string> reason_lines;
+  for (const auto& b : report.backends)
+    if (!b.skipped.empty()) out += "  " + pad(b.backend, 10) + "skips " + reasons->fields(b.skipped, reason_lines) + "\n";
+  for (const auto& line : reason_lines) out += "    " + line + "\n";
   return secrets::scrub(out);
 }
 

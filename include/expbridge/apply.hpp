@@ -101,7 +101,8 @@ class Applier {
 /// The report as JSON: plan's shape, plus per request `status`, `attempts`, `duration_ms`,
 /// `error: {code, message}` and per backend `result`.
 boost::json::value report_to_json(const UpdateReport& report);
-/// The report as a readable table.
-std::string report_to_text(const UpdateReport& report);
+/// The report as a readable table: one line per request, one line per backend for the fields it
+/// skipped, and each skip reason once per run (see `SkipReasonIndex`; nullptr = this report alone).
+std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons = nullptr);
 
 }  // namespace expbridge

@@ -55,7 +55,21 @@ void append_skips_json(boost::json::object& backend, const std::vector<Skip>& sk
 
 /// The plan as the JSON object `plan --format json` prints.
 boost::json::value plan_to_json(const Plan& plan);
-/// The plan as readable text (what `plan` prints by default).
-std::string plan_to_text(const Plan& plan);
+/// Skip reasons a run has already printed. A text report lists a backend's skipped fields on one
+/// line with a number per reason (`name [1], comment [2]`) and prints each reason once, the first
+/// time it appears; a later report of the same run only refers to its number. JSON output always
+/// carries every reason in full.
+class SkipReasonIndex {
+ public:
+  /// `field [n]` for each skip, and the lines `[n] reason` of the reasons not printed before.
+  std::string fields(const std::vector<Skip>& skipped, std::vector<std::string>& new_reason_lines);
+
+ private:
+  std::vector<std::string> reasons_;  // reason n is reasons_[n - 1]; a run has a few dozen at most
+};
+
+/// The plan as readable text (what `plan` prints by default). `reasons`: the run's index of skip
+/// reasons printed so far; nullptr = this plan alone (every reason printed).
+std::string plan_to_text(const Plan& plan, SkipReasonIndex* reasons = nullptr);
 
 }  // namespace expbridge
