@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,20 @@
 #include "expbridge/mapping.hpp"
 
 namespace expbridge::fuzz {
+
+// samples/backends.yaml: one backend of each vendor, all bound to one experiment.
+inline constexpr std::string_view k_config = R"(backends:
+  aws: {vendor: appconfig, region: us-east-1, application: abc1234}
+  ld:  {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN}
+  a0:  {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, client_secret_env: AUTH0_CLIENT_SECRET}
+  ev:  {vendor: evidently, region: us-east-1, project: checkout}
+experiments:
+  checkout-redesign:
+    aws: {definition: bsxyd7k, run: 1, treatments: {control: c, two-step: t1}}
+    ld:  {experiment: checkout-redesign}
+    a0:  {id: exp_4fG7hJk, variations: {control: var_2xQa, two-step: var_9bZk}}
+    ev:  {feature: checkout-redesign}
+)";
 
 struct VendorTable {
   std::string vendor;

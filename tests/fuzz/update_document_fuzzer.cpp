@@ -12,19 +12,7 @@
 
 namespace {
 
-// samples/backends.yaml: the config the README walks through.
-constexpr std::string_view k_config = R"(backends:
-  aws: {vendor: appconfig, region: us-east-1, application: abc1234}
-  ld:  {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN}
-  a0:  {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, client_secret_env: AUTH0_CLIENT_SECRET}
-  ev:  {vendor: evidently, region: us-east-1, project: checkout}
-experiments:
-  checkout-redesign:
-    aws: {definition: bsxyd7k, run: 1, treatments: {control: c, two-step: t1}}
-    ld:  {experiment: checkout-redesign}
-    a0:  {id: exp_4fG7hJk, variations: {control: var_2xQa, two-step: var_9bZk}}
-    ev:  {feature: checkout-redesign}
-)";
+using expbridge::fuzz::k_config;
 
 const expbridge::Bridge& bridge() {
   static const expbridge::Bridge b = [] {
