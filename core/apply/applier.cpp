@@ -381,18 +381,28 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->bridge = &bridge;
   impl->options = std::move(options);
-  http::ClientOptions client_options;
-  client_options.extra_ca_file = impl->options.extra_ca_file;
-  // Refused now, before any update is read or sent: otherwise every backend would fail the
-  // same way at its first request, and only then.
-  if (!client_options.extra_ca_file.empty()) {
-    if (auto usable = http::check_ca_file(client_options.extra_ca_file); !usable) {
-      Error e = std::move(usable).error();
-      e.field = "extra_ca_file";
-      return std::unexpected(std::move(e));
+  if (impl->options.http_client) {
+    try {
+      impl->client = impl->options.http_client(impl->io);
+    } catch (const std::exception& e) {
+      return std::unexpected(
+          make_error(ErrorCode::internal, std::string("unexpected failure while making the injected HTTP client: ") + e.what()));
     }
+    if (!impl->client) return std::unexpected(make_error(ErrorCode::internal, "the injected HTTP client factory made no client"));
+  } else {
+    http::ClientOptions client_options;
+    client_options.extra_ca_file = impl->options.extra_ca_file;
+    // Refused now, before any update is read or sent: otherwise every backend would fail the
+    // same way at its first request, and only then.
+    if (!client_options.extra_ca_file.empty()) {
+      if (auto usable = http::check_ca_file(client_options.extra_ca_file); !usable) {
+        Error e = std::move(usable).error();
+        e.field = "extra_ca_file";
+        return std::unexpected(std::move(e));
+      }
+    }
+    impl->client = http::make_beast_client(impl->io, client_options);
   }
-  impl->client = http::make_beast_client(impl->io, client_options);
   impl->auth_context.client = impl->client.get();
   impl->auth_context.tokens = &impl->tokens;
   if (impl->options.environment) {

@@ -12,6 +12,7 @@
 
 #include "expbridge/bridge.hpp"
 #include "expbridge/error.hpp"
+#include "expbridge/http_client.hpp"
 #include "expbridge/plan.hpp"
 
 namespace expbridge {
@@ -25,7 +26,20 @@ struct ApplyOptions {
   /// Environment lookup for secrets; empty = the process environment (tests inject one).
   std::function<std::optional<std::string>(std::string_view)> environment;
   /// A PEM file of extra trusted CAs (a private CA, a test server); the system store always applies.
+  /// Used by the built-in client only: an injected `http_client` brings its own trust settings.
   std::string extra_ca_file;
+
+  /// Makes the HTTP client every request of the run goes through (API requests, state
+  /// reads and token requests alike). Called once, by `Applier::create`, with the
+  /// Applier's own event loop: the client must do all its work on that `io_context`
+  /// (it runs on the thread that calls `apply` / `apply_all`) and is destroyed with the
+  /// Applier, before the loop. Returning nullptr makes `create` fail (`internal`).
+  /// Empty (the default): the built-in Boost.Beast client (TLS, keep-alive pool).
+  /// Tests inject a scripted client here; an application may add a proxy or tracing.
+  /// The `Applier` reports a client that throws as `internal` for the backend whose
+  /// request it was, and the other backends carry on.
+  using HttpClientFactory = std::function<std::unique_ptr<http::HttpClient>(boost::asio::io_context&)>;
+  HttpClientFactory http_client;
 };
 
 /// What happened to one planned request.
