@@ -93,13 +93,19 @@ class Applier {
 
   /// Plans and sends one update to every bound backend at once; within a backend the
   /// requests go in order and the first failure stops that backend. Invalid input or a
-  /// strict refusal sends nothing anywhere.
+  /// strict refusal sends nothing anywhere. A backend whose state read fails (or throws) is
+  /// not planned: it fails with that error and the others go on. Whatever throws (an
+  /// adapter, the authenticator, the HTTP client) becomes an `internal` error in the report
+  /// of the backend concerned, or of the update when it happened while planning.
   UpdateReport apply(const Update& update);
 
   /// A source of updates: the next one (or its parse error), or nothing at the end.
   /// Called from a reader thread, so it may block (standard input).
   using UpdateSource = std::function<std::optional<std::pair<std::string, Result<Update>>>()>;
   /// Applies every update `next` yields, reporting each to `sink` in input order.
+  /// `next` and `sink` are the caller's: if one throws, no further update is started (the
+  /// ones under way finish, unreported) and its exception is rethrown from here once the
+  /// run is wound down. Nothing else throws: failures are in the reports.
   void apply_all(const UpdateSource& next, const std::function<void(UpdateReport)>& sink);
 
   ~Applier();

@@ -223,6 +223,35 @@ TEST_F(ApplyCore, AHangingBackendTimesOutAloneAndTheOthersFinish) {
   for (const char* other : {"one", "three"}) expect_ok(report, other);
 }
 
+TEST_F(ApplyCore, AClientThatThrowsFailsThatBackendInternalAndTheOthersFinish) {
+  ASSERT_NO_FATAL_FAILURE(start({{"two", "attempts: 3"}}));
+  answer_everything();
+  http->on("PATCH", host("two"), {ScriptedReply::throws("scripted: socket layer exploded")});
+  const auto report = apply(kDescription);
+  EXPECT_FALSE(report.ok()) << dump(report);
+  const auto& two = backend_of(report, "two");
+  EXPECT_EQ(two.result, BackendOutcome::failed);
+  ASSERT_TRUE(two.error.has_value());
+  EXPECT_EQ(two.error->code, ErrorCode::internal);
+  EXPECT_EQ(two.error->backend, "two");
+  EXPECT_EQ(two.error->operation, "SetDescription");
+  EXPECT_TRUE(contains(two.error->message, "HTTP client")) << two.error->describe();
+  EXPECT_TRUE(contains(two.error->message, "socket layer exploded")) << two.error->describe();
+  EXPECT_EQ(http->count("PATCH", host("two")), 1u) << "a throw is a bug, not a transient failure: not retried";
+  for (const char* other : {"one", "three"}) expect_ok(report, other);
+}
+
+TEST_F(ApplyCore, AThrowingSendGivesItsInFlightPermitBack) {
+  // One request at a time at `two`: a permit lost to the throw would hang the next update.
+  ASSERT_NO_FATAL_FAILURE(start({{"two", "max_in_flight: 1"}}));
+  answer_everything();
+  http->on("PATCH", host("two"), {ScriptedReply::throws("scripted: first one throws"), ScriptedReply::json(200)});
+  EXPECT_FALSE(apply(kDescription).ok());
+  const auto second = apply(kDescription);
+  EXPECT_TRUE(second.ok()) << dump(second);
+  EXPECT_EQ(http->count("PATCH", host("two")), 2u);
+}
+
 // ---- retries ---------------------------------------------------------------------------
 
 TEST_F(ApplyCore, Two503sThenSuccessIsThreeRequestsAtTheFake) {
@@ -291,6 +320,40 @@ TEST_F(ApplyCore, ANonIdempotentStartIsNeverResentOnceItMayHaveArrived) {
   }
 }
 
+// A client that counted its write and then threw: the vendor may have the request.
+class WritesThenThrows final : public http::HttpClient {
+ public:
+  explicit WritesThenThrows(int& sends) : sends_(sends) {}
+  boost::asio::awaitable<Result<http::Response>> send(http::Request request) override {
+    ++sends_;
+    if (request.write_count) ++*request.write_count;
+    // Always true; written as a condition so that the co_return below (which makes this a
+    // coroutine) is not dead code to the compiler.
+    if (sends_ > 0) throw std::runtime_error("scripted: died after writing");
+    co_return http::Response{};
+  }
+
+ private:
+  int& sends_;
+};
+
+TEST_F(ApplyCore, ANonIdempotentRequestTheClientThrewOnAfterWritingIsNotResent) {
+  int sends = 0;
+  ApplyOptions options;
+  options.http_client = [&sends](boost::asio::io_context&) { return std::make_unique<WritesThenThrows>(sends); };
+  options.plan.backends = {"one"};
+  ASSERT_NO_FATAL_FAILURE(start({{"one", "attempts: 5"}}, options));
+  const auto report = apply(kStart);
+  const auto& one = backend_of(report, "one");
+  EXPECT_EQ(one.result, BackendOutcome::failed);
+  ASSERT_TRUE(one.error.has_value());
+  EXPECT_EQ(one.error->code, ErrorCode::internal);
+  EXPECT_TRUE(one.error->request_sent);
+  EXPECT_TRUE(contains(one.error->message, "may have applied")) << one.error->describe();
+  EXPECT_EQ(one.requests.at(0).attempts, 1);
+  EXPECT_EQ(sends, 1);
+}
+
 // ---- state reads -----------------------------------------------------------------------
 
 TEST_F(ApplyCore, AStateDependentUpdateIsPlannedWithTheStateItRead) {
@@ -317,6 +380,28 @@ TEST_F(ApplyCore, AStateThatBreaksARuleRefusesTheUpdateEverywhere) {
   EXPECT_EQ(report.error->backend, "three");
   EXPECT_TRUE(contains(report.error->message, "may only rise")) << report.error->describe();
   EXPECT_EQ(http->count("PUT", ""), 0u) << "a refused update sends no change anywhere";
+}
+
+TEST_F(ApplyCore, AFailedStateReadFailsThatBackendAndItIsNeverPlannedWithoutIt) {
+  ASSERT_NO_FATAL_FAILURE(start({{"two", "attempts: 1"}}));
+  answer_everything();
+  http->on("GET", experiment_url("two"), {ScriptedReply::json(500, R"({"code":"Down","message":"store down"})")});
+  const auto report = apply(kExposure);
+  EXPECT_FALSE(report.ok());
+  EXPECT_FALSE(report.error.has_value()) << error_text(report.error);
+  const auto& two = backend_of(report, "two");
+  EXPECT_EQ(two.result, BackendOutcome::failed) << dump(report);
+  ASSERT_TRUE(two.error.has_value());
+  EXPECT_EQ(two.error->backend, "two");
+  EXPECT_TRUE(contains(two.error->message, "reading the current state first")) << two.error->describe();
+  EXPECT_TRUE(two.requests.empty()) << "no plan was made for it, so none is reported";
+  EXPECT_EQ(vendor->calls("two").plan, 1) << "only the stateless check: never planned without the state it needs";
+  EXPECT_EQ(vendor->calls("two").read_state, 0);
+  EXPECT_EQ(http->count("PUT", host("two")), 0u);
+  for (const char* other : {"one", "three"}) {
+    expect_ok(report, other);
+    EXPECT_EQ(vendor->calls(other).plan_with_state, 1);
+  }
 }
 
 TEST_F(ApplyCore, AHangingStateReadFailsThatBackendWithinTheReadBudget) {
@@ -361,6 +446,194 @@ TEST_F(ApplyCore, AnUnreadableStateAnswerFailsThatBackend) {
   EXPECT_TRUE(contains(three.error->message, "not a JSON object")) << three.error->describe();
   EXPECT_EQ(http->count("PUT", host("three")), 0u);
   for (const char* other : {"one", "two"}) expect_ok(report, other);
+}
+
+TEST_F(ApplyCore, MissingCredentialsForAStateReadFailThatBackendUnplanned) {
+  env.erase("COUNTING_TOKEN");
+  ASSERT_NO_FATAL_FAILURE(start({{"one", "auth: token"}}));
+  answer_everything();
+  const auto report = apply(kExposure);
+  const auto& one = backend_of(report, "one");
+  EXPECT_EQ(one.result, BackendOutcome::failed) << dump(report);
+  ASSERT_TRUE(one.error.has_value());
+  EXPECT_EQ(one.error->code, ErrorCode::unauthorized);
+  EXPECT_TRUE(contains(one.error->message, "COUNTING_TOKEN")) << one.error->describe();
+  EXPECT_EQ(http->count("*", host("one")), 0u) << "not even the read was sent";
+  EXPECT_EQ(vendor->calls("one").plan, 1);
+  for (const char* other : {"two", "three"}) expect_ok(report, other);
+}
+
+// ---- an exception at every stage ---------------------------------------------------------
+
+struct Stage {
+  std::string name;
+  std::string update;
+  /// Makes `two` throw at this stage.
+  std::function<void(CountingVendor&, HttpScript&, std::map<std::string, std::string>& settings)> inject;
+  bool update_level;        ///< the whole update is refused (planning), else only `two` fails
+  std::string message_part; ///< in the error's message
+  /// Changes `two` received: the request the client threw on was received, nothing after it.
+  std::size_t writes_at_two = 0;
+};
+
+std::ostream& operator<<(std::ostream& out, const Stage& stage) { return out << stage.name; }
+
+class ApplyCoreStage : public ApplyCore, public ::testing::WithParamInterface<Stage> {};
+
+TEST_P(ApplyCoreStage, AThrowIsReportedAsInternalWhereItHappenedAndNothingElseIsLost) {
+  const Stage& stage = GetParam();
+  // Every backend answers; registered first, so the stage's own rules (added next) win.
+  for (const auto& name : kBackends) {
+    http->on("*", host(name), {ScriptedReply::json(200)});
+    http->on("GET", experiment_url(name), {ScriptedReply::json(200, R"({"exposure": 1})")});
+  }
+  http->on("POST", host("two") + "/oauth/token",
+           {ScriptedReply::json(200, R"({"access_token":"tk-1","token_type":"Bearer","expires_in":3600})")});
+  std::map<std::string, std::string> settings;
+  stage.inject(*vendor, *http, settings);
+  ASSERT_NO_FATAL_FAILURE(start(settings));
+
+  const auto report = apply(stage.update);
+  EXPECT_FALSE(report.ok()) << "a throw must never pass for success: " << dump(report);
+  if (stage.update_level) {
+    ASSERT_TRUE(report.error.has_value()) << dump(report);
+    EXPECT_EQ(report.error->code, ErrorCode::internal);
+    EXPECT_TRUE(contains(report.error->message, stage.message_part)) << report.error->describe();
+    EXPECT_TRUE(contains(report.error->message, "nothing was sent")) << report.error->describe();
+    EXPECT_EQ(http->count("PATCH", "") + http->count("PUT", ""), 0u) << "a refused update changes nothing";
+    return;
+  }
+  EXPECT_FALSE(report.error.has_value()) << error_text(report.error);
+  const auto& two = backend_of(report, "two");
+  EXPECT_EQ(two.result, BackendOutcome::failed) << dump(report);
+  ASSERT_TRUE(two.error.has_value()) << dump(report);
+  EXPECT_EQ(two.error->code, ErrorCode::internal) << two.error->describe();
+  EXPECT_EQ(two.error->backend, "two");
+  EXPECT_TRUE(contains(two.error->message, stage.message_part)) << two.error->describe();
+  EXPECT_EQ(http->count("PATCH", host("two")) + http->count("PUT", host("two")), stage.writes_at_two)
+      << "nothing more reached the backend that threw";
+  for (const char* other : {"one", "three"}) expect_ok(report, other, 2);
+}
+
+const std::string kExposureAndDescription = R"({"experiment": "exp", "exposure": 40, "description": "Week two"})";
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryStage, ApplyCoreStage,
+    ::testing::Values(
+        Stage{"adapter_auth",  // Adapter::auth() throws while the Applier is built
+              kExposureAndDescription,
+              [](CountingVendor& v, HttpScript&, std::map<std::string, std::string>&) {
+                v.throw_at("two", CountingStage::auth);
+              },
+              false, "building the authenticator"},
+        Stage{"token_fetch",  // the authenticator's token request throws in the client
+              kExposureAndDescription,
+              [](CountingVendor&, HttpScript& h, std::map<std::string, std::string>& s) {
+                s["two"] = "auth: oauth";
+                h.on("POST", host("two") + "/oauth/token", {ScriptedReply::throws("scripted: token endpoint exploded")});
+              },
+              false, "authenticating"},
+        Stage{"state_read_send",  // the client throws on the state read
+              kExposureAndDescription,
+              [](CountingVendor&, HttpScript& h, std::map<std::string, std::string>&) {
+                h.on("GET", experiment_url("two"), {ScriptedReply::throws("scripted: read exploded")});
+              },
+              false, "read exploded"},
+        Stage{"state_read_answer",  // the adapter throws reading the answer
+              kExposureAndDescription,
+              [](CountingVendor& v, HttpScript&, std::map<std::string, std::string>&) {
+                v.throw_at("two", CountingStage::read_state);
+              },
+              false, "injected failure in read_state"},
+        Stage{"send",  // the client throws on the write
+              kExposureAndDescription,
+              [](CountingVendor&, HttpScript& h, std::map<std::string, std::string>&) {
+                // The description's PATCH goes first; the exposure's PUT must then never leave.
+                h.on("PATCH", host("two"), {ScriptedReply::throws("scripted: write exploded")});
+              },
+              false, "write exploded", 1},
+        Stage{"state_requests",  // listing the reads throws: before anything is sent
+              kExposureAndDescription,
+              [](CountingVendor& v, HttpScript&, std::map<std::string, std::string>&) {
+                v.throw_at("two", CountingStage::state_requests);
+              },
+              true, "injected failure in state_requests"},
+        Stage{"plan",  // planning throws: the plan is all-or-nothing
+              kExposureAndDescription,
+              [](CountingVendor& v, HttpScript&, std::map<std::string, std::string>&) {
+                v.throw_at("two", CountingStage::plan);
+              },
+              true, "injected failure in plan"}),
+    [](const ::testing::TestParamInfo<Stage>& info) { return info.param.name; });
+
+// ---- locks and guards --------------------------------------------------------------------
+
+TEST_F(ApplyCore, AnUpdateThatThrewReleasesItsExperimentForTheNext) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  answer_everything();
+  vendor->throw_at("one", CountingStage::plan);
+  const auto first = apply(kDescription);
+  ASSERT_TRUE(first.error.has_value()) << dump(first);
+  vendor->throw_at("one", CountingStage::none);
+  // A lock still held by the first update would make this one wait for ever.
+  const auto second = apply(kDescription);
+  EXPECT_TRUE(second.ok()) << dump(second);
+}
+
+TEST(ApplyCoreReport, ABackendCarryingAnErrorIsNeverOk) {
+  UpdateReport report;
+  report.backends.resize(2);
+  report.backends[0].result = BackendOutcome::ok;
+  report.backends[1].result = BackendOutcome::skipped;
+  EXPECT_TRUE(report.ok());
+  report.backends[1].error = make_error(ErrorCode::internal, "lost");
+  EXPECT_FALSE(report.ok()) << "an error with a result that says otherwise is still a failure";
+}
+
+// ---- apply_all: the caller's callbacks may throw -----------------------------------------
+
+TEST_F(ApplyCore, ASinkThatThrowsStopsTheRunAndItsExceptionReachesTheCaller) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  answer_everything();
+  int produced = 0, delivered = 0;
+  auto source = [&]() -> std::optional<std::pair<std::string, Result<Update>>> {
+    if (produced >= 50) return std::nullopt;  // bounded, whatever happens
+    const std::string source = "u-" + std::to_string(++produced);
+    return std::pair{source, parse_update(kDescription, source)};
+  };
+  auto sink = [&](UpdateReport r) {
+    EXPECT_TRUE(r.ok()) << dump(r);
+    if (++delivered == 2) throw std::runtime_error("sink: disk full");
+  };
+  try {
+    applier_->apply_all(source, sink);
+    ADD_FAILURE() << "the sink's exception was swallowed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "sink: disk full");
+  }
+  EXPECT_EQ(delivered, 2) << "no report after the sink broke";
+  EXPECT_LT(http->count("PATCH", host("one")), 50u) << "input stopped being taken";
+  // The Applier is still usable.
+  EXPECT_TRUE(apply(kDescription).ok());
+}
+
+TEST_F(ApplyCore, ASourceThatThrowsEndsTheRunAndItsExceptionReachesTheCaller) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  answer_everything();
+  int produced = 0;
+  std::vector<std::string> delivered;
+  auto source = [&]() -> std::optional<std::pair<std::string, Result<Update>>> {
+    if (++produced == 3) throw std::runtime_error("source: read error");
+    const std::string source = "u-" + std::to_string(produced);
+    return std::pair{source, parse_update(kDescription, source)};
+  };
+  try {
+    applier_->apply_all(source, [&](UpdateReport r) { delivered.push_back(r.source); });
+    ADD_FAILURE() << "the source's exception was swallowed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "source: read error");
+  }
+  EXPECT_EQ(delivered, (std::vector<std::string>{"u-1", "u-2"})) << "what was read before the throw is applied and reported";
 }
 
 }  // namespace
