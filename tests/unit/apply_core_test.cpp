@@ -180,6 +180,73 @@ TEST_F(ApplyCore, AFactoryThatMakesNoClientFailsCreate) {
   EXPECT_TRUE(contains(applier.error().message, "no client today")) << applier.error().describe();
 }
 
+// ---- the bridge with a test vendor ------------------------------------------------------
+
+TEST(BridgeCore, ATestVendorIsRegisteredOnceAndItsSettingsAreChecked) {
+  auto vendor = CountingVendor::make();
+  Registry registry;
+  ASSERT_TRUE(test::register_counting_adapter(registry, vendor).has_value());
+  EXPECT_FALSE(test::register_counting_adapter(registry, vendor).has_value()) << "a duplicate name is refused";
+  EXPECT_EQ(registry.vendors(), (std::vector<std::string>{"counting"}));
+
+  BridgeOptions options = vendor->bridge_options();
+  options.registry = &registry;
+  auto bad = Bridge::from_text("backends:\n  one: {vendor: counting, colour: blue}\n", "bad.yaml", options);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().backend, "one");
+  EXPECT_TRUE(contains(bad.error().describe(), "colour")) << bad.error().describe();
+  auto real = Bridge::from_text("backends:\n  one: {vendor: appconfig, region: us-east-1, application: a}\n", "real.yaml",
+                                options);
+  ASSERT_FALSE(real.has_value()) << "this registry knows no real vendor";
+  EXPECT_TRUE(contains(real.error().message, "known vendors: counting")) << real.error().describe();
+}
+
+TEST(BridgeCore, PlanAndStateReadsComeFromTheAdapterAndCountOneCallEach) {
+  auto vendor = CountingVendor::make();
+  auto bridge = Bridge::from_text("backends:\n  one: {vendor: counting}\nexperiments:\n  exp:\n    one: {id: e1}\n",
+                                  "c.yaml", vendor->bridge_options());
+  ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
+  auto update = parse_update(R"({"experiment": "exp", "exposure": 30, "name": "N", "action": "start"})", "u");
+  ASSERT_TRUE(update.has_value()) << update.error().describe();
+
+  auto plan = bridge->plan(*update);
+  ASSERT_TRUE(plan.has_value()) << plan.error().describe();
+  ASSERT_EQ(plan->backends.size(), 1u);
+  const auto& one = plan->backends[0];
+  ASSERT_EQ(one.requests.size(), 2u);
+  EXPECT_EQ(one.requests[0].method, "PUT");
+  EXPECT_EQ(one.requests[0].url, std::string(CountingVendor::kBaseUrl) + "/experiments/e1/exposure");
+  EXPECT_TRUE(one.requests[0].idempotent);
+  EXPECT_EQ(one.requests[1].operation, "StartExperiment");
+  EXPECT_FALSE(one.requests[1].idempotent) << "the table says so";
+  ASSERT_EQ(one.skipped.size(), 1u);
+  EXPECT_EQ(one.skipped[0].field, "name");
+  EXPECT_EQ(vendor->calls("one").plan, 1);
+  EXPECT_EQ(vendor->calls("one").plan_with_state, 0);
+
+  auto reads = bridge->state_reads(*update);
+  ASSERT_TRUE(reads.has_value());
+  ASSERT_EQ(reads->size(), 1u);
+  EXPECT_EQ(reads->at(0).requests.at(0).method, "GET");
+  auto state = bridge->read_state("one", *update, {ReadResponse{200, R"({"exposure": 50})"}});
+  ASSERT_TRUE(state.has_value()) << state.error().describe();
+  EXPECT_EQ(state->exposure, 50.0);
+  PlanOptions with_state;
+  with_state.current.emplace_back("one", &*state);
+  auto refused = bridge->plan(*update, with_state);
+  ASSERT_FALSE(refused.has_value()) << "30 after 50 breaks the only-rises rule";
+  EXPECT_EQ(refused.error().backend, "one");
+  EXPECT_EQ(vendor->calls("one").plan_with_state, 1);
+  EXPECT_EQ(vendor->calls("one").state_requests, 1);
+  EXPECT_EQ(vendor->calls("one").read_state, 1);
+
+  PlanOptions strict;
+  strict.strict = true;
+  auto strict_plan = bridge->plan(*update, strict);
+  ASSERT_FALSE(strict_plan.has_value());
+  EXPECT_EQ(strict_plan.error().code, ErrorCode::unsupported);
+}
+
 // ---- fan-out isolation -----------------------------------------------------------------
 
 TEST_F(ApplyCore, OneBackendsServerErrorsFailItAloneAfterItsAttempts) {
