@@ -91,6 +91,11 @@ struct Response {
 ///   then starts with `timed out after N ms`).
 /// - `internal`: the server's answer was unusable (malformed, body over 8 MiB).
 ///
+/// An injected implementation (`ApplyOptions::http_client`) must keep the same contract; one
+/// that throws anyway costs only the backend whose request it was (reported `internal`, the
+/// request never resent), and a non-idempotent request it had counted in `write_count`
+/// before throwing is reported as possibly applied.
+///
 /// Implementations are not thread-safe: run the `io_context` they were made for
 /// on one thread. Many `send` coroutines may be in flight at once on that
 /// thread. The client must outlive every `send` it started.
