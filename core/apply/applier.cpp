@@ -33,6 +33,41 @@ std::chrono::milliseconds remaining(Clock::time_point deadline) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
 }
 
+// What an exception says, for a report: whatever threw, the message names what was going on.
+std::string exception_text(const std::exception_ptr& thrown) {
+  try {
+    std::rethrow_exception(thrown);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
+
+// "unexpected failure <stage>: <what>[; <consequence>]"
+Error exception_error(std::string_view stage, const std::exception_ptr& thrown, std::string_view consequence = {}) {
+  std::string message = "unexpected failure " + std::string(stage) + ": " + exception_text(thrown);
+  if (!consequence.empty()) message += "; " + std::string(consequence);
+  return make_error(ErrorCode::internal, std::move(message));
+}
+
+// Runs `f` (returning some Result<T>); an exception becomes that Result's `internal` error.
+template <class F>
+auto without_exceptions(std::string_view stage, std::string_view consequence, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (...) {
+    return std::unexpected(exception_error(stage, std::current_exception(), consequence));
+  }
+}
+
+// Marks one task of a WaitGroup finished when the completion handler ends, however it ends:
+// a handler that threw before done() would leave the update waiting for ever.
+struct DoneOnExit {
+  apply::WaitGroup& group;
+  ~DoneOnExit() { group.done(); }
+};
+
 }  // namespace
 
 std::string_view to_string(BackendOutcome outcome) noexcept {
@@ -46,8 +81,10 @@ std::string_view to_string(BackendOutcome outcome) noexcept {
 
 bool UpdateReport::ok() const {
   if (error) return false;
-  return std::none_of(backends.begin(), backends.end(),
-                      [](const BackendReport& b) { return b.result == BackendOutcome::failed; });
+  // A backend that carries an error failed, whatever its result says.
+  return std::none_of(backends.begin(), backends.end(), [](const BackendReport& b) {
+    return b.result == BackendOutcome::failed || b.error.has_value();
+  });
 }
 
 struct Applier::Impl {
@@ -129,10 +166,20 @@ struct Applier::Impl {
       int writes = 0;
       request.write_count = &writes;
 
-      co_await backend.in_flight->acquire();
-      auto authorized = co_await backend.auth->authorize(request);
+      // Given back before any backoff wait below, and on every other way out, a throw included.
+      auto permit = co_await backend.in_flight->scoped_acquire();
+      Status authorized;
+      try {
+        authorized = co_await backend.auth->authorize(request);
+      } catch (...) {
+        // Not retried: a throwing authenticator is a bug, not a transient vendor state.
+        Error e = exception_error("while authenticating the request", std::current_exception());
+        e.request_sent = false;
+        report.error = located(std::move(e), backend, planned);
+        break;
+      }
       if (!authorized) {
-        backend.in_flight->release();
+        permit.release();
         Error e = std::move(authorized).error();
         // A token endpoint that is down or throttling is transient, and the API request
         // itself was never sent: the same policy as a failed connection applies.
@@ -153,8 +200,22 @@ struct Applier::Impl {
       }
       log->debug("backend {}: {} {} (attempt {})", backend.info->name, planned.method, planned.url, attempt);
       auto attempt_started = Clock::now();
-      auto response = co_await client->send(std::move(request));
-      backend.in_flight->release();
+      Result<http::Response> response;
+      try {
+        response = co_await client->send(std::move(request));
+      } catch (...) {
+        // `send` promises not to throw; an injected client may still. Whether the vendor got
+        // the request is known only from the write count: say so, and never send it again.
+        Error e = exception_error("in the HTTP client", std::current_exception());
+        e.request_sent = writes > 0;
+        report.attempts += writes;
+        report.sent = report.sent || e.request_sent;
+        if (e.request_sent && !planned.idempotent)
+          e.message += "; the vendor may have applied it: read its state before sending again";
+        report.error = located(std::move(e), backend, planned);
+        break;
+      }
+      permit.release();
       // `attempts` counts what went on the wire: the client's transparent resend counts, a
       // connection that never opened does not. A client that does not count (a test
       // double) wrote once when it has an answer or says the request may have arrived.
@@ -219,7 +280,11 @@ struct Applier::Impl {
                                      Clock::time_point update_started, Clock::time_point read_deadline,
                                      std::chrono::milliseconds read_budget, std::optional<Experiment>& state,
                                      std::optional<Error>& failure) {
-    if (backend.auth_error) co_return;  // reported with the backend's requests
+    if (backend.auth_error) {
+      // No state can be read without credentials, so no plan is built for this backend.
+      failure = backend.auth_error;
+      co_return;
+    }
     std::vector<ReadResponse> responses;
     for (auto& request : requests) {
       RequestReport read{std::move(request), false, 0, 0, 0, {}};
@@ -247,16 +312,27 @@ struct Applier::Impl {
       }
       responses.push_back(ReadResponse{read.status, std::move(response.body)});
     }
-    auto read_state = bridge->read_state(backend.info->name, update, responses);
+    bool threw = false;
+    auto read_state = [&]() -> Result<Experiment> {
+      try {
+        return bridge->read_state(backend.info->name, update, responses);
+      } catch (...) {
+        threw = true;
+        return std::unexpected(exception_error("while the adapter read the state answers", std::current_exception(),
+                                               "nothing was changed at this backend"));
+      }
+    }();
     if (!read_state) {
-      failure = std::move(read_state).error();
+      Error e = std::move(read_state).error();
+      if (threw) e.message = "reading the current state first: " + e.message;
+      failure = std::move(e);
       co_return;
     }
     state = std::move(*read_state);
   }
 
   asio::awaitable<void> run_backend(Backend& backend, BackendPlan plan, BackendReport& report,
-                                    std::optional<Error> read_failure, Clock::time_point update_started) {
+                                    Clock::time_point update_started) {
     const auto started = Clock::now();
     // From the update's start: the time spent waiting for state reads counts against it.
     const auto deadline = update_started + backend.info->send.deadline;
@@ -269,9 +345,9 @@ struct Applier::Impl {
       report.result = BackendOutcome::skipped;
       co_return;
     }
-    if (backend.auth_error || read_failure) {
+    if (backend.auth_error) {
       report.result = BackendOutcome::failed;
-      report.error = backend.auth_error ? backend.auth_error : read_failure;
+      report.error = backend.auth_error;
       co_return;
     }
     report.result = BackendOutcome::ok;
@@ -279,9 +355,10 @@ struct Applier::Impl {
       bool ok = false;
       try {
         ok = co_await send_request(backend, request, deadline);
-      } catch (const std::exception& ex) {
-        // Only a bug or resource exhaustion gets here; keep it to this backend.
-        request.error = make_error(ErrorCode::internal, std::string("unexpected failure: ") + ex.what());
+      } catch (...) {
+        // send_request contains the authenticator's and the client's throws itself; only a bug
+        // or resource exhaustion gets here. Keep it to this backend.
+        request.error = located(exception_error("while sending", std::current_exception()), backend, request.request);
       }
       if (!ok) {
         report.result = BackendOutcome::failed;
@@ -292,6 +369,25 @@ struct Applier::Impl {
     report.duration_ms = elapsed_ms(started);
   }
 
+  // A backend's report when its task ended by an exception that nothing inside caught.
+  static void fail_backend(BackendReport& report, const BackendInfo& info, std::string_view stage,
+                           const std::exception_ptr& thrown) {
+    Error e = exception_error(stage, thrown);
+    e.backend = info.name;
+    e.vendor = info.vendor;
+    report.backend = info.name;
+    report.vendor = info.vendor;
+    report.result = BackendOutcome::failed;
+    report.error = std::move(e);
+  }
+
+  // One backend's state read, as the update's barrier sees it.
+  struct StateRead {
+    Backend* backend = nullptr;
+    std::optional<Experiment> state;
+    std::optional<Error> failure;
+  };
+
   asio::awaitable<void> run_update(std::string source, Result<Update> update, UpdateReport& report) {
     const auto started = Clock::now();
     report.source = std::move(source);
@@ -300,27 +396,33 @@ struct Applier::Impl {
       co_return;
     }
     report.experiment = update->experiment;
-    auto& lock = experiment_lock(update->experiment);
-    co_await lock.acquire();
+    // Held until this update is over, on every path out of it (a throw included): the next
+    // update of this experiment starts only then.
+    auto experiment_permit = co_await experiment_lock(update->experiment).scoped_acquire();
     // Each backend's deadline_ms counts from here (after the wait for an earlier update of
     // the same experiment, which is that update's time, not this one's).
     const auto update_started = Clock::now();
     // Rules that depend on the vendor's state (AppConfig exposure may only rise, Auth0
     // allocations are frozen while active) need a read first: GETs only, all backends at once.
     // First without state: an update that is invalid whatever the vendors hold sends nothing, not even a read.
-    auto stateless = bridge->plan(*update, options.plan);
+    // An adapter that throws while planning refuses the whole update, like a rule it breaks:
+    // the plan is all-or-nothing, and nothing has been sent yet.
+    auto stateless =
+        without_exceptions("while planning", "nothing was sent", [&] { return bridge->plan(*update, options.plan); });
     if (!stateless) {
       report.error = std::move(stateless).error();
-      lock.release();
       co_return;
     }
+    auto reads = without_exceptions("while listing the state reads", "nothing was sent",
+                                    [&] { return bridge->state_reads(*update, options.plan); });
+    if (!reads) {
+      report.error = std::move(reads).error();
+      co_return;
+    }
+    // Addresses stay put from here on: the plan options point into it.
+    std::vector<StateRead> state_reads(reads->size());
     PlanOptions plan_options = options.plan;
-    std::vector<std::string> read_names;
-    std::vector<std::optional<Experiment>> states;
-    std::vector<std::optional<Error>> read_failures;
-    if (auto reads = bridge->state_reads(*update, options.plan); reads && !reads->empty()) {
-      states.resize(reads->size());
-      read_failures.resize(reads->size());
+    if (!reads->empty()) {
       // The read budget: every backend must keep at least half of its own deadline for its
       // writes, so the reads (and the barrier after them) get half the shortest deadline
       // among the backends this update goes to. A read that does not answer in time fails
@@ -329,39 +431,93 @@ struct Applier::Impl {
       const auto read_deadline = update_started + read_budget;
       apply::WaitGroup all_read(io.get_executor());
       for (std::size_t i = 0; i < reads->size(); ++i) {
-        read_names.push_back((*reads)[i].backend);
+        StateRead& slot = state_reads[i];
+        slot.backend = find_backend((*reads)[i].backend);
+        if (!slot.backend) {
+          // The bridge listed a backend the applier was not built with: a bug, refused loudly.
+          report.error = make_error(ErrorCode::internal, "no backend '" + (*reads)[i].backend + "' to read state from");
+          co_return;
+        }
         all_read.add();
         asio::co_spawn(io,
-                       read_backend(*find_backend((*reads)[i].backend), *update, std::move((*reads)[i].requests),
-                                    update_started, read_deadline, read_budget, states[i], read_failures[i]),
-                       [&all_read](std::exception_ptr) { all_read.done(); });
+                       read_backend(*slot.backend, *update, std::move((*reads)[i].requests), update_started,
+                                    read_deadline, read_budget, slot.state, slot.failure),
+                       [&slot, &all_read](std::exception_ptr thrown) {
+                         DoneOnExit done{all_read};
+                         if (!thrown) return;
+                         // A read that threw gives no state to trust, whatever it stored.
+                         slot.state.reset();
+                         slot.failure = exception_error("while reading the current state first", thrown,
+                                                        "nothing was changed at this backend");
+                       });
       }
       co_await all_read.wait();
-      for (std::size_t i = 0; i < states.size(); ++i)
-        if (states[i]) plan_options.current.emplace_back(read_names[i], &*states[i]);
+      for (auto& slot : state_reads) {
+        if (slot.failure) {
+          slot.failure->backend = slot.backend->info->name;
+          slot.failure->vendor = slot.backend->info->vendor;
+        } else if (slot.state) {
+          plan_options.current.emplace_back(slot.backend->info->name, &*slot.state);
+        } else {
+          // read_backend ends with a state or a failure; neither means a bug there. The
+          // backend's rules would go unchecked, so it fails rather than being planned blind.
+          slot.failure = make_error(ErrorCode::internal, "reading the current state first gave neither a state nor an error");
+          slot.failure->backend = slot.backend->info->name;
+          slot.failure->vendor = slot.backend->info->vendor;
+        }
+      }
     }
-    // Every backend's plan is built and checked before the first change leaves.
-    auto plan = bridge->plan(*update, plan_options);
-    if (!plan) {
-      report.error = std::move(plan).error();
-      lock.release();
-      co_return;
+    auto read_failure = [&](std::string_view backend) -> const Error* {
+      for (const auto& slot : state_reads)
+        if (slot.failure && slot.backend->info->name == backend) return &*slot.failure;
+      return nullptr;
+    };
+    // Every backend's plan is built and checked before the first change leaves. A backend
+    // whose state could not be read is not planned at all: its state-dependent rules would
+    // go unchecked, so it fails with the read's error instead.
+    std::vector<std::string> planned_backends;
+    for (const auto& b : stateless->backends)
+      if (!read_failure(b.backend)) planned_backends.push_back(b.backend);
+    Plan plan;
+    if (!planned_backends.empty()) {
+      plan_options.backends = planned_backends;
+      auto with_state = without_exceptions("while planning with the current state", "nothing was sent",
+                                           [&] { return bridge->plan(*update, plan_options); });
+      if (!with_state) {
+        report.error = std::move(with_state).error();
+        co_return;
+      }
+      plan = std::move(*with_state);
     }
-    report.backends.resize(plan->backends.size());
+    report.backends.resize(stateless->backends.size());
     apply::WaitGroup all(io.get_executor());
-    for (std::size_t i = 0; i < plan->backends.size(); ++i) {
-      Backend* backend = find_backend(plan->backends[i].backend);
-      std::optional<Error> read_failure;
-      for (std::size_t r = 0; r < read_names.size(); ++r)
-        if (read_names[r] == backend->info->name) read_failure = read_failures[r];
+    for (std::size_t i = 0; i < stateless->backends.size(); ++i) {
+      BackendReport& out = report.backends[i];
+      out.backend = stateless->backends[i].backend;
+      out.vendor = stateless->backends[i].vendor;
+      Backend* backend = find_backend(out.backend);
+      if (const Error* failed = read_failure(out.backend)) {
+        out.result = BackendOutcome::failed;
+        out.error = *failed;
+        continue;
+      }
+      auto planned = std::find_if(plan.backends.begin(), plan.backends.end(),
+                                  [&](const BackendPlan& b) { return b.backend == out.backend; });
+      if (!backend || planned == plan.backends.end()) {
+        out.result = BackendOutcome::failed;
+        out.error = make_error(ErrorCode::internal, "the plan with the current state has no part for this backend");
+        out.error->backend = out.backend;
+        out.error->vendor = out.vendor;
+        continue;
+      }
       all.add();
-      asio::co_spawn(io,
-                     run_backend(*backend, std::move(plan->backends[i]), report.backends[i], std::move(read_failure),
-                                 update_started),
-                     [&all](std::exception_ptr) { all.done(); });
+      asio::co_spawn(io, run_backend(*backend, std::move(*planned), out, update_started),
+                     [&out, &all, info = backend->info](std::exception_ptr thrown) {
+                       DoneOnExit done{all};
+                       if (thrown) fail_backend(out, *info, "while sending", thrown);
+                     });
     }
     co_await all.wait();
-    lock.release();
     report.duration_ms = elapsed_ms(started);
   }
 
@@ -381,18 +537,27 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->bridge = &bridge;
   impl->options = std::move(options);
-  http::ClientOptions client_options;
-  client_options.extra_ca_file = impl->options.extra_ca_file;
-  // Refused now, before any update is read or sent: otherwise every backend would fail the
-  // same way at its first request, and only then.
-  if (!client_options.extra_ca_file.empty()) {
-    if (auto usable = http::check_ca_file(client_options.extra_ca_file); !usable) {
-      Error e = std::move(usable).error();
-      e.field = "extra_ca_file";
-      return std::unexpected(std::move(e));
+  if (impl->options.http_client) {
+    try {
+      impl->client = impl->options.http_client(impl->io);
+    } catch (...) {
+      return std::unexpected(exception_error("while making the injected HTTP client", std::current_exception()));
     }
+    if (!impl->client) return std::unexpected(make_error(ErrorCode::internal, "the injected HTTP client factory made no client"));
+  } else {
+    http::ClientOptions client_options;
+    client_options.extra_ca_file = impl->options.extra_ca_file;
+    // Refused now, before any update is read or sent: otherwise every backend would fail the
+    // same way at its first request, and only then.
+    if (!client_options.extra_ca_file.empty()) {
+      if (auto usable = http::check_ca_file(client_options.extra_ca_file); !usable) {
+        Error e = std::move(usable).error();
+        e.field = "extra_ca_file";
+        return std::unexpected(std::move(e));
+      }
+    }
+    impl->client = http::make_beast_client(impl->io, client_options);
   }
-  impl->client = http::make_beast_client(impl->io, client_options);
   impl->auth_context.client = impl->client.get();
   impl->auth_context.tokens = &impl->tokens;
   if (impl->options.environment) {
@@ -405,7 +570,11 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
   for (const auto& info : bridge.backends()) {
     Impl::Backend backend;
     backend.info = &info;
-    auto auth = apply::make_authenticator(info.adapter->auth(), impl->auth_context);
+    // An adapter or credential lookup that throws fails this backend on the updates that
+    // need it, like missing credentials; the other backends are built as usual.
+    auto auth = without_exceptions("while building the authenticator", "nothing can be sent to this backend", [&] {
+      return apply::make_authenticator(info.adapter->auth(), impl->auth_context);
+    });
     if (auth) {
       backend.auth = std::move(*auth);
     } else {
@@ -423,7 +592,11 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
 UpdateReport Applier::apply(const Update& update) {
   UpdateReport report;
   bool done = false;
-  asio::co_spawn(impl_->io, impl_->run_update(update.source, update, report), [&done](std::exception_ptr) { done = true; });
+  asio::co_spawn(impl_->io, impl_->run_update(update.source, update, report),
+                 [&done, &report](std::exception_ptr thrown) {
+                   done = true;
+                   if (thrown) report.error = exception_error("while applying the update", thrown);
+                 });
   impl_->run_until(done);
   return report;
 }
@@ -441,6 +614,10 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
   bool input_done = false;
   bool stop_reading = false;
   asio::steady_timer input_ready(impl.io, asio::steady_timer::time_point::max());
+  // The caller's callbacks may throw. Their first exception is kept (the source's under
+  // `mutex`, as it throws on the reader thread), input stops being taken, the updates under
+  // way finish, and it is rethrown once the loop and the reader thread are wound down.
+  std::exception_ptr source_failure, sink_failure, dispatch_failure;
 
   std::thread reader([&] {
     while (true) {
@@ -450,10 +627,18 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
         space.wait(lock, [&] { return queue.size() < kQueueLimit || stop_reading; });
         if (stop_reading) break;
       }
-      item = next();
+      std::exception_ptr thrown;
+      try {
+        item = next();
+      } catch (...) {
+        thrown = std::current_exception();
+      }
       {
         std::lock_guard lock(mutex);
-        if (!item) {
+        if (thrown) {
+          source_failure = thrown;
+          input_done = true;
+        } else if (!item) {
           input_done = true;
         } else {
           queue.push_back(std::move(*item));
@@ -468,19 +653,30 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
   auto dispatcher = [&]() -> asio::awaitable<void> {
     apply::AsyncSemaphore window(impl.io.get_executor(), impl.options.parallel_updates);
     apply::WaitGroup all(impl.io.get_executor());
-    std::map<std::size_t, std::unique_ptr<UpdateReport>> finished;
+    // An update holds its window slot until its report is out, so a slow update bounds what
+    // piles up behind it: the permit travels with the finished report.
+    struct Finished {
+      std::unique_ptr<UpdateReport> report;
+      apply::AsyncSemaphore::Permit slot;
+    };
+    std::map<std::size_t, Finished> finished;
     std::size_t next_index = 0, next_to_report = 0;
     auto flush = [&] {
-      // Reports leave in input order, whatever order the updates finish in. An update holds
-      // its window slot until its report is out, so a slow update bounds what piles up behind it.
+      // Reports leave in input order, whatever order the updates finish in.
       for (auto it = finished.find(next_to_report); it != finished.end(); it = finished.find(next_to_report)) {
-        sink(std::move(*it->second));
+        Finished entry = std::move(it->second);
         finished.erase(it);
         ++next_to_report;
-        window.release();
+        if (sink_failure) continue;  // the caller's sink is broken: no more reports for it
+        try {
+          sink(std::move(*entry.report));
+        } catch (...) {
+          sink_failure = std::current_exception();
+        }
       }
     };
     while (true) {
+      if (sink_failure) break;  // stop taking input; what is under way still finishes
       std::optional<Item> item;
       bool end = false;
       {
@@ -504,22 +700,27 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
         co_await input_ready.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      co_await window.acquire();
+      auto window_slot = std::make_shared<apply::AsyncSemaphore::Permit>(co_await window.scoped_acquire());
       auto report = std::make_unique<UpdateReport>();
       UpdateReport* slot = report.get();
       std::size_t index = next_index++;
       all.add();
       asio::co_spawn(impl.io, impl.run_update(std::move(item->first), std::move(item->second), *slot),
-                     [&, index, owned = std::shared_ptr<UpdateReport>(std::move(report))](std::exception_ptr) mutable {
-                       finished[index] = std::make_unique<UpdateReport>(std::move(*owned));
+                     [&, index, window_slot, owned = std::shared_ptr<UpdateReport>(std::move(report))](
+                         std::exception_ptr thrown) mutable {
+                       DoneOnExit done_on_exit{all};
+                       if (thrown) owned->error = exception_error("while applying the update", thrown);
+                       finished[index] = Finished{std::make_unique<UpdateReport>(std::move(*owned)), std::move(*window_slot)};
                        flush();
-                       all.done();
                      });
     }
     co_await all.wait();
     flush();
   };
-  asio::co_spawn(impl.io, dispatcher(), [&done](std::exception_ptr) { done = true; });
+  asio::co_spawn(impl.io, dispatcher(), [&done, &dispatch_failure](std::exception_ptr thrown) {
+    done = true;
+    dispatch_failure = thrown;
+  });
   impl.run_until(done);
   {
     std::lock_guard lock(mutex);
@@ -531,6 +732,9 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
   // run it now, while that timer exists.
   impl.io.restart();
   impl.io.poll();
+  if (dispatch_failure) std::rethrow_exception(dispatch_failure);
+  if (sink_failure) std::rethrow_exception(sink_failure);
+  if (source_failure) std::rethrow_exception(source_failure);
 }
 
 }  // namespace expbridge

@@ -3,6 +3,7 @@
 
 #include <deque>
 #include <memory>
+#include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -18,6 +19,42 @@ class AsyncSemaphore {
  public:
   AsyncSemaphore(boost::asio::any_io_executor executor, int permits) : executor_(std::move(executor)), permits_(permits) {}
 
+  /// One permit held: given back when the `Permit` is destroyed (or by `release()`, for
+  /// code that must let go before its scope ends), on every path — a `co_return`, an early
+  /// return, an exception. Move-only; the semaphore must outlive it.
+  class Permit {
+   public:
+    Permit() = default;
+    Permit(Permit&& other) noexcept : semaphore_(std::exchange(other.semaphore_, nullptr)) {}
+    Permit& operator=(Permit&& other) noexcept {
+      if (this != &other) {
+        release();
+        semaphore_ = std::exchange(other.semaphore_, nullptr);
+      }
+      return *this;
+    }
+    Permit(const Permit&) = delete;
+    Permit& operator=(const Permit&) = delete;
+    ~Permit() { release(); }
+
+    /// Gives the permit back now; later calls (and the destructor) do nothing.
+    void release() noexcept {
+      if (auto* semaphore = std::exchange(semaphore_, nullptr)) semaphore->release();
+    }
+    bool held() const noexcept { return semaphore_ != nullptr; }
+
+   private:
+    friend class AsyncSemaphore;
+    explicit Permit(AsyncSemaphore* semaphore) noexcept : semaphore_(semaphore) {}
+    AsyncSemaphore* semaphore_ = nullptr;
+  };
+
+  /// Waits for a permit (first come, first served) and returns it as a guard.
+  boost::asio::awaitable<Permit> scoped_acquire() {
+    co_await acquire();
+    co_return Permit(this);
+  }
+
   boost::asio::awaitable<void> acquire() {
     if (permits_ > 0 && waiters_.empty()) {
       --permits_;
@@ -29,13 +66,16 @@ class AsyncSemaphore {
     co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }
 
-  void release() {
+  // Prefer `scoped_acquire`: a bare acquire() must be paired with release() on every path.
+  void release() noexcept {
     if (waiters_.empty()) {
       ++permits_;
       return;
     }
     auto next = std::move(waiters_.front());
     waiters_.pop_front();
+    // noexcept because Permit's destructor calls it: cancel() reports failures of the timer
+    // service only, which a steady_timer's does not have.
     next->cancel();
   }
 

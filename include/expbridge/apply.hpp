@@ -12,6 +12,7 @@
 
 #include "expbridge/bridge.hpp"
 #include "expbridge/error.hpp"
+#include "expbridge/http_client.hpp"
 #include "expbridge/plan.hpp"
 
 namespace expbridge {
@@ -25,7 +26,20 @@ struct ApplyOptions {
   /// Environment lookup for secrets; empty = the process environment (tests inject one).
   std::function<std::optional<std::string>(std::string_view)> environment;
   /// A PEM file of extra trusted CAs (a private CA, a test server); the system store always applies.
+  /// Used by the built-in client only: an injected `http_client` brings its own trust settings.
   std::string extra_ca_file;
+
+  /// Makes the HTTP client every request of the run goes through (API requests, state
+  /// reads and token requests alike). Called once, by `Applier::create`, with the
+  /// Applier's own event loop: the client must do all its work on that `io_context`
+  /// (it runs on the thread that calls `apply` / `apply_all`) and is destroyed with the
+  /// Applier, before the loop. Returning nullptr makes `create` fail (`internal`).
+  /// Empty (the default): the built-in Boost.Beast client (TLS, keep-alive pool).
+  /// Tests inject a scripted client here; an application may add a proxy or tracing.
+  /// The `Applier` reports a client that throws as `internal` for the backend whose
+  /// request it was, and the other backends carry on.
+  using HttpClientFactory = std::function<std::unique_ptr<http::HttpClient>(boost::asio::io_context&)>;
+  HttpClientFactory http_client;
 };
 
 /// What happened to one planned request.
@@ -79,13 +93,19 @@ class Applier {
 
   /// Plans and sends one update to every bound backend at once; within a backend the
   /// requests go in order and the first failure stops that backend. Invalid input or a
-  /// strict refusal sends nothing anywhere.
+  /// strict refusal sends nothing anywhere. A backend whose state read fails (or throws) is
+  /// not planned: it fails with that error and the others go on. Whatever throws (an
+  /// adapter, the authenticator, the HTTP client) becomes an `internal` error in the report
+  /// of the backend concerned, or of the update when it happened while planning.
   UpdateReport apply(const Update& update);
 
   /// A source of updates: the next one (or its parse error), or nothing at the end.
   /// Called from a reader thread, so it may block (standard input).
   using UpdateSource = std::function<std::optional<std::pair<std::string, Result<Update>>>()>;
   /// Applies every update `next` yields, reporting each to `sink` in input order.
+  /// `next` and `sink` are the caller's: if one throws, no further update is started (the
+  /// ones under way finish, unreported) and its exception is rethrown from here once the
+  /// run is wound down. Nothing else throws: failures are in the reports.
   void apply_all(const UpdateSource& next, const std::function<void(UpdateReport)>& sink);
 
   ~Applier();

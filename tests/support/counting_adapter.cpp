@@ -1,0 +1,253 @@
+// expbridge tests — the `counting` test vendor (see counting_adapter.hpp).
+#include "support/counting_adapter.hpp"
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include <boost/json/parse.hpp>
+
+namespace expbridge::test {
+namespace {
+
+constexpr std::string_view kTable = R"(# The counting test vendor: just enough table for the core's tests.
+vendor: counting
+title: Counting test vendor
+base_url: https://counting.example.test
+auth: {scheme: none}
+http:
+  errors:
+    code: ["body:code"]
+    message: ["body:message"]
+    request_id: ["header:x-request-id"]
+  retry:
+    statuses: [429, 500, 502, 503, 504]
+  max_in_flight: 4
+operations:
+  SetDescription: {method: PATCH, path: "/experiments/{id}", success: 200, idempotent: true}
+  SetExposure: {method: PUT, path: "/experiments/{id}/exposure", success: 200, idempotent: true}
+  StartExperiment: {method: POST, path: "/experiments/{id}/start", success: 201, idempotent: false, body: false}
+  GetExperiment: {method: GET, path: "/experiments/{id}", success: 200, idempotent: true, body: false}
+fields:
+  name: {skip: the counting vendor has no name}
+  description: {operation: SetDescription, wire: description}
+  hypothesis: {skip: the counting vendor has no hypothesis}
+  launch_criteria: {skip: the counting vendor has no launch criteria}
+  audience.rule: {skip: the counting vendor has no audience}
+  audience.description: {skip: the counting vendor has no audience}
+  variations: {skip: the counting vendor has no variations}
+  exposure: {operation: SetExposure, wire: exposure}
+  overrides: {skip: the counting vendor has no overrides}
+  action:
+    operation: StartExperiment
+    values: {start: StartExperiment}
+    skip_values: {stop: only start is modelled, pause: only start is modelled, archive: only start is modelled, restore: only start is modelled}
+  result: {skip: the counting vendor keeps no result}
+  comment: {skip: the counting vendor keeps no comment}
+  vendor: {skip: the counting vendor takes no pass-through}
+limits:
+  exposure: {min: 0, max: 100, only_increase: true, rule: "counting exposure may only rise"}
+)";
+
+class CountingBinding final : public Binding {
+ public:
+  explicit CountingBinding(std::string id) : id(std::move(id)) {}
+  std::string id;
+};
+
+class CountingAdapter final : public Adapter {
+ public:
+  CountingAdapter(std::string backend, std::shared_ptr<const MappingTable> table, std::string base, std::string auth,
+                  CountingVendor* vendor)
+      : backend_(std::move(backend)), table_(std::move(table)), base_(std::move(base)), auth_(std::move(auth)),
+        vendor_(vendor) {}
+
+  std::string_view vendor() const override { return CountingVendor::kVendor; }
+
+  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& binding, const std::string& path) const override {
+    const auto* id = binding.if_contains("id");
+    if (binding.size() != 1 || !id || !id->is_string() || id->get_string().empty())
+      return std::unexpected(invalid_field(path, "a counting binding is exactly {id: NON-EMPTY STRING}"));
+    return std::make_unique<const CountingBinding>(std::string(id->get_string()));
+  }
+
+  Result<BackendPlan> plan(const Update& update, const Binding& binding, const PlanContext& context) const override {
+    auto& calls = vendor_->calls(backend_);
+    ++calls.plan;
+    if (context.current) ++calls.plan_with_state;
+    maybe_throw(CountingStage::plan);
+    const auto& id = static_cast<const CountingBinding&>(binding).id;
+    BackendPlan out;
+    if (update.description) {
+      auto request = make_request("SetDescription", id);
+      if (!request) return std::unexpected(std::move(request).error());
+      request->body = boost::json::object{{"description", *update.description}};
+      out.requests.push_back(std::move(*request));
+    }
+    if (update.exposure) {
+      if (context.current && context.current->exposure && *update.exposure < *context.current->exposure) {
+        Error e = invalid_field("exposure", "counting exposure may only rise (" + std::to_string(*context.current->exposure) +
+                                                " now, " + std::to_string(*update.exposure) + " asked)");
+        return std::unexpected(std::move(e));
+      }
+      auto request = make_request("SetExposure", id);
+      if (!request) return std::unexpected(std::move(request).error());
+      request->body = boost::json::object{{"exposure", *update.exposure}};
+      out.requests.push_back(std::move(*request));
+    }
+    if (update.action) {
+      if (*update.action == Action::start) {
+        auto request = make_request("StartExperiment", id);
+        if (!request) return std::unexpected(std::move(request).error());
+        out.requests.push_back(std::move(*request));
+      } else {
+        const std::string value(to_string(*update.action));
+        out.skipped.push_back(Skip{"action." + value, table_->field("action").skip_values.at(value)});
+      }
+    }
+    for (const auto& [present, neutral] :
+         std::initializer_list<std::pair<bool, const char*>>{{update.name.has_value(), "name"},
+                                                             {update.hypothesis.has_value(), "hypothesis"},
+                                                             {update.variations.has_value(), "variations"},
+                                                             {update.overrides.has_value(), "overrides"},
+                                                             {update.comment.has_value(), "comment"}})
+      if (present) out.skipped.push_back(Skip{neutral, table_->field(neutral).skip});
+    return out;
+  }
+
+  AuthSpec auth() const override {
+    ++vendor_->calls(backend_).auth;
+    maybe_throw(CountingStage::auth);
+    AuthSpec spec;
+    if (auth_ == "token") {
+      spec.scheme = "header_token";
+      spec.params.emplace("header", "Authorization");
+      spec.params.emplace("env", "COUNTING_TOKEN");
+    } else if (auth_ == "oauth") {
+      spec.scheme = "oauth_client_credentials";
+      spec.params.emplace("token_url", base_ + "/oauth/token");
+      spec.params.emplace("client_id_env", "COUNTING_CLIENT_ID");
+      spec.params.emplace("client_secret_env", "COUNTING_CLIENT_SECRET");
+    } else {
+      spec.scheme = "none";
+    }
+    return spec;
+  }
+
+  std::vector<PlannedRequest> state_requests(const Update& update, const Binding& binding) const override {
+    ++vendor_->calls(backend_).state_requests;
+    maybe_throw(CountingStage::state_requests);
+    if (!update.exposure) return {};
+    auto request = make_request("GetExperiment", static_cast<const CountingBinding&>(binding).id);
+    // The table defines GetExperiment: a miss is a broken test table, and no read is the
+    // honest answer to it (the exposure test then fails visibly).
+    if (!request) return {};
+    return {std::move(*request)};
+  }
+
+  Result<Experiment> read_state(const Binding& /*binding*/, const std::vector<ReadResponse>& responses) const override {
+    ++vendor_->calls(backend_).read_state;
+    maybe_throw(CountingStage::read_state);
+    if (vendor_->read_state_fails(backend_))
+      return std::unexpected(make_error(ErrorCode::internal, "counting: injected read_state error"));
+    Experiment state;
+    if (responses.size() != 1) return std::unexpected(make_error(ErrorCode::internal, "counting: expected one answer"));
+    if (responses[0].status == 404) return state;  // nothing there yet
+    boost::system::error_code ec;
+    auto body = boost::json::parse(responses[0].body, ec);
+    if (ec || !body.is_object())
+      return std::unexpected(make_error(ErrorCode::internal, "counting: the state answer is not a JSON object"));
+    if (const auto* exposure = body.get_object().if_contains("exposure"); exposure && exposure->is_number())
+      state.exposure = exposure->to_number<double>();
+    return state;
+  }
+
+ private:
+  void maybe_throw(CountingStage stage) const {
+    if (vendor_->fault(backend_) == stage) {
+      static constexpr const char* names[] = {"none", "auth", "state_requests", "read_state", "plan"};
+      throw std::runtime_error(std::string("counting: injected failure in ") + names[static_cast<int>(stage)]);
+    }
+  }
+
+  Result<PlannedRequest> make_request(std::string_view operation, const std::string& id) const {
+    auto op = table_->operation(operation);
+    if (!op) return std::unexpected(std::move(op).error());
+    PlannedRequest request;
+    request.operation = (*op)->name;
+    request.method = (*op)->method;
+    std::string path = (*op)->path;
+    path.replace(path.find("{id}"), 4, id);
+    request.url = base_ + path;
+    if ((*op)->has_body) request.headers.emplace_back("content-type", table_->content_type());
+    request.success_status = (*op)->success;
+    request.idempotent = (*op)->idempotent;
+    return request;
+  }
+
+  std::string backend_;
+  std::shared_ptr<const MappingTable> table_;
+  std::string base_;
+  std::string auth_;
+  CountingVendor* vendor_;
+};
+
+// `vendor` outlives every adapter made here: the caller keeps it (or it owns the registry).
+Status add_counting(Registry& registry, CountingVendor* vendor, std::shared_ptr<CountingVendor> keep_alive) {
+  return registry.add(std::string(CountingVendor::kVendor), [vendor, keep_alive](const BackendContext& context)
+                                                                -> Result<std::unique_ptr<Adapter>> {
+    std::string auth = "none";
+    for (const auto& member : *context.settings) {
+      if (member.key() != "auth" || !member.value().is_string())
+        return std::unexpected(invalid_field(context.path + "." + std::string(member.key()),
+                                             "the counting vendor takes only `auth: none|token|oauth`"));
+      auth = std::string(member.value().get_string());
+      if (auth != "none" && auth != "token" && auth != "oauth")
+        return std::unexpected(invalid_field(context.path + ".auth", "is none, token or oauth"));
+    }
+    std::string base = context.endpoint.empty() ? context.table->base_url() : context.endpoint;
+    return std::make_unique<CountingAdapter>(context.name, context.table, std::move(base), std::move(auth), vendor);
+  });
+}
+
+}  // namespace
+
+std::shared_ptr<CountingVendor> CountingVendor::make() {
+  std::shared_ptr<CountingVendor> vendor(new CountingVendor());
+  static std::atomic<int> counter{0};
+  vendor->dir_ = std::filesystem::temp_directory_path() /
+                 ("expbridge-counting-" + std::to_string(std::random_device{}()) + "-" + std::to_string(++counter));
+  std::filesystem::create_directories(vendor->dir_);
+  std::ofstream(vendor->dir_ / "counting.yaml") << kTable;
+  // A raw pointer: the registry lives inside `vendor`, so a shared one would keep it for ever.
+  if (auto added = add_counting(vendor->registry_, vendor.get(), nullptr); !added)
+    throw std::logic_error("counting vendor: " + added.error().describe());
+  return vendor;
+}
+
+CountingVendor::~CountingVendor() {
+  std::error_code ignored;  // a leftover temp folder is harmless; a throwing destructor is not
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+BridgeOptions CountingVendor::bridge_options() const {
+  BridgeOptions options;
+  options.registry = &registry_;
+  options.mappings_dir = dir_.string();
+  return options;
+}
+
+std::string_view CountingVendor::table_yaml() { return kTable; }
+
+CountingStage CountingVendor::fault(std::string_view backend) const {
+  auto it = faults_.find(backend);
+  return it == faults_.end() ? CountingStage::none : it->second;
+}
+
+Status register_counting_adapter(Registry& registry, std::shared_ptr<CountingVendor> vendor) {
+  CountingVendor* raw = vendor.get();
+  return add_counting(registry, raw, std::move(vendor));
+}
+
+}  // namespace expbridge::test
