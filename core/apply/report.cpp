@@ -78,7 +78,8 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
   for (const auto& b : report.backends) {
     if (b.requests.empty()) {
       out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(std::string(to_string(b.result)), 9) + pad("-", 8) +
-             pad("-", 10) + pad("-", 9) + "(nothing to send)\n";
+             pad("-", 10) + pad("-", 9) +
+             (b.result == BackendOutcome::failed ? "(nothing sent)\n" : "(nothing to send)\n");
     }
     for (const auto& r : b.requests) {
       char ms[32];
