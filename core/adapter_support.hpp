@@ -8,6 +8,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "expbridge/adapter.hpp"
 #include "expbridge/mapping.hpp"
 #include "expbridge/plan.hpp"
 #include "url.hpp"
@@ -37,11 +38,6 @@ std::string format_number(double value);
 
 /// Turns `vendor.<vendor>` pass-through members into (operation, member, value) triples,
 /// refusing members the table does not list (`passthrough:`). Errors name `vendor.<vendor>.<member>`.
-struct PassThrough {
-  std::string operation;
-  std::string member;
-  const boost::json::value* value;
-};
 Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, const boost::json::object& vendor_block);
 
 }  // namespace expbridge

@@ -14,6 +14,7 @@
 namespace expbridge {
 namespace {
 
+constexpr std::string_view kVendor = "auth0";
 
 /// `backends.<name>` settings. Only names of environment variables, never the credentials.
 struct Auth0Options {
@@ -124,17 +125,16 @@ struct Auth0Table {
 
 class Auth0Adapter final : public Adapter {
  public:
-  Auth0Adapter(std::shared_ptr<const MappingTable> table, Auth0Table resolved, Auth0Options options,
+  Auth0Adapter(const BackendContext& context, Auth0Table resolved, Auth0Options options,
                std::string base_url, std::string audience)
-      : table_(std::move(table)),
+      : Adapter(context, std::string(kVendor)),
         t_(std::move(resolved)),
         options_(std::move(options)),
         base_url_(std::move(base_url)),
         audience_(std::move(audience)) {}
 
-  std::string_view vendor() const override { return "auth0"; }
-
-  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
     EXPBRIDGE_RETURN_IF_ERROR(reader.known({"id", "variations"}));
     auto binding = std::make_unique<Auth0Binding>();
@@ -165,7 +165,7 @@ class Auth0Adapter final : public Adapter {
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext& context) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext& context) const override {
     const auto& binding = static_cast<const Auth0Binding&>(b);
     const Experiment* current = context.current;
     BackendPlan out;
@@ -174,10 +174,12 @@ class Auth0Adapter final : public Adapter {
     if (u.name) {
       EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.name, *u.name, field::name));
       patch[t_.name_member] = *u.name;
+      carry(out, field::name);
     }
     if (u.description) {
       EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.description, *u.description, field::description));
       patch[t_.description_member] = *u.description;
+      carry(out, field::description);
     }
     skip_if(u.hypothesis.has_value(), field::hypothesis, out);
     skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
@@ -207,20 +209,19 @@ class Auth0Adapter final : public Adapter {
         if (v.description) out.skipped.push_back(Skip{skipped_as + ".description", variation_part_reason("description")});
       }
       patch[t_.allocations_member] = std::move(allocations);
+      carry(out, field::variations);
     }
     skip_if(u.exposure.has_value(), field::exposure, out);
     skip_if(u.overrides.has_value(), field::overrides, out);
 
-    if (const auto* block = u.vendor.if_contains(vendor())) {
-      std::vector<PassThrough> members;
-      EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block->get_object()));
-      for (const auto& member : members) {
-        // Every UpdateExperiment member the model lacks is an object (assignment_config).
-        if (!member.value->is_object())
-          return std::unexpected(invalid_field(join_path(join_path(field::vendor, vendor()), member.member),
-                                         "must be a mapping, found " + std::string(json_kind(*member.value))));
-        patch[member.member] = *member.value;
-      }
+    std::vector<PassThrough> members;
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    for (const auto& member : members) {
+      // Every UpdateExperiment member the model lacks is an object (assignment_config).
+      if (!member.value->is_object())
+        return std::unexpected(invalid_field(join_path(join_path(field::vendor, kVendor), member.member),
+                                             "must be a mapping, found " + std::string(json_kind(*member.value))));
+      patch[member.member] = *member.value;
     }
 
     std::optional<std::string> target_status;
@@ -228,6 +229,7 @@ class Auth0Adapter final : public Adapter {
       std::string_view action = to_string(*u.action);
       if (auto it = t_.action_statuses.find(action); it != t_.action_statuses.end()) {
         target_status = it->second;
+        carry(out, field::action);  // sent, or noted as already holding
         if (current && current->status) {
           const std::string& now = t_.statuses.at(std::string(to_string(*current->status)));
           if (*current->status == ExperimentStatus::stopped && *u.action == Action::start)
@@ -240,7 +242,7 @@ class Auth0Adapter final : public Adapter {
           }
         }
       } else {
-        out.skipped.push_back(Skip{std::string(field::action) + "." + std::string(action), action_skip_reason(action)});
+        skip_value(out, field::action, action, "Auth0 has no status transition for action '" + std::string(action) + "'");
       }
     }
     skip_if(u.result.has_value(), field::result, out);
@@ -262,16 +264,17 @@ class Auth0Adapter final : public Adapter {
     return out;
   }
 
-  std::vector<PlannedRequest> state_requests(const Update& u, const Binding& b) const override {
+  Result<std::vector<PlannedRequest>> do_state_requests(const Update& u, const Binding& b) const override {
     // Allocations are frozen while active, and a transition depends on the status now.
-    if (!u.variations && !u.action) return {};
+    if (!u.variations && !u.action) return std::vector<PlannedRequest>{};
     const auto& binding = static_cast<const Auth0Binding&>(b);
-    auto request = make_request(*t_.get_experiment, base_url_, {{"id", binding.id}}, t_.content_type, std::nullopt);
-    if (!request) return {};
-    return {std::move(*request)};
+    PlannedRequest request;
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, base_url_, {{"id", binding.id}},
+                                                     t_.content_type, std::nullopt));
+    return std::vector<PlannedRequest>{std::move(request)};
   }
 
-  Result<Experiment> read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
+  Result<Experiment> do_read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
     Experiment state;
     if (responses.empty() || responses.front().status == 404) return state;
     boost::system::error_code ec;
@@ -287,7 +290,7 @@ class Auth0Adapter final : public Adapter {
     return state;
   }
 
-  AuthSpec auth() const override {
+  AuthSpec do_auth() const override {
     AuthSpec spec;
     spec.scheme = t_.auth_scheme;
     spec.params.emplace("token_url", base_url_ + t_.token_path);
@@ -298,21 +301,10 @@ class Auth0Adapter final : public Adapter {
   }
 
  private:
-  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
-    if (present) out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
-  }
-  std::string action_skip_reason(std::string_view action) const {
-    const auto& f = table_->field(field::action);
-    if (auto it = f.skip_values.find(action); it != f.skip_values.end()) return it->second;
-    return "Auth0 has no status transition for action '" + std::string(action) + "'";
-  }
   std::string variation_part_reason(std::string_view part) const {
-    const auto& f = table_->field(field::variations);
-    if (auto it = f.skip_values.find(part); it != f.skip_values.end()) return it->second;
-    return "Auth0 allocations carry no variation " + std::string(part);
+    return skip_value_reason(field::variations, part, "Auth0 allocations carry no variation " + std::string(part));
   }
 
-  std::shared_ptr<const MappingTable> table_;
   Auth0Table t_;
   Auth0Options options_;
   std::string base_url_;
@@ -344,12 +336,12 @@ Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {
   // The audience names the Management API of the tenant, so it stays on the domain under an endpoint override.
   std::string audience;
   EXPBRIDGE_ASSIGN_OR_RETURN(audience, expand_host_template(resolved.audience_template, domain, reader.member_path("domain")));
-  return std::unique_ptr<Adapter>(std::make_unique<Auth0Adapter>(context.table, std::move(resolved), std::move(options),
+  return std::unique_ptr<Adapter>(std::make_unique<Auth0Adapter>(context, std::move(resolved), std::move(options),
                                                                  std::move(base_url), std::move(audience)));
 }
 
 }  // namespace
 
-Status register_auth0(Registry& registry) { return registry.add("auth0", make_auth0); }
+Status register_auth0(Registry& registry) { return registry.add(std::string(kVendor), make_auth0); }
 
 }  // namespace expbridge

@@ -197,13 +197,13 @@ std::vector<std::int64_t> apportion(const std::vector<Variation>& variations, st
 
 class EvidentlyAdapter final : public Adapter {
  public:
-  EvidentlyAdapter(std::shared_ptr<const MappingTable> table, EvidentlyTable resolved, EvidentlyOptions options,
+  EvidentlyAdapter(const BackendContext& context, EvidentlyTable resolved, EvidentlyOptions options,
                    std::string base_url)
-      : table_(std::move(table)), t_(std::move(resolved)), options_(std::move(options)), base_url_(std::move(base_url)) {}
+      : Adapter(context, std::string(kVendor)), t_(std::move(resolved)), options_(std::move(options)),
+        base_url_(std::move(base_url)) {}
 
-  std::string_view vendor() const override { return kVendor; }
-
-  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
     EXPBRIDGE_RETURN_IF_ERROR(reader.known({"feature", "experiment", "treatments"}));
     auto binding = std::make_unique<EvidentlyBinding>();
@@ -249,7 +249,7 @@ class EvidentlyAdapter final : public Adapter {
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext&) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext&) const override {
     const auto& binding = static_cast<const EvidentlyBinding&>(b);
     BackendPlan out;
     boost::json::object feature;     // the UpdateFeature body
@@ -259,6 +259,7 @@ class EvidentlyAdapter final : public Adapter {
     if (u.description) {
       EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.description_length, *u.description, field::description));
       feature[t_.description] = *u.description;
+      carry(out, field::description);
     }
     skip_if(u.hypothesis.has_value(), field::hypothesis, out);
     skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
@@ -266,7 +267,10 @@ class EvidentlyAdapter final : public Adapter {
     skip_if(u.audience && u.audience->description, field::audience_description, out);
 
     std::vector<std::string> unsent;  // variation keys this update holds but could not send
-    if (u.variations) EXPBRIDGE_RETURN_IF_ERROR(plan_variations(*u.variations, binding, feature, experiment, out, unsent));
+    if (u.variations) {
+      EXPBRIDGE_RETURN_IF_ERROR(plan_variations(*u.variations, binding, feature, experiment, out, unsent));
+      carry(out, field::variations);  // each variation is sent or listed under variations[key]
+    }
 
     if (u.exposure) {
       if (binding.experiment.empty()) {
@@ -275,14 +279,17 @@ class EvidentlyAdapter final : public Adapter {
         auto rate = static_cast<std::int64_t>(std::llround(*u.exposure * t_.percent_scale));
         EXPBRIDGE_RETURN_IF_ERROR(check_number(*t_.sampling_rate_range, static_cast<double>(rate), field::exposure));
         experiment[t_.sampling_rate] = rate;
+        carry(out, field::exposure);
       }
     }
 
-    if (u.overrides) EXPBRIDGE_RETURN_IF_ERROR(plan_overrides(*u.overrides, unsent, feature, out));
+    if (u.overrides) {
+      EXPBRIDGE_RETURN_IF_ERROR(plan_overrides(*u.overrides, unsent, feature, out));
+      carry(out, field::overrides);
+    }
 
     bool removes = false;
-    if (const auto* block = u.vendor.if_contains(kVendor))
-      EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, block->get_object(), feature));
+    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature));
     // The neutral set replaces the whole set; Evidently only adds and updates unless told what to remove.
     if (u.variations)
       out.notes.push_back(removes ? t_.remove_variations + " is sent as given; any other variation the feature holds "
@@ -297,13 +304,15 @@ class EvidentlyAdapter final : public Adapter {
       std::string_view action = to_string(*u.action);
       if (auto it = t_.strategies.find(action); it != t_.strategies.end()) {
         feature[t_.evaluation_strategy] = it->second;
+        carry(out, field::action);
         if (!binding.experiment.empty())
           out.notes.push_back("action " + std::string(action) + " sets the feature's " + t_.evaluation_strategy + " to " +
                               it->second + "; the Evidently experiment '" + binding.experiment +
                               "' itself is not started or stopped (StartExperiment needs an analysis end time, "
                               "StopExperiment a desired state; expbridge does not send them yet)");
       } else {
-        out.skipped.push_back(Skip{"action." + std::string(action), skip_value_reason(field::action, action)});
+        skip_value(out, field::action, action,
+                   "Evidently has no equivalent of " + std::string(field::action) + " " + quote_value(action));
       }
     }
     skip_if(u.result.has_value(), field::result, out);
@@ -327,7 +336,7 @@ class EvidentlyAdapter final : public Adapter {
     return out;
   }
 
-  AuthSpec auth() const override {
+  AuthSpec do_auth() const override {
     AuthSpec spec;
     spec.scheme = t_.auth_scheme;
     spec.params.emplace("service", t_.auth_service);
@@ -426,9 +435,9 @@ class EvidentlyAdapter final : public Adapter {
   }
 
   /// Adds the pass-through members to the UpdateFeature body; true when it now removes variations.
-  Result<bool> plan_passthrough(const Update& u, const boost::json::object& block, boost::json::object& feature) const {
+  Result<bool> plan_passthrough(const Update& u, boost::json::object& feature) const {
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
     bool removes = false;
     for (const auto& member : members) {
       // resolve() made sure removeVariations is the only member the table lists.
@@ -464,16 +473,6 @@ class EvidentlyAdapter final : public Adapter {
     return removes;
   }
 
-  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
-    if (present) out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
-  }
-  std::string skip_value_reason(std::string_view neutral, std::string_view value) const {
-    const auto& f = table_->field(neutral);
-    if (auto it = f.skip_values.find(value); it != f.skip_values.end()) return it->second;
-    return "Evidently has no equivalent of " + std::string(neutral) + " " + quote_value(value);
-  }
-
-  std::shared_ptr<const MappingTable> table_;
   EvidentlyTable t_;
   EvidentlyOptions options_;
   std::string base_url_;
@@ -504,7 +503,7 @@ Result<std::unique_ptr<Adapter>> make_evidently(const BackendContext& context) {
     EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), {{"region", options.region}},
                                           reader.member_path("region")));
   return std::unique_ptr<Adapter>(
-      std::make_unique<EvidentlyAdapter>(context.table, std::move(resolved), std::move(options), std::move(base_url)));
+      std::make_unique<EvidentlyAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
 }
 
 }  // namespace

@@ -29,6 +29,13 @@ struct AuthSpec {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// One member of an update's `vendor.<vendor>` block, passed through to the table's operation.
+struct PassThrough {
+  std::string operation;            ///< the vendor operation the table sends it with
+  std::string member;               ///< the member name, as the vendor spells it
+  const boost::json::value* value;  ///< into the update; valid while the update lives
+};
+
 /// A validated, adapter-specific binding of one neutral experiment to vendor ids
 /// (`experiments.<key>.<backend>` in the config). Only its adapter looks inside.
 class Binding {
@@ -48,44 +55,6 @@ struct ReadResponse {
   std::string body;
 };
 
-/// One backend: a vendor adapter built with that backend's options.
-/// Implementations are pure translators: they build requests, they do not send them.
-class Adapter {
- public:
-  virtual ~Adapter() = default;
-
-  /// The vendor name, e.g. `appconfig`.
-  virtual std::string_view vendor() const = 0;
-
-  /// Validates `experiments.<key>.<backend>` once, when the config is loaded.
-  /// `path` is that binding's location in the config, for error messages.
-  virtual Result<std::unique_ptr<const Binding>> bind(const boost::json::object& binding,
-                                                      const std::string& path) const = 0;
-
-  /// The requests that carry `update` to this backend, in order, and the fields it skips.
-  /// Returns invalid_input (naming the field and the vendor rule) for a value the
-  /// vendor would reject; nothing is sent then. Never drops a field silently.
-  virtual Result<BackendPlan> plan(const Update& update, const Binding& binding,
-                                   const PlanContext& context) const = 0;
-
-  /// How requests to this backend authenticate.
-  virtual AuthSpec auth() const = 0;
-
-  /// The reads (GET requests) of the vendor's current state that planning `update` needs,
-  /// e.g. AppConfig's current exposure to refuse a decrease. `apply` sends them before any
-  /// plan is built and hands the answers to `read_state`; `plan` alone never reads. Empty
-  /// (the default): this update's rules do not depend on state.
-  virtual std::vector<PlannedRequest> state_requests(const Update& /*update*/, const Binding& /*binding*/) const {
-    return {};
-  }
-
-  /// The neutral state from the answers to `state_requests` (same order). A vendor answer
-  /// that means "nothing there yet" (a run not started) gives an empty `Experiment`.
-  virtual Result<Experiment> read_state(const Binding& /*binding*/, const std::vector<ReadResponse>& /*responses*/) const {
-    return Experiment{};
-  }
-};
-
 /// What a factory receives to build one backend.
 struct BackendContext {
   std::string name;                       ///< the configured backend name
@@ -93,6 +62,95 @@ struct BackendContext {
   std::string path;                       ///< `backends.<name>`, for error messages
   std::shared_ptr<const MappingTable> table;
   std::string endpoint;                   ///< override of the base URL; empty = the vendor's default
+};
+
+/// One backend: a vendor adapter built with that backend's options.
+/// Implementations are pure translators: they build requests, they do not send them.
+///
+/// The public methods are not virtual: each calls one protected `do_…` hook and adds, once
+/// for every vendor, what callers rely on. Every error it returns names this backend and its
+/// vendor; an exception thrown by a hook becomes an `internal` error naming the hook (none
+/// crosses this interface); and a plan that neither carries nor skips a neutral field present
+/// in the update is refused as `internal` (an adapter bug, never a silent drop).
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  Adapter(const Adapter&) = delete;
+  Adapter& operator=(const Adapter&) = delete;
+
+  /// The vendor name, e.g. `appconfig`.
+  std::string_view vendor() const { return vendor_; }
+  /// The configured backend name this adapter was built for.
+  const std::string& backend() const { return backend_; }
+
+  /// Validates `experiments.<key>.<backend>` once, when the config is loaded.
+  /// `path` is that binding's location in the config, for error messages.
+  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& binding, const std::string& path) const;
+
+  /// The requests that carry `update` to this backend, in order, and the fields it skips.
+  /// Returns invalid_input (naming the field and the vendor rule) for a value the
+  /// vendor would reject; nothing is sent then. Never drops a field silently. The plan's
+  /// `backend` and `vendor` are this adapter's.
+  Result<BackendPlan> plan(const Update& update, const Binding& binding, const PlanContext& context) const;
+
+  /// How requests to this backend authenticate.
+  AuthSpec auth() const;
+
+  /// The reads (GET requests) of the vendor's current state that planning `update` needs,
+  /// e.g. AppConfig's current exposure to refuse a decrease. `apply` sends them before any
+  /// plan is built and hands the answers to `read_state`; `plan` alone never reads. Empty:
+  /// this update's rules do not depend on state. An error means the reads could not be
+  /// built; the caller must not plan as if no state were needed.
+  Result<std::vector<PlannedRequest>> state_requests(const Update& update, const Binding& binding) const;
+
+  /// The neutral state from the answers to `state_requests` (same order). A vendor answer
+  /// that means "nothing there yet" (a run not started) gives an empty `Experiment`.
+  Result<Experiment> read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const;
+
+ protected:
+  /// `vendor` is the name the adapter is registered under.
+  Adapter(const BackendContext& context, std::string vendor);
+
+  /// The hooks, one per public method. They may return errors without backend or vendor
+  /// (the base adds them) and may throw (the base turns that into an `internal` error).
+  virtual Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& binding,
+                                                         const std::string& path) const = 0;
+  /// Must record every neutral field present in `update` in the plan: through `carry` (it is
+  /// sent) or `skip`/`skip_if`/`skip_value` (it cannot be expressed, with the table's reason).
+  virtual Result<BackendPlan> do_plan(const Update& update, const Binding& binding,
+                                      const PlanContext& context) const = 0;
+  virtual AuthSpec do_auth() const = 0;
+  /// Default: no update needs state.
+  virtual Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const;
+  /// Default: no state (an empty `Experiment`).
+  virtual Result<Experiment> do_read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const;
+
+  // Helpers for the hooks, written once for every vendor.
+
+  /// The mapping table this backend was built from.
+  const MappingTable& table() const { return *table_; }
+  /// Records that `neutral` (a `field::` name) goes out in a request of `out`.
+  static void carry(BackendPlan& out, std::string_view neutral);
+  /// Records `neutral` as skipped with the table's `fields.<neutral>.skip` reason.
+  void skip(BackendPlan& out, std::string_view neutral) const;
+  /// `skip` when `present`.
+  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const;
+  /// The table's `fields.<neutral>.skip_values.<value>` reason, or `fallback` when it has none.
+  std::string skip_value_reason(std::string_view neutral, std::string_view value, std::string_view fallback) const;
+  /// Records `<neutral>.<value>` (e.g. `action.pause`) as skipped with `skip_value_reason`.
+  void skip_value(BackendPlan& out, std::string_view neutral, std::string_view value,
+                  std::string_view fallback) const;
+  /// The members of `update.vendor.<vendor>`, each checked against the table's `passthrough:`
+  /// (errors name `vendor.<vendor>.<member>`); empty when the update has no block for this vendor.
+  Result<std::vector<PassThrough>> passthrough(const Update& update) const;
+
+ private:
+  /// `e` naming this backend and vendor (what the hook already set is kept).
+  Error stamped(Error e) const;
+
+  std::string backend_;
+  std::string vendor_;
+  std::shared_ptr<const MappingTable> table_;
 };
 
 /// Builds an adapter from a backend's settings, rejecting unknown or missing ones.
