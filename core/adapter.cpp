@@ -2,10 +2,14 @@
 #include "expbridge/adapter.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <utility>
 
+#include <boost/url/parse.hpp>
+
 #include "adapter_support.hpp"
+#include "message_text.hpp"
 
 namespace expbridge {
 namespace {
@@ -53,7 +57,76 @@ bool skip_covers(const Skip& skip, std::string_view neutral) {
   return next == '.' || next == '[';
 }
 
+Status name_error(std::string member, std::string message) {
+  Error e = make_error(ErrorCode::invalid_input, std::move(message));
+  e.field = std::move(member);
+  return std::unexpected(std::move(e));
+}
+
+bool env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+/// An HTTP header name (RFC 9110 token).
+bool header_name(std::string_view name) {
+  constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [&](unsigned char c) {
+    return std::isalnum(c) || extra.find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
+Status check_env(std::string member, const std::string& name) {
+  if (env_name(name)) return {};
+  return name_error(std::move(member), quote_value(name) + " is not an environment variable name (letters, digits "
+                                                           "and '_', not starting with a digit)");
+}
+
+struct AuthChecker {
+  Status operator()(const SigV4Auth& a) const {
+    if (a.service.empty()) return name_error("service", "SigV4 needs the service's signing name");
+    if (a.region.empty()) return name_error("region", "SigV4 needs a region");
+    if (a.profile && a.profile->empty()) return name_error("profile", "an AWS profile name cannot be empty");
+    return {};
+  }
+  Status operator()(const HeaderTokenAuth& a) const {
+    if (!header_name(a.header)) return name_error("header", quote_value(a.header) + " is not an HTTP header name");
+    return check_env("env", a.env);
+  }
+  Status operator()(const OAuthClientCredentialsAuth& a) const {
+    const auto url = boost::urls::parse_uri(a.token_url);
+    if (!url || !url->has_authority() || url->encoded_host().empty() ||
+        (url->scheme_id() != boost::urls::scheme::https && url->scheme_id() != boost::urls::scheme::http))
+      return name_error("token_url", "the OAuth token URL must be an absolute http(s) URL");
+    EXPBRIDGE_RETURN_IF_ERROR(check_env("client_id_env", a.client_id_env));
+    return check_env("client_secret_env", a.client_secret_env);
+  }
+  Status operator()(const NoAuth&) const { return {}; }
+};
+
 }  // namespace
+
+Status check_auth(const AuthSpec& auth) {
+  for (const auto& [name, value] : auth.headers)
+    if (!header_name(name)) return name_error("headers", quote_value(name) + " is not an HTTP header name");
+  return std::visit(AuthChecker{}, auth.method);
+}
+
+Status Adapter::prepare_auth() {
+  auto built = guarded("do_auth", [&] { return do_auth(); });
+  if (!built) return std::unexpected(stamped(std::move(built).error()));
+  if (auto ok = check_auth(*built); !ok) {
+    // do_auth names the setting at fault; what it passed unchecked is this adapter's bug.
+    Error e = std::move(ok).error();
+    e.code = ErrorCode::internal;
+    e.message = "auth." + e.field + ": " + e.message;
+    e.field.clear();
+    return std::unexpected(stamped(std::move(e)));
+  }
+  auth_ = std::move(*built);
+  return {};
+}
 
 Adapter::Adapter(const BackendContext& context, std::string vendor)
     : backend_(context.name), vendor_(std::move(vendor)), table_(context.table) {}
@@ -87,8 +160,6 @@ Result<BackendPlan> Adapter::plan(const Update& update, const Binding& binding, 
   }
   return planned;
 }
-
-AuthSpec Adapter::auth() const { return do_auth(); }
 
 Result<std::vector<PlannedRequest>> Adapter::state_requests(const Update& update, const Binding& binding) const {
   auto requests = guarded("do_state_requests", [&] { return do_state_requests(update, binding); });

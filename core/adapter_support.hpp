@@ -10,6 +10,7 @@
 
 #include "expbridge/adapter.hpp"
 #include "expbridge/mapping.hpp"
+#include "json_reader.hpp"
 #include "expbridge/plan.hpp"
 #include "url.hpp"
 
@@ -39,5 +40,42 @@ std::string format_number(double value);
 /// Turns `vendor.<vendor>` pass-through members into (operation, member, value) triples,
 /// refusing members the table does not list (`passthrough:`). Errors name `vendor.<vendor>.<member>`.
 Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, const boost::json::object& vendor_block);
+
+/// An `internal` error about the mapping table itself (a table the adapter cannot use):
+/// `mapping table: <message>`, in the table's file.
+Error table_error(const MappingTable& table, std::string message);
+
+/// One auth parameter that comes from the backend's settings rather than the table.
+struct AuthSetting {
+  std::string member;   ///< the parameter: `region`, `profile`, `env`, `token_url`, `client_id_env`, ...
+  std::string value;
+  std::string setting;  ///< where in the config it came from, e.g. `backends.aws.region`
+};
+
+/// The backend's authentication: the table's `auth:` section (`scheme`, its parameters,
+/// `headers`) with `settings` added, built into its type and checked (`check_auth`).
+/// A bad value from the settings is invalid_input at its `setting`; a bad or missing one
+/// from the table is `internal` at the table's `auth.<member>`.
+Result<AuthSpec> auth_from_table(const MappingTable& table, const std::vector<AuthSetting>& settings);
+
+/// The settings every AWS backend has: `region` and an optional `profile` naming the shared
+/// credentials profile that signs its requests.
+struct AwsOptions {
+  std::string region;
+  std::optional<std::string> profile;  ///< none = the default credential chain
+  std::string region_setting, profile_setting;  ///< where they are in the config
+
+  /// What SigV4 takes from these settings (the service comes from the table).
+  std::vector<AuthSetting> auth_settings() const;
+};
+
+/// Reads `region` (required) and `profile` (optional) from a backend's settings. Call before
+/// `reader.finish()`, and `check_aws_options` after it, so a typo is reported first.
+Result<AwsOptions> read_aws_options(ObjectReader& reader);
+/// Checks the region and profile against the table's `region` and `profile` limits.
+Status check_aws_options(const MappingTable& table, const AwsOptions& options);
+/// The base URL of an AWS backend: the endpoint override, else the table's `base_url` (or its
+/// `partition_base_url` entry for the region's partition, e.g. `cn`) expanded for the region.
+Result<std::string> aws_base_url(const BackendContext& context, const AwsOptions& options);
 
 }  // namespace expbridge

@@ -212,6 +212,8 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
       e.vendor = *vendor;
       return fail(std::move(e));
     }
+    // How the backend authenticates is checked now, not at its first send.
+    if (auto ok = (*adapter)->prepare_auth(); !ok) return fail(std::move(ok).error());
     if (send->max_in_flight == 0) send->max_in_flight = tables[*vendor]->http().max_in_flight;
     impl->backends.push_back(BackendInfo{name, *vendor, strict->value_or(false), adapter->get(), *send, tables[*vendor]});
     impl->adapters.push_back(std::move(*adapter));

@@ -21,9 +21,8 @@ constexpr std::string_view kVendor = "appconfig";
 
 /// `backends.<name>` settings.
 struct AppConfigOptions {
-  std::string region;
-  std::string application;              ///< ApplicationIdentifier: ID or name
-  std::optional<std::string> profile;   ///< `~/.aws/credentials` profile; none = the default chain
+  AwsOptions aws;           ///< region and the signing profile
+  std::string application;  ///< ApplicationIdentifier: ID or name
 };
 
 struct AppConfigBinding final : Binding {
@@ -36,7 +35,7 @@ struct AppConfigBinding final : Binding {
 
 /// Every limit the adapter checks, by its name in the table.
 struct AppConfigLimits {
-  const LimitSpec *region, *profile, *application, *definition, *run, *treatment_key;
+  const LimitSpec *application, *definition, *run, *treatment_key;
   const LimitSpec *hypothesis, *audience_rule, *audience_description, *launch_criteria;
   const LimitSpec *treatments, *weight, *treatment_description, *flag_value;
   const LimitSpec *attributes, *attribute_key, *attribute_string, *attribute_array, *definition_while_running;
@@ -149,8 +148,6 @@ struct AppConfigTable {
       return {};
     };
     const std::pair<const LimitSpec**, std::string_view> wanted[] = {
-        {&l.region, "region"},
-        {&l.profile, "profile"},
         {&l.application, "application"},
         {&l.definition, "definition"},
         {&l.run, "run"},
@@ -186,11 +183,6 @@ struct AppConfigTable {
   }
 
  private:
-  static Error table_error(const MappingTable& t, std::string message) {
-    Error e = make_error(ErrorCode::internal, "mapping table: " + std::move(message));
-    e.file = t.source();
-    return e;
-  }
   static Result<std::string> skip_reason(const MappingTable& t, const std::string& reason, std::string_view where) {
     if (reason.empty()) return std::unexpected(table_error(t, std::string(where) + " is missing"));
     return reason;
@@ -344,21 +336,7 @@ class AppConfigAdapter final : public Adapter {
     return state;
   }
 
-  AuthSpec do_auth() const override {
-    AuthSpec spec;
-    for (const auto& member : table().auth()) {
-      if (!member.value().is_string()) continue;
-      std::string value(member.value().get_string());
-      if (member.key() == "scheme") {
-        spec.scheme = std::move(value);
-      } else {
-        spec.params.emplace(std::string(member.key()), std::move(value));
-      }
-    }
-    spec.params["region"] = options_.region;
-    if (options_.profile) spec.params["profile"] = *options_.profile;
-    return spec;
-  }
+  Result<AuthSpec> do_auth() const override { return auth_from_table(table(), options_.aws.auth_settings()); }
 
  private:
   /// UpdateExperimentDefinition's body; empty when the update changes nothing there.
@@ -587,23 +565,13 @@ Result<std::unique_ptr<Adapter>> make_appconfig(const BackendContext& context) {
   auto reader = ObjectReader::open(*context.settings, context.path);
   EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "application", "profile"}));
   AppConfigOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.region, reader.required_string("region"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.aws, read_aws_options(reader));
   EXPBRIDGE_ASSIGN_OR_RETURN(options.application, reader.required_string("application"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.profile, reader.optional_string("profile"));
   EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.region, options.region, reader.member_path("region")));
+  EXPBRIDGE_RETURN_IF_ERROR(check_aws_options(*context.table, options.aws));
   EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.application, options.application, reader.member_path("application")));
-  if (options.profile)
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.profile, *options.profile, reader.member_path("profile")));
-
-  std::string base_url = context.endpoint;
-  if (base_url.empty()) {
-    // Partitions other than aws (China) have their own DNS suffix.
-    std::string url_template = context.table->base_url();
-    std::string_view partition = std::string_view(options.region).substr(0, options.region.find('-'));
-    if (auto other = context.table->enum_value("partition_base_url", partition)) url_template = *other;
-    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(url_template, {{"region", options.region}}, reader.member_path("region")));
-  }
+  std::string base_url;
+  EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
   return std::unique_ptr<Adapter>(
       std::make_unique<AppConfigAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
 }

@@ -39,9 +39,7 @@ struct Auth0Binding final : Binding {
 
 Result<std::string> auth_string(const MappingTable& t, std::string_view key) {
   if (const auto* v = t.auth().if_contains(key); v && v->is_string()) return std::string(v->get_string());
-  Error e = make_error(ErrorCode::internal, "mapping table has no string auth." + std::string(key));
-  e.file = t.source();
-  return std::unexpected(std::move(e));
+  return std::unexpected(table_error(t, "auth." + std::string(key) + " must be a string"));
 }
 
 /// Everything the adapter takes from its mapping table, resolved once.
@@ -56,7 +54,7 @@ struct Auth0Table {
   std::map<std::string, std::string, std::less<>> action_statuses;
   /// Neutral status -> Auth0 status.
   std::map<std::string, std::string, std::less<>> statuses;
-  std::string auth_scheme, token_path, audience_template;
+  std::string token_path, audience_template;
   const LimitSpec* domain = nullptr;
   const LimitSpec* env_var = nullptr;
   const LimitSpec* experiment_id = nullptr;
@@ -76,20 +74,13 @@ struct Auth0Table {
     // The adapter builds one PATCH body; a table routing a field or pass-through member to
     // another operation would be silently ignored, so it is refused at start-up.
     for (const char* neutral : {field::description, field::variations}) {
-      if (t.field(neutral).operation != out.update_experiment->name) {
-        Error e = make_error(ErrorCode::internal, std::string("mapping table: fields.") + neutral +
-                                                      ".operation must be " + out.update_experiment->name);
-        e.file = t.source();
-        return std::unexpected(std::move(e));
-      }
+      if (t.field(neutral).operation != out.update_experiment->name)
+        return std::unexpected(
+            table_error(t, std::string("fields.") + neutral + ".operation must be " + out.update_experiment->name));
     }
     for (const auto& [member, operation] : t.passthrough()) {
-      if (operation != out.update_experiment->name) {
-        Error e = make_error(ErrorCode::internal, "mapping table: passthrough." + member + " must name " +
-                                                      out.update_experiment->name);
-        e.file = t.source();
-        return std::unexpected(std::move(e));
-      }
+      if (operation != out.update_experiment->name)
+        return std::unexpected(table_error(t, "passthrough." + member + " must name " + out.update_experiment->name));
     }
     out.content_type = t.content_type();
     EXPBRIDGE_ASSIGN_OR_RETURN(out.name_member, t.wire(field::name));
@@ -106,7 +97,6 @@ struct Auth0Table {
       EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value("status", to_string(status)));
       out.statuses.emplace(std::string(to_string(status)), std::move(wire));
     }
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.auth_scheme, auth_string(t, "scheme"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.token_path, auth_string(t, "token_path"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_template, auth_string(t, "audience"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.domain, t.limit("domain"));
@@ -131,7 +121,10 @@ class Auth0Adapter final : public Adapter {
         t_(std::move(resolved)),
         options_(std::move(options)),
         base_url_(std::move(base_url)),
-        audience_(std::move(audience)) {}
+        audience_(std::move(audience)),
+        settings_path_(context.path),
+        // The token URL follows the base URL, so a bad one is the endpoint's fault when there is one.
+        base_url_setting_(join_path(context.path, context.endpoint.empty() ? "domain" : "endpoint")) {}
 
  protected:
   Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
@@ -290,14 +283,14 @@ class Auth0Adapter final : public Adapter {
     return state;
   }
 
-  AuthSpec do_auth() const override {
-    AuthSpec spec;
-    spec.scheme = t_.auth_scheme;
-    spec.params.emplace("token_url", base_url_ + t_.token_path);
-    spec.params.emplace("audience", audience_);
-    spec.params.emplace("client_id_env", options_.client_id_env);
-    spec.params.emplace("client_secret_env", options_.client_secret_env);
-    return spec;
+  Result<AuthSpec> do_auth() const override {
+    const std::string domain = join_path(settings_path_, "domain");
+    return auth_from_table(table(), {
+        {"token_url", base_url_ + t_.token_path, base_url_setting_},
+        {"audience", audience_, domain},
+        {"client_id_env", options_.client_id_env, join_path(settings_path_, "client_id_env")},
+        {"client_secret_env", options_.client_secret_env, join_path(settings_path_, "client_secret_env")},
+    });
   }
 
  private:
@@ -309,6 +302,8 @@ class Auth0Adapter final : public Adapter {
   Auth0Options options_;
   std::string base_url_;
   std::string audience_;
+  std::string settings_path_;     ///< `backends.<name>`
+  std::string base_url_setting_;  ///< the setting the base URL comes from
 };
 
 Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {

@@ -23,9 +23,8 @@ constexpr std::string_view kVendor = "evidently";
 
 /// `backends.<name>` settings.
 struct EvidentlyOptions {
-  std::string region;
+  AwsOptions aws;       ///< region and the signing profile
   std::string project;  ///< a project name or a project ARN
-  std::string profile;  ///< the AWS profile to sign with; empty = the default credential chain
 };
 
 struct EvidentlyBinding final : Binding {
@@ -40,12 +39,6 @@ struct EvidentlyBinding final : Binding {
   }
 };
 
-
-Error table_error(const MappingTable& t, std::string message) {
-  Error e = make_error(ErrorCode::internal, "mapping table: " + std::move(message));
-  e.file = t.source();
-  return e;
-}
 
 /// Matching Evidently's name pattern is not enough: `.` and `..` match it, yet as a path
 /// segment they would address another resource. Asking expand_path keeps one rule for that.
@@ -78,11 +71,7 @@ struct EvidentlyTable {
   // Skip reasons.
   std::string skip_attributes, skip_no_value, skip_control, skip_variation_description, skip_exposure;
 
-  std::string auth_scheme, auth_service;
-
-  const LimitSpec* region = nullptr;
   const LimitSpec* project = nullptr;
-  const LimitSpec* profile = nullptr;
   const LimitSpec* feature = nullptr;
   const LimitSpec* experiment = nullptr;
   const LimitSpec* treatment = nullptr;
@@ -100,11 +89,6 @@ struct EvidentlyTable {
     if (auto it = values.find(key); it != values.end()) return it->second;
     return std::unexpected(
         table_error(t, "no fields." + std::string(neutral) + ".skip_values." + std::string(key)));
-  }
-
-  static Result<std::string> auth_member(const MappingTable& t, std::string_view key) {
-    if (const auto* v = t.auth().if_contains(key); v && v->is_string()) return std::string(v->get_string());
-    return std::unexpected(table_error(t, "auth." + std::string(key) + " must be a string"));
   }
 
   static Result<EvidentlyTable> resolve(const MappingTable& t) {
@@ -147,12 +131,7 @@ struct EvidentlyTable {
       if (member != out.remove_variations || operation != out.update_feature->name)
         return std::unexpected(table_error(t, "passthrough." + member + " is not supported by the adapter"));
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.auth_scheme, auth_member(t, "scheme"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.auth_service, auth_member(t, "service"));
-
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.region, t.limit("region"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.project, t.limit("project"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.profile, t.limit("profile"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.feature, t.limit("feature"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment, t.limit("experiment"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment, t.limit("treatment"));
@@ -336,14 +315,7 @@ class EvidentlyAdapter final : public Adapter {
     return out;
   }
 
-  AuthSpec do_auth() const override {
-    AuthSpec spec;
-    spec.scheme = t_.auth_scheme;
-    spec.params.emplace("service", t_.auth_service);
-    spec.params.emplace("region", options_.region);
-    if (!options_.profile.empty()) spec.params.emplace("profile", options_.profile);
-    return spec;
-  }
+  Result<AuthSpec> do_auth() const override { return auth_from_table(table(), options_.aws.auth_settings()); }
 
  private:
   Status plan_variations(const std::vector<Variation>& variations, const EvidentlyBinding& binding,
@@ -484,24 +456,14 @@ Result<std::unique_ptr<Adapter>> make_evidently(const BackendContext& context) {
   auto reader = ObjectReader::open(*context.settings, context.path);
   EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "project", "profile"}));
   EvidentlyOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.region, reader.required_string("region"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.aws, read_aws_options(reader));
   EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
-  std::optional<std::string> profile;
-  EXPBRIDGE_ASSIGN_OR_RETURN(profile, reader.optional_string("profile"));
   EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.region, options.region, reader.member_path("region")));
+  EXPBRIDGE_RETURN_IF_ERROR(check_aws_options(*context.table, options.aws));
   EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project, options.project, reader.member_path("project")));
   EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(options.project, reader.member_path("project")));
-  if (profile) {
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.profile, *profile, reader.member_path("profile")));
-    options.profile = std::move(*profile);
-  }
-
-  std::string base_url = context.endpoint;
-  if (base_url.empty())
-    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), {{"region", options.region}},
-                                          reader.member_path("region")));
+  std::string base_url;
+  EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
   return std::unique_ptr<Adapter>(
       std::make_unique<EvidentlyAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
 }

@@ -19,6 +19,7 @@ struct LaunchDarklyOptions {
   std::string project;
   std::string environment;
   std::string token_env;  ///< the environment variable holding the access token
+  std::string token_env_setting;  ///< where it is in the config
 };
 
 struct LaunchDarklyBinding final : Binding {
@@ -137,18 +138,8 @@ class LaunchDarklyAdapter final : public Adapter {
     return out;
   }
 
-  AuthSpec do_auth() const override {
-    AuthSpec spec;
-    const auto& a = table().auth();
-    if (const auto* scheme = a.if_contains("scheme"); scheme && scheme->is_string())
-      spec.scheme = std::string(scheme->get_string());
-    if (const auto* header = a.if_contains("header"); header && header->is_string())
-      spec.params.emplace("header", std::string(header->get_string()));
-    spec.params.emplace("env", options_.token_env);
-    if (const auto* headers = a.if_contains("headers"); headers && headers->is_object())
-      for (const auto& h : headers->get_object())
-        if (h.value().is_string()) spec.headers.emplace_back(std::string(h.key()), std::string(h.value().get_string()));
-    return spec;
+  Result<AuthSpec> do_auth() const override {
+    return auth_from_table(table(), {{"env", options_.token_env, options_.token_env_setting}});
   }
 
  private:
@@ -167,6 +158,7 @@ Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context
   EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
   EXPBRIDGE_ASSIGN_OR_RETURN(options.environment, reader.required_string("environment"));
   EXPBRIDGE_ASSIGN_OR_RETURN(options.token_env, reader.required_string("token_env"));
+  options.token_env_setting = reader.member_path("token_env");
   EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
   EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.project, reader.member_path("project")));
   EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.environment, reader.member_path("environment")));

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <optional>
+#include <variant>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -17,17 +19,48 @@
 
 namespace expbridge {
 
-/// How requests to a backend are authenticated. Built by the adapter from its
-/// options; carried out by the core when sending. Names only where secrets live
-/// (environment variables, profiles), never the secrets themselves.
+/// AWS Signature Version 4 (table scheme `sigv4`).
+struct SigV4Auth {
+  std::string service;                 ///< the signing name of the credential scope
+  std::string region;                  ///< the region of the credential scope
+  std::optional<std::string> profile;  ///< a shared-credentials profile; none = the default chain
+};
+
+/// A token from an environment variable, sent in one header (table scheme `header_token`).
+struct HeaderTokenAuth {
+  std::string header = "Authorization";
+  std::string env;                    ///< the environment variable holding the token
+  std::optional<std::string> prefix;  ///< put before the token (e.g. `Bearer `); none = the raw token
+};
+
+/// An OAuth 2.0 client-credentials access token, sent as a bearer token
+/// (table scheme `oauth_client_credentials`).
+struct OAuthClientCredentialsAuth {
+  std::string token_url;  ///< absolute http(s) URL of the token endpoint
+  std::string audience;   ///< the API the token is for; empty = none asked for
+  std::string client_id_env;
+  std::string client_secret_env;
+};
+
+/// Requests carry no credentials (table scheme `none`).
+struct NoAuth {};
+
+using AuthMethod = std::variant<SigV4Auth, HeaderTokenAuth, OAuthClientCredentialsAuth, NoAuth>;
+
+/// How requests to a backend are authenticated. Built by the adapter from its options and
+/// its table's `auth:` section, checked when the config is loaded, carried out by the core
+/// when sending. Names only where secrets live (environment variables, profiles), never
+/// the secrets themselves.
 struct AuthSpec {
-  std::string scheme;  ///< `sigv4`, `header_token`, `oauth_client_credentials`, or `none`
-  /// Scheme parameters, e.g. sigv4: service, region, profile; header_token: header, env;
-  /// oauth_client_credentials: token_url, audience, client_id_env, client_secret_env.
-  std::map<std::string, std::string, std::less<>> params;
+  AuthMethod method = NoAuth{};
   /// Headers every request carries (e.g. an API version), not secret.
   std::vector<std::pair<std::string, std::string>> headers;
 };
+
+/// Checks what the types cannot: required names present, environment-variable names valid
+/// (`[A-Za-z_][A-Za-z0-9_]*`), header names HTTP tokens, the token URL absolute http(s).
+/// Errors are invalid_input with `field` set to the member at fault (`region`, `env`, ...).
+Status check_auth(const AuthSpec& auth);
 
 /// One member of an update's `vendor.<vendor>` block, passed through to the table's operation.
 struct PassThrough {
@@ -93,8 +126,13 @@ class Adapter {
   /// `backend` and `vendor` are this adapter's.
   Result<BackendPlan> plan(const Update& update, const Binding& binding, const PlanContext& context) const;
 
-  /// How requests to this backend authenticate.
-  AuthSpec auth() const;
+  /// Builds (`do_auth`) and checks how this backend authenticates, once: `Bridge` calls it
+  /// right after the factory, so a bad auth setting fails when the config is loaded, naming
+  /// the setting, not at the first send.
+  Status prepare_auth();
+  /// How requests to this backend authenticate, as `prepare_auth` built it
+  /// (`NoAuth` before that).
+  const AuthSpec& auth() const { return auth_; }
 
   /// The reads (GET requests) of the vendor's current state that planning `update` needs,
   /// e.g. AppConfig's current exposure to refuse a decrease. `apply` sends them before any
@@ -119,7 +157,8 @@ class Adapter {
   /// sent) or `skip`/`skip_if`/`skip_value` (it cannot be expressed, with the table's reason).
   virtual Result<BackendPlan> do_plan(const Update& update, const Binding& binding,
                                       const PlanContext& context) const = 0;
-  virtual AuthSpec do_auth() const = 0;
+  /// The backend's authentication; `check_auth` is applied to what it returns.
+  virtual Result<AuthSpec> do_auth() const = 0;
   /// Default: no update needs state.
   virtual Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const;
   /// Default: no state (an empty `Experiment`).
@@ -151,6 +190,7 @@ class Adapter {
   std::string backend_;
   std::string vendor_;
   std::shared_ptr<const MappingTable> table_;
+  AuthSpec auth_;
 };
 
 /// Builds an adapter from a backend's settings, rejecting unknown or missing ones.

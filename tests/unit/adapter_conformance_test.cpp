@@ -174,10 +174,12 @@ TEST_P(AdapterConformance, NoSecretReachesAPlan) {
   // Put marker secrets wherever this backend says its secrets live, and in the AWS variables.
   std::vector<std::string> variables = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
   for (const auto& backend : bridge_->backends()) {
-    AuthSpec auth = backend.adapter->auth();
-    EXPECT_FALSE(auth.scheme.empty());
-    for (const auto& [key, value] : auth.params)
-      if (key.ends_with("env")) variables.push_back(value);
+    const AuthMethod& method = backend.adapter->auth().method;
+    if (const auto* token = std::get_if<HeaderTokenAuth>(&method)) variables.push_back(token->env);
+    if (const auto* oauth = std::get_if<OAuthClientCredentialsAuth>(&method)) {
+      variables.push_back(oauth->client_id_env);
+      variables.push_back(oauth->client_secret_env);
+    }
   }
   for (const auto& v : variables) ::setenv(v.c_str(), (std::string(kSecretMarker) + "-" + v).c_str(), 1);
   auto p = plan("name: Conformance name\ndescription: Conformance description\nexposure: 40\noverrides: {user-1: two-step}\naction: start\ncomment: c\n");
@@ -296,7 +298,7 @@ class FaultyAdapter final : public Adapter {
     }
     return p;
   }
-  AuthSpec do_auth() const override { return real_->auth(); }
+  Result<AuthSpec> do_auth() const override { return real_->auth(); }
   Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const override {
     if (fault_ == Fault::throw_in_state_requests) throw 42;  // not even a std::exception
     return real_->state_requests(update, binding);
