@@ -172,23 +172,51 @@ std::vector<AuthSetting> AwsOptions::auth_settings() const {
   return out;
 }
 
-Result<AwsOptions> read_aws_options(ObjectReader& reader) {
-  AwsOptions out;
-  EXPBRIDGE_ASSIGN_OR_RETURN(out.region, reader.required_string("region"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(out.profile, reader.optional_string("profile"));
-  out.region_setting = reader.member_path("region");
-  out.profile_setting = reader.member_path("profile");
+Status resolve_limits(const MappingTable& table,
+                      std::initializer_list<std::pair<const LimitSpec**, std::string_view>> targets) {
+  for (const auto& [target, name] : targets) EXPBRIDGE_ASSIGN_OR_RETURN(*target, table.limit(name));
+  return {};
+}
+
+std::string BackendSettings::value(std::string_view key) const { return optional(key).value_or(""); }
+
+std::optional<std::string> BackendSettings::optional(std::string_view key) const {
+  if (auto it = values.find(key); it != values.end()) return it->second;
+  return std::nullopt;
+}
+
+std::string BackendSettings::setting(std::string_view key) const { return join_path(path, key); }
+
+Result<BackendSettings> read_settings(const BackendContext& context, std::initializer_list<SettingSpec> specs) {
+  auto reader = ObjectReader::open(*context.settings, context.path);
+  BackendSettings out;
+  out.path = context.path;
+  for (const auto& spec : specs) {
+    std::optional<std::string> value;
+    EXPBRIDGE_ASSIGN_OR_RETURN(value, reader.optional_string(spec.key));
+    if (value) out.values.emplace(std::string(spec.key), std::move(*value));
+  }
+  // Every key is read by now, so what finish() finds is unknown (with the closest known key).
+  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+  for (const auto& spec : specs) {
+    if (!spec.required) continue;
+    auto it = out.values.find(spec.key);
+    if (it == out.values.end()) return std::unexpected(reader.missing(spec.key));
+    if (it->second.empty()) return std::unexpected(reader.error(spec.key, "must not be empty"));
+  }
+  for (const auto& spec : specs) {
+    auto value = out.optional(spec.key);
+    if (!value) continue;
+    const LimitSpec* limit = nullptr;
+    EXPBRIDGE_ASSIGN_OR_RETURN(limit, context.table->limit(spec.limit));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*limit, *value, reader.member_path(spec.key)));
+  }
   return out;
 }
 
-Status check_aws_options(const MappingTable& table, const AwsOptions& options) {
-  const LimitSpec* region = nullptr;
-  const LimitSpec* profile = nullptr;
-  EXPBRIDGE_ASSIGN_OR_RETURN(region, table.limit("region"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(profile, table.limit("profile"));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*region, options.region, options.region_setting));
-  if (options.profile) EXPBRIDGE_RETURN_IF_ERROR(check_string(*profile, *options.profile, options.profile_setting));
-  return {};
+AwsOptions AwsOptions::from(const BackendSettings& settings) {
+  return AwsOptions{settings.value("region"), settings.optional("profile"), settings.setting("region"),
+                    settings.setting("profile")};
 }
 
 Result<std::string> aws_base_url(const BackendContext& context, const AwsOptions& options) {

@@ -2,6 +2,8 @@
 // turning a table operation into a planned request.
 #pragma once
 
+#include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +60,35 @@ struct AuthSetting {
 /// from the table is `internal` at the table's `auth.<member>`.
 Result<AuthSpec> auth_from_table(const MappingTable& table, const std::vector<AuthSetting>& settings);
 
+/// Resolves the table's `limits:` entries into `targets` (pointer, limit name), in order;
+/// fails on the first the table lacks.
+Status resolve_limits(const MappingTable& table,
+                      std::initializer_list<std::pair<const LimitSpec**, std::string_view>> targets);
+
+/// One string setting of a backend (`backends.<name>.<key>`) and the table limit it must meet.
+struct SettingSpec {
+  std::string_view key;
+  std::string_view limit;  ///< the table's `limits.<limit>`
+  bool required = true;
+};
+
+/// A backend's string settings, as `read_settings` read and checked them.
+struct BackendSettings {
+  std::string path;  ///< `backends.<name>`
+  std::map<std::string, std::string, std::less<>> values;  ///< the settings present
+
+  /// A setting that was present (a required one always is); empty otherwise.
+  std::string value(std::string_view key) const;
+  std::optional<std::string> optional(std::string_view key) const;
+  /// `backends.<name>.<key>`, for errors and AuthSetting::setting.
+  std::string setting(std::string_view key) const;
+};
+
+/// Reads a backend's settings strictly, in one order for every vendor: an unknown key first
+/// (a typo is reported as such, with the closest known key), then a missing required one or
+/// one that is not a string, then each value against its limit, in `specs` order.
+Result<BackendSettings> read_settings(const BackendContext& context, std::initializer_list<SettingSpec> specs);
+
 /// The settings every AWS backend has: `region` and an optional `profile` naming the shared
 /// credentials profile that signs its requests.
 struct AwsOptions {
@@ -65,15 +96,12 @@ struct AwsOptions {
   std::optional<std::string> profile;  ///< none = the default credential chain
   std::string region_setting, profile_setting;  ///< where they are in the config
 
+  /// From settings read with `region` and `profile` among them.
+  static AwsOptions from(const BackendSettings& settings);
   /// What SigV4 takes from these settings (the service comes from the table).
   std::vector<AuthSetting> auth_settings() const;
 };
 
-/// Reads `region` (required) and `profile` (optional) from a backend's settings. Call before
-/// `reader.finish()`, and `check_aws_options` after it, so a typo is reported first.
-Result<AwsOptions> read_aws_options(ObjectReader& reader);
-/// Checks the region and profile against the table's `region` and `profile` limits.
-Status check_aws_options(const MappingTable& table, const AwsOptions& options);
 /// The base URL of an AWS backend: the endpoint override, else the table's `base_url` (or its
 /// `partition_base_url` entry for the region's partition, e.g. `cn`) expanded for the region.
 Result<std::string> aws_base_url(const BackendContext& context, const AwsOptions& options);

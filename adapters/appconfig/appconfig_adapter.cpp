@@ -35,7 +35,7 @@ struct AppConfigBinding final : Binding {
 
 /// Every limit the adapter checks, by its name in the table.
 struct AppConfigLimits {
-  const LimitSpec *application, *definition, *run, *treatment_key;
+  const LimitSpec *definition, *run, *treatment_key;
   const LimitSpec *hypothesis, *audience_rule, *audience_description, *launch_criteria;
   const LimitSpec *treatments, *weight, *treatment_description, *flag_value;
   const LimitSpec *attributes, *attribute_key, *attribute_string, *attribute_array, *definition_while_running;
@@ -148,7 +148,6 @@ struct AppConfigTable {
       return {};
     };
     const std::pair<const LimitSpec**, std::string_view> wanted[] = {
-        {&l.application, "application"},
         {&l.definition, "definition"},
         {&l.run, "run"},
         {&l.treatment_key, "treatment_key"},
@@ -561,15 +560,11 @@ class AppConfigAdapter final : public Adapter {
 Result<std::unique_ptr<Adapter>> make_appconfig(const BackendContext& context) {
   AppConfigTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, AppConfigTable::resolve(*context.table));
-  const AppConfigLimits& limits = resolved.limits;
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "application", "profile"}));
-  AppConfigOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.aws, read_aws_options(reader));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.application, reader.required_string("application"));
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_RETURN_IF_ERROR(check_aws_options(*context.table, options.aws));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.application, options.application, reader.member_path("application")));
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
+                                                               {"application", "application"},
+                                                               {"profile", "profile", false}}));
+  AppConfigOptions options{AwsOptions::from(settings), settings.value("application")};
   std::string base_url;
   EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
   return std::unique_ptr<Adapter>(

@@ -55,8 +55,6 @@ struct Auth0Table {
   /// Neutral status -> Auth0 status.
   std::map<std::string, std::string, std::less<>> statuses;
   std::string token_path, audience_template;
-  const LimitSpec* domain = nullptr;
-  const LimitSpec* env_var = nullptr;
   const LimitSpec* experiment_id = nullptr;
   const LimitSpec* variation_id = nullptr;
   const LimitSpec* name = nullptr;
@@ -99,8 +97,6 @@ struct Auth0Table {
     }
     EXPBRIDGE_ASSIGN_OR_RETURN(out.token_path, auth_string(t, "token_path"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_template, auth_string(t, "audience"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.domain, t.limit("domain"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.env_var, t.limit("env_var"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_id, t.limit("experiment_id"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_id, t.limit("variation_id"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.name, t.limit("name"));
@@ -309,28 +305,18 @@ class Auth0Adapter final : public Adapter {
 Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {
   Auth0Table resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, Auth0Table::resolve(*context.table));
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"domain", "client_id_env", "client_secret_env"}));
-  Auth0Options options;
-  auto domain_member = reader.required_string("domain");
-  auto client_id_member = reader.required_string("client_id_env");
-  auto client_secret_member = reader.required_string("client_secret_env");
-  // Unknown keys first: `domian:` is better reported as a typo than as a missing `domain`.
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.domain, std::move(domain_member));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.client_id_env, std::move(client_id_member));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.client_secret_env, std::move(client_secret_member));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.domain, options.domain, reader.member_path("domain")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.env_var, options.client_id_env, reader.member_path("client_id_env")));
-  EXPBRIDGE_RETURN_IF_ERROR(
-      check_string(*resolved.env_var, options.client_secret_env, reader.member_path("client_secret_env")));
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"domain", "domain"},
+                                                               {"client_id_env", "env_var"},
+                                                               {"client_secret_env", "env_var"}}));
+  Auth0Options options{settings.value("domain"), settings.value("client_id_env"), settings.value("client_secret_env")};
   Labels domain{{"domain", options.domain}};
   std::string base_url = context.endpoint;
   if (base_url.empty())
-    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), domain, reader.member_path("domain")));
+    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), domain, settings.setting("domain")));
   // The audience names the Management API of the tenant, so it stays on the domain under an endpoint override.
   std::string audience;
-  EXPBRIDGE_ASSIGN_OR_RETURN(audience, expand_host_template(resolved.audience_template, domain, reader.member_path("domain")));
+  EXPBRIDGE_ASSIGN_OR_RETURN(audience, expand_host_template(resolved.audience_template, domain, settings.setting("domain")));
   return std::unique_ptr<Adapter>(std::make_unique<Auth0Adapter>(context, std::move(resolved), std::move(options),
                                                                  std::move(base_url), std::move(audience)));
 }

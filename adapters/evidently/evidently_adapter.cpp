@@ -71,7 +71,6 @@ struct EvidentlyTable {
   // Skip reasons.
   std::string skip_attributes, skip_no_value, skip_control, skip_variation_description, skip_exposure;
 
-  const LimitSpec* project = nullptr;
   const LimitSpec* feature = nullptr;
   const LimitSpec* experiment = nullptr;
   const LimitSpec* treatment = nullptr;
@@ -131,7 +130,6 @@ struct EvidentlyTable {
       if (member != out.remove_variations || operation != out.update_feature->name)
         return std::unexpected(table_error(t, "passthrough." + member + " is not supported by the adapter"));
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.project, t.limit("project"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.feature, t.limit("feature"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment, t.limit("experiment"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment, t.limit("treatment"));
@@ -453,15 +451,12 @@ class EvidentlyAdapter final : public Adapter {
 Result<std::unique_ptr<Adapter>> make_evidently(const BackendContext& context) {
   EvidentlyTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, EvidentlyTable::resolve(*context.table));
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "project", "profile"}));
-  EvidentlyOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.aws, read_aws_options(reader));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_RETURN_IF_ERROR(check_aws_options(*context.table, options.aws));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project, options.project, reader.member_path("project")));
-  EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(options.project, reader.member_path("project")));
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
+                                                               {"project", "project"},
+                                                               {"profile", "profile", false}}));
+  EvidentlyOptions options{AwsOptions::from(settings), settings.value("project")};
+  EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(options.project, settings.setting("project")));
   std::string base_url;
   EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
   return std::unique_ptr<Adapter>(

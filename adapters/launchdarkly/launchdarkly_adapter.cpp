@@ -33,8 +33,6 @@ struct LaunchDarklyTable {
   std::string update_name, update_description, comment_member;
   std::map<std::string, std::string, std::less<>> action_instructions;
   const LimitSpec* experiment_key = nullptr;
-  const LimitSpec* project_key = nullptr;
-  const LimitSpec* env_var = nullptr;
 
   static Result<LaunchDarklyTable> resolve(const MappingTable& t) {
     LaunchDarklyTable out;
@@ -45,10 +43,8 @@ struct LaunchDarklyTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.comment_member, t.wire("comment"));
     out.action_instructions = t.field("action").values;
     if (!t.field("comment").skip_values.contains("without_change"))
-      return std::unexpected(make_error(ErrorCode::internal, t.source() + ": fields.comment.skip_values.without_change is missing"));
+      return std::unexpected(table_error(t, "fields.comment.skip_values.without_change is missing"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_key, t.limit("experiment_key"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.project_key, t.limit("project_key"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.env_var, t.limit("token_env"));
     return out;
   }
 };
@@ -152,17 +148,12 @@ class LaunchDarklyAdapter final : public Adapter {
 Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context) {
   LaunchDarklyTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, LaunchDarklyTable::resolve(*context.table));
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"project", "environment", "token_env"}));
-  LaunchDarklyOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.environment, reader.required_string("environment"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.token_env, reader.required_string("token_env"));
-  options.token_env_setting = reader.member_path("token_env");
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.project, reader.member_path("project")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.environment, reader.member_path("environment")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.env_var, options.token_env, reader.member_path("token_env")));
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"project", "project_key"},
+                                                               {"environment", "project_key"},
+                                                               {"token_env", "token_env"}}));
+  LaunchDarklyOptions options{settings.value("project"), settings.value("environment"), settings.value("token_env"),
+                              settings.setting("token_env")};
   std::string base_url = context.endpoint.empty() ? context.table->base_url() : context.endpoint;
   return std::unique_ptr<Adapter>(
       std::make_unique<LaunchDarklyAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
