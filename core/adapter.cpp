@@ -194,6 +194,13 @@ void Adapter::skip_if(bool present, std::string_view neutral, BackendPlan& out) 
   if (present) skip(out, neutral);
 }
 
+void Adapter::skip_present(const Update& update, BackendPlan& out,
+                           std::initializer_list<std::string_view> fields) const {
+  const auto present = present_fields(update);
+  for (std::string_view neutral : fields)
+    skip_if(std::find(present.begin(), present.end(), neutral) != present.end(), neutral, out);
+}
+
 std::string Adapter::skip_value_reason(std::string_view neutral, std::string_view value,
                                        std::string_view fallback) const {
   const auto& values = table_->field(neutral).skip_values;

@@ -170,10 +170,7 @@ class Auth0Adapter final : public Adapter {
       patch[t_.description_member] = *u.description;
       carry(out, field::description);
     }
-    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
-    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
-    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
-    skip_if(u.audience && u.audience->description, field::audience_description, out);
+    skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description});
 
     if (u.variations) {
       // Auth0 answers 400 to allocations on an active experiment; known state lets us say so first.

@@ -238,10 +238,7 @@ class EvidentlyAdapter final : public Adapter {
       feature[t_.description] = *u.description;
       carry(out, field::description);
     }
-    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
-    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
-    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
-    skip_if(u.audience && u.audience->description, field::audience_description, out);
+    skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description});
 
     std::vector<std::string> unsent;  // variation keys this update holds but could not send
     if (u.variations) {

@@ -82,13 +82,8 @@ class LaunchDarklyAdapter final : public Adapter {
       carry(out, field::description);
     }
 
-    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
-    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
-    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
-    skip_if(u.audience && u.audience->description, field::audience_description, out);
-    skip_if(u.variations.has_value(), field::variations, out);
-    skip_if(u.exposure.has_value(), field::exposure, out);
-    skip_if(u.overrides.has_value(), field::overrides, out);
+    skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description,
+                          field::variations, field::exposure, field::overrides});
 
     std::vector<PassThrough> members;
     EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));

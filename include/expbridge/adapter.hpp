@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -174,6 +175,8 @@ class Adapter {
   void skip(BackendPlan& out, std::string_view neutral) const;
   /// `skip` when `present`.
   void skip_if(bool present, std::string_view neutral, BackendPlan& out) const;
+  /// `skip` for each of `fields` (`field::` names) that `update` sets, in that order.
+  void skip_present(const Update& update, BackendPlan& out, std::initializer_list<std::string_view> fields) const;
   /// The table's `fields.<neutral>.skip_values.<value>` reason, or `fallback` when it has none.
   std::string skip_value_reason(std::string_view neutral, std::string_view value, std::string_view fallback) const;
   /// Records `<neutral>.<value>` (e.g. `action.pause`) as skipped with `skip_value_reason`.
