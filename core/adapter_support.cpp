@@ -111,4 +111,121 @@ Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, con
   return out;
 }
 
+Error table_error(const MappingTable& table, std::string message) {
+  Error e = make_error(ErrorCode::internal, "mapping table: " + std::move(message));
+  e.file = table.source();
+  return e;
+}
+
+Result<AuthSpec> auth_from_table(const MappingTable& table, const std::vector<AuthSetting>& settings) {
+  const auto& section = table.auth();
+  auto from_table = [&](std::string_view member) -> std::optional<std::string> {
+    if (const auto* v = section.if_contains(member); v && v->is_string()) return std::string(v->get_string());
+    return std::nullopt;
+  };
+  auto value = [&](std::string_view member) -> std::optional<std::string> {
+    for (const auto& s : settings)
+      if (s.member == member) return s.value;
+    return from_table(member);
+  };
+
+  AuthSpec spec;
+  if (const auto* headers = section.if_contains("headers"); headers && headers->is_object())
+    for (const auto& h : headers->get_object())
+      if (h.value().is_string()) spec.headers.emplace_back(std::string(h.key()), std::string(h.value().get_string()));
+  const std::string scheme = from_table("scheme").value_or("");
+  if (scheme == "sigv4") {
+    spec.method = SigV4Auth{value("service").value_or(""), value("region").value_or(""), value("profile")};
+  } else if (scheme == "header_token") {
+    spec.method = HeaderTokenAuth{value("header").value_or("Authorization"), value("env").value_or(""), value("prefix")};
+  } else if (scheme == "oauth_client_credentials") {
+    spec.method = OAuthClientCredentialsAuth{value("token_url").value_or(""), value("audience").value_or(""),
+                                             value("client_id_env").value_or(""),
+                                             value("client_secret_env").value_or("")};
+  } else if (scheme == "none") {
+    spec.method = NoAuth{};
+  } else {
+    Error e = table_error(table, scheme.empty() ? std::string("auth.scheme is missing")
+                                                : "unknown auth scheme " + quote_value(scheme) +
+                                                      " (known: sigv4, header_token, oauth_client_credentials, none)");
+    e.field = "auth.scheme";
+    return std::unexpected(std::move(e));
+  }
+
+  if (auto ok = check_auth(spec); !ok) {
+    Error e = std::move(ok).error();
+    for (const auto& s : settings)
+      if (s.member == e.field) {
+        e.field = s.setting;
+        return std::unexpected(std::move(e));
+      }
+    Error in_table = table_error(table, "auth." + e.field + ": " + e.message);
+    in_table.field = "auth." + e.field;
+    return std::unexpected(std::move(in_table));
+  }
+  return spec;
+}
+
+std::vector<AuthSetting> AwsOptions::auth_settings() const {
+  std::vector<AuthSetting> out{{"region", region, region_setting}};
+  if (profile) out.push_back({"profile", *profile, profile_setting});
+  return out;
+}
+
+Status resolve_limits(const MappingTable& table,
+                      std::initializer_list<std::pair<const LimitSpec**, std::string_view>> targets) {
+  for (const auto& [target, name] : targets) EXPBRIDGE_ASSIGN_OR_RETURN(*target, table.limit(name));
+  return {};
+}
+
+std::string BackendSettings::value(std::string_view key) const { return optional(key).value_or(""); }
+
+std::optional<std::string> BackendSettings::optional(std::string_view key) const {
+  if (auto it = values.find(key); it != values.end()) return it->second;
+  return std::nullopt;
+}
+
+std::string BackendSettings::setting(std::string_view key) const { return join_path(path, key); }
+
+Result<BackendSettings> read_settings(const BackendContext& context, std::initializer_list<SettingSpec> specs) {
+  auto reader = ObjectReader::open(*context.settings, context.path);
+  BackendSettings out;
+  out.path = context.path;
+  for (const auto& spec : specs) {
+    std::optional<std::string> value;
+    EXPBRIDGE_ASSIGN_OR_RETURN(value, reader.optional_string(spec.key));
+    if (value) out.values.emplace(std::string(spec.key), std::move(*value));
+  }
+  // Every key is read by now, so what finish() finds is unknown (with the closest known key).
+  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+  for (const auto& spec : specs) {
+    if (!spec.required) continue;
+    auto it = out.values.find(spec.key);
+    if (it == out.values.end()) return std::unexpected(reader.missing(spec.key));
+    if (it->second.empty()) return std::unexpected(reader.error(spec.key, "must not be empty"));
+  }
+  for (const auto& spec : specs) {
+    auto value = out.optional(spec.key);
+    if (!value) continue;
+    const LimitSpec* limit = nullptr;
+    EXPBRIDGE_ASSIGN_OR_RETURN(limit, context.table->limit(spec.limit));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*limit, *value, reader.member_path(spec.key)));
+  }
+  return out;
+}
+
+AwsOptions AwsOptions::from(const BackendSettings& settings) {
+  return AwsOptions{settings.value("region"), settings.optional("profile"), settings.setting("region"),
+                    settings.setting("profile")};
+}
+
+Result<std::string> aws_base_url(const BackendContext& context, const AwsOptions& options) {
+  if (!context.endpoint.empty()) return context.endpoint;
+  // Partitions other than aws (China) have their own DNS suffix.
+  std::string url_template = context.table->base_url();
+  std::string_view partition = std::string_view(options.region).substr(0, options.region.find('-'));
+  if (auto other = context.table->enum_value("partition_base_url", partition)) url_template = *other;
+  return expand_host_template(url_template, {{"region", options.region}}, options.region_setting);
+}
+
 }  // namespace expbridge

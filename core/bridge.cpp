@@ -212,6 +212,8 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
       e.vendor = *vendor;
       return fail(std::move(e));
     }
+    // How the backend authenticates is checked now, not at its first send.
+    if (auto ok = (*adapter)->prepare_auth(); !ok) return fail(std::move(ok).error());
     if (send->max_in_flight == 0) send->max_in_flight = tables[*vendor]->http().max_in_flight;
     impl->backends.push_back(BackendInfo{name, *vendor, strict->value_or(false), adapter->get(), *send, tables[*vendor]});
     impl->adapters.push_back(std::move(*adapter));
@@ -248,12 +250,7 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
           return fail(std::move(e));
         }
         auto binding = impl->adapters[index]->bind(b.value().get_object(), binding_path);
-        if (!binding) {
-          Error e = std::move(binding).error();
-          e.backend = impl->backends[index].name;
-          e.vendor = impl->backends[index].vendor;
-          return fail(std::move(e));
-        }
+        if (!binding) return fail(std::move(binding).error());
         bound.push_back(Impl::BoundBackend{index, std::move(*binding)});
       }
       // Config order, whatever order the bindings were written in.
@@ -274,7 +271,8 @@ Result<std::vector<Bridge::StateReads>> Bridge::state_reads(const Update& update
         std::find(options.backends.begin(), options.backends.end(), info.name) == options.backends.end())
       continue;
     auto requests = impl_->adapters[bound.backend]->state_requests(update, *bound.binding);
-    if (!requests.empty()) out.push_back(StateReads{info.name, std::move(requests)});
+    if (!requests) return std::unexpected(std::move(requests).error());
+    if (!requests->empty()) out.push_back(StateReads{info.name, std::move(*requests)});
   }
   return out;
 }
@@ -284,14 +282,8 @@ Result<Experiment> Bridge::read_state(const std::string& backend, const Update& 
   auto experiment = impl_->experiments.find(update.experiment);
   if (experiment != impl_->experiments.end())
     for (const auto& bound : experiment->second)
-      if (impl_->backends[bound.backend].name == backend) {
-        auto state = impl_->adapters[bound.backend]->read_state(*bound.binding, responses);
-        if (!state) {
-          state.error().backend = backend;
-          state.error().vendor = impl_->backends[bound.backend].vendor;
-        }
-        return state;
-      }
+      if (impl_->backends[bound.backend].name == backend)
+        return impl_->adapters[bound.backend]->read_state(*bound.binding, responses);
   return std::unexpected(make_error(ErrorCode::internal, "no binding of backend '" + backend + "' to read"));
 }
 
@@ -348,14 +340,7 @@ Result<Plan> Bridge::plan(const Update& update, const PlanOptions& options) cons
     for (const auto& [name, state] : options.current)
       if (name == info.name) context.current = state;
     auto backend_plan = impl_->adapters[bound.backend]->plan(update, *bound.binding, context);
-    if (!backend_plan) {
-      Error e = std::move(backend_plan).error();
-      e.backend = info.name;
-      e.vendor = info.vendor;
-      return in_update(std::move(e));
-    }
-    backend_plan->backend = info.name;
-    backend_plan->vendor = info.vendor;
+    if (!backend_plan) return in_update(std::move(backend_plan).error());
     if ((options.strict || info.strict) && !backend_plan->skipped.empty()) {
       std::string message = "strict: this backend would skip ";
       for (std::size_t i = 0; i < backend_plan->skipped.size(); ++i)

@@ -17,13 +17,12 @@
 namespace expbridge {
 namespace {
 
-
+constexpr std::string_view kVendor = "appconfig";
 
 /// `backends.<name>` settings.
 struct AppConfigOptions {
-  std::string region;
-  std::string application;              ///< ApplicationIdentifier: ID or name
-  std::optional<std::string> profile;   ///< `~/.aws/credentials` profile; none = the default chain
+  AwsOptions aws;           ///< region and the signing profile
+  std::string application;  ///< ApplicationIdentifier: ID or name
 };
 
 struct AppConfigBinding final : Binding {
@@ -36,7 +35,7 @@ struct AppConfigBinding final : Binding {
 
 /// Every limit the adapter checks, by its name in the table.
 struct AppConfigLimits {
-  const LimitSpec *region, *profile, *application, *definition, *run, *treatment_key;
+  const LimitSpec *definition, *run, *treatment_key;
   const LimitSpec *hypothesis, *audience_rule, *audience_description, *launch_criteria;
   const LimitSpec *treatments, *weight, *treatment_description, *flag_value;
   const LimitSpec *attributes, *attribute_key, *attribute_string, *attribute_array, *definition_while_running;
@@ -149,9 +148,6 @@ struct AppConfigTable {
       return {};
     };
     const std::pair<const LimitSpec**, std::string_view> wanted[] = {
-        {&l.region, "region"},
-        {&l.profile, "profile"},
-        {&l.application, "application"},
         {&l.definition, "definition"},
         {&l.run, "run"},
         {&l.treatment_key, "treatment_key"},
@@ -186,11 +182,6 @@ struct AppConfigTable {
   }
 
  private:
-  static Error table_error(const MappingTable& t, std::string message) {
-    Error e = make_error(ErrorCode::internal, "mapping table: " + std::move(message));
-    e.file = t.source();
-    return e;
-  }
   static Result<std::string> skip_reason(const MappingTable& t, const std::string& reason, std::string_view where) {
     if (reason.empty()) return std::unexpected(table_error(t, std::string(where) + " is missing"));
     return reason;
@@ -205,14 +196,13 @@ struct VendorMembers {
 
 class AppConfigAdapter final : public Adapter {
  public:
-  AppConfigAdapter(std::shared_ptr<const MappingTable> table, AppConfigTable resolved, AppConfigOptions options,
+  AppConfigAdapter(const BackendContext& context, AppConfigTable resolved, AppConfigOptions options,
                    std::string base_url)
-      : table_(std::move(table)), t_(std::move(resolved)), l_(t_.limits), options_(std::move(options)),
+      : Adapter(context, std::string(kVendor)), t_(std::move(resolved)), l_(t_.limits), options_(std::move(options)),
         base_url_(std::move(base_url)) {}
 
-  std::string_view vendor() const override { return "appconfig"; }
-
-  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
     EXPBRIDGE_RETURN_IF_ERROR(reader.known({"definition", "run", "treatments"}));
     auto binding = std::make_unique<AppConfigBinding>();
@@ -247,7 +237,7 @@ class AppConfigAdapter final : public Adapter {
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext& context) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext& context) const override {
     const auto& binding = static_cast<const AppConfigBinding&>(b);
     const bool starting = u.action == Action::start;
     const bool stopping = u.action == Action::stop;
@@ -271,6 +261,18 @@ class AppConfigAdapter final : public Adapter {
     EXPBRIDGE_ASSIGN_OR_RETURN(run, run_body(u, binding, context, starting));
     boost::json::object stop;
     if (stopping) EXPBRIDGE_ASSIGN_OR_RETURN(stop, stop_body(u));
+    // Each body holds every field it was given, and each non-empty body is sent below.
+    const std::pair<bool, const char*> sent[] = {
+        {u.hypothesis.has_value(), field::hypothesis},   {u.launch_criteria.has_value(), field::launch_criteria},
+        {u.audience && u.audience->rule, field::audience_rule},
+        {u.audience && u.audience->description, field::audience_description},
+        {u.variations.has_value(), field::variations},   {u.description.has_value(), field::description},
+        {u.exposure.has_value(), field::exposure},       {u.overrides.has_value(), field::overrides},
+    };
+    for (const auto& [present, neutral] : sent)
+      if (present) carry(out, neutral);
+    if (u.action && !t_.action_skips.contains(to_string(*u.action))) carry(out, field::action);
+    if (u.result && stopping) carry(out, field::result);
 
     const Labels labels = {
         {"application", options_.application}, {"definition", binding.definition}, {"run", binding.run}};
@@ -303,20 +305,22 @@ class AppConfigAdapter final : public Adapter {
     return out;
   }
 
-  std::vector<PlannedRequest> state_requests(const Update& u, const Binding& b) const override {
+  Result<std::vector<PlannedRequest>> do_state_requests(const Update& u, const Binding& b) const override {
     const auto& binding = static_cast<const AppConfigBinding&>(b);
     const bool starting = u.action == Action::start;
     const bool changes_definition = u.hypothesis || u.launch_criteria || u.audience || u.variations;
     // Only the rules that depend on the bound run make a read worth it.
-    if (!(u.exposure && !starting) && !changes_definition) return {};
-    auto request = make_request(*t_.get_run, base_url_,
-                                {{"application", options_.application}, {"definition", binding.definition}, {"run", binding.run}},
-                                t_.content_type, std::nullopt);
-    if (!request) return {};
-    return {std::move(*request)};
+    if (!(u.exposure && !starting) && !changes_definition) return std::vector<PlannedRequest>{};
+    PlannedRequest request;
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url_,
+                                                     {{"application", options_.application},
+                                                      {"definition", binding.definition},
+                                                      {"run", binding.run}},
+                                                     t_.content_type, std::nullopt));
+    return std::vector<PlannedRequest>{std::move(request)};
   }
 
-  Result<Experiment> read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
+  Result<Experiment> do_read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
     Experiment state;
     if (responses.empty() || responses.front().status == 404) return state;  // no such run yet
     boost::system::error_code ec;
@@ -331,21 +335,7 @@ class AppConfigAdapter final : public Adapter {
     return state;
   }
 
-  AuthSpec auth() const override {
-    AuthSpec spec;
-    for (const auto& member : table_->auth()) {
-      if (!member.value().is_string()) continue;
-      std::string value(member.value().get_string());
-      if (member.key() == "scheme") {
-        spec.scheme = std::move(value);
-      } else {
-        spec.params.emplace(std::string(member.key()), std::move(value));
-      }
-    }
-    spec.params["region"] = options_.region;
-    if (options_.profile) spec.params["profile"] = *options_.profile;
-    return spec;
-  }
+  Result<AuthSpec> do_auth() const override { return auth_from_table(table(), options_.aws.auth_settings()); }
 
  private:
   /// UpdateExperimentDefinition's body; empty when the update changes nothing there.
@@ -508,10 +498,8 @@ class AppConfigAdapter final : public Adapter {
   /// `vendor.appconfig`: members the table lists, each in the shape AppConfig takes.
   Result<VendorMembers> read_vendor_block(const Update& u, bool starting) const {
     VendorMembers out;
-    const auto* block = u.vendor.if_contains(vendor());
-    if (!block) return out;
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block->get_object()));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
     for (const auto& member : members) {
       std::string path = join_path("vendor." + std::string(vendor()), member.member);
       if (member.operation == t_.start_run->name && !starting)
@@ -563,7 +551,6 @@ class AppConfigAdapter final : public Adapter {
     return {};
   }
 
-  std::shared_ptr<const MappingTable> table_;
   AppConfigTable t_;
   AppConfigLimits l_;  ///< the table's limits, resolved
   AppConfigOptions options_;
@@ -573,33 +560,19 @@ class AppConfigAdapter final : public Adapter {
 Result<std::unique_ptr<Adapter>> make_appconfig(const BackendContext& context) {
   AppConfigTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, AppConfigTable::resolve(*context.table));
-  const AppConfigLimits& limits = resolved.limits;
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "application", "profile"}));
-  AppConfigOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.region, reader.required_string("region"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.application, reader.required_string("application"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.profile, reader.optional_string("profile"));
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.region, options.region, reader.member_path("region")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.application, options.application, reader.member_path("application")));
-  if (options.profile)
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*limits.profile, *options.profile, reader.member_path("profile")));
-
-  std::string base_url = context.endpoint;
-  if (base_url.empty()) {
-    // Partitions other than aws (China) have their own DNS suffix.
-    std::string url_template = context.table->base_url();
-    std::string_view partition = std::string_view(options.region).substr(0, options.region.find('-'));
-    if (auto other = context.table->enum_value("partition_base_url", partition)) url_template = *other;
-    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(url_template, {{"region", options.region}}, reader.member_path("region")));
-  }
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
+                                                               {"application", "application"},
+                                                               {"profile", "profile", false}}));
+  AppConfigOptions options{AwsOptions::from(settings), settings.value("application")};
+  std::string base_url;
+  EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
   return std::unique_ptr<Adapter>(
-      std::make_unique<AppConfigAdapter>(context.table, std::move(resolved), std::move(options), std::move(base_url)));
+      std::make_unique<AppConfigAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
 }
 
 }  // namespace
 
-Status register_appconfig(Registry& registry) { return registry.add("appconfig", make_appconfig); }
+Status register_appconfig(Registry& registry) { return registry.add(std::string(kVendor), make_appconfig); }
 
 }  // namespace expbridge

@@ -14,6 +14,7 @@
 namespace expbridge {
 namespace {
 
+constexpr std::string_view kVendor = "auth0";
 
 /// `backends.<name>` settings. Only names of environment variables, never the credentials.
 struct Auth0Options {
@@ -38,9 +39,7 @@ struct Auth0Binding final : Binding {
 
 Result<std::string> auth_string(const MappingTable& t, std::string_view key) {
   if (const auto* v = t.auth().if_contains(key); v && v->is_string()) return std::string(v->get_string());
-  Error e = make_error(ErrorCode::internal, "mapping table has no string auth." + std::string(key));
-  e.file = t.source();
-  return std::unexpected(std::move(e));
+  return std::unexpected(table_error(t, "auth." + std::string(key) + " must be a string"));
 }
 
 /// Everything the adapter takes from its mapping table, resolved once.
@@ -55,9 +54,7 @@ struct Auth0Table {
   std::map<std::string, std::string, std::less<>> action_statuses;
   /// Neutral status -> Auth0 status.
   std::map<std::string, std::string, std::less<>> statuses;
-  std::string auth_scheme, token_path, audience_template;
-  const LimitSpec* domain = nullptr;
-  const LimitSpec* env_var = nullptr;
+  std::string token_path, audience_template;
   const LimitSpec* experiment_id = nullptr;
   const LimitSpec* variation_id = nullptr;
   const LimitSpec* name = nullptr;
@@ -75,20 +72,13 @@ struct Auth0Table {
     // The adapter builds one PATCH body; a table routing a field or pass-through member to
     // another operation would be silently ignored, so it is refused at start-up.
     for (const char* neutral : {field::description, field::variations}) {
-      if (t.field(neutral).operation != out.update_experiment->name) {
-        Error e = make_error(ErrorCode::internal, std::string("mapping table: fields.") + neutral +
-                                                      ".operation must be " + out.update_experiment->name);
-        e.file = t.source();
-        return std::unexpected(std::move(e));
-      }
+      if (t.field(neutral).operation != out.update_experiment->name)
+        return std::unexpected(
+            table_error(t, std::string("fields.") + neutral + ".operation must be " + out.update_experiment->name));
     }
     for (const auto& [member, operation] : t.passthrough()) {
-      if (operation != out.update_experiment->name) {
-        Error e = make_error(ErrorCode::internal, "mapping table: passthrough." + member + " must name " +
-                                                      out.update_experiment->name);
-        e.file = t.source();
-        return std::unexpected(std::move(e));
-      }
+      if (operation != out.update_experiment->name)
+        return std::unexpected(table_error(t, "passthrough." + member + " must name " + out.update_experiment->name));
     }
     out.content_type = t.content_type();
     EXPBRIDGE_ASSIGN_OR_RETURN(out.name_member, t.wire(field::name));
@@ -105,11 +95,8 @@ struct Auth0Table {
       EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value("status", to_string(status)));
       out.statuses.emplace(std::string(to_string(status)), std::move(wire));
     }
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.auth_scheme, auth_string(t, "scheme"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.token_path, auth_string(t, "token_path"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_template, auth_string(t, "audience"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.domain, t.limit("domain"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.env_var, t.limit("env_var"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_id, t.limit("experiment_id"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_id, t.limit("variation_id"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.name, t.limit("name"));
@@ -124,17 +111,19 @@ struct Auth0Table {
 
 class Auth0Adapter final : public Adapter {
  public:
-  Auth0Adapter(std::shared_ptr<const MappingTable> table, Auth0Table resolved, Auth0Options options,
+  Auth0Adapter(const BackendContext& context, Auth0Table resolved, Auth0Options options,
                std::string base_url, std::string audience)
-      : table_(std::move(table)),
+      : Adapter(context, std::string(kVendor)),
         t_(std::move(resolved)),
         options_(std::move(options)),
         base_url_(std::move(base_url)),
-        audience_(std::move(audience)) {}
+        audience_(std::move(audience)),
+        settings_path_(context.path),
+        // The token URL follows the base URL, so a bad one is the endpoint's fault when there is one.
+        base_url_setting_(join_path(context.path, context.endpoint.empty() ? "domain" : "endpoint")) {}
 
-  std::string_view vendor() const override { return "auth0"; }
-
-  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
     EXPBRIDGE_RETURN_IF_ERROR(reader.known({"id", "variations"}));
     auto binding = std::make_unique<Auth0Binding>();
@@ -165,7 +154,7 @@ class Auth0Adapter final : public Adapter {
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext& context) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext& context) const override {
     const auto& binding = static_cast<const Auth0Binding&>(b);
     const Experiment* current = context.current;
     BackendPlan out;
@@ -174,15 +163,14 @@ class Auth0Adapter final : public Adapter {
     if (u.name) {
       EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.name, *u.name, field::name));
       patch[t_.name_member] = *u.name;
+      carry(out, field::name);
     }
     if (u.description) {
       EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.description, *u.description, field::description));
       patch[t_.description_member] = *u.description;
+      carry(out, field::description);
     }
-    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
-    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
-    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
-    skip_if(u.audience && u.audience->description, field::audience_description, out);
+    skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description});
 
     if (u.variations) {
       // Auth0 answers 400 to allocations on an active experiment; known state lets us say so first.
@@ -207,20 +195,19 @@ class Auth0Adapter final : public Adapter {
         if (v.description) out.skipped.push_back(Skip{skipped_as + ".description", variation_part_reason("description")});
       }
       patch[t_.allocations_member] = std::move(allocations);
+      carry(out, field::variations);
     }
     skip_if(u.exposure.has_value(), field::exposure, out);
     skip_if(u.overrides.has_value(), field::overrides, out);
 
-    if (const auto* block = u.vendor.if_contains(vendor())) {
-      std::vector<PassThrough> members;
-      EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block->get_object()));
-      for (const auto& member : members) {
-        // Every UpdateExperiment member the model lacks is an object (assignment_config).
-        if (!member.value->is_object())
-          return std::unexpected(invalid_field(join_path(join_path(field::vendor, vendor()), member.member),
-                                         "must be a mapping, found " + std::string(json_kind(*member.value))));
-        patch[member.member] = *member.value;
-      }
+    std::vector<PassThrough> members;
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    for (const auto& member : members) {
+      // Every UpdateExperiment member the model lacks is an object (assignment_config).
+      if (!member.value->is_object())
+        return std::unexpected(invalid_field(join_path(join_path(field::vendor, kVendor), member.member),
+                                             "must be a mapping, found " + std::string(json_kind(*member.value))));
+      patch[member.member] = *member.value;
     }
 
     std::optional<std::string> target_status;
@@ -228,6 +215,7 @@ class Auth0Adapter final : public Adapter {
       std::string_view action = to_string(*u.action);
       if (auto it = t_.action_statuses.find(action); it != t_.action_statuses.end()) {
         target_status = it->second;
+        carry(out, field::action);  // sent, or noted as already holding
         if (current && current->status) {
           const std::string& now = t_.statuses.at(std::string(to_string(*current->status)));
           if (*current->status == ExperimentStatus::stopped && *u.action == Action::start)
@@ -240,7 +228,7 @@ class Auth0Adapter final : public Adapter {
           }
         }
       } else {
-        out.skipped.push_back(Skip{std::string(field::action) + "." + std::string(action), action_skip_reason(action)});
+        skip_value(out, field::action, action, "Auth0 has no status transition for action '" + std::string(action) + "'");
       }
     }
     skip_if(u.result.has_value(), field::result, out);
@@ -262,16 +250,17 @@ class Auth0Adapter final : public Adapter {
     return out;
   }
 
-  std::vector<PlannedRequest> state_requests(const Update& u, const Binding& b) const override {
+  Result<std::vector<PlannedRequest>> do_state_requests(const Update& u, const Binding& b) const override {
     // Allocations are frozen while active, and a transition depends on the status now.
-    if (!u.variations && !u.action) return {};
+    if (!u.variations && !u.action) return std::vector<PlannedRequest>{};
     const auto& binding = static_cast<const Auth0Binding&>(b);
-    auto request = make_request(*t_.get_experiment, base_url_, {{"id", binding.id}}, t_.content_type, std::nullopt);
-    if (!request) return {};
-    return {std::move(*request)};
+    PlannedRequest request;
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, base_url_, {{"id", binding.id}},
+                                                     t_.content_type, std::nullopt));
+    return std::vector<PlannedRequest>{std::move(request)};
   }
 
-  Result<Experiment> read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
+  Result<Experiment> do_read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
     Experiment state;
     if (responses.empty() || responses.front().status == 404) return state;
     boost::system::error_code ec;
@@ -287,69 +276,50 @@ class Auth0Adapter final : public Adapter {
     return state;
   }
 
-  AuthSpec auth() const override {
-    AuthSpec spec;
-    spec.scheme = t_.auth_scheme;
-    spec.params.emplace("token_url", base_url_ + t_.token_path);
-    spec.params.emplace("audience", audience_);
-    spec.params.emplace("client_id_env", options_.client_id_env);
-    spec.params.emplace("client_secret_env", options_.client_secret_env);
-    return spec;
+  Result<AuthSpec> do_auth() const override {
+    const std::string domain = join_path(settings_path_, "domain");
+    return auth_from_table(table(), {
+        {"token_url", base_url_ + t_.token_path, base_url_setting_},
+        {"audience", audience_, domain},
+        {"client_id_env", options_.client_id_env, join_path(settings_path_, "client_id_env")},
+        {"client_secret_env", options_.client_secret_env, join_path(settings_path_, "client_secret_env")},
+    });
   }
 
  private:
-  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
-    if (present) out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
-  }
-  std::string action_skip_reason(std::string_view action) const {
-    const auto& f = table_->field(field::action);
-    if (auto it = f.skip_values.find(action); it != f.skip_values.end()) return it->second;
-    return "Auth0 has no status transition for action '" + std::string(action) + "'";
-  }
   std::string variation_part_reason(std::string_view part) const {
-    const auto& f = table_->field(field::variations);
-    if (auto it = f.skip_values.find(part); it != f.skip_values.end()) return it->second;
-    return "Auth0 allocations carry no variation " + std::string(part);
+    return skip_value_reason(field::variations, part, "Auth0 allocations carry no variation " + std::string(part));
   }
 
-  std::shared_ptr<const MappingTable> table_;
   Auth0Table t_;
   Auth0Options options_;
   std::string base_url_;
   std::string audience_;
+  std::string settings_path_;     ///< `backends.<name>`
+  std::string base_url_setting_;  ///< the setting the base URL comes from
 };
 
 Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {
   Auth0Table resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, Auth0Table::resolve(*context.table));
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"domain", "client_id_env", "client_secret_env"}));
-  Auth0Options options;
-  auto domain_member = reader.required_string("domain");
-  auto client_id_member = reader.required_string("client_id_env");
-  auto client_secret_member = reader.required_string("client_secret_env");
-  // Unknown keys first: `domian:` is better reported as a typo than as a missing `domain`.
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.domain, std::move(domain_member));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.client_id_env, std::move(client_id_member));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.client_secret_env, std::move(client_secret_member));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.domain, options.domain, reader.member_path("domain")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.env_var, options.client_id_env, reader.member_path("client_id_env")));
-  EXPBRIDGE_RETURN_IF_ERROR(
-      check_string(*resolved.env_var, options.client_secret_env, reader.member_path("client_secret_env")));
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"domain", "domain"},
+                                                               {"client_id_env", "env_var"},
+                                                               {"client_secret_env", "env_var"}}));
+  Auth0Options options{settings.value("domain"), settings.value("client_id_env"), settings.value("client_secret_env")};
   Labels domain{{"domain", options.domain}};
   std::string base_url = context.endpoint;
   if (base_url.empty())
-    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), domain, reader.member_path("domain")));
+    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), domain, settings.setting("domain")));
   // The audience names the Management API of the tenant, so it stays on the domain under an endpoint override.
   std::string audience;
-  EXPBRIDGE_ASSIGN_OR_RETURN(audience, expand_host_template(resolved.audience_template, domain, reader.member_path("domain")));
-  return std::unique_ptr<Adapter>(std::make_unique<Auth0Adapter>(context.table, std::move(resolved), std::move(options),
+  EXPBRIDGE_ASSIGN_OR_RETURN(audience, expand_host_template(resolved.audience_template, domain, settings.setting("domain")));
+  return std::unique_ptr<Adapter>(std::make_unique<Auth0Adapter>(context, std::move(resolved), std::move(options),
                                                                  std::move(base_url), std::move(audience)));
 }
 
 }  // namespace
 
-Status register_auth0(Registry& registry) { return registry.add("auth0", make_auth0); }
+Status register_auth0(Registry& registry) { return registry.add(std::string(kVendor), make_auth0); }
 
 }  // namespace expbridge

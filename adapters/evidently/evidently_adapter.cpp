@@ -23,9 +23,8 @@ constexpr std::string_view kVendor = "evidently";
 
 /// `backends.<name>` settings.
 struct EvidentlyOptions {
-  std::string region;
+  AwsOptions aws;       ///< region and the signing profile
   std::string project;  ///< a project name or a project ARN
-  std::string profile;  ///< the AWS profile to sign with; empty = the default credential chain
 };
 
 struct EvidentlyBinding final : Binding {
@@ -40,12 +39,6 @@ struct EvidentlyBinding final : Binding {
   }
 };
 
-
-Error table_error(const MappingTable& t, std::string message) {
-  Error e = make_error(ErrorCode::internal, "mapping table: " + std::move(message));
-  e.file = t.source();
-  return e;
-}
 
 /// Matching Evidently's name pattern is not enough: `.` and `..` match it, yet as a path
 /// segment they would address another resource. Asking expand_path keeps one rule for that.
@@ -78,11 +71,6 @@ struct EvidentlyTable {
   // Skip reasons.
   std::string skip_attributes, skip_no_value, skip_control, skip_variation_description, skip_exposure;
 
-  std::string auth_scheme, auth_service;
-
-  const LimitSpec* region = nullptr;
-  const LimitSpec* project = nullptr;
-  const LimitSpec* profile = nullptr;
   const LimitSpec* feature = nullptr;
   const LimitSpec* experiment = nullptr;
   const LimitSpec* treatment = nullptr;
@@ -100,11 +88,6 @@ struct EvidentlyTable {
     if (auto it = values.find(key); it != values.end()) return it->second;
     return std::unexpected(
         table_error(t, "no fields." + std::string(neutral) + ".skip_values." + std::string(key)));
-  }
-
-  static Result<std::string> auth_member(const MappingTable& t, std::string_view key) {
-    if (const auto* v = t.auth().if_contains(key); v && v->is_string()) return std::string(v->get_string());
-    return std::unexpected(table_error(t, "auth." + std::string(key) + " must be a string"));
   }
 
   static Result<EvidentlyTable> resolve(const MappingTable& t) {
@@ -147,12 +130,6 @@ struct EvidentlyTable {
       if (member != out.remove_variations || operation != out.update_feature->name)
         return std::unexpected(table_error(t, "passthrough." + member + " is not supported by the adapter"));
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.auth_scheme, auth_member(t, "scheme"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.auth_service, auth_member(t, "service"));
-
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.region, t.limit("region"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.project, t.limit("project"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.profile, t.limit("profile"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.feature, t.limit("feature"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment, t.limit("experiment"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment, t.limit("treatment"));
@@ -197,13 +174,13 @@ std::vector<std::int64_t> apportion(const std::vector<Variation>& variations, st
 
 class EvidentlyAdapter final : public Adapter {
  public:
-  EvidentlyAdapter(std::shared_ptr<const MappingTable> table, EvidentlyTable resolved, EvidentlyOptions options,
+  EvidentlyAdapter(const BackendContext& context, EvidentlyTable resolved, EvidentlyOptions options,
                    std::string base_url)
-      : table_(std::move(table)), t_(std::move(resolved)), options_(std::move(options)), base_url_(std::move(base_url)) {}
+      : Adapter(context, std::string(kVendor)), t_(std::move(resolved)), options_(std::move(options)),
+        base_url_(std::move(base_url)) {}
 
-  std::string_view vendor() const override { return kVendor; }
-
-  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
     EXPBRIDGE_RETURN_IF_ERROR(reader.known({"feature", "experiment", "treatments"}));
     auto binding = std::make_unique<EvidentlyBinding>();
@@ -249,7 +226,7 @@ class EvidentlyAdapter final : public Adapter {
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext&) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext&) const override {
     const auto& binding = static_cast<const EvidentlyBinding&>(b);
     BackendPlan out;
     boost::json::object feature;     // the UpdateFeature body
@@ -259,14 +236,15 @@ class EvidentlyAdapter final : public Adapter {
     if (u.description) {
       EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.description_length, *u.description, field::description));
       feature[t_.description] = *u.description;
+      carry(out, field::description);
     }
-    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
-    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
-    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
-    skip_if(u.audience && u.audience->description, field::audience_description, out);
+    skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description});
 
     std::vector<std::string> unsent;  // variation keys this update holds but could not send
-    if (u.variations) EXPBRIDGE_RETURN_IF_ERROR(plan_variations(*u.variations, binding, feature, experiment, out, unsent));
+    if (u.variations) {
+      EXPBRIDGE_RETURN_IF_ERROR(plan_variations(*u.variations, binding, feature, experiment, out, unsent));
+      carry(out, field::variations);  // each variation is sent or listed under variations[key]
+    }
 
     if (u.exposure) {
       if (binding.experiment.empty()) {
@@ -275,14 +253,17 @@ class EvidentlyAdapter final : public Adapter {
         auto rate = static_cast<std::int64_t>(std::llround(*u.exposure * t_.percent_scale));
         EXPBRIDGE_RETURN_IF_ERROR(check_number(*t_.sampling_rate_range, static_cast<double>(rate), field::exposure));
         experiment[t_.sampling_rate] = rate;
+        carry(out, field::exposure);
       }
     }
 
-    if (u.overrides) EXPBRIDGE_RETURN_IF_ERROR(plan_overrides(*u.overrides, unsent, feature, out));
+    if (u.overrides) {
+      EXPBRIDGE_RETURN_IF_ERROR(plan_overrides(*u.overrides, unsent, feature, out));
+      carry(out, field::overrides);
+    }
 
     bool removes = false;
-    if (const auto* block = u.vendor.if_contains(kVendor))
-      EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, block->get_object(), feature));
+    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature));
     // The neutral set replaces the whole set; Evidently only adds and updates unless told what to remove.
     if (u.variations)
       out.notes.push_back(removes ? t_.remove_variations + " is sent as given; any other variation the feature holds "
@@ -297,13 +278,15 @@ class EvidentlyAdapter final : public Adapter {
       std::string_view action = to_string(*u.action);
       if (auto it = t_.strategies.find(action); it != t_.strategies.end()) {
         feature[t_.evaluation_strategy] = it->second;
+        carry(out, field::action);
         if (!binding.experiment.empty())
           out.notes.push_back("action " + std::string(action) + " sets the feature's " + t_.evaluation_strategy + " to " +
                               it->second + "; the Evidently experiment '" + binding.experiment +
                               "' itself is not started or stopped (StartExperiment needs an analysis end time, "
                               "StopExperiment a desired state; expbridge does not send them yet)");
       } else {
-        out.skipped.push_back(Skip{"action." + std::string(action), skip_value_reason(field::action, action)});
+        skip_value(out, field::action, action,
+                   "Evidently has no equivalent of " + std::string(field::action) + " " + quote_value(action));
       }
     }
     skip_if(u.result.has_value(), field::result, out);
@@ -327,14 +310,7 @@ class EvidentlyAdapter final : public Adapter {
     return out;
   }
 
-  AuthSpec auth() const override {
-    AuthSpec spec;
-    spec.scheme = t_.auth_scheme;
-    spec.params.emplace("service", t_.auth_service);
-    spec.params.emplace("region", options_.region);
-    if (!options_.profile.empty()) spec.params.emplace("profile", options_.profile);
-    return spec;
-  }
+  Result<AuthSpec> do_auth() const override { return auth_from_table(table(), options_.aws.auth_settings()); }
 
  private:
   Status plan_variations(const std::vector<Variation>& variations, const EvidentlyBinding& binding,
@@ -426,9 +402,9 @@ class EvidentlyAdapter final : public Adapter {
   }
 
   /// Adds the pass-through members to the UpdateFeature body; true when it now removes variations.
-  Result<bool> plan_passthrough(const Update& u, const boost::json::object& block, boost::json::object& feature) const {
+  Result<bool> plan_passthrough(const Update& u, boost::json::object& feature) const {
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
     bool removes = false;
     for (const auto& member : members) {
       // resolve() made sure removeVariations is the only member the table lists.
@@ -464,16 +440,6 @@ class EvidentlyAdapter final : public Adapter {
     return removes;
   }
 
-  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
-    if (present) out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
-  }
-  std::string skip_value_reason(std::string_view neutral, std::string_view value) const {
-    const auto& f = table_->field(neutral);
-    if (auto it = f.skip_values.find(value); it != f.skip_values.end()) return it->second;
-    return "Evidently has no equivalent of " + std::string(neutral) + " " + quote_value(value);
-  }
-
-  std::shared_ptr<const MappingTable> table_;
   EvidentlyTable t_;
   EvidentlyOptions options_;
   std::string base_url_;
@@ -482,29 +448,16 @@ class EvidentlyAdapter final : public Adapter {
 Result<std::unique_ptr<Adapter>> make_evidently(const BackendContext& context) {
   EvidentlyTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, EvidentlyTable::resolve(*context.table));
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"region", "project", "profile"}));
-  EvidentlyOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.region, reader.required_string("region"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
-  std::optional<std::string> profile;
-  EXPBRIDGE_ASSIGN_OR_RETURN(profile, reader.optional_string("profile"));
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.region, options.region, reader.member_path("region")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project, options.project, reader.member_path("project")));
-  EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(options.project, reader.member_path("project")));
-  if (profile) {
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.profile, *profile, reader.member_path("profile")));
-    options.profile = std::move(*profile);
-  }
-
-  std::string base_url = context.endpoint;
-  if (base_url.empty())
-    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), {{"region", options.region}},
-                                          reader.member_path("region")));
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
+                                                               {"project", "project"},
+                                                               {"profile", "profile", false}}));
+  EvidentlyOptions options{AwsOptions::from(settings), settings.value("project")};
+  EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(options.project, settings.setting("project")));
+  std::string base_url;
+  EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
   return std::unique_ptr<Adapter>(
-      std::make_unique<EvidentlyAdapter>(context.table, std::move(resolved), std::move(options), std::move(base_url)));
+      std::make_unique<EvidentlyAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
 }
 
 }  // namespace

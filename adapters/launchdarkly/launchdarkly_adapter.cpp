@@ -6,17 +6,20 @@
 
 #include "adapter_support.hpp"
 #include "message_text.hpp"
+#include "document.hpp"
 #include "json_reader.hpp"
 
 namespace expbridge {
 namespace {
 
+constexpr std::string_view kVendor = "launchdarkly";
 
 /// `backends.<name>` settings.
 struct LaunchDarklyOptions {
   std::string project;
   std::string environment;
   std::string token_env;  ///< the environment variable holding the access token
+  std::string token_env_setting;  ///< where it is in the config
 };
 
 struct LaunchDarklyBinding final : Binding {
@@ -30,8 +33,6 @@ struct LaunchDarklyTable {
   std::string update_name, update_description, comment_member;
   std::map<std::string, std::string, std::less<>> action_instructions;
   const LimitSpec* experiment_key = nullptr;
-  const LimitSpec* project_key = nullptr;
-  const LimitSpec* env_var = nullptr;
 
   static Result<LaunchDarklyTable> resolve(const MappingTable& t) {
     LaunchDarklyTable out;
@@ -42,25 +43,23 @@ struct LaunchDarklyTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.comment_member, t.wire("comment"));
     out.action_instructions = t.field("action").values;
     if (!t.field("comment").skip_values.contains("without_change"))
-      return std::unexpected(make_error(ErrorCode::internal, t.source() + ": fields.comment.skip_values.without_change is missing"));
+      return std::unexpected(table_error(t, "fields.comment.skip_values.without_change is missing"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_key, t.limit("experiment_key"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.project_key, t.limit("project_key"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.env_var, t.limit("token_env"));
     return out;
   }
 };
 
 class LaunchDarklyAdapter final : public Adapter {
  public:
-  LaunchDarklyAdapter(std::shared_ptr<const MappingTable> table, LaunchDarklyTable resolved, LaunchDarklyOptions options,
+  LaunchDarklyAdapter(const BackendContext& context, LaunchDarklyTable resolved, LaunchDarklyOptions options,
                       std::string base_url)
-      : table_(std::move(table)), t_(std::move(resolved)), options_(std::move(options)), base_url_(std::move(base_url)) {
-    comment_without_change_ = table_->field(field::comment).skip_values.at("without_change");
+      : Adapter(context, std::string(kVendor)), t_(std::move(resolved)), options_(std::move(options)),
+        base_url_(std::move(base_url)) {
+    comment_without_change_ = table().field(field::comment).skip_values.at("without_change");
   }
 
-  std::string_view vendor() const override { return "launchdarkly"; }
-
-  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& settings, const std::string& path) const override {
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
     auto reader = ObjectReader::open(settings, path);
     EXPBRIDGE_RETURN_IF_ERROR(reader.known({"experiment"}));
     auto binding = std::make_unique<LaunchDarklyBinding>();
@@ -70,35 +69,32 @@ class LaunchDarklyAdapter final : public Adapter {
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> plan(const Update& u, const Binding& b, const PlanContext&) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext&) const override {
     const auto& binding = static_cast<const LaunchDarklyBinding&>(b);
     BackendPlan out;
     boost::json::array instructions;
-    if (u.name) instructions.push_back(boost::json::object{{"kind", t_.update_name}, {"value", *u.name}});
-    if (u.description)
+    if (u.name) {
+      instructions.push_back(boost::json::object{{"kind", t_.update_name}, {"value", *u.name}});
+      carry(out, field::name);
+    }
+    if (u.description) {
       instructions.push_back(boost::json::object{{"kind", t_.update_description}, {"value", *u.description}});
+      carry(out, field::description);
+    }
 
-    skip_if(u.hypothesis.has_value(), field::hypothesis, out);
-    skip_if(u.launch_criteria.has_value(), field::launch_criteria, out);
-    skip_if(u.audience && u.audience->rule, field::audience_rule, out);
-    skip_if(u.audience && u.audience->description, field::audience_description, out);
-    skip_if(u.variations.has_value(), field::variations, out);
-    skip_if(u.exposure.has_value(), field::exposure, out);
-    skip_if(u.overrides.has_value(), field::overrides, out);
+    skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description,
+                          field::variations, field::exposure, field::overrides});
 
-    if (const auto* block = u.vendor.if_contains(vendor())) {
-      std::vector<PassThrough> members;
-      EXPBRIDGE_ASSIGN_OR_RETURN(members, read_passthrough(*table_, block->get_object()));
-      for (const auto& member : members) {
-        // Extra semantic-patch instructions go after the field updates and before the action.
-        if (!member.value->is_array())
-          return std::unexpected(invalid_field("vendor.launchdarkly." + member.member, "must be a list of instructions"));
-        for (const auto& instruction : member.value->get_array()) {
-          if (!instruction.is_object() || !instruction.get_object().contains("kind"))
-            return std::unexpected(invalid_field("vendor.launchdarkly." + member.member,
-                                           "each instruction is a mapping with a 'kind'"));
-          instructions.push_back(instruction);
-        }
+    std::vector<PassThrough> members;
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    for (const auto& member : members) {
+      // Extra semantic-patch instructions go after the field updates and before the action.
+      const std::string path = join_path(join_path(field::vendor, kVendor), member.member);
+      if (!member.value->is_array()) return std::unexpected(invalid_field(path, "must be a list of instructions"));
+      for (const auto& instruction : member.value->get_array()) {
+        if (!instruction.is_object() || !instruction.get_object().contains("kind"))
+          return std::unexpected(invalid_field(path, "each instruction is a mapping with a 'kind'"));
+        instructions.push_back(instruction);
       }
     }
 
@@ -106,11 +102,12 @@ class LaunchDarklyAdapter final : public Adapter {
       std::string_view action = to_string(*u.action);
       if (auto it = t_.action_instructions.find(action); it != t_.action_instructions.end()) {
         instructions.push_back(boost::json::object{{"kind", it->second}});
+        carry(out, field::action);
       } else {
-        out.skipped.push_back(Skip{"action." + std::string(action), skip_value_reason(action)});
+        skip_value(out, field::action, action, "LaunchDarkly has no operation for action '" + std::string(action) + "'");
       }
     }
-    if (u.result) out.skipped.push_back(Skip{field::result, table_->field(field::result).skip});
+    skip_if(u.result.has_value(), field::result, out);
 
     if (instructions.empty()) {
       if (u.comment) out.skipped.push_back(Skip{field::comment, comment_without_change_});
@@ -118,7 +115,10 @@ class LaunchDarklyAdapter final : public Adapter {
     }
     boost::json::object body;
     body["instructions"] = std::move(instructions);
-    if (u.comment) body[t_.comment_member] = *u.comment;
+    if (u.comment) {
+      body[t_.comment_member] = *u.comment;
+      carry(out, field::comment);
+    }
     PlannedRequest request;
     EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.patch_experiment, base_url_,
                                  {{"project", options_.project},
@@ -129,31 +129,11 @@ class LaunchDarklyAdapter final : public Adapter {
     return out;
   }
 
-  AuthSpec auth() const override {
-    AuthSpec spec;
-    const auto& a = table_->auth();
-    if (const auto* scheme = a.if_contains("scheme"); scheme && scheme->is_string())
-      spec.scheme = std::string(scheme->get_string());
-    if (const auto* header = a.if_contains("header"); header && header->is_string())
-      spec.params.emplace("header", std::string(header->get_string()));
-    spec.params.emplace("env", options_.token_env);
-    if (const auto* headers = a.if_contains("headers"); headers && headers->is_object())
-      for (const auto& h : headers->get_object())
-        if (h.value().is_string()) spec.headers.emplace_back(std::string(h.key()), std::string(h.value().get_string()));
-    return spec;
+  Result<AuthSpec> do_auth() const override {
+    return auth_from_table(table(), {{"env", options_.token_env, options_.token_env_setting}});
   }
 
  private:
-  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
-    if (present) out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
-  }
-  std::string skip_value_reason(std::string_view action) const {
-    const auto& f = table_->field(field::action);
-    if (auto it = f.skip_values.find(action); it != f.skip_values.end()) return it->second;
-    return "LaunchDarkly has no operation for action '" + std::string(action) + "'";
-  }
-
-  std::shared_ptr<const MappingTable> table_;
   LaunchDarklyTable t_;
   LaunchDarklyOptions options_;
   std::string base_url_;
@@ -163,23 +143,19 @@ class LaunchDarklyAdapter final : public Adapter {
 Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context) {
   LaunchDarklyTable resolved;
   EXPBRIDGE_ASSIGN_OR_RETURN(resolved, LaunchDarklyTable::resolve(*context.table));
-  auto reader = ObjectReader::open(*context.settings, context.path);
-  EXPBRIDGE_RETURN_IF_ERROR(reader.known({"project", "environment", "token_env"}));
-  LaunchDarklyOptions options;
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.project, reader.required_string("project"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.environment, reader.required_string("environment"));
-  EXPBRIDGE_ASSIGN_OR_RETURN(options.token_env, reader.required_string("token_env"));
-  EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.project, reader.member_path("project")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.project_key, options.environment, reader.member_path("environment")));
-  EXPBRIDGE_RETURN_IF_ERROR(check_string(*resolved.env_var, options.token_env, reader.member_path("token_env")));
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"project", "project_key"},
+                                                               {"environment", "project_key"},
+                                                               {"token_env", "token_env"}}));
+  LaunchDarklyOptions options{settings.value("project"), settings.value("environment"), settings.value("token_env"),
+                              settings.setting("token_env")};
   std::string base_url = context.endpoint.empty() ? context.table->base_url() : context.endpoint;
   return std::unique_ptr<Adapter>(
-      std::make_unique<LaunchDarklyAdapter>(context.table, std::move(resolved), std::move(options), std::move(base_url)));
+      std::make_unique<LaunchDarklyAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
 }
 
 }  // namespace
 
-Status register_launchdarkly(Registry& registry) { return registry.add("launchdarkly", make_launchdarkly); }
+Status register_launchdarkly(Registry& registry) { return registry.add(std::string(kVendor), make_launchdarkly); }
 
 }  // namespace expbridge

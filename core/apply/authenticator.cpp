@@ -73,19 +73,6 @@ void set_header(http::Request& request, const std::string& name, std::string val
   request.headers.push_back({name, std::move(value)});
 }
 
-std::optional<std::string> param(const AuthSpec& spec, std::string_view name) {
-  const auto it = spec.params.find(name);
-  if (it == spec.params.end() || it->second.empty()) return std::nullopt;
-  return it->second;
-}
-
-Result<std::string> required_param(const AuthSpec& spec, std::string_view name) {
-  if (auto value = param(spec, name)) return std::move(*value);
-  // The adapter builds the spec; a missing parameter is its bug, not the user's.
-  return std::unexpected(make_error(ErrorCode::internal, "auth scheme '" + spec.scheme + "' needs the parameter '" +
-                                                             std::string(name) + "'"));
-}
-
 /// The base of every authenticator: the spec's fixed, non-secret headers.
 class BaseAuthenticator : public Authenticator {
  public:
@@ -429,55 +416,47 @@ class OAuthClientCredentialsAuthenticator final : public BaseAuthenticator {
 }  // namespace
 
 Result<std::unique_ptr<Authenticator>> make_authenticator(const AuthSpec& spec, AuthContext& context) {
-  const std::string& scheme = spec.scheme;
+  // The adapter's spec was checked when the config was loaded; one built by other code is
+  // checked here, and what fails is that code's bug, not the user's.
+  if (auto ok = check_auth(spec); !ok)
+    return std::unexpected(make_error(ErrorCode::internal, "auth." + ok.error().field + ": " + ok.error().message));
+  using Made = Result<std::unique_ptr<Authenticator>>;
+  struct Maker {
+    const AuthSpec& spec;
+    AuthContext& context;
 
-  if (scheme == "none") return std::make_unique<NoAuthenticator>(spec.headers);
+    Made operator()(const NoAuth&) const { return std::make_unique<NoAuthenticator>(spec.headers); }
 
-  if (scheme == "header_token") {
-    const std::string header = param(spec, "header").value_or("Authorization");
-    std::string env_name;
-    EXPBRIDGE_ASSIGN_OR_RETURN(env_name, required_param(spec, "env"));
-    std::string token;
-    EXPBRIDGE_ASSIGN_OR_RETURN(token, secret_from_environment(env_name, context.env));
-    return std::make_unique<HeaderTokenAuthenticator>(spec.headers, header, std::move(token));
-  }
+    Made operator()(const HeaderTokenAuth& a) const {
+      std::string token;
+      EXPBRIDGE_ASSIGN_OR_RETURN(token, secret_from_environment(a.env, context.env));
+      return std::make_unique<HeaderTokenAuthenticator>(spec.headers, a.header, a.prefix.value_or("") + token);
+    }
 
-  if (scheme == "sigv4") {
-    auth::SigV4Options options;
-    EXPBRIDGE_ASSIGN_OR_RETURN(options.service, required_param(spec, "service"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(options.region, required_param(spec, "region"));
-    // Resolved now so a backend without credentials fails before anything is sent.
-    auth::AwsCredentials credentials;
-    EXPBRIDGE_ASSIGN_OR_RETURN(credentials, resolve_aws_credentials(param(spec, "profile").value_or(""), context.env));
-    return std::make_unique<SigV4Authenticator>(spec.headers, std::move(credentials), std::move(options),
-                                                context.now);
-  }
+    Made operator()(const SigV4Auth& a) const {
+      auth::SigV4Options options;
+      options.service = a.service;
+      options.region = a.region;
+      // Resolved now so a backend without credentials fails before anything is sent.
+      auth::AwsCredentials credentials;
+      EXPBRIDGE_ASSIGN_OR_RETURN(credentials, resolve_aws_credentials(a.profile.value_or(""), context.env));
+      return std::make_unique<SigV4Authenticator>(spec.headers, std::move(credentials), std::move(options),
+                                                  context.now);
+    }
 
-  if (scheme == "oauth_client_credentials") {
-    if (context.client == nullptr || context.tokens == nullptr)
-      return std::unexpected(
-          make_error(ErrorCode::internal, "oauth_client_credentials needs an HTTP client and a token cache"));
-    std::string token_url, id_env, secret_env;
-    EXPBRIDGE_ASSIGN_OR_RETURN(token_url, required_param(spec, "token_url"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(id_env, required_param(spec, "client_id_env"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(secret_env, required_param(spec, "client_secret_env"));
-    const auto parsed = boost::urls::parse_uri(token_url);
-    if (!parsed || !parsed->has_authority() ||
-        (parsed->scheme_id() != boost::urls::scheme::https && parsed->scheme_id() != boost::urls::scheme::http))
-      return std::unexpected(make_error(ErrorCode::invalid_input, "the OAuth token URL is not an absolute http(s) URL"));
-    std::string client_id, client_secret;
-    EXPBRIDGE_ASSIGN_OR_RETURN(client_id, secret_from_environment(id_env, context.env));
-    EXPBRIDGE_ASSIGN_OR_RETURN(client_secret, secret_from_environment(secret_env, context.env));
-    return std::make_unique<OAuthClientCredentialsAuthenticator>(spec.headers, context, std::move(token_url),
-                                                                 param(spec, "audience").value_or(""),
-                                                                 std::move(client_id), std::move(client_secret),
-                                                                 std::move(id_env));
-  }
-
-  return std::unexpected(make_error(
-      ErrorCode::internal, scheme.empty() ? std::string("the backend names no auth scheme")
-                                          : "unknown auth scheme '" + scheme +
-                                                "' (known: sigv4, header_token, oauth_client_credentials, none)"));
+    Made operator()(const OAuthClientCredentialsAuth& a) const {
+      if (context.client == nullptr || context.tokens == nullptr)
+        return std::unexpected(
+            make_error(ErrorCode::internal, "oauth_client_credentials needs an HTTP client and a token cache"));
+      std::string client_id, client_secret;
+      EXPBRIDGE_ASSIGN_OR_RETURN(client_id, secret_from_environment(a.client_id_env, context.env));
+      EXPBRIDGE_ASSIGN_OR_RETURN(client_secret, secret_from_environment(a.client_secret_env, context.env));
+      return std::make_unique<OAuthClientCredentialsAuthenticator>(spec.headers, context, a.token_url, a.audience,
+                                                                   std::move(client_id), std::move(client_secret),
+                                                                   a.client_id_env);
+    }
+  };
+  return std::visit(Maker{spec, context}, spec.method);
 }
 
 }  // namespace expbridge::apply

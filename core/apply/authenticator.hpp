@@ -1,5 +1,5 @@
 // Authenticating vendor requests: SigV4, a token header, or an OAuth client-credentials
-// bearer token. Built once per backend from its AuthSpec; used before every attempt.
+// bearer token. Built once per backend from its typed AuthSpec; used before every attempt.
 #pragma once
 
 #include <chrono>
@@ -57,8 +57,9 @@ class Authenticator {
   virtual bool forget_credentials() { return false; }
 };
 
-/// Builds the authenticator for `spec` (schemes: sigv4, header_token,
-/// oauth_client_credentials, none). Missing credentials fail here, before any request.
+/// Builds the authenticator for `spec` (SigV4, a header token, OAuth client credentials, or
+/// none). Missing credentials fail here, before any request; a spec that fails `check_auth`
+/// is `internal` (the adapter's spec was already checked when the config was loaded).
 Result<std::unique_ptr<Authenticator>> make_authenticator(const AuthSpec& spec, AuthContext& context);
 
 }  // namespace expbridge::apply

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <optional>
+#include <variant>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -17,16 +20,54 @@
 
 namespace expbridge {
 
-/// How requests to a backend are authenticated. Built by the adapter from its
-/// options; carried out by the core when sending. Names only where secrets live
-/// (environment variables, profiles), never the secrets themselves.
+/// AWS Signature Version 4 (table scheme `sigv4`).
+struct SigV4Auth {
+  std::string service;                 ///< the signing name of the credential scope
+  std::string region;                  ///< the region of the credential scope
+  std::optional<std::string> profile;  ///< a shared-credentials profile; none = the default chain
+};
+
+/// A token from an environment variable, sent in one header (table scheme `header_token`).
+struct HeaderTokenAuth {
+  std::string header = "Authorization";
+  std::string env;                    ///< the environment variable holding the token
+  std::optional<std::string> prefix;  ///< put before the token (e.g. `Bearer `); none = the raw token
+};
+
+/// An OAuth 2.0 client-credentials access token, sent as a bearer token
+/// (table scheme `oauth_client_credentials`).
+struct OAuthClientCredentialsAuth {
+  std::string token_url;  ///< absolute http(s) URL of the token endpoint
+  std::string audience;   ///< the API the token is for; empty = none asked for
+  std::string client_id_env;
+  std::string client_secret_env;
+};
+
+/// Requests carry no credentials (table scheme `none`).
+struct NoAuth {};
+
+using AuthMethod = std::variant<SigV4Auth, HeaderTokenAuth, OAuthClientCredentialsAuth, NoAuth>;
+
+/// How requests to a backend are authenticated. Built by the adapter from its options and
+/// its table's `auth:` section, checked when the config is loaded, carried out by the core
+/// when sending. Names only where secrets live (environment variables, profiles), never
+/// the secrets themselves.
 struct AuthSpec {
-  std::string scheme;  ///< `sigv4`, `header_token`, `oauth_client_credentials`, or `none`
-  /// Scheme parameters, e.g. sigv4: service, region, profile; header_token: header, env;
-  /// oauth_client_credentials: token_url, audience, client_id_env, client_secret_env.
-  std::map<std::string, std::string, std::less<>> params;
+  AuthMethod method = NoAuth{};
   /// Headers every request carries (e.g. an API version), not secret.
   std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Checks what the types cannot: required names present, environment-variable names valid
+/// (`[A-Za-z_][A-Za-z0-9_]*`), header names HTTP tokens, the token URL absolute http(s).
+/// Errors are invalid_input with `field` set to the member at fault (`region`, `env`, ...).
+Status check_auth(const AuthSpec& auth);
+
+/// One member of an update's `vendor.<vendor>` block, passed through to the table's operation.
+struct PassThrough {
+  std::string operation;            ///< the vendor operation the table sends it with
+  std::string member;               ///< the member name, as the vendor spells it
+  const boost::json::value* value;  ///< into the update; valid while the update lives
 };
 
 /// A validated, adapter-specific binding of one neutral experiment to vendor ids
@@ -48,44 +89,6 @@ struct ReadResponse {
   std::string body;
 };
 
-/// One backend: a vendor adapter built with that backend's options.
-/// Implementations are pure translators: they build requests, they do not send them.
-class Adapter {
- public:
-  virtual ~Adapter() = default;
-
-  /// The vendor name, e.g. `appconfig`.
-  virtual std::string_view vendor() const = 0;
-
-  /// Validates `experiments.<key>.<backend>` once, when the config is loaded.
-  /// `path` is that binding's location in the config, for error messages.
-  virtual Result<std::unique_ptr<const Binding>> bind(const boost::json::object& binding,
-                                                      const std::string& path) const = 0;
-
-  /// The requests that carry `update` to this backend, in order, and the fields it skips.
-  /// Returns invalid_input (naming the field and the vendor rule) for a value the
-  /// vendor would reject; nothing is sent then. Never drops a field silently.
-  virtual Result<BackendPlan> plan(const Update& update, const Binding& binding,
-                                   const PlanContext& context) const = 0;
-
-  /// How requests to this backend authenticate.
-  virtual AuthSpec auth() const = 0;
-
-  /// The reads (GET requests) of the vendor's current state that planning `update` needs,
-  /// e.g. AppConfig's current exposure to refuse a decrease. `apply` sends them before any
-  /// plan is built and hands the answers to `read_state`; `plan` alone never reads. Empty
-  /// (the default): this update's rules do not depend on state.
-  virtual std::vector<PlannedRequest> state_requests(const Update& /*update*/, const Binding& /*binding*/) const {
-    return {};
-  }
-
-  /// The neutral state from the answers to `state_requests` (same order). A vendor answer
-  /// that means "nothing there yet" (a run not started) gives an empty `Experiment`.
-  virtual Result<Experiment> read_state(const Binding& /*binding*/, const std::vector<ReadResponse>& /*responses*/) const {
-    return Experiment{};
-  }
-};
-
 /// What a factory receives to build one backend.
 struct BackendContext {
   std::string name;                       ///< the configured backend name
@@ -93,6 +96,104 @@ struct BackendContext {
   std::string path;                       ///< `backends.<name>`, for error messages
   std::shared_ptr<const MappingTable> table;
   std::string endpoint;                   ///< override of the base URL; empty = the vendor's default
+};
+
+/// One backend: a vendor adapter built with that backend's options.
+/// Implementations are pure translators: they build requests, they do not send them.
+///
+/// The public methods are not virtual: each calls one protected `do_…` hook and adds, once
+/// for every vendor, what callers rely on. Every error it returns names this backend and its
+/// vendor; an exception thrown by a hook becomes an `internal` error naming the hook (none
+/// crosses this interface); and a plan that neither carries nor skips a neutral field present
+/// in the update is refused as `internal` (an adapter bug, never a silent drop).
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  Adapter(const Adapter&) = delete;
+  Adapter& operator=(const Adapter&) = delete;
+
+  /// The vendor name, e.g. `appconfig`.
+  std::string_view vendor() const { return vendor_; }
+  /// The configured backend name this adapter was built for.
+  const std::string& backend() const { return backend_; }
+
+  /// Validates `experiments.<key>.<backend>` once, when the config is loaded.
+  /// `path` is that binding's location in the config, for error messages.
+  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& binding, const std::string& path) const;
+
+  /// The requests that carry `update` to this backend, in order, and the fields it skips.
+  /// Returns invalid_input (naming the field and the vendor rule) for a value the
+  /// vendor would reject; nothing is sent then. Never drops a field silently. The plan's
+  /// `backend` and `vendor` are this adapter's.
+  Result<BackendPlan> plan(const Update& update, const Binding& binding, const PlanContext& context) const;
+
+  /// Builds (`do_auth`) and checks how this backend authenticates, once: `Bridge` calls it
+  /// right after the factory, so a bad auth setting fails when the config is loaded, naming
+  /// the setting, not at the first send.
+  Status prepare_auth();
+  /// How requests to this backend authenticate, as `prepare_auth` built it
+  /// (`NoAuth` before that).
+  const AuthSpec& auth() const { return auth_; }
+
+  /// The reads (GET requests) of the vendor's current state that planning `update` needs,
+  /// e.g. AppConfig's current exposure to refuse a decrease. `apply` sends them before any
+  /// plan is built and hands the answers to `read_state`; `plan` alone never reads. Empty:
+  /// this update's rules do not depend on state. An error means the reads could not be
+  /// built; the caller must not plan as if no state were needed.
+  Result<std::vector<PlannedRequest>> state_requests(const Update& update, const Binding& binding) const;
+
+  /// The neutral state from the answers to `state_requests` (same order). A vendor answer
+  /// that means "nothing there yet" (a run not started) gives an empty `Experiment`.
+  Result<Experiment> read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const;
+
+ protected:
+  /// `vendor` is the name the adapter is registered under.
+  Adapter(const BackendContext& context, std::string vendor);
+
+  /// The hooks, one per public method. They may return errors without backend or vendor
+  /// (the base adds them) and may throw (the base turns that into an `internal` error).
+  virtual Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& binding,
+                                                         const std::string& path) const = 0;
+  /// Must record every neutral field present in `update` in the plan: through `carry` (it is
+  /// sent) or `skip`/`skip_if`/`skip_value` (it cannot be expressed, with the table's reason).
+  virtual Result<BackendPlan> do_plan(const Update& update, const Binding& binding,
+                                      const PlanContext& context) const = 0;
+  /// The backend's authentication; `check_auth` is applied to what it returns.
+  virtual Result<AuthSpec> do_auth() const = 0;
+  /// Default: no update needs state.
+  virtual Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const;
+  /// Default: no state (an empty `Experiment`).
+  virtual Result<Experiment> do_read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const;
+
+  // Helpers for the hooks, written once for every vendor.
+
+  /// The mapping table this backend was built from.
+  const MappingTable& table() const { return *table_; }
+  /// Records that `neutral` (a `field::` name) goes out in a request of `out`.
+  static void carry(BackendPlan& out, std::string_view neutral);
+  /// Records `neutral` as skipped with the table's `fields.<neutral>.skip` reason.
+  void skip(BackendPlan& out, std::string_view neutral) const;
+  /// `skip` when `present`.
+  void skip_if(bool present, std::string_view neutral, BackendPlan& out) const;
+  /// `skip` for each of `fields` (`field::` names) that `update` sets, in that order.
+  void skip_present(const Update& update, BackendPlan& out, std::initializer_list<std::string_view> fields) const;
+  /// The table's `fields.<neutral>.skip_values.<value>` reason, or `fallback` when it has none.
+  std::string skip_value_reason(std::string_view neutral, std::string_view value, std::string_view fallback) const;
+  /// Records `<neutral>.<value>` (e.g. `action.pause`) as skipped with `skip_value_reason`.
+  void skip_value(BackendPlan& out, std::string_view neutral, std::string_view value,
+                  std::string_view fallback) const;
+  /// The members of `update.vendor.<vendor>`, each checked against the table's `passthrough:`
+  /// (errors name `vendor.<vendor>.<member>`); empty when the update has no block for this vendor.
+  Result<std::vector<PassThrough>> passthrough(const Update& update) const;
+
+ private:
+  /// `e` naming this backend and vendor (what the hook already set is kept).
+  Error stamped(Error e) const;
+
+  std::string backend_;
+  std::string vendor_;
+  std::shared_ptr<const MappingTable> table_;
+  AuthSpec auth_;
 };
 
 /// Builds an adapter from a backend's settings, rejecting unknown or missing ones.

@@ -36,6 +36,9 @@ struct BackendPlan {
   std::vector<PlannedRequest> requests;  ///< in the order they must be sent
   std::vector<Skip> skipped;
   std::vector<std::string> notes;  ///< what a person should know that is not a skip
+  /// The neutral fields (`field::` names) the requests carry: what lets the adapter base
+  /// check that every present field is carried or skipped. Not part of the JSON or text plan.
+  std::vector<std::string> carried;
 };
 
 /// One update planned for every selected backend, in config order.

@@ -455,22 +455,23 @@ TEST(AppConfigConfig, EndpointOverrideReplacesTheBaseUrl) {
 
 TEST(AppConfigAuth, IsSigV4ForAppConfigInTheBackendsRegion) {
   Bridge b = bridge(config("region: eu-west-1, application: abc1234, profile: staging"));
-  AuthSpec auth = b.backends()[0].adapter->auth();
-  EXPECT_EQ(auth.scheme, "sigv4");
-  EXPECT_EQ(auth.params.at("service"), "appconfig");
-  EXPECT_EQ(auth.params.at("region"), "eu-west-1");
-  EXPECT_EQ(auth.params.at("profile"), "staging");
+  const AuthSpec& auth = b.backends()[0].adapter->auth();
+  const auto* sigv4 = std::get_if<SigV4Auth>(&auth.method);
+  ASSERT_NE(sigv4, nullptr);
+  EXPECT_EQ(sigv4->service, "appconfig");
+  EXPECT_EQ(sigv4->region, "eu-west-1");
+  EXPECT_EQ(sigv4->profile, "staging");
   EXPECT_TRUE(auth.headers.empty());
 
   Bridge plain = bridge();
-  AuthSpec no_profile = plain.backends()[0].adapter->auth();
-  EXPECT_FALSE(no_profile.params.contains("profile"));
-  EXPECT_EQ(no_profile.params.size(), 2u);
+  const auto* no_profile = std::get_if<SigV4Auth>(&plain.backends()[0].adapter->auth().method);
+  ASSERT_NE(no_profile, nullptr);
+  EXPECT_FALSE(no_profile->profile.has_value());
 }
 
 TEST(AppConfigAuth, EndpointOverrideKeepsTheSigningRegion) {
   Bridge b = bridge(config("region: us-west-2, application: abc1234, endpoint: 'http://127.0.0.1:4566'"));
-  EXPECT_EQ(b.backends()[0].adapter->auth().params.at("region"), "us-west-2");
+  EXPECT_EQ(std::get<SigV4Auth>(b.backends()[0].adapter->auth().method).region, "us-west-2");
 }
 
 TEST(AppConfigSecrets, NoCredentialReachesAPlan) {

@@ -314,31 +314,31 @@ vendor: {auth0: {assignment_config: {subject: device}}}
   }
   for (const auto& r : p->backends.front().requests)
     for (const auto& [name, value] : r.headers) EXPECT_EQ(name, "content-type");
-  AuthSpec auth = bridge().backends().front().adapter->auth();
-  for (const auto& [name, value] : auth.params) {
-    EXPECT_EQ(value.find("client-id-value-1234"), std::string::npos) << name;
-    EXPECT_EQ(value.find("super-secret-value-5678"), std::string::npos) << name;
+  const auto oauth = std::get<OAuthClientCredentialsAuth>(bridge().backends().front().adapter->auth().method);
+  for (const std::string* value : {&oauth.token_url, &oauth.audience, &oauth.client_id_env, &oauth.client_secret_env}) {
+    EXPECT_EQ(value->find("client-id-value-1234"), std::string::npos) << *value;
+    EXPECT_EQ(value->find("super-secret-value-5678"), std::string::npos) << *value;
   }
   ::unsetenv("AUTH0_CLIENT_ID");
   ::unsetenv("AUTH0_CLIENT_SECRET");
 }
 
 TEST(Auth0Adapter, AuthIsClientCredentialsAgainstTheTenant) {
-  AuthSpec auth = bridge().backends().front().adapter->auth();
-  EXPECT_EQ(auth.scheme, "oauth_client_credentials");
-  EXPECT_EQ(auth.params.at("token_url"), "https://example.us.auth0.com/oauth/token");
-  EXPECT_EQ(auth.params.at("audience"), "https://example.us.auth0.com/api/v2/");
-  EXPECT_EQ(auth.params.at("client_id_env"), "AUTH0_CLIENT_ID");
-  EXPECT_EQ(auth.params.at("client_secret_env"), "AUTH0_CLIENT_SECRET");
-  EXPECT_EQ(auth.params.size(), 4u);
+  const AuthSpec auth = bridge().backends().front().adapter->auth();  // a copy: bridge() is a temporary
+  const auto* oauth = std::get_if<OAuthClientCredentialsAuth>(&auth.method);
+  ASSERT_NE(oauth, nullptr);
+  EXPECT_EQ(oauth->token_url, "https://example.us.auth0.com/oauth/token");
+  EXPECT_EQ(oauth->audience, "https://example.us.auth0.com/api/v2/");
+  EXPECT_EQ(oauth->client_id_env, "AUTH0_CLIENT_ID");
+  EXPECT_EQ(oauth->client_secret_env, "AUTH0_CLIENT_SECRET");
   EXPECT_TRUE(auth.headers.empty());
 }
 
 TEST(Auth0Adapter, EndpointOverrideMovesRequestsAndTokenButNotTheAudience) {
   Bridge b = bridge(std::string(kSettings) + ", endpoint: 'http://127.0.0.1:8443/tenant/'");
-  AuthSpec auth = b.backends().front().adapter->auth();
-  EXPECT_EQ(auth.params.at("token_url"), "http://127.0.0.1:8443/tenant/oauth/token");
-  EXPECT_EQ(auth.params.at("audience"), "https://example.us.auth0.com/api/v2/");
+  const auto& oauth = std::get<OAuthClientCredentialsAuth>(b.backends().front().adapter->auth().method);
+  EXPECT_EQ(oauth.token_url, "http://127.0.0.1:8443/tenant/oauth/token");
+  EXPECT_EQ(oauth.audience, "https://example.us.auth0.com/api/v2/");
   auto p = b.plan(update("experiment: checkout-redesign\nname: Checkout\naction: stop\n"));
   const auto& backend = only_backend(p);
   ASSERT_EQ(backend.requests.size(), 2u);

@@ -433,22 +433,22 @@ TEST(EvidentlySecrets, APastedSecretInProfileIsNotEchoed) {
 TEST(EvidentlyAuth, SigV4WithServiceRegionAndProfile) {
   auto bridge = bridge_for("region: eu-west-1, project: checkout, profile: migration");
   ASSERT_TRUE(bridge) << bridge.error().describe();
-  AuthSpec spec = bridge->backends().at(0).adapter->auth();
-  EXPECT_EQ(spec.scheme, "sigv4");
-  EXPECT_EQ(spec.params.at("service"), "evidently");
-  EXPECT_EQ(spec.params.at("region"), "eu-west-1");
-  EXPECT_EQ(spec.params.at("profile"), "migration");
-  EXPECT_EQ(spec.params.size(), 3u);
+  const AuthSpec& spec = bridge->backends().at(0).adapter->auth();
+  const auto* sigv4 = std::get_if<SigV4Auth>(&spec.method);
+  ASSERT_NE(sigv4, nullptr);
+  EXPECT_EQ(sigv4->service, "evidently");
+  EXPECT_EQ(sigv4->region, "eu-west-1");
+  EXPECT_EQ(sigv4->profile, "migration");
   EXPECT_TRUE(spec.headers.empty());
 }
 
 TEST(EvidentlyAuth, NoProfileMeansTheDefaultChain) {
   auto bridge = bridge_for();
   ASSERT_TRUE(bridge) << bridge.error().describe();
-  AuthSpec spec = bridge->backends().at(0).adapter->auth();
-  EXPECT_EQ(spec.scheme, "sigv4");
-  EXPECT_EQ(spec.params.at("region"), "us-east-1");
-  EXPECT_FALSE(spec.params.contains("profile"));
+  const auto* sigv4 = std::get_if<SigV4Auth>(&bridge->backends().at(0).adapter->auth().method);
+  ASSERT_NE(sigv4, nullptr);
+  EXPECT_EQ(sigv4->region, "us-east-1");
+  EXPECT_FALSE(sigv4->profile.has_value());
 }
 
 // ---------------------------------------------------------------------------------------------

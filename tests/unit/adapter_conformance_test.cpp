@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <stdexcept>
 
 #include <boost/json/object.hpp>
 
@@ -106,8 +107,8 @@ TEST_P(AdapterConformance, NoNeutralFieldIsDroppedSilently) {
     ASSERT_TRUE(without) << without.error().describe();
     const auto& w = with->backends[0];
     const auto& o = without->backends[0];
-    bool requests_changed = write_json(plan_to_json(Plan{"", {BackendPlan{"", "", w.requests, {}, {}}}})) !=
-                            write_json(plan_to_json(Plan{"", {BackendPlan{"", "", o.requests, {}, {}}}}));
+    bool requests_changed = write_json(plan_to_json(Plan{"", {BackendPlan{"", "", w.requests, {}, {}, {}}}})) !=
+                            write_json(plan_to_json(Plan{"", {BackendPlan{"", "", o.requests, {}, {}, {}}}}));
     bool reported = false;
     for (const auto& s : w.skipped) {
       if (s.field == c.field || s.field.starts_with(c.field + "[") || s.field.starts_with(c.field + ".")) {
@@ -173,10 +174,12 @@ TEST_P(AdapterConformance, NoSecretReachesAPlan) {
   // Put marker secrets wherever this backend says its secrets live, and in the AWS variables.
   std::vector<std::string> variables = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
   for (const auto& backend : bridge_->backends()) {
-    AuthSpec auth = backend.adapter->auth();
-    EXPECT_FALSE(auth.scheme.empty());
-    for (const auto& [key, value] : auth.params)
-      if (key.ends_with("env")) variables.push_back(value);
+    const AuthMethod& method = backend.adapter->auth().method;
+    if (const auto* token = std::get_if<HeaderTokenAuth>(&method)) variables.push_back(token->env);
+    if (const auto* oauth = std::get_if<OAuthClientCredentialsAuth>(&method)) {
+      variables.push_back(oauth->client_id_env);
+      variables.push_back(oauth->client_secret_env);
+    }
   }
   for (const auto& v : variables) ::setenv(v.c_str(), (std::string(kSecretMarker) + "-" + v).c_str(), 1);
   auto p = plan("name: Conformance name\ndescription: Conformance description\nexposure: 40\noverrides: {user-1: two-step}\naction: start\ncomment: c\n");
@@ -263,6 +266,171 @@ TEST_P(AdapterConformance, TableCoversEveryNeutralFieldWithAReasonOrATarget) {
     EXPECT_EQ(f.neutral, neutral);
     EXPECT_TRUE(!f.skip.empty() || !f.operation.empty() || !f.values.empty() || !f.wire.empty()) << neutral;
   }
+}
+
+// ---- the adapter base's guarantees, for every registered vendor ---------------------------
+
+/// What the test adapter does wrong.
+enum class Fault { none, throw_in_bind, throw_in_plan, throw_in_state_requests, throw_in_read_state, drop_field };
+
+/// A registered vendor's adapter with one fault added: the base around it must turn the fault
+/// into an error on its backend. It forwards to the real adapter through its public methods.
+class FaultyAdapter final : public Adapter {
+ public:
+  FaultyAdapter(const BackendContext& context, std::string vendor, std::unique_ptr<Adapter> real, Fault fault,
+                std::string dropped)
+      : Adapter(context, std::move(vendor)), real_(std::move(real)), fault_(fault), dropped_(std::move(dropped)) {}
+
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& binding, const std::string& path) const override {
+    if (fault_ == Fault::throw_in_bind) throw std::runtime_error("bind exploded");
+    return real_->bind(binding, path);
+  }
+  Result<BackendPlan> do_plan(const Update& update, const Binding& binding, const PlanContext& context) const override {
+    if (fault_ == Fault::throw_in_plan) throw std::logic_error("plan exploded");
+    auto p = real_->plan(update, binding, context);
+    if (p && fault_ == Fault::drop_field) {
+      // Forget the field as a buggy adapter would: neither carried nor skipped.
+      std::erase(p->carried, dropped_);
+      std::erase_if(p->skipped, [&](const Skip& s) {
+        return s.field == dropped_ || s.field.starts_with(dropped_ + ".") || s.field.starts_with(dropped_ + "[");
+      });
+    }
+    return p;
+  }
+  Result<AuthSpec> do_auth() const override { return real_->auth(); }
+  Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const override {
+    if (fault_ == Fault::throw_in_state_requests) throw 42;  // not even a std::exception
+    return real_->state_requests(update, binding);
+  }
+  Result<Experiment> do_read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const override {
+    if (fault_ == Fault::throw_in_read_state) throw std::runtime_error("read_state exploded");
+    return real_->read_state(binding, responses);
+  }
+
+ private:
+  std::unique_ptr<Adapter> real_;
+  Fault fault_;
+  std::string dropped_;
+};
+
+/// A registry holding only `vendor`, whose adapters carry `fault`.
+std::unique_ptr<Registry> faulty_registry(const std::string& vendor, Fault fault, std::string dropped = {}) {
+  auto registry = std::make_unique<Registry>();
+  const AdapterFactory* real = Registry::builtin().find(vendor);
+  EXPECT_TRUE(registry
+                  ->add(vendor,
+                        [real, vendor, fault, dropped](const BackendContext& context) -> Result<std::unique_ptr<Adapter>> {
+                          auto adapter = (*real)(context);
+                          if (!adapter) return std::unexpected(std::move(adapter).error());
+                          return std::unique_ptr<Adapter>(
+                              std::make_unique<FaultyAdapter>(context, vendor, std::move(*adapter), fault, dropped));
+                        })
+                  .has_value());
+  return registry;
+}
+
+TEST_P(AdapterConformance, EveryErrorNamesTheBackendAndTheVendor) {
+  // From bind (at load time), from plan, and from a state read the vendor answered with garbage.
+  boost::json::object binding = defaults_of(*table_, "binding");
+  binding["definitely_not_a_setting"] = "x";
+  auto bad_binding = Bridge::from_text(config_text(*table_, binding), "conformance.yaml");
+  ASSERT_FALSE(bad_binding);
+  EXPECT_EQ(bad_binding.error().backend, "b");
+  EXPECT_EQ(bad_binding.error().vendor, GetParam());
+
+  auto refused = plan("vendor: {" + GetParam() + ": {definitely_not_a_member: 1}}\n");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().backend, "b");
+  EXPECT_EQ(refused.error().vendor, GetParam());
+
+  auto update = parse_update(std::string("experiment: ") + kExperiment + "\n" + field_cases()[6].fragment +
+                                 "exposure: 30\naction: start\n",
+                             "u.yaml");
+  ASSERT_TRUE(update);
+  auto reads = bridge_->state_reads(*update);
+  ASSERT_TRUE(reads) << reads.error().describe();
+  for (const auto& r : *reads) {
+    auto state = bridge_->read_state(r.backend, *update, std::vector<ReadResponse>(r.requests.size(), {200, "{not json"}));
+    if (state) continue;  // an adapter may ignore what it cannot use
+    EXPECT_EQ(state.error().backend, "b") << state.error().describe();
+    EXPECT_EQ(state.error().vendor, GetParam());
+  }
+}
+
+TEST_P(AdapterConformance, AThrowingHookBecomesAnInternalErrorOnItsBackend) {
+  auto load = [&](Fault fault, std::unique_ptr<Registry>& registry) {
+    registry = faulty_registry(GetParam(), fault);
+    BridgeOptions options;
+    options.registry = registry.get();
+    return Bridge::from_text(config_text(*table_, defaults_of(*table_, "binding")), "conformance.yaml", options);
+  };
+  auto expect_internal = [&](const Error& e, std::string_view hook) {
+    EXPECT_EQ(e.code, ErrorCode::internal) << e.describe();
+    EXPECT_EQ(e.backend, "b");
+    EXPECT_EQ(e.vendor, GetParam());
+    EXPECT_NE(e.message.find(hook), std::string::npos) << e.describe();
+  };
+  std::unique_ptr<Registry> registry;
+
+  auto bind_throws = load(Fault::throw_in_bind, registry);
+  ASSERT_FALSE(bind_throws);
+  expect_internal(bind_throws.error(), "do_bind");
+  EXPECT_NE(bind_throws.error().message.find("bind exploded"), std::string::npos);
+
+  auto update = parse_update(std::string("experiment: ") + kExperiment + "\n" + field_cases()[6].fragment +
+                                 "exposure: 30\naction: start\n",
+                             "u.yaml");
+  ASSERT_TRUE(update);
+  auto plan_throws = load(Fault::throw_in_plan, registry);
+  ASSERT_TRUE(plan_throws) << plan_throws.error().describe();
+  auto p = plan_throws->plan(*update);
+  ASSERT_FALSE(p);
+  expect_internal(p.error(), "do_plan");
+
+  auto reads_throw = load(Fault::throw_in_state_requests, registry);
+  ASSERT_TRUE(reads_throw);
+  auto reads = reads_throw->state_reads(*update);
+  ASSERT_FALSE(reads) << "a failed state read must not look like one that is not needed";
+  expect_internal(reads.error(), "do_state_requests");
+
+  auto state_throws = load(Fault::throw_in_read_state, registry);
+  ASSERT_TRUE(state_throws);
+  auto state = state_throws->read_state("b", *update, {});
+  ASSERT_FALSE(state);
+  expect_internal(state.error(), "do_read_state");
+}
+
+TEST_P(AdapterConformance, AFieldNeitherCarriedNorSkippedIsRefused) {
+  for (const auto& c : field_cases()) {
+    // The field as the base tracks it: `action.pause` is the `action` field.
+    const std::string neutral = c.field.starts_with("action.") ? "action" : c.field;
+    SCOPED_TRACE(c.field);
+    auto registry = faulty_registry(GetParam(), Fault::drop_field, neutral);
+    BridgeOptions options;
+    options.registry = registry.get();
+    auto bridge = Bridge::from_text(config_text(*table_, defaults_of(*table_, "binding")), "conformance.yaml", options);
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    auto update = parse_update(std::string("experiment: ") + kExperiment + "\n" + c.base + c.fragment, "u.yaml");
+    ASSERT_TRUE(update);
+    auto p = bridge->plan(*update);
+    ASSERT_FALSE(p) << write_json(plan_to_json(*p));
+    EXPECT_EQ(p.error().code, ErrorCode::internal);
+    EXPECT_EQ(p.error().backend, "b");
+    EXPECT_EQ(p.error().field, neutral);
+    EXPECT_NE(p.error().message.find(neutral), std::string::npos) << p.error().describe();
+    // Without the fault the same update plans: the guard fires on the dropped field only.
+    EXPECT_TRUE(bridge_->plan(*update));
+  }
+}
+
+TEST_P(AdapterConformance, WhatIsCarriedStaysOutOfThePrintedPlan) {
+  auto p = plan("name: Conformance name\ndescription: Conformance description\nexposure: 40\naction: start\n");
+  ASSERT_TRUE(p) << p.error().describe();
+  EXPECT_FALSE(p->backends[0].carried.empty());
+  const std::string json = write_json(plan_to_json(*p));
+  EXPECT_EQ(json.find("carried"), std::string::npos) << json;
+  EXPECT_EQ(plan_to_text(*p).find("carried"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Registered, AdapterConformance, ::testing::ValuesIn(Registry::builtin().vendors()),

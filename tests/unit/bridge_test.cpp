@@ -3,6 +3,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+
+#include <unistd.h>
 
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
@@ -202,6 +205,68 @@ TEST(Bridge, MappingOverridesReplaceTheEmbeddedTable) {
   ASSERT_FALSE(b);
   EXPECT_NE(b.error().file.find("launchdarkly.yaml"), std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+// ---- authentication is built and checked when the config is loaded -------------------------
+
+TEST(BridgeAuth, ABadAuthSettingFailsAtLoadWithItsFileLineAndSetting) {
+  auto e = load_error("backends:\n"
+                      "  ld: {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN}\n"
+                      "  ldx: {vendor: launchdarkly, project: default, environment: production, token_env: 'LD TOKEN'}\n");
+  EXPECT_EQ(e.file, "c.yaml");
+  EXPECT_EQ(e.line, 3);
+  EXPECT_EQ(e.field, "backends.ldx.token_env");
+  EXPECT_EQ(e.backend, "ldx");
+  EXPECT_EQ(e.vendor, "launchdarkly");
+}
+
+TEST(BridgeAuth, AnOAuthSecretVariableNameIsCheckedAtLoad) {
+  auto e = load_error("backends:\n"
+                      "  a0: {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_ID,\n"
+                      "       client_secret_env: 'AUTH0-SECRET'}\n");
+  EXPECT_EQ(e.file, "c.yaml");
+  EXPECT_GT(e.line, 0);
+  EXPECT_EQ(e.field, "backends.a0.client_secret_env");
+}
+
+/// The embedded table of `vendor` with `from` replaced by `to`, in a mappings folder of its own.
+std::filesystem::path table_override(const std::string& vendor, const std::string& from, const std::string& to) {
+  std::ifstream in(std::string(EXPBRIDGE_SOURCE_DIR) + "/mappings/" + vendor + ".yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  auto dir = std::filesystem::temp_directory_path() / ("expbridge-auth-" + vendor + "-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / (vendor + ".yaml")) << text;
+  return dir;
+}
+
+TEST(BridgeAuth, AnUnknownSchemeInTheTableFailsAtLoadNamingTheTable) {
+  auto dir = table_override("launchdarkly", "scheme: header_token", "scheme: kerberos");
+  BridgeOptions options;
+  options.mappings_dir = dir.string();
+  auto b = Bridge::from_text(kConfig, "c.yaml", options);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, ErrorCode::internal);
+  EXPECT_NE(b.error().file.find("launchdarkly.yaml"), std::string::npos) << b.error().describe();
+  EXPECT_EQ(b.error().field, "auth.scheme");
+  EXPECT_NE(b.error().message.find("kerberos"), std::string::npos);
+  EXPECT_EQ(b.error().backend, "ld");
+}
+
+TEST(BridgeAuth, ASigV4TableWithoutItsServiceFailsAtLoad) {
+  auto dir = table_override("evidently", "service: evidently", "");
+  BridgeOptions options;
+  options.mappings_dir = dir.string();
+  auto b = Bridge::from_text("backends:\n  ev: {vendor: evidently, region: us-east-1, project: checkout}\n", "c.yaml",
+                             options);
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().field, "auth.service") << b.error().describe();
+  EXPECT_NE(b.error().file.find("evidently.yaml"), std::string::npos);
+  EXPECT_EQ(b.error().vendor, "evidently");
 }
 
 }  // namespace

@@ -1,0 +1,223 @@
+// The adapter base: what every vendor's adapter gets once, around its hooks.
+#include "expbridge/adapter.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <utility>
+
+#include <boost/url/parse.hpp>
+
+#include "adapter_support.hpp"
+#include "message_text.hpp"
+
+namespace expbridge {
+namespace {
+
+/// Runs one hook; an exception becomes an `internal` error naming the hook, since an
+/// exception must never reach a caller of the neutral interface (nor end a fan-out).
+template <class Hook>
+auto guarded(std::string_view hook, Hook&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return std::unexpected(make_error(ErrorCode::internal, std::string(hook) + " threw: " + e.what()));
+  } catch (...) {
+    return std::unexpected(make_error(ErrorCode::internal, std::string(hook) + " threw a non-standard exception"));
+  }
+}
+
+/// The neutral fields `update` sets, in `field::` names (the pass-through block excluded: the
+/// base reads it for the adapter, and refuses any member the table does not route).
+std::vector<std::string_view> present_fields(const Update& u) {
+  std::vector<std::string_view> out;
+  auto add = [&](bool present, std::string_view neutral) {
+    if (present) out.push_back(neutral);
+  };
+  add(u.name.has_value(), field::name);
+  add(u.description.has_value(), field::description);
+  add(u.hypothesis.has_value(), field::hypothesis);
+  add(u.launch_criteria.has_value(), field::launch_criteria);
+  add(u.audience && u.audience->rule, field::audience_rule);
+  add(u.audience && u.audience->description, field::audience_description);
+  add(u.variations.has_value(), field::variations);
+  add(u.exposure.has_value(), field::exposure);
+  add(u.overrides.has_value(), field::overrides);
+  add(u.action.has_value(), field::action);
+  add(u.result.has_value(), field::result);
+  add(u.comment.has_value(), field::comment);
+  return out;
+}
+
+/// A skip of `variations[two-step]` or `action.pause` accounts for `variations` or `action`.
+bool skip_covers(const Skip& skip, std::string_view neutral) {
+  if (!skip.field.starts_with(neutral)) return false;
+  if (skip.field.size() == neutral.size()) return true;
+  const char next = skip.field[neutral.size()];
+  return next == '.' || next == '[';
+}
+
+Status name_error(std::string member, std::string message) {
+  Error e = make_error(ErrorCode::invalid_input, std::move(message));
+  e.field = std::move(member);
+  return std::unexpected(std::move(e));
+}
+
+bool env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+/// An HTTP header name (RFC 9110 token).
+bool header_name(std::string_view name) {
+  constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  return !name.empty() && std::all_of(name.begin(), name.end(), [&](unsigned char c) {
+    return std::isalnum(c) || extra.find(static_cast<char>(c)) != std::string_view::npos;
+  });
+}
+
+Status check_env(std::string member, const std::string& name) {
+  if (env_name(name)) return {};
+  return name_error(std::move(member), quote_value(name) + " is not an environment variable name (letters, digits "
+                                                           "and '_', not starting with a digit)");
+}
+
+struct AuthChecker {
+  Status operator()(const SigV4Auth& a) const {
+    if (a.service.empty()) return name_error("service", "SigV4 needs the service's signing name");
+    if (a.region.empty()) return name_error("region", "SigV4 needs a region");
+    if (a.profile && a.profile->empty()) return name_error("profile", "an AWS profile name cannot be empty");
+    return {};
+  }
+  Status operator()(const HeaderTokenAuth& a) const {
+    if (!header_name(a.header)) return name_error("header", quote_value(a.header) + " is not an HTTP header name");
+    return check_env("env", a.env);
+  }
+  Status operator()(const OAuthClientCredentialsAuth& a) const {
+    const auto url = boost::urls::parse_uri(a.token_url);
+    if (!url || !url->has_authority() || url->encoded_host().empty() ||
+        (url->scheme_id() != boost::urls::scheme::https && url->scheme_id() != boost::urls::scheme::http))
+      return name_error("token_url", "the OAuth token URL must be an absolute http(s) URL");
+    EXPBRIDGE_RETURN_IF_ERROR(check_env("client_id_env", a.client_id_env));
+    return check_env("client_secret_env", a.client_secret_env);
+  }
+  Status operator()(const NoAuth&) const { return {}; }
+};
+
+}  // namespace
+
+Status check_auth(const AuthSpec& auth) {
+  for (const auto& [name, value] : auth.headers)
+    if (!header_name(name)) return name_error("headers", quote_value(name) + " is not an HTTP header name");
+  return std::visit(AuthChecker{}, auth.method);
+}
+
+Status Adapter::prepare_auth() {
+  auto built = guarded("do_auth", [&] { return do_auth(); });
+  if (!built) return std::unexpected(stamped(std::move(built).error()));
+  if (auto ok = check_auth(*built); !ok) {
+    // do_auth names the setting at fault; what it passed unchecked is this adapter's bug.
+    Error e = std::move(ok).error();
+    e.code = ErrorCode::internal;
+    e.message = "auth." + e.field + ": " + e.message;
+    e.field.clear();
+    return std::unexpected(stamped(std::move(e)));
+  }
+  auth_ = std::move(*built);
+  return {};
+}
+
+Adapter::Adapter(const BackendContext& context, std::string vendor)
+    : backend_(context.name), vendor_(std::move(vendor)), table_(context.table) {}
+
+Error Adapter::stamped(Error e) const {
+  if (e.backend.empty()) e.backend = backend_;
+  if (e.vendor.empty()) e.vendor = vendor_;
+  return e;
+}
+
+Result<std::unique_ptr<const Binding>> Adapter::bind(const boost::json::object& binding, const std::string& path) const {
+  auto bound = guarded("do_bind", [&] { return do_bind(binding, path); });
+  if (!bound) return std::unexpected(stamped(std::move(bound).error()));
+  return bound;
+}
+
+Result<BackendPlan> Adapter::plan(const Update& update, const Binding& binding, const PlanContext& context) const {
+  auto planned = guarded("do_plan", [&] { return do_plan(update, binding, context); });
+  if (!planned) return std::unexpected(stamped(std::move(planned).error()));
+  planned->backend = backend_;
+  planned->vendor = vendor_;
+  for (std::string_view neutral : present_fields(update)) {
+    const bool carried = std::find(planned->carried.begin(), planned->carried.end(), neutral) != planned->carried.end();
+    const bool skipped = std::any_of(planned->skipped.begin(), planned->skipped.end(),
+                                     [&](const Skip& s) { return skip_covers(s, neutral); });
+    if (carried || skipped) continue;
+    Error e = make_error(ErrorCode::internal, "the " + vendor_ + " adapter neither planned nor skipped '" +
+                                                  std::string(neutral) + "' (an adapter bug: nothing was sent)");
+    e.field = std::string(neutral);
+    return std::unexpected(stamped(std::move(e)));
+  }
+  return planned;
+}
+
+Result<std::vector<PlannedRequest>> Adapter::state_requests(const Update& update, const Binding& binding) const {
+  auto requests = guarded("do_state_requests", [&] { return do_state_requests(update, binding); });
+  if (!requests) return std::unexpected(stamped(std::move(requests).error()));
+  return requests;
+}
+
+Result<Experiment> Adapter::read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const {
+  auto state = guarded("do_read_state", [&] { return do_read_state(binding, responses); });
+  if (!state) return std::unexpected(stamped(std::move(state).error()));
+  return state;
+}
+
+Result<std::vector<PlannedRequest>> Adapter::do_state_requests(const Update&, const Binding&) const {
+  return std::vector<PlannedRequest>{};
+}
+
+Result<Experiment> Adapter::do_read_state(const Binding&, const std::vector<ReadResponse>&) const {
+  return Experiment{};
+}
+
+void Adapter::carry(BackendPlan& out, std::string_view neutral) {
+  if (std::find(out.carried.begin(), out.carried.end(), neutral) == out.carried.end())
+    out.carried.emplace_back(neutral);
+}
+
+void Adapter::skip(BackendPlan& out, std::string_view neutral) const {
+  out.skipped.push_back(Skip{std::string(neutral), table_->field(neutral).skip});
+}
+
+void Adapter::skip_if(bool present, std::string_view neutral, BackendPlan& out) const {
+  if (present) skip(out, neutral);
+}
+
+void Adapter::skip_present(const Update& update, BackendPlan& out,
+                           std::initializer_list<std::string_view> fields) const {
+  const auto present = present_fields(update);
+  for (std::string_view neutral : fields)
+    skip_if(std::find(present.begin(), present.end(), neutral) != present.end(), neutral, out);
+}
+
+std::string Adapter::skip_value_reason(std::string_view neutral, std::string_view value,
+                                       std::string_view fallback) const {
+  const auto& values = table_->field(neutral).skip_values;
+  if (auto it = values.find(value); it != values.end()) return it->second;
+  return std::string(fallback);
+}
+
+void Adapter::skip_value(BackendPlan& out, std::string_view neutral, std::string_view value,
+                         std::string_view fallback) const {
+  out.skipped.push_back(
+      Skip{std::string(neutral) + "." + std::string(value), skip_value_reason(neutral, value, fallback)});
+}
+
+Result<std::vector<PassThrough>> Adapter::passthrough(const Update& update) const {
+  const auto* block = update.vendor.if_contains(vendor_);
+  if (!block) return std::vector<PassThrough>{};
+  return read_passthrough(*table_, block->get_object());
+}
+
+}  // namespace expbridge
