@@ -58,21 +58,19 @@ class CountingBinding final : public Binding {
 
 class CountingAdapter final : public Adapter {
  public:
-  CountingAdapter(std::string backend, std::shared_ptr<const MappingTable> table, std::string base, std::string auth,
-                  CountingVendor* vendor)
-      : backend_(std::move(backend)), table_(std::move(table)), base_(std::move(base)), auth_(std::move(auth)),
-        vendor_(vendor) {}
+  CountingAdapter(const BackendContext& context, std::string base, std::string auth, CountingVendor* vendor)
+      : Adapter(context, std::string(CountingVendor::kVendor)), backend_(context.name), table_(context.table),
+        base_(std::move(base)), auth_(std::move(auth)), vendor_(vendor) {}
 
-  std::string_view vendor() const override { return CountingVendor::kVendor; }
-
-  Result<std::unique_ptr<const Binding>> bind(const boost::json::object& binding, const std::string& path) const override {
+ protected:
+  Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& binding, const std::string& path) const override {
     const auto* id = binding.if_contains("id");
     if (binding.size() != 1 || !id || !id->is_string() || id->get_string().empty())
       return std::unexpected(invalid_field(path, "a counting binding is exactly {id: NON-EMPTY STRING}"));
     return std::make_unique<const CountingBinding>(std::string(id->get_string()));
   }
 
-  Result<BackendPlan> plan(const Update& update, const Binding& binding, const PlanContext& context) const override {
+  Result<BackendPlan> do_plan(const Update& update, const Binding& binding, const PlanContext& context) const override {
     auto& calls = vendor_->calls(backend_);
     ++calls.plan;
     if (context.current) ++calls.plan_with_state;
@@ -84,6 +82,7 @@ class CountingAdapter final : public Adapter {
       if (!request) return std::unexpected(std::move(request).error());
       request->body = boost::json::object{{"description", *update.description}};
       out.requests.push_back(std::move(*request));
+      carry(out, field::description);
     }
     if (update.exposure) {
       if (context.current && context.current->exposure && *update.exposure < *context.current->exposure) {
@@ -95,12 +94,14 @@ class CountingAdapter final : public Adapter {
       if (!request) return std::unexpected(std::move(request).error());
       request->body = boost::json::object{{"exposure", *update.exposure}};
       out.requests.push_back(std::move(*request));
+      carry(out, field::exposure);
     }
     if (update.action) {
       if (*update.action == Action::start) {
         auto request = make_request("StartExperiment", id);
         if (!request) return std::unexpected(std::move(request).error());
         out.requests.push_back(std::move(*request));
+        carry(out, field::action);
       } else {
         const std::string value(to_string(*update.action));
         out.skipped.push_back(Skip{"action." + value, table_->field("action").skip_values.at(value)});
@@ -116,37 +117,30 @@ class CountingAdapter final : public Adapter {
     return out;
   }
 
-  AuthSpec auth() const override {
+  Result<AuthSpec> do_auth() const override {
     ++vendor_->calls(backend_).auth;
     maybe_throw(CountingStage::auth);
     AuthSpec spec;
     if (auth_ == "token") {
-      spec.scheme = "header_token";
-      spec.params.emplace("header", "Authorization");
-      spec.params.emplace("env", "COUNTING_TOKEN");
+      spec.method = HeaderTokenAuth{"Authorization", "COUNTING_TOKEN", std::nullopt};
     } else if (auth_ == "oauth") {
-      spec.scheme = "oauth_client_credentials";
-      spec.params.emplace("token_url", base_ + "/oauth/token");
-      spec.params.emplace("client_id_env", "COUNTING_CLIENT_ID");
-      spec.params.emplace("client_secret_env", "COUNTING_CLIENT_SECRET");
+      spec.method = OAuthClientCredentialsAuth{base_ + "/oauth/token", "", "COUNTING_CLIENT_ID", "COUNTING_CLIENT_SECRET"};
     } else {
-      spec.scheme = "none";
+      spec.method = NoAuth{};
     }
     return spec;
   }
 
-  std::vector<PlannedRequest> state_requests(const Update& update, const Binding& binding) const override {
+  Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const override {
     ++vendor_->calls(backend_).state_requests;
     maybe_throw(CountingStage::state_requests);
-    if (!update.exposure) return {};
+    if (!update.exposure) return std::vector<PlannedRequest>{};
     auto request = make_request("GetExperiment", static_cast<const CountingBinding&>(binding).id);
-    // The table defines GetExperiment: a miss is a broken test table, and no read is the
-    // honest answer to it (the exposure test then fails visibly).
-    if (!request) return {};
-    return {std::move(*request)};
+    if (!request) return std::unexpected(std::move(request).error());
+    return std::vector<PlannedRequest>{std::move(*request)};
   }
 
-  Result<Experiment> read_state(const Binding& /*binding*/, const std::vector<ReadResponse>& responses) const override {
+  Result<Experiment> do_read_state(const Binding& /*binding*/, const std::vector<ReadResponse>& responses) const override {
     ++vendor_->calls(backend_).read_state;
     maybe_throw(CountingStage::read_state);
     if (vendor_->read_state_fails(backend_))
@@ -207,7 +201,7 @@ Status add_counting(Registry& registry, CountingVendor* vendor, std::shared_ptr<
         return std::unexpected(invalid_field(context.path + ".auth", "is none, token or oauth"));
     }
     std::string base = context.endpoint.empty() ? context.table->base_url() : context.endpoint;
-    return std::make_unique<CountingAdapter>(context.name, context.table, std::move(base), std::move(auth), vendor);
+    return std::make_unique<CountingAdapter>(context, std::move(base), std::move(auth), vendor);
   });
 }
 
