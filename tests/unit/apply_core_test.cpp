@@ -20,11 +20,16 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
+#include "support/report_helpers.hpp"
 #include "support/counting_adapter.hpp"
 #include "support/scripted_http_client.hpp"
 
 namespace expbridge {
 namespace {
+
+using test::backend_of;
+using test::dump;
+using test::error_text;
 
 using test::CountingStage;
 using test::CountingVendor;
@@ -37,17 +42,8 @@ const std::vector<std::string> kBackends = {"one", "two", "three"};
 std::string host(std::string_view backend) { return "https://" + std::string(backend) + ".example.test"; }
 std::string experiment_url(std::string_view backend) { return host(backend) + "/experiments/e1"; }
 
-std::string dump(const UpdateReport& report) { return boost::json::serialize(report_to_json(report)); }
-std::string error_text(const std::optional<Error>& e) { return e ? e->describe() : std::string("(no error)"); }
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
-const BackendReport& backend_of(const UpdateReport& report, std::string_view name) {
-  for (const auto& b : report.backends)
-    if (b.backend == name) return b;
-  static const BackendReport none{};
-  ADD_FAILURE() << "no report for backend " << name << ": " << dump(report);
-  return none;
-}
 
 constexpr std::string_view kDescription = R"({"experiment": "exp", "description": "Second week"})";
 constexpr std::string_view kExposure = R"({"experiment": "exp", "exposure": 40})";

@@ -24,10 +24,15 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
+#include "support/report_helpers.hpp"
 #include "support/apply_fake_vendors.hpp"
 
 namespace expbridge {
 namespace {
+
+using test::backend_of;
+using test::dump;
+using test::error_text;
 
 using test::FakeVendors;
 using test::ServerReply;
@@ -37,18 +42,8 @@ using namespace std::chrono_literals;
 
 // ---- helpers ------------------------------------------------------------------------
 
-std::string error_text(const std::optional<Error>& e) { return e ? e->describe() : std::string("(no error)"); }
 
-const BackendReport& backend_of(const UpdateReport& report, std::string_view name) {
-  for (const auto& b : report.backends)
-    if (b.backend == name) return b;
-  static const BackendReport none{};
-  ADD_FAILURE() << "no report for backend " << name;
-  return none;
-}
 
-/// Everything about a report, for failure messages.
-std::string dump(const UpdateReport& report) { return boost::json::serialize(report_to_json(report)); }
 
 /// Path and query of an absolute URL (`http://h:p/x?y` -> `/x?y`).
 std::string origin_form(const std::string& url) {

@@ -21,11 +21,16 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
+#include "support/report_helpers.hpp"
 #include "support/apply_fake_vendors.hpp"
 #include "support/loopback_server.hpp"
 
 namespace expbridge {
 namespace {
+
+using test::backend_of;
+using test::dump;
+using test::error_text;
 
 using test::FakeVendors;
 using test::ServerReply;
@@ -33,15 +38,7 @@ using test::ServerRequest;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-const BackendReport& backend_of(const UpdateReport& report, std::string_view name) {
-  for (const auto& b : report.backends)
-    if (b.backend == name) return b;
-  static const BackendReport none{};
-  ADD_FAILURE() << "no report for backend " << name;
-  return none;
-}
 
-std::string dump(const UpdateReport& report) { return boost::json::serialize(report_to_json(report)); }
 
 ServerReply dropped() {
   ServerReply reply;
