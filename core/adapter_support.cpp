@@ -40,11 +40,12 @@ Status check_string(const LimitSpec& limit, std::string_view value, std::string_
     return std::unexpected(limit_error(limit, field,
                                        "must be " + range_text(limit.min_length, limit.max_length) +
                                            " characters long, got " + std::to_string(length)));
-  const std::string shown = limit.hide_value ? std::string("the value") : quote_value(value);
+  // Quoted only when refused: planning checks every value, and most pass.
+  auto shown = [&] { return limit.hide_value ? std::string("the value") : quote_value(value); };
   if (limit.compiled && !limit.compiled->full_match(value))
-    return std::unexpected(limit_error(limit, field, shown + " does not match " + limit.pattern));
+    return std::unexpected(limit_error(limit, field, shown() + " does not match " + limit.pattern));
   if (limit.compiled_not && limit.compiled_not->full_match(value))
-    return std::unexpected(limit_error(limit, field, shown + " is refused (it matches " + limit.not_pattern + ")"));
+    return std::unexpected(limit_error(limit, field, shown() + " is refused (it matches " + limit.not_pattern + ")"));
   return {};
 }
 
