@@ -59,7 +59,7 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
-#include "support/loopback_server.hpp"
+#include "emulator/loopback_server.hpp"
 
 #ifndef EXPBRIDGE_CLI
 #error "EXPBRIDGE_CLI must name the expbridge binary (bench/CMakeLists.txt sets it)"
@@ -69,9 +69,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using expbridge::test::LoopbackServer;
-using expbridge::test::ServerReply;
-using expbridge::test::ServerRequest;
+using expbridge::emulator::LoopbackServer;
+using expbridge::emulator::ServerReply;
+using expbridge::emulator::ServerRequest;
 namespace json = boost::json;
 
 // ---------------------------------------------------------------------------

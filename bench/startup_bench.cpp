@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "document.hpp"
-#include "emulators/emulator.hpp"
+#include "emulator/emulator.hpp"
 #include "json_writer.hpp"
 
 extern char** environ;

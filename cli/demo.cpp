@@ -6,7 +6,7 @@
 #include <boost/json/object.hpp>
 
 #include "document.hpp"
-#include "emulators/emulator.hpp"
+#include "emulator/emulator.hpp"
 #include "expbridge/apply.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"

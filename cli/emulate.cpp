@@ -10,8 +10,8 @@
 #include <iostream>
 #include <thread>
 
-#include "emulators/emulator.hpp"
-#include "emulators/fixtures.hpp"
+#include "emulator/emulator.hpp"
+#include "emulator/fixtures.hpp"
 
 namespace expbridge::cli {
 namespace {

@@ -1,7 +1,7 @@
 # Writes OUTPUT: a C++ source holding every default emulator fixture (FIXTURES, a |-list of
-# tests/emulators/fixtures/default-*.yaml) as a string, so `expbridge emulate` and the tests
-# carry their default state. Run at build time by CMakeLists.txt; the files are merged at
-# run time (tests/emulators/fixtures.cpp).
+# adapters/<vendor>/<vendor>_emulator_fixture.yaml) as a string, so `expbridge emulate` and the
+# tests carry their default state. Run at build time by CMakeLists.txt; the files are merged at
+# run time (emulator/fixtures.cpp).
 string(REPLACE "|" ";" FIXTURES "${FIXTURES}")
 set(body "")
 foreach(fixture IN LISTS FIXTURES)
@@ -13,8 +13,8 @@ foreach(fixture IN LISTS FIXTURES)
   endif()
   string(APPEND body "      {\"${name}\", R\"expbridge_fx(${text})expbridge_fx\"},\n")
 endforeach()
-file(WRITE "${OUTPUT}.tmp" "// Generated from tests/emulators/fixtures/default-*.yaml by cmake/embed_fixtures.cmake. Do not edit.
-#include \"emulators/fixtures.hpp\"
+file(WRITE "${OUTPUT}.tmp" "// Generated from adapters/*/*_emulator_fixture.yaml by cmake/embed_fixtures.cmake. Do not edit.
+#include \"emulator/fixtures.hpp\"
 
 namespace expbridge::emulator {
 

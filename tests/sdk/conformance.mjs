@@ -32,7 +32,7 @@ if (!url || !/^https?:\/\//.test(url)) {
   process.exit(2);
 }
 
-// The emulators' test credentials (tests/emulators/emulator.hpp: documented example values).
+// The emulators' test credentials (each vendor emulator under adapters/<vendor>/: documented example values).
 const AWS = {
   endpoint: url,
   region: 'us-east-1',
@@ -42,7 +42,7 @@ const AWS = {
 const LD_TOKEN = 'api-emulator-token';
 const SEMANTIC_PATCH = 'application/json; domain-model=launchdarkly.semanticpatch';
 
-// Fixture ids (tests/emulators/fixtures/default-*.yaml).
+// Fixture ids (adapters/<vendor>/<vendor>_emulator_fixture.yaml).
 const APP = 'abc1234';
 const DEF = 'bsxyd7k';
 const LD = { project: 'default', environment: 'production', experiment: 'checkout-redesign' };

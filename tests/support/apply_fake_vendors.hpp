@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "support/loopback_server.hpp"
+#include "support/test_resources.hpp"
 
 namespace expbridge::test {
 

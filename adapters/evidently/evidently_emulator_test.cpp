@@ -1,5 +1,5 @@
 // The Evidently emulator, driven through handle() with SigV4-signed requests.
-#include "emulators/evidently_emulator.hpp"
+#include "evidently/evidently_emulator.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -57,10 +57,10 @@ ServerRequest signed_request(std::string method, std::string target, std::string
 }
 
 json::value fixture_section() {
-  std::ifstream in(std::string(EXPBRIDGE_SOURCE_DIR) + "/tests/emulators/fixtures/default-evidently.yaml");
+  std::ifstream in(std::string(EXPBRIDGE_SOURCE_DIR) + "/adapters/evidently/evidently_emulator_fixture.yaml");
   std::stringstream text;
   text << in.rdbuf();
-  auto doc = parse_document(text.str(), "default-evidently.yaml");
+  auto doc = parse_document(text.str(), "evidently_emulator_fixture.yaml");
   EXPECT_TRUE(doc.has_value());
   return doc ? doc->root.at("evidently") : json::value();
 }

@@ -29,7 +29,7 @@
 #include "apply/authenticator.hpp"
 #include "auth/sigv4.hpp"
 #include "http/beast_http_client.hpp"
-#include "support/loopback_server.hpp"
+#include "support/test_resources.hpp"
 
 namespace expbridge::apply {
 namespace {

@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "emulators/emulator.hpp"
+#include "emulator/emulator.hpp"
 
 namespace expbridge::emulator {
 

@@ -1,5 +1,5 @@
 // The LaunchDarkly emulator, driven through handle() directly (no sockets).
-#include "emulators/launchdarkly_emulator.hpp"
+#include "launchdarkly/launchdarkly_emulator.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -33,7 +33,7 @@ std::string read_text_file(const std::string& path) {
 }
 
 json::value default_section() {
-  auto doc = parse_document(read_text_file(kSource + "/tests/emulators/fixtures/default-launchdarkly.yaml"), "default-launchdarkly.yaml");
+  auto doc = parse_document(read_text_file(kSource + "/adapters/launchdarkly/launchdarkly_emulator_fixture.yaml"), "launchdarkly_emulator_fixture.yaml");
   EXPECT_TRUE(doc) << doc.error().describe();
   return doc->root.at("launchdarkly");
 }

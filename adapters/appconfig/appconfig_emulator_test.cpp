@@ -9,7 +9,7 @@
 
 #include "auth/sigv4.hpp"
 #include "document.hpp"
-#include "emulators/appconfig_emulator.hpp"
+#include "appconfig/appconfig_emulator.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
@@ -75,7 +75,7 @@ json::value body_of(const ServerReply& reply) {
 }
 
 boost::json::value load_fixture() {
-  auto doc = load_document(std::string(EXPBRIDGE_SOURCE_DIR) + "/tests/emulators/fixtures/default-appconfig.yaml");
+  auto doc = load_document(std::string(EXPBRIDGE_SOURCE_DIR) + "/adapters/appconfig/appconfig_emulator_fixture.yaml");
   EXPECT_TRUE(doc.has_value()) << (doc ? "" : doc.error().describe());
   return doc->root.as_object().at("appconfig");
 }

@@ -17,8 +17,8 @@
 
 #include <boost/json/parse.hpp>
 
-#include "emulators/blocking_http.hpp"
-#include "emulators/emulator.hpp"
+#include "support/blocking_http.hpp"
+#include "emulator/emulator.hpp"
 
 extern char** environ;
 

@@ -11,10 +11,11 @@
 #include <boost/json/parse.hpp>
 
 #include "document.hpp"
-#include "emulators/blocking_http.hpp"
-#include "emulators/emulator.hpp"
-#include "emulators/emulator_host.hpp"
-#include "emulators/fixtures.hpp"
+#include "support/blocking_http.hpp"
+#include "support/test_resources.hpp"
+#include "emulator/emulator.hpp"
+#include "emulator/emulator_host.hpp"
+#include "emulator/fixtures.hpp"
 #include "json_reader.hpp"
 
 namespace expbridge::emulator {
@@ -361,16 +362,15 @@ TEST_F(EmulatorHostTest, InjectedErrorsTakeTheVendorsShape) {
   EXPECT_EQ(a0.header("Retry-After"), "1");
 }
 
-// Every default-*.yaml in the source tree is compiled in, and each one's sections are in
+// Every adapters/*/*_emulator_fixture.yaml in the source tree is compiled in, and each one's sections are in
 // the merged default fixture unchanged.
 TEST(EmulatorFixtures, EmbeddedDefaultsAreEveryFileMerged) {
-  const std::filesystem::path dir = std::filesystem::path(EXPBRIDGE_SOURCE_DIR) / "tests/emulators/fixtures";
+  const std::filesystem::path dir = std::filesystem::path(EXPBRIDGE_SOURCE_DIR) / "adapters";
   std::set<std::string> on_disk, embedded;
-  if (std::filesystem::exists(dir))
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      const auto name = entry.path().filename().string();
-      if (name.starts_with("default-") && name.ends_with(".yaml")) on_disk.insert(name);
-    }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    const auto name = entry.path().filename().string();
+    if (name.ends_with("_emulator_fixture.yaml")) on_disk.insert(name);
+  }
   for (const auto& f : embedded_fixture_files()) embedded.insert(std::string(f.name));
   EXPECT_EQ(embedded, on_disk) << "rebuild: the fixtures are embedded at build time";
 
@@ -388,8 +388,9 @@ TEST(EmulatorFixtures, EmbeddedDefaultsAreEveryFileMerged) {
       ASSERT_TRUE(merged->as_object().contains(key)) << f.name << ": " << key;
       EXPECT_EQ(merged->at(key), section) << f.name << ": " << key;
     }
-    // By convention default-<vendor>.yaml holds the `<vendor>:` section.
-    const std::string vendor = std::string(f.name).substr(8, f.name.size() - 8 - 5);
+    // By convention <vendor>_emulator_fixture.yaml holds the `<vendor>:` section.
+    const std::string suffix = "_emulator_fixture.yaml";
+    const std::string vendor = std::string(f.name).substr(0, f.name.size() - suffix.size());
     EXPECT_TRUE(doc->root.as_object().contains(vendor)) << f.name << " has no '" << vendor << ":' section";
   }
   EXPECT_EQ(merged->as_object().size(), sections);

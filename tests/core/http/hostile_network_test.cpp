@@ -17,13 +17,13 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "emulators/emulator.hpp"
+#include "emulator/emulator.hpp"
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "support/report_helpers.hpp"
 #include "support/apply_fake_vendors.hpp"
-#include "support/loopback_server.hpp"
+#include "support/test_resources.hpp"
 
 namespace expbridge {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "auth/sigv4.hpp"
-#include "emulator.hpp"
+#include "emulator/emulator.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::emulator {

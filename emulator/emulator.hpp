@@ -16,12 +16,12 @@
 #include <boost/json/value.hpp>
 
 #include "expbridge/error.hpp"
-#include "support/loopback_server.hpp"
+#include "emulator/loopback_server.hpp"
 
 namespace expbridge::emulator {
 
-using test::ServerReply;
-using test::ServerRequest;
+
+
 
 /// The credentials every emulator accepts. They are the documented example values, not secrets.
 struct TestCredentials {
@@ -45,7 +45,7 @@ class VendorEmulator {
   /// Answers a request it serves: auth checked first, then the operation, with the
   /// vendor's status codes and error bodies.
   virtual ServerReply handle(const ServerRequest& request) = 0;
-  /// Replaces the state with the fixture's `<vendor>:` section (defaults: fixtures/default-<vendor>.yaml).
+  /// Replaces the state with the fixture's `<vendor>:` section (defaults: adapters/<vendor>/<vendor>_emulator_fixture.yaml).
   /// Unknown keys are errors.
   virtual Status seed(const boost::json::value& fixture) = 0;
   /// The whole state as JSON (what tests assert on, and `GET /_emulator/state`).
@@ -101,7 +101,7 @@ class EmulatorHost {
   std::vector<std::unique_ptr<VendorEmulator>> emulators_;
   std::vector<Fault> faults_;
   std::map<std::string, std::size_t> counts_;
-  std::unique_ptr<test::LoopbackServer> server_;
+  std::unique_ptr<LoopbackServer> server_;
 };
 
 /// Helpers every emulator uses.

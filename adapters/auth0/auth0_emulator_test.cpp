@@ -10,7 +10,7 @@
 #include <boost/json/parse.hpp>
 
 #include "document.hpp"
-#include "emulators/auth0_emulator.hpp"
+#include "auth0/auth0_emulator.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
@@ -65,7 +65,7 @@ constexpr const char* kForm =
 
 class Auth0Emulator : public ::testing::Test {
  protected:
-  void SetUp() override { seed(read_file(kSource + "/tests/emulators/fixtures/default-auth0.yaml")); }
+  void SetUp() override { seed(read_file(kSource + "/adapters/auth0/auth0_emulator_fixture.yaml")); }
 
   void seed(std::string_view yaml) {
     auto status = emulator_->seed(section(yaml));
@@ -175,7 +175,7 @@ TEST_F(Auth0Emulator, ApiNeedsABearerTokenItIssued) {
 }
 
 TEST_F(Auth0Emulator, ExpiredTokensAreRefused) {
-  seed(read_file(kSource + "/tests/emulators/fixtures/default-auth0.yaml") + "  token_lifetime_s: 1\n");
+  seed(read_file(kSource + "/adapters/auth0/auth0_emulator_fixture.yaml") + "  token_lifetime_s: 1\n");
   auto reply = token_request(kForm);
   EXPECT_EQ(body_of(reply).at("expires_in"), 1);
   token_ = std::string(body_of(reply).at("access_token").as_string());

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "apply/credentials.hpp"
-#include "support/loopback_server.hpp"
+#include "support/test_resources.hpp"
 
 namespace expbridge::apply {
 namespace {

@@ -1,9 +1,9 @@
 // The built-in emulators: one line a vendor.
-#include "appconfig_emulator.hpp"
-#include "auth0_emulator.hpp"
-#include "emulator.hpp"
-#include "launchdarkly_emulator.hpp"
-#include "evidently_emulator.hpp"
+#include "appconfig/appconfig_emulator.hpp"
+#include "auth0/auth0_emulator.hpp"
+#include "emulator/emulator.hpp"
+#include "launchdarkly/launchdarkly_emulator.hpp"
+#include "evidently/evidently_emulator.hpp"
 
 namespace expbridge::emulator {
 

@@ -42,8 +42,8 @@ fs::path testdata_dir() {
 #ifdef EXPBRIDGE_SIGV4_TESTDATA_DIR
   return fs::path(EXPBRIDGE_SIGV4_TESTDATA_DIR);
 #else
-  // This file is <repo>/tests/unit/sigv4_test.cpp; the shared data lives beside the repo.
-  const fs::path repo = fs::absolute(fs::path(__FILE__)).parent_path().parent_path().parent_path();
+  // This file is <repo>/tests/core/auth/sigv4_test.cpp; the shared data lives beside the repo.
+  const fs::path repo = fs::absolute(fs::path(__FILE__)).parent_path().parent_path().parent_path().parent_path();
   return (repo / ".." / "shared" / "testdata" / "sigv4").lexically_normal();
 #endif
 }

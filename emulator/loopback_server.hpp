@@ -1,12 +1,10 @@
-// expbridge tests — an in-process HTTP/1.1 (optionally TLS) server on 127.0.0.1.
+// An in-process HTTP/1.1 (optionally TLS) server on 127.0.0.1 — the transport under the vendor
+// emulators (`expbridge emulate`, `demo`) and the tests' own servers.
 //
-// Each test installs a handler that sees the parsed request and says what to
+// Its user installs a handler that sees the parsed request and says what to
 // answer, or how to misbehave (delay, close without answering, reset mid-body).
 // The server runs on its own thread and io_context; handlers run on that
 // thread, so a handler must not block (use `ServerReply::delay` instead).
-//
-// Also here: test PKI generation (CA + leaf certificates, in memory, with the
-// OpenSSL API) and small helpers for temp files and free ports.
 //
 // No Asio/Beast in this header: including it is cheap.
 #pragma once
@@ -23,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace expbridge::test {
+namespace expbridge::emulator {
 
 /// A request as the server received it.
 struct ServerRequest {
@@ -116,41 +114,4 @@ class LoopbackServer {
   std::unique_ptr<Impl> impl_;
 };
 
-/// A throw-away certificate authority for TLS tests (EC P-256, valid for a day).
-class TestCertificateAuthority {
- public:
-  explicit TestCertificateAuthority(std::string common_name = "expbridge test CA");
-  ~TestCertificateAuthority();
-  TestCertificateAuthority(const TestCertificateAuthority&) = delete;
-  TestCertificateAuthority& operator=(const TestCertificateAuthority&) = delete;
-
-  /// The CA certificate, PEM.
-  const std::string& certificate_pem() const noexcept;
-
-  /// Issues a server certificate with these subjectAltNames: entries that
-  /// parse as IP addresses become `IP:`, the rest `DNS:`.
-  TlsIdentity issue(const std::vector<std::string>& names) const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-/// A file in the system temp dir, removed on destruction.
-class TempFile {
- public:
-  explicit TempFile(std::string_view contents, std::string_view suffix = ".pem");
-  ~TempFile();
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-/// A 127.0.0.1 TCP port on which nothing listens right now (bound then released),
-/// for "connection refused" tests.
-std::uint16_t unused_loopback_port();
-
-}  // namespace expbridge::test
+}  // namespace expbridge::emulator

@@ -10,7 +10,7 @@
 // one, is seeded with an empty mapping `{}` — "no resources" — so an emulator's seed()
 // only ever sees a mapping. The embedded default fixture is the one exception to
 // strictness: a section whose vendor has no registered emulator is dropped, so a
-// default-<vendor>.yaml may land before its emulator is registered.
+// <vendor>_emulator_fixture.yaml may land before its emulator is registered.
 //
 // Control endpoints:
 //   GET  /_emulator/state     200 {vendor: state}
@@ -18,7 +18,7 @@
 //   GET  /_emulator/faults    200 [fault] (what is left of them)
 //   POST /_emulator/faults    body [fault], replaces the current ones; 200 {"faults": n}, 400 on a bad list
 //   POST /_emulator/reset     back to the fixture (state, its faults, zero counts); 200 {"reset": true}
-#include "emulators/emulator_host.hpp"
+#include "emulator/emulator_host.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -30,8 +30,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/system/system_error.hpp>
 
-#include "emulators/emulator.hpp"
-#include "emulators/fixtures.hpp"
+#include "emulator/emulator.hpp"
+#include "emulator/fixtures.hpp"
 #include "json_reader.hpp"
 
 namespace expbridge::emulator {
@@ -245,7 +245,7 @@ Result<std::unique_ptr<EmulatorHost>> EmulatorHost::start(Options options) {
 
   try {
     EmulatorHost* self = host.get();
-    host->server_ = std::make_unique<test::LoopbackServer>(
+    host->server_ = std::make_unique<LoopbackServer>(
         [self](const ServerRequest& request) { return self->dispatch(request); }, std::nullopt, options.port);
   } catch (const boost::system::system_error& e) {
     // code().message() alone: what() appends Asio's source location, noise for a user.

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "emulator.hpp"
+#include "emulator/emulator.hpp"
 
 namespace expbridge::emulator {
 

@@ -1,5 +1,5 @@
 // Emulator fixtures: the merge of the embedded defaults, and strict fault parsing.
-#include "emulators/fixtures.hpp"
+#include "emulator/fixtures.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -16,7 +16,7 @@
 
 #include "http/beast_http_client.hpp"
 #include "http/http_client.hpp"
-#include "support/loopback_server.hpp"
+#include "support/test_resources.hpp"
 
 namespace expbridge::http {
 namespace {
