@@ -220,4 +220,31 @@ Result<std::vector<PassThrough>> Adapter::passthrough(const Update& update) cons
   return read_passthrough(*table_, block->get_object());
 }
 
+// ---------------------------------------------------------------------------
+// Reads
+
+Result<ReadStep> Adapter::read(const Binding& binding, const std::vector<ReadResponse>& answers) const {
+  auto step = guarded("do_read", [&] { return do_read(binding, answers); });
+  if (!step) return std::unexpected(stamped(std::move(step).error()));
+  auto bug = [&](std::string message) {
+    return std::unexpected(stamped(make_error(ErrorCode::internal, "adapter read: " + std::move(message))));
+  };
+  if (step->state.has_value() == !step->requests.empty())
+    return bug(step->state ? "a step gave both a state and more requests" : "a step gave neither a state nor requests");
+  for (const auto& request : step->requests)
+    if (request.method != "GET") return bug(request.operation + " is a " + request.method + ", and reads only GET");
+  return step;
+}
+
+Result<ReadStep> Adapter::do_read(const Binding&, const std::vector<ReadResponse>&) const {
+  return std::unexpected(make_error(ErrorCode::unsupported, "this adapter cannot read the vendor's experiments"));
+}
+
+std::vector<std::string> Adapter::fields_not_expressible() const {
+  std::vector<std::string> out;
+  for (const auto& f : table_->fields())
+    if (!f.skip.empty() && f.neutral != field::comment && f.neutral != field::action) out.push_back(f.neutral);
+  return out;
+}
+
 }  // namespace expbridge

@@ -287,6 +287,31 @@ Result<Experiment> Bridge::read_state(const std::string& backend, const Update& 
   return std::unexpected(make_error(ErrorCode::internal, "no binding of backend '" + backend + "' to read"));
 }
 
+std::vector<std::string> Bridge::bound_backends(const std::string& experiment) const {
+  std::vector<std::string> out;
+  auto found = impl_->experiments.find(experiment);
+  if (found != impl_->experiments.end())
+    for (const auto& bound : found->second) out.push_back(impl_->backends[bound.backend].name);
+  return out;
+}
+
+Result<ReadStep> Bridge::read_step(const std::string& backend, const std::string& experiment,
+                                   const std::vector<ReadResponse>& answers) const {
+  auto found = impl_->experiments.find(experiment);
+  if (found != impl_->experiments.end())
+    for (const auto& bound : found->second)
+      if (impl_->backends[bound.backend].name == backend) {
+        auto step = impl_->adapters[bound.backend]->read(*bound.binding, answers);
+        // The vendor knows its own ids only: the neutral key is the config's.
+        if (step && step->state) step->state->experiment.experiment = experiment;
+        return step;
+      }
+  Error e = make_error(ErrorCode::not_found, "experiment " + quote_value(experiment) + " is not bound to backend " +
+                                                 quote_value(backend) + " in " + impl_->source);
+  e.backend = backend;
+  return std::unexpected(std::move(e));
+}
+
 Result<Plan> Bridge::plan(const Update& update, const PlanOptions& options) const {
   auto in_update = [&](Error e) {
     if (e.file.empty()) e.file = update.source;

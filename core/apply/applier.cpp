@@ -18,6 +18,7 @@
 #include "http/beast_http_client.hpp"
 #include "json_writer.hpp"
 #include "log.hpp"
+#include "message_text.hpp"
 
 namespace expbridge {
 namespace asio = boost::asio;
@@ -521,6 +522,94 @@ struct Applier::Impl {
     report.duration_ms = elapsed_ms(started);
   }
 
+  // One backend's read of `experiment`, step by step as its adapter asks, within the
+  // backend's deadline_ms. A vendor's 404 goes to the adapter, which names what is missing.
+  asio::awaitable<void> read_one(Backend& backend, const std::string& experiment, BackendRead& out) {
+    const auto started = Clock::now();
+    const auto deadline = started + backend.info->send.deadline;
+    out.backend = backend.info->name;
+    out.vendor = backend.info->vendor;
+    if (backend.auth_error) {
+      out.error = backend.auth_error;
+      co_return;
+    }
+    std::vector<ReadResponse> answers;
+    for (int step = 0; !out.state && !out.error; ++step) {
+      if (step == kMaxReadSteps) {
+        out.error = make_error(ErrorCode::internal, "the adapter's read did not end within " +
+                                                        std::to_string(kMaxReadSteps) + " steps");
+        break;
+      }
+      auto next = without_exceptions("while the adapter read the vendor's answers", "", [&] {
+        return bridge->read_step(backend.info->name, experiment, answers);
+      });
+      if (!next) {
+        out.error = std::move(next).error();
+        break;
+      }
+      if (next->state) {
+        out.state = std::move(next->state);
+        break;
+      }
+      for (auto& request : next->requests) {
+        out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
+        RequestReport& sent = out.requests.back();
+        http::Response response;
+        const bool ok = co_await send_request(backend, sent, deadline, &response);
+        if (!ok && sent.status != 404) {
+          out.error = sent.error.value_or(make_error(ErrorCode::internal, "read failed without an error"));
+          break;
+        }
+        answers.push_back(ReadResponse{sent.status, std::move(response.body)});
+      }
+    }
+    if (out.error) {
+      if (out.error->backend.empty()) out.error->backend = out.backend;
+      if (out.error->vendor.empty()) out.error->vendor = out.vendor;
+    }
+    out.duration_ms = elapsed_ms(started);
+  }
+
+  asio::awaitable<void> read_all(const std::string& experiment, ReadReport& report) {
+    std::vector<std::string> names = bridge->bound_backends(experiment);
+    if (names.empty()) {
+      report.error = make_error(ErrorCode::not_found, "experiment " + quote_value(experiment) +
+                                                          " is not in " + bridge->source());
+      co_return;
+    }
+    const auto& only = options.plan.backends;
+    for (const auto& wanted : only)
+      if (std::find(names.begin(), names.end(), wanted) == names.end()) {
+        report.error = make_error(ErrorCode::invalid_input, "backend " + quote_value(wanted) + " is not bound to " +
+                                                                quote_value(experiment) + " in " + bridge->source());
+        co_return;
+      }
+    if (!only.empty())
+      std::erase_if(names, [&](const std::string& n) { return std::find(only.begin(), only.end(), n) == only.end(); });
+    report.backends.resize(names.size());
+    apply::WaitGroup all(io.get_executor());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      BackendRead& out = report.backends[i];
+      Backend* backend = find_backend(names[i]);
+      if (!backend) {
+        out.backend = names[i];
+        out.error = make_error(ErrorCode::internal, "no backend to read from");
+        continue;
+      }
+      all.add();
+      asio::co_spawn(io, read_one(*backend, experiment, out),
+                     [&out, &all, info = backend->info](std::exception_ptr thrown) {
+                       DoneOnExit done{all};
+                       if (!thrown) return;
+                       out.state.reset();  // a read that threw gives no state to trust
+                       out.error = exception_error("while reading", thrown);
+                       out.error->backend = info->name;
+                       out.error->vendor = info->vendor;
+                     });
+    }
+    co_await all.wait();
+  }
+
   // Runs the loop until `done` says so; handlers posted from the reader thread wake it.
   void run_until(const bool& done) {
     io.restart();
@@ -597,6 +686,18 @@ UpdateReport Applier::apply(const Update& update) {
                    done = true;
                    if (thrown) report.error = exception_error("while applying the update", thrown);
                  });
+  impl_->run_until(done);
+  return report;
+}
+
+ReadReport Applier::read(const std::string& experiment) {
+  ReadReport report;
+  report.experiment = experiment;
+  bool done = false;
+  asio::co_spawn(impl_->io, impl_->read_all(experiment, report), [&done, &report](std::exception_ptr thrown) {
+    done = true;
+    if (thrown) report.error = exception_error("while reading", thrown);
+  });
   impl_->run_until(done);
   return report;
 }

@@ -4,7 +4,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "experiment_codec.hpp"
 #include "expbridge/apply.hpp"
+#include "message_text.hpp"
 #include "secrets.hpp"
 
 namespace expbridge {
@@ -99,6 +101,70 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
   for (const auto& b : report.backends)
     if (!b.skipped.empty()) out += "  " + pad(b.backend, 10) + "skips " + reasons->fields(b.skipped, reason_lines) + "\n";
   for (const auto& line : reason_lines) out += "    " + line + "\n";
+  return secrets::scrub(out);
+}
+
+bool ReadReport::ok() const {
+  return !error && std::none_of(backends.begin(), backends.end(), [](const BackendRead& b) { return b.error.has_value(); });
+}
+
+boost::json::value read_report_to_json(const ReadReport& report) {
+  boost::json::object out;
+  out["experiment"] = report.experiment;
+  if (report.error) out["error"] = error_json(*report.error);
+  boost::json::array backends;
+  for (const auto& b : report.backends) {
+    boost::json::object bo{{"backend", b.backend}, {"vendor", b.vendor}};
+    if (b.state) {
+      const Experiment& e = b.state->experiment;
+      // A read always yields a status; "draft" stands for a vendor answer that has none.
+      bo["status"] = to_string(e.status.value_or(ExperimentStatus::draft));
+      bo["state"] = experiment_state_json(e);
+      boost::json::object ids;
+      for (const auto& [name, id] : e.vendor_ids) ids[name] = id;
+      bo["vendor_ids"] = std::move(ids);
+      boost::json::array missing;
+      for (const auto& f : b.state->not_expressible) missing.emplace_back(f);
+      bo["not_expressible"] = std::move(missing);
+    } else {
+      bo["error"] = error_json(b.error.value_or(make_error(ErrorCode::internal, "no state and no error")));
+    }
+    backends.push_back(std::move(bo));
+  }
+  out["backends"] = std::move(backends);
+  return out;
+}
+
+std::string read_report_to_text(const ReadReport& report) {
+  std::string out = report.experiment + "\n";
+  if (report.error) return out + "  error: " + report.error->describe() + "\n";
+  for (const auto& b : report.backends) {
+    out += "  " + b.backend + " (" + b.vendor + "): ";
+    if (!b.state) {
+      out += "read failed: " + b.error.value_or(make_error(ErrorCode::internal, "no state")).describe() + "\n";
+      continue;
+    }
+    const Experiment& e = b.state->experiment;
+    out += std::string(to_string(e.status.value_or(ExperimentStatus::draft)));
+    for (const auto& [name, id] : e.vendor_ids) out += "  " + name + "=" + printable_text(id);
+    out += "\n";
+    const auto state = experiment_state_json(e);
+    if (!state.empty()) {
+      // The fields as an update document would set them, indented under the backend.
+      const std::string yaml = write_yaml(state);
+      std::size_t start = 0;
+      while (start < yaml.size()) {
+        const std::size_t end = yaml.find('\n', start);
+        out += "    " + yaml.substr(start, end - start) + "\n";
+        start = end == std::string::npos ? yaml.size() : end + 1;
+      }
+    }
+    if (!b.state->not_expressible.empty()) {
+      out += "    # not expressible here:";
+      for (const auto& f : b.state->not_expressible) out += " " + f;
+      out += "\n";
+    }
+  }
   return secrets::scrub(out);
 }
 

@@ -17,6 +17,7 @@
 #include "expbridge/mapping.hpp"
 #include "expbridge/model.hpp"
 #include "expbridge/plan.hpp"
+#include "expbridge/read.hpp"
 
 namespace expbridge {
 
@@ -146,6 +147,14 @@ class Adapter {
   /// that means "nothing there yet" (a run not started) gives an empty `Experiment`.
   Result<Experiment> read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const;
 
+  /// Reads the bound experiment into the neutral model, one step at a time: called first
+  /// with no answers, then with the answers to every request asked for so far (in order),
+  /// until a step holds the state. Every request is a GET, retried like any idempotent one;
+  /// a vendor's 404 is handed over as an answer, and a missing resource becomes `not_found`
+  /// naming its id. A step with both requests and a state, or neither, or a request that is
+  /// not a GET, is refused as `internal` (an adapter bug).
+  Result<ReadStep> read(const Binding& binding, const std::vector<ReadResponse>& answers) const;
+
  protected:
   /// `vendor` is the name the adapter is registered under.
   Adapter(const BackendContext& context, std::string vendor);
@@ -164,11 +173,16 @@ class Adapter {
   virtual Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const;
   /// Default: no state (an empty `Experiment`).
   virtual Result<Experiment> do_read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const;
+  /// Default: `unsupported` — the adapter has no read.
+  virtual Result<ReadStep> do_read(const Binding& binding, const std::vector<ReadResponse>& answers) const;
 
   // Helpers for the hooks, written once for every vendor.
 
   /// The mapping table this backend was built from.
   const MappingTable& table() const { return *table_; }
+  /// The neutral fields the table says this vendor cannot express (`fields.<f>.skip`), for a
+  /// read's `VendorState::not_expressible`.
+  std::vector<std::string> fields_not_expressible() const;
   /// Records that `neutral` (a `field::` name) goes out in a request of `out`.
   static void carry(BackendPlan& out, std::string_view neutral);
   /// Records `neutral` as skipped with the table's `fields.<neutral>.skip` reason.

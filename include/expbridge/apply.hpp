@@ -14,6 +14,7 @@
 #include "expbridge/error.hpp"
 #include "expbridge/http_client.hpp"
 #include "expbridge/plan.hpp"
+#include "expbridge/read.hpp"
 
 namespace expbridge {
 
@@ -83,6 +84,24 @@ struct UpdateReport {
   bool ok() const;          ///< no error and no backend failed
 };
 
+/// One backend's read of one experiment.
+struct BackendRead {
+  std::string backend;
+  std::string vendor;
+  std::optional<VendorState> state;     ///< what it holds, when the read succeeded
+  std::optional<Error> error;           ///< why it could not be read (then no state)
+  std::vector<RequestReport> requests;  ///< every read sent, in order
+  double duration_ms = 0;
+};
+
+/// An experiment as every bound backend holds it (`get`).
+struct ReadReport {
+  std::string experiment;
+  std::optional<Error> error;         ///< the read could not start (an unknown experiment)
+  std::vector<BackendRead> backends;  ///< in config order
+  bool ok() const;                    ///< no error, and every backend read
+};
+
 /// Applies updates with one event loop, one HTTP connection pool and one token cache
 /// for the whole run: connections and tokens are reused across updates.
 class Applier {
@@ -98,6 +117,11 @@ class Applier {
   /// adapter, the authenticator, the HTTP client) becomes an `internal` error in the report
   /// of the backend concerned, or of the update when it happened while planning.
   UpdateReport apply(const Update& update);
+
+  /// Reads `experiment` at every bound backend at once (`options.plan.backends` narrows
+  /// them), each within its own `deadline_ms`. A backend that cannot be read (credentials,
+  /// the vendor, an adapter without reads) has its error and the others are read.
+  ReadReport read(const std::string& experiment);
 
   /// A source of updates: the next one (or its parse error), or nothing at the end.
   /// Called from a reader thread, so it may block (standard input).
@@ -117,6 +141,12 @@ class Applier {
   explicit Applier(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+/// `{"experiment", "backends": [{"backend", "vendor", "status", "state", "vendor_ids",
+/// "not_expressible"} | {"backend", "vendor", "error": {code, message, request_id}}]}`.
+boost::json::value read_report_to_json(const ReadReport& report);
+/// The read as text: per backend its status and vendor ids, then its fields.
+std::string read_report_to_text(const ReadReport& report);
 
 /// The report as JSON: plan's shape, plus per request `status`, `attempts`, `duration_ms`,
 /// `error: {code, message}` and per backend `result`.

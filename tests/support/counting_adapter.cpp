@@ -157,6 +157,43 @@ class CountingAdapter final : public Adapter {
     return state;
   }
 
+  // Reads: GET BASE/experiments/{id}, then `?page=TOKEN` while an answer names a `next`
+  // page; each page's members replace the ones before. A read answer with `"throw": true`
+  // makes this hook throw.
+  Result<ReadStep> do_read(const Binding& binding, const std::vector<ReadResponse>& answers) const override {
+    ++vendor_->calls(backend_).read;
+    const auto& id = static_cast<const CountingBinding&>(binding).id;
+    auto request = make_request("GetExperiment", id);
+    if (!request) return std::unexpected(std::move(request).error());
+    VendorState state;
+    state.experiment.vendor_ids["id"] = id;
+    state.not_expressible = fields_not_expressible();
+    for (const auto& answer : answers) {
+      if (answer.status == 404)
+        return std::unexpected(make_error(ErrorCode::not_found, "counting: no experiment " + id + " at this backend"));
+      boost::system::error_code ec;
+      auto body = boost::json::parse(answer.body, ec);
+      if (ec || !body.is_object())
+        return std::unexpected(make_error(ErrorCode::internal, "counting: GetExperiment answered something not JSON"));
+      const auto& o = body.get_object();
+      if (o.contains("throw")) throw std::runtime_error("counting: injected failure in read");
+      if (const auto* v = o.if_contains("exposure"); v && v->is_number()) state.experiment.exposure = v->to_number<double>();
+      if (const auto* v = o.if_contains("description"); v && v->is_string())
+        state.experiment.description = std::string(v->get_string());
+      if (const auto* v = o.if_contains("status"); v && v->is_string())
+        for (auto status : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
+                            ExperimentStatus::stopped, ExperimentStatus::archived})
+          if (to_string(status) == v->get_string()) state.experiment.status = status;
+      const auto* next = o.if_contains("next");
+      if (&answer == &answers.back() && next && next->is_string()) {
+        request->url += "?page=" + std::string(next->get_string());
+        return ReadStep{{std::move(*request)}, std::nullopt};
+      }
+    }
+    if (answers.empty()) return ReadStep{{std::move(*request)}, std::nullopt};
+    return ReadStep{{}, std::move(state)};
+  }
+
  private:
   void maybe_throw(CountingStage stage) const {
     if (vendor_->fault(backend_) == stage) {

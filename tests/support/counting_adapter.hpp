@@ -12,6 +12,8 @@
 //                    reads GET BASE/experiments/{id} first ({"exposure": N} or 404) and
 //                    refuses a decrease when the state is known
 //   action: start    POST  BASE/experiments/{id}/start     (no body)              NOT idempotent
+// Reads (`Adapter::read`): GET BASE/experiments/{id} ({"exposure", "description", "status"}),
+// then GET …?page=TOKEN while an answer carries `"next": TOKEN`; 404 is `not_found`.
 // Every other neutral field is skipped with the table's reason.
 //
 // Config: `backends.NAME: {vendor: counting, auth?: none|token|oauth, ...common keys}`;
@@ -48,6 +50,7 @@ struct CountingCalls {
   int state_requests = 0;      ///< `state_requests` calls
   int read_state = 0;          ///< `read_state` calls
   int auth = 0;                ///< `auth` calls
+  int read = 0;                ///< `read` steps (one per answer batch, plus the first)
 };
 
 /// The shared state of every counting backend of a test: counters, faults, registry, table.
