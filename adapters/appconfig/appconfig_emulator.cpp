@@ -1,7 +1,37 @@
 // AWS AppConfig experimentation emulator: experiment definitions and runs (restJson1, SigV4).
 //
-// Facts come from shared/vendors/appconfig.md (SDK schema + botocore model). Where that doc marks
-// a behaviour unverified, the choice made here is stated next to the code that makes it.
+// Facts: AWS AppConfig API Reference (API version 2019-10-09, experimentation release of
+// 2026-06-29), operations CreateExperimentDefinition, GetExperimentDefinition,
+// UpdateExperimentDefinition, DeleteExperimentDefinition, ListExperimentDefinitions,
+// StartExperimentRun, GetExperimentRun, UpdateExperimentRun, StopExperimentRun,
+// ListExperimentRuns, ListExperimentRunEvents, with the service model's constraints and the
+// common AWS errors. Where the reference leaves a behaviour open, the choice made here is stated
+// next to the code that makes it ("unverified").
+//
+// This emulator is a second witness of AppConfig's rules: it never includes the AppConfig adapter
+// nor reads the mapping tables (mappings/*.yaml).
+//
+// Routes (every request SigV4-signed for `appconfig`, else 403; `{app}` and `{def}` take an ID or
+// a name; a missing application, definition or run is 404 ResourceNotFoundException
+// {Message, ResourceName}; lists take `max_results` 1–50 and `next_token`, and answer
+// {Items, NextToken?} — NextToken only while more items follow):
+//   GET    /experimentdefinitions                                      ListExperimentDefinitions
+//   POST   /applications/{app}/experimentdefinitions                   CreateExperimentDefinition (201)
+//   GET    /applications/{app}/experimentdefinitions/{def}             GetExperimentDefinition
+//   PATCH  /applications/{app}/experimentdefinitions/{def}             UpdateExperimentDefinition
+//   DELETE /applications/{app}/experimentdefinitions/{def}             DeleteExperimentDefinition (204)
+//   POST   …/{def}/experimentruns                                      StartExperimentRun (201)
+//   GET    …/{def}/experimentruns[?status=RUNNING|DONE]                ListExperimentRuns (run summaries,
+//                                                                     oldest run first)
+//   GET    …/{def}/experimentruns/{run}                                GetExperimentRun
+//   PATCH  …/{def}/experimentruns/{run}/update                         UpdateExperimentRun
+//   PATCH  …/{def}/experimentruns/{run}/stop                           StopExperimentRun
+//   GET    …/{def}/experimentruns/{run}/events                         ListExperimentRunEvents (newest first)
+//
+// Fixture section (`appconfig:`), strict: applications: [{id, name?, configuration_profiles:
+// [{id, name?, flags: [KEY]}], environments: [{id, name?}], experiment_definitions: [{id?,
+// status?: IDLE|ARCHIVED, definition: {CreateExperimentDefinition body}, runs: [{status:
+// RUNNING|DONE, start?: {StartExperimentRun body}, stop?: {StopExperimentRun body}}]}]}].
 //
 // state() shape (objects keyed by id so tests can index directly):
 //   {"applications": {APP_ID: {
@@ -529,6 +559,8 @@ Outcome<Page> read_page(const std::vector<std::pair<std::string, std::string>>& 
         return std::unexpected(bad_request("Value '" + v + "' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50."));
       page.size = static_cast<std::size_t>(n);
     } else if (k == "next_token") {
+      if (v.empty() || char_count(v) > 2048)
+        return std::unexpected(bad_request("Value at 'nextToken' failed to satisfy constraint: Member must have length between 1 and 2048."));
       constexpr std::string_view prefix = "emulator-page-";
       char* end = nullptr;
       std::string digits = v.substr(std::min(v.size(), prefix.size()));

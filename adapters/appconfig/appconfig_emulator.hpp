@@ -1,4 +1,5 @@
-// The AWS AppConfig experimentation emulator (API of 2026-06-29; facts: shared/vendors/appconfig.md).
+// The AWS AppConfig experimentation emulator (facts: AWS AppConfig API Reference, the experiment
+// definition and run operations of 2026-06-29). It never includes the AppConfig adapter.
 #pragma once
 
 #include <memory>

@@ -397,6 +397,65 @@ TEST_F(AppConfigEmulatorTest, RunLabelsAndUnknownRuns) {
   EXPECT_EQ(body_of(started).at("ExposurePercentage").to_number<double>(), 0.0);  // chosen default
 }
 
+TEST_F(AppConfigEmulatorTest, ReadsFindTheCurrentRunThroughEveryPage) {
+  // Runs 1 and 2 done, run 3 running: what a reader walks to find the current run.
+  for (int n = 1; n <= 3; ++n) {
+    ASSERT_EQ(call("POST", kRuns, std::string(R"({"ExposurePercentage":)") + std::to_string(10 * n) + "}").status, 201);
+    if (n < 3) {
+      ASSERT_EQ(call("PATCH", std::string(kRuns) + "/" + std::to_string(n) + "/stop", std::string("{}")).status, 200);
+    }
+  }
+  std::vector<std::int64_t> numbers;
+  std::optional<std::int64_t> running;
+  std::string token;
+  for (int page = 0; page < 10; ++page) {  // bounded: three pages expected
+    auto reply = call("GET", std::string(kRuns) + "?max_results=1" + (token.empty() ? "" : "&next_token=" + token));
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    auto body = body_of(reply).as_object();
+    for (const auto& item : body.at("Items").as_array()) {
+      numbers.push_back(item.at("Run").as_int64());
+      EXPECT_EQ(item.at("ExperimentDefinitionId"), "bsxyd7k");
+      EXPECT_FALSE(item.as_object().contains("ExperimentDefinitionSnapshot"));  // a summary
+      if (item.at("Status") == "RUNNING") running = item.at("Run").as_int64();
+    }
+    if (!body.contains("NextToken")) break;
+    token = std::string(body.at("NextToken").as_string());
+  }
+  EXPECT_EQ(numbers, (std::vector<std::int64_t>{1, 2, 3}));
+  ASSERT_EQ(running, 3);
+
+  auto run = call("GET", std::string(kRuns) + "/3");
+  ASSERT_EQ(run.status, 200) << run.body;
+  auto body = body_of(run).as_object();
+  EXPECT_EQ(body.at("Status"), "RUNNING");
+  EXPECT_EQ(body.at("ExposurePercentage").to_number<double>(), 30.0);
+  EXPECT_EQ(body.at("ExperimentDefinitionSnapshot").at("Control").at("Key"), "c");
+  EXPECT_FALSE(body.contains("EndedAt"));
+  auto done = body_of(call("GET", std::string(kRuns) + "/1")).as_object();
+  EXPECT_EQ(done.at("Status"), "DONE");
+  EXPECT_TRUE(done.contains("EndedAt"));
+  // The definition, read by name, is ACTIVE while run 3 runs.
+  auto definition = call("GET", "/applications/abc1234/experimentdefinitions/Example-Experiment-Definition");
+  ASSERT_EQ(definition.status, 200) << definition.body;
+  EXPECT_EQ(body_of(definition).at("Status"), "ACTIVE");
+  EXPECT_EQ(body_of(definition).at("Id"), "bsxyd7k");
+
+  // Missing resources answer ResourceNotFoundException naming them; tokens are checked.
+  auto unknown = call("GET", "/applications/abc1234/experimentdefinitions/nope/experimentruns");
+  expect_error(unknown, 404, "ResourceNotFoundException");
+  EXPECT_EQ(body_of(unknown).at("ResourceName"), "nope");
+  expect_error(call("GET", "/applications/nope/experimentdefinitions/bsxyd7k"), 404, "ResourceNotFoundException");
+  expect_error(call("GET", std::string(kRuns) + "/4"), 404, "ResourceNotFoundException");
+  expect_error(call("GET", std::string(kRuns) + "?next_token=" + std::string(2049, 'x')), 400, "BadRequestException");
+  expect_error(call("GET", std::string(kRuns) + "?max_results=51"), 400, "BadRequestException");
+  // Reads are signed like writes.
+  ServerRequest anonymous;
+  anonymous.method = "GET";
+  anonymous.target = std::string(kRuns) + "/3";
+  anonymous.headers = {{"host", "127.0.0.1:1"}};
+  EXPECT_EQ(emulator->handle(anonymous).status, 403);
+}
+
 // ---------------------------------------------------------------------------------------------
 // SigV4
 

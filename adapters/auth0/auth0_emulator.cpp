@@ -1,9 +1,33 @@
 // The Auth0 emulator: a tenant's `/oauth/token` (client credentials) and the Management API v2
-// Experiment Center experiments (beta). Facts: ../shared/vendors/auth0.md (Management API
-// OpenAPI document 2026-06-25, Experiment Center guides) and the seed "Update an experiment".
+// Experiment Center (beta): experiments, and the reads of their feature flags and variations.
+// Facts: Auth0 Management API v2 reference (OpenAPI document, `experimentation` operations:
+// experiments, experiment status and validate, feature flags, feature flag variations), the
+// Experiment Center guides, and the Authentication API's client-credentials token endpoint.
 //
-// Where the vendor document marks a behaviour unverified, the choice made here is commented
-// with "unverified" so it can be corrected in one place.
+// This emulator is a second witness of Auth0's rules: it never includes the Auth0 adapter nor
+// reads the mapping tables (mappings/*.yaml).
+//
+// Where the reference leaves a behaviour open, the choice made here is commented with
+// "unverified" so it can be corrected in one place.
+//
+// Routes (every /api/v2 route needs a live Bearer token issued by /oauth/token, else 401; an
+// id that does not match its pattern is 400 invalid_uri; an unknown one is 404 {statusCode,
+// error, message}):
+//   POST   /oauth/token                                             client credentials (200)
+//   GET    /api/v2/experimentation/experiments                      list (take/from checkpoints,
+//                                                                   status, authentication_flow, feature_flag_id)
+//   GET    /api/v2/experimentation/experiments/{exp_id}             get (200 Experiment)
+//   PATCH  /api/v2/experimentation/experiments/{exp_id}             update (200)
+//   DELETE /api/v2/experimentation/experiments/{exp_id}             delete (204, idempotent)
+//   POST   /api/v2/experimentation/experiments/{exp_id}/status      transition (200)
+//   POST   /api/v2/experimentation/experiments/{exp_id}/validate    readiness (200 {is_valid, errors})
+//   GET    /api/v2/experimentation/feature-flags/{flg_id}           get flag (200 {id, name, description?,
+//                                                                   status, parameters, created_at, updated_at})
+//   GET    /api/v2/experimentation/feature-flags/{flg_id}/variations          list ({variations, next?})
+//   GET    /api/v2/experimentation/feature-flags/{flg_id}/variations/{var_id} get (200 {id, feature_flag_id,
+//                                                                   name, description?, overrides, created_at, updated_at})
+// A variation's value is the flag's baseline `parameters` with its `overrides` applied. Other
+// Management API paths (creating flags, segments, …) are not emulated.
 //
 // state() shape (what tests assert on):
 //   {
@@ -22,7 +46,10 @@
 // Fixture section (`auth0:`), strict:
 //   domain: tenant host name (the token audience is https://<domain>/api/v2/)
 //   token_lifetime_s: optional, default 86400 (lets a CI exercise token refresh)
-//   feature_flags: [{id: flg_…, name, status: draft|active|archived, variations: [{id: var_…, name}]}]
+//   feature_flags: [{id: flg_…, name, description?, status: draft|active|archived,
+//                    parameters?: {NAME: typed value},           # the baseline
+//                    variations: [{id: var_…, name (default: the id), description?,
+//                                  overrides?: {NAME: value of the parameter's type}}]}]
 //   experiments: [{id: exp_…, name, description?, feature_flag_id, authentication_flow?,
 //                  allocation_strategy?: percentage|segment, status?, allocations: [...],
 //                  started_at?, ended_at?}]
@@ -215,15 +242,28 @@ struct Allocation {
   double weight_value() const { return weight ? as_number(*weight).value_or(0) : 0; }
 };
 
+struct Variation {
+  std::string id;
+  std::string name;
+  std::optional<std::string> description;
+  json::object overrides;  ///< only the parameters that differ from the flag's baseline
+};
+
 struct FeatureFlag {
   std::string id;
   std::string name;
+  std::optional<std::string> description;
   std::string status = "active";
-  std::vector<std::string> variations;
+  json::object parameters;  ///< the baseline: parameter name -> typed value
+  std::vector<Variation> variations;
+  std::string created_at, updated_at;
 
-  bool has_variation(std::string_view id_) const {
-    return std::find(variations.begin(), variations.end(), id_) != variations.end();
+  const Variation* variation(std::string_view id_) const {
+    for (const auto& v : variations)
+      if (v.id == id_) return &v;
+    return nullptr;
   }
+  bool has_variation(std::string_view id_) const { return variation(id_) != nullptr; }
 };
 
 struct Experiment {
@@ -348,6 +388,15 @@ std::optional<std::string> check_assignment_config(const json::value& v) {
   return std::nullopt;
 }
 
+/// The members every Experiment Center resource answer starts with: id, name, description if set.
+json::object named_resource(std::string_view id, std::string_view name, const std::optional<std::string>& description) {
+  json::object o;
+  o["id"] = id;
+  o["name"] = name;
+  if (description) o["description"] = *description;
+  return o;
+}
+
 json::object allocation_json(const Allocation& a) {
   json::object o;
   o["variation_id"] = a.variation_id;
@@ -469,6 +518,7 @@ class Auth0Emulator final : public VendorEmulator {
   ServerReply api(const ServerRequest& request) {
     if (auto refusal = check_bearer(request)) return *refusal;
     auto segments = path_segments(request);  // api v2 experimentation experiments [id] [action]
+    if (segments.size() >= 5 && segments[3] == "feature-flags") return flag_api(request, segments);
     if (segments.size() < 4 || segments[3] != "experiments" || segments.size() > 6) return api_error(404, "Not Found");
     const std::string& method = request.method;
     if (segments.size() == 4) {
@@ -480,9 +530,7 @@ class Auth0Emulator final : public VendorEmulator {
     bool known_route = (action.empty() && (method == "GET" || method == "PATCH" || method == "DELETE")) ||
                        ((action == "status" || action == "validate") && method == "POST");
     if (!known_route) return api_error(404, "Not Found");
-    if (!is_base58_id(id, "exp"))
-      return api_error(400, "Path validation error: 'String does not match pattern " + id_pattern("exp") + ": " + id + "' on property id.",
-                       "invalid_uri");
+    if (auto refusal = check_path_id(id, "exp")) return *refusal;
     if (action == "status") return transition(request, id);
     if (action == "validate") return validate(id);
     if (method == "GET") {
@@ -495,6 +543,97 @@ class Auth0Emulator final : public VendorEmulator {
   }
 
   static ServerReply not_found() { return api_error(404, "The experiment does not exist."); }  // unverified wording
+
+  /// The reads of a feature flag: GET feature-flags/{id}, …/{id}/variations, …/{id}/variations/{vid}.
+  /// Writes to flags and variations exist at Auth0 but are not emulated (404 like any unknown path).
+  ServerReply flag_api(const ServerRequest& request, const std::vector<std::string>& segments) const {
+    // api v2 experimentation feature-flags ID [variations [VID]]
+    bool known_route = request.method == "GET" &&
+                       (segments.size() == 5 || (segments.size() <= 7 && segments[5] == "variations"));
+    if (!known_route) return api_error(404, "Not Found");
+    if (auto refusal = check_path_id(segments[4], "flg")) return *refusal;
+    const FeatureFlag* flag = find_flag(segments[4]);
+    if (!flag) return api_error(404, "The feature flag does not exist.");  // unverified wording
+    if (segments.size() == 5) return json_reply(200, flag_json(*flag));
+    if (segments.size() == 6) return list_variations(request, *flag);
+    if (auto refusal = check_path_id(segments[6], "var")) return *refusal;
+    const Variation* variation = flag->variation(segments[6]);
+    if (!variation) return api_error(404, "The variation does not exist.");  // unverified wording
+    return json_reply(200, variation_json(*flag, *variation));
+  }
+
+  /// A path id that does not match its pattern is a 400 before any lookup.
+  static std::optional<ServerReply> check_path_id(const std::string& id, std::string_view prefix) {
+    if (is_base58_id(id, prefix)) return std::nullopt;
+    return api_error(400, "Path validation error: 'String does not match pattern " + id_pattern(prefix) + ": " + id + "' on property id.",
+                     "invalid_uri");
+  }
+
+  /// The take/from checkpoint query of every list operation: the page start and size, or the 400.
+  template <class Item, class IdOf>
+  static std::expected<std::pair<std::size_t, std::size_t>, ServerReply> checkpoint(
+      const std::vector<std::pair<std::string, std::string>>& query, const std::vector<Item>& items, IdOf id_of) {
+    std::size_t take = 25;
+    std::optional<std::string> from;
+    for (const auto& [key, value] : query) {
+      if (key == "take") {
+        char* end = nullptr;
+        long n = std::strtol(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0') return std::unexpected(query_error("Expected type integer but found type string", "take"));
+        if (n < 1) return std::unexpected(query_error("Value " + value + " is less than minimum 1", "take"));
+        if (n > 50) return std::unexpected(query_error("Value " + value + " is greater than maximum 50", "take"));
+        take = static_cast<std::size_t>(n);
+      } else if (key == "from") {
+        from = value;
+      }
+    }
+    // The checkpoint is the id of the first item of the page (opaque to callers).
+    std::size_t start = 0;
+    if (from) {
+      auto it = std::find_if(items.begin(), items.end(), [&](const Item& item) { return id_of(item) == *from; });
+      if (it == items.end()) return std::unexpected(query_error("Invalid checkpoint: " + *from, "from"));  // unverified
+      start = static_cast<std::size_t>(it - items.begin());
+    }
+    return std::make_pair(start, take);
+  }
+
+  /// List variations: `{variations: [...], next?}` (the shape of the experiments list; the
+  /// variations list body is unverified).
+  static ServerReply list_variations(const ServerRequest& request, const FeatureFlag& flag) {
+    auto query = query_of(request);
+    for (const auto& [key, value] : query)
+      if (key != "take" && key != "from") return query_error("Additional properties not allowed: " + key);
+    auto page = checkpoint(query, flag.variations, [](const Variation& v) { return v.id; });
+    if (!page) return page.error();
+    auto [start, take] = *page;
+    json::array out;
+    for (std::size_t i = start; i < flag.variations.size() && i < start + take; ++i) out.push_back(variation_json(flag, flag.variations[i]));
+    json::object body;
+    body["variations"] = std::move(out);
+    if (start + take < flag.variations.size()) body["next"] = flag.variations[start + take].id;
+    return json_reply(200, body);
+  }
+
+  /// A feature flag as the API answers it: the baseline parameters (members beyond the create
+  /// body's name/description/parameters — id, status, timestamps — follow the experiment's shape).
+  static json::object flag_json(const FeatureFlag& f) {
+    json::object o = named_resource(f.id, f.name, f.description);
+    o["status"] = f.status;
+    o["parameters"] = f.parameters;
+    o["created_at"] = f.created_at;
+    o["updated_at"] = f.updated_at;
+    return o;
+  }
+
+  /// A variation: `{id, feature_flag_id, name, description, overrides, created_at, updated_at}`.
+  static json::object variation_json(const FeatureFlag& f, const Variation& v) {
+    json::object o = named_resource(v.id, v.name, v.description);
+    o["feature_flag_id"] = f.id;
+    o["overrides"] = v.overrides;
+    o["created_at"] = f.created_at;
+    o["updated_at"] = f.updated_at;
+    return o;
+  }
 
   /// The request body as JSON, or the 400/415 to send. hapi (under the Management API) takes a
   /// body without Content-Type as JSON.
@@ -509,18 +648,11 @@ class Auth0Emulator final : public VendorEmulator {
   }
 
   ServerReply list(const ServerRequest& request) const {
-    std::size_t take = 25;
-    std::optional<std::string> from, status, flow, flag;
-    for (const auto& [key, value] : query_of(request)) {
-      if (key == "take") {
-        char* end = nullptr;
-        long n = std::strtol(value.c_str(), &end, 10);
-        if (value.empty() || *end != '\0') return query_error("Expected type integer but found type string", "take");
-        if (n < 1) return query_error("Value " + value + " is less than minimum 1", "take");
-        if (n > 50) return query_error("Value " + value + " is greater than maximum 50", "take");
-        take = static_cast<std::size_t>(n);
-      } else if (key == "from") {
-        from = value;
+    std::optional<std::string> status, flow, flag;
+    auto query = query_of(request);
+    for (const auto& [key, value] : query) {
+      if (key == "take" || key == "from") {
+        continue;  // read by checkpoint()
       } else if (key == "status") {
         static const std::vector<std::string> statuses{"draft", "active", "paused", "completed", "archived"};
         if (std::find(statuses.begin(), statuses.end(), value) == statuses.end())
@@ -542,13 +674,9 @@ class Auth0Emulator final : public VendorEmulator {
       if (flag && e.feature_flag_id != *flag) continue;
       matching.push_back(&e);
     }
-    // The checkpoint is the id of the first experiment of the page (opaque to callers).
-    std::size_t start = 0;
-    if (from) {
-      auto it = std::find_if(matching.begin(), matching.end(), [&](const Experiment* e) { return e->id == *from; });
-      if (it == matching.end()) return query_error("Invalid checkpoint: " + *from, "from");  // unverified
-      start = static_cast<std::size_t>(it - matching.begin());
-    }
+    auto checkpoint_or = checkpoint(query, matching, [](const Experiment* e) { return e->id; });
+    if (!checkpoint_or) return checkpoint_or.error();
+    auto [start, take] = *checkpoint_or;
     json::array page;
     for (std::size_t i = start; i < matching.size() && i < start + take; ++i) page.push_back(experiment_json(*matching[i]));
     json::object body;
@@ -718,10 +846,7 @@ class Auth0Emulator final : public VendorEmulator {
   }
 
   json::object experiment_json(const Experiment& e) const {
-    json::object o;
-    o["id"] = e.id;
-    o["name"] = e.name;
-    if (e.description) o["description"] = *e.description;
+    json::object o = named_resource(e.id, e.name, e.description);
     o["feature_flag_id"] = e.feature_flag_id;
     o["authentication_flow"] = e.authentication_flow;
     o["allocation_strategy"] = e.allocation_strategy;
@@ -814,18 +939,39 @@ Status Auth0Emulator::seed(const json::value& fixture) {
           return std::unexpected(r->error("status", "must be draft, active or archived"));
         flag.status = **status;
       }
+      EXPBRIDGE_ASSIGN_OR_RETURN(flag.description, r->optional_string("description"));
+      const json::object* parameters = nullptr;
+      EXPBRIDGE_ASSIGN_OR_RETURN(parameters, r->optional_object("parameters"));
+      if (parameters) flag.parameters = *parameters;
+      flag.created_at = flag.updated_at = rfc3339(Clock::now());
       const auto* variations = r->optional_value("variations");
       if (!variations || !variations->is_array()) return std::unexpected(r->error("variations", "expected a list of variations"));
       for (std::size_t k = 0; k < variations->get_array().size(); ++k) {
         auto vr = ObjectReader::open(variations->get_array()[k], at + ".variations[" + std::to_string(k) + "]");
         if (!vr) return std::unexpected(vr.error());
-        auto vid = vr->required_string("id");
-        if (!vid) return std::unexpected(vid.error());
-        if (!is_base58_id(*vid, "var")) return std::unexpected(vr->error("id", "must match " + id_pattern("var")));
-        auto vname = vr->optional_string("name");
-        if (!vname) return std::unexpected(vname.error());
+        Variation variation;
+        EXPBRIDGE_ASSIGN_OR_RETURN(variation.id, vr->required_string("id"));
+        if (!is_base58_id(variation.id, "var")) return std::unexpected(vr->error("id", "must match " + id_pattern("var")));
+        if (flag.has_variation(variation.id)) return std::unexpected(vr->error("id", "duplicate variation id " + variation.id));
+        std::optional<std::string> vname;
+        EXPBRIDGE_ASSIGN_OR_RETURN(vname, vr->optional_string("name"));
+        variation.name = vname.value_or(variation.id);
+        EXPBRIDGE_ASSIGN_OR_RETURN(variation.description, vr->optional_string("description"));
+        const json::object* overrides = nullptr;
+        EXPBRIDGE_ASSIGN_OR_RETURN(overrides, vr->optional_object("overrides"));
+        if (overrides) variation.overrides = *overrides;
         EXPBRIDGE_RETURN_IF_ERROR(vr->finish());
-        flag.variations.push_back(*vid);
+        // Overrides name baseline parameters and keep their type (typed parameters; unverified
+        // whether the API also refuses a type change: refused here).
+        for (const auto& [key, value] : variation.overrides) {
+          const auto* baseline = flag.parameters.if_contains(key);
+          if (!baseline)
+            return std::unexpected(vr->error("overrides", "'" + std::string(key) + "' is not a parameter of feature flag " + flag.id));
+          if (schema_type(*baseline) != schema_type(value))
+            return std::unexpected(vr->error("overrides", "'" + std::string(key) + "' is a " + schema_type(*baseline) +
+                                                              " parameter, the override is a " + schema_type(value)));
+        }
+        flag.variations.push_back(std::move(variation));
       }
       if (flag.status == "active" && flag.variations.size() < 2)
         return std::unexpected(r->error("variations", "an active feature flag has at least 2 variations"));
@@ -933,7 +1079,7 @@ json::value Auth0Emulator::state() const {
   json::object flags;
   for (const auto& f : flags_) {
     json::array variations;
-    for (const auto& v : f.variations) variations.push_back(json::value(v));
+    for (const auto& v : f.variations) variations.push_back(json::value(v.id));
     flags[f.id] = json::object{{"name", f.name}, {"status", f.status}, {"variations", std::move(variations)}};
   }
   json::object experiments;

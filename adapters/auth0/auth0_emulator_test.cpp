@@ -227,6 +227,79 @@ TEST_F(Auth0Emulator, GetsTheSeededExperiment) {
   EXPECT_EQ(call("PUT", kExp).status, 404);
 }
 
+constexpr const char* kFlag = "/api/v2/experimentation/feature-flags/flg_8kTz3Wq";
+
+TEST_F(Auth0Emulator, GetsTheExperimentsFeatureFlagWithItsBaselineParameters) {
+  auto reply = call("GET", kFlag);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto body = body_of(reply).as_object();
+  EXPECT_EQ(body.at("id"), "flg_8kTz3Wq");
+  EXPECT_EQ(body.at("name"), "checkout-flow");
+  EXPECT_EQ(body.at("description"), "Which checkout the login flow leads to");
+  EXPECT_EQ(body.at("status"), "active");
+  EXPECT_EQ(body.at("parameters"), json::parse(R"({"checkout_layout":"one-page","steps":1})"));
+  EXPECT_TRUE(body.at("created_at").is_string());
+  // The experiment's feature_flag_id is the path to its flag.
+  auto experiment_body = body_of(call("GET", kExp));
+  EXPECT_EQ(call("GET", "/api/v2/experimentation/feature-flags/" + std::string(experiment_body.at("feature_flag_id").as_string())).status, 200);
+
+  auto missing = call("GET", "/api/v2/experimentation/feature-flags/flg_9zz");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(body_of(missing).at("statusCode"), 404);
+  EXPECT_EQ(body_of(missing).at("error"), "Not Found");
+  auto bad = call("GET", "/api/v2/experimentation/feature-flags/flg_0OIl");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(body_of(bad).at("errorCode"), "invalid_uri");
+  EXPECT_EQ(call("PATCH", kFlag, R"({"name":"x"})").status, 404);  // flag writes are not emulated
+  // Reads need the bearer token like writes.
+  EXPECT_EQ(emulator_->handle(make_request("GET", kFlag)).status, 401);
+  EXPECT_EQ(emulator_->handle(make_request("GET", std::string(kFlag) + "/variations", {}, {{"Authorization", "Bearer nope"}})).status, 401);
+}
+
+TEST_F(Auth0Emulator, ListsAndGetsTheFlagsVariationsWithNamesAndOverrides) {
+  auto reply = call("GET", std::string(kFlag) + "/variations");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto body = body_of(reply).as_object();
+  EXPECT_FALSE(body.contains("next"));
+  const auto& variations = body.at("variations").as_array();
+  ASSERT_EQ(variations.size(), 2u);
+  EXPECT_EQ(variations[0].at("id"), "var_2xQa");
+  EXPECT_EQ(variations[0].at("name"), "control");
+  EXPECT_EQ(variations[0].at("feature_flag_id"), "flg_8kTz3Wq");
+  EXPECT_EQ(variations[0].at("overrides"), json::object{});  // the control: the baseline as is
+  EXPECT_EQ(variations[1].at("name"), "two-step");
+  EXPECT_EQ(variations[1].at("overrides"), json::parse(R"({"checkout_layout":"two-step","steps":2})"));
+
+  auto first = body_of(call("GET", std::string(kFlag) + "/variations?take=1")).as_object();
+  ASSERT_EQ(first.at("variations").as_array().size(), 1u);
+  ASSERT_EQ(first.at("next"), "var_9bZk");
+  auto second = body_of(call("GET", std::string(kFlag) + "/variations?take=1&from=var_9bZk")).as_object();
+  ASSERT_EQ(second.at("variations").as_array().size(), 1u);
+  EXPECT_EQ(second.at("variations").at(0).at("id"), "var_9bZk");
+  EXPECT_FALSE(second.contains("next"));
+  EXPECT_EQ(call("GET", std::string(kFlag) + "/variations?take=51").status, 400);
+  EXPECT_EQ(call("GET", std::string(kFlag) + "/variations?colour=red").status, 400);
+
+  auto one = call("GET", std::string(kFlag) + "/variations/var_9bZk");
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(body_of(one).at("name"), "two-step");
+  EXPECT_EQ(call("GET", std::string(kFlag) + "/variations/var_7zz").status, 404);
+  EXPECT_EQ(call("GET", std::string(kFlag) + "/variations/nope").status, 400);
+  EXPECT_EQ(call("GET", "/api/v2/experimentation/feature-flags/flg_9zz/variations").status, 404);
+}
+
+TEST_F(Auth0Emulator, VariationOverridesMustNameBaselineParametersOfTheirType) {
+  auto refused = [&](std::string_view variations) {
+    std::string yaml = "auth0:\n  feature_flags: [{id: flg_8kTz3Wq, name: f, parameters: {steps: 1}, variations: [" +
+                       std::string(variations) + "]}]\n";
+    return !emulator_->seed(section(yaml));
+  };
+  EXPECT_TRUE(refused("{id: var_2xQa}, {id: var_9bZk, overrides: {colour: red}}"));
+  EXPECT_TRUE(refused("{id: var_2xQa}, {id: var_9bZk, overrides: {steps: two}}"));
+  EXPECT_TRUE(refused("{id: var_2xQa}, {id: var_2xQa}"));
+  EXPECT_FALSE(refused("{id: var_2xQa}, {id: var_9bZk, overrides: {steps: 2}}"));
+}
+
 constexpr const char* kThree = R"(auth0:
   domain: example.us.auth0.com
   feature_flags:

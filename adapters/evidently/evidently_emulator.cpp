@@ -1,12 +1,34 @@
 // Amazon CloudWatch Evidently emulator — the vendor's side of features and experiments.
 //
-// Facts come from shared/vendors/evidently.md (npm @aws-sdk/client-evidently 3.901.0, the last
-// botocore service model) and the UpdateFeature seed page. Where that document says
-// "unverified", the choice made here is stated next to the rule.
+// Facts: Amazon CloudWatch Evidently API Reference (operations CreateFeature, GetFeature,
+// UpdateFeature, ListFeatures, GetExperiment, UpdateExperiment, ListExperiments, StartExperiment,
+// StopExperiment) with the service model's constraints and the common AWS errors. Where the
+// reference leaves a rule open, the choice made here is stated next to the rule ("unverified").
 //
-// Operations: CreateFeature, GetFeature, UpdateFeature, ListFeatures, GetExperiment,
-// UpdateExperiment, ListExperiments, StartExperiment, StopExperiment (`/cancel`).
-// Every request must carry a SigV4 signature for the service `evidently`.
+// This emulator is a second witness of Evidently's rules: it never includes the Evidently adapter
+// nor reads the mapping tables (mappings/*.yaml).
+//
+// Routes (every request SigV4-signed for `evidently`, else 403; `{project}` is a name or a
+// project ARN; a missing project, feature or experiment is 404 ResourceNotFoundException
+// {message, resourceId, resourceType}; lists take maxResults/nextToken):
+//   POST  /projects/{project}/features                           CreateFeature ({feature})
+//   GET   /projects/{project}/features                           ListFeatures ({features: [FeatureSummary]})
+//   GET   /projects/{project}/features/{feature}                 GetFeature ({feature}: typed variations
+//         [{name, value: {boolValue|longValue|doubleValue|stringValue}}], valueType, defaultVariation,
+//         entityOverrides, evaluationStrategy, evaluationRules (running experiments on it))
+//   PATCH /projects/{project}/features/{feature}                 UpdateFeature ({feature})
+//   GET   /projects/{project}/experiments[?status=S]             ListExperiments
+//   GET   /projects/{project}/experiments/{experiment}           GetExperiment ({experiment}: status,
+//         samplingRate and onlineAbDefinition.treatmentWeights in thousandths of a percent,
+//         treatments [{name, featureVariations}], execution, schedule)
+//   PATCH /projects/{project}/experiments/{experiment}           UpdateExperiment ({experiment})
+//   POST  /projects/{project}/experiments/{experiment}/start     StartExperiment ({startedTime})
+//   POST  /projects/{project}/experiments/{experiment}/cancel    StopExperiment ({endedTime})
+//
+// Fixture section (`evidently:`), strict: region, account, projects: {NAME: {description?,
+// features: {NAME: CreateFeature members but `name`}, experiments: {NAME: CreateExperiment /
+// UpdateExperiment members but `name`, plus status, statusReason, startedTime, endedTime,
+// analysisCompleteTime}}}. Fixture entries go through the same checks as the API calls.
 //
 // state() shape (what tests assert on):
 //   {"region": "us-east-1", "account": "123456789012",

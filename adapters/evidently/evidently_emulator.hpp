@@ -1,5 +1,6 @@
 // Amazon CloudWatch Evidently emulator: features and experiments of the control plane
-// (restJson1, SigV4 signing name `evidently`). Facts: shared/vendors/evidently.md.
+// (restJson1, SigV4 signing name `evidently`). Facts: Amazon CloudWatch Evidently API Reference;
+// it never includes the Evidently adapter nor reads the mapping tables.
 #pragma once
 
 #include <memory>

@@ -158,6 +158,69 @@ TEST_F(EvidentlyEmulatorTest, GetFeatureResponseShape) {
   EXPECT_AWS_ERROR(call("GET", "/projects/checkout/features/bad%20name"), 400, "ValidationException");
 }
 
+TEST_F(EvidentlyEmulatorTest, GetFeatureAnswersTypedValuesAndEntityOverrides) {
+  auto section = fixture_section();
+  auto& features = section.at("projects").at("checkout").at("features").as_object();
+  features["steps"] = json::parse(R"({"variations": [{"name": "one", "value": {"longValue": 1}}, {"name": "two", "value": {"longValue": 2}}],
+    "defaultVariation": "one", "entityOverrides": {"qa-user": "two", "ops-user": "one"}})");
+  features["layout"] = json::parse(R"({"variations": [{"name": "page", "value": {"stringValue": "one-page"}},
+    {"name": "wizard", "value": {"stringValue": "two-step"}}]})");
+  features["ratio"] = json::parse(R"({"variations": [{"name": "low", "value": {"doubleValue": 0.25}}, {"name": "high", "value": {"doubleValue": 0.75}}],
+    "evaluationStrategy": "DEFAULT_VARIATION"})");
+  ASSERT_TRUE(emulator->seed(section).has_value());
+
+  auto steps = body_of(call("GET", "/projects/checkout/features/steps")).at("feature");
+  EXPECT_EQ(steps.at("valueType"), "LONG");
+  EXPECT_EQ(write_json(steps.at("variations")), R"([{"name":"one","value":{"longValue":1}},{"name":"two","value":{"longValue":2}}])");
+  EXPECT_EQ(steps.at("entityOverrides").at("qa-user"), "two");
+  EXPECT_EQ(steps.at("entityOverrides").at("ops-user"), "one");
+  EXPECT_EQ(steps.at("defaultVariation"), "one");
+  auto layout = body_of(call("GET", "/projects/checkout/features/layout")).at("feature");
+  EXPECT_EQ(layout.at("valueType"), "STRING");
+  EXPECT_EQ(layout.at("variations").at(1).at("value").at("stringValue"), "two-step");
+  EXPECT_EQ(layout.at("defaultVariation"), "page");  // the first listed, when not given
+  EXPECT_TRUE(layout.at("entityOverrides").as_object().empty());
+  auto ratio = body_of(call("GET", "/projects/checkout/features/ratio")).at("feature");
+  EXPECT_EQ(ratio.at("valueType"), "DOUBLE");
+  EXPECT_EQ(ratio.at("variations").at(0).at("value").at("doubleValue").as_double(), 0.25);
+  EXPECT_EQ(ratio.at("evaluationStrategy"), "DEFAULT_VARIATION");
+}
+
+TEST_F(EvidentlyEmulatorTest, ReadsFollowTheExperimentLifecycle) {
+  ASSERT_EQ(patch_experiment(json::parse(R"({"samplingRate": 25000,
+    "onlineAbConfig": {"treatmentWeights": {"control": 40000, "two-step": 60000}}})")).status, 200);
+  ASSERT_EQ(start().status, 200);
+  auto running = body_of(call("GET", "/projects/checkout/experiments/checkout-redesign-exp")).at("experiment");
+  EXPECT_EQ(running.at("status"), "RUNNING");
+  EXPECT_EQ(running.at("samplingRate"), 25000);  // thousandths of a percent: 25 %
+  EXPECT_EQ(running.at("onlineAbDefinition").at("treatmentWeights").at("two-step"), 60000);
+  EXPECT_EQ(running.at("onlineAbDefinition").at("controlTreatmentName"), "control");
+  EXPECT_TRUE(running.at("execution").at("startedTime").is_number());
+  EXPECT_FALSE(running.at("execution").as_object().contains("endedTime"));
+  // The feature names the experiment that splits its traffic.
+  auto feature = body_of(call("GET", "/projects/checkout/features/checkout-redesign")).at("feature");
+  ASSERT_EQ(feature.at("evaluationRules").as_array().size(), 1u);
+  EXPECT_EQ(feature.at("evaluationRules").at(0).at("name"), "checkout-redesign-exp");
+  EXPECT_EQ(feature.at("evaluationRules").at(0).at("type"), "aws.evidently.onlineab");
+
+  ASSERT_EQ(call("POST", "/projects/checkout/experiments/checkout-redesign-exp/cancel",
+                 json::object{{"desiredState", "COMPLETED"}, {"reason", "two-step wins"}}).status, 200);
+  auto done = body_of(call("GET", "/projects/checkout/experiments/checkout-redesign-exp")).at("experiment");
+  EXPECT_EQ(done.at("status"), "COMPLETED");
+  EXPECT_EQ(done.at("statusReason"), "two-step wins");
+  EXPECT_TRUE(body_of(call("GET", "/projects/checkout/features/checkout-redesign")).at("feature").at("evaluationRules").as_array().empty());
+  // Missing resources: the vendor's not-found shape; reads are signed like writes.
+  auto missing = call("GET", "/projects/checkout/experiments/nope");
+  EXPECT_AWS_ERROR(missing, 404, "ResourceNotFoundException");
+  EXPECT_EQ(body_of(missing).at("resourceType"), "Experiment");
+  EXPECT_EQ(body_of(missing).at("resourceId"), "nope");
+  ServerRequest anonymous;
+  anonymous.method = "GET";
+  anonymous.target = "/projects/checkout/experiments/checkout-redesign-exp";
+  anonymous.headers = {{"host", "127.0.0.1:1"}};
+  EXPECT_EQ(emulator->handle(anonymous).status, 403);
+}
+
 TEST_F(EvidentlyEmulatorTest, ProjectByArn) {
   auto reply = call("PATCH", "/projects/arn%3Aaws%3Aevidently%3Aus-east-1%3A123456789012%3Aproject%2Fcheckout/features/checkout-redesign",
                     json::object{{"description", "via ARN"}});

@@ -1,17 +1,35 @@
-// LaunchDarkly emulator: the REST API v2 experiment endpoints, semantic patch only.
-// Facts: ../shared/vendors/launchdarkly.md (§1 auth, §3 operations, §4 semantic patch, §7 errors)
-// and ../shared/seeds/launchdarkly-patch-experiment.txt. Where the vendor doc marks a rule or a
-// status as unverified, the choice made here is said at the rule.
+// LaunchDarkly emulator: the REST API v2 experiment endpoints, semantic patch only, and the flag
+// read an iteration is built from. Facts: LaunchDarkly REST API v2 reference, sections
+// Experiments (Get experiments, Get experiment, Create experiment, Create iteration, Patch
+// experiment and its semantic-patch instructions) and Feature flags (Get feature flag), with the
+// API's authentication, error and pagination conventions. Where the reference leaves a rule or a
+// status open, the choice made here is said at the rule ("unverified").
 //
-// Routes (auth is checked first, on every route):
-//   GET   /api/v2/projects/{p}/environments/{e}/experiments                 list (200)
+// This emulator is a second witness of LaunchDarkly's rules: it never includes the LaunchDarkly
+// adapter nor reads the mapping tables (mappings/*.yaml), so a mistake there cannot hide here.
+//
+// Routes (auth is checked first, on every route; an unknown project, environment, experiment
+// or flag answers 404 {code: not_found, message, id}):
+//   GET   /api/v2/projects/{p}/environments/{e}/experiments                 list (200; limit, offset,
+//                                                                           filter, lifecycleState, expand)
 //   POST  /api/v2/projects/{p}/environments/{e}/experiments                 create (201)
-//   GET   /api/v2/projects/{p}/environments/{e}/experiments/{k}             get (200)
-//   PATCH /api/v2/projects/{p}/environments/{e}/experiments/{k}             semantic patch (200)
-//   POST  /api/v2/projects/{p}/environments/{e}/experiments/{k}/iterations  new draft iteration (200)
-// A POST with `X-HTTP-Method-Override: PATCH` is a PATCH (vendor doc §1). Any other path under
-// /api/v2/projects or /api/v2/flags answers 404: those endpoints exist at LaunchDarkly but are
-// not emulated.
+//   GET   /api/v2/projects/{p}/environments/{e}/experiments/{k}             get (200): currentIteration
+//         always (the latest started one, else the draft); with expand=draftIteration the draft;
+//         with expand=previousIterations the older started ones; treatments (and their `_id`s)
+//         only with expand=treatments, else left out as the API does
+//   PATCH /api/v2/projects/{p}/environments/{e}/experiments/{k}             semantic patch (200):
+//         updateName, updateDescription, startIteration (changeJustification required while an
+//         iteration runs), stopIteration (winningTreatmentId, winningReason), archiveExperiment,
+//         restoreExperiment
+//   POST  /api/v2/projects/{p}/environments/{e}/experiments/{k}/iterations  new draft iteration (200
+//         IterationRep): IterationInput checked against the flag (variationIds are its variation
+//         `_id`s, ruleId "fallthrough" or one of its rule `_id`s, flagConfigVersion its current
+//         environment version)
+//   GET   /api/v2/flags/{p}/{flag}[?env=E]                                  get feature flag (200):
+//         key, name, kind, _version, variations [{_id, value, name?}], and environments.{E}
+//         {on, archived, version (the flag config version), rules [{_id, clauses, …}], …}
+// A POST with `X-HTTP-Method-Override: PATCH` is a PATCH. Any other path under /api/v2/projects
+// or /api/v2/flags answers 404: those endpoints exist at LaunchDarkly but are not emulated.
 //
 // Fixture section (the value of the fixture's `launchdarkly:` key; unknown keys are errors):
 //   token: api-emulator-token            # optional; the exact Authorization value accepted
@@ -20,7 +38,15 @@
 //       environments:
 //         ENV:
 //           flags:
-//             FLAG: {on: true, archived: false, version: 7, variations: [ID, ...]}
+//             FLAG:
+//               on: true                 # required
+//               archived: false
+//               version: 7               # the environment's flag config version (default 1)
+//               name: ..., _version: N   # flag-level (default: the key, the largest version)
+//               variations:              # flag-level; each {_id, value, name?, description?},
+//                 - {_id: ID, value: false, name: control}   # or just ID (value = that string)
+//               rules: [{_id: ID, description?}]            # this environment's targeting rules
+//             # name, _version and variations must be the same in every environment listing FLAG
 //           experiments:
 //             KEY:
 //               name: ...                # required
@@ -32,7 +58,8 @@
 //                   attributes) plus _id, status, createdAt, startedAt, endedAt,
 //                   winningTreatmentId, winningReason, changeJustification; treatments may
 //                   carry `_id` (default: their first parameter's variationId).
-//                   randomizationUnit absent = unset (so a fixture can break that precondition).
+//                   randomizationUnit absent = unset (so a fixture can break that precondition);
+//                   flagConfigVersion may be older than the flag's version (an old iteration).
 //
 // state() shape:
 //   {"ld_api_versions": [distinct LD-API-Version values received, in arrival order],
@@ -158,11 +185,36 @@ struct Experiment {
   }
 };
 
+struct FlagVariation {
+  std::string id;
+  json::value value;
+  std::optional<std::string> name, description;
+};
+
+struct FlagRule {
+  std::string id;
+  std::optional<std::string> description;
+};
+
+/// One environment's copy of a flag. LaunchDarkly keeps the variations, name and `_version` on
+/// the flag and `on`, `version` (the flag config version) and rules per environment; the seed
+/// checks that the flag-level members agree across environments.
 struct Flag {
   bool on = false;
   bool archived = false;
-  std::int64_t version = 1;
-  std::vector<std::string> variations;  ///< variation _ids; empty = not checked
+  std::int64_t version = 1;  ///< environments[env].version: an iteration's flagConfigVersion
+  std::optional<std::int64_t> flag_version;  ///< `_version`; default: the largest config version
+  std::optional<std::string> name;            ///< default: the key
+  std::vector<FlagVariation> variations;      ///< empty = not checked
+  std::vector<FlagRule> rules;
+
+  bool has_variation(std::string_view id) const {
+    return variations.empty() ||
+           std::any_of(variations.begin(), variations.end(), [&](const FlagVariation& v) { return v.id == id; });
+  }
+  bool has_rule(std::string_view id) const {
+    return id == "fallthrough" || std::any_of(rules.begin(), rules.end(), [&](const FlagRule& r) { return r.id == id; });
+  }
 };
 
 struct Environment {
@@ -210,7 +262,7 @@ std::string next_uuid(std::uint64_t& counter) {
   return buf;
 }
 
-/// An IterationInput (vendor doc §3.2); with `fixture`, also the stored members of an IterationRep.
+/// An IterationInput (API reference: IterationInput); with `fixture`, also the stored members of an IterationRep.
 Result<Iteration> parse_iteration(const json::value& value, const std::string& path, const Environment& env, bool fixture,
                                   std::uint64_t& ids, std::int64_t now) {
   auto opened = ObjectReader::open(value, path);
@@ -258,15 +310,24 @@ Result<Iteration> parse_iteration(const json::value& value, const std::string& p
     if (!f) return std::unexpected(std::move(f).error());
     FlagBinding binding;
     EXPBRIDGE_ASSIGN_OR_RETURN(binding.rule_id, f->required_string("ruleId"));
+    // ruleId is a rule `_id` of the flag in this environment, or "fallthrough" (the default rule).
+    if (!flag->second.has_rule(binding.rule_id))
+      return std::unexpected(f->error("ruleId", "'" + binding.rule_id + "' is neither \"fallthrough\" nor a rule _id of flag '" +
+                                                    flag_key + "' in this environment"));
     std::optional<std::int64_t> version;
     EXPBRIDGE_ASSIGN_OR_RETURN(version, f->optional_integer("flagConfigVersion"));
     if (!version) return std::unexpected(f->error("flagConfigVersion", "is required"));
     if (*version < 0) return std::unexpected(f->error("flagConfigVersion", "must not be negative"));
+    // The API documents the value as the flag's current environment version; a stale or made-up
+    // one is refused here (400 chosen; the status the API uses is unverified). A fixture may hold
+    // an older iteration, built when the flag was at an earlier version.
+    if (!fixture && *version != flag->second.version)
+      return std::unexpected(f->error("flagConfigVersion", std::to_string(*version) + " is not the current version (" +
+                                                              std::to_string(flag->second.version) + ") of flag '" + flag_key +
+                                                              "' in this environment; read it with GET /api/v2/flags/{projectKey}/" + flag_key));
     binding.config_version = *version;
     EXPBRIDGE_ASSIGN_OR_RETURN(binding.not_in_experiment_variation, f->optional_string("notInExperimentVariationId"));
-    const auto& variations = flag->second.variations;
-    if (binding.not_in_experiment_variation && !variations.empty() &&
-        std::find(variations.begin(), variations.end(), *binding.not_in_experiment_variation) == variations.end())
+    if (binding.not_in_experiment_variation && !flag->second.has_variation(*binding.not_in_experiment_variation))
       return std::unexpected(f->error("notInExperimentVariationId", "is not a variation of flag '" + flag_key + "'"));
     EXPBRIDGE_RETURN_IF_ERROR(f->finish());
     it.flags.emplace(flag_key, std::move(binding));
@@ -282,7 +343,7 @@ Result<Iteration> parse_iteration(const json::value& value, const std::string& p
     Treatment treatment;
     EXPBRIDGE_ASSIGN_OR_RETURN(treatment.name, t->required_string("name"));
     EXPBRIDGE_ASSIGN_OR_RETURN(treatment.baseline, required_bool(*t, "baseline"));
-    // allocationPercent is a string in the API (vendor doc §3.2); a number is refused.
+    // allocationPercent is a string in the API (API reference: IterationInput); a number is refused.
     EXPBRIDGE_ASSIGN_OR_RETURN(treatment.allocation_percent, t->required_string("allocationPercent"));
     if (!parse_percent(treatment.allocation_percent))
       return std::unexpected(t->error("allocationPercent", "must be a decimal percent between 0 and 100 in a string"));
@@ -298,12 +359,11 @@ Result<Iteration> parse_iteration(const json::value& value, const std::string& p
       EXPBRIDGE_RETURN_IF_ERROR(p->finish());
       if (!it.flags.contains(flag_key))
         return std::unexpected(p->error("flagKey", "flag '" + flag_key + "' is not one of the iteration's flags"));
-      const auto& variations = env.flags.at(flag_key).variations;
-      if (!variations.empty() && std::find(variations.begin(), variations.end(), variation_id) == variations.end())
+      if (!env.flags.at(flag_key).has_variation(variation_id))
         return std::unexpected(p->error("variationId", "'" + variation_id + "' is not a variation of flag '" + flag_key + "'"));
       treatment.parameters.emplace_back(std::move(flag_key), std::move(variation_id));
     }
-    // The treatment id is "the variation ID from the flag" (TreatmentRep._id, vendor doc §2).
+    // The treatment id is "the variation ID from the flag" (TreatmentRep._id, API reference).
     treatment.id = treatment.parameters.front().second;
     if (fixture) {
       std::optional<std::string> id;
@@ -323,7 +383,7 @@ Result<Iteration> parse_iteration(const json::value& value, const std::string& p
 
   std::optional<std::string> unit;
   EXPBRIDGE_ASSIGN_OR_RETURN(unit, r.optional_string("randomizationUnit"));
-  // The API defaults it to `user` (vendor doc §3.2); a fixture may leave it unset.
+  // The API defaults it to `user` (API reference: IterationInput); a fixture may leave it unset.
   it.randomization_unit = unit ? *unit : (fixture ? "" : "user");
   std::optional<bool> reshuffle;
   EXPBRIDGE_ASSIGN_OR_RETURN(reshuffle, r.optional_bool("canReshuffleTraffic"));
@@ -398,7 +458,7 @@ json::object iteration_json(const Iteration& it, bool with_treatments) {
   json::array metrics;
   for (const auto& m : it.metrics) metrics.push_back(json::object{{"key", m.key}, {"isGroup", m.is_group}});
   o["metrics"] = std::move(metrics);
-  // Treatments, and with them their _ids, only come with expand=treatments (vendor doc §3).
+  // Treatments, and with them their _ids, only come with expand=treatments (API reference: Get experiment, expand).
   if (with_treatments) {
     json::array treatments;
     for (const auto& t : it.treatments) {
@@ -473,7 +533,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
 
   ServerReply handle(const ServerRequest& request) override {
     auto authorization = request.header("authorization");
-    // The raw token, exactly; "Bearer <token>" is refused like any other value (vendor doc §1).
+    // The raw token, exactly; "Bearer <token>" is refused like any other value (API reference: authentication).
     if (!authorization || *authorization != token_) return error(Refusal{401, "unauthorized", "Invalid access token"});
     if (auto version = request.header("ld-api-version")) {
       bool dated = version->size() == 8 && std::all_of(version->begin(), version->end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -488,6 +548,12 @@ class LaunchDarklyEmulator final : public VendorEmulator {
       if (auto override_method = request.header("x-http-method-override")) method = *override_method;
 
     auto segments = path_segments(request);
+    // api v2 flags P F: Get feature flag (the flag's semantic patch is not emulated).
+    if (segments.size() == 5 && segments[2] == "flags" && method == "GET") {
+      auto project = projects_.find(segments[3]);
+      if (project == projects_.end()) return error(Refusal{404, "not_found", "Unknown project '" + segments[3] + "'"});
+      return get_flag(request, segments[3], project->second, segments[4]);
+    }
     // api v2 projects P environments E experiments [K [iterations]]
     bool experiments_route = segments.size() >= 7 && segments.size() <= 9 && segments[2] == "projects" &&
                              segments[4] == "environments" && segments[6] == "experiments" &&
@@ -571,7 +637,10 @@ class LaunchDarklyEmulator final : public VendorEmulator {
         }
       }
     }
+    for (const auto& [p_key, project] : projects)
+      EXPBRIDGE_RETURN_IF_ERROR(check_flags_agree(join_path(top->member_path("projects"), p_key), project));
     // Only a fixture that parsed whole replaces the state.
+    creation_date_ = now;
     projects_ = std::move(projects);
     token_ = token ? *token : TestCredentials::launchdarkly_token;
     ids_ = ids;
@@ -646,15 +715,141 @@ class LaunchDarklyEmulator final : public VendorEmulator {
     std::optional<std::int64_t> version;
     EXPBRIDGE_ASSIGN_OR_RETURN(version, r->optional_integer("version"));
     flag.version = version.value_or(1);
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag.flag_version, r->optional_integer("_version"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag.name, r->optional_string("name"));
     const json::array* variations = nullptr;
     EXPBRIDGE_ASSIGN_OR_RETURN(variations, array_member(*r, "variations", false));
-    if (variations) {
-      for (std::size_t i = 0; i < variations->size(); ++i) {
-        if (!(*variations)[i].is_string()) return std::unexpected(invalid(index_path(r->member_path("variations"), i), "must be a string"));
-        flag.variations.emplace_back((*variations)[i].get_string());
+    for (std::size_t i = 0; variations && i < variations->size(); ++i) {
+      std::string v_path = index_path(r->member_path("variations"), i);
+      const json::value& item = (*variations)[i];
+      FlagVariation v;
+      if (item.is_string()) {  // shorthand: the _id alone, the value is that same string
+        v.id = item.get_string();
+        v.value = item;
+      } else {
+        auto vr = ObjectReader::open(item, v_path);
+        if (!vr) return std::unexpected(std::move(vr).error());
+        EXPBRIDGE_ASSIGN_OR_RETURN(v.id, vr->required_string("_id"));
+        const json::value* value_in = vr->optional_value("value");
+        if (!value_in) return std::unexpected(vr->error("value", "is required"));
+        v.value = *value_in;
+        EXPBRIDGE_ASSIGN_OR_RETURN(v.name, vr->optional_string("name"));
+        EXPBRIDGE_ASSIGN_OR_RETURN(v.description, vr->optional_string("description"));
+        EXPBRIDGE_RETURN_IF_ERROR(vr->finish());
       }
+      for (const auto& other : flag.variations)
+        if (other.id == v.id) return std::unexpected(invalid(v_path, "variation _id '" + v.id + "' is used twice"));
+      flag.variations.push_back(std::move(v));
+    }
+    const json::array* rules = nullptr;
+    EXPBRIDGE_ASSIGN_OR_RETURN(rules, array_member(*r, "rules", false));
+    for (std::size_t i = 0; rules && i < rules->size(); ++i) {
+      auto rr = ObjectReader::open((*rules)[i], index_path(r->member_path("rules"), i));
+      if (!rr) return std::unexpected(std::move(rr).error());
+      FlagRule rule;
+      EXPBRIDGE_ASSIGN_OR_RETURN(rule.id, rr->required_string("_id"));
+      if (rule.id == "fallthrough") return std::unexpected(rr->error("_id", "\"fallthrough\" names the default rule, not a rule"));
+      EXPBRIDGE_ASSIGN_OR_RETURN(rule.description, rr->optional_string("description"));
+      EXPBRIDGE_RETURN_IF_ERROR(rr->finish());
+      flag.rules.push_back(std::move(rule));
     }
     return r->finish();
+  }
+
+  /// The flag-level members of one environment's copy (what every copy must agree on).
+  static json::object flag_level_json(const Flag& flag) {
+    json::array variations;
+    for (const auto& v : flag.variations) {
+      json::object o{{"_id", v.id}, {"value", v.value}};
+      if (v.name) o["name"] = *v.name;
+      if (v.description) o["description"] = *v.description;
+      variations.push_back(std::move(o));
+    }
+    json::object out{{"variations", std::move(variations)}};
+    if (flag.name) out["name"] = *flag.name;
+    if (flag.flag_version) out["_version"] = *flag.flag_version;
+    return out;
+  }
+
+  /// A flag's variations, name and `_version` belong to the flag, not to an environment: every
+  /// environment of a project that lists the flag must give the same ones.
+  static Status check_flags_agree(const std::string& path, const Project& project) {
+    std::map<std::string, std::pair<std::string, json::object>> first;  // flag key -> (env, members)
+    for (const auto& [e_key, env] : project.environments) {
+      for (const auto& [f_key, flag] : env.flags) {
+        json::object members = flag_level_json(flag);
+        auto [at, inserted] = first.emplace(f_key, std::make_pair(e_key, members));
+        if (!inserted && at->second.second != members)
+          return std::unexpected(invalid(path, "flag '" + f_key + "' has other variations, name or _version in environment '" + e_key +
+                                                   "' than in '" + at->second.first + "' (they are flag-level at LaunchDarkly)"));
+      }
+    }
+    return {};
+  }
+
+  /// Get feature flag (`GET /api/v2/flags/{projectKey}/{featureFlagKey}`, API reference): the
+  /// flag with its variations and, per environment (only `env` when given), its configuration.
+  ServerReply get_flag(const ServerRequest& request, const std::string& project_key, const Project& project,
+                       const std::string& flag_key) {
+    std::optional<std::string> only_env;
+    for (const auto& [name, value] : query_of(request)) {
+      if (name == "env") only_env = value;
+      // `expand` names optional flag members (evaluation, code references…) this emulator does
+      // not keep: accepted and answered without them.
+    }
+    const Flag* any = nullptr;
+    json::object environments;
+    std::int64_t latest_version = 0;
+    bool archived = false;
+    for (const auto& [e_key, env] : project.environments) {
+      auto it = env.flags.find(flag_key);
+      if (it == env.flags.end()) continue;
+      const Flag& flag = it->second;
+      if (!any) any = &flag;
+      latest_version = std::max(latest_version, flag.version);
+      archived = archived || flag.archived;
+      if (only_env && *only_env != e_key) continue;
+      json::array rules;
+      for (const auto& rule : flag.rules) {
+        json::object o{{"_id", rule.id}, {"clauses", json::array{}}, {"trackEvents", false}};
+        if (rule.description) o["description"] = *rule.description;
+        rules.push_back(std::move(o));
+      }
+      environments[e_key] = json::object{
+          {"on", flag.on},
+          {"archived", flag.archived},
+          {"salt", "emulator-salt-" + flag_key},
+          {"sel", "emulator-sel-" + e_key},
+          {"lastModified", creation_date_},
+          {"version", flag.version},
+          {"targets", json::array{}},
+          {"contextTargets", json::array{}},
+          {"rules", std::move(rules)},
+          {"prerequisites", json::array{}},
+          {"_site", json::object{{"href", "/" + project_key + "/" + e_key + "/features/" + flag_key}, {"type", "text/html"}}},
+          {"_environmentName", e_key},
+          {"trackEvents", false},
+          {"trackEventsFallthrough", false}};
+    }
+    if (!any) return error(Refusal{404, "not_found", "Unknown flag '" + flag_key + "'"});
+    json::object flag = flag_level_json(*any);
+    bool boolean = !any->variations.empty() && std::all_of(any->variations.begin(), any->variations.end(),
+                                                            [](const FlagVariation& v) { return v.value.is_bool(); });
+    flag["key"] = flag_key;
+    if (!any->name) flag["name"] = flag_key;
+    flag["kind"] = boolean ? "boolean" : "multivariate";
+    if (!any->flag_version) flag["_version"] = latest_version;
+    flag["creationDate"] = creation_date_;
+    flag["temporary"] = false;
+    flag["tags"] = json::array{};
+    flag["archived"] = archived;
+    flag["customProperties"] = json::object{};
+    flag["experiments"] = json::object{{"baselineIdx", 0}, {"items", json::array{}}};
+    std::string self = "/api/v2/flags/" + project_key + "/" + flag_key;
+    flag["_links"] = json::object{{"self", json::object{{"href", self}, {"type", "application/json"}}},
+                                  {"parent", json::object{{"href", "/api/v2/flags/" + project_key}, {"type", "application/json"}}}};
+    flag["environments"] = std::move(environments);
+    return json_reply(200, flag);
   }
 
   static Result<Experiment> seed_experiment(const json::value& value, const std::string& path, const Environment& env,
@@ -843,7 +1038,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
   ServerReply create_iteration(const ServerRequest& request, Environment& env, Experiment& experiment) {
     json::value body;
     if (auto refusal = read_body(request, body)) return error(*refusal);
-    // "no new iterations while archived" (vendor doc §2); status unverified.
+    // "no new iterations while archived" (API reference: Patch experiment, archiveExperiment); status unverified.
     if (experiment.archived_date) return error(bad_request("cannot create an iteration for an archived experiment"));
     Iteration it;
     auto parsed = parse_iteration(body, "", env, false, ids_, now_ms());
@@ -887,7 +1082,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
     return json_reply(200, experiment_json(experiment, project, environment, key, Expand{}));
   }
 
-  /// One semantic-patch instruction (seed page; vendor doc §4): nothing when applied, else why not.
+  /// One semantic-patch instruction (API reference: Patch experiment): nothing when applied, else why not.
   static std::optional<Refusal> apply_instruction(Experiment& e, const Environment& env, const json::value& value,
                                                   const std::string& path, std::int64_t now) {
     auto fail = [&](std::string message) { return std::optional<Refusal>(bad_request(path + ": " + std::move(message))); };
@@ -934,7 +1129,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
       if (std::none_of(next.treatments.begin(), next.treatments.end(),
                        [](const Treatment& t) { return parse_percent(t.allocation_percent).value_or(0) > 0; }))
         return fail("at least one treatment needs a non-zero allocationPercent");
-      // Starting on a running experiment replaces the running iteration (vendor doc §4).
+      // Starting on a running experiment replaces the running iteration (API reference: Patch experiment).
       if (running) {
         e.iterations[*running].status = "stopped";
         e.iterations[*running].ended_at = now;
@@ -949,7 +1144,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
       return std::nullopt;
     }
     if (*kind == "stopIteration") {
-      // Both parameters are listed without "optional" on the seed page; required here (unverified).
+      // Both parameters are listed without "optional" in the API reference; required here (unverified).
       auto winner = r.required_string("winningTreatmentId");
       if (!winner) return refused(winner.error());
       auto reason = r.required_string("winningReason");
@@ -968,7 +1163,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
     }
     if (*kind == "archiveExperiment" || *kind == "restoreExperiment") {
       if (auto done = r.finish(); !done) return refused(done.error());
-      // Asking for the current state succeeds without change (vendor doc §4).
+      // Asking for the current state succeeds without change (API reference: Patch experiment).
       if (*kind == "archiveExperiment") {
         if (!e.archived_date) e.archived_date = now;
       } else {
@@ -988,6 +1183,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
   std::vector<std::string> api_versions_;
   std::uint64_t ids_ = 0;
   std::uint64_t error_ids_ = 0;
+  std::int64_t creation_date_ = 0;  ///< flags' creationDate and lastModified: the seed time (ms)
 };
 
 }  // namespace

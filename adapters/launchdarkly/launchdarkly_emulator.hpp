@@ -1,5 +1,6 @@
-// LaunchDarkly emulator: the REST API v2 experiment endpoints (semantic patch), in process.
-// Facts: ../shared/vendors/launchdarkly.md and the seed "Patch experiment" page.
+// LaunchDarkly emulator: the REST API v2 experiment endpoints (semantic patch) and Get feature
+// flag, in process. Facts: LaunchDarkly REST API v2 reference (Experiments, Feature flags); it
+// never includes the LaunchDarkly adapter nor reads the mapping tables.
 #pragma once
 
 #include <memory>
@@ -9,7 +10,7 @@
 namespace expbridge::emulator {
 
 /// A LaunchDarkly emulator with an empty state; `seed()` it with the fixture's
-/// `launchdarkly:` section (fixtures/default-launchdarkly.yaml).
+/// `launchdarkly:` section (adapters/launchdarkly/launchdarkly_emulator_fixture.yaml).
 std::unique_ptr<VendorEmulator> make_launchdarkly_emulator();
 
 }  // namespace expbridge::emulator

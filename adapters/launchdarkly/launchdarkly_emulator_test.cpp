@@ -77,6 +77,9 @@ class LaunchDarklyEmulatorTest : public ::testing::Test {
   static json::object& fixture_experiment(json::object& env) {
     return env.at("experiments").at("checkout-redesign").as_object();
   }
+  static json::object& fixture_flag(json::value& section) {
+    return section.at("projects").at("default").at("environments").at("production").at("flags").at("checkout-redesign").as_object();
+  }
   static json::object& fixture_draft(json::object& env) {
     return fixture_experiment(env).at("iterations").as_array().at(0).as_object();
   }
@@ -155,7 +158,9 @@ TEST_F(LaunchDarklyEmulatorTest, UnknownProjectEnvironmentExperimentAre404) {
   expect_error(send("GET", "/api/v2/projects/default/environments/staging/experiments/checkout-redesign"), 404, "not_found", "environment");
   expect_error(send("GET", std::string(kCollection) + "/nope"), 404, "not_found", "experiment");
   expect_error(send("PATCH", std::string(kCollection) + "/nope", R"({"instructions":[{"kind":"archiveExperiment"}]})"), 404, "not_found");
-  expect_error(send("GET", "/api/v2/flags/default/checkout-redesign"), 404, "not_found");  // not emulated
+  expect_error(send("GET", "/api/v2/flags/default/no-such-flag"), 404, "not_found", "flag");
+  expect_error(send("GET", "/api/v2/flags/nope/checkout-redesign"), 404, "not_found", "project");
+  expect_error(send("PATCH", "/api/v2/flags/default/checkout-redesign", "{}"), 404, "not_found");  // not emulated
   expect_error(send("DELETE", kExperiment), 405, "method_not_allowed");
 }
 
@@ -430,6 +435,145 @@ TEST_F(LaunchDarklyEmulatorTest, CreateIterationValidatesLikeTheApi) {
   // The new draft replaced the fixture's draft.
   ASSERT_EQ(experiment().at("iterations").as_array().size(), 1u);
   EXPECT_EQ(experiment().at("iterations").at(0).at("hypothesis").as_string(), "Two steps beat one");
+}
+
+constexpr const char* kFlag = "/api/v2/flags/default/checkout-redesign";
+constexpr const char* kRule = "5c9e2d1a-7b3f-4e8a-9c6d-00000000r001";
+
+TEST_F(LaunchDarklyEmulatorTest, GetFeatureFlagAnswersVariationsVersionAndRulesPerEnvironment) {
+  auto reply = send("GET", kFlag);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto flag = body_of(reply).as_object();
+  EXPECT_EQ(flag.at("key").as_string(), "checkout-redesign");
+  EXPECT_EQ(flag.at("name").as_string(), "Checkout redesign");
+  EXPECT_EQ(flag.at("kind").as_string(), "boolean");  // both values are booleans
+  EXPECT_EQ(flag.at("_version").as_int64(), 7);
+  EXPECT_FALSE(flag.at("archived").as_bool());
+  EXPECT_EQ(flag.at("_links").at("self").at("href").as_string(), kFlag);
+  const auto& variations = flag.at("variations").as_array();
+  ASSERT_EQ(variations.size(), 2u);
+  EXPECT_EQ(variations[0].at("_id").as_string(), kControl);
+  EXPECT_EQ(variations[0].at("value").as_bool(), false);
+  EXPECT_EQ(variations[0].at("name").as_string(), "control");
+  EXPECT_EQ(variations[1].at("_id").as_string(), kTwoStep);
+  EXPECT_EQ(variations[1].at("value").as_bool(), true);
+  const auto& production = flag.at("environments").at("production").as_object();
+  EXPECT_TRUE(production.at("on").as_bool());
+  EXPECT_EQ(production.at("version").as_int64(), 7);  // the flagConfigVersion of an IterationInput
+  EXPECT_EQ(production.at("_environmentName").as_string(), "production");
+  ASSERT_EQ(production.at("rules").as_array().size(), 1u);
+  EXPECT_EQ(production.at("rules").at(0).at("_id").as_string(), kRule);
+  EXPECT_EQ(production.at("rules").at(0).at("description").as_string(), "Internal testers");
+
+  // `env` limits the configurations to one environment; auth as on every route.
+  json::value section = default_section();
+  auto& environments = section.at("projects").at("default").at("environments").as_object();
+  json::object staging = environments.at("production").as_object();
+  staging.at("flags").at("checkout-redesign").as_object()["version"] = 3;
+  staging.at("flags").at("checkout-redesign").as_object()["on"] = false;
+  staging.at("flags").at("checkout-redesign").as_object().erase("rules");
+  staging.erase("experiments");
+  environments["staging"] = staging;
+  ASSERT_TRUE(emu_->seed(section));
+  auto both = body_of(send("GET", kFlag)).as_object();
+  EXPECT_EQ(both.at("environments").as_object().size(), 2u);
+  EXPECT_FALSE(both.at("environments").at("staging").at("on").as_bool());
+  EXPECT_TRUE(both.at("environments").at("staging").at("rules").as_array().empty());
+  EXPECT_EQ(both.at("_version").as_int64(), 7);  // default: the largest config version
+  auto one = body_of(send("GET", std::string(kFlag) + "?env=staging")).as_object();
+  ASSERT_EQ(one.at("environments").as_object().size(), 1u);
+  EXPECT_EQ(one.at("environments").at("staging").at("version").as_int64(), 3);
+  EXPECT_EQ(one.at("variations").as_array().size(), 2u);
+  expect_error(send("GET", kFlag, "", {}), 401, "unauthorized");
+  expect_error(send("GET", kFlag, "", {{"Authorization", "api-other"}}), 401, "unauthorized");
+}
+
+TEST_F(LaunchDarklyEmulatorTest, FlagLevelMembersMustAgreeAcrossEnvironments) {
+  json::value section = default_section();
+  auto& environments = section.at("projects").at("default").at("environments").as_object();
+  json::object staging = environments.at("production").as_object();
+  staging.erase("experiments");
+  staging.at("flags").at("checkout-redesign").as_object()["variations"] = json::array{"only-one"};
+  environments["staging"] = staging;
+  auto seeded = emu_->seed(section);
+  ASSERT_FALSE(seeded);
+  EXPECT_NE(seeded.error().describe().find("flag-level"), std::string::npos) << seeded.error().describe();
+  // A variation object needs its value; the shorthand string is an _id whose value is itself.
+  section = default_section();
+  fixture_flag(section).at("variations").at(0).as_object().erase("value");
+  seeded = emu_->seed(section);
+  ASSERT_FALSE(seeded);
+  EXPECT_NE(seeded.error().describe().find("value"), std::string::npos) << seeded.error().describe();
+  section = default_section();
+  fixture_flag(section)["variations"] = json::array{kControl, kTwoStep};
+  ASSERT_TRUE(emu_->seed(section));
+  auto flag = body_of(send("GET", kFlag)).as_object();
+  EXPECT_EQ(flag.at("kind").as_string(), "multivariate");
+  EXPECT_EQ(flag.at("variations").at(1).at("value").as_string(), kTwoStep);
+  EXPECT_FALSE(flag.at("variations").at(1).as_object().contains("name"));
+}
+
+TEST_F(LaunchDarklyEmulatorTest, CreateIterationNeedsARuleAndTheCurrentConfigVersionOfTheFlag) {
+  std::string path = std::string(kExperiment) + "/iterations";
+  std::string stale = new_iteration_body();
+  stale.replace(stale.find("\"flagConfigVersion\": 7"), 22, "\"flagConfigVersion\": 6");
+  expect_error(send("POST", path, stale), 400, "invalid_request", "not the current version (7)");
+  std::string unknown_rule = new_iteration_body();
+  unknown_rule.replace(unknown_rule.find("fallthrough"), 11, "no-such-rule");
+  expect_error(send("POST", path, unknown_rule), 400, "invalid_request", "ruleId");
+  std::string on_rule = new_iteration_body();
+  on_rule.replace(on_rule.find("fallthrough"), 11, kRule);
+  auto created = send("POST", path, on_rule);
+  ASSERT_EQ(created.status, 200) << created.body;
+  EXPECT_EQ(body_of(created).at("flags").at("checkout-redesign").at("targetingRule").as_string(), kRule);
+  EXPECT_EQ(body_of(created).at("flags").at("checkout-redesign").at("flagConfigVersion").as_int64(), 7);
+}
+
+TEST_F(LaunchDarklyEmulatorTest, AnIterationBuiltFromTheReadsRunsAndStopsWithAWinner) {
+  ASSERT_EQ(instructions(R"([{"kind":"startIteration"}])").status, 200);
+  // What a client knows after the two reads: the running iteration (treatments expanded) and the flag.
+  auto current = body_of(send("GET", std::string(kExperiment) + "?expand=draftIteration,treatments")).at("currentIteration");
+  auto flag = body_of(send("GET", std::string(kFlag) + "?env=production"));
+  json::array treatments;
+  for (const auto& v : flag.at("variations").as_array()) {
+    std::string name(v.at("name").as_string());
+    treatments.push_back(json::object{{"name", name},
+                                      {"baseline", name == "control"},
+                                      {"allocationPercent", name == "control" ? "30" : "70"},
+                                      {"parameters", json::array{json::object{{"flagKey", "checkout-redesign"}, {"variationId", v.at("_id")}}}}});
+  }
+  json::array metrics;
+  for (const auto& m : current.at("metrics").as_array()) metrics.push_back(json::object{{"key", m.at("key")}, {"isGroup", m.at("isGroup")}});
+  json::object input{{"hypothesis", "Two steps win at 70%"},
+                     {"metrics", std::move(metrics)},
+                     {"primarySingleMetricKey", current.at("primarySingleMetric").at("key")},
+                     {"randomizationUnit", current.at("randomizationUnit")},
+                     {"treatments", std::move(treatments)},
+                     {"flags", json::object{{"checkout-redesign", json::object{{"ruleId", "fallthrough"},
+                                                                               {"flagConfigVersion", flag.at("environments").at("production").at("version")}}}}}};
+  auto created = send("POST", std::string(kExperiment) + "/iterations", write_json(input));
+  ASSERT_EQ(created.status, 200) << created.body;
+  // The draft shows next to the running iteration only with expand=draftIteration.
+  auto expanded = body_of(send("GET", std::string(kExperiment) + "?expand=draftIteration")).as_object();
+  EXPECT_EQ(expanded.at("draftIteration").at("hypothesis").as_string(), "Two steps win at 70%");
+  EXPECT_FALSE(expanded.at("draftIteration").as_object().contains("treatments"));
+  EXPECT_EQ(expanded.at("currentIteration").at("status").as_string(), "running");
+
+  ServerReply started = patch(json::object{
+      {"comment", "new split"},
+      {"instructions", json::array{json::object{{"kind", "startIteration"}, {"changeJustification", "70/30 split"}}}}});
+  ASSERT_EQ(started.status, 200) << started.body;
+  auto running = body_of(send("GET", std::string(kExperiment) + "?expand=treatments")).at("currentIteration");
+  EXPECT_EQ(running.at("hypothesis").as_string(), "Two steps win at 70%");
+  EXPECT_EQ(running.at("treatments").at(1).at("allocationPercent").as_string(), "70");
+  std::string winner(running.at("treatments").at(1).at("_id").as_string());
+  auto stopped = instructions(R"([{"kind":"stopIteration","winningTreatmentId":")" + winner + R"(","winningReason":"two-step converts better"}])");
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  auto last = experiment().at("iterations").as_array().back();
+  EXPECT_EQ(last.at("status").as_string(), "stopped");
+  EXPECT_EQ(last.at("winner").as_string(), "two-step");
+  EXPECT_EQ(last.at("changeJustification").as_string(), "70/30 split");
+  EXPECT_EQ(experiment().at("comments").at(0).as_string(), "new split");
 }
 
 TEST_F(LaunchDarklyEmulatorTest, SeedIsStrictAndKeepsTheOldStateOnError) {

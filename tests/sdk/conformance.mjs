@@ -1,6 +1,8 @@
 // SDK conformance: drives expbridge's vendor emulators with the vendors' official SDK clients
-// (versions pinned in package-lock.json) and checks that every call the adapters make — plus the
-// reads around them — succeeds and parses into the SDK's output shapes.
+// (versions pinned in package-lock.json) and checks that every call the adapters make — writes
+// and reads — succeeds, parses into the SDK's output shapes and holds what the fixture says.
+// Auth0 is not here: its Experiment Center operations are beta and not generated into the
+// official `auth0` SDK, so there is no official client to drive them with.
 //
 // Usage: node conformance.mjs http://127.0.0.1:PORT   (the URL `expbridge emulate` prints)
 // Exit status: 0 when every check passes, 1 otherwise. Prints one PASS/FAIL line per check and a
@@ -12,6 +14,7 @@ import {
   ListExperimentDefinitionsCommand,
   StartExperimentRunCommand,
   GetExperimentRunCommand,
+  ListExperimentRunsCommand,
   UpdateExperimentRunCommand,
   ListExperimentRunEventsCommand,
   StopExperimentRunCommand,
@@ -24,7 +27,7 @@ import {
   GetExperimentCommand,
   UpdateExperimentCommand,
 } from '@aws-sdk/client-evidently';
-import { Configuration, ExperimentsApi } from 'launchdarkly-api-typescript';
+import { Configuration, ExperimentsApi, FeatureFlagsApi } from 'launchdarkly-api-typescript';
 
 const url = process.argv[2];
 if (!url || !/^https?:\/\//.test(url)) {
@@ -45,7 +48,11 @@ const SEMANTIC_PATCH = 'application/json; domain-model=launchdarkly.semanticpatc
 // Fixture ids (adapters/<vendor>/<vendor>_emulator_fixture.yaml).
 const APP = 'abc1234';
 const DEF = 'bsxyd7k';
-const LD = { project: 'default', environment: 'production', experiment: 'checkout-redesign' };
+const LD = {
+  project: 'default', environment: 'production', experiment: 'checkout-redesign', flag: 'checkout-redesign',
+  control: '6a1f0e2c-0c4b-4a8e-9d51-0000000000c0', twoStep: '6a1f0e2c-0c4b-4a8e-9d51-0000000000t1',
+  rule: '5c9e2d1a-7b3f-4e8a-9c6d-00000000r001', flagConfigVersion: 7,
+};
 const EV = { project: 'checkout', feature: 'checkout-redesign', experiment: 'checkout-redesign-exp' };
 
 let passed = 0;
@@ -98,7 +105,8 @@ const isDate = (d) => d instanceof Date && !Number.isNaN(d.getTime());
 
 // ---------------------------------------------------------------------------------------------
 // AWS AppConfig (experiments): the adapter's UpdateExperimentDefinition, StartExperimentRun,
-// UpdateExperimentRun, StopExperimentRun, DeleteExperimentDefinition, with reads around them.
+// UpdateExperimentRun, StopExperimentRun, DeleteExperimentDefinition, and its reads
+// (GetExperimentDefinition, ListExperimentRuns page by page, GetExperimentRun).
 async function appconfig() {
   const client = new AppConfigClient(AWS);
   const ids = { ApplicationIdentifier: APP, ExperimentDefinitionIdentifier: DEF };
@@ -158,6 +166,35 @@ async function appconfig() {
   });
   run ??= 1;
 
+  await check('appconfig ListExperimentRuns (every page, MaxResults 1) finds the RUNNING run', async () => {
+    // A second run: stop the first, start another, so the list has two pages.
+    await client.send(new StopExperimentRunCommand({ ...ids, Run: run }));
+    const second = await client.send(new StartExperimentRunCommand({ ...ids, ExposurePercentage: 10 }));
+    run = second.Run;
+    const seen = [];
+    let token;
+    for (let page = 0; page < 10; page++) { // bounded: two pages expected
+      const out = await client.send(new ListExperimentRunsCommand({ ...ids, MaxResults: 1, NextToken: token }));
+      expect(Array.isArray(out.Items) && out.Items.length <= 1, `Items ${JSON.stringify(out.Items)}`);
+      for (const item of out.Items) {
+        expect(item.ExperimentDefinitionId === DEF, `ExperimentDefinitionId ${item.ExperimentDefinitionId}`);
+        expect(isDate(item.StartedAt), `StartedAt ${item.StartedAt}`);
+        seen.push(item);
+      }
+      token = out.NextToken;
+      if (!token) break;
+    }
+    expect(seen.length === 2, `runs ${JSON.stringify(seen)}`);
+    expect(seen[0].Status === 'DONE' && isDate(seen[0].EndedAt), `first run ${JSON.stringify(seen[0])}`);
+    const running = seen.filter((r) => r.Status === 'RUNNING');
+    expect(running.length === 1 && running[0].Run === run, `RUNNING runs ${JSON.stringify(running)} (want run ${run})`);
+    const filtered = await client.send(new ListExperimentRunsCommand({ ...ids, Status: 'RUNNING' }));
+    expect(filtered.Items?.length === 1 && filtered.Items[0].Run === run, `Status=RUNNING ${JSON.stringify(filtered.Items)}`);
+  });
+
+  await check('appconfig GetExperimentRun of an unknown run → ResourceNotFoundException', () =>
+    expectAwsError(client.send(new GetExperimentRunCommand({ ...ids, Run: 99 })), 'ResourceNotFoundException', 404));
+
   await check('appconfig UpdateExperimentDefinition during a run → ConflictException', () =>
     expectAwsError(client.send(new UpdateExperimentDefinitionCommand({ ...ids, Hypothesis: 'too late' })),
       'ConflictException', 409));
@@ -167,6 +204,9 @@ async function appconfig() {
     expect(out.Run === run, `Run ${out.Run}`);
     expect(out.Status === 'RUNNING', `Status ${out.Status}`);
     expect(out.ExposurePercentage === 10, `ExposurePercentage ${out.ExposurePercentage}`);
+    const snapshot = out.ExperimentDefinitionSnapshot;
+    expect(snapshot?.Id === DEF && snapshot.Control?.Key === 'c' && snapshot.Treatments?.[0]?.Key === 't1',
+      `ExperimentDefinitionSnapshot ${JSON.stringify(snapshot)}`);
   });
 
   await check('appconfig UpdateExperimentRun (exposure up)', async () => {
@@ -204,7 +244,8 @@ async function appconfig() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Amazon CloudWatch Evidently: the adapter's UpdateFeature and UpdateExperiment, with reads.
+// Amazon CloudWatch Evidently: the adapter's UpdateFeature and UpdateExperiment, and its reads
+// (GetFeature, GetExperiment).
 async function evidently() {
   const client = new EvidentlyClient(AWS);
 
@@ -238,6 +279,15 @@ async function evidently() {
     expect(isDate(f.lastUpdatedTime), `lastUpdatedTime ${f.lastUpdatedTime}`);
   });
 
+  await check('evidently GetFeature after the update (typed values, entityOverrides)', async () => {
+    const f = (await client.send(new GetFeatureCommand({ project: EV.project, feature: EV.feature }))).feature;
+    expect(f.valueType === 'BOOLEAN', `valueType ${f.valueType}`);
+    const twoStep = f.variations?.find((v) => v.name === 'two-step');
+    expect(twoStep?.value?.boolValue === true, `two-step value ${JSON.stringify(twoStep)}`);
+    expect(f.entityOverrides?.['qa-user'] === 'two-step', `entityOverrides ${JSON.stringify(f.entityOverrides)}`);
+    expect(Array.isArray(f.evaluationRules), `evaluationRules ${JSON.stringify(f.evaluationRules)}`);
+  });
+
   await check('evidently GetExperiment', async () => {
     const out = await client.send(new GetExperimentCommand({ project: EV.project, experiment: EV.experiment }));
     const x = out.experiment;
@@ -245,7 +295,18 @@ async function evidently() {
     expect(x.status === 'CREATED', `status ${x.status}`);
     expect(x.samplingRate === 10000, `samplingRate ${x.samplingRate}`);
     expect(x.treatments?.length === 2, `treatments ${JSON.stringify(x.treatments)}`);
+    expect(x.treatments.some((t) => t.featureVariations?.[EV.feature] === 'two-step'),
+      `featureVariations ${JSON.stringify(x.treatments)}`);
+    const ab = x.onlineAbDefinition;
+    expect(ab?.controlTreatmentName === 'control', `controlTreatmentName ${ab?.controlTreatmentName}`);
+    expect(ab.treatmentWeights?.control === 50000 && ab.treatmentWeights?.['two-step'] === 50000,
+      `treatmentWeights ${JSON.stringify(ab.treatmentWeights)}`);
+    expect(isDate(x.createdTime), `createdTime ${x.createdTime}`);
   });
+
+  await check('evidently GetExperiment of an unknown experiment → ResourceNotFoundException', () =>
+    expectAwsError(client.send(new GetExperimentCommand({ project: EV.project, experiment: 'no-such-experiment' })),
+      'ResourceNotFoundException', 404));
 
   await check('evidently UpdateExperiment (samplingRate)', async () => {
     const out = await client.send(new UpdateExperimentCommand({
@@ -261,9 +322,12 @@ async function evidently() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// LaunchDarkly: the adapter's PatchExperiment (semantic patch), with a read.
+// LaunchDarkly: the adapter's reads (Get experiment with and without expand, Get feature flag),
+// Create iteration built from them, and Patch experiment (semantic patch: the iteration
+// lifecycle, names, archive).
 async function launchdarkly() {
   const api = new ExperimentsApi(new Configuration({ basePath: url, apiKey: LD_TOKEN }));
+  const flags = new FeatureFlagsApi(new Configuration({ basePath: url, apiKey: LD_TOKEN }));
   const semantic = { headers: { 'Content-Type': SEMANTIC_PATCH } };
   const patch = (instructions, options = semantic) =>
     api.patchExperiment(LD.project, LD.environment, LD.experiment, { instructions }, options);
@@ -275,6 +339,97 @@ async function launchdarkly() {
     expect(typeof data._id === 'string' && typeof data.name === 'string', `_id/name ${data._id}/${data.name}`);
     expect(typeof data._creationDate === 'number', `_creationDate ${data._creationDate}`);
     expect(data.currentIteration || data.draftIteration || data.previousIterations, 'no iteration in the body');
+    // Without expand: no treatments (so no treatment _ids), no draftIteration.
+    expect(data.currentIteration && data.currentIteration.treatments === undefined,
+      `currentIteration.treatments without expand ${JSON.stringify(data.currentIteration?.treatments)}`);
+    expect(data.draftIteration === undefined, 'draftIteration without expand=draftIteration');
+  });
+
+  await check('launchdarkly getExperiment expand=draftIteration,treatments', async () => {
+    const { data } = await api.getExperiment(LD.project, LD.environment, LD.experiment, 'draftIteration,treatments');
+    const draft = data.draftIteration;
+    expect(draft?.status === 'not_started', `draftIteration ${JSON.stringify(draft)}`);
+    const ids = (draft.treatments ?? []).map((t) => t._id);
+    expect(ids.includes(LD.control) && ids.includes(LD.twoStep), `treatment _ids ${JSON.stringify(ids)}`);
+    expect(draft.treatments.every((t) => typeof t.allocationPercent === 'string'), 'allocationPercent is not a string');
+    expect(data.currentIteration?.treatments?.length === 2, `currentIteration.treatments ${JSON.stringify(data.currentIteration)}`);
+    expect(draft.flags?.[LD.flag]?.flagConfigVersion === LD.flagConfigVersion, `flags ${JSON.stringify(draft.flags)}`);
+  });
+
+  let flag;
+  await check('launchdarkly getFeatureFlag (variations, version, rules)', async () => {
+    const { status, data } = await flags.getFeatureFlag(LD.project, LD.flag, LD.environment);
+    expect(status === 200, `status ${status}`);
+    expect(data.key === LD.flag && typeof data._version === 'number', `key/_version ${data.key}/${data._version}`);
+    const byId = Object.fromEntries((data.variations ?? []).map((v) => [v._id, v]));
+    expect(byId[LD.control]?.value === false && byId[LD.control]?.name === 'control', `control ${JSON.stringify(byId[LD.control])}`);
+    expect(byId[LD.twoStep]?.value === true && byId[LD.twoStep]?.name === 'two-step', `two-step ${JSON.stringify(byId[LD.twoStep])}`);
+    const env = data.environments?.[LD.environment];
+    expect(env?.version === LD.flagConfigVersion && env.on === true, `environments.${LD.environment} ${JSON.stringify(env)}`);
+    expect(env.rules?.some((r) => r._id === LD.rule), `rules ${JSON.stringify(env.rules)}`);
+    flag = data;
+  });
+
+  await check('launchdarkly getFeatureFlag of an unknown flag → 404', async () => {
+    try {
+      await flags.getFeatureFlag(LD.project, 'no-such-flag');
+    } catch (e) {
+      expect(e.response?.status === 404, `status ${e.response?.status ?? e.message} (want 404)`);
+      expect(e.response.data?.code === 'not_found', `error body ${JSON.stringify(e.response.data)}`);
+      return;
+    }
+    throw new CheckError('an unknown flag was found');
+  });
+
+  await check('launchdarkly patchExperiment startIteration (the draft, no justification needed)', async () => {
+    const { data } = await patch([{ kind: 'startIteration' }]);
+    expect(data.currentIteration?.status === 'running', `currentIteration ${JSON.stringify(data.currentIteration)}`);
+  });
+
+  await check('launchdarkly createIteration from the reads (IterationInput)', async () => {
+    const { data: current } = await api.getExperiment(LD.project, LD.environment, LD.experiment, 'treatments');
+    const it = current.currentIteration;
+    const env = flag?.environments?.[LD.environment];
+    const input = {
+      hypothesis: 'Two steps win at 70%',
+      metrics: (it.metrics ?? []).map((m) => ({ key: m.key, isGroup: m.isGroup })),
+      primarySingleMetricKey: it.primarySingleMetric?.key,
+      randomizationUnit: it.randomizationUnit,
+      treatments: (flag?.variations ?? []).map((v) => ({
+        name: v.name, baseline: v.name === 'control', allocationPercent: v.name === 'control' ? '30' : '70',
+        parameters: [{ flagKey: LD.flag, variationId: v._id }],
+      })),
+      flags: { [LD.flag]: { ruleId: 'fallthrough', flagConfigVersion: env?.version } },
+    };
+    const { status, data } = await api.createIteration(LD.project, LD.environment, LD.experiment, input);
+    expect(status === 200, `status ${status} (want 200)`);
+    expect(data.status === 'not_started' && data.hypothesis === input.hypothesis, `iteration ${JSON.stringify(data)}`);
+  });
+
+  await check('launchdarkly startIteration while running without changeJustification → 400', async () => {
+    try {
+      await patch([{ kind: 'startIteration' }]);
+    } catch (e) {
+      expect(e.response?.status === 400, `status ${e.response?.status ?? e.message} (want 400)`);
+      return;
+    }
+    throw new CheckError('a second start without changeJustification succeeded');
+  });
+
+  await check('launchdarkly patchExperiment startIteration with changeJustification', async () => {
+    const { data } = await patch([{ kind: 'startIteration', changeJustification: '70/30 split' }]);
+    expect(data.currentIteration?.hypothesis === 'Two steps win at 70%', `currentIteration ${JSON.stringify(data.currentIteration)}`);
+  });
+
+  await check('launchdarkly patchExperiment stopIteration with the winner', async () => {
+    const { data: current } = await api.getExperiment(LD.project, LD.environment, LD.experiment, 'treatments');
+    const winner = current.currentIteration?.treatments?.find((t) => t.name === 'two-step');
+    expect(winner?._id === LD.twoStep, `two-step treatment ${JSON.stringify(winner)}`);
+    const { data } = await patch([{ kind: 'stopIteration', winningTreatmentId: winner._id, winningReason: 'conversion up' }]);
+    const it = data.currentIteration;
+    expect(it?.status === 'stopped' && it.winningTreatmentId === LD.twoStep && it.winningReason === 'conversion up',
+      `currentIteration ${JSON.stringify(it)}`);
+    expect(typeof it.endedAt === 'number', `endedAt ${it.endedAt}`);
   });
 
   await check('launchdarkly patchExperiment updateName + updateDescription (semantic patch)', async () => {
