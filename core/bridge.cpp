@@ -362,6 +362,11 @@ Result<Plan> Bridge::plan(const Update& update, const PlanOptions& options) cons
         std::find(options.backends.begin(), options.backends.end(), info.name) == options.backends.end())
       continue;
     PlanContext context;
+    for (const auto& [name, read] : options.reads)
+      if (name == info.name) {
+        context.read = read;
+        context.current = &read->experiment;
+      }
     for (const auto& [name, state] : options.current)
       if (name == info.name) context.current = state;
     auto backend_plan = impl_->adapters[bound.backend]->plan(update, *bound.binding, context);

@@ -19,8 +19,11 @@ boost::json::object merged(const boost::json::object& defaults, const boost::jso
   return out;
 }
 
-Result<Experiment> experiment_from_example(const boost::json::value& v) {
-  Experiment e;
+// `current: {exposure?, status?, detail?}`: the state a read would give, `detail` the
+// vendor ids the adapter plans with (VendorState::detail).
+Result<VendorState> read_from_example(const boost::json::value& v) {
+  VendorState read;
+  Experiment& e = read.experiment;
   auto r = ObjectReader::open(v, "current");
   if (!r) return std::unexpected(std::move(r).error());
   auto exposure = r->optional_number("exposure");
@@ -34,8 +37,11 @@ Result<Experiment> experiment_from_example(const boost::json::value& v) {
       if (to_string(s) == **status) e.status = s;
     if (!e.status) return std::unexpected(r->error("status", "unknown status '" + **status + "'"));
   }
+  auto detail = r->optional_object("detail");
+  if (!detail) return std::unexpected(std::move(detail).error());
+  if (*detail) read.detail = **detail;
   if (auto ok = r->finish(); !ok) return std::unexpected(std::move(ok).error());
-  return e;
+  return read;
 }
 
 std::string check_requests(const Plan& plan, const boost::json::array& expected) {
@@ -168,16 +174,16 @@ ExampleOutcome run_one(const MappingTable& table, const boost::json::value& exam
   if (!bridge) return outcome_of(std::unexpected(std::move(bridge).error()));
   auto update = parse_update(write_json(*update_value), "<example " + outcome.name + ">");
   if (!update) return outcome_of(std::unexpected(std::move(update).error()));
-  std::optional<Experiment> current;
+  std::optional<VendorState> current;
   PlanOptions plan_options;
   if (const auto* c = example.if_contains("current")) {
-    auto parsed = experiment_from_example(*c);
+    auto parsed = read_from_example(*c);
     if (!parsed) {
       outcome.detail = "bad `current`: " + parsed.error().describe();
       return outcome;
     }
     current = std::move(*parsed);
-    plan_options.current.emplace_back(kBackendName, &*current);
+    plan_options.reads.emplace_back(kBackendName, &*current);
   }
   return outcome_of(bridge->plan(*update, plan_options));
 }

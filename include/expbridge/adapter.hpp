@@ -82,6 +82,9 @@ class Binding {
 /// on it (AppConfig exposure may only rise, Auth0 allocations frozen while active).
 struct PlanContext {
   const Experiment* current = nullptr;  ///< nullptr = unknown: such rules are not checked
+  /// The whole read of this backend (`Adapter::read`), when apply read it first: `current`
+  /// is then `&read->experiment`, and `read->detail` holds the vendor ids planning needs.
+  const VendorState* read = nullptr;
 };
 
 /// A vendor's answer to a state read: its HTTP status and body, whatever the status.

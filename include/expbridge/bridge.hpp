@@ -30,6 +30,9 @@ struct PlanOptions {
   std::vector<std::string> backends;
   /// Current vendor state per backend name, when known (enables state-dependent rules).
   std::vector<std::pair<std::string, const Experiment*>> current;
+  /// Whole reads per backend name (`Adapter::read`), when known: the adapter plans with the
+  /// vendor ids they hold, and their experiment is the current state (unless `current` names one).
+  std::vector<std::pair<std::string, const VendorState*>> reads;
 };
 
 /// How requests to one backend are sent (config keys of the same names, in milliseconds).

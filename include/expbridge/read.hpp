@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "expbridge/model.hpp"
 #include "expbridge/plan.hpp"
 
@@ -18,6 +20,10 @@ struct VendorState {
   Experiment experiment;
   /// Neutral fields (`field::` names) this backend cannot hold, whatever it is sent.
   std::vector<std::string> not_expressible;
+  /// What the adapter needs from the read to plan, beyond the neutral model (the ids and
+  /// versions of the vendor's own resources: a current iteration, treatment ids, a flag
+  /// version). Only the adapter that read it looks inside; never shown to a user.
+  boost::json::object detail;
 };
 
 /// One step of a read (`Adapter::read`): the requests to send next, or the state.
