@@ -9,6 +9,7 @@
 #include <boost/url/parse.hpp>
 
 #include "adapter_support.hpp"
+#include "document.hpp"
 #include "message_text.hpp"
 
 namespace expbridge {
@@ -218,6 +219,10 @@ Result<std::vector<PassThrough>> Adapter::passthrough(const Update& update) cons
   const auto* block = update.vendor.if_contains(vendor_);
   if (!block) return std::vector<PassThrough>{};
   return read_passthrough(*table_, block->get_object());
+}
+
+std::string Adapter::passthrough_path(const PassThrough& member) const {
+  return join_path(join_path(field::vendor, vendor_), member.member);
 }
 
 }  // namespace expbridge

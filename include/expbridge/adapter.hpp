@@ -106,6 +106,18 @@ struct BackendContext {
 /// vendor; an exception thrown by a hook becomes an `internal` error naming the hook (none
 /// crosses this interface); and a plan that neither carries nor skips a neutral field present
 /// in the update is refused as `internal` (an adapter bug, never a silent drop).
+///
+/// `Error::operation` names the vendor operation an error concerns, whenever one does:
+/// - `plan`: the table operation of the request the refused value was to be sent with (the
+///   hook builds each request as a `RequestDraft`, whose checks stamp it), e.g. a decreasing
+///   exposure names `UpdateExperimentRun`; a refused pass-through member names the operation
+///   the table passes it to;
+/// - `state_requests`, `read_state`: the state read (e.g. `GetExperimentRun`) that could not be
+///   built or whose answer could not be used.
+/// It stays empty where no vendor operation is involved: `bind` (a binding in the config),
+/// `prepare_auth` (the backend's settings), a pass-through member the table routes nowhere,
+/// and an adapter's own bug (a hook that threw, a field neither planned nor skipped), which
+/// the message names instead.
 class Adapter {
  public:
   virtual ~Adapter() = default;
@@ -185,6 +197,8 @@ class Adapter {
   /// The members of `update.vendor.<vendor>`, each checked against the table's `passthrough:`
   /// (errors name `vendor.<vendor>.<member>`); empty when the update has no block for this vendor.
   Result<std::vector<PassThrough>> passthrough(const Update& update) const;
+  /// `vendor.<vendor>.<member>`: where `member` is in the update, for errors about its value.
+  std::string passthrough_path(const PassThrough& member) const;
 
  private:
   /// `e` naming this backend and vendor (what the hook already set is kept).
