@@ -86,26 +86,23 @@ const boost::json::object& body(const PlannedRequest& r) { return r.body.value()
 // ---------------------------------------------------------------------------------------------
 // Local refusals: one rule each, the field named, the message naming the rule.
 
+/// `count` variations `a`, `b`, ... (`a` the control), each with a value, weights summing to 100.
+std::string variations_of(int count) {
+  std::string out = "variations:\n";
+  for (int i = 0; i < count; ++i) {
+    const int weight = i + 1 < count ? 100 / count : 100 - (count - 1) * (100 / count);
+    out += "  - {key: " + std::string(1, static_cast<char>('a' + i)) + (i == 0 ? ", control: true" : "") +
+           ", weight: " + std::to_string(weight) + ", value: {enabled: " + (i == 0 ? "false" : "true") + "}}\n";
+  }
+  return out;
+}
+
 TEST(EvidentlyRefusals, SixthVariation) {
-  auto plan = plan_for(
-      "variations:\n"
-      "  - {key: a, control: true, weight: 20, value: {enabled: false}}\n"
-      "  - {key: b, weight: 20, value: {enabled: true}}\n"
-      "  - {key: c, weight: 20, value: {enabled: true}}\n"
-      "  - {key: d, weight: 20, value: {enabled: true}}\n"
-      "  - {key: e, weight: 10, value: {enabled: true}}\n"
-      "  - {key: f, weight: 10}\n");
-  expect_refused(plan, "variations", "an Evidently feature holds at most 5 variations");
+  expect_refused(plan_for(variations_of(6)), "variations", "an Evidently feature holds at most 5 variations");
 }
 
 TEST(EvidentlyRefusals, FiveVariationsAreFine) {
-  auto plan = plan_for(
-      "variations:\n"
-      "  - {key: a, control: true, weight: 20, value: {enabled: false}}\n"
-      "  - {key: b, weight: 20, value: {enabled: true}}\n"
-      "  - {key: c, weight: 20, value: {enabled: true}}\n"
-      "  - {key: d, weight: 20, value: {enabled: true}}\n"
-      "  - {key: e, weight: 20, value: {enabled: true}}\n");
+  auto plan = plan_for(variations_of(5));
   ASSERT_TRUE(plan) << plan.error().describe();
   EXPECT_EQ(body(plan->requests.at(0)).at("addOrUpdateVariations").as_array().size(), 5u);
 }
