@@ -224,7 +224,7 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     BackendPlan out;
 
     VendorMembers members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_vendor_block(u, starting, stopping));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_vendor_block(u, starting, stopping, out));
 
     // Skips, in neutral field order.
     skip_if(u.name.has_value(), field::name, out);
@@ -460,10 +460,10 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
   /// `vendor.appconfig`: members the table lists, each in the shape AppConfig takes. A refused
   /// member names the operation it would go with: Tags StartExperimentRun, DeploymentParameters
   /// the run operation this update sends (Start, else Stop, else Update).
-  Result<VendorMembers> read_vendor_block(const Update& u, bool starting, bool stopping) const {
+  Result<VendorMembers> read_vendor_block(const Update& u, bool starting, bool stopping, BackendPlan& plan) const {
     VendorMembers out;
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, plan));
     const std::string& run_operation = starting ? t_.start_run->name : stopping ? t_.stop_run->name : t_.update_run->name;
     for (const auto& member : members) {
       std::string path = passthrough_path(member);

@@ -192,7 +192,7 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
     skip_if(u.overrides.has_value(), field::overrides, out);
 
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     for (const auto& member : members) {
       // Every UpdateExperiment member the model lacks is an object (assignment_config).
       if (!member.value->is_object())

@@ -246,7 +246,7 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     }
 
     bool removes = false;
-    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature));
+    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature, out));
     // The neutral set replaces the whole set; Evidently only adds and updates unless told what to remove.
     if (u.variations)
       out.notes.push_back(removes ? t_.remove_variations + " is sent as given; any other variation the feature holds "
@@ -379,9 +379,9 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
   }
 
   /// Adds the pass-through members to the UpdateFeature body; true when it now removes variations.
-  Result<bool> plan_passthrough(const Update& u, RequestDraft& feature) const {
+  Result<bool> plan_passthrough(const Update& u, RequestDraft& feature, BackendPlan& out) const {
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     bool removes = false;
     for (const auto& member : members) {
       // resolve() made sure removeVariations is the only member the table lists.

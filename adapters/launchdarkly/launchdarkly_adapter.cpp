@@ -82,7 +82,7 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
                           field::variations, field::exposure, field::overrides});
 
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     for (const auto& member : members) {
       // Extra semantic-patch instructions go after the field updates and before the action.
       const std::string path = passthrough_path(member);

@@ -522,6 +522,34 @@ TEST_P(AdapterConformance, AFieldNeitherCarriedNorSkippedIsRefused) {
   }
 }
 
+TEST_P(AdapterConformance, APassThroughBlockLeftUnreadIsRefused) {
+  // The table's own examples of a pass-through that plans, run against this suite's backend.
+  int checked = 0;
+  for (const auto& example : table_->examples()) {
+    const auto* update_value = example.as_object().if_contains("update");
+    if (!update_value || !example.as_object().contains("requests")) continue;
+    const auto* vendor = update_value->as_object().if_contains("vendor");
+    if (!vendor || !vendor->as_object().contains(GetParam())) continue;
+    boost::json::object text = update_value->as_object();
+    text["experiment"] = kExperiment;
+    auto update = parse_update(write_json(text), "u.json");
+    ASSERT_TRUE(update) << update.error().describe();
+    if (!bridge_->plan(*update)) continue;  // needs the example's own binding or state
+    auto registry = faulty_registry(GetParam(), Fault::drop_field, "vendor");
+    BridgeOptions options;
+    options.registry = registry.get();
+    auto bridge = Bridge::from_text(config_text(*table_, defaults_of(*table_, "binding")), "conformance.yaml", options);
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    auto p = bridge->plan(*update);
+    ASSERT_FALSE(p) << write_json(plan_to_json(*p));
+    EXPECT_EQ(p.error().code, ErrorCode::internal);
+    EXPECT_EQ(p.error().backend, "b");
+    EXPECT_EQ(p.error().field, "vendor." + GetParam()) << p.error().describe();
+    ++checked;
+  }
+  EXPECT_GT(checked, 0) << "no example of a pass-through that plans with the default binding";
+}
+
 TEST_P(AdapterConformance, WhatIsCarriedStaysOutOfThePrintedPlan) {
   auto p = plan("name: Conformance name\ndescription: Conformance description\nexposure: 40\naction: start\n");
   ASSERT_TRUE(p) << p.error().describe();
