@@ -9,6 +9,7 @@
 #include <boost/url/parse.hpp>
 
 #include "adapter_support.hpp"
+#include "document.hpp"
 #include "message_text.hpp"
 
 namespace expbridge {
@@ -158,6 +159,15 @@ Result<BackendPlan> Adapter::plan(const Update& update, const Binding& binding, 
     e.field = std::string(neutral);
     return std::unexpected(stamped(std::move(e)));
   }
+  // The pass-through block is no neutral field, but members dropped unread would be as silent.
+  const auto* block = update.vendor.if_contains(vendor_);
+  const bool has_members = block && block->is_object() && !block->get_object().empty();
+  if (has_members && std::find(planned->carried.begin(), planned->carried.end(), field::vendor) == planned->carried.end()) {
+    Error e = make_error(ErrorCode::internal, "the " + vendor_ + " adapter did not read vendor." + vendor_ +
+                                                  " (an adapter bug: nothing was sent)");
+    e.field = join_path(field::vendor, vendor_);
+    return std::unexpected(stamped(std::move(e)));
+  }
   return planned;
 }
 
@@ -214,10 +224,16 @@ void Adapter::skip_value(BackendPlan& out, std::string_view neutral, std::string
       Skip{std::string(neutral) + "." + std::string(value), skip_value_reason(neutral, value, fallback)});
 }
 
-Result<std::vector<PassThrough>> Adapter::passthrough(const Update& update) const {
+Result<std::vector<PassThrough>> Adapter::passthrough(const Update& update, BackendPlan& out) const {
   const auto* block = update.vendor.if_contains(vendor_);
   if (!block) return std::vector<PassThrough>{};
-  return read_passthrough(*table_, block->get_object());
+  auto members = read_passthrough(*table_, block->get_object());
+  if (members && !members->empty()) carry(out, field::vendor);
+  return members;
+}
+
+std::string Adapter::passthrough_path(const PassThrough& member) const {
+  return join_path(join_path(field::vendor, vendor_), member.member);
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <boost/json/parse.hpp>
+
 #include "document.hpp"
 #include "json_reader.hpp"
 #include "message_text.hpp"
@@ -77,7 +79,7 @@ Status check_bytes(const LimitSpec& limit, std::size_t bytes, std::string_view f
 
 Result<PlannedRequest> make_request(const OperationSpec& operation, std::string_view base_url, const Labels& labels,
                                     std::string_view content_type, std::optional<boost::json::value> body) {
-  auto path = expand_path(operation.path, labels);
+  auto path = for_operation(operation.name, expand_path(operation.path, labels));
   if (!path) return std::unexpected(std::move(path).error());
   PlannedRequest r;
   r.operation = operation.name;
@@ -90,6 +92,52 @@ Result<PlannedRequest> make_request(const OperationSpec& operation, std::string_
   r.success_status = operation.success;
   r.idempotent = operation.idempotent;
   return r;
+}
+
+Status RequestDraft::check_string(const LimitSpec& limit, std::string_view value, std::string_view field) const {
+  return named(expbridge::check_string(limit, value, field));
+}
+
+Status RequestDraft::check_number(const LimitSpec& limit, double value, std::string_view field) const {
+  return named(expbridge::check_number(limit, value, field));
+}
+
+Status RequestDraft::check_count(const LimitSpec& limit, std::size_t count, std::string_view field) const {
+  return named(expbridge::check_count(limit, count, field));
+}
+
+Status RequestDraft::check_bytes(const LimitSpec& limit, std::size_t bytes, std::string_view field) const {
+  return named(expbridge::check_bytes(limit, bytes, field));
+}
+
+std::unexpected<Error> refuse_for(std::string_view operation, std::string field, std::string message) {
+  Error e = invalid_field(std::move(field), std::move(message));
+  e.operation = std::string(operation);
+  return std::unexpected(std::move(e));
+}
+
+std::unexpected<Error> RequestDraft::refuse(std::string field, std::string message) const {
+  return refuse_for(operation_->name, std::move(field), std::move(message));
+}
+
+Status RequestDraft::add_to(BackendPlan& plan, std::string_view base_url, const Labels& labels,
+                            std::string_view content_type) {
+  auto request = make_request(*operation_, base_url, labels, content_type, boost::json::value(std::move(body_)));
+  body_ = {};
+  if (!request) return std::unexpected(std::move(request).error());
+  plan.requests.push_back(std::move(*request));
+  return {};
+}
+
+Result<boost::json::object> reply_object(const OperationSpec& operation, const ReadResponse& reply,
+                                         std::string_view what) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(reply.body, ec);
+  if (!ec && parsed.is_object()) return std::move(parsed.get_object());
+  Error e = make_error(ErrorCode::internal, operation.name + " answered something that is not " + std::string(what));
+  e.operation = operation.name;
+  e.http_status = reply.status;
+  return std::unexpected(std::move(e));
 }
 
 Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, const boost::json::object& vendor_block) {
@@ -179,6 +227,39 @@ Status resolve_limits(const MappingTable& table,
   return {};
 }
 
+Result<BindingReader> BindingReader::open(const boost::json::object& binding, const std::string& path,
+                                         std::initializer_list<std::string_view> members, std::string_view id_member,
+                                         const LimitSpec& limit) {
+  BindingReader out{ObjectReader::open(binding, path), {}};
+  EXPBRIDGE_RETURN_IF_ERROR(out.reader.known(members));
+  EXPBRIDGE_ASSIGN_OR_RETURN(out.id, out.reader.required_string(id_member));
+  EXPBRIDGE_RETURN_IF_ERROR(check_string(limit, out.id, out.reader.member_path(id_member)));
+  return out;
+}
+
+Status resolve_wires(const MappingTable& table, std::initializer_list<WireName> names) {
+  for (const auto& name : names) EXPBRIDGE_ASSIGN_OR_RETURN(*name.target, table.wire(name.neutral, name.part));
+  return {};
+}
+
+Status resolve_enums(const MappingTable& table, std::initializer_list<EnumName> names) {
+  for (const auto& name : names) EXPBRIDGE_ASSIGN_OR_RETURN(*name.target, table.enum_value(name.name, name.key));
+  return {};
+}
+
+Result<std::string> required_skip(const MappingTable& table, std::string_view neutral) {
+  const std::string& reason = table.field(neutral).skip;
+  if (reason.empty()) return std::unexpected(table_error(table, "fields." + std::string(neutral) + ".skip is missing"));
+  return reason;
+}
+
+Result<std::string> required_skip_value(const MappingTable& table, std::string_view neutral, std::string_view value) {
+  const auto& values = table.field(neutral).skip_values;
+  if (auto it = values.find(value); it != values.end() && !it->second.empty()) return it->second;
+  return std::unexpected(
+      table_error(table, "fields." + std::string(neutral) + ".skip_values." + std::string(value) + " is missing"));
+}
+
 std::string BackendSettings::value(std::string_view key) const { return optional(key).value_or(""); }
 
 std::optional<std::string> BackendSettings::optional(std::string_view key) const {
@@ -227,6 +308,16 @@ Result<std::string> aws_base_url(const BackendContext& context, const AwsOptions
   std::string_view partition = std::string_view(options.region).substr(0, options.region.find('-'));
   if (auto other = context.table->enum_value("partition_base_url", partition)) url_template = *other;
   return expand_host_template(url_template, {{"region", options.region}}, options.region_setting);
+}
+
+Result<AwsBackend> AwsBackend::read(const BackendContext& context, std::string_view resource_key) {
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
+                                                               {resource_key, resource_key},
+                                                               {"profile", "profile", false}}));
+  AwsBackend out{AwsOptions::from(settings), settings.value(resource_key), settings.setting(resource_key), {}};
+  EXPBRIDGE_ASSIGN_OR_RETURN(out.base_url, aws_base_url(context, out.aws));
+  return out;
 }
 
 }  // namespace expbridge

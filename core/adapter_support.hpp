@@ -4,10 +4,13 @@
 
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "expbridge/adapter.hpp"
@@ -32,9 +35,56 @@ Status check_count(const LimitSpec& limit, std::size_t count, std::string_view f
 Status check_bytes(const LimitSpec& limit, std::size_t bytes, std::string_view field);
 
 /// Builds the request for `operation`: base URL + expanded path + the table's fixed
-/// query, the table's content type when the operation has a body.
+/// query, the table's content type when the operation has a body. Errors name the operation.
 Result<PlannedRequest> make_request(const OperationSpec& operation, std::string_view base_url, const Labels& labels,
                                     std::string_view content_type, std::optional<boost::json::value> body);
+
+/// `result` as it is, except that an error naming no operation now names `operation`: what a
+/// helper refused is attributed to the vendor request its value was for.
+template <class T>
+Result<T> for_operation(std::string_view operation, Result<T> result) {
+  if (!result && result.error().operation.empty()) result.error().operation = std::string(operation);
+  return result;
+}
+
+/// An invalid_input error about `field`, naming the vendor `operation` the value was for.
+std::unexpected<Error> refuse_for(std::string_view operation, std::string field, std::string message);
+
+/// One vendor request while a plan builds it: the table operation it is for and its JSON body.
+/// Its checks return errors that name that operation, so a refused value says which request it
+/// was bound for (`Error::operation`), however deep in the adapter the check ran.
+class RequestDraft {
+ public:
+  explicit RequestDraft(const OperationSpec& operation) : operation_(&operation) {}
+
+  const OperationSpec& operation() const { return *operation_; }
+  boost::json::object& body() { return body_; }
+  bool empty() const { return body_.empty(); }
+
+  /// `for_operation` with this draft's operation.
+  template <class T>
+  Result<T> named(Result<T> result) const {
+    return for_operation(operation_->name, std::move(result));
+  }
+  Status check_string(const LimitSpec& limit, std::string_view value, std::string_view field) const;
+  Status check_number(const LimitSpec& limit, double value, std::string_view field) const;
+  Status check_count(const LimitSpec& limit, std::size_t count, std::string_view field) const;
+  Status check_bytes(const LimitSpec& limit, std::size_t bytes, std::string_view field) const;
+  /// An invalid_input error about `field`, naming this operation.
+  std::unexpected<Error> refuse(std::string field, std::string message) const;
+
+  /// Appends the request with the body built so far (`make_request`) to `plan`.
+  Status add_to(BackendPlan& plan, std::string_view base_url, const Labels& labels, std::string_view content_type);
+
+ private:
+  const OperationSpec* operation_;
+  boost::json::object body_;
+};
+
+/// The JSON object a state read answered (`ReadResponse::body`), or an `internal` error naming
+/// `operation` and the HTTP status: `<operation> answered something that is not <what>`.
+Result<boost::json::object> reply_object(const OperationSpec& operation, const ReadResponse& reply,
+                                         std::string_view what);
 
 /// The number in its shortest exact text (`50`, `33.5`), as people and some wire formats want it.
 std::string format_number(double value);
@@ -46,6 +96,37 @@ Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, con
 /// An `internal` error about the mapping table itself (a table the adapter cannot use):
 /// `mapping table: <message>`, in the table's file.
 Error table_error(const MappingTable& table, std::string message);
+
+/// A binding as every adapter starts reading it (`experiments.<key>.<backend>`).
+struct BindingReader {
+  ObjectReader reader;  ///< for the binding's other members
+  std::string id;       ///< the vendor id the binding is about
+
+  /// Refuses members other than `members` first (a typo is reported as such, before anything is
+  /// missing); then `id_member` must be a string meeting `limit`.
+  static Result<BindingReader> open(const boost::json::object& binding, const std::string& path,
+                                    std::initializer_list<std::string_view> members, std::string_view id_member,
+                                    const LimitSpec& limit);
+};
+
+/// A binding being read: the reader for its other members, and the `B` it becomes.
+template <class B>
+struct OpenedBinding {
+  ObjectReader reader;
+  std::unique_ptr<B> binding;
+};
+
+/// `BindingReader::open`, then a `B` whose member `id` holds the id it read.
+template <class B>
+Result<OpenedBinding<B>> open_binding(const boost::json::object& binding, const std::string& path,
+                                      std::initializer_list<std::string_view> members, std::string_view id_member,
+                                      const LimitSpec& limit, std::string B::*id) {
+  auto opened = BindingReader::open(binding, path, members, id_member, limit);
+  if (!opened) return std::unexpected(std::move(opened).error());
+  OpenedBinding<B> out{std::move(opened->reader), std::make_unique<B>()};
+  (*out.binding).*id = std::move(opened->id);
+  return out;
+}
 
 /// One auth parameter that comes from the backend's settings rather than the table.
 struct AuthSetting {
@@ -64,6 +145,29 @@ Result<AuthSpec> auth_from_table(const MappingTable& table, const std::vector<Au
 /// fails on the first the table lacks.
 Status resolve_limits(const MappingTable& table,
                       std::initializer_list<std::pair<const LimitSpec**, std::string_view>> targets);
+
+/// One wire name an adapter takes from its table: `fields.<neutral>.wire.<part>`.
+struct WireName {
+  std::string* target;
+  std::string_view neutral;
+  std::string_view part = "_";  ///< `_`: the member itself
+};
+/// Resolves `MappingTable::wire` for each of `names`, in order; fails on the first the table lacks.
+Status resolve_wires(const MappingTable& table, std::initializer_list<WireName> names);
+
+/// One value an adapter takes from its table's `enums:`: `enums.<name>.<key>`.
+struct EnumName {
+  std::string* target;
+  std::string_view name;
+  std::string_view key;
+};
+/// Resolves `MappingTable::enum_value` for each of `names`, in order; fails on the first the table lacks.
+Status resolve_enums(const MappingTable& table, std::initializer_list<EnumName> names);
+
+/// `fields.<neutral>.skip`, which the adapter relies on: an `internal` table error when it is empty.
+Result<std::string> required_skip(const MappingTable& table, std::string_view neutral);
+/// `fields.<neutral>.skip_values.<value>`, which the adapter relies on: a table error when it is missing.
+Result<std::string> required_skip_value(const MappingTable& table, std::string_view neutral, std::string_view value);
 
 /// One string setting of a backend (`backends.<name>.<key>`) and the table limit it must meet.
 struct SettingSpec {
@@ -105,5 +209,56 @@ struct AwsOptions {
 /// The base URL of an AWS backend: the endpoint override, else the table's `base_url` (or its
 /// `partition_base_url` entry for the region's partition, e.g. `cn`) expanded for the region.
 Result<std::string> aws_base_url(const BackendContext& context, const AwsOptions& options);
+
+/// What an AWS backend is configured with: `region`, the one resource every request addresses
+/// (an AppConfig `application`, an Evidently `project`) and an optional `profile`, read in that
+/// order by `read_settings` (the resource against the table's limit of the same name); and the
+/// base URL they give (`aws_base_url`).
+struct AwsBackend {
+  AwsOptions aws;
+  std::string resource;          ///< the value of the resource setting
+  std::string resource_setting;  ///< `backends.<name>.<resource key>`
+  std::string base_url;
+
+  static Result<AwsBackend> read(const BackendContext& context, std::string_view resource_key);
+  std::vector<AuthSetting> auth_settings() const { return aws.auth_settings(); }
+};
+
+/// What every vendor adapter holds: its table as `Table::resolve` made it and its `Options`,
+/// both checked before the adapter exists (`adapter_factory` builds it). Its authentication is
+/// the table's `auth:` section with what `Options::auth_settings()` takes from the settings.
+template <class Table, class Options>
+class ResolvedAdapter : public Adapter {
+ public:
+  using ResolvedTable = Table;
+  ResolvedAdapter(const BackendContext& context, std::string vendor, Table table, Options options)
+      : Adapter(context, std::move(vendor)), t_(std::move(table)), options_(std::move(options)) {}
+
+ protected:
+  Result<AuthSpec> do_auth() const override { return auth_from_table(table(), options_.auth_settings()); }
+
+  const Table t_;
+  const Options options_;
+};
+
+/// The factory of `A`, a `ResolvedAdapter` registered as `vendor`: its table resolved once
+/// (`A::ResolvedTable::resolve`), then its settings read by `read_options(context, table)`, each
+/// failing the backend before it exists. Every vendor's factory has this shape, so it is here once.
+template <class A, class ReadOptions>
+AdapterFactory adapter_factory(std::string_view vendor, ReadOptions read_options) {
+  return [vendor = std::string(vendor), read_options](const BackendContext& context) -> Result<std::unique_ptr<Adapter>> {
+    auto table = A::ResolvedTable::resolve(*context.table);
+    if (!table) return std::unexpected(std::move(table).error());
+    auto options = read_options(context, std::as_const(*table));
+    if (!options) return std::unexpected(std::move(options).error());
+    return std::unique_ptr<Adapter>(std::make_unique<A>(context, vendor, std::move(*table), std::move(*options)));
+  };
+}
+
+/// Registers `A` (see `adapter_factory`) as `vendor`.
+template <class A, class ReadOptions>
+Status register_adapter(Registry& registry, std::string_view vendor, ReadOptions read_options) {
+  return registry.add(std::string(vendor), adapter_factory<A>(vendor, std::move(read_options)));
+}
 
 }  // namespace expbridge

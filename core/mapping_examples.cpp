@@ -185,7 +185,9 @@ ExampleOutcome run_one(const MappingTable& table, const boost::json::value& exam
     current = std::move(*parsed);
     plan_options.reads.emplace_back(kBackendName, &*current);
   }
-  return outcome_of(bridge->plan(*update, plan_options));
+  auto plan = bridge->plan(*update, plan_options);
+  if (!plan) outcome.plan_error = plan.error();
+  return outcome_of(std::move(plan));
 }
 
 }  // namespace

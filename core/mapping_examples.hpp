@@ -2,6 +2,7 @@
 // exactly the vendor requests and skips the table says.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ struct ExampleOutcome {
   std::string name;
   bool passed = false;
   std::string detail;  ///< why it failed
+  /// The error planning returned, for an example whose config and update load but whose plan
+  /// is refused: what tests check beyond the example's own expectation (who says it, and of
+  /// which vendor operation).
+  std::optional<Error> plan_error;
 };
 
 /// Runs every example of `vendor`'s table (from `mappings_dir` when it has one, else embedded).

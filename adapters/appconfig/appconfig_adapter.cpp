@@ -1,8 +1,8 @@
 #include "appconfig_adapter.hpp"
 
 #include <map>
-#include <boost/json/parse.hpp>
 
+#include <set>
 #include <tuple>
 #include <variant>
 
@@ -19,11 +19,9 @@ namespace {
 
 constexpr std::string_view kVendor = "appconfig";
 
-/// `backends.<name>` settings.
-struct AppConfigOptions {
-  AwsOptions aws;           ///< region and the signing profile
-  std::string application;  ///< ApplicationIdentifier: ID or name
-};
+/// `backends.<name>` settings: region, signing profile and the ApplicationIdentifier (ID or
+/// name) every request addresses.
+using AppConfigOptions = AwsBackend;
 
 struct AppConfigBinding final : Binding {
   std::string definition;  ///< ExperimentDefinitionIdentifier: ID or name
@@ -63,9 +61,7 @@ struct AppConfigTable {
   std::string result, executive_summary, reasons_to_launch, reasons_not_to_launch;
   std::string deployment_parameters, run_tags, dynamic_extension_parameters, deployment_tags;
 
-  // Why a field cannot be expressed.
-  std::string name_skip, comment_skip, winner_skip;
-  std::map<std::string, std::string, std::less<>> action_skips;
+  std::set<std::string, std::less<>> skipped_actions;  ///< the actions AppConfig has no operation for
   std::string start_note;
 
   AppConfigLimits limits{};
@@ -95,59 +91,55 @@ struct AppConfigTable {
     for (auto a : {Action::start, Action::pause, Action::stop, Action::archive, Action::restore}) {
       std::string_view name = to_string(a);
       if (action.values.contains(name)) continue;
-      auto it = action.skip_values.find(name);
-      if (it == action.skip_values.end())
+      if (!action.skip_values.contains(name))
         return std::unexpected(
             table_error(t, "fields.action maps action '" + std::string(name) + "' nowhere (values or skip_values)"));
-      out.action_skips.emplace(std::string(name), it->second);
+      out.skipped_actions.emplace(name);
     }
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.hypothesis, t.wire(field::hypothesis));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.launch_criteria, t.wire(field::launch_criteria));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_rule, t.wire(field::audience_rule));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_description, t.wire(field::audience_description));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.control, t.wire(field::variations, "control"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatments, t.wire(field::variations, "treatments"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.weight, t.wire(field::variations, "weight"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment_description, t.wire(field::variations, "description"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.flag_value, t.wire(field::variations, "value"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.enabled, t.wire(field::variations, "enabled"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.attribute_values, t.wire(field::variations, "attributes"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.string_value, t.enum_value("attribute_type", "string"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.number_value, t.enum_value("attribute_type", "number"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.boolean_value, t.enum_value("attribute_type", "bool"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.string_array, t.enum_value("attribute_type", "string_list"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.number_array, t.enum_value("attribute_type", "number_list"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.description, t.wire(field::description));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.exposure, t.wire(field::exposure));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment_overrides, t.wire(field::overrides));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.inline_overrides, t.wire(field::overrides, "inline"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.result, t.wire(field::result));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.executive_summary, t.wire(field::result, "summary"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.reasons_to_launch, t.wire(field::result, "reasons_to_launch"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.reasons_not_to_launch, t.wire(field::result, "reasons_not_to_launch"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.deployment_parameters, t.wire(field::vendor, "deployment_parameters"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.run_tags, t.wire(field::vendor, "run_tags"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.dynamic_extension_parameters, t.wire(field::vendor, "dynamic_extension_parameters"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.deployment_tags, t.wire(field::vendor, "deployment_tags"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {
+        {&out.hypothesis, field::hypothesis},
+        {&out.launch_criteria, field::launch_criteria},
+        {&out.audience_rule, field::audience_rule},
+        {&out.audience_description, field::audience_description},
+        {&out.control, field::variations, "control"},
+        {&out.treatments, field::variations, "treatments"},
+        {&out.weight, field::variations, "weight"},
+        {&out.treatment_description, field::variations, "description"},
+        {&out.flag_value, field::variations, "value"},
+        {&out.enabled, field::variations, "enabled"},
+        {&out.attribute_values, field::variations, "attributes"},
+        {&out.description, field::description},
+        {&out.exposure, field::exposure},
+        {&out.treatment_overrides, field::overrides},
+        {&out.inline_overrides, field::overrides, "inline"},
+        {&out.result, field::result},
+        {&out.executive_summary, field::result, "summary"},
+        {&out.reasons_to_launch, field::result, "reasons_to_launch"},
+        {&out.reasons_not_to_launch, field::result, "reasons_not_to_launch"},
+        {&out.deployment_parameters, field::vendor, "deployment_parameters"},
+        {&out.run_tags, field::vendor, "run_tags"},
+        {&out.dynamic_extension_parameters, field::vendor, "dynamic_extension_parameters"},
+        {&out.deployment_tags, field::vendor, "deployment_tags"},
+    }));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
+        {&out.string_value, "attribute_type", "string"},
+        {&out.number_value, "attribute_type", "number"},
+        {&out.boolean_value, "attribute_type", "bool"},
+        {&out.string_array, "attribute_type", "string_list"},
+        {&out.number_array, "attribute_type", "number_list"},
+    }));
     for (const auto* member : {&out.deployment_parameters, &out.run_tags})
       if (!t.passthrough().contains(*member))
         return std::unexpected(table_error(t, "passthrough has no member '" + *member + "'"));
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.name_skip, skip_reason(t, t.field(field::name).skip, "fields.name.skip"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.comment_skip, skip_reason(t, t.field(field::comment).skip, "fields.comment.skip"));
-    const auto& result_skips = t.field(field::result).skip_values;
-    auto winner = result_skips.find("winner");
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.winner_skip,
-           skip_reason(t, winner == result_skips.end() ? std::string() : winner->second, "fields.result.skip_values.winner"));
+    // Checked now, so that a plan never skips with an empty reason.
+    for (const char* neutral : {field::name, field::comment}) EXPBRIDGE_RETURN_IF_ERROR(required_skip(t, neutral));
+    EXPBRIDGE_RETURN_IF_ERROR(required_skip_value(t, field::result, "winner"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.start_note, t.enum_value("notes", "start"));
 
     auto& l = out.limits;
-    auto limit = [&](const LimitSpec*& target, std::string_view name) -> Status {
-      EXPBRIDGE_ASSIGN_OR_RETURN(target, t.limit(name));
-      return {};
-    };
-    const std::pair<const LimitSpec**, std::string_view> wanted[] = {
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {
         {&l.definition, "definition"},
         {&l.run, "run"},
         {&l.treatment_key, "treatment_key"},
@@ -176,15 +168,8 @@ struct AppConfigTable {
         {&l.tags, "tags"},
         {&l.tag_key, "tag_key"},
         {&l.tag_value, "tag_value"},
-    };
-    for (const auto& [target, name] : wanted) EXPBRIDGE_RETURN_IF_ERROR(limit(*target, name));
+    }));
     return out;
-  }
-
- private:
-  static Result<std::string> skip_reason(const MappingTable& t, const std::string& reason, std::string_view where) {
-    if (reason.empty()) return std::unexpected(table_error(t, std::string(where) + " is missing"));
-    return reason;
   }
 };
 
@@ -194,20 +179,15 @@ struct VendorMembers {
   std::optional<boost::json::value> run_tags;
 };
 
-class AppConfigAdapter final : public Adapter {
- public:
-  AppConfigAdapter(const BackendContext& context, AppConfigTable resolved, AppConfigOptions options,
-                   std::string base_url)
-      : Adapter(context, std::string(kVendor)), t_(std::move(resolved)), l_(t_.limits), options_(std::move(options)),
-        base_url_(std::move(base_url)) {}
+class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigOptions> {
+  // The base's constructor, as public as it is there (an inherited constructor keeps its access).
+  using ResolvedAdapter::ResolvedAdapter;
 
- protected:
   Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
-    auto reader = ObjectReader::open(settings, path);
-    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"definition", "run", "treatments"}));
-    auto binding = std::make_unique<AppConfigBinding>();
-    EXPBRIDGE_ASSIGN_OR_RETURN(binding->definition, reader.required_string("definition"));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.definition, binding->definition, reader.member_path("definition")));
+    auto opened = open_binding(settings, path, {"definition", "run", "treatments"}, "definition", *l_.definition,
+                               &AppConfigBinding::definition);
+    if (!opened) return std::unexpected(std::move(opened).error());
+    auto& [reader, binding] = *opened;
 
     std::optional<std::int64_t> run;
     EXPBRIDGE_ASSIGN_OR_RETURN(run, reader.optional_integer("run"));
@@ -244,23 +224,23 @@ class AppConfigAdapter final : public Adapter {
     BackendPlan out;
 
     VendorMembers members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_vendor_block(u, starting));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, read_vendor_block(u, starting, stopping, out));
 
     // Skips, in neutral field order.
-    if (u.name) out.skipped.push_back(Skip{field::name, t_.name_skip});
-    if (u.action)
-      if (auto it = t_.action_skips.find(to_string(*u.action)); it != t_.action_skips.end())
-        out.skipped.push_back(Skip{"action." + it->first, it->second});
-    if (u.result && u.result->winner) out.skipped.push_back(Skip{"result.winner", t_.winner_skip});
-    if (u.comment) out.skipped.push_back(Skip{field::comment, t_.comment_skip});
+    skip_if(u.name.has_value(), field::name, out);
+    if (u.action && t_.skipped_actions.contains(to_string(*u.action)))
+      skip_value(out, field::action, to_string(*u.action), {});
+    if (u.result && u.result->winner) skip_value(out, field::result, "winner", {});
+    skip_if(u.comment.has_value(), field::comment, out);
 
     // Every value is checked before any request is built: nothing is sent for a refused update.
-    boost::json::object definition;
-    EXPBRIDGE_ASSIGN_OR_RETURN(definition, definition_body(u, context));
-    boost::json::object run;
-    EXPBRIDGE_ASSIGN_OR_RETURN(run, run_body(u, binding, context, starting));
-    boost::json::object stop;
-    if (stopping) EXPBRIDGE_ASSIGN_OR_RETURN(stop, stop_body(u));
+    // A start creates the run: what would update the bound run configures the new one instead.
+    RequestDraft definition(*t_.update_definition);
+    RequestDraft run(starting ? *t_.start_run : *t_.update_run);
+    RequestDraft stop(*t_.stop_run);
+    EXPBRIDGE_ASSIGN_OR_RETURN(definition.body(), definition.named(definition_body(u, context)));
+    EXPBRIDGE_ASSIGN_OR_RETURN(run.body(), run.named(run_body(u, binding, context, starting)));
+    if (stopping) EXPBRIDGE_ASSIGN_OR_RETURN(stop.body(), stop.named(stop_body(u)));
     // Each body holds every field it was given, and each non-empty body is sent below.
     const std::pair<bool, const char*> sent[] = {
         {u.hypothesis.has_value(), field::hypothesis},   {u.launch_criteria.has_value(), field::launch_criteria},
@@ -271,51 +251,38 @@ class AppConfigAdapter final : public Adapter {
     };
     for (const auto& [present, neutral] : sent)
       if (present) carry(out, neutral);
-    if (u.action && !t_.action_skips.contains(to_string(*u.action))) carry(out, field::action);
+    if (u.action && !t_.skipped_actions.contains(to_string(*u.action))) carry(out, field::action);
     if (u.result && stopping) carry(out, field::result);
 
-    const Labels labels = {
-        {"application", options_.application}, {"definition", binding.definition}, {"run", binding.run}};
-    auto add = [&](const OperationSpec& operation, std::optional<boost::json::object> body) -> Status {
-      std::optional<boost::json::value> value;
-      if (body) value = boost::json::value(std::move(*body));
-      PlannedRequest request;
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(operation, base_url_, labels, t_.content_type, std::move(value)));
-      out.requests.push_back(std::move(request));
-      return {};
-    };
-
-    if (!definition.empty()) EXPBRIDGE_RETURN_IF_ERROR(add(*t_.update_definition, std::move(definition)));
+    const Labels labels = run_labels(binding);
+    if (!definition.empty()) EXPBRIDGE_RETURN_IF_ERROR(definition.add_to(out, base_url(), labels, t_.content_type));
     if (starting) {
-      // A start creates the run: what would update the bound run configures the new one instead.
-      if (members.deployment_parameters) run[t_.deployment_parameters] = *members.deployment_parameters;
-      if (members.run_tags) run[t_.run_tags] = *members.run_tags;
-      EXPBRIDGE_RETURN_IF_ERROR(add(*t_.start_run, std::move(run)));
+      if (members.deployment_parameters) run.body()[t_.deployment_parameters] = *members.deployment_parameters;
+      if (members.run_tags) run.body()[t_.run_tags] = *members.run_tags;
+      EXPBRIDGE_RETURN_IF_ERROR(run.add_to(out, base_url(), labels, t_.content_type));
       out.notes.push_back(t_.start_note);
     } else if (!run.empty() || (members.deployment_parameters && !stopping)) {
       // Each run operation makes its own deployment, so the parameters go with each of them.
-      if (members.deployment_parameters) run[t_.deployment_parameters] = *members.deployment_parameters;
-      EXPBRIDGE_RETURN_IF_ERROR(add(*t_.update_run, std::move(run)));
+      if (members.deployment_parameters) run.body()[t_.deployment_parameters] = *members.deployment_parameters;
+      EXPBRIDGE_RETURN_IF_ERROR(run.add_to(out, base_url(), labels, t_.content_type));
     }
     if (stopping) {
-      if (members.deployment_parameters) stop[t_.deployment_parameters] = *members.deployment_parameters;
-      EXPBRIDGE_RETURN_IF_ERROR(add(*t_.stop_run, std::move(stop)));
+      if (members.deployment_parameters) stop.body()[t_.deployment_parameters] = *members.deployment_parameters;
+      EXPBRIDGE_RETURN_IF_ERROR(stop.add_to(out, base_url(), labels, t_.content_type));
     }
-    if (u.action == Action::archive) EXPBRIDGE_RETURN_IF_ERROR(add(*t_.archive, std::nullopt));
+    if (u.action == Action::archive)
+      EXPBRIDGE_RETURN_IF_ERROR(RequestDraft(*t_.archive).add_to(out, base_url(), labels, t_.content_type));
     return out;
   }
 
   Result<std::vector<PlannedRequest>> do_state_requests(const Update& u, const Binding& b) const override {
-    const auto& binding = static_cast<const AppConfigBinding&>(b);
     const bool starting = u.action == Action::start;
     const bool changes_definition = u.hypothesis || u.launch_criteria || u.audience || u.variations;
     // Only the rules that depend on the bound run make a read worth it.
     if (!(u.exposure && !starting) && !changes_definition) return std::vector<PlannedRequest>{};
     PlannedRequest request;
-    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url_,
-                                                     {{"application", options_.application},
-                                                      {"definition", binding.definition},
-                                                      {"run", binding.run}},
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url(),
+                                                     run_labels(static_cast<const AppConfigBinding&>(b)),
                                                      t_.content_type, std::nullopt));
     return std::vector<PlannedRequest>{std::move(request)};
   }
@@ -323,19 +290,14 @@ class AppConfigAdapter final : public Adapter {
   Result<Experiment> do_read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
     Experiment state;
     if (responses.empty() || responses.front().status == 404) return state;  // no such run yet
-    boost::system::error_code ec;
-    auto run = boost::json::parse(responses.front().body, ec);
-    if (ec || !run.is_object())
-      return std::unexpected(make_error(ErrorCode::internal, "GetExperimentRun answered something that is not a run"));
-    const auto& o = run.get_object();
+    boost::json::object o;
+    EXPBRIDGE_ASSIGN_OR_RETURN(o, reply_object(*t_.get_run, responses.front(), "a run"));
     if (const auto* exposure = o.if_contains("ExposurePercentage"); exposure && exposure->is_number())
       state.exposure = exposure->to_number<double>();
     if (const auto* status = o.if_contains("Status"); status && status->is_string())
       if (auto it = t_.run_statuses.find(status->get_string()); it != t_.run_statuses.end()) state.status = it->second;
     return state;
   }
-
-  Result<AuthSpec> do_auth() const override { return auth_from_table(table(), options_.aws.auth_settings()); }
 
  private:
   /// UpdateExperimentDefinition's body; empty when the update changes nothing there.
@@ -495,21 +457,24 @@ class AppConfigAdapter final : public Adapter {
     return body;
   }
 
-  /// `vendor.appconfig`: members the table lists, each in the shape AppConfig takes.
-  Result<VendorMembers> read_vendor_block(const Update& u, bool starting) const {
+  /// `vendor.appconfig`: members the table lists, each in the shape AppConfig takes. A refused
+  /// member names the operation it would go with: Tags StartExperimentRun, DeploymentParameters
+  /// the run operation this update sends (Start, else Stop, else Update).
+  Result<VendorMembers> read_vendor_block(const Update& u, bool starting, bool stopping, BackendPlan& plan) const {
     VendorMembers out;
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, plan));
+    const std::string& run_operation = starting ? t_.start_run->name : stopping ? t_.stop_run->name : t_.update_run->name;
     for (const auto& member : members) {
-      std::string path = join_path("vendor." + std::string(vendor()), member.member);
+      std::string path = passthrough_path(member);
       if (member.operation == t_.start_run->name && !starting)
-        return std::unexpected(invalid_field(path, "passes through to " + member.operation +
-                                                 " only, which this update does not send (it needs action: start)"));
+        return refuse_for(member.operation, path, "passes through to " + member.operation +
+                                                      " only, which this update does not send (it needs action: start)");
       if (member.member == t_.deployment_parameters) {
-        EXPBRIDGE_RETURN_IF_ERROR(check_deployment_parameters(*member.value, path));
+        EXPBRIDGE_RETURN_IF_ERROR(for_operation(run_operation, check_deployment_parameters(*member.value, path)));
         out.deployment_parameters = *member.value;
       } else if (member.member == t_.run_tags) {
-        EXPBRIDGE_RETURN_IF_ERROR(check_tags(*member.value, path));
+        EXPBRIDGE_RETURN_IF_ERROR(for_operation(member.operation, check_tags(*member.value, path)));
         out.run_tags = *member.value;
       }
     }
@@ -551,28 +516,23 @@ class AppConfigAdapter final : public Adapter {
     return {};
   }
 
-  AppConfigTable t_;
-  AppConfigLimits l_;  ///< the table's limits, resolved
-  AppConfigOptions options_;
-  std::string base_url_;
+  const std::string& base_url() const { return options_.base_url; }
+  /// Every operation's path labels: the bound run of the bound definition.
+  Labels run_labels(const AppConfigBinding& binding) const {
+    return {{"application", options_.resource}, {"definition", binding.definition}, {"run", binding.run}};
+  }
+
+  const AppConfigLimits& l_ = t_.limits;
 };
 
-Result<std::unique_ptr<Adapter>> make_appconfig(const BackendContext& context) {
-  AppConfigTable resolved;
-  EXPBRIDGE_ASSIGN_OR_RETURN(resolved, AppConfigTable::resolve(*context.table));
-  BackendSettings settings;
-  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
-                                                               {"application", "application"},
-                                                               {"profile", "profile", false}}));
-  AppConfigOptions options{AwsOptions::from(settings), settings.value("application")};
-  std::string base_url;
-  EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
-  return std::unique_ptr<Adapter>(
-      std::make_unique<AppConfigAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
+Result<AppConfigOptions> read_options(const BackendContext& context, const AppConfigTable&) {
+  return AwsBackend::read(context, "application");
 }
 
 }  // namespace
 
-Status register_appconfig(Registry& registry) { return registry.add(std::string(kVendor), make_appconfig); }
+Status register_appconfig(Registry& registry) {
+  return register_adapter<AppConfigAdapter>(registry, kVendor, read_options);
+}
 
 }  // namespace expbridge

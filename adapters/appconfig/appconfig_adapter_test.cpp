@@ -350,6 +350,36 @@ TEST(AppConfigPassThrough, DeploymentParametersGoToTheStopAlone) {
 
 // --- ids in paths -------------------------------------------------------------------------------
 
+// A refused value names the request it was to be sent with: the same field can go with either run
+// operation, and a pass-through member with whichever run operation the update sends.
+TEST(AppConfigErrors, NameTheOperationOfTheRequestTheValueWasFor) {
+  Experiment running;
+  running.status = ExperimentStatus::running;
+  const std::string too_long = repeat('d', 1025);
+  const struct {
+    std::string body;
+    const Experiment* current;
+    std::string operation;
+  } cases[] = {
+      {"description: " + too_long + "\n", nullptr, "UpdateExperimentRun"},
+      {"description: " + too_long + "\naction: start\n", nullptr, "StartExperimentRun"},
+      {"hypothesis: " + too_long + "\n", nullptr, "UpdateExperimentDefinition"},
+      {"hypothesis: H\n", &running, "UpdateExperimentDefinition"},
+      {"action: stop\nresult: {summary: " + too_long + "}\n", nullptr, "StopExperimentRun"},
+      {"vendor: {appconfig: {DeploymentParameters: {Tags: 1}}}\n", nullptr, "UpdateExperimentRun"},
+      {"action: start\nvendor: {appconfig: {DeploymentParameters: {Tags: 1}}}\n", nullptr, "StartExperimentRun"},
+      {"action: stop\nvendor: {appconfig: {DeploymentParameters: {Tags: 1}}}\n", nullptr, "StopExperimentRun"},
+      {"vendor: {appconfig: {Tags: {a: b}}}\n", nullptr, "StartExperimentRun"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.body.substr(0, 60));
+    Error e = plan_error(c.body, c.current);
+    EXPECT_EQ(e.operation, c.operation) << e.describe();
+    EXPECT_EQ(e.backend, "aws");
+    EXPECT_EQ(e.vendor, "appconfig");
+  }
+}
+
 TEST(AppConfigIds, SlashQuestionMarkAndHashAreEncodedAsOneSegment) {
   auto p = plan_of("exposure: 5\n", nullptr,
                    config("region: us-east-1, application: 'apps/a?b#c'", "definition: 'x/../y?z#w', run: 12"));
@@ -452,22 +482,6 @@ TEST(AppConfigConfig, EndpointOverrideReplacesTheBaseUrl) {
 }
 
 // --- auth and secrets -----------------------------------------------------------------------------
-
-TEST(AppConfigAuth, IsSigV4ForAppConfigInTheBackendsRegion) {
-  Bridge b = bridge(config("region: eu-west-1, application: abc1234, profile: staging"));
-  const AuthSpec& auth = b.backends()[0].adapter->auth();
-  const auto* sigv4 = std::get_if<SigV4Auth>(&auth.method);
-  ASSERT_NE(sigv4, nullptr);
-  EXPECT_EQ(sigv4->service, "appconfig");
-  EXPECT_EQ(sigv4->region, "eu-west-1");
-  EXPECT_EQ(sigv4->profile, "staging");
-  EXPECT_TRUE(auth.headers.empty());
-
-  Bridge plain = bridge();
-  const auto* no_profile = std::get_if<SigV4Auth>(&plain.backends()[0].adapter->auth().method);
-  ASSERT_NE(no_profile, nullptr);
-  EXPECT_FALSE(no_profile->profile.has_value());
-}
 
 TEST(AppConfigAuth, EndpointOverrideKeepsTheSigningRegion) {
   Bridge b = bridge(config("region: us-west-2, application: abc1234, endpoint: 'http://127.0.0.1:4566'"));

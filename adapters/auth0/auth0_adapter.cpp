@@ -1,7 +1,6 @@
 #include "auth0_adapter.hpp"
 
 #include <map>
-#include <boost/json/parse.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -21,6 +20,12 @@ struct Auth0Options {
   std::string domain;  ///< the tenant's Auth0 host name, e.g. `example.us.auth0.com`
   std::string client_id_env;
   std::string client_secret_env;
+  std::string base_url;  ///< from the domain, or the endpoint override
+  std::string audience;  ///< the tenant's Management API
+  /// Token URL, audience and the credentials' homes, each with the setting it comes from.
+  std::vector<AuthSetting> auth;
+
+  std::vector<AuthSetting> auth_settings() const { return auth; }
 };
 
 struct Auth0Binding final : Binding {
@@ -55,14 +60,10 @@ struct Auth0Table {
   /// Neutral status -> Auth0 status.
   std::map<std::string, std::string, std::less<>> statuses;
   std::string token_path, audience_template;
-  const LimitSpec* experiment_id = nullptr;
-  const LimitSpec* variation_id = nullptr;
-  const LimitSpec* name = nullptr;
-  const LimitSpec* description = nullptr;
-  const LimitSpec* allocations = nullptr;
-  const LimitSpec* weight = nullptr;
-  const LimitSpec* allocations_frozen = nullptr;
-  const LimitSpec* completed_is_final = nullptr;
+  // Limits: of the binding's ids, of UpdateExperiment's values, of what the current state allows.
+  const LimitSpec *experiment_id{}, *variation_id{};
+  const LimitSpec *name{}, *description{}, *allocations{}, *weight{};
+  const LimitSpec *allocations_frozen{}, *completed_is_final{};
 
   static Result<Auth0Table> resolve(const MappingTable& t) {
     Auth0Table out;
@@ -81,13 +82,15 @@ struct Auth0Table {
         return std::unexpected(table_error(t, "passthrough." + member + " must name " + out.update_experiment->name));
     }
     out.content_type = t.content_type();
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.name_member, t.wire(field::name));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.description_member, t.wire(field::description));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.status_member, t.wire(field::action));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.allocations_member, t.wire(field::variations));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_member, t.wire(field::variations, "variation"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.control_member, t.wire(field::variations, "control"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.weight_member, t.wire(field::variations, "weight"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {
+        {&out.name_member, field::name},
+        {&out.description_member, field::description},
+        {&out.status_member, field::action},
+        {&out.allocations_member, field::variations},
+        {&out.variation_member, field::variations, "variation"},
+        {&out.control_member, field::variations, "control"},
+        {&out.weight_member, field::variations, "weight"},
+    }));
     out.action_statuses = t.field(field::action).values;
     for (auto status : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
                         ExperimentStatus::stopped, ExperimentStatus::archived}) {
@@ -97,44 +100,31 @@ struct Auth0Table {
     }
     EXPBRIDGE_ASSIGN_OR_RETURN(out.token_path, auth_string(t, "token_path"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_template, auth_string(t, "audience"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_id, t.limit("experiment_id"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_id, t.limit("variation_id"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.name, t.limit("name"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.description, t.limit("description"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.allocations, t.limit("allocations"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.weight, t.limit("weight"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.allocations_frozen, t.limit("allocations_frozen"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.completed_is_final, t.limit("completed_is_final"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {
+        {&out.experiment_id, "experiment_id"},
+        {&out.variation_id, "variation_id"},
+        {&out.name, "name"},
+        {&out.description, "description"},
+        {&out.allocations, "allocations"},
+        {&out.weight, "weight"},
+        {&out.allocations_frozen, "allocations_frozen"},
+        {&out.completed_is_final, "completed_is_final"},
+    }));
     return out;
   }
 };
 
-class Auth0Adapter final : public Adapter {
- public:
-  Auth0Adapter(const BackendContext& context, Auth0Table resolved, Auth0Options options,
-               std::string base_url, std::string audience)
-      : Adapter(context, std::string(kVendor)),
-        t_(std::move(resolved)),
-        options_(std::move(options)),
-        base_url_(std::move(base_url)),
-        audience_(std::move(audience)),
-        settings_path_(context.path),
-        // The token URL follows the base URL, so a bad one is the endpoint's fault when there is one.
-        base_url_setting_(join_path(context.path, context.endpoint.empty() ? "domain" : "endpoint")) {}
+class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
+  // The base's constructor, as public as it is there (an inherited constructor keeps its access).
+  using ResolvedAdapter::ResolvedAdapter;
 
- protected:
   Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
-    auto reader = ObjectReader::open(settings, path);
-    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"id", "variations"}));
-    auto binding = std::make_unique<Auth0Binding>();
+    auto opened = open_binding(settings, path, {"id", "variations"}, "id", *t_.experiment_id, &Auth0Binding::id);
+    if (!opened) return std::unexpected(std::move(opened).error());
+    auto& [reader, binding] = *opened;
     binding->path = path;
-    auto id_member = reader.required_string("id");
-    auto variations_member = reader.optional_object("variations");
-    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());  // a typo before a missing key
-    EXPBRIDGE_ASSIGN_OR_RETURN(binding->id, std::move(id_member));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_id, binding->id, reader.member_path("id")));
-    if (!variations_member) return std::unexpected(std::move(variations_member).error());
-    const boost::json::object* variations = *variations_member;
+    const boost::json::object* variations = nullptr;
+    EXPBRIDGE_ASSIGN_OR_RETURN(variations, reader.optional_object("variations"));
     if (variations) {
       auto vr = ObjectReader::open(*variations, reader.member_path("variations"));
       std::map<std::string, std::string> variation_of_id;  // the duplicate check stays linear
@@ -158,16 +148,17 @@ class Auth0Adapter final : public Adapter {
     const auto& binding = static_cast<const Auth0Binding&>(b);
     const Experiment* current = context.current;
     BackendPlan out;
-    boost::json::object patch;
+    RequestDraft patch(*t_.update_experiment);
+    RequestDraft transition(*t_.transition_status);
 
     if (u.name) {
-      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.name, *u.name, field::name));
-      patch[t_.name_member] = *u.name;
+      EXPBRIDGE_RETURN_IF_ERROR(patch.check_string(*t_.name, *u.name, field::name));
+      patch.body()[t_.name_member] = *u.name;
       carry(out, field::name);
     }
     if (u.description) {
-      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.description, *u.description, field::description));
-      patch[t_.description_member] = *u.description;
+      EXPBRIDGE_RETURN_IF_ERROR(patch.check_string(*t_.description, *u.description, field::description));
+      patch.body()[t_.description_member] = *u.description;
       carry(out, field::description);
     }
     skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description});
@@ -175,39 +166,39 @@ class Auth0Adapter final : public Adapter {
     if (u.variations) {
       // Auth0 answers 400 to allocations on an active experiment; known state lets us say so first.
       if (current && current->status == ExperimentStatus::running)
-        return std::unexpected(invalid_field(field::variations, "cannot change now: the Auth0 experiment is " +
-                                                              t_.statuses.at(std::string(to_string(*current->status))) +
-                                                              " (" + t_.allocations_frozen->rule + ")"));
-      EXPBRIDGE_RETURN_IF_ERROR(check_count(*t_.allocations, u.variations->size(), field::variations));
+        return patch.refuse(field::variations, "cannot change now: the Auth0 experiment is " +
+                                                   t_.statuses.at(std::string(to_string(*current->status))) + " (" +
+                                                   t_.allocations_frozen->rule + ")");
+      EXPBRIDGE_RETURN_IF_ERROR(patch.check_count(*t_.allocations, u.variations->size(), field::variations));
       boost::json::array allocations;
       for (std::size_t i = 0; i < u.variations->size(); ++i) {
         const Variation& v = (*u.variations)[i];
         std::string path = index_path(field::variations, i);
         const std::string* id = binding.variation_id(v.key);
         if (!id)
-          return std::unexpected(invalid_field(path, "variation '" + v.key + "' has no Auth0 variation id in " + binding.path +
-                                                   ".variations; every variation needs one (var_…) to become an allocation"));
-        EXPBRIDGE_RETURN_IF_ERROR(check_number(*t_.weight, v.weight, join_path(path, "weight")));
+          return patch.refuse(path, "variation '" + v.key + "' has no Auth0 variation id in " + binding.path +
+                                        ".variations; every variation needs one (var_…) to become an allocation");
+        EXPBRIDGE_RETURN_IF_ERROR(patch.check_number(*t_.weight, v.weight, join_path(path, "weight")));
         allocations.push_back(boost::json::object{
             {t_.variation_member, *id}, {t_.control_member, v.control}, {t_.weight_member, v.weight}});
         std::string skipped_as = std::string(field::variations) + "[" + v.key + "]";
         if (v.value) out.skipped.push_back(Skip{skipped_as + ".value", variation_part_reason("value")});
         if (v.description) out.skipped.push_back(Skip{skipped_as + ".description", variation_part_reason("description")});
       }
-      patch[t_.allocations_member] = std::move(allocations);
+      patch.body()[t_.allocations_member] = std::move(allocations);
       carry(out, field::variations);
     }
     skip_if(u.exposure.has_value(), field::exposure, out);
     skip_if(u.overrides.has_value(), field::overrides, out);
 
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     for (const auto& member : members) {
       // Every UpdateExperiment member the model lacks is an object (assignment_config).
       if (!member.value->is_object())
-        return std::unexpected(invalid_field(join_path(join_path(field::vendor, kVendor), member.member),
-                                             "must be a mapping, found " + std::string(json_kind(*member.value))));
-      patch[member.member] = *member.value;
+        return refuse_for(member.operation, passthrough_path(member),
+                          "must be a mapping, found " + std::string(json_kind(*member.value)));
+      patch.body()[member.member] = *member.value;
     }
 
     std::optional<std::string> target_status;
@@ -219,7 +210,7 @@ class Auth0Adapter final : public Adapter {
         if (current && current->status) {
           const std::string& now = t_.statuses.at(std::string(to_string(*current->status)));
           if (*current->status == ExperimentStatus::stopped && *u.action == Action::start)
-            return std::unexpected(invalid_field(field::action, "the Auth0 experiment is " + now + " (" + t_.completed_is_final->rule + ")"));
+            return transition.refuse(field::action, "the Auth0 experiment is " + now + " (" + t_.completed_is_final->rule + ")");
           if (now == *target_status) {
             // The documented transitions never lead from a status to itself: a repeat may be refused.
             out.notes.push_back("the Auth0 experiment is already " + now + "; no status transition is sent for action " +
@@ -235,17 +226,10 @@ class Auth0Adapter final : public Adapter {
     skip_if(u.comment.has_value(), field::comment, out);
 
     Labels labels{{"id", binding.id}};
-    if (!patch.empty()) {
-      PlannedRequest request;
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.update_experiment, base_url_, labels, t_.content_type,
-                                      boost::json::value(std::move(patch))));
-      out.requests.push_back(std::move(request));
-    }
+    if (!patch.empty()) EXPBRIDGE_RETURN_IF_ERROR(patch.add_to(out, options_.base_url, labels, t_.content_type));
     if (target_status) {
-      PlannedRequest request;
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.transition_status, base_url_, labels, t_.content_type,
-                                      boost::json::value(boost::json::object{{t_.status_member, *target_status}})));
-      out.requests.push_back(std::move(request));
+      transition.body()[t_.status_member] = *target_status;
+      EXPBRIDGE_RETURN_IF_ERROR(transition.add_to(out, options_.base_url, labels, t_.content_type));
     }
     return out;
   }
@@ -255,7 +239,7 @@ class Auth0Adapter final : public Adapter {
     if (!u.variations && !u.action) return std::vector<PlannedRequest>{};
     const auto& binding = static_cast<const Auth0Binding&>(b);
     PlannedRequest request;
-    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, base_url_, {{"id", binding.id}},
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, options_.base_url, {{"id", binding.id}},
                                                      t_.content_type, std::nullopt));
     return std::vector<PlannedRequest>{std::move(request)};
   }
@@ -263,11 +247,9 @@ class Auth0Adapter final : public Adapter {
   Result<Experiment> do_read_state(const Binding&, const std::vector<ReadResponse>& responses) const override {
     Experiment state;
     if (responses.empty() || responses.front().status == 404) return state;
-    boost::system::error_code ec;
-    auto experiment = boost::json::parse(responses.front().body, ec);
-    if (ec || !experiment.is_object())
-      return std::unexpected(make_error(ErrorCode::internal, "GET experiment answered something that is not an experiment"));
-    if (const auto* status = experiment.get_object().if_contains("status"); status && status->is_string())
+    boost::json::object experiment;
+    EXPBRIDGE_ASSIGN_OR_RETURN(experiment, reply_object(*t_.get_experiment, responses.front(), "an experiment"));
+    if (const auto* status = experiment.if_contains("status"); status && status->is_string())
       for (const auto& [neutral, wire] : t_.statuses)
         if (wire == status->get_string())
           for (auto s : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
@@ -276,50 +258,44 @@ class Auth0Adapter final : public Adapter {
     return state;
   }
 
-  Result<AuthSpec> do_auth() const override {
-    const std::string domain = join_path(settings_path_, "domain");
-    return auth_from_table(table(), {
-        {"token_url", base_url_ + t_.token_path, base_url_setting_},
-        {"audience", audience_, domain},
-        {"client_id_env", options_.client_id_env, join_path(settings_path_, "client_id_env")},
-        {"client_secret_env", options_.client_secret_env, join_path(settings_path_, "client_secret_env")},
-    });
-  }
-
  private:
   std::string variation_part_reason(std::string_view part) const {
     return skip_value_reason(field::variations, part, "Auth0 allocations carry no variation " + std::string(part));
   }
 
-  Auth0Table t_;
-  Auth0Options options_;
-  std::string base_url_;
-  std::string audience_;
-  std::string settings_path_;     ///< `backends.<name>`
-  std::string base_url_setting_;  ///< the setting the base URL comes from
 };
 
-Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {
-  Auth0Table resolved;
-  EXPBRIDGE_ASSIGN_OR_RETURN(resolved, Auth0Table::resolve(*context.table));
+Result<Auth0Options> read_options(const BackendContext& context, const Auth0Table& table) {
   BackendSettings settings;
   EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"domain", "domain"},
                                                                {"client_id_env", "env_var"},
                                                                {"client_secret_env", "env_var"}}));
-  Auth0Options options{settings.value("domain"), settings.value("client_id_env"), settings.value("client_secret_env")};
+  Auth0Options options;
+  options.domain = settings.value("domain");
+  options.client_id_env = settings.value("client_id_env");
+  options.client_secret_env = settings.value("client_secret_env");
+  options.base_url = context.endpoint;
   Labels domain{{"domain", options.domain}};
-  std::string base_url = context.endpoint;
-  if (base_url.empty())
-    EXPBRIDGE_ASSIGN_OR_RETURN(base_url, expand_host_template(context.table->base_url(), domain, settings.setting("domain")));
+  if (options.base_url.empty())
+    EXPBRIDGE_ASSIGN_OR_RETURN(options.base_url,
+                               expand_host_template(context.table->base_url(), domain, settings.setting("domain")));
   // The audience names the Management API of the tenant, so it stays on the domain under an endpoint override.
-  std::string audience;
-  EXPBRIDGE_ASSIGN_OR_RETURN(audience, expand_host_template(resolved.audience_template, domain, settings.setting("domain")));
-  return std::unique_ptr<Adapter>(std::make_unique<Auth0Adapter>(context, std::move(resolved), std::move(options),
-                                                                 std::move(base_url), std::move(audience)));
+  EXPBRIDGE_ASSIGN_OR_RETURN(options.audience,
+                             expand_host_template(table.audience_template, domain, settings.setting("domain")));
+  options.auth = {
+      // The token URL follows the base URL, so a bad one is the endpoint's fault when there is one.
+      {"token_url", options.base_url + table.token_path, settings.setting(context.endpoint.empty() ? "domain" : "endpoint")},
+      {"audience", options.audience, settings.setting("domain")},
+      {"client_id_env", options.client_id_env, settings.setting("client_id_env")},
+      {"client_secret_env", options.client_secret_env, settings.setting("client_secret_env")},
+  };
+  return options;
 }
 
 }  // namespace
 
-Status register_auth0(Registry& registry) { return registry.add(std::string(kVendor), make_auth0); }
+Status register_auth0(Registry& registry) {
+  return register_adapter<Auth0Adapter>(registry, kVendor, read_options);
+}
 
 }  // namespace expbridge

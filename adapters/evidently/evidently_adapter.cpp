@@ -21,11 +21,9 @@ namespace {
 
 constexpr std::string_view kVendor = "evidently";
 
-/// `backends.<name>` settings.
-struct EvidentlyOptions {
-  AwsOptions aws;       ///< region and the signing profile
-  std::string project;  ///< a project name or a project ARN
-};
+/// `backends.<name>` settings: region, signing profile and the project (a name or an ARN)
+/// every request addresses.
+using EvidentlyOptions = AwsBackend;
 
 struct EvidentlyBinding final : Binding {
   std::string feature;
@@ -71,24 +69,10 @@ struct EvidentlyTable {
   // Skip reasons.
   std::string skip_attributes, skip_no_value, skip_control, skip_variation_description, skip_exposure;
 
-  const LimitSpec* feature = nullptr;
-  const LimitSpec* experiment = nullptr;
-  const LimitSpec* treatment = nullptr;
-  const LimitSpec* variation = nullptr;
-  const LimitSpec* variations = nullptr;
-  const LimitSpec* remove_variations_count = nullptr;
-  const LimitSpec* description_length = nullptr;
-  const LimitSpec* entity_overrides_size = nullptr;
-  const LimitSpec* override_entity = nullptr;
-  const LimitSpec* sampling_rate_range = nullptr;
-  const LimitSpec* treatment_weight = nullptr;
-
-  static Result<std::string> skip_value(const MappingTable& t, std::string_view neutral, std::string_view key) {
-    const auto& values = t.field(neutral).skip_values;
-    if (auto it = values.find(key); it != values.end()) return it->second;
-    return std::unexpected(
-        table_error(t, "no fields." + std::string(neutral) + ".skip_values." + std::string(key)));
-  }
+  // Limits: of the binding's names, of UpdateFeature, of UpdateExperiment.
+  const LimitSpec *feature{}, *experiment{}, *treatment{}, *variation{};
+  const LimitSpec *variations{}, *remove_variations_count{}, *description_length{}, *entity_overrides_size{}, *override_entity{};
+  const LimitSpec *sampling_rate_range{}, *treatment_weight{};
 
   static Result<EvidentlyTable> resolve(const MappingTable& t) {
     EvidentlyTable out;
@@ -96,51 +80,54 @@ struct EvidentlyTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::exposure).operation));
     out.content_type = t.content_type();
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.description, t.wire(field::description));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.entity_overrides, t.wire(field::overrides));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.add_or_update_variations, t.wire(field::variations));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_name, t.wire(field::variations, "name"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.variation_value, t.wire(field::variations, "value"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.bool_value, t.wire(field::variations, "enabled"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.default_variation, t.wire(field::variations, "default"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.remove_variations, t.wire(field::variations, "remove"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.evaluation_strategy, t.wire(field::action));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.sampling_rate, t.wire(field::exposure));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.online_ab_config, t.wire(field::variations, "ab_config"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.control_treatment_name, t.wire(field::variations, "control"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment_weights, t.wire(field::variations, "weights"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {
+        {&out.description, field::description},
+        {&out.entity_overrides, field::overrides},
+        {&out.add_or_update_variations, field::variations},
+        {&out.variation_name, field::variations, "name"},
+        {&out.variation_value, field::variations, "value"},
+        {&out.bool_value, field::variations, "enabled"},
+        {&out.default_variation, field::variations, "default"},
+        {&out.remove_variations, field::variations, "remove"},
+        {&out.evaluation_strategy, field::action},
+        {&out.sampling_rate, field::exposure},
+        {&out.online_ab_config, field::variations, "ab_config"},
+        {&out.control_treatment_name, field::variations, "control"},
+        {&out.treatment_weights, field::variations, "weights"},
+    }));
     out.strategies = t.field(field::action).values;
     EXPBRIDGE_ASSIGN_OR_RETURN(out.percent_scale, t.scale("percent"));
     double entry_bytes = 0;
     EXPBRIDGE_ASSIGN_OR_RETURN(entry_bytes, t.scale("override_entry_bytes"));
     out.override_entry_bytes = static_cast<std::size_t>(entry_bytes);
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_attributes, skip_value(t, field::variations, "attributes"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_no_value, skip_value(t, field::variations, "no_value"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_control, skip_value(t, field::variations, "control"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_variation_description, skip_value(t, field::variations, "description"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_exposure, skip_value(t, field::exposure, "no_experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_attributes, required_skip_value(t, field::variations, "attributes"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_no_value, required_skip_value(t, field::variations, "no_value"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_control, required_skip_value(t, field::variations, "control"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_variation_description, required_skip_value(t, field::variations, "description"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_exposure, required_skip_value(t, field::exposure, "no_experiment"));
     // These fields are always skipped; an entry that maps them would be silently ignored otherwise.
     for (const char* neutral : {field::name, field::hypothesis, field::launch_criteria, field::audience_rule,
                                 field::audience_description, field::result, field::comment})
-      if (t.field(neutral).skip.empty())
-        return std::unexpected(table_error(t, "fields." + std::string(neutral) + " needs a skip reason"));
+      EXPBRIDGE_RETURN_IF_ERROR(required_skip(t, neutral));
     // The adapter knows how to send removeVariations only; any other pass-through member would be dropped.
     for (const auto& [member, operation] : t.passthrough())
       if (member != out.remove_variations || operation != out.update_feature->name)
         return std::unexpected(table_error(t, "passthrough." + member + " is not supported by the adapter"));
 
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.feature, t.limit("feature"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment, t.limit("experiment"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment, t.limit("treatment"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.variation, t.limit("variation"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.variations, t.limit("variations"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.remove_variations_count, t.limit("remove_variations"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.description_length, t.limit("description"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.entity_overrides_size, t.limit("entity_overrides"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.override_entity, t.limit("override_entity"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.sampling_rate_range, t.limit("sampling_rate"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatment_weight, t.limit("treatment_weight"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {
+        {&out.feature, "feature"},
+        {&out.experiment, "experiment"},
+        {&out.treatment, "treatment"},
+        {&out.variation, "variation"},
+        {&out.variations, "variations"},
+        {&out.remove_variations_count, "remove_variations"},
+        {&out.description_length, "description"},
+        {&out.entity_overrides_size, "entity_overrides"},
+        {&out.override_entity, "override_entity"},
+        {&out.sampling_rate_range, "sampling_rate"},
+        {&out.treatment_weight, "treatment_weight"},
+    }));
     return out;
   }
 };
@@ -172,20 +159,15 @@ std::vector<std::int64_t> apportion(const std::vector<Variation>& variations, st
   return out;
 }
 
-class EvidentlyAdapter final : public Adapter {
- public:
-  EvidentlyAdapter(const BackendContext& context, EvidentlyTable resolved, EvidentlyOptions options,
-                   std::string base_url)
-      : Adapter(context, std::string(kVendor)), t_(std::move(resolved)), options_(std::move(options)),
-        base_url_(std::move(base_url)) {}
+class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyOptions> {
+  // The base's constructor, as public as it is there (an inherited constructor keeps its access).
+  using ResolvedAdapter::ResolvedAdapter;
 
- protected:
   Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
-    auto reader = ObjectReader::open(settings, path);
-    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"feature", "experiment", "treatments"}));
-    auto binding = std::make_unique<EvidentlyBinding>();
-    EXPBRIDGE_ASSIGN_OR_RETURN(binding->feature, reader.required_string("feature"));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.feature, binding->feature, reader.member_path("feature")));
+    auto opened = open_binding(settings, path, {"feature", "experiment", "treatments"}, "feature", *t_.feature,
+                               &EvidentlyBinding::feature);
+    if (!opened) return std::unexpected(std::move(opened).error());
+    auto& [reader, binding] = *opened;
     EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(binding->feature, reader.member_path("feature")));
 
     std::optional<std::string> experiment;
@@ -229,13 +211,13 @@ class EvidentlyAdapter final : public Adapter {
   Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext&) const override {
     const auto& binding = static_cast<const EvidentlyBinding&>(b);
     BackendPlan out;
-    boost::json::object feature;     // the UpdateFeature body
-    boost::json::object experiment;  // the UpdateExperiment body
+    RequestDraft feature(*t_.update_feature);
+    RequestDraft experiment(*t_.update_experiment);
 
     skip_if(u.name.has_value(), field::name, out);
     if (u.description) {
-      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.description_length, *u.description, field::description));
-      feature[t_.description] = *u.description;
+      EXPBRIDGE_RETURN_IF_ERROR(feature.check_string(*t_.description_length, *u.description, field::description));
+      feature.body()[t_.description] = *u.description;
       carry(out, field::description);
     }
     skip_present(u, out, {field::hypothesis, field::launch_criteria, field::audience_rule, field::audience_description});
@@ -251,8 +233,9 @@ class EvidentlyAdapter final : public Adapter {
         out.skipped.push_back(Skip{field::exposure, t_.skip_exposure});
       } else {
         auto rate = static_cast<std::int64_t>(std::llround(*u.exposure * t_.percent_scale));
-        EXPBRIDGE_RETURN_IF_ERROR(check_number(*t_.sampling_rate_range, static_cast<double>(rate), field::exposure));
-        experiment[t_.sampling_rate] = rate;
+        EXPBRIDGE_RETURN_IF_ERROR(
+            experiment.check_number(*t_.sampling_rate_range, static_cast<double>(rate), field::exposure));
+        experiment.body()[t_.sampling_rate] = rate;
         carry(out, field::exposure);
       }
     }
@@ -263,7 +246,7 @@ class EvidentlyAdapter final : public Adapter {
     }
 
     bool removes = false;
-    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature));
+    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature, out));
     // The neutral set replaces the whole set; Evidently only adds and updates unless told what to remove.
     if (u.variations)
       out.notes.push_back(removes ? t_.remove_variations + " is sent as given; any other variation the feature holds "
@@ -277,7 +260,7 @@ class EvidentlyAdapter final : public Adapter {
     if (u.action) {
       std::string_view action = to_string(*u.action);
       if (auto it = t_.strategies.find(action); it != t_.strategies.end()) {
-        feature[t_.evaluation_strategy] = it->second;
+        feature.body()[t_.evaluation_strategy] = it->second;
         carry(out, field::action);
         if (!binding.experiment.empty())
           out.notes.push_back("action " + std::string(action) + " sets the feature's " + t_.evaluation_strategy + " to " +
@@ -293,31 +276,23 @@ class EvidentlyAdapter final : public Adapter {
     skip_if(u.comment.has_value(), field::comment, out);
 
     // Feature first: the experiment's treatments serve the feature's variations, so new values land before new weights.
-    if (!feature.empty()) {
-      PlannedRequest request;
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.update_feature, base_url_,
-                                   {{"project", options_.project}, {"feature", binding.feature}}, t_.content_type,
-                                   boost::json::value(std::move(feature))));
-      out.requests.push_back(std::move(request));
-    }
-    if (!experiment.empty()) {
-      PlannedRequest request;
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.update_experiment, base_url_,
-                                   {{"project", options_.project}, {"experiment", binding.experiment}},
-                                   t_.content_type, boost::json::value(std::move(experiment))));
-      out.requests.push_back(std::move(request));
-    }
+    if (!feature.empty())
+      EXPBRIDGE_RETURN_IF_ERROR(feature.add_to(out, options_.base_url,
+                                               {{"project", options_.resource}, {"feature", binding.feature}},
+                                               t_.content_type));
+    if (!experiment.empty())
+      EXPBRIDGE_RETURN_IF_ERROR(experiment.add_to(out, options_.base_url,
+                                                  {{"project", options_.resource}, {"experiment", binding.experiment}},
+                                                  t_.content_type));
     return out;
   }
 
-  Result<AuthSpec> do_auth() const override { return auth_from_table(table(), options_.aws.auth_settings()); }
-
  private:
   Status plan_variations(const std::vector<Variation>& variations, const EvidentlyBinding& binding,
-                         boost::json::object& feature, boost::json::object& experiment, BackendPlan& out,
+                         RequestDraft& feature, RequestDraft& experiment, BackendPlan& out,
                          std::vector<std::string>& unsent) const {
     // The feature-wide maximum: the neutral set replaces the whole set, so all of it must fit.
-    EXPBRIDGE_RETURN_IF_ERROR(check_count(*t_.variations, variations.size(), field::variations));
+    EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.variations, variations.size(), field::variations));
     boost::json::array add;
     std::optional<std::string> default_key;  // only a control that was sent can be the default
     for (std::size_t i = 0; i < variations.size(); ++i) {
@@ -335,15 +310,16 @@ class EvidentlyAdapter final : public Adapter {
         unsent.push_back(v.key);
         continue;
       }
-      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.variation, v.key, join_path(index_path(field::variations, i), "key")));
+      EXPBRIDGE_RETURN_IF_ERROR(
+          feature.check_string(*t_.variation, v.key, join_path(index_path(field::variations, i), "key")));
       add.push_back(boost::json::object{{t_.variation_name, v.key},
                                         {t_.variation_value, boost::json::object{{t_.bool_value, v.value->enabled}}}});
       if (v.control) default_key = v.key;
       if (v.description) out.skipped.push_back(Skip{skip_field + ".description", t_.skip_variation_description});
     }
     // addOrUpdateVariations takes 1..5 items: with nothing expressible the member is left out.
-    if (!add.empty()) feature[t_.add_or_update_variations] = std::move(add);
-    if (default_key) feature[t_.default_variation] = *default_key;
+    if (!add.empty()) feature.body()[t_.add_or_update_variations] = std::move(add);
+    if (default_key) feature.body()[t_.default_variation] = *default_key;
 
     if (binding.experiment.empty()) {
       out.notes.push_back("variation weights are not sent: they are the " + t_.online_ab_config + "." +
@@ -365,30 +341,31 @@ class EvidentlyAdapter final : public Adapter {
       const std::string& treatment = binding.treatment_for(v.key);
       std::string path = join_path(index_path(field::variations, i), "key");
       // Names from the binding were checked when the config was loaded; a defaulted name is the key.
-      if (!binding.treatments.contains(v.key)) EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.treatment, treatment, path));
+      if (!binding.treatments.contains(v.key))
+        EXPBRIDGE_RETURN_IF_ERROR(experiment.check_string(*t_.treatment, treatment, path));
       if (weights.contains(treatment))
-        return std::unexpected(invalid_field(path, "variation '" + v.key + "' maps to the Evidently treatment '" + treatment +
-                                                 "', which another variation already uses; give each its own name "
-                                                 "in the binding's treatments"));
-      EXPBRIDGE_RETURN_IF_ERROR(check_number(*t_.treatment_weight, static_cast<double>(units[i]),
-                                             join_path(index_path(field::variations, i), "weight")));
+        return experiment.refuse(path, "variation '" + v.key + "' maps to the Evidently treatment '" + treatment +
+                                           "', which another variation already uses; give each its own name "
+                                           "in the binding's treatments");
+      EXPBRIDGE_RETURN_IF_ERROR(experiment.check_number(*t_.treatment_weight, static_cast<double>(units[i]),
+                                                        join_path(index_path(field::variations, i), "weight")));
       weights[treatment] = units[i];
       if (v.control) control_treatment = treatment;
     }
-    experiment[t_.online_ab_config] =
+    experiment.body()[t_.online_ab_config] =
         boost::json::object{{t_.control_treatment_name, control_treatment}, {t_.treatment_weights, std::move(weights)}};
     return {};
   }
 
   Status plan_overrides(const std::vector<std::pair<std::string, std::string>>& overrides,
-                        const std::vector<std::string>& unsent, boost::json::object& feature, BackendPlan& out) const {
-    EXPBRIDGE_RETURN_IF_ERROR(check_count(*t_.entity_overrides_size, overrides.size(), field::overrides));
+                        const std::vector<std::string>& unsent, RequestDraft& feature, BackendPlan& out) const {
+    EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.entity_overrides_size, overrides.size(), field::overrides));
     boost::json::object map;
     std::size_t bytes = 0;
     for (const auto& [entity, variation] : overrides) {
       std::string path = join_path(field::overrides, entity);
-      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.override_entity, entity, path));
-      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.variation, variation, path));
+      EXPBRIDGE_RETURN_IF_ERROR(feature.check_string(*t_.override_entity, entity, path));
+      EXPBRIDGE_RETURN_IF_ERROR(feature.check_string(*t_.variation, variation, path));
       bytes += entity.size() + variation.size() + t_.override_entry_bytes;
       map[entity] = variation;
       if (std::find(unsent.begin(), unsent.end(), variation) != unsent.end())
@@ -396,72 +373,60 @@ class EvidentlyAdapter final : public Adapter {
                             " names a variation this update could not send; Evidently accepts it only if the "
                             "feature already has a variation of that name");
     }
-    EXPBRIDGE_RETURN_IF_ERROR(check_bytes(*t_.entity_overrides_size, bytes, field::overrides));
-    feature[t_.entity_overrides] = std::move(map);
+    EXPBRIDGE_RETURN_IF_ERROR(feature.check_bytes(*t_.entity_overrides_size, bytes, field::overrides));
+    feature.body()[t_.entity_overrides] = std::move(map);
     return {};
   }
 
   /// Adds the pass-through members to the UpdateFeature body; true when it now removes variations.
-  Result<bool> plan_passthrough(const Update& u, boost::json::object& feature) const {
+  Result<bool> plan_passthrough(const Update& u, RequestDraft& feature, BackendPlan& out) const {
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     bool removes = false;
     for (const auto& member : members) {
       // resolve() made sure removeVariations is the only member the table lists.
-      std::string path = join_path(join_path(field::vendor, kVendor), member.member);
-      if (!member.value->is_array()) return std::unexpected(invalid_field(path, "must be a list of variation names"));
+      std::string path = passthrough_path(member);
+      if (!member.value->is_array()) return feature.refuse(path, "must be a list of variation names");
       const auto& names = member.value->get_array();
-      EXPBRIDGE_RETURN_IF_ERROR(check_count(*t_.remove_variations_count, names.size(), path));
+      EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.remove_variations_count, names.size(), path));
       for (std::size_t i = 0; i < names.size(); ++i) {
         std::string item_path = index_path(path, i);
         if (!names[i].is_string())
-          return std::unexpected(
-              invalid_field(item_path, "must be a variation name (a string), found " + std::string(json_kind(names[i]))));
+          return feature.refuse(item_path, "must be a variation name (a string), found " + std::string(json_kind(names[i])));
         std::string_view name = names[i].get_string();
-        EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.variation, name, item_path));
+        EXPBRIDGE_RETURN_IF_ERROR(feature.check_string(*t_.variation, name, item_path));
         // Adding and removing one name in the same UpdateFeature has no documented outcome.
         if (u.variations)
           for (const auto& v : *u.variations)
             if (v.key == name)
-              return std::unexpected(invalid_field(item_path, quote_value(name) +
-                                                            " is also in this update's variations; keep it or "
-                                                            "remove it, not both"));
+              return feature.refuse(item_path, quote_value(name) +
+                                                   " is also in this update's variations; keep it or remove it, not both");
         if (u.overrides)
           for (const auto& [entity, variation] : *u.overrides)
             if (variation == name)
-              return std::unexpected(invalid_field(item_path, quote_value(name) + " is served to override " +
-                                                            quote_value(entity) + " in this update; it cannot be removed as well"));
+              return feature.refuse(item_path, quote_value(name) + " is served to override " + quote_value(entity) +
+                                                   " in this update; it cannot be removed as well");
       }
       if (!names.empty()) {
-        feature[t_.remove_variations] = names;
+        feature.body()[t_.remove_variations] = names;
         removes = true;
       }
     }
     return removes;
   }
-
-  EvidentlyTable t_;
-  EvidentlyOptions options_;
-  std::string base_url_;
 };
 
-Result<std::unique_ptr<Adapter>> make_evidently(const BackendContext& context) {
-  EvidentlyTable resolved;
-  EXPBRIDGE_ASSIGN_OR_RETURN(resolved, EvidentlyTable::resolve(*context.table));
-  BackendSettings settings;
-  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
-                                                               {"project", "project"},
-                                                               {"profile", "profile", false}}));
-  EvidentlyOptions options{AwsOptions::from(settings), settings.value("project")};
-  EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(options.project, settings.setting("project")));
-  std::string base_url;
-  EXPBRIDGE_ASSIGN_OR_RETURN(base_url, aws_base_url(context, options.aws));
-  return std::unique_ptr<Adapter>(
-      std::make_unique<EvidentlyAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
+Result<EvidentlyOptions> read_options(const BackendContext& context, const EvidentlyTable&) {
+  EvidentlyOptions options;
+  EXPBRIDGE_ASSIGN_OR_RETURN(options, AwsBackend::read(context, "project"));
+  EXPBRIDGE_RETURN_IF_ERROR(refuse_path_changing(options.resource, options.resource_setting));
+  return options;
 }
 
 }  // namespace
 
-Status register_evidently(Registry& registry) { return registry.add(std::string(kVendor), make_evidently); }
+Status register_evidently(Registry& registry) {
+  return register_adapter<EvidentlyAdapter>(registry, kVendor, read_options);
+}
 
 }  // namespace expbridge

@@ -20,6 +20,9 @@ struct LaunchDarklyOptions {
   std::string environment;
   std::string token_env;  ///< the environment variable holding the access token
   std::string token_env_setting;  ///< where it is in the config
+  std::string base_url;           ///< the table's, or the endpoint override
+
+  std::vector<AuthSetting> auth_settings() const { return {{"env", token_env, token_env_setting}}; }
 };
 
 struct LaunchDarklyBinding final : Binding {
@@ -32,41 +35,34 @@ struct LaunchDarklyTable {
   std::string content_type;
   std::string update_name, update_description, comment_member;
   std::map<std::string, std::string, std::less<>> action_instructions;
+  std::string comment_without_change;  ///< why a comment alone is not sent
   const LimitSpec* experiment_key = nullptr;
 
   static Result<LaunchDarklyTable> resolve(const MappingTable& t) {
     LaunchDarklyTable out;
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.patch_experiment, t.operation(t.field("name").operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.patch_experiment, t.operation(t.field(field::name).operation));
     out.content_type = t.content_type();
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.update_name, t.wire("name"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.update_description, t.wire("description"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.comment_member, t.wire("comment"));
-    out.action_instructions = t.field("action").values;
-    if (!t.field("comment").skip_values.contains("without_change"))
-      return std::unexpected(table_error(t, "fields.comment.skip_values.without_change is missing"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {
+        {&out.update_name, field::name},
+        {&out.update_description, field::description},
+        {&out.comment_member, field::comment},
+    }));
+    out.action_instructions = t.field(field::action).values;
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.comment_without_change, required_skip_value(t, field::comment, "without_change"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_key, t.limit("experiment_key"));
     return out;
   }
 };
 
-class LaunchDarklyAdapter final : public Adapter {
- public:
-  LaunchDarklyAdapter(const BackendContext& context, LaunchDarklyTable resolved, LaunchDarklyOptions options,
-                      std::string base_url)
-      : Adapter(context, std::string(kVendor)), t_(std::move(resolved)), options_(std::move(options)),
-        base_url_(std::move(base_url)) {
-    comment_without_change_ = table().field(field::comment).skip_values.at("without_change");
-  }
+class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, LaunchDarklyOptions> {
+  // The base's constructor, as public as it is there (an inherited constructor keeps its access).
+  using ResolvedAdapter::ResolvedAdapter;
 
- protected:
   Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& settings, const std::string& path) const override {
-    auto reader = ObjectReader::open(settings, path);
-    EXPBRIDGE_RETURN_IF_ERROR(reader.known({"experiment"}));
-    auto binding = std::make_unique<LaunchDarklyBinding>();
-    EXPBRIDGE_ASSIGN_OR_RETURN(binding->experiment, reader.required_string("experiment"));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_key, binding->experiment, reader.member_path("experiment")));
-    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-    return std::unique_ptr<const Binding>(std::move(binding));
+    auto opened = open_binding(settings, path, {"experiment"}, "experiment", *t_.experiment_key,
+                               &LaunchDarklyBinding::experiment);
+    if (!opened) return std::unexpected(std::move(opened).error());
+    return std::unique_ptr<const Binding>(std::move(opened->binding));
   }
 
   Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext&) const override {
@@ -86,14 +82,14 @@ class LaunchDarklyAdapter final : public Adapter {
                           field::variations, field::exposure, field::overrides});
 
     std::vector<PassThrough> members;
-    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u));
+    EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     for (const auto& member : members) {
       // Extra semantic-patch instructions go after the field updates and before the action.
-      const std::string path = join_path(join_path(field::vendor, kVendor), member.member);
-      if (!member.value->is_array()) return std::unexpected(invalid_field(path, "must be a list of instructions"));
+      const std::string path = passthrough_path(member);
+      if (!member.value->is_array()) return refuse_for(member.operation, path, "must be a list of instructions");
       for (const auto& instruction : member.value->get_array()) {
         if (!instruction.is_object() || !instruction.get_object().contains("kind"))
-          return std::unexpected(invalid_field(path, "each instruction is a mapping with a 'kind'"));
+          return refuse_for(member.operation, path, "each instruction is a mapping with a 'kind'");
         instructions.push_back(instruction);
       }
     }
@@ -110,52 +106,38 @@ class LaunchDarklyAdapter final : public Adapter {
     skip_if(u.result.has_value(), field::result, out);
 
     if (instructions.empty()) {
-      if (u.comment) out.skipped.push_back(Skip{field::comment, comment_without_change_});
+      if (u.comment) out.skipped.push_back(Skip{field::comment, t_.comment_without_change});
       return out;
     }
-    boost::json::object body;
-    body["instructions"] = std::move(instructions);
+    RequestDraft patch(*t_.patch_experiment);
+    patch.body()["instructions"] = std::move(instructions);
     if (u.comment) {
-      body[t_.comment_member] = *u.comment;
+      patch.body()[t_.comment_member] = *u.comment;
       carry(out, field::comment);
     }
-    PlannedRequest request;
-    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.patch_experiment, base_url_,
-                                 {{"project", options_.project},
-                                  {"environment", options_.environment},
-                                  {"experiment", binding.experiment}},
-                                 t_.content_type, boost::json::value(std::move(body))));
-    out.requests.push_back(std::move(request));
+    EXPBRIDGE_RETURN_IF_ERROR(patch.add_to(out, options_.base_url,
+                                           {{"project", options_.project},
+                                            {"environment", options_.environment},
+                                            {"experiment", binding.experiment}},
+                                           t_.content_type));
     return out;
   }
-
-  Result<AuthSpec> do_auth() const override {
-    return auth_from_table(table(), {{"env", options_.token_env, options_.token_env_setting}});
-  }
-
- private:
-  LaunchDarklyTable t_;
-  LaunchDarklyOptions options_;
-  std::string base_url_;
-  std::string comment_without_change_;
 };
 
-Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context) {
-  LaunchDarklyTable resolved;
-  EXPBRIDGE_ASSIGN_OR_RETURN(resolved, LaunchDarklyTable::resolve(*context.table));
+Result<LaunchDarklyOptions> read_options(const BackendContext& context, const LaunchDarklyTable&) {
   BackendSettings settings;
   EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"project", "project_key"},
                                                                {"environment", "project_key"},
                                                                {"token_env", "token_env"}}));
-  LaunchDarklyOptions options{settings.value("project"), settings.value("environment"), settings.value("token_env"),
-                              settings.setting("token_env")};
-  std::string base_url = context.endpoint.empty() ? context.table->base_url() : context.endpoint;
-  return std::unique_ptr<Adapter>(
-      std::make_unique<LaunchDarklyAdapter>(context, std::move(resolved), std::move(options), std::move(base_url)));
+  return LaunchDarklyOptions{settings.value("project"), settings.value("environment"), settings.value("token_env"),
+                             settings.setting("token_env"),
+                             context.endpoint.empty() ? context.table->base_url() : context.endpoint};
 }
 
 }  // namespace
 
-Status register_launchdarkly(Registry& registry) { return registry.add(std::string(kVendor), make_launchdarkly); }
+Status register_launchdarkly(Registry& registry) {
+  return register_adapter<LaunchDarklyAdapter>(registry, kVendor, read_options);
+}
 
 }  // namespace expbridge

@@ -283,9 +283,11 @@ struct Applier::Impl {
                                      std::optional<Error>& failure) {
     if (backend.auth_error) {
       // No state can be read without credentials, so no plan is built for this backend.
-      failure = backend.auth_error;
+      failure = requests.empty() ? *backend.auth_error : located(*backend.auth_error, backend, requests.front());
       co_return;
     }
+    // An adapter that cannot use the answers may not say which read it was; with one read, it is that one.
+    const std::string only_read = requests.size() == 1 ? requests.front().operation : std::string();
     std::vector<ReadResponse> responses;
     for (auto& request : requests) {
       RequestReport read{std::move(request), false, 0, 0, 0, {}};
@@ -294,7 +296,7 @@ struct Applier::Impl {
       // A definite answer about the resource ("no such run yet") is state too; the adapter decides.
       const bool answered = read.status == 404 || read.status == 409;
       if (!ok && !answered) {
-        Error e = read.error.value_or(make_error(ErrorCode::internal, "state read failed"));
+        Error e = read.error.value_or(located(make_error(ErrorCode::internal, "state read failed"), backend, read.request));
         // The budget ran out when the read stopped at the read deadline, or early because
         // the next try would not have fitted before it (send_request then says "deadline").
         const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - update_started);
@@ -326,6 +328,7 @@ struct Applier::Impl {
     if (!read_state) {
       Error e = std::move(read_state).error();
       if (threw) e.message = "reading the current state first: " + e.message;
+      if (e.operation.empty()) e.operation = only_read;
       failure = std::move(e);
       co_return;
     }
@@ -347,8 +350,9 @@ struct Applier::Impl {
       co_return;
     }
     if (backend.auth_error) {
+      // Named after the first request, the one that could not be sent: nothing was.
       report.result = BackendOutcome::failed;
-      report.error = backend.auth_error;
+      report.error = located(*backend.auth_error, backend, report.requests.front().request);
       co_return;
     }
     report.result = BackendOutcome::ok;

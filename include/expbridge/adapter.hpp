@@ -109,7 +109,20 @@ struct BackendContext {
 /// for every vendor, what callers rely on. Every error it returns names this backend and its
 /// vendor; an exception thrown by a hook becomes an `internal` error naming the hook (none
 /// crosses this interface); and a plan that neither carries nor skips a neutral field present
-/// in the update is refused as `internal` (an adapter bug, never a silent drop).
+/// in the update, or leaves its `vendor.<vendor>` block unread, is refused as `internal` (an
+/// adapter bug, never a silent drop).
+///
+/// `Error::operation` names the vendor operation an error concerns, whenever one does:
+/// - `plan`: the table operation of the request the refused value was to be sent with (the
+///   hook builds each request as a `RequestDraft` of core/adapter_support.hpp, whose checks
+///   stamp it), e.g. a decreasing exposure names `UpdateExperimentRun`; a refused pass-through
+///   member names the operation the table passes it to;
+/// - `state_requests`, `read_state`: the state read (e.g. `GetExperimentRun`) that could not be
+///   built or whose answer could not be used.
+/// It stays empty where no vendor operation is involved: `bind` (a binding in the config),
+/// `prepare_auth` (the backend's settings), a pass-through member the table routes nowhere,
+/// and an adapter's own bug (a hook that threw, a field neither planned nor skipped), which
+/// the message names instead.
 class Adapter {
  public:
   virtual ~Adapter() = default;
@@ -167,7 +180,9 @@ class Adapter {
   virtual Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& binding,
                                                          const std::string& path) const = 0;
   /// Must record every neutral field present in `update` in the plan: through `carry` (it is
-  /// sent) or `skip`/`skip_if`/`skip_value` (it cannot be expressed, with the table's reason).
+  /// sent) or `skip`/`skip_if`/`skip_value` (it cannot be expressed, with the table's reason);
+  /// and read the update's pass-through block through `passthrough`. A refusal names the
+  /// vendor operation the value was for (see the class comment).
   virtual Result<BackendPlan> do_plan(const Update& update, const Binding& binding,
                                       const PlanContext& context) const = 0;
   /// The backend's authentication; `check_auth` is applied to what it returns.
@@ -201,7 +216,11 @@ class Adapter {
                   std::string_view fallback) const;
   /// The members of `update.vendor.<vendor>`, each checked against the table's `passthrough:`
   /// (errors name `vendor.<vendor>.<member>`); empty when the update has no block for this vendor.
-  Result<std::vector<PassThrough>> passthrough(const Update& update) const;
+  /// Records `vendor` as carried in `out` when there are members: the hook sends each of them
+  /// or refuses the update.
+  Result<std::vector<PassThrough>> passthrough(const Update& update, BackendPlan& out) const;
+  /// `vendor.<vendor>.<member>`: where `member` is in the update, for errors about its value.
+  std::string passthrough_path(const PassThrough& member) const;
 
  private:
   /// `e` naming this backend and vendor (what the hook already set is kept).

@@ -4,6 +4,7 @@
 // `control` and `two-step` where the vendor needs a map.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -12,6 +13,7 @@
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "mapping_examples.hpp"
 
 namespace expbridge {
 namespace {
@@ -243,6 +245,32 @@ TEST_P(AdapterConformance, UnknownPassThroughMemberIsRefused) {
   EXPECT_EQ(p.error().field, "vendor." + GetParam() + ".definitely_not_a_member");
 }
 
+TEST_P(AdapterConformance, ANearMissOfAPassThroughMemberOrASettingSaysWhatWasMeant) {
+  for (const auto& [member, operation] : table_->passthrough()) {
+    const std::string typo = member.substr(0, member.size() - 1);
+    auto p = plan("vendor: {" + GetParam() + ": {" + typo + ": 1}}\n");
+    ASSERT_FALSE(p) << typo;
+    EXPECT_EQ(p.error().field, "vendor." + GetParam() + "." + typo);
+    EXPECT_NE(p.error().message.find("did you mean '" + member + "'"), std::string::npos) << p.error().describe();
+  }
+  const boost::json::object defaults = defaults_of(*table_, "backend");
+  for (const auto& setting : defaults) {
+    const std::string key(setting.key());
+    if (key == "endpoint") continue;
+    const std::string typo = key.substr(0, key.size() - 1);
+    boost::json::object backend = defaults;
+    backend.erase("endpoint");
+    backend.erase(key);
+    backend[typo] = setting.value();
+    backend["vendor"] = table_->vendor();
+    auto bridge = Bridge::from_text(write_json(boost::json::object{{"backends", boost::json::object{{"b", backend}}}}),
+                                    "conformance.yaml");
+    ASSERT_FALSE(bridge) << typo;
+    EXPECT_EQ(bridge.error().field, "backends.b." + typo);
+    EXPECT_NE(bridge.error().message.find("did you mean '" + key + "'"), std::string::npos) << bridge.error().describe();
+  }
+}
+
 TEST_P(AdapterConformance, EndpointOverrideReplacesTheBaseUrl) {
   boost::json::object backend = defaults_of(*table_, "backend");
   backend["vendor"] = table_->vendor();
@@ -258,6 +286,33 @@ TEST_P(AdapterConformance, EndpointOverrideReplacesTheBaseUrl) {
   ASSERT_TRUE(p) << p.error().describe();
   ASSERT_FALSE(p->backends[0].requests.empty());
   for (const auto& r : p->backends[0].requests) EXPECT_TRUE(r.url.starts_with("http://127.0.0.1:18080/")) << r.url;
+}
+
+TEST_P(AdapterConformance, AnAwsBackendSignsForTheTablesServiceInItsRegionWithItsProfile) {
+  const auto* scheme = table_->auth().if_contains("scheme");
+  if (!scheme || !scheme->is_string() || scheme->get_string() != "sigv4") GTEST_SKIP() << "not signed with SigV4";
+  const auto* service = table_->auth().if_contains("service");
+  ASSERT_TRUE(service && service->is_string());
+  boost::json::object backend = defaults_of(*table_, "backend");
+  backend.erase("endpoint");
+  backend["vendor"] = table_->vendor();
+  for (const bool with_profile : {true, false}) {
+    SCOPED_TRACE(with_profile ? "with a profile" : "without one");
+    backend["region"] = "eu-west-1";
+    if (with_profile) backend["profile"] = "staging";
+    else backend.erase("profile");
+    auto bridge = Bridge::from_text(write_json(boost::json::object{{"backends", boost::json::object{{"b", backend}}}}),
+                                    "conformance.yaml");
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    const AuthSpec& auth = bridge->backends().at(0).adapter->auth();
+    const auto* sigv4 = std::get_if<SigV4Auth>(&auth.method);
+    ASSERT_NE(sigv4, nullptr);
+    EXPECT_EQ(sigv4->service, service->get_string());
+    EXPECT_EQ(sigv4->region, "eu-west-1");
+    // None: the default credential chain signs.
+    EXPECT_EQ(sigv4->profile, with_profile ? std::optional<std::string>("staging") : std::nullopt);
+    EXPECT_TRUE(auth.headers.empty());
+  }
 }
 
 TEST_P(AdapterConformance, TableCoversEveryNeutralFieldWithAReasonOrATarget) {
@@ -338,6 +393,7 @@ TEST_P(AdapterConformance, EveryErrorNamesTheBackendAndTheVendor) {
   ASSERT_FALSE(bad_binding);
   EXPECT_EQ(bad_binding.error().backend, "b");
   EXPECT_EQ(bad_binding.error().vendor, GetParam());
+  EXPECT_EQ(bad_binding.error().operation, "") << "a binding concerns no vendor operation";
 
   auto refused = plan("vendor: {" + GetParam() + ": {definitely_not_a_member: 1}}\n");
   ASSERT_FALSE(refused);
@@ -355,6 +411,48 @@ TEST_P(AdapterConformance, EveryErrorNamesTheBackendAndTheVendor) {
     if (state) continue;  // an adapter may ignore what it cannot use
     EXPECT_EQ(state.error().backend, "b") << state.error().describe();
     EXPECT_EQ(state.error().vendor, GetParam());
+    const bool names_a_read = std::any_of(r.requests.begin(), r.requests.end(), [&](const PlannedRequest& read) {
+      return read.operation == state.error().operation;
+    });
+    EXPECT_TRUE(names_a_read) << "a state error names the read it could not use: " << state.error().describe();
+  }
+}
+
+/// The pass-through member `field` (`vendor.<vendor>.<member>...`) is about, or empty.
+std::string passthrough_member(const std::string& vendor, const std::string& field) {
+  const std::string prefix = "vendor." + vendor + ".";
+  if (!field.starts_with(prefix)) return {};
+  std::string member = field.substr(prefix.size());
+  return member.substr(0, member.find_first_of(".["));
+}
+
+TEST_P(AdapterConformance, EveryPlanErrorNamesTheBackendTheVendorAndTheOperation) {
+  // A pass-through member of the wrong type: refused, naming the operation the table passes it to.
+  for (const auto& [member, operation] : table_->passthrough()) {
+    SCOPED_TRACE(member);
+    auto refused = plan("vendor: {" + GetParam() + ": {" + member + ": 12345}}\n");
+    ASSERT_FALSE(refused) << write_json(plan_to_json(*refused));
+    EXPECT_EQ(refused.error().code, ErrorCode::invalid_input) << refused.error().describe();
+    EXPECT_EQ(refused.error().backend, "b");
+    EXPECT_EQ(refused.error().vendor, GetParam());
+    EXPECT_EQ(refused.error().operation, operation) << refused.error().describe();
+  }
+
+  // Every refusal the table documents: a value the vendor would reject names the request it was for.
+  auto examples = run_mapping_examples(GetParam());
+  ASSERT_TRUE(examples) << examples.error().describe();
+  for (const auto& example : *examples) {
+    if (!example.plan_error) continue;
+    SCOPED_TRACE(example.name);
+    const Error& e = *example.plan_error;
+    EXPECT_EQ(e.backend, "ex") << e.describe();
+    EXPECT_EQ(e.vendor, GetParam()) << e.describe();
+    const std::string member = passthrough_member(GetParam(), e.field);
+    if (!member.empty() && !table_->passthrough().contains(member)) {
+      EXPECT_EQ(e.operation, "") << "a member the table routes nowhere concerns no operation: " << e.describe();
+    } else {
+      EXPECT_TRUE(table_->operation(e.operation)) << "names no operation of the table: " << e.describe();
+    }
   }
 }
 
@@ -422,6 +520,34 @@ TEST_P(AdapterConformance, AFieldNeitherCarriedNorSkippedIsRefused) {
     // Without the fault the same update plans: the guard fires on the dropped field only.
     EXPECT_TRUE(bridge_->plan(*update));
   }
+}
+
+TEST_P(AdapterConformance, APassThroughBlockLeftUnreadIsRefused) {
+  // The table's own examples of a pass-through that plans, run against this suite's backend.
+  int checked = 0;
+  for (const auto& example : table_->examples()) {
+    const auto* update_value = example.as_object().if_contains("update");
+    if (!update_value || !example.as_object().contains("requests")) continue;
+    const auto* vendor = update_value->as_object().if_contains("vendor");
+    if (!vendor || !vendor->as_object().contains(GetParam())) continue;
+    boost::json::object text = update_value->as_object();
+    text["experiment"] = kExperiment;
+    auto update = parse_update(write_json(text), "u.json");
+    ASSERT_TRUE(update) << update.error().describe();
+    if (!bridge_->plan(*update)) continue;  // needs the example's own binding or state
+    auto registry = faulty_registry(GetParam(), Fault::drop_field, "vendor");
+    BridgeOptions options;
+    options.registry = registry.get();
+    auto bridge = Bridge::from_text(config_text(*table_, defaults_of(*table_, "binding")), "conformance.yaml", options);
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    auto p = bridge->plan(*update);
+    ASSERT_FALSE(p) << write_json(plan_to_json(*p));
+    EXPECT_EQ(p.error().code, ErrorCode::internal);
+    EXPECT_EQ(p.error().backend, "b");
+    EXPECT_EQ(p.error().field, "vendor." + GetParam()) << p.error().describe();
+    ++checked;
+  }
+  EXPECT_GT(checked, 0) << "no example of a pass-through that plans with the default binding";
 }
 
 TEST_P(AdapterConformance, WhatIsCarriedStaysOutOfThePrintedPlan) {

@@ -15,7 +15,7 @@ std::vector<ExampleCase> all_examples() {
   for (const auto& vendor : Registry::builtin().vendors()) {
     auto outcomes = run_mapping_examples(vendor);
     if (!outcomes) {
-      out.push_back({ExampleOutcome{vendor, "table loads", false, outcomes.error().describe()}});
+      out.push_back({ExampleOutcome{vendor, "table loads", false, outcomes.error().describe(), std::nullopt}});
       continue;
     }
     for (auto& o : *outcomes) out.push_back({std::move(o)});

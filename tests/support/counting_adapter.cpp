@@ -64,6 +64,7 @@ class CountingAdapter final : public Adapter {
 
  protected:
   Result<std::unique_ptr<const Binding>> do_bind(const boost::json::object& binding, const std::string& path) const override {
+    maybe_throw(CountingStage::bind);
     const auto* id = binding.if_contains("id");
     if (binding.size() != 1 || !id || !id->is_string() || id->get_string().empty())
       return std::unexpected(invalid_field(path, "a counting binding is exactly {id: NON-EMPTY STRING}"));
@@ -75,6 +76,7 @@ class CountingAdapter final : public Adapter {
     ++calls.plan;
     if (context.current) ++calls.plan_with_state;
     maybe_throw(CountingStage::plan);
+    if (context.current) maybe_throw(CountingStage::plan_with_state);
     const auto& id = static_cast<const CountingBinding&>(binding).id;
     BackendPlan out;
     if (update.description) {
@@ -197,7 +199,8 @@ class CountingAdapter final : public Adapter {
  private:
   void maybe_throw(CountingStage stage) const {
     if (vendor_->fault(backend_) == stage) {
-      static constexpr const char* names[] = {"none", "auth", "state_requests", "read_state", "plan"};
+      static constexpr const char* names[] = {"none", "auth", "state_requests", "read_state", "plan", "plan_with_state",
+                                              "bind"};
       throw std::runtime_error(std::string("counting: injected failure in ") + names[static_cast<int>(stage)]);
     }
   }

@@ -41,6 +41,8 @@ enum class CountingStage {
   state_requests,  ///< `state_requests()` throws
   read_state,      ///< `read_state()` throws
   plan,            ///< `plan()` throws
+  plan_with_state, ///< `plan()` throws when given a current state (the plan after the state reads)
+  bind,            ///< `bind()` throws (when the config is loaded)
 };
 
 /// The calls one counting backend received.

@@ -257,6 +257,7 @@ TEST_F(ApplyCore, OneBackendsServerErrorsFailItAloneAfterItsAttempts) {
   ASSERT_TRUE(two.error.has_value());
   EXPECT_EQ(two.error->code, ErrorCode::unavailable) << two.error->describe();
   EXPECT_EQ(two.error->backend, "two");
+  EXPECT_EQ(two.error->operation, "SetDescription");
   EXPECT_EQ(two.requests.at(0).attempts, 3);
   EXPECT_EQ(two.requests.at(0).status, 500);
   EXPECT_EQ(http->count("PATCH", host("two")), 3u) << "retried up to attempts, no more";
@@ -277,6 +278,7 @@ TEST_F(ApplyCore, AHangingBackendTimesOutAloneAndTheOthersFinish) {
   ASSERT_TRUE(two.error.has_value());
   EXPECT_EQ(two.error->code, ErrorCode::unavailable) << two.error->describe();
   EXPECT_TRUE(contains(two.error->message, "timed out")) << two.error->describe();
+  EXPECT_EQ(two.error->operation, "SetDescription");
   EXPECT_EQ(http->count("PATCH", host("two")), 2u) << "an idempotent PATCH that timed out is tried again";
   for (const auto& exchange : http->received()) {
     if (contains(exchange.request.url, "two.example")) {
@@ -457,6 +459,7 @@ TEST_F(ApplyCore, AFailedStateReadFailsThatBackendAndItIsNeverPlannedWithoutIt) 
   ASSERT_TRUE(two.error.has_value());
   EXPECT_EQ(two.error->backend, "two");
   EXPECT_TRUE(contains(two.error->message, "reading the current state first")) << two.error->describe();
+  EXPECT_EQ(two.error->operation, "GetExperiment");
   EXPECT_TRUE(two.requests.empty()) << "no plan was made for it, so none is reported";
   EXPECT_EQ(vendor->calls("two").plan, 1) << "only the stateless check: never planned without the state it needs";
   EXPECT_EQ(vendor->calls("two").read_state, 0);
@@ -477,6 +480,7 @@ TEST_F(ApplyCore, AHangingStateReadFailsThatBackendWithinTheReadBudget) {
   EXPECT_EQ(two.result, BackendOutcome::failed) << dump(report);
   ASSERT_TRUE(two.error.has_value());
   EXPECT_TRUE(contains(two.error->message, "read budget of 200 ms")) << two.error->describe();
+  EXPECT_EQ(two.error->operation, "GetExperiment");
   EXPECT_EQ(http->count("PUT", host("two")), 0u);
   for (const char* other : {"one", "three"}) expect_ok(report, other);
 }
@@ -492,6 +496,7 @@ TEST_F(ApplyCore, AStateReadErrorFromTheAdapterFailsThatBackendByName) {
   EXPECT_EQ(one.error->backend, "one");
   EXPECT_EQ(one.error->vendor, "counting");
   EXPECT_TRUE(contains(one.error->message, "injected read_state error")) << one.error->describe();
+  EXPECT_EQ(one.error->operation, "GetExperiment") << "the one read whose answer the adapter could not use";
   EXPECT_EQ(vendor->calls("one").plan_with_state, 0);
   EXPECT_EQ(http->count("PUT", host("one")), 0u);
   for (const char* other : {"two", "three"}) expect_ok(report, other);
@@ -507,11 +512,12 @@ TEST_F(ApplyCore, AnUnreadableStateAnswerFailsThatBackend) {
   ASSERT_TRUE(three.error.has_value());
   EXPECT_EQ(three.error->backend, "three");
   EXPECT_TRUE(contains(three.error->message, "not a JSON object")) << three.error->describe();
+  EXPECT_EQ(three.error->operation, "GetExperiment");
   EXPECT_EQ(http->count("PUT", host("three")), 0u);
   for (const char* other : {"one", "two"}) expect_ok(report, other);
 }
 
-TEST_F(ApplyCore, MissingCredentialsForAStateReadFailThatBackendUnplanned) {
+TEST_F(ApplyCore, MissingCredentialsFailThatBackendNamingTheRequestThatWasNotSent) {
   env.erase("COUNTING_TOKEN");
   ASSERT_NO_FATAL_FAILURE(start({{"one", "auth: token"}}));
   answer_everything();
@@ -521,9 +527,19 @@ TEST_F(ApplyCore, MissingCredentialsForAStateReadFailThatBackendUnplanned) {
   ASSERT_TRUE(one.error.has_value());
   EXPECT_EQ(one.error->code, ErrorCode::unauthorized);
   EXPECT_TRUE(contains(one.error->message, "COUNTING_TOKEN")) << one.error->describe();
+  EXPECT_EQ(one.error->operation, "GetExperiment") << "the read that could not be sent";
   EXPECT_EQ(http->count("*", host("one")), 0u) << "not even the read was sent";
   EXPECT_EQ(vendor->calls("one").plan, 1);
   for (const char* other : {"two", "three"}) expect_ok(report, other);
+
+  // An update that needs no read fails there as well, naming the write that was not sent.
+  const auto write = apply(kDescription);
+  const auto& one_write = backend_of(write, "one");
+  ASSERT_TRUE(one_write.error.has_value()) << dump(write);
+  EXPECT_EQ(one_write.error->code, ErrorCode::unauthorized);
+  EXPECT_EQ(one_write.error->vendor, "counting");
+  EXPECT_EQ(one_write.error->operation, "SetDescription");
+  EXPECT_EQ(http->count("*", host("one")), 0u);
 }
 
 // ---- an exception at every stage ---------------------------------------------------------
@@ -553,6 +569,20 @@ TEST_F(ApplyCore, AnAdapterThatThrowsBuildingItsAuthFailsTheConfigLoadNamingTheB
   EXPECT_EQ(bridge.error().code, ErrorCode::internal);
   EXPECT_EQ(bridge.error().backend, "two");
   EXPECT_TRUE(contains(bridge.error().message, "injected failure in auth")) << bridge.error().describe();
+  EXPECT_EQ(http->total(), 0u);
+}
+
+// Bindings are read when the config is loaded too: a throw there refuses the config, naming the backend.
+TEST_F(ApplyCore, AnAdapterThatThrowsReadingABindingFailsTheConfigLoadNamingTheBackend) {
+  vendor->throw_at("two", CountingStage::bind);
+  auto bridge = Bridge::from_text(
+      "backends:\n  two: {vendor: counting, endpoint: \"https://two.example.test\"}\nexperiments:\n  exp:\n    two: {id: e1}\n",
+      "apply-core.yaml", vendor->bridge_options());
+  ASSERT_FALSE(bridge.has_value());
+  EXPECT_EQ(bridge.error().code, ErrorCode::internal);
+  EXPECT_EQ(bridge.error().backend, "two");
+  EXPECT_EQ(bridge.error().vendor, "counting");
+  EXPECT_TRUE(contains(bridge.error().message, "injected failure in bind")) << bridge.error().describe();
   EXPECT_EQ(http->total(), 0u);
 }
 
@@ -633,7 +663,13 @@ INSTANTIATE_TEST_SUITE_P(
               [](CountingVendor& v, HttpScript&, std::map<std::string, std::string>&) {
                 v.throw_at("two", CountingStage::plan);
               },
-              true, "injected failure in plan"}),
+              true, "injected failure in plan"},
+        Stage{"plan_with_state",  // the plan after the reads throws: still before anything is changed
+              kExposureAndDescription,
+              [](CountingVendor& v, HttpScript&, std::map<std::string, std::string>&) {
+                v.throw_at("two", CountingStage::plan_with_state);
+              },
+              true, "injected failure in plan_with_state"}),
     [](const ::testing::TestParamInfo<Stage>& info) { return info.param.name; });
 
 // ---- locks and guards --------------------------------------------------------------------
