@@ -1,7 +1,7 @@
 // The hostile documents of hostile_input_test.cpp fed to the `expbridge` binary: exit 2, the
 // message on stderr names file and line, nothing on stdout, and nothing reaches any vendor
-// (the vendor emulators count at the server). A bad
-// line of an update stream is reported and the lines after it are still applied.
+// (the vendor emulators count at the server). A bad line of an update stream is reported and
+// the lines after it are still applied.
 #include <gtest/gtest.h>
 
 #include <string>
