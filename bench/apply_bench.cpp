@@ -1,7 +1,8 @@
-// apply_bench — what `apply` costs on the wire, measured against in-process loopback
-// servers that answer like the four vendors (AWS AppConfig, LaunchDarkly, Auth0, AWS
-// Evidently): they check the credentials (SigV4 scope, LD token, Auth0 client
-// credentials then Bearer token) and answer small vendor-shaped JSON. A program, not a
+// apply_bench — what `apply` costs on the wire, measured against the four vendor emulators
+// (AWS AppConfig, LaunchDarkly, Auth0, AWS Evidently) behind one in-process EmulatorHost:
+// they check the credentials (SigV4, LD token, Auth0 client credentials then Bearer token),
+// keep state and answer like the vendors; delays and `Connection: close` are emulator
+// faults (emulator/fixtures.hpp). A program, not a
 // timed test: it measures, prints a summary and a Markdown table for the README
 // (`--markdown` prints only the table and the commands; `--help` lists the options).
 //
@@ -14,10 +15,10 @@
 //      report the CLI keeps until the end. Each is run 3 times; the median counts.
 //
 // The config is samples/backends.yaml with endpoint overrides (Evidently bound to a
-// feature only), and each update carries a description and an exposure: 4 requests per
-// update, one per backend (LaunchDarkly, Auth0 and a feature-only Evidently binding skip
-// the exposure). Servers listen on 127.0.0.1 only; every loop is bounded (a child that
-// outlives its time limit is killed). Build and run:
+// feature only), and each update carries a description and a rising exposure: 4 changes
+// per update, one per backend (LaunchDarkly, Auth0 and a feature-only Evidently binding
+// skip the exposure), plus AppConfig's state read. The host listens on 127.0.0.1 only;
+// every loop is bounded (a child that outlives its time limit is killed). Build and run:
 //   cmake --build build-bench -j2 --target expbridge_cli apply_bench && build-bench/bench/apply_bench
 #include <poll.h>
 #include <signal.h>
@@ -59,7 +60,8 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
-#include "emulator/loopback_server.hpp"
+#include "emulator/emulator.hpp"
+#include "emulator/fixtures.hpp"
 
 #ifndef EXPBRIDGE_CLI
 #error "EXPBRIDGE_CLI must name the expbridge binary (bench/CMakeLists.txt sets it)"
@@ -69,9 +71,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using expbridge::emulator::LoopbackServer;
-using expbridge::emulator::ServerReply;
-using expbridge::emulator::ServerRequest;
 namespace json = boost::json;
 
 // ---------------------------------------------------------------------------
@@ -128,310 +127,125 @@ void remove_scratch() {
 }
 
 // ---------------------------------------------------------------------------
-// Credentials: the documented AWS example keys and made-up tokens. The child gets them
-// in its environment; the in-process Applier through ApplyOptions::environment.
-
-constexpr std::string_view kAwsAccessKeyId = "AKIDEXAMPLE";
-constexpr std::string_view kAwsSecretAccessKey = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-constexpr std::string_view kLdToken = "api-0b1e5c1d-bench-4c2e-9f1a-6d7e8f901234";
-constexpr std::string_view kAuth0ClientId = "Xb3nchC1ientId0123456789abcdefAB";
-constexpr std::string_view kAuth0ClientSecret = "bench-secret_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ";
-constexpr std::string_view kAuth0AccessToken =
-    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2V4YW1wbGUudXMuYXV0aDAuY29tLyJ9.YmVuY2g";
+// Credentials: the emulators' own (emulator::test_environment: the documented AWS example
+// keys, the emulators' LD token and Auth0 client). The child gets them in its environment;
+// the in-process Applier through ApplyOptions::environment.
 
 std::vector<std::pair<std::string, std::string>> secret_environment() {
-  return {{"AWS_ACCESS_KEY_ID", std::string(kAwsAccessKeyId)},
-          {"AWS_SECRET_ACCESS_KEY", std::string(kAwsSecretAccessKey)},
-          {"LD_API_TOKEN", std::string(kLdToken)},
-          {"AUTH0_CLIENT_ID", std::string(kAuth0ClientId)},
-          {"AUTH0_CLIENT_SECRET", std::string(kAuth0ClientSecret)}};
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LD_API_TOKEN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"})
+    if (auto value = expbridge::emulator::test_environment(name)) out.emplace_back(name, *value);
+  return out;
 }
 
 // ---------------------------------------------------------------------------
-// Vendor-like loopback backends
+// The backends: the vendor emulators behind one EmulatorHost
 
-enum class Vendor { appconfig, launchdarkly, auth0, evidently };
-
-/// How every server of a scenario answers.
+/// How every answer of a scenario comes (emulator faults, emulator/fixtures.hpp).
 struct Behaviour {
   std::chrono::milliseconds delay{0};
   bool keep_alive = true;
 };
 
-/// Counted on the server threads; read after the run.
-struct Tally {
-  std::atomic<std::size_t> answered{0};  ///< 2xx answers to vendor API calls
-  std::atomic<std::size_t> refused{0};   ///< wrong or missing credentials, unknown paths, bad bodies
-  std::atomic<std::size_t> tokens{0};    ///< OAuth tokens issued
-};
-
-std::vector<std::string> path_segments(std::string_view target) {
-  target = target.substr(0, target.find('?'));
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < target.size()) {
-    if (target[start] == '/') {
-      ++start;
-      continue;
-    }
-    std::size_t end = target.find('/', start);
-    if (end == std::string_view::npos) end = target.size();
-    out.emplace_back(target.substr(start, end - start));
-    start = end;
-  }
-  return out;
-}
-
-json::object body_object(const ServerRequest& request) {
-  boost::system::error_code ec;
-  json::value v = json::parse(request.body, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.get_object());
-}
-
-ServerReply json_reply(int status, const json::value& body, const Behaviour& behaviour) {
-  ServerReply reply;
-  reply.status = status;
-  reply.body = json::serialize(body);
-  reply.headers.emplace_back("Content-Type", "application/json");
-  reply.delay = behaviour.delay;
-  reply.close_connection = !behaviour.keep_alive;
-  return reply;
-}
-
-bool sigv4_ok(const ServerRequest& request, std::string_view service) {
-  const auto authorization = request.header("Authorization");
-  const std::string scope_prefix = "AWS4-HMAC-SHA256 Credential=" + std::string(kAwsAccessKeyId) + "/";
-  const std::string scope_suffix = "/us-east-1/" + std::string(service) + "/aws4_request,";
-  return authorization && authorization->starts_with(scope_prefix) &&
-         authorization->find(scope_suffix) != std::string::npos &&
-         authorization->find("Signature=") != std::string::npos && request.header("X-Amz-Date").has_value();
-}
-
-std::string request_id(const ServerRequest& request) {
-  return strf("7c1e%04zx-bench-4a5b-8c9d-%012zx", request.connection_number & 0xffff, request.request_number);
-}
-
 // `--no-read-state`: the AppConfig backend skips the state read before an exposure change,
 // so the fan-out shows one round trip per backend (the rule is then left to the vendor).
 bool g_read_state = true;
 
-ServerReply appconfig_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
-  auto refuse = [&](int status, const char* type, const char* message) {
-    ++tally.refused;
-    ServerReply reply = json_reply(status, json::object{{"Message", message}}, behaviour);
-    reply.headers.emplace_back("x-amzn-ErrorType", type);
-    reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
-    return reply;
-  };
-  if (!sigv4_ok(request, "appconfig"))
-    return refuse(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided.");
-  const auto parts = path_segments(request.target);
-  // GetExperimentRun: apply reads the run before an exposure change (it may only rise).
-  if (request.method == "GET" && parts.size() == 6 && parts[0] == "applications" && parts[4] == "experimentruns") {
-    ++tally.answered;
-    ServerReply reply = json_reply(200, json::object{{"ApplicationId", parts[1]}, {"ExperimentDefinitionId", parts[3]},
-                                                     {"Run", std::strtol(parts[5].c_str(), nullptr, 10)},
-                                                     {"Status", "RUNNING"}, {"ExposurePercentage", 0}},
-                                   behaviour);
-    reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
-    return reply;
-  }
-  // /applications/{app}/experimentdefinitions/{definition}/experimentruns/{run}/update
-  if (request.method != "PATCH" || parts.size() != 7 || parts[0] != "applications" || parts[6] != "update")
-    return refuse(404, "ResourceNotFoundException", "Requested resource not found");
-  json::object run{{"ApplicationId", parts[1]},
-                   {"ExperimentDefinitionId", parts[3]},
-                   {"RunNumber", std::strtol(parts[5].c_str(), nullptr, 10)},
-                   {"State", "RUNNING"},
-                   {"StartedAt", "2026-07-01T09:00:00Z"}};
-  for (const auto& [key, value] : body_object(request)) run[key] = value;
-  ++tally.answered;
-  ServerReply reply = json_reply(200, run, behaviour);
-  reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
-  return reply;
+std::string experiment_key(int index, int experiments) {
+  return experiments == 1 ? std::string("checkout-redesign") : "checkout-redesign-" + std::to_string(index);
 }
 
-ServerReply launchdarkly_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
-  auto refuse = [&](int status, const char* code, const char* message) {
-    ++tally.refused;
-    return json_reply(status, json::object{{"code", code}, {"message", message}, {"id", request_id(request)}},
-                      behaviour);
-  };
-  if (request.header("Authorization") != std::string(kLdToken)) return refuse(401, "unauthorized", "Invalid access token");
-  if (request.header("LD-API-Version") != std::string("20240415"))
-    return refuse(400, "invalid_request", "Unsupported API version");
-  const auto content_type = request.header("Content-Type");
-  if (!content_type || content_type->find("domain-model=launchdarkly.semanticpatch") == std::string::npos)
-    return refuse(400, "invalid_request", "Expected a semantic patch");
-  // /api/v2/projects/{project}/environments/{environment}/experiments/{key}
-  const auto parts = path_segments(request.target);
-  if (request.method != "PATCH" || parts.size() != 8 || parts[2] != "projects" || parts[6] != "experiments")
-    return refuse(404, "not_found", "Unknown resource");
-  json::object experiment{{"_id", "65f1c0ffee0bench0000000001"},
-                          {"key", parts[7]},
-                          {"name", parts[7]},
-                          {"_maintainerId", "569f183514f4432160000007"},
-                          {"_creationDate", 1719824400000LL},
-                          {"environmentKey", parts[5]},
-                          {"currentIteration", json::object{{"status", "running"}, {"_id", "65f1c0ffee0bench0000000002"}}},
-                          {"_links", json::object{{"self", json::object{{"href", request.target.substr(0, request.target.find('?'))},
-                                                                        {"type", "application/json"}}}}}};
-  const json::object patch = body_object(request);
-  if (const auto* instructions = patch.if_contains("instructions"); instructions && instructions->is_array()) {
-    for (const auto& instruction : instructions->get_array()) {
-      if (!instruction.is_object()) continue;
-      const auto& i = instruction.get_object();
-      const auto* kind = i.if_contains("kind");
-      const auto* value = i.if_contains("value");
-      if (kind == nullptr || value == nullptr || !kind->is_string()) continue;
-      if (kind->get_string() == "updateDescription") experiment["description"] = *value;
-      if (kind->get_string() == "updateName") experiment["name"] = *value;
-    }
-  } else {
-    return refuse(400, "invalid_request", "A semantic patch needs instructions");
-  }
-  ++tally.answered;
-  return json_reply(200, experiment, behaviour);
+/// Auth0 ids are Base58 after `exp_`, AppConfig's lower-case: a letter per experiment.
+std::string id_suffix(int index, int experiments) {
+  return experiments == 1 ? "" : std::string(1, static_cast<char>('a' + index % 26));
 }
 
-ServerReply auth0_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
-  auto refuse = [&](int status, const char* error, const char* message) {
-    ++tally.refused;
-    return json_reply(status, json::object{{"statusCode", status}, {"error", error}, {"message", message}}, behaviour);
-  };
-  if (request.target == "/oauth/token") {
-    const std::string expected_id = "client_id=" + std::string(kAuth0ClientId);
-    const std::string expected_secret = "client_secret=" + std::string(kAuth0ClientSecret);
-    if (request.method != "POST" || request.body.find("grant_type=client_credentials") == std::string::npos ||
-        request.body.find(expected_id) == std::string::npos || request.body.find(expected_secret) == std::string::npos) {
-      ++tally.refused;
-      return json_reply(401, json::object{{"error", "access_denied"}, {"error_description", "Unauthorized"}},
-                        behaviour);
-    }
-    ++tally.tokens;
-    return json_reply(200,
-                      json::object{{"access_token", kAuth0AccessToken},
-                                   {"token_type", "Bearer"},
-                                   {"expires_in", 86400},
-                                   {"scope", "read:experiments update:experiments"}},
-                      behaviour);
+/// Copies the element of `list` whose `member` is `value` once per experiment, with `member`
+/// (and, when given, `unique`) suffixed by the experiment's letter.
+void copy_per_experiment(json::array& list, std::string_view member, std::string_view unique, int experiments) {
+  const json::value base = list.at(0);
+  list.clear();
+  for (int i = 0; i < experiments; ++i) {
+    json::value copy = base;
+    auto& o = copy.as_object();
+    o[member] = std::string(o.at(member).as_string()) + id_suffix(i, experiments);
+    if (!unique.empty()) o[unique] = std::string(o.at(unique).as_string()) + id_suffix(i, experiments);
+    list.push_back(std::move(copy));
   }
-  if (request.header("Authorization") != "Bearer " + std::string(kAuth0AccessToken))
-    return refuse(401, "Unauthorized", "Invalid token");
-  // /api/v2/experimentation/experiments/{id}
-  const auto parts = path_segments(request.target);
-  if (request.method != "PATCH" || parts.size() != 5 || parts[2] != "experimentation")
-    return refuse(404, "Not Found", "The experiment does not exist.");
-  json::object experiment{{"id", parts[4]},
-                          {"name", "Checkout redesign"},
-                          {"status", "active"},
-                          {"allocation_strategy", "random"},
-                          {"created_at", "2026-07-01T09:00:00.000Z"},
-                          {"updated_at", "2026-07-02T10:30:00.000Z"}};
-  for (const auto& [key, value] : body_object(request)) experiment[key] = value;
-  ++tally.answered;
-  ServerReply reply = json_reply(200, experiment, behaviour);
-  reply.headers.emplace_back("x-request-id", request_id(request));
-  return reply;
 }
 
-ServerReply evidently_reply(const ServerRequest& request, const Behaviour& behaviour, Tally& tally) {
-  auto refuse = [&](int status, const char* type, const char* message) {
-    ++tally.refused;
-    ServerReply reply = json_reply(status, json::object{{"message", message}}, behaviour);
-    reply.headers.emplace_back("x-amzn-ErrorType", type);
-    reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
-    return reply;
-  };
-  if (!sigv4_ok(request, "evidently"))
-    return refuse(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided.");
-  // /projects/{project}/features/{feature} or /projects/{project}/experiments/{experiment}
-  const auto parts = path_segments(request.target);
-  if (request.method != "PATCH" || parts.size() != 4 || parts[0] != "projects" ||
-      (parts[2] != "features" && parts[2] != "experiments"))
-    return refuse(404, "ResourceNotFoundException", "Resource not found");
-  const std::string project_arn = "arn:aws:evidently:us-east-1:123456789012:project/" + parts[1];
-  json::object resource{{"arn", project_arn + (parts[2] == "features" ? "/feature/" : "/experiment/") + parts[3]},
-                        {"name", parts[3]},
-                        {"project", project_arn},
-                        {"createdTime", 1719824400.0},
-                        {"lastUpdatedTime", 1719910800.0}};
-  if (parts[2] == "features") {
-    resource["status"] = "AVAILABLE";
-    resource["evaluationStrategy"] = "ALL_RULES";
-    resource["valueType"] = "BOOLEAN";
-    resource["defaultVariation"] = "control";
-  } else {
-    resource["status"] = "RUNNING";
-    resource["type"] = "aws.evidently.onlineab";
-  }
-  for (const auto& [key, value] : body_object(request)) resource[key] = value;
-  ++tally.answered;
-  ServerReply reply = json_reply(200, json::object{{parts[2] == "features" ? "feature" : "experiment", resource}}, behaviour);
-  reply.headers.emplace_back("x-amzn-RequestId", request_id(request));
-  return reply;
+/// Copies `map[key]` once per experiment, under experiment_key(i); the original stays (others
+/// may refer to it).
+void copy_keyed(json::object& map, std::string_view key, int experiments) {
+  const json::value base = map.at(key);
+  for (int i = 0; i < experiments; ++i) map[experiment_key(i, experiments)] = base;
 }
 
-/// The four backends of one scenario, each on its own server thread.
+/// The emulators' default fixture with `experiments` experiments bound at each of them, and
+/// run 1 of every AppConfig definition RUNNING at exposure 0 (updates raise it).
+json::value bench_fixture(int experiments) {
+  auto merged = expbridge::emulator::default_fixture();
+  if (!merged) die("emulator fixture: " + merged.error().describe());
+  auto& f = merged->as_object();
+  auto& definitions =
+      f.at("appconfig").at("applications").as_array().at(0).as_object().at("experiment_definitions").as_array();
+  definitions.at(0).as_object()["runs"] = json::parse(R"([{"status":"RUNNING","start":{"ExposurePercentage":0}}])");
+  copy_per_experiment(definitions, "id", "", experiments);
+  for (int i = 0; i < experiments; ++i)  // definition names are unique too
+    definitions.at(static_cast<std::size_t>(i)).at("definition").as_object()["Name"] = "Bench-Definition-" + std::to_string(i);
+  copy_per_experiment(f.at("auth0").as_object().at("experiments").as_array(), "id", "name", experiments);
+  auto& ld = f.at("launchdarkly").at("projects").at("default").at("environments").at("production").at("experiments").as_object();
+  copy_keyed(ld, "checkout-redesign", experiments);
+  for (int i = 0; i < experiments && experiments > 1; ++i) {  // LaunchDarkly ids: 24 hex digits, unique
+    auto& copy = ld.at(experiment_key(i, experiments)).as_object();
+    copy["_id"] = strf("65f0c0de00000000000000%02x", i + 0xb1);
+    copy["iterations"].as_array().at(0).as_object()["_id"] = strf("65f0c0de00000000000000%02x", i + 0xc1);
+  }
+  copy_keyed(f.at("evidently").at("projects").at("checkout").at("features").as_object(), "checkout-redesign", experiments);
+  return std::move(*merged);
+}
+
 class Backends {
  public:
-  explicit Backends(Behaviour behaviour) {
-    const Vendor vendors[] = {Vendor::appconfig, Vendor::launchdarkly, Vendor::auth0, Vendor::evidently};
-    for (Vendor vendor : vendors) {
-      Tally* tally = &tallies_[static_cast<int>(vendor)];
-      servers_.push_back(std::make_unique<LoopbackServer>([vendor, behaviour, tally](const ServerRequest& request) {
-        switch (vendor) {
-          case Vendor::appconfig: return appconfig_reply(request, behaviour, *tally);
-          case Vendor::launchdarkly: return launchdarkly_reply(request, behaviour, *tally);
-          case Vendor::auth0: return auth0_reply(request, behaviour, *tally);
-          case Vendor::evidently: return evidently_reply(request, behaviour, *tally);
-        }
-        return ServerReply::text(500, "unknown vendor");
-      }));
+  Backends(Behaviour behaviour, int experiments) {
+    auto host = expbridge::emulator::EmulatorHost::start({0, bench_fixture(experiments)});
+    if (!host) die("emulator host: " + host.error().describe());
+    host_ = std::move(*host);
+    if (behaviour.delay.count() > 0 || !behaviour.keep_alive) {
+      expbridge::emulator::Fault every;  // every request, always
+      every.latency = behaviour.delay;
+      every.close_connection = !behaviour.keep_alive;
+      if (auto set = host_->set_faults({every}); !set) die("faults: " + set.error().describe());
     }
   }
 
-  std::string url(Vendor vendor) const { return servers_[static_cast<std::size_t>(vendor)]->base_url(); }
-
-  std::size_t connections() const {
-    std::size_t n = 0;
-    for (const auto& s : servers_) n += s->connections_accepted();
-    return n;
-  }
-  std::size_t requests() const {
-    std::size_t n = 0;
-    for (const auto& s : servers_) n += s->requests_received();
-    return n;
-  }
-  std::size_t answered() const {
-    std::size_t n = 0;
-    for (const auto& t : tallies_) n += t.answered.load();
-    return n;
-  }
+  std::size_t connections() const { return host_->connections_accepted(); }
+  /// Requests the emulators received (the journal holds the last 20,000: more than a run sends).
+  std::size_t requests() const { return host_->received_requests().size(); }
+  /// Requests the emulators refused or did not answer: wrong credentials, unknown paths, bad bodies.
   std::size_t refused() const {
-    std::size_t n = 0;
-    for (const auto& t : tallies_) n += t.refused.load();
-    return n;
+    const auto all = host_->received_requests();
+    return static_cast<std::size_t>(
+        std::count_if(all.begin(), all.end(), [](const auto& r) { return r.status == 0 || r.status >= 400; }));
   }
-  std::size_t tokens() const { return tallies_[static_cast<int>(Vendor::auth0)].tokens.load(); }
+  std::size_t tokens() const { return host_->state().at("auth0").at("tokens_issued").to_number<std::size_t>(); }
 
-  /// The config: the four backends of samples/backends.yaml with endpoint overrides, and
+  /// The config: the four backends of samples/backends.yaml pointed at the emulators, and
   /// `experiments` experiments bound at each (1 = the sample's checkout-redesign binding).
   std::string config(int experiments) const {
-    std::string out = "# Written by apply_bench: samples/backends.yaml pointed at loopback servers.\nbackends:\n";
-    out += "  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" + url(Vendor::appconfig) + "\"" +
+    const std::string url = host_->base_url();
+    std::string out = "# Written by apply_bench: samples/backends.yaml pointed at the vendor emulators.\nbackends:\n";
+    out += "  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" + url + "\"" +
            std::string(g_read_state ? "" : ", read_state: false") + "}\n";
     out += "  ld:  {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN, endpoint: \"" +
-           url(Vendor::launchdarkly) + "\"}\n";
+           url + "\"}\n";
     out += "  a0:  {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, "
-           "client_secret_env: AUTH0_CLIENT_SECRET, endpoint: \"" + url(Vendor::auth0) + "\"}\n";
-    out += "  ev:  {vendor: evidently, region: us-east-1, project: checkout, endpoint: \"" + url(Vendor::evidently) + "\"}\n";
+           "client_secret_env: AUTH0_CLIENT_SECRET, endpoint: \"" + url + "\"}\n";
+    out += "  ev:  {vendor: evidently, region: us-east-1, project: checkout, endpoint: \"" + url + "\"}\n";
     out += "experiments:\n";
     for (int i = 0; i < experiments; ++i) {
       const std::string key = experiment_key(i, experiments);
-      // Auth0 ids are Base58 after `exp_`: suffix letters, not digits.
-      const std::string suffix = experiments == 1 ? "" : std::string(1, static_cast<char>('a' + i % 26));
+      const std::string suffix = id_suffix(i, experiments);
       out += "  " + key + ":\n";
       out += "    aws: {definition: bsxyd7k" + suffix + ", run: 1, treatments: {control: c, two-step: t1}}\n";
       out += "    ld:  {experiment: " + key + "}\n";
@@ -441,21 +255,17 @@ class Backends {
     return out;
   }
 
-  static std::string experiment_key(int index, int experiments) {
-    return experiments == 1 ? std::string("checkout-redesign") : "checkout-redesign-" + std::to_string(index);
-  }
-
  private:
-  Tally tallies_[4];
-  std::vector<std::unique_ptr<LoopbackServer>> servers_;
+  std::unique_ptr<expbridge::emulator::EmulatorHost> host_;
 };
 
-/// Update `index` as one line of JSON: valid for every vendor (description + exposure).
-std::string update_line(std::size_t index, int experiments) {
+/// Update `index` of `total` as one line of JSON: valid for every vendor (description +
+/// exposure). The exposure rises with the index (AppConfig's may only increase), from 5 %.
+std::string update_line(std::size_t index, std::size_t total, int experiments) {
   const int experiment = static_cast<int>(index % static_cast<std::size_t>(experiments));
-  const int exposure = static_cast<int>(5 + (index * 7) % 96);  // 5..100
-  return strf(R"({"experiment": "%s", "description": "bench update %zu: exposure %d%% of US web users", "exposure": %d})",
-                Backends::experiment_key(experiment, experiments).c_str(), index, exposure, exposure);
+  const double exposure = 5.0 + 90.0 * static_cast<double>(index + 1) / static_cast<double>(std::max<std::size_t>(total, 1));
+  return strf(R"({"experiment": "%s", "description": "bench update %zu: exposure %.0f%% of US web users", "exposure": %.3f})",
+              experiment_key(experiment, experiments).c_str(), index, exposure, exposure);
 }
 
 // ---------------------------------------------------------------------------
@@ -476,7 +286,7 @@ LatencyResult run_latency(int runs, std::chrono::milliseconds delay) {
   LatencyResult result;
   result.runs = runs;
   result.delay = delay;
-  Backends backends(Behaviour{delay, true});
+  Backends backends(Behaviour{delay, true}, 1);
   auto bridge = expbridge::Bridge::from_text(backends.config(1), "apply_bench config");
   if (!bridge) die("config: " + bridge.error().describe());
   expbridge::ApplyOptions options;
@@ -489,7 +299,7 @@ LatencyResult run_latency(int runs, std::chrono::milliseconds delay) {
   if (!applier) die("Applier::create: " + applier.error().describe());
 
   for (int i = 0; i <= runs; ++i) {  // run 0 is the cold one
-    auto update = expbridge::parse_update(update_line(static_cast<std::size_t>(i), 1), "bench:" + std::to_string(i));
+    auto update = expbridge::parse_update(update_line(static_cast<std::size_t>(i), static_cast<std::size_t>(runs) + 1, 1), "bench:" + std::to_string(i));
     if (!update) die("update: " + update.error().describe());
     const auto started = Clock::now();
     const expbridge::UpdateReport report = applier->apply(*update);
@@ -742,13 +552,13 @@ StreamResult run_stream(const StreamScenario& scenario, std::size_t updates, con
   StreamResult result;
   result.scenario = scenario;
   result.updates = updates;
-  Backends backends(Behaviour{0ms, scenario.keep_alive});
+  Backends backends(Behaviour{0ms, scenario.keep_alive}, scenario.experiments);
 
   const auto config_path = dir / strf("config-%d-experiments-%d.yaml", scenario.experiments, scenario.keep_alive ? 1 : 0);
   std::ofstream(config_path) << backends.config(scenario.experiments);
   std::string input;
   input.reserve(updates * 120);
-  for (std::size_t i = 0; i < updates; ++i) input += update_line(i, scenario.experiments) + "\n";
+  for (std::size_t i = 0; i < updates; ++i) input += update_line(i, updates, scenario.experiments) + "\n";
   std::ofstream(dir / strf("updates-%d-experiments.jsonl", scenario.experiments)) << input;
 
   std::vector<std::string> argv = wrapper;
@@ -832,7 +642,7 @@ void print_stream(const StreamResult& r) {
   std::cout << strf("  child peak RSS %s (highest of the runs %s; measurer floor %s); stdout %.1f MiB\n",
                       mib(r.child.max_rss_kib).c_str(), mib(r.rss_max_kib).c_str(), mib(r.child.floor_kib).c_str(),
                       static_cast<double>(r.child.out.size()) / (1024.0 * 1024.0));
-  std::cout << strf("  CPU: child %.2f s user + %.2f s sys; bench process (4 servers) %.2f s\n", r.child.user_s,
+  std::cout << strf("  CPU: child %.2f s user + %.2f s sys; bench process (emulators) %.2f s\n", r.child.user_s,
                       r.child.system_s, r.child.bench_cpu_s);
   if (!r.update_ms.empty())
     std::cout << strf("  per update (duration_ms): p50 %.1f ms, p95 %.1f ms, max %.1f ms\n", percentile(r.update_ms, 50),

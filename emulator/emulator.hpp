@@ -4,6 +4,8 @@
 // and `expbridge emulate` (users' own CI).
 #pragma once
 
+#include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,6 +71,15 @@ struct Fault {
   /// back — every request header (`Name: value` lines) in the error message, as a JSON
   /// member `request_headers`, and the Authorization value as the request id.
   bool echo_headers = false;
+  /// With `status`: answer exactly this body (JSON) instead of the vendor-shaped error; then
+  /// `status` may be any of 200-599 (an answer the emulator itself would not give).
+  std::optional<std::string> body;
+  /// Added to the answer (the fault's, or the emulator's when the fault has no status).
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// Send the answer's header and half its body, then reset the connection (RST).
+  bool reset_mid_body = false;
+  /// Answer with `Connection: close` and close afterwards (a server without keep-alive).
+  bool close_connection = false;
 };
 
 /// All emulators behind one loopback server, routing by path.
@@ -92,15 +103,33 @@ class EmulatorHost {
   /// Requests answered so far, per vendor (including refused ones).
   std::map<std::string, std::size_t> request_counts() const;
 
+  /// A request routed to an emulator (faulted or not), as it arrived on the wire.
+  struct Received {
+    std::string vendor;
+    ServerRequest request;
+    std::chrono::steady_clock::time_point arrived;
+    int status = 0;  ///< the status answered; 0 = no answer (a dropped connection)
+  };
+  /// The journal holds at most this many requests (the oldest go first), so a long-running
+  /// `expbridge emulate` does not grow without bound.
+  static constexpr std::size_t kJournalLimit = 20'000;
+  /// The requests routed to an emulator since start or reset(), in arrival order (control
+  /// endpoints and unrouted requests excluded): what tests count on the wire.
+  std::vector<Received> received_requests() const;
+  /// Connections the server accepted so far (keep-alive checks).
+  std::size_t connections_accepted() const;
+
  private:
   EmulatorHost() = default;
   ServerReply dispatch(const ServerRequest& request);
+  void record(const std::string& vendor, const ServerRequest& request);  ///< mutex_ held
 
   mutable std::mutex mutex_;
   boost::json::value fixture_;
   std::vector<std::unique_ptr<VendorEmulator>> emulators_;
   std::vector<Fault> faults_;
   std::map<std::string, std::size_t> counts_;
+  std::deque<Received> journal_;
   std::unique_ptr<LoopbackServer> server_;
 };
 

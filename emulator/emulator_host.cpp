@@ -195,6 +195,23 @@ bool fault_matches(const Fault& fault, std::string_view vendor, const ServerRequ
   return fault.path_prefix.empty() || path_of(request).starts_with(fault.path_prefix);
 }
 
+/// A fault's `body`, answered as given (see fixtures.hpp).
+ServerReply literal_reply(const Fault& fault) {
+  ServerReply reply;
+  reply.status = fault.status;
+  reply.body = fault.body.value_or("");
+  reply.headers.emplace_back("Content-Type", "application/json");
+  return reply;
+}
+
+/// What a fault changes in an answer, whoever made it: extra headers, a reset mid-body, no
+/// keep-alive.
+void shape_answer(ServerReply& reply, const Fault& fault) {
+  for (const auto& header : fault.headers) reply.headers.push_back(header);
+  if (fault.reset_mid_body) reply.action = ServerReply::Action::reset_mid_body;
+  if (fault.close_connection) reply.close_connection = true;
+}
+
 ServerReply message_reply(int status, std::string message) {
   return json_reply(status, boost::json::object{{"message", std::move(message)}});
 }
@@ -287,6 +304,7 @@ Status EmulatorHost::reset() {
   EXPBRIDGE_RETURN_IF_ERROR(seed_all(fixture_, emulators_));
   faults_ = std::move(*faults);
   counts_.clear();
+  journal_.clear();
   return {};
 }
 
@@ -317,6 +335,7 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
         return message_reply(500, "cannot reset: " + seeded.error().describe());
       faults_ = std::move(*faults);
       counts_.clear();
+      journal_.clear();
       return json_reply(200, boost::json::object{{"reset", true}});
     }
     if (what == "faults") {
@@ -348,8 +367,10 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
                                   " (emulators: " + vendor_list(emulators_) + ")");
   const std::string vendor(target->vendor());
   ++counts_[vendor];
+  record(vendor, request);
 
   std::chrono::milliseconds latency{0};
+  std::optional<Fault> shaping;
   auto fault = std::find_if(faults_.begin(), faults_.end(),
                             [&](const Fault& f) { return fault_matches(f, vendor, request); });
   if (fault != faults_.end()) {
@@ -363,11 +384,14 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
       return reply;
     }
     if (applied.status != 0) {
-      ServerReply reply = fault_reply(vendor, applied, request);
+      ServerReply reply = applied.body ? literal_reply(applied) : fault_reply(vendor, applied, request);
       reply.headers.emplace_back("X-Emulator-Fault", "injected");
       reply.delay = latency;
+      shape_answer(reply, applied);
+      journal_.back().status = reply.status;
       return reply;
     }
+    shaping = applied;
   }
 
   ServerReply reply;
@@ -378,7 +402,21 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
     reply = message_reply(500, "emulator " + vendor + " threw: " + e.what());
   }
   reply.delay += latency;
+  if (shaping) shape_answer(reply, *shaping);
+  journal_.back().status = reply.status;  // still the last: the mutex is held since record()
   return reply;
 }
+
+void EmulatorHost::record(const std::string& vendor, const ServerRequest& request) {
+  if (journal_.size() >= kJournalLimit) journal_.pop_front();
+  journal_.push_back(Received{vendor, request, std::chrono::steady_clock::now(), 0});
+}
+
+std::vector<EmulatorHost::Received> EmulatorHost::received_requests() const {
+  std::lock_guard lock(mutex_);
+  return {journal_.begin(), journal_.end()};
+}
+
+std::size_t EmulatorHost::connections_accepted() const { return server_->connections_accepted(); }
 
 }  // namespace expbridge::emulator

@@ -23,6 +23,38 @@ Error field_error(std::string field, std::string message) {
   return e;
 }
 
+/// `body` (kept as given; needs `status`), `headers` (a mapping of names to strings),
+/// `reset_mid_body` and `close_connection`: the members that shape the answer rather than choose it.
+Status parse_answer_extras(ObjectReader& reader, Fault& fault, const std::optional<std::string>& body) {
+  if (body) {
+    if (fault.status == 0) return std::unexpected(reader.error("body", "only goes with status"));
+    fault.body = *body;
+  }
+  auto headers = reader.optional_object("headers");
+  if (!headers) return std::unexpected(std::move(headers).error());
+  if (*headers) {
+    for (const auto& [name, value] : **headers) {
+      const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+      if (!token) return std::unexpected(reader.error("headers", "'" + std::string(name) + "' is not a header name"));
+      if (!value.is_string())
+        return std::unexpected(reader.error("headers", "the value of '" + std::string(name) + "' must be a string"));
+      const std::string text(value.get_string());
+      if (text.find_first_of("\r\n") != std::string::npos)
+        return std::unexpected(reader.error("headers", "the value of '" + std::string(name) + "' holds a line break"));
+      fault.headers.emplace_back(std::string(name), text);
+    }
+  }
+  auto reset = reader.optional_bool("reset_mid_body");
+  if (!reset) return std::unexpected(std::move(reset).error());
+  if (*reset) fault.reset_mid_body = **reset;
+  auto close = reader.optional_bool("close_connection");
+  if (!close) return std::unexpected(std::move(close).error());
+  if (*close) fault.close_connection = **close;
+  return {};
+}
+
 Result<Fault> parse_fault(const boost::json::value& value, const std::string& path) {
   auto reader = ObjectReader::open(value, path);
   if (!reader) return std::unexpected(std::move(reader).error());
@@ -60,13 +92,18 @@ Result<Fault> parse_fault(const boost::json::value& value, const std::string& pa
       return std::unexpected(reader->error("latency_ms", "must be between 0 and " + std::to_string(kMaxLatencyMs)));
     fault.latency = std::chrono::milliseconds(**latency);
   }
+  auto body = reader->optional_string("body");
+  if (!body) return std::unexpected(std::move(body).error());
   auto status = reader->optional_integer("status");
   if (!status) return std::unexpected(std::move(status).error());
   if (*status) {
-    if (**status < 400 || **status > 599)
-      return std::unexpected(reader->error("status", "must be an error status, 400 to 599"));
+    const std::int64_t low = *body ? 200 : 400;
+    if (**status < low || **status > 599)
+      return std::unexpected(reader->error("status", *body ? "must be a status from 200 to 599"
+                                                           : "must be an error status, 400 to 599 (200 and up with body)"));
     fault.status = static_cast<int>(**status);
   }
+  EXPBRIDGE_RETURN_IF_ERROR(parse_answer_extras(*reader, fault, *body));
   auto retry_after = reader->optional_integer("retry_after_s");
   if (!retry_after) return std::unexpected(std::move(retry_after).error());
   if (*retry_after) {
@@ -86,8 +123,15 @@ Result<Fault> parse_fault(const boost::json::value& value, const std::string& pa
     return std::unexpected(reader->error("echo_headers", "only goes with status: the headers are echoed in an error answer"));
   if (fault.drop_connection && fault.status != 0)
     return std::unexpected(reader->error("drop_connection", "cannot go with status: a dropped connection has no answer"));
-  if (!fault.drop_connection && fault.status == 0 && fault.latency.count() == 0)
-    return std::unexpected(field_error(path, "the fault does nothing: give latency_ms, status or drop_connection"));
+  if (fault.echo_headers && fault.body)
+    return std::unexpected(reader->error("echo_headers", "cannot go with body: the body is answered as given"));
+  const bool shapes = !fault.headers.empty() || fault.reset_mid_body || fault.close_connection;
+  if (fault.drop_connection && shapes)
+    return std::unexpected(reader->error(
+        "drop_connection", "cannot go with headers, reset_mid_body or close_connection: a dropped connection has no answer"));
+  if (!fault.drop_connection && fault.status == 0 && fault.latency.count() == 0 && !shapes)
+    return std::unexpected(field_error(path, "the fault does nothing: give latency_ms, status, headers, reset_mid_body, "
+                                             "close_connection or drop_connection"));
   EXPBRIDGE_RETURN_IF_ERROR(reader->finish());
   return fault;
 }
@@ -151,6 +195,14 @@ boost::json::value faults_to_json(const std::vector<Fault>& faults) {
     if (f.retry_after_s >= 0) o["retry_after_s"] = f.retry_after_s;
     if (f.drop_connection) o["drop_connection"] = true;
     if (f.echo_headers) o["echo_headers"] = true;
+    if (f.body) o["body"] = *f.body;
+    if (!f.headers.empty()) {
+      boost::json::object headers;
+      for (const auto& [name, value] : f.headers) headers[name] = value;
+      o["headers"] = std::move(headers);
+    }
+    if (f.reset_mid_body) o["reset_mid_body"] = true;
+    if (f.close_connection) o["close_connection"] = true;
     out.push_back(std::move(o));
   }
   return out;

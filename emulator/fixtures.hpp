@@ -17,8 +17,17 @@
 //     retry_after_s: 3         # with status 429: the Retry-After header
 //     drop_connection: true    # close the connection without a byte of answer
 //     echo_headers: true       # with status: echo every request header in the error (hostile proxy)
-// Unknown members, wrong types and contradictions (status with drop_connection, a fault that
-// does nothing) are errors.
+//     body: '{"id":"x"}'       # with status: answer exactly this (JSON) body, not the vendor-shaped
+//                              #   error; then status may be 200-599 (a reply the emulator would not give)
+//     headers: {Retry-After: "1"}   # added to the answer (the fault's, or alone: the emulator's);
+//                              #   names are tokens, values strings without line breaks
+//     reset_mid_body: true     # send the answer's header and half its body, then reset (RST)
+//     close_connection: true   # answer with `Connection: close`, then close (no keep-alive)
+// Unknown members, wrong types and contradictions (status, headers, reset_mid_body or
+// close_connection with drop_connection, body without
+// status or with echo_headers, a fault that does nothing) are errors. Every request routed to an
+// emulator, faulted or not, is also journaled (EmulatorHost::received_requests): that is where
+// tests count what reached the wire.
 #pragma once
 
 #include <string>

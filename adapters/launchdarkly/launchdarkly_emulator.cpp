@@ -1069,17 +1069,30 @@ class LaunchDarklyEmulator final : public VendorEmulator {
     }();
     if (!envelope) return error(bad_request(envelope.error()));
 
-    // All-or-nothing: apply to a copy, keep it only when every instruction succeeded.
-    Experiment work = experiment;
+    // All-or-nothing: apply to a copy, keep it only when every instruction succeeded. The
+    // history (instructions and comments so far) plays no part in applying and stays out of
+    // the copy, so a patch costs the same however many came before it.
+    Experiment work = copy_without_history(experiment);
     std::int64_t now = now_ms();
     for (std::size_t i = 0; i < instructions->size(); ++i) {
       if (auto refusal = apply_instruction(work, env, (*instructions)[i], index_path("instructions", i), now))
         return error(*refusal);
     }
+    work.instructions = std::move(experiment.instructions);
+    work.comments = std::move(experiment.comments);
     for (const auto& instruction : *instructions) work.instructions.push_back(instruction);
     if (comment) work.comments.push_back(*comment);
     experiment = std::move(work);
     return json_reply(200, experiment_json(experiment, project, environment, key, Expand{}));
+  }
+
+  static Experiment copy_without_history(Experiment& e) {
+    json::array instructions = std::move(e.instructions);
+    std::vector<std::string> comments = std::move(e.comments);
+    Experiment copy = e;
+    e.instructions = std::move(instructions);
+    e.comments = std::move(comments);
+    return copy;
   }
 
   /// One semantic-patch instruction (API reference: Patch experiment): nothing when applied, else why not.

@@ -1,5 +1,6 @@
-// `expbridge apply` as a user runs it, against four fake vendor APIs started in this
-// process: exit codes, the JSON report, the stdin stream, verbose logs without secrets.
+// `expbridge apply` as a user runs it, against the four vendor emulators started in this
+// process (misbehaviour injected as faults): exit codes, the JSON report, the stdin stream,
+// verbose logs without secrets.
 // Secrets reach the child through its environment only (`env -i ... expbridge ...`).
 #include <gtest/gtest.h>
 
@@ -19,24 +20,14 @@
 #include <boost/json/serialize.hpp>
 
 #include "auth/sigv4.hpp"
-#include "support/apply_fake_vendors.hpp"
+#include "support/emulated_vendors.hpp"
 #include "support/cli_sandbox.hpp"
 
 namespace expbridge {
 namespace {
 
-using test::FakeVendors;
-using test::ServerReply;
-using test::ServerRequest;
-
 using test::CliRun;
-
-ServerReply json_reply(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-  ServerReply reply = FakeVendors::ok_json(std::move(body));
-  reply.status = status;
-  for (auto& h : headers) reply.headers.push_back(std::move(h));
-  return reply;
-}
+using test::EmulatedVendors;
 
 class ApplyCli : public ::testing::Test {
  protected:
@@ -52,7 +43,7 @@ class ApplyCli : public ::testing::Test {
     return sandbox_.run(args, stdin_text, variables);
   }
 
-  FakeVendors vendors;
+  EmulatedVendors vendors;
   std::map<std::string, std::string> env = test::apply_test_environment();
 
  private:
@@ -116,7 +107,7 @@ TEST_F(ApplyCli, SuccessExitsZeroAndTheJsonReportIsThePlanPlusOutcomes) {
       const auto& q = requests[j].as_object();
       const auto& pq = plan_requests[j].as_object();
       for (const char* key : {"operation", "method", "url", "headers", "body"}) EXPECT_EQ(q.at(key), pq.at(key)) << key;
-      EXPECT_TRUE(q.at("url").as_string().starts_with(vendors.server(test::kApplyBackends[i]).base_url()));
+      EXPECT_TRUE(q.at("url").as_string().starts_with(vendors.base_url()));
       EXPECT_EQ(q.at("sent").as_bool(), true);
       EXPECT_EQ(q.at("status").as_int64(), 200);
       EXPECT_EQ(q.at("attempts").as_int64(), 1);
@@ -163,9 +154,8 @@ TEST_F(ApplyCli, JsonReportKeepsEveryMemberOfThePlan) {
 }
 
 TEST_F(ApplyCli, OneBackendFailingExitsOneAndTheReportSaysWhy) {
-  vendors.set_api_handler("ld", [](const ServerRequest&) {
-    return json_reply(400, R"({"code":"invalid_request","message":"Invalid instruction kind","id":"6e1f0a52-ld-req"})");
-  });
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "status": 400,
+      "body": "{\"code\":\"invalid_request\",\"message\":\"Invalid instruction kind\",\"id\":\"6e1f0a52-ld-req\"}"}])");
   write("update.json", kUpdate);
   const CliRun r = run("apply --config config.yaml update.json --format json");
   EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
@@ -244,24 +234,6 @@ TEST_F(ApplyCli, StdinStreamReportsTheBadLineAndAppliesTheOthers) {
   }
 }
 
-/// Every secret the run knew or produced, as it could appear in output.
-std::vector<std::string> secrets_of(const FakeVendors& vendors) {
-  std::vector<std::string> secrets = {
-      std::string(test::kApplyAwsSecretKey),      std::string(test::kApplyAwsSessionToken),
-      std::string(test::kApplyLdToken),           std::string(test::kApplyAuth0ClientSecret),
-      auth::uri_encode(test::kApplyAuth0ClientSecret), auth::uri_encode(test::kApplyAwsSessionToken),
-  };
-  for (const auto& token : vendors.issued_tokens()) secrets.push_back(token);
-  for (const char* backend : {"aws", "ev"}) {
-    for (const auto& r : vendors.api_requests(backend)) {
-      const auto authorization = r.header("authorization").value_or("");
-      const auto at = authorization.find("Signature=");
-      if (at != std::string::npos) secrets.push_back(authorization.substr(at + 10));
-    }
-  }
-  return secrets;
-}
-
 void expect_no_secret(const std::vector<std::string>& secrets, const CliRun& r) {
   for (const auto& secret : secrets) {
     ASSERT_FALSE(secret.empty());
@@ -272,22 +244,10 @@ void expect_no_secret(const std::vector<std::string>& secrets, const CliRun& r) 
 
 TEST_F(ApplyCli, VerboseRunLogsEveryRequestAndNoSecret) {
   // Retries and a token refresh, so the logs cover more than the happy path.
-  std::atomic<int> aws_calls{0}, ld_calls{0};
-  vendors.set_api_handler("aws", [&aws_calls](const ServerRequest&) {
-    if (aws_calls++ == 0)
-      return json_reply(503, R"({"Message":"try again"})", {{"x-amzn-ErrorType", "ServiceUnavailableException"}});
-    return FakeVendors::ok_json();
-  });
-  vendors.set_api_handler("ld", [&ld_calls](const ServerRequest&) {
-    if (ld_calls++ == 0) return json_reply(429, R"({"code":"rate_limited","message":"slow down"})", {{"Retry-After", "0"}});
-    return FakeVendors::ok_json();
-  });
-  vendors.set_api_handler("a0", [&vendors = vendors](const ServerRequest& r) {
-    const auto issued = vendors.issued_tokens();
-    if (!issued.empty() && r.header("Authorization").value_or("") == "Bearer " + issued.front())
-      return json_reply(401, R"({"statusCode":401,"error":"Unauthorized","message":"Expired token"})");
-    return FakeVendors::ok_json();
-  });
+  // Each once, so in the first run only (as a token refused once, then refreshed).
+  vendors.set_faults(R"([{"vendor": "appconfig", "method": "PATCH", "times": 1, "status": 503},
+                         {"vendor": "launchdarkly", "method": "PATCH", "times": 1, "status": 429, "retry_after_s": 0},
+                         {"vendor": "auth0", "path_prefix": "/api/v2/experimentation/", "times": 1, "status": 401}])");
   write("update.json", kUpdate);
 
   const CliRun verbose = run("-v apply --config config.yaml update.json");
@@ -302,24 +262,25 @@ TEST_F(ApplyCli, VerboseRunLogsEveryRequestAndNoSecret) {
       // A request line per backend, naming where it went.
       const auto received = vendors.api_requests(name);
       ASSERT_FALSE(received.empty()) << name;
-      EXPECT_NE(r->err.find(vendors.server(name).base_url() + received.back().target), std::string::npos)
+      EXPECT_NE(r->err.find(vendors.base_url() + received.back().target), std::string::npos)
           << name << " has no request line:\n"
           << r->err;
       EXPECT_NE(r->err.find("backend " + name), std::string::npos) << r->err;
     }
   }
-  EXPECT_GE(vendors.issued_tokens().size(), 3u);  // one per run, plus the refresh
-  const auto secrets = secrets_of(vendors);
-  EXPECT_GE(secrets.size(), 6u + 3u + 5u);  // fixed ones, tokens, AWS signatures
+  EXPECT_GE(vendors.tokens_issued(), 3u);  // one per run, plus the refresh
+  const auto secrets = vendors.secrets();
+  EXPECT_GE(secrets.size(), 4u + 3u + 5u);  // credentials, tokens, AWS signatures
   expect_no_secret(secrets, verbose);
   expect_no_secret(secrets, trace);
 }
 
 TEST_F(ApplyCli, ATokenEndpointEchoingTheClientSecretDoesNotLeakIt) {
-  vendors.set_token_handler([](const ServerRequest& r) {
-    // A badly behaved endpoint: quotes the request (form-encoded secret included) back.
-    return json_reply(401, R"({"error":"access_denied","error_description":"Unauthorized: )" + r.body + R"("})");
-  });
+  // A badly behaved endpoint: quotes the request (form-encoded secret included) back.
+  const std::string form = "grant_type=client_credentials&client_id=" + auth::uri_encode(env.at("AUTH0_CLIENT_ID")) +
+                           "&client_secret=" + auth::uri_encode(env.at("AUTH0_CLIENT_SECRET"));
+  vendors.set_faults(R"([{"vendor": "auth0", "path_prefix": "/oauth/token", "status": 401,
+      "body": "{\"error\":\"access_denied\",\"error_description\":\"Unauthorized: )" + form + R"(\"}"}])");
   write("update.json", kUpdate);
   const CliRun r = run("-vv apply --config config.yaml update.json --format json");
   EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
@@ -329,29 +290,13 @@ TEST_F(ApplyCli, ATokenEndpointEchoingTheClientSecretDoesNotLeakIt) {
   EXPECT_EQ(a0.at("result").as_string(), "failed");
   EXPECT_EQ(a0.at("error").as_object().at("code").as_string(), "unauthorized");
   EXPECT_EQ(vendors.api_requests("a0").size(), 0u);
-  expect_no_secret(secrets_of(vendors), r);
-}
-
-/// A vendor, proxy or firewall that quotes the request back: every header as text lines
-/// and as JSON members, the Authorization value where each vendor's request id is read.
-ServerReply echo_request_headers(int status, const ServerRequest& r) {
-  std::string lines, members;
-  const std::string authorization = r.header("authorization").value_or("");
-  for (const auto& [name, value] : r.headers) {
-    lines += "\\r\\n" + name + ": " + value;
-    members += std::string(members.empty() ? "" : ",") + "\"" + name + "\":\"" + value + "\"";
-  }
-  return json_reply(status,
-                    R"({"message":"denied; you sent:)" + lines + R"(","Message":"you sent:)" + lines + R"(","id":")" +
-                        authorization + R"(","headers":{)" + members + "}}",
-                    {{"x-amzn-RequestId", authorization}, {"x-request-id", authorization}});
+  expect_no_secret(vendors.secrets(), r);
 }
 
 TEST_F(ApplyCli, VendorsEchoingEveryHeaderLeakNoSecretInReportsOrLogs) {
   for (int status : {401, 403, 500}) {
     SCOPED_TRACE(status);
-    for (const auto& name : test::kApplyBackends)
-      vendors.set_api_handler(name, [status](const ServerRequest& r) { return echo_request_headers(status, r); });
+    vendors.set_faults(EmulatedVendors::echo_faults(status));
     write("update.json", kUpdate);
     const CliRun text = run("-v apply --config config.yaml update.json");
     const CliRun json = run("-vv apply --config config.yaml update.json --format json");
@@ -360,10 +305,10 @@ TEST_F(ApplyCli, VendorsEchoingEveryHeaderLeakNoSecretInReportsOrLogs) {
       // The echo reached the output (masked): the test sees what it guards.
       EXPECT_NE((r->out + r->err).find("Authorization: ***"), std::string::npos) << r->out << r->err;
       EXPECT_FALSE(std::regex_search(r->out + r->err, std::regex("Signature=[0-9a-fA-F]{8}"))) << r->out << r->err;
-      EXPECT_EQ((r->out + r->err).find("Bearer " + std::string(test::kApplyAuth0TokenPrefix)), std::string::npos);
+      EXPECT_EQ((r->out + r->err).find("Bearer eyJ"), std::string::npos);  // the emulator's tokens start so
     }
     parse_or_fail(json.out);
-    const auto secrets = secrets_of(vendors);
+    const auto secrets = vendors.secrets();
     expect_no_secret(secrets, text);
     expect_no_secret(secrets, json);
   }
@@ -383,11 +328,11 @@ TEST_F(ApplyCli, AnUnusableCaFileExitsTwoBeforeAnythingIsSent) {
 
 TEST_F(ApplyCli, AnUnusableEndpointExitsTwoNamingTheBackendBeforeAnythingIsSent) {
   write("update.json", kUpdate);
-  const std::string ld_url = vendors.server("ld").base_url();
+  const std::string ld_url = vendors.base_url();  // every backend's: replaced in ld's line only
   for (const std::string& endpoint : {std::string("https://ld.example.com:0"), std::string("https://ld.example.com:65536"),
                                       std::string("http://ld.example.com")}) {
     std::string config = vendors.config();
-    config.replace(config.find(ld_url), ld_url.size(), endpoint);
+    config.replace(config.find(ld_url, config.find("  ld: ")), ld_url.size(), endpoint);
     write("bad-endpoint.yaml", config);
     const CliRun r = run("apply --config bad-endpoint.yaml update.json");
     EXPECT_EQ(r.exit_code, 2) << endpoint << ": " << r.err << r.out;
@@ -409,7 +354,7 @@ TEST_F(ApplyCli, MissingCredentialsFailThatBackendWithExitOne) {
   EXPECT_EQ(ld.at("result").as_string(), "failed");
   EXPECT_EQ(ld.at("error").as_object().at("code").as_string(), "unauthorized");
   EXPECT_NE(std::string(ld.at("error").as_object().at("message").as_string()).find("LD_API_TOKEN"), std::string::npos);
-  EXPECT_EQ(vendors.server("ld").requests_received(), 0u);
+  EXPECT_TRUE(vendors.all_requests("ld").empty());
   for (const char* other : {"aws", "a0", "ev"}) EXPECT_EQ(backend_json(report, other).at("result").as_string(), "ok");
 }
 

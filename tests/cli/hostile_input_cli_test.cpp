@@ -1,6 +1,7 @@
 // The hostile documents of hostile_input_test.cpp fed to the `expbridge` binary: exit 2, the
-// message on stderr names file and line, nothing on stdout, and nothing reaches any vendor. A bad
-// line of an update stream is reported and the lines after it are still applied.
+// message on stderr names file and line, nothing on stdout, and nothing reaches any vendor
+// (the vendor emulators count at the server). A bad line of an update stream is reported and
+// the lines after it are still applied.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,7 +10,7 @@
 #include <boost/json/parse.hpp>
 
 #include "document.hpp"
-#include "support/apply_fake_vendors.hpp"
+#include "support/emulated_vendors.hpp"
 #include "support/cli_sandbox.hpp"
 
 namespace expbridge {
@@ -40,7 +41,7 @@ class HostileInputCli : public ::testing::Test {
     EXPECT_EQ(vendors.total_requests(), 0u) << name;
   }
 
-  test::FakeVendors vendors;
+  test::EmulatedVendors vendors;  // the vendor emulators: they count what reached the wire
   test::CliSandbox sandbox{"hostile-cli"};
   std::map<std::string, std::string> env = test::apply_test_environment();
 };

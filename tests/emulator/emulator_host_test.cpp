@@ -285,12 +285,121 @@ TEST(EmulatorFaults, ParseStrictly) {
       {R"([{"status":500,"method":"GE T"}])", "faults[0].method"},
       {R"([{"status":500},{"times":2}])", "faults[1]"},
       {R"([{"status":500,"extra":1}])", "faults[0].extra"},
+      {R"([{"body":"{}"}])", "faults[0].body"},
+      {R"([{"status":200,"body":"{}","echo_headers":true}])", "faults[0].echo_headers"},
+      {R"([{"status":199,"body":"{}"}])", "faults[0].status"},
+      {R"([{"headers":{"X-A":1}}])", "faults[0].headers"},
+      {R"([{"headers":{"X A":"1"}}])", "faults[0].headers"},
+      {R"([{"headers":{"X-A":"1\r\nX-B: 2"}}])", "faults[0].headers"},
+      {R"([{"headers":["X-A"]}])", "faults[0].headers"},
+      {R"([{"drop_connection":true,"reset_mid_body":true}])", "faults[0].drop_connection"},
+      {R"([{"reset_mid_body":"yes"}])", "faults[0].reset_mid_body"},
+      {R"([{"drop_connection":true,"close_connection":true}])", "faults[0].drop_connection"},
   };
   for (const auto& [text, field] : bad) {
     auto r = parse_faults(json::parse(text), "faults");
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error().field, field) << text << ": " << r.error().describe();
   }
+}
+
+TEST(EmulatorFaults, BodyHeadersAndResetRoundTrip) {
+  const auto text = json::parse(R"([{"vendor":"x","times":1,"status":200,"body":"{\"id\":1}","headers":{"X-A":"1","Location":"http://x/"}},
+                                    {"headers":{"Retry-After":"2"}},{"reset_mid_body":true},{"close_connection":true}])");
+  auto faults = parse_faults(text, "faults");
+  ASSERT_TRUE(faults) << faults.error().describe();
+  ASSERT_EQ(faults->size(), 4u);
+  EXPECT_TRUE((*faults)[3].close_connection);
+  EXPECT_EQ((*faults)[0].body, R"({"id":1})");
+  ASSERT_EQ((*faults)[0].headers.size(), 2u);
+  EXPECT_EQ((*faults)[0].headers[1], (std::pair<std::string, std::string>{"Location", "http://x/"}));
+  EXPECT_TRUE((*faults)[2].reset_mid_body);
+  EXPECT_EQ(faults_to_json(*faults), text);
+}
+
+TEST_F(EmulatorHostTest, BodyFaultAnswersAsGivenThenTheEmulatorAnswersAgain) {
+  auto host = start(fixture());
+  ASSERT_TRUE(host);
+  auto set = blocking_request(host->port(), "POST", "/_emulator/faults",
+                              R"([{"vendor":"alpha","times":1,"status":201,"body":"{\"made\":\"up\"}","headers":{"X-Ratelimit-Reset":"5"}}])");
+  ASSERT_EQ(set.status, 200) << set.body;
+  auto faulted = blocking_request(host->port(), "GET", "/alpha/items", "", auth());
+  ASSERT_TRUE(faulted.answered);
+  EXPECT_EQ(faulted.status, 201);
+  EXPECT_EQ(faulted.body, R"({"made":"up"})");
+  EXPECT_EQ(faulted.header("X-Ratelimit-Reset"), "5");
+  EXPECT_EQ(faulted.header("Content-Type"), "application/json");
+  auto next = blocking_request(host->port(), "GET", "/alpha/items", "", auth());
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(json::parse(next.body).at("vendor"), "alpha");
+  EXPECT_FALSE(next.header("X-Ratelimit-Reset"));
+  EXPECT_EQ(host->state().at("alpha").at("handled"), 1);  // the faulted one never reached it
+}
+
+TEST_F(EmulatorHostTest, HeadersAloneAreAddedToTheEmulatorsOwnAnswer) {
+  auto host = start(fixture());
+  ASSERT_TRUE(host);
+  ASSERT_TRUE(host->set_faults({make_fault([](Fault& f) { f.vendor = "beta", f.headers = {{"X-Extra", "yes"}}; })}));
+  auto r = blocking_request(host->port(), "GET", "/beta/items", "", auth());
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body).at("vendor"), "beta");
+  EXPECT_EQ(r.header("X-Extra"), "yes");
+  EXPECT_FALSE(blocking_request(host->port(), "GET", "/alpha/items", "", auth()).header("X-Extra"));
+}
+
+TEST_F(EmulatorHostTest, ResetMidBodyFaultCutsTheAnswerAfterTheEmulatorApplied) {
+  auto host = start(fixture());
+  ASSERT_TRUE(host);
+  ASSERT_TRUE(host->set_faults({make_fault([](Fault& f) { f.method = "POST", f.times = 1, f.reset_mid_body = true; })}));
+  auto cut = blocking_request(host->port(), "POST", "/beta/items", R"({"name":"b2"})", auth());
+  EXPECT_FALSE(cut.answered);
+  EXPECT_EQ(host->state().at("beta").at("items").as_array().size(), 2u);  // applied, answer lost
+  EXPECT_EQ(blocking_request(host->port(), "POST", "/beta/items", R"({"name":"b3"})", auth()).status, 201);
+}
+
+TEST_F(EmulatorHostTest, CloseConnectionFaultEndsAKeptAliveConnectionAfterTheAnswer) {
+  auto host = start(fixture());
+  ASSERT_TRUE(host);
+  ASSERT_TRUE(host->set_faults({make_fault([](Fault& f) { f.vendor = "alpha", f.close_connection = true; })}));
+  namespace bhttp = boost::beast::http;
+  for (const bool faulted : {true, false}) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket socket(io);
+    socket.connect({boost::asio::ip::make_address_v4("127.0.0.1"), host->port()});
+    bhttp::request<bhttp::string_body> request(bhttp::verb::get, faulted ? "/alpha/items" : "/beta/items", 11);
+    request.set(bhttp::field::host, "127.0.0.1");
+    request.set(bhttp::field::authorization, kToken);  // keep-alive: HTTP/1.1's default
+    bhttp::write(socket, request);
+    boost::beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> response;
+    bhttp::read(socket, buffer, response);
+    EXPECT_EQ(response.result_int(), 200u);
+    EXPECT_EQ(response.keep_alive(), !faulted) << faulted;
+  }
+}
+
+TEST_F(EmulatorHostTest, TheJournalHoldsEveryRoutedRequestInOrderUntilReset) {
+  auto host = start(fixture());
+  ASSERT_TRUE(host);
+  ASSERT_TRUE(host->set_faults({make_fault([](Fault& f) { f.vendor = "alpha", f.times = 1, f.status = 503; })}));
+  blocking_request(host->port(), "POST", "/alpha/items", R"({"name":"a3"})", auth());
+  blocking_request(host->port(), "GET", "/_emulator/state");  // control: not journaled
+  blocking_request(host->port(), "GET", "/nobody/serves/this");  // unrouted: not journaled
+  blocking_request(host->port(), "GET", "/beta/items");           // refused by the emulator: journaled
+  const auto received = host->received_requests();
+  ASSERT_EQ(received.size(), 2u);
+  EXPECT_EQ(received[0].vendor, "alpha");
+  EXPECT_EQ(received[0].request.method, "POST");
+  EXPECT_EQ(received[0].request.body, R"({"name":"a3"})");
+  EXPECT_EQ(received[0].request.header("authorization"), kToken);
+  EXPECT_EQ(received[1].vendor, "beta");
+  EXPECT_EQ(received[1].request.target, "/beta/items");
+  EXPECT_LE(received[0].arrived, received[1].arrived);
+  EXPECT_EQ(received[0].status, 503);  // what was answered: the fault's
+  EXPECT_EQ(received[1].status, 401);  // the emulator's refusal
+  EXPECT_EQ(host->connections_accepted(), 4u);  // one per request: blocking_request closes each
+  ASSERT_TRUE(host->reset());
+  EXPECT_TRUE(host->received_requests().empty());
 }
 
 TEST_F(EmulatorHostTest, VendorWithoutSectionIsSeededEmpty) {

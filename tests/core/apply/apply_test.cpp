@@ -1,6 +1,7 @@
-// Applier against four fake vendor APIs on 127.0.0.1: what each server receives
-// (exact requests, authentication checked server-side), retries, timeouts, resets,
-// vendor errors, partial failures, token caching, ordering, keep-alive and limits.
+// Applier against the four vendor emulators on 127.0.0.1: what each receives (exact
+// requests, authentication checked server-side), retries, timeouts, resets, vendor errors,
+// partial failures, token caching, ordering, keep-alive and limits. Misbehaviour is
+// injected as emulator faults; requests are counted on the wire, in the host's journal.
 //
 // Timing: only lower bounds are asserted (a wait was honoured); never an upper bound.
 #include <gtest/gtest-spi.h>
@@ -25,7 +26,7 @@
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "support/report_helpers.hpp"
-#include "support/apply_fake_vendors.hpp"
+#include "support/emulated_vendors.hpp"
 
 namespace expbridge {
 namespace {
@@ -34,16 +35,15 @@ using test::backend_of;
 using test::dump;
 using test::error_text;
 
-using test::FakeVendors;
-using test::ServerReply;
-using test::ServerRequest;
+using test::EmulatedVendors;
+using emulator::ServerRequest;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 // ---- helpers ------------------------------------------------------------------------
 
-
-
+/// A credential of the emulators, by variable name.
+std::string credential(const char* name) { return test::apply_test_environment().at(name); }
 
 /// Path and query of an absolute URL (`http://h:p/x?y` -> `/x?y`).
 std::string origin_form(const std::string& url) {
@@ -90,9 +90,9 @@ void expect_valid_sigv4(const ServerRequest& r, const std::string& service) {
   ASSERT_TRUE(amz_date.has_value());
   const auto token = r.header("x-amz-security-token");
   ASSERT_TRUE(token.has_value());
-  EXPECT_EQ(*token, test::kApplyAwsSessionToken);
+  EXPECT_EQ(*token, test::kTestAwsSessionToken);
 
-  const std::string expected_prefix = "AWS4-HMAC-SHA256 Credential=" + std::string(test::kApplyAwsAccessKeyId) + "/" +
+  const std::string expected_prefix = "AWS4-HMAC-SHA256 Credential=" + credential("AWS_ACCESS_KEY_ID") + "/" +
                                       amz_date->substr(0, 8) + "/us-east-1/" + service + "/aws4_request, ";
   EXPECT_TRUE(authorization->starts_with(expected_prefix)) << *authorization;
 
@@ -122,56 +122,14 @@ void expect_valid_sigv4(const ServerRequest& r, const std::string& service) {
     signing.headers.emplace_back(name, *value);
   }
   signing.body = r.body;
-  auth::AwsCredentials credentials{std::string(test::kApplyAwsAccessKeyId), std::string(test::kApplyAwsSecretKey),
-                                   std::string(test::kApplyAwsSessionToken)};
+  auth::AwsCredentials credentials{credential("AWS_ACCESS_KEY_ID"), credential("AWS_SECRET_ACCESS_KEY"),
+                                   std::string(test::kTestAwsSessionToken)};
   auth::SigV4Options options;
   options.region = "us-east-1";
   options.service = service;
   auto parts = auth::sign_v4(signing, credentials, options, *amz_date);
   ASSERT_TRUE(parts.has_value()) << parts.error().describe();
   EXPECT_EQ(*authorization, parts->authorization);
-}
-
-/// A handler that answers `first` replies in order, then `then`, and notes when each
-/// request arrived (steady clock, on the server thread).
-struct Script : std::enable_shared_from_this<Script> {
-  std::vector<ServerReply> first;
-  ServerReply then = FakeVendors::ok_json();
-  std::mutex mutex;
-  std::vector<Clock::time_point> arrivals;
-
-  static std::shared_ptr<Script> make(std::vector<ServerReply> first, ServerReply then = FakeVendors::ok_json()) {
-    auto s = std::make_shared<Script>();
-    s->first = std::move(first);
-    s->then = std::move(then);
-    return s;
-  }
-  /// The handler keeps the script alive: servers may outlive the test body's locals.
-  FakeVendors::Handler handler() {
-    return [self = shared_from_this()](const ServerRequest&) {
-      std::lock_guard lock(self->mutex);
-      const std::size_t n = self->arrivals.size();
-      self->arrivals.push_back(Clock::now());
-      return n < self->first.size() ? self->first[n] : self->then;
-    };
-  }
-  std::vector<Clock::time_point> times() {
-    std::lock_guard lock(mutex);
-    return arrivals;
-  }
-};
-
-ServerReply json_reply(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
-  ServerReply reply = FakeVendors::ok_json(std::move(body));
-  reply.status = status;
-  for (auto& h : headers) reply.headers.push_back(std::move(h));
-  return reply;
-}
-
-/// Waits (bounded) until `server` has read at least `count` requests.
-void wait_for_requests(test::LoopbackServer& server, std::size_t count) {
-  const auto until = Clock::now() + 3s;
-  while (server.requests_received() < count && Clock::now() < until) std::this_thread::sleep_for(5ms);
 }
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
@@ -206,8 +164,8 @@ class Apply : public ::testing::Test {
   Bridge& bridge() { return *bridge_; }
   Applier& applier() { return *applier_; }
 
-  // Declaration order: the servers outlive the applier that talks to them.
-  FakeVendors vendors;
+  // Declaration order: the emulators outlive the applier that talks to them.
+  EmulatedVendors vendors;
   std::map<std::string, std::string> env = test::apply_test_environment();
 
  private:
@@ -224,6 +182,12 @@ constexpr std::string_view kTwoStepUpdate =
 // ---- 1. success ---------------------------------------------------------------------
 
 TEST_F(Apply, SucceedsAtAllFourAndEachServerGetsExactlyThePlan) {
+  // AppConfig takes a definition change only while no run is active, and refuses a DONE run's
+  // update (409): no state of it accepts both requests of this plan. Run 1 is DONE, and the
+  // run's answer is injected.
+  vendors.restart(EmulatedVendors::fixture(EmulatedVendors::Run::done));
+  vendors.set_faults(R"([{"vendor": "appconfig", "method": "PATCH", "path_prefix": "/applications/abc1234/experimentdefinitions/bsxyd7k/experimentruns/",
+                          "status": 200, "body": "{\"ApplicationId\":\"abc1234\",\"ExperimentDefinitionId\":\"bsxyd7k\",\"Run\":1,\"Status\":\"DONE\"}"}])");
   ASSERT_NO_FATAL_FAILURE(start());
   const Update u = update(kTwoStepUpdate);
   auto plan = bridge().plan(u);
@@ -296,7 +260,7 @@ TEST_F(Apply, EveryVendorReceivesTheAuthenticationItExpectsAndAuth0TokenIsFetche
   const auto ld = vendors.api_requests("ld");
   ASSERT_EQ(ld.size(), 3u);
   for (const auto& r : ld) {
-    EXPECT_EQ(r.header("Authorization").value_or(""), test::kApplyLdToken);  // raw, no "Bearer "
+    EXPECT_EQ(r.header("Authorization").value_or(""), credential("LD_API_TOKEN"));  // raw, no "Bearer "
     EXPECT_EQ(r.header("LD-API-Version").value_or(""), "20240415");
   }
 
@@ -308,15 +272,18 @@ TEST_F(Apply, EveryVendorReceivesTheAuthenticationItExpectsAndAuth0TokenIsFetche
   const auto form = parse_form(t.body);
   EXPECT_EQ(form.size(), 4u) << t.body;
   EXPECT_EQ(form.count("grant_type") ? form.at("grant_type") : "", "client_credentials");
-  EXPECT_EQ(form.count("client_id") ? form.at("client_id") : "", test::kApplyAuth0ClientId);
-  EXPECT_EQ(form.count("client_secret") ? form.at("client_secret") : "", test::kApplyAuth0ClientSecret);
+  EXPECT_EQ(form.count("client_id") ? form.at("client_id") : "", credential("AUTH0_CLIENT_ID"));
+  EXPECT_EQ(form.count("client_secret") ? form.at("client_secret") : "", credential("AUTH0_CLIENT_SECRET"));
   EXPECT_EQ(form.count("audience") ? form.at("audience") : "", "https://example.us.auth0.com/api/v2/");
 
-  const auto issued = vendors.issued_tokens();
-  ASSERT_EQ(issued.size(), 1u);
+  EXPECT_EQ(vendors.tokens_issued(), 1u);
+  // The emulator accepted every API request (the reports are ok), so each carried the token it
+  // issued: the same one each time.
   const auto a0 = vendors.api_requests("a0");
   ASSERT_EQ(a0.size(), 3u);
-  for (const auto& r : a0) EXPECT_EQ(r.header("Authorization").value_or(""), "Bearer " + issued.front());
+  const std::string bearer = a0.front().header("Authorization").value_or("");
+  EXPECT_TRUE(bearer.starts_with("Bearer ") && bearer.size() > 7) << bearer;
+  for (const auto& r : a0) EXPECT_EQ(r.header("Authorization").value_or(""), bearer);
   // The token request came before the first API request.
   EXPECT_LT(t.request_number, a0.front().request_number);
 }
@@ -325,9 +292,7 @@ TEST_F(Apply, EveryVendorReceivesTheAuthenticationItExpectsAndAuth0TokenIsFetche
 
 TEST_F(Apply, A429WithRetryAfterIsRetriedAfterTheWaitItAsks) {
   ASSERT_NO_FATAL_FAILURE(start());
-  auto script = Script::make({json_reply(429, R"({"code":"rate_limited","message":"You've exceeded the API rate limit."})",
-                                         {{"Retry-After", "1"}})});
-  vendors.set_api_handler("ld", script->handler());
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "method": "PATCH", "times": 1, "status": 429, "retry_after_s": 1}])");
 
   const auto report = apply(kDescriptionUpdate);
   ASSERT_TRUE(report.ok()) << dump(report);
@@ -335,7 +300,7 @@ TEST_F(Apply, A429WithRetryAfterIsRetriedAfterTheWaitItAsks) {
   ASSERT_EQ(ld.requests.size(), 1u);
   EXPECT_EQ(ld.requests[0].attempts, 2);
   EXPECT_EQ(ld.requests[0].status, 200);
-  const auto times = script->times();
+  const auto times = vendors.api_arrivals("ld");
   ASSERT_EQ(times.size(), 2u);
   EXPECT_GE(ms_between(times[0], times[1]), 950.0) << "Retry-After: 1 was not honoured";
   EXPECT_GE(ld.requests[0].duration_ms, 950.0);
@@ -343,23 +308,20 @@ TEST_F(Apply, A429WithRetryAfterIsRetriedAfterTheWaitItAsks) {
 
 TEST_F(Apply, LaunchDarklyRateLimitResetInEpochMillisecondsIsHonoured) {
   ASSERT_NO_FATAL_FAILURE(start());
-  auto script = Script::make({});
-  vendors.set_api_handler("ld", [script, inner = script->handler()](const ServerRequest& r) {
-    const bool first = script->times().empty();
-    ServerReply reply = inner(r);
-    if (!first) return reply;
-    // The window resets 400 ms from now, in epoch milliseconds; no Retry-After.
-    const auto reset = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch() + 400ms)
-                           .count();
-    return json_reply(429, R"({"code":"rate_limited","message":"slow down"})",
-                      {{"X-Ratelimit-Reset", std::to_string(reset)}, {"X-Ratelimit-Route-Remaining", "0"}});
-  });
+  // The window resets 400 ms from now (the first request arrives within a few ms), in epoch
+  // milliseconds; no Retry-After.
+  const auto reset = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch() + 400ms)
+                         .count();
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "method": "PATCH", "times": 1, "status": 429,
+                          "body": "{\"code\":\"rate_limited\",\"message\":\"slow down\"}",
+                          "headers": {"X-Ratelimit-Reset": ")" + std::to_string(reset) +
+                     R"(", "X-Ratelimit-Route-Remaining": "0"}}])");
 
   const auto report = apply(kDescriptionUpdate);
   ASSERT_TRUE(report.ok()) << dump(report);
   EXPECT_EQ(backend_of(report, "ld").requests.at(0).attempts, 2);
-  const auto times = script->times();
+  const auto times = vendors.api_arrivals("ld");
   ASSERT_EQ(times.size(), 2u);
   // The reset is 400 ms after the first answer; the backoff alone would be ≤ 5 ms.
   EXPECT_GE(ms_between(times[0], times[1]), 350.0);
@@ -369,10 +331,8 @@ TEST_F(Apply, LaunchDarklyRateLimitResetInEpochMillisecondsIsHonoured) {
 
 TEST_F(Apply, Two503sThenSuccessTakesThreeAttempts) {
   ASSERT_NO_FATAL_FAILURE(start());
-  const auto unavailable = json_reply(503, R"({"message":"Service is unavailable, try again"})",
-                                      {{"x-amzn-ErrorType", "ServiceUnavailableException"}});
-  auto script = Script::make({unavailable, unavailable});
-  vendors.set_api_handler("ev", script->handler());
+  // Evidently-shaped 503s (x-amzn-ErrorType ServiceUnavailableException).
+  vendors.set_faults(R"([{"vendor": "evidently", "method": "PATCH", "times": 2, "status": 503}])");
 
   const auto report = apply(kDescriptionUpdate);
   ASSERT_TRUE(report.ok()) << dump(report);
@@ -391,9 +351,7 @@ TEST_F(Apply, ATimedOutIdempotentRequestIsRetriedUpToAttemptsThenFailsUnavailabl
   test::ApplyConfigOptions config;
   config.per_backend["aws"] = {{"timeout_ms", "150"}, {"attempts", "3"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
-  ServerReply slow = FakeVendors::ok_json();
-  slow.delay = 1500ms;
-  vendors.set_api_handler("aws", [slow](const ServerRequest&) { return slow; });
+  vendors.set_faults(R"([{"vendor": "appconfig", "latency_ms": 1500}])");
 
   const auto report = apply(kDescriptionUpdate);
   EXPECT_FALSE(report.ok());
@@ -410,7 +368,7 @@ TEST_F(Apply, ATimedOutIdempotentRequestIsRetriedUpToAttemptsThenFailsUnavailabl
   EXPECT_NE(r.error->message.find("timed out"), std::string::npos) << r.error->message;
   ASSERT_TRUE(aws.error.has_value());
   EXPECT_EQ(aws.error->code, ErrorCode::unavailable);
-  wait_for_requests(vendors.server("aws"), 3);
+  vendors.wait_for_requests("aws", 3);
   EXPECT_EQ(vendors.api_requests("aws").size(), 3u);
   for (const char* other : {"ld", "a0", "ev"}) EXPECT_EQ(backend_of(report, other).result, BackendOutcome::ok) << other;
 }
@@ -419,10 +377,7 @@ TEST_F(Apply, ATimedOutIdempotentRequestIsRetriedUpToAttemptsThenFailsUnavailabl
 
 TEST_F(Apply, AResetMidResponseIsRetriedForAnIdempotentRequest) {
   ASSERT_NO_FATAL_FAILURE(start());
-  ServerReply reset = FakeVendors::ok_json(R"({"name":"checkout-redesign","description":"a body long enough to cut"})");
-  reset.action = ServerReply::Action::reset_mid_body;
-  auto script = Script::make({reset});
-  vendors.set_api_handler("ev", script->handler());
+  vendors.set_faults(R"([{"vendor": "evidently", "method": "PATCH", "times": 1, "reset_mid_body": true}])");
 
   const auto report = apply(kDescriptionUpdate);
   ASSERT_TRUE(report.ok()) << dump(report);
@@ -436,12 +391,10 @@ TEST_F(Apply, AResetMidResponseIsNotRetriedForANonIdempotentRequest) {
   ApplyOptions options;
   options.plan.backends = {"a0"};
   ASSERT_NO_FATAL_FAILURE(start({}, options));
-  ServerReply reset = FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"active","name":"Checkout redesign"})");
-  reset.action = ServerReply::Action::reset_mid_body;
-  // The state read (GET) is answered; the status transition is cut mid-response.
-  vendors.set_api_handler("a0", [reset](const ServerRequest& r) {
-    return r.method == "GET" ? FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"draft"})") : reset;
-  });
+  // The state read (GET: draft) is answered; the status transition is applied by the emulator
+  // and its answer cut mid-response (the token request is a POST too, elsewhere).
+  vendors.set_faults(R"([{"vendor": "auth0", "method": "POST", "path_prefix": "/api/v2/experimentation/",
+                          "reset_mid_body": true}])");
 
   const auto report = apply(R"({"experiment": "checkout-redesign", "action": "start"})");
   EXPECT_FALSE(report.ok());
@@ -465,11 +418,10 @@ TEST_F(Apply, AResetMidResponseIsNotRetriedForANonIdempotentRequest) {
 TEST_F(Apply, An400IsNotRetriedAndTheVendorErrorIsParsed) {
   ASSERT_NO_FATAL_FAILURE(start());
   const std::string request_id = "7c5a0a1e-6f0b-4d3a-9a57-3f1b2d9e0c11";
-  vendors.set_api_handler("aws", [request_id](const ServerRequest&) {
-    return json_reply(400, R"({"Message":"ExposurePercentage cannot be lowered while the run is active","Reason":"InvalidConfiguration"})",
-                      {{"x-amzn-ErrorType", "BadRequestException:http://internal.amazon.com/coral/com.amazonaws.appconfig/"},
-                       {"x-amzn-RequestId", request_id}});
-  });
+  vendors.set_faults(R"([{"vendor": "appconfig", "status": 400,
+      "body": "{\"Message\":\"ExposurePercentage cannot be lowered while the run is active\",\"Reason\":\"InvalidConfiguration\"}",
+      "headers": {"x-amzn-ErrorType": "BadRequestException:http://internal.amazon.com/coral/com.amazonaws.appconfig/",
+                  "x-amzn-RequestId": ")" + request_id + R"("}}])");
 
   const auto report = apply(kDescriptionUpdate);
   EXPECT_FALSE(report.ok());
@@ -501,11 +453,8 @@ TEST_F(Apply, AFailingStateReadFailsThatBackendAndSendsItNoChange) {
   test::ApplyConfigOptions config;
   config.per_backend["aws"] = {{"attempts", "1"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
-  vendors.set_api_handler("aws", [](const ServerRequest& r) {
-    if (r.method == "GET")
-      return json_reply(500, R"({"Message":"internal"})", {{"x-amzn-ErrorType", "InternalServerException"}});
-    return FakeVendors::ok_json();
-  });
+  // An AppConfig-shaped 500 (InternalServerException) on the read only.
+  vendors.set_faults(R"([{"vendor": "appconfig", "method": "GET", "status": 500}])");
   const auto report = apply(R"({"experiment": "checkout-redesign", "exposure": 40})");
   const auto& aws = backend_of(report, "aws");
   EXPECT_EQ(aws.result, BackendOutcome::failed) << dump(report);
@@ -520,12 +469,12 @@ TEST_F(Apply, AFailingStateReadFailsThatBackendAndSendsItNoChange) {
 TEST_F(Apply, OneBackendFailingLeavesTheOthersOkAndItsLaterRequestsUnsent) {
   test::ApplyConfigOptions config;
   config.per_backend["aws"] = {{"attempts", "2"}};
+  vendors.restart(EmulatedVendors::fixture(EmulatedVendors::Run::done));  // no active run: the definition may change
   ASSERT_NO_FATAL_FAILURE(start(config));
-  vendors.set_api_handler("aws", [](const ServerRequest& r) {
-    if (r.method == "GET") return FakeVendors::ok_json();  // the state read before the plan
-    return json_reply(500, R"({"Message":"We encountered an internal error. Please try again."})",
-                      {{"x-amzn-ErrorType", "InternalServerException"}, {"x-amzn-RequestId", "req-500"}});
-  });
+  // The state read before the plan is answered by the emulator; every change fails.
+  vendors.set_faults(R"([{"vendor": "appconfig", "method": "PATCH", "status": 500,
+      "body": "{\"Message\":\"We encountered an internal error. Please try again.\"}",
+      "headers": {"x-amzn-ErrorType": "InternalServerException", "x-amzn-RequestId": "req-500"}}])");
 
   const auto report = apply(kTwoStepUpdate);
   EXPECT_FALSE(report.ok());
@@ -561,37 +510,31 @@ TEST_F(Apply, OneBackendFailingLeavesTheOthersOkAndItsLaterRequestsUnsent) {
 TEST_F(Apply, Auth0RefetchesTheTokenOnceAfterA401AndSucceeds) {
   ASSERT_NO_FATAL_FAILURE(start());
   ASSERT_TRUE(apply(kDescriptionUpdate).ok());
-  ASSERT_EQ(vendors.issued_tokens().size(), 1u);
-  const std::string first = vendors.issued_tokens().front();
-  // The vendor stops accepting the cached token (revoked, expired early).
-  vendors.set_api_handler("a0", [first](const ServerRequest& r) {
-    if (r.header("Authorization").value_or("") == "Bearer " + first)
-      return json_reply(401, R"({"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"})");
-    return FakeVendors::ok_json();
-  });
+  ASSERT_EQ(vendors.tokens_issued(), 1u);
+  // The vendor refuses the cached token once (revoked, expired early): an Auth0-shaped 401.
+  vendors.set_faults(R"([{"vendor": "auth0", "path_prefix": "/api/v2/experimentation/", "times": 1, "status": 401}])");
 
   const auto report = apply(R"({"experiment": "checkout-redesign", "description": "Third week of the flow"})");
   ASSERT_TRUE(report.ok()) << dump(report);
-  const auto issued = vendors.issued_tokens();
-  ASSERT_EQ(issued.size(), 2u) << "fetched again exactly once";
+  EXPECT_EQ(vendors.tokens_issued(), 2u) << "fetched again exactly once";
   EXPECT_EQ(vendors.token_requests().size(), 2u);
   const auto a0 = vendors.api_requests("a0");
   ASSERT_EQ(a0.size(), 3u);  // first update, then 401 + resend
-  EXPECT_EQ(a0[1].header("Authorization").value_or(""), "Bearer " + issued[0]);
-  EXPECT_EQ(a0[2].header("Authorization").value_or(""), "Bearer " + issued[1]);
+  const auto bearer = [&](std::size_t i) { return a0[i].header("Authorization").value_or(""); };
+  EXPECT_EQ(bearer(1), bearer(0)) << "the refused request carried the cached token";
+  EXPECT_NE(bearer(2), bearer(1)) << "the resend carried the new token";
+  EXPECT_TRUE(bearer(2).starts_with("Bearer ")) << bearer(2);
   EXPECT_EQ(backend_of(report, "a0").requests.at(0).status, 200);
   EXPECT_EQ(backend_of(report, "a0").requests.at(0).attempts, 2) << "the resend after the refresh is an attempt too";
   // Later updates use the new token without fetching again.
   ASSERT_TRUE(apply(kDescriptionUpdate).ok());
-  EXPECT_EQ(vendors.issued_tokens().size(), 2u);
+  EXPECT_EQ(vendors.tokens_issued(), 2u);
 }
 
 TEST_F(Apply, Auth0401WithAFreshTokenFailsUnauthorizedWithoutLooping) {
   ASSERT_NO_FATAL_FAILURE(start());
   ASSERT_TRUE(apply(kDescriptionUpdate).ok());
-  vendors.set_api_handler("a0", [](const ServerRequest&) {
-    return json_reply(401, R"({"statusCode":401,"error":"Unauthorized","message":"Invalid token"})");
-  });
+  vendors.set_faults(R"([{"vendor": "auth0", "path_prefix": "/api/v2/experimentation/", "status": 401}])");
 
   const auto report = apply(kDescriptionUpdate);
   EXPECT_FALSE(report.ok());
@@ -612,11 +555,8 @@ TEST_F(Apply, ANonIdempotentStartThatTimesOutIsNotResent) {
   ApplyOptions options;
   options.plan.backends = {"aws"};
   ASSERT_NO_FATAL_FAILURE(start(config, options));
-  vendors.set_api_handler("aws", [](const ServerRequest& r) {
-    ServerReply reply = json_reply(201, R"({"Run":2,"Status":"RUNNING"})");
-    if (r.method == "POST") reply.delay = 2000ms;  // applied, but the answer is lost
-    return reply;
-  });
+  // The emulator applies the start at once; its answer comes after the client gave up.
+  vendors.set_faults(R"([{"vendor": "appconfig", "method": "POST", "latency_ms": 2000}])");
 
   const auto report = apply(R"({"experiment": "checkout-redesign", "action": "start", "description": "First run"})");
   EXPECT_FALSE(report.ok());
@@ -632,7 +572,7 @@ TEST_F(Apply, ANonIdempotentStartThatTimesOutIsNotResent) {
   EXPECT_EQ(r.error->code, ErrorCode::unavailable);
   EXPECT_TRUE(r.error->request_sent);
   EXPECT_NE(r.error->message.find("may have applied"), std::string::npos) << r.error->message;
-  wait_for_requests(vendors.server("aws"), 1);
+  vendors.wait_for_requests("aws", 1);
   std::this_thread::sleep_for(100ms);  // room for a resend that must not come
   EXPECT_EQ(vendors.api_requests("aws").size(), 1u);
 }
@@ -675,7 +615,7 @@ TEST_F(Apply, MissingCredentialsFailOnlyThatBackendAndNothingIsSentToIt) {
   EXPECT_EQ(ld.error->code, ErrorCode::unauthorized);
   EXPECT_NE(ld.error->message.find("LD_API_TOKEN"), std::string::npos) << ld.error->message;
   for (const auto& r : ld.requests) EXPECT_EQ(r.attempts, 0);
-  EXPECT_EQ(vendors.server("ld").requests_received(), 0u);
+  EXPECT_TRUE(vendors.all_requests("ld").empty());
   for (const char* other : {"aws", "a0", "ev"}) EXPECT_EQ(backend_of(report, other).result, BackendOutcome::ok) << other;
 }
 
@@ -706,13 +646,7 @@ TEST_F(Apply, MaxInFlightOneIsHonouredAcrossParallelUpdates) {
   ASSERT_NO_FATAL_FAILURE(start(config, options));
 
   constexpr auto delay = 40ms;
-  std::map<std::string, std::shared_ptr<Script>> scripts;
-  for (const auto& name : test::kApplyBackends) {
-    ServerReply slow = FakeVendors::ok_json();
-    slow.delay = delay;
-    scripts[name] = Script::make({}, slow);
-    vendors.set_api_handler(name, scripts[name]->handler());
-  }
+  vendors.set_faults(R"([{"latency_ms": )" + std::to_string(delay.count()) + "}]");
 
   std::vector<std::string> sources;
   int next = 1;
@@ -729,9 +663,9 @@ TEST_F(Apply, MaxInFlightOneIsHonouredAcrossParallelUpdates) {
         sources.push_back(r.source);
       });
   EXPECT_EQ(sources.size(), 8u);
-  EXPECT_EQ(scripts["ld"]->times().size(), 8u);
-  EXPECT_EQ(max_overlap(scripts["ld"]->times(), delay), 1) << "LaunchDarkly saw requests in flight at once";
-  const int aws = max_overlap(scripts["aws"]->times(), delay);
+  EXPECT_EQ(vendors.api_arrivals("ld").size(), 8u);
+  EXPECT_EQ(max_overlap(vendors.api_arrivals("ld"), delay), 1) << "LaunchDarkly saw requests in flight at once";
+  const int aws = max_overlap(vendors.api_arrivals("aws"), delay);
   EXPECT_LE(aws, 4);
   EXPECT_GE(aws, 2) << "the updates did not overlap at all: the check above proves nothing";
 }
@@ -742,11 +676,8 @@ TEST_F(Apply, MaxInFlightOneIsHonouredAcrossParallelUpdates) {
 // M2M quota) is retried like the API itself, instead of failing the backend with attempts 0.
 TEST_F(Apply, ATransientTokenEndpointFailureIsRetried) {
   ASSERT_NO_FATAL_FAILURE(start());
-  auto calls = std::make_shared<std::atomic<int>>(0);
-  vendors.set_token_handler([calls](const ServerRequest&) {
-    if ((*calls)++ == 0) return json_reply(503, R"({"error":"temporarily_unavailable"})");
-    return json_reply(200, R"({"access_token":"a0-access-token-eyJhbGciOi-retry","token_type":"Bearer","expires_in":86400})");
-  });
+  vendors.set_faults(R"([{"vendor": "auth0", "path_prefix": "/oauth/token", "times": 1, "status": 503,
+                          "body": "{\"error\":\"temporarily_unavailable\"}"}])");
   const auto report = apply(kDescriptionUpdate);
   EXPECT_TRUE(report.ok()) << dump(report);
   EXPECT_EQ(vendors.token_requests().size(), 2u);
@@ -760,9 +691,8 @@ TEST_F(Apply, AWaitBeyondTheDeadlineKeepsTheVendorsError) {
   test::ApplyConfigOptions config;
   config.per_backend["ld"] = {{"deadline_ms", "300"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
-  vendors.set_api_handler("ld", [](const ServerRequest&) {
-    return json_reply(429, R"({"code":"rate_limited","message":"slow down","id":"rid-1"})", {{"Retry-After", "2"}});
-  });
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "status": 429, "retry_after_s": 2,
+                          "body": "{\"code\":\"rate_limited\",\"message\":\"slow down\",\"id\":\"rid-1\"}"}])");
   const auto report = apply(kDescriptionUpdate);
   const auto& r = backend_of(report, "ld").requests.at(0);
   ASSERT_TRUE(r.error.has_value());
@@ -793,7 +723,7 @@ std::string experiment_of(const std::string& target) {
 
 TEST_P(ApplyAll, ReportsInInputOrderKeepsEachExperimentsOrderAndReusesConnections) {
   const int parallel = GetParam();
-  FakeVendors vendors;
+  EmulatedVendors vendors;
   test::ApplyConfigOptions config;
   config.extra_experiments = 1;
   auto bridge = Bridge::from_text(vendors.config(config), "apply-all.yaml");
@@ -808,14 +738,12 @@ TEST_P(ApplyAll, ReportsInInputOrderKeepsEachExperimentsOrderAndReusesConnection
   auto applier = Applier::create(*bridge, options);
   ASSERT_TRUE(applier.has_value()) << applier.error().describe();
 
-  // Uneven answer times, so updates finish out of input order when they overlap.
-  for (const auto& name : test::kApplyBackends) {
-    vendors.set_api_handler(name, [](const ServerRequest& r) {
-      ServerReply reply = FakeVendors::ok_json();
-      reply.delay = std::chrono::milliseconds((r.request_number * 7) % 11);
-      return reply;
-    });
-  }
+  // Uneven answer times, so updates finish out of input order when they overlap: one fault
+  // per request (each used once, in arrival order), 1 to 11 ms.
+  std::string faults = "[";
+  for (int k = 0; k < 120; ++k)
+    faults += (k ? "," : "") + std::string(R"({"times": 1, "latency_ms": )") + std::to_string(1 + (k * 7) % 11) + "}";
+  vendors.set_faults(faults + "]");
 
   // 20 updates alternating between two experiments, plus one that does not parse (#10).
   constexpr int kUpdates = 21;
@@ -863,10 +791,11 @@ TEST_P(ApplyAll, ReportsInInputOrderKeepsEachExperimentsOrderAndReusesConnection
       }
       last_step[experiment] = step;
     }
-    // Keep-alive: a handful of connections per backend, not one per request.
-    const std::size_t limit = parallel == 1 ? 2 : 5;
-    EXPECT_LE(vendors.server(name).connections_accepted(), limit);
   }
+  // Keep-alive: a handful of connections per backend, not one per request. The four backends
+  // share the host's address, so the bound is on their sum (84 requests, token included).
+  const std::size_t limit = parallel == 1 ? 2 : 5;
+  EXPECT_LE(vendors.host().connections_accepted(), limit * test::kApplyBackends.size());
   EXPECT_EQ(vendors.token_requests().size(), 1u);
 }
 

@@ -1,4 +1,5 @@
-// `apply` against a hostile network, counted at the servers: connections dropped after the
+// `apply` against a hostile network, counted at the servers (the vendor emulators' journal,
+// misbehaviour injected as their faults): connections dropped after the
 // request arrived (nothing non-idempotent may reach a vendor twice, and `attempts` is what
 // went on the wire), a hanging state read or write at one backend (the others keep their
 // own deadlines), vendors that echo our credentials back (no secret in any report), and
@@ -22,7 +23,7 @@
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "support/report_helpers.hpp"
-#include "support/apply_fake_vendors.hpp"
+#include "support/emulated_vendors.hpp"
 #include "support/test_resources.hpp"
 
 namespace expbridge {
@@ -32,41 +33,28 @@ using test::backend_of;
 using test::dump;
 using test::error_text;
 
-using test::FakeVendors;
-using test::ServerReply;
-using test::ServerRequest;
+using test::EmulatedVendors;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-
-
-ServerReply dropped() {
-  ServerReply reply;
-  reply.action = ServerReply::Action::close_without_reply;  // after the server has read the request
-  return reply;
-}
 
 double ms_since(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-/// Notes when each non-GET request reached a server (on the server's thread).
-class ArrivalLog {
- public:
-  void note() {
-    std::lock_guard lock(mutex_);
-    arrivals_.push_back(Clock::now());
-  }
-  std::optional<Clock::time_point> first() const {
-    std::lock_guard lock(mutex_);
-    if (arrivals_.empty()) return std::nullopt;
-    return arrivals_.front();
-  }
+/// When a backend's first change (not a GET) reached the emulators, if it did.
+std::optional<Clock::time_point> first_change(const EmulatedVendors& vendors, std::string_view backend) {
+  const auto arrivals = vendors.api_arrivals(backend);
+  if (arrivals.empty()) return std::nullopt;
+  return arrivals.front();
+}
 
- private:
-  mutable std::mutex mutex_;
-  std::vector<Clock::time_point> arrivals_;
-};
+/// The config with one backend's endpoint replaced (every backend shares the host's URL).
+std::string with_endpoint(const EmulatedVendors& vendors, std::string config, std::string_view backend,
+                          const std::string& endpoint) {
+  const std::string url = vendors.base_url();
+  config.replace(config.find(url, config.find("  " + std::string(backend) + ": ")), url.size(), endpoint);
+  return config;
+}
 
 class HostileNetwork : public ::testing::Test {
  protected:
@@ -89,7 +77,7 @@ class HostileNetwork : public ::testing::Test {
     return applier_->apply(parsed.value_or(Update{}));
   }
 
-  FakeVendors vendors;
+  EmulatedVendors vendors;
   std::map<std::string, std::string> env = test::apply_test_environment();
 
  private:
@@ -109,10 +97,11 @@ TEST_F(HostileNetwork, ANonIdempotentPostDroppedAfterItArrivedReachesTheVendorOn
     test::ApplyConfigOptions config;
     config.per_backend[name] = {{"attempts", "3"}};
     ASSERT_NO_FATAL_FAILURE(start(config, options));
-    vendors.set_api_handler(name, [](const ServerRequest& r) {
-      if (r.method == "GET") return FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"draft"})");
-      return r.method == "POST" ? dropped() : FakeVendors::ok_json();
-    });
+    // The connection is closed after the server read the request (token POSTs excepted).
+    vendors.set_faults(R"([{"vendor": ")" + EmulatedVendors::vendor_of(name) +
+                       R"(", "method": "POST", "path_prefix": ")" +
+                       (std::string(name) == "a0" ? "/api/v2/experimentation/" : "/applications/") +
+                       R"(", "drop_connection": true}])");
     const auto before = vendors.api_requests(name).size();
 
     const auto report = apply(R"({"experiment": "checkout-redesign", "action": "start"})");
@@ -138,11 +127,9 @@ TEST_F(HostileNetwork, AnIdempotentPatchDroppedOnAKeptAliveConnectionIsResentOnc
   test::ApplyConfigOptions config;
   config.per_backend["ev"] = {{"attempts", "1"}};  // only the client's own resend may happen
   ASSERT_NO_FATAL_FAILURE(start(config, options));
-  std::atomic<int> patches{0};
-  vendors.set_api_handler("ev", [&patches](const ServerRequest&) {
-    return ++patches == 2 ? dropped() : FakeVendors::ok_json();
-  });
   ASSERT_TRUE(apply(R"({"experiment": "checkout-redesign", "description": "first"})").ok());  // pools a connection
+  // The next PATCH meets a connection closed after the server read it.
+  vendors.set_faults(R"([{"vendor": "evidently", "method": "PATCH", "times": 1, "drop_connection": true}])");
 
   const auto report = apply(R"({"experiment": "checkout-redesign", "description": "second"})");
   ASSERT_TRUE(report.ok()) << dump(report);
@@ -150,16 +137,14 @@ TEST_F(HostileNetwork, AnIdempotentPatchDroppedOnAKeptAliveConnectionIsResentOnc
   EXPECT_TRUE(r.request.idempotent);
   EXPECT_EQ(r.attempts, 2) << "the transparent resend went on the wire too";
   EXPECT_EQ(vendors.api_requests("ev").size(), 3u);
-  EXPECT_EQ(vendors.server("ev").connections_accepted(), 2u);
+  EXPECT_EQ(vendors.connections_used("ev"), 2u);
 }
 
 TEST_F(HostileNetwork, AConnectionThatNeverOpensIsNoAttemptOnTheWire) {
   const auto port = test::unused_loopback_port();  // nothing listens there
   ApplyOptions options;
   options.plan.backends = {"ev"};
-  auto config_text = vendors.config({});
-  const std::string ev_url = vendors.server("ev").base_url();
-  config_text.replace(config_text.find(ev_url), ev_url.size(), "http://127.0.0.1:" + std::to_string(port));
+  const auto config_text = with_endpoint(vendors, vendors.config({}), "ev", "http://127.0.0.1:" + std::to_string(port));
   auto bridge = Bridge::from_text(config_text, "refused.yaml");
   ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
   options.environment = [env = env](std::string_view name) -> std::optional<std::string> {
@@ -186,14 +171,8 @@ TEST_F(HostileNetwork, AHangingStateReadDoesNotHoldAnotherBackendPastItsDeadline
   config.per_backend["ld"] = {{"deadline_ms", "1500"}};
   config.per_backend["aws"] = {{"timeout_ms", "8000"}, {"deadline_ms", "8000"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
-  ServerReply hang = FakeVendors::ok_json();
-  hang.delay = 20s;  // a loopback server that accepts and does not answer in time
-  vendors.set_api_handler("aws", [hang](const ServerRequest& r) { return r.method == "GET" ? hang : FakeVendors::ok_json(); });
-  auto ld_arrivals = std::make_shared<ArrivalLog>();
-  vendors.set_api_handler("ld", [ld_arrivals](const ServerRequest&) {
-    ld_arrivals->note();
-    return FakeVendors::ok_json();
-  });
+  // A vendor that accepts the read and does not answer in time.
+  vendors.set_faults(R"([{"vendor": "appconfig", "method": "GET", "latency_ms": 20000}])");
 
   const auto started = Clock::now();
   const auto report = apply(R"({"experiment": "checkout-redesign", "exposure": 40, "description": "Week two"})");
@@ -201,7 +180,7 @@ TEST_F(HostileNetwork, AHangingStateReadDoesNotHoldAnotherBackendPastItsDeadline
 
   const auto& ld = backend_of(report, "ld");
   EXPECT_EQ(ld.result, BackendOutcome::ok) << dump(report);
-  const auto ld_sent = ld_arrivals->first();
+  const auto ld_sent = first_change(vendors, "ld");
   ASSERT_TRUE(ld_sent.has_value()) << "LaunchDarkly never got its write";
   EXPECT_LT(ms_since(started, *ld_sent), 1500.0) << "sent past LaunchDarkly's own deadline_ms";
   EXPECT_GE(ms_since(started, *ld_sent), 700.0) << "the read budget (750 ms) was waited for first";
@@ -224,21 +203,14 @@ TEST_F(HostileNetwork, AHangingTokenEndpointBeforeAStateReadDoesNotHoldTheOthers
   test::ApplyConfigOptions config;
   config.per_backend["ld"] = {{"deadline_ms", "1500"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
-  ServerReply hang = FakeVendors::ok_json();
-  hang.delay = 20s;
-  vendors.set_token_handler([hang](const ServerRequest&) { return hang; });
-  auto ld_arrivals = std::make_shared<ArrivalLog>();
-  vendors.set_api_handler("ld", [ld_arrivals](const ServerRequest&) {
-    ld_arrivals->note();
-    return FakeVendors::ok_json();
-  });
+  vendors.set_faults(R"([{"vendor": "auth0", "path_prefix": "/oauth/token", "latency_ms": 20000}])");
 
   const auto started = Clock::now();
   const auto report = apply(R"({"experiment": "checkout-redesign", "action": "pause", "description": "Paused"})");
   const auto finished = Clock::now();
 
   EXPECT_EQ(backend_of(report, "ld").result, BackendOutcome::ok) << dump(report);
-  const auto ld_sent = ld_arrivals->first();
+  const auto ld_sent = first_change(vendors, "ld");
   ASSERT_TRUE(ld_sent.has_value()) << dump(report);
   EXPECT_LT(ms_since(started, *ld_sent), 1500.0);
   const auto& a0 = backend_of(report, "a0");
@@ -254,18 +226,7 @@ TEST_F(HostileNetwork, AHangingWriteDelaysNoOtherBackendAndEndsAtItsOwnDeadline)
   config.per_backend["aws"] = {{"timeout_ms", "8000"}, {"deadline_ms", "1200"}};
   config.per_backend["ld"] = {{"deadline_ms", "1500"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
-  ServerReply hang = FakeVendors::ok_json();
-  hang.delay = 20s;
-  vendors.set_api_handler("aws", [hang](const ServerRequest&) { return hang; });
-  std::map<std::string, std::shared_ptr<ArrivalLog>> arrivals;
-  for (const char* name : {"ld", "a0", "ev"}) {
-    auto log = std::make_shared<ArrivalLog>();
-    arrivals[name] = log;
-    vendors.set_api_handler(name, [log](const ServerRequest& r) {
-      if (r.method != "GET") log->note();
-      return FakeVendors::ok_json(R"({"id":"exp_4fG7hJk","status":"draft"})");
-    });
-  }
+  vendors.set_faults(R"([{"vendor": "appconfig", "latency_ms": 20000}])");
 
   const auto started = Clock::now();
   const auto report = apply(R"({"experiment": "checkout-redesign", "description": "Week two"})");
@@ -273,7 +234,7 @@ TEST_F(HostileNetwork, AHangingWriteDelaysNoOtherBackendAndEndsAtItsOwnDeadline)
 
   for (const char* name : {"ld", "a0", "ev"}) {
     EXPECT_EQ(backend_of(report, name).result, BackendOutcome::ok) << name << ": " << dump(report);
-    const auto sent = arrivals[name]->first();
+    const auto sent = first_change(vendors, name);
     ASSERT_TRUE(sent.has_value()) << name;
     EXPECT_LT(ms_since(started, *sent), 700.0) << name << " waited for the hanging backend";
   }
@@ -285,37 +246,16 @@ TEST_F(HostileNetwork, AHangingWriteDelaysNoOtherBackendAndEndsAtItsOwnDeadline)
 
 // ---- no secret in any report, whatever a vendor echoes --------------------------------------
 
-/// Answers like a proxy that quotes our request: every header, as text lines and as a
-/// JSON member, and the Authorization value where the request id is read from.
-ServerReply echo_everything(int status, const ServerRequest& r) {
-  std::string lines, members;
-  std::string authorization = r.header("authorization").value_or("");
-  for (const auto& [name, value] : r.headers) {
-    lines += "\\r\\n" + name + ": " + value;
-    members += std::string(members.empty() ? "" : ",") + "\"" + name + "\":\"" + value + "\"";
-  }
-  std::string body = R"({"message":"denied; you sent:)" + lines + R"(","Message":"you sent:)" + lines +
-                     R"(","id":")" + authorization + R"(","headers":{)" + members + "}}";
-  ServerReply reply = FakeVendors::ok_json(std::move(body));
-  reply.status = status;
-  reply.headers.emplace_back("x-amzn-RequestId", authorization);
-  reply.headers.emplace_back("x-request-id", authorization);
-  return reply;
-}
-
 TEST_F(HostileNetwork, EchoedCredentialsReachNoReportTextOrJson) {
   for (int status : {401, 403, 500}) {
     SCOPED_TRACE(status);
     test::ApplyConfigOptions config;
     config.common["attempts"] = "1";
     ASSERT_NO_FATAL_FAILURE(start(config));
-    for (const auto& name : test::kApplyBackends)
-      vendors.set_api_handler(name, [status](const ServerRequest& r) { return echo_everything(status, r); });
+    vendors.set_faults(EmulatedVendors::echo_faults(status));
     const auto report = apply(R"({"experiment": "checkout-redesign", "description": "Week two"})");
 
-    std::vector<std::string> secrets = {std::string(test::kApplyAwsSecretKey), std::string(test::kApplyAwsSessionToken),
-                                        std::string(test::kApplyLdToken), std::string(test::kApplyAuth0ClientSecret)};
-    for (const auto& token : vendors.issued_tokens()) secrets.push_back(token);
+    const auto secrets = vendors.secrets();
     std::string outputs = report_to_text(report) + "\n" + boost::json::serialize(report_to_json(report));
     for (const auto& b : report.backends) {
       EXPECT_EQ(b.result, BackendOutcome::failed) << b.backend;
@@ -324,52 +264,11 @@ TEST_F(HostileNetwork, EchoedCredentialsReachNoReportTextOrJson) {
         if (r.error) outputs += "\n" + r.error->describe();
     }
     // The echo did arrive: the masks show where the credentials were.
-    EXPECT_NE(outputs.find("Authorization: ***"), std::string::npos) << outputs;
-    for (const auto& secret : secrets) EXPECT_EQ(outputs.find(secret), std::string::npos) << secret << " in\n" << outputs;
-    EXPECT_FALSE(std::regex_search(outputs, std::regex("Signature=[0-9a-fA-F]{8}"))) << outputs;
-  }
-}
-
-// The emulators' own hostile mode: `echo_headers` on every vendor, end to end.
-TEST_F(HostileNetwork, EmulatorsEchoingHeadersLeakNothingIntoReports) {
-  auto host = emulator::EmulatorHost::start({});
-  ASSERT_TRUE(host.has_value()) << host.error().describe();
-  for (int status : {401, 403, 500}) {
-    SCOPED_TRACE(status);
-    std::vector<emulator::Fault> faults;
-    for (const char* vendor : {"appconfig", "launchdarkly", "auth0", "evidently"}) {
-      emulator::Fault fault;
-      fault.vendor = vendor;
-      fault.status = status;
-      fault.echo_headers = true;
-      // Auth0's token endpoint keeps answering, so the API request carries a bearer token to echo.
-      if (fault.vendor == "auth0") fault.path_prefix = "/api/";
-      faults.push_back(fault);
-    }
-    ASSERT_TRUE((*host)->set_faults(faults).has_value());
-    std::string config = vendors.config({});
-    for (const auto& name : test::kApplyBackends) {
-      const std::string url = vendors.server(name).base_url();
-      config.replace(config.find(url), url.size(), (*host)->base_url());
-    }
-    auto bridge = Bridge::from_text(config, "emulated.yaml");
-    ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
-    ApplyOptions options;
-    options.environment = emulator::test_environment;
-    auto applier = Applier::create(*bridge, options);
-    ASSERT_TRUE(applier.has_value());
-    auto update = parse_update(R"({"experiment": "checkout-redesign", "description": "Week two"})", "u");
-    ASSERT_TRUE(update.has_value());
-    const auto report = applier->apply(*update);
-    const std::string outputs = report_to_text(report) + boost::json::serialize(report_to_json(report));
     EXPECT_NE(outputs.find("the request was:"), std::string::npos) << outputs;
     EXPECT_NE(outputs.find("Authorization: ***"), std::string::npos) << outputs;
-    for (std::string_view secret : {std::string_view(emulator::TestCredentials::aws_secret_access_key),
-                                    std::string_view(emulator::TestCredentials::launchdarkly_token),
-                                    std::string_view(emulator::TestCredentials::auth0_client_secret)})
-      EXPECT_EQ(outputs.find(secret), std::string::npos) << secret << " in\n" << outputs;
-    EXPECT_FALSE(std::regex_search(outputs, std::regex("Signature=[0-9a-fA-F]{8}"))) << outputs;
     EXPECT_EQ(outputs.find("Bearer ey"), std::string::npos) << outputs;
+    for (const auto& secret : secrets) EXPECT_EQ(outputs.find(secret), std::string::npos) << secret << " in\n" << outputs;
+    EXPECT_FALSE(std::regex_search(outputs, std::regex("Signature=[0-9a-fA-F]{8}"))) << outputs;
   }
 }
 
@@ -392,9 +291,7 @@ TEST_F(HostileNetwork, AnUnusableCaFileIsRefusedBeforeAnythingIsSent) {
 
 TEST_F(HostileNetwork, InvalidEndpointPortsAreRefusedWhenTheConfigLoads) {
   for (const char* port : {"0", "65536", "99999999999"}) {
-    std::string config = vendors.config({});
-    const std::string url = vendors.server("ld").base_url();
-    config.replace(config.find(url), url.size(), std::string("https://ld.example.com:") + port);
+    const std::string config = with_endpoint(vendors, vendors.config({}), "ld", std::string("https://ld.example.com:") + port);
     auto bridge = Bridge::from_text(config, "ports.yaml");
     ASSERT_FALSE(bridge.has_value()) << port;
     EXPECT_EQ(bridge.error().code, ErrorCode::invalid_input);
@@ -408,12 +305,8 @@ TEST_F(HostileNetwork, ARedirectIsReportedWithItsHostAndNeverFollowed) {
   ApplyOptions options;
   options.plan.backends = {"ld"};
   ASSERT_NO_FATAL_FAILURE(start({}, options));
-  vendors.set_api_handler("ld", [](const ServerRequest&) {
-    ServerReply reply = FakeVendors::ok_json();
-    reply.status = 301;
-    reply.headers.emplace_back("Location", "https://other.example.com/api?token=api-redirect-secret");
-    return reply;
-  });
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "status": 301, "body": "{}",
+                          "headers": {"Location": "https://other.example.com/api?token=api-redirect-secret"}}])");
   const auto report = apply(R"({"experiment": "checkout-redesign", "description": "x"})");
   const auto& r = backend_of(report, "ld").requests.at(0);
   ASSERT_TRUE(r.error.has_value()) << dump(report);
