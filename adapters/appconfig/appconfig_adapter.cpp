@@ -573,6 +573,6 @@ Result<std::unique_ptr<Adapter>> make_appconfig(const BackendContext& context) {
 
 }  // namespace
 
-Status register_appconfig(Registry& registry) { return registry.add(std::string(kVendor), make_appconfig); }
+Result<std::unique_ptr<Adapter>> make_appconfig_adapter(const BackendContext& context) { return make_appconfig(context); }
 
 }  // namespace expbridge

@@ -1,4 +1,8 @@
 // The AWS AppConfig experimentation emulator (API of 2026-06-29; facts: shared/vendors/appconfig.md).
+//
+// A second witness of the vendor's rules: written from the vendor's documentation and checked
+// against its official SDK (tests/sdk), it never includes the appconfig adapter nor reads
+// mappings/appconfig.yaml, so a rule the adapter gets wrong is caught rather than echoed.
 #pragma once
 
 #include <memory>

@@ -320,6 +320,6 @@ Result<std::unique_ptr<Adapter>> make_auth0(const BackendContext& context) {
 
 }  // namespace
 
-Status register_auth0(Registry& registry) { return registry.add(std::string(kVendor), make_auth0); }
+Result<std::unique_ptr<Adapter>> make_auth0_adapter(const BackendContext& context) { return make_auth0(context); }
 
 }  // namespace expbridge

@@ -462,6 +462,6 @@ Result<std::unique_ptr<Adapter>> make_evidently(const BackendContext& context) {
 
 }  // namespace
 
-Status register_evidently(Registry& registry) { return registry.add(std::string(kVendor), make_evidently); }
+Result<std::unique_ptr<Adapter>> make_evidently_adapter(const BackendContext& context) { return make_evidently(context); }
 
 }  // namespace expbridge

@@ -156,6 +156,6 @@ Result<std::unique_ptr<Adapter>> make_launchdarkly(const BackendContext& context
 
 }  // namespace
 
-Status register_launchdarkly(Registry& registry) { return registry.add(std::string(kVendor), make_launchdarkly); }
+Result<std::unique_ptr<Adapter>> make_launchdarkly_adapter(const BackendContext& context) { return make_launchdarkly(context); }
 
 }  // namespace expbridge

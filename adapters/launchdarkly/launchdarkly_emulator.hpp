@@ -1,5 +1,9 @@
 // LaunchDarkly emulator: the REST API v2 experiment endpoints (semantic patch), in process.
 // Facts: ../shared/vendors/launchdarkly.md and the seed "Patch experiment" page.
+//
+// A second witness of the vendor's rules: written from the vendor's documentation and checked
+// against its official SDK (tests/sdk), it never includes the launchdarkly adapter nor reads
+// mappings/launchdarkly.yaml, so a rule the adapter gets wrong is caught rather than echoed.
 #pragma once
 
 #include <memory>
@@ -9,7 +13,7 @@
 namespace expbridge::emulator {
 
 /// A LaunchDarkly emulator with an empty state; `seed()` it with the fixture's
-/// `launchdarkly:` section (fixtures/default-launchdarkly.yaml).
+/// `launchdarkly:` section (default: launchdarkly_emulator_fixture.yaml).
 std::unique_ptr<VendorEmulator> make_launchdarkly_emulator();
 
 }  // namespace expbridge::emulator
