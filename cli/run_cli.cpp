@@ -35,6 +35,15 @@ int report(const expbridge::Error& e) {
                                                                                                       : kExitFailed;
 }
 
+/// The config, with the vendors the command runs with and the tables `--mappings` names.
+expbridge::Result<expbridge::Bridge> load_bridge(const std::string& config, const std::string& mappings_dir,
+                                                 const expbridge::Registry* registry) {
+  expbridge::BridgeOptions options;
+  options.mappings_dir = mappings_dir;
+  options.registry = registry;
+  return expbridge::Bridge::load(config, options);
+}
+
 struct PlanArgs {
   const expbridge::Registry* registry = nullptr;
   std::string config;
@@ -46,10 +55,7 @@ struct PlanArgs {
 };
 
 int run_plan(const PlanArgs& args) {
-  expbridge::BridgeOptions bridge_options;
-  bridge_options.mappings_dir = args.mappings_dir;
-  bridge_options.registry = args.registry;
-  auto bridge = expbridge::Bridge::load(args.config, bridge_options);
+  auto bridge = load_bridge(args.config, args.mappings_dir, args.registry);
   if (!bridge) return report(bridge.error());
   auto update = expbridge::load_update(args.update);
   if (!update) return report(update.error());
@@ -74,10 +80,7 @@ struct ValidateArgs {
 };
 
 int run_validate(const ValidateArgs& args) {
-  expbridge::BridgeOptions bridge_options;
-  bridge_options.mappings_dir = args.mappings_dir;
-  bridge_options.registry = args.registry;
-  auto bridge = expbridge::Bridge::load(args.config, bridge_options);
+  auto bridge = load_bridge(args.config, args.mappings_dir, args.registry);
   if (!bridge) return report(bridge.error());
   expbridge::PlanOptions plan_options;
   plan_options.strict = args.strict;
@@ -151,10 +154,7 @@ struct ApplyArgs {
 };
 
 int run_apply(const ApplyArgs& args) {
-  expbridge::BridgeOptions bridge_options;
-  bridge_options.mappings_dir = args.mappings_dir;
-  bridge_options.registry = args.registry;
-  auto bridge = expbridge::Bridge::load(args.config, bridge_options);
+  auto bridge = load_bridge(args.config, args.mappings_dir, args.registry);
   if (!bridge) return report(bridge.error());
   expbridge::ApplyOptions options;
   options.plan.strict = args.strict;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,7 +21,7 @@
 #include "emulator/loopback_server.hpp"
 
 namespace expbridge {
-class Registry;  // expbridge/adapter.hpp: an emulator needs the vendors' names only, never an adapter
+class Registry;  // expbridge/adapter.hpp; declared only, so an emulator never sees the adapter interface
 }  // namespace expbridge
 
 namespace expbridge::emulator {
@@ -188,6 +189,11 @@ struct SigV4Check {
 SigV4Check check_sigv4(const ServerRequest& request, std::string_view service);
 /// An AWS restJson1 error reply: x-amzn-ErrorType, x-amzn-RequestId, body {message_member: message}.
 ServerReply aws_error(int status, std::string_view code, std::string_view message, std::string_view message_member = "message");
+
+/// A vendor's error code for an injected `status`: the one `codes` lists for it, else
+/// `client_error` below 500, else `server_error`.
+std::string_view error_code_for(int status, std::initializer_list<std::pair<int, std::string_view>> codes,
+                                std::string_view client_error, std::string_view server_error);
 
 /// The key pair `check_sigv4` accepts: AWS's documented example credentials, not a secret.
 std::vector<Credential> aws_example_credentials();

@@ -131,17 +131,24 @@ std::vector<Credential> aws_example_credentials() {
   return {{"AWS_ACCESS_KEY_ID", kAwsExampleAccessKeyId}, {"AWS_SECRET_ACCESS_KEY", kAwsExampleSecretAccessKey}};
 }
 
+std::string_view error_code_for(int status, std::initializer_list<std::pair<int, std::string_view>> codes,
+                                std::string_view client_error, std::string_view server_error) {
+  for (const auto& [listed, code] : codes)
+    if (listed == status) return code;
+  return status < 500 ? client_error : server_error;
+}
+
 ServerReply aws_injected_error(const InjectedError& error) {
   const int status = error.status;
-  std::string_view code = status == 400   ? "ValidationException"
-                          : status == 401 ? "UnrecognizedClientException"
-                          : status == 403 ? "AccessDeniedException"
-                          : status == 404 ? "ResourceNotFoundException"
-                          : status == 409 ? "ConflictException"
-                          : status == 429 ? "ThrottlingException"
-                          : status == 503 ? "ServiceUnavailableException"
-                          : status < 500  ? "BadRequestException"
-                                          : "InternalServerException";
+  const std::string_view code = error_code_for(status,
+                                               {{400, "ValidationException"},
+                                                {401, "UnrecognizedClientException"},
+                                                {403, "AccessDeniedException"},
+                                                {404, "ResourceNotFoundException"},
+                                                {409, "ConflictException"},
+                                                {429, "ThrottlingException"},
+                                                {503, "ServiceUnavailableException"}},
+                                               "BadRequestException", "InternalServerException");
   ServerReply reply = aws_error(status, code, error.message);
   if (error.echoed_request_id)
     for (auto& [name, value] : reply.headers)

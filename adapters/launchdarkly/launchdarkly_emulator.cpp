@@ -1009,14 +1009,9 @@ std::vector<Credential> LaunchDarklyEmulator::credentials() const { return {{"LD
 // LaunchDarkly's error body: {code, message, id}, the id being its request id.
 ServerReply LaunchDarklyEmulator::injected_error(const InjectedError& error) const {
   const int status = error.status;
-  std::string_view code = status == 400   ? "invalid_request"
-                          : status == 401 ? "unauthorized"
-                          : status == 403 ? "forbidden"
-                          : status == 404 ? "not_found"
-                          : status == 409 ? "conflict"
-                          : status == 429 ? "rate_limited"
-                          : status < 500  ? "invalid_request"
-                                          : "internal_server_error";
+  const std::string_view code = error_code_for(
+      status, {{401, "unauthorized"}, {403, "forbidden"}, {404, "not_found"}, {409, "conflict"}, {429, "rate_limited"}},
+      "invalid_request", "internal_server_error");
   return json_reply(status, boost::json::object{{"code", code},
                                                 {"message", error.message},
                                                 {"id", error.echoed_request_id.value_or("emulator-fault")}});
