@@ -207,6 +207,20 @@ Result<std::unique_ptr<EmulatorHost>> EmulatorHost::start(Options options) {
   auto credentials = merge_credentials(host->emulators_);
   if (!credentials) return std::unexpected(std::move(credentials).error());
   host->credentials_ = std::move(*credentials);
+  // The printed config holds every sample backend under its name: two of one name would make it
+  // a document with a duplicate key.
+  std::vector<std::pair<std::string, std::string_view>> sample_names;  // name -> vendor
+  for (const auto& emulator : host->emulators_) {
+    auto sample = emulator->sample_backend();
+    if (!sample) continue;
+    auto same = std::find_if(sample_names.begin(), sample_names.end(), [&](const auto& n) { return n.first == sample->name; });
+    if (same != sample_names.end())
+      return std::unexpected(make_error(ErrorCode::internal, "the " + std::string(same->second) + " and " +
+                                                                 std::string(emulator->vendor()) +
+                                                                 " emulators both name their sample backend '" +
+                                                                 sample->name + "'"));
+    sample_names.emplace_back(sample->name, emulator->vendor());
+  }
 
   if (options.fixture.is_null()) {
     auto merged = merged_default_fixture(host->emulators_);

@@ -73,9 +73,10 @@ class FakeEmulator final : public VendorEmulator {
                                                  {"fake_request_id", error.echoed_request_id.value_or("none")}});
   }
   Result<std::string_view> default_fixture() const override { return default_fixture_; }
-  std::optional<SampleBackend> sample_backend() const override { return std::nullopt; }
+  std::optional<SampleBackend> sample_backend() const override { return sample_; }
 
   std::vector<Credential> credentials_;
+  std::optional<SampleBackend> sample_;
   std::string default_fixture_;
 
  private:
@@ -432,6 +433,26 @@ TEST(EmulatorHostDefaults, EachEmulatorsDefaultFixtureIsMergedAndHoldsOnlyItsSec
   auto refused = EmulatorHost::start(options_with(trespassing, json::value()));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().field, "beta");
+}
+
+TEST(EmulatorHostSamples, SampleBackendsInRegistryOrderWithDistinctNames) {
+  auto sample = [](std::string name) {
+    return [name](FakeEmulator& e) { e.sample_ = SampleBackend{name, "vendor: x", "{id: 1}"}; };
+  };
+  const Registry registry = registry_of({emulated_vendor("beta", sample("b")), emulated_vendor("alpha", sample("a")),
+                                         emulated_vendor("gamma")});
+  auto host = EmulatorHost::start(options_with(registry, json::object{}));
+  ASSERT_TRUE(host) << host.error().describe();
+  auto samples = (*host)->sample_backends();
+  ASSERT_EQ(samples.size(), 2u);
+  EXPECT_EQ(samples[0].name, "a");
+  EXPECT_EQ(samples[1].name, "b");
+  EXPECT_EQ((*host)->vendors(), (std::vector<std::string>{"alpha", "beta", "gamma"}));
+
+  const Registry clashing = registry_of({emulated_vendor("alpha", sample("same")), emulated_vendor("beta", sample("same"))});
+  auto refused = EmulatorHost::start(options_with(clashing, json::object{}));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("'same'"), std::string::npos) << refused.error().message;
 }
 
 TEST(EmulatorHostRegistry, RefusesAnEmulatorOfAnotherVendor) {
