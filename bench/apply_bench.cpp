@@ -60,6 +60,7 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
+#include "expbridge/adapter.hpp"
 #include "emulator/emulator.hpp"
 #include "emulator/fixtures.hpp"
 
@@ -127,14 +128,15 @@ void remove_scratch() {
 }
 
 // ---------------------------------------------------------------------------
-// Credentials: the emulators' own (emulator::test_environment: the documented AWS example
+// Credentials: the emulators' own (emulator::test_credentials: the documented AWS example
 // keys, the emulators' LD token and Auth0 client). The child gets them in its environment;
 // the in-process Applier through ApplyOptions::environment.
 
 std::vector<std::pair<std::string, std::string>> secret_environment() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LD_API_TOKEN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"})
-    if (auto value = expbridge::emulator::test_environment(name)) out.emplace_back(name, *value);
+  auto credentials = expbridge::emulator::test_credentials(expbridge::Registry::builtin());
+  if (!credentials) die("emulator credentials: " + credentials.error().describe());
+  for (const auto& c : *credentials) out.emplace_back(c.variable, c.value);
   return out;
 }
 
@@ -184,7 +186,7 @@ void copy_keyed(json::object& map, std::string_view key, int experiments) {
 /// The emulators' default fixture with `experiments` experiments bound at each of them, and
 /// run 1 of every AppConfig definition RUNNING at exposure 0 (updates raise it).
 json::value bench_fixture(int experiments) {
-  auto merged = expbridge::emulator::default_fixture();
+  auto merged = expbridge::emulator::default_fixture(expbridge::Registry::builtin());
   if (!merged) die("emulator fixture: " + merged.error().describe());
   auto& f = merged->as_object();
   auto& definitions =

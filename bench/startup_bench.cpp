@@ -95,9 +95,7 @@ int main(int argc, char** argv) {
   std::ofstream(update_path) << R"({"experiment": "checkout-redesign", "description": "Start-up benchmark"})";
 
   std::vector<std::string> env = {"PATH=/usr/bin:/bin", "HOME=" + dir.string()};
-  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "LD_API_TOKEN", "AUTH0_CLIENT_ID",
-                           "AUTH0_CLIENT_SECRET"})
-    if (auto value = expbridge::emulator::test_environment(name)) env.push_back(std::string(name) + "=" + *value);
+  for (const auto& credential : (*host)->credentials()) env.push_back(credential.variable + "=" + credential.value);
 
   const std::string cli = EXPBRIDGE_CLI;
   // The rollout's first two steps, so that every backend has something a description reaches

@@ -41,12 +41,14 @@ Result<std::pair<std::string, std::string>> sample_text(const std::string& folde
 
 }  // namespace
 
-int DemoCommand::run() const {
+int DemoCommand::run(const Registry& registry) const {
   struct {
     const std::string& samples;
     const std::string& format;
   } args{samples_, format_};
-  auto host = emulator::EmulatorHost::start({});
+  emulator::EmulatorHost::Options host_options;
+  host_options.registry = &registry;
+  auto host = emulator::EmulatorHost::start(std::move(host_options));
   if (!host) return fail(host.error());
   auto config_text = sample_text(args.samples, "backends.yaml");
   if (!config_text) return fail(config_text.error());
@@ -56,16 +58,20 @@ int DemoCommand::run() const {
   // Every backend of the sample config talks to the emulators instead of the vendor.
   for (auto& backend : config->root.as_object()["backends"].as_object())
     backend.value().as_object()["endpoint"] = (*host)->base_url();
-  auto bridge = Bridge::from_text(write_json(config->root), config_path + " (endpoints on the emulators)");
+  BridgeOptions bridge_options;
+  bridge_options.registry = &registry;
+  auto bridge = Bridge::from_text(write_json(config->root), config_path + " (endpoints on the emulators)", bridge_options);
   if (!bridge) return fail(bridge.error());
   ApplyOptions options;
   // The emulators take the documented example credentials; the demo never reads the real environment.
-  options.environment = emulator::test_environment;
+  options.environment = emulator::test_environment((*host)->credentials());
   auto applier = Applier::create(*bridge, options);
   if (!applier) return fail(applier.error());
 
-  std::cout << "expbridge demo: vendor emulators on " << (*host)->base_url() << " (AppConfig, LaunchDarkly, Auth0, "
-            << "Evidently); applying " << std::size(kSteps) << " sample updates from "
+  std::string vendors;
+  for (const auto& vendor : (*host)->vendors()) vendors += (vendors.empty() ? "" : ", ") + vendor;
+  std::cout << "expbridge demo: vendor emulators on " << (*host)->base_url() << " (" << vendors << "); applying "
+            << std::size(kSteps) << " sample updates from "
             << (args.samples.empty() ? std::string("the embedded samples/") : args.samples) << "\n\n";
   bool all_ok = true;
   SkipReasonIndex reasons;  // each skip reason printed once for the whole demo

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "expbridge/adapter.hpp"
+
 namespace expbridge::cli {
 
 /// Registers the `demo` subcommand on `app`; lives as long as `app` (CLI11 writes the
@@ -17,9 +19,10 @@ class DemoCommand {
 
   /// True when the command line chose `demo`.
   bool selected() const { return command_ != nullptr && command_->parsed(); }
-  /// Starts the emulators, applies the samples in rollout order, prints each report and the
-  /// emulators' final state. Exit code: 0 every request succeeded, 1 one failed, 2 bad samples.
-  int run() const;
+  /// Starts the emulators of `registry`'s vendors, applies the samples in rollout order, prints
+  /// each report and the emulators' final state. Exit code: 0 every request succeeded, 1 one
+  /// failed, 2 bad samples.
+  int run(const Registry& registry) const;
 
  private:
   CLI::App* command_ = nullptr;

@@ -20,32 +20,13 @@ volatile std::sig_atomic_t stop_requested = 0;
 
 extern "C" void on_stop_signal(int) { stop_requested = 1; }
 
-/// The backends and bindings of samples/backends.yaml, which the default fixture holds,
-/// so the samples apply as they are: `expbridge apply -c <this> samples/updates/start.yaml`.
-struct SampleBackend {
-  const char* vendor;
-  const char* name;
-  const char* settings;  ///< without `endpoint:`
-  const char* binding;   ///< of checkout-redesign
-};
-constexpr SampleBackend kSamples[] = {
-    {"appconfig", "aws", "vendor: appconfig, region: us-east-1, application: abc1234",
-     "{definition: bsxyd7k, run: 1, treatments: {control: c, two-step: t1}}"},
-    {"launchdarkly", "ld", "vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN",
-     "{experiment: checkout-redesign}"},
-    {"auth0", "a0",
-     "vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, client_secret_env: AUTH0_CLIENT_SECRET",
-     "{id: exp_4fG7hJk, variations: {control: var_2xQa, two-step: var_9bZk}}"},
-    {"evidently", "ev", "vendor: evidently, region: us-east-1, project: checkout", "{feature: checkout-redesign}"},
-};
-
-std::string backends_config(const std::string& base_url, const boost::json::value& state) {
-  const auto* vendors = state.if_object();
+/// The emulators' sample backends, each bound to the samples' experiment, so the samples apply
+/// as they are: `expbridge apply -c <this> samples/updates/start.yaml`.
+std::string backends_config(const std::string& base_url, const std::vector<emulator::SampleBackend>& samples) {
   std::string backends, bindings;
-  for (const auto& s : kSamples) {
-    if (vendors == nullptr || !vendors->contains(s.vendor)) continue;  // no emulator for it
-    backends += "  " + std::string(s.name) + ": {" + s.settings + ", endpoint: " + base_url + "}\n";
-    bindings += "    " + std::string(s.name) + ": " + s.binding + "\n";
+  for (const auto& s : samples) {
+    backends += "  " + s.name + ": {" + s.settings + ", endpoint: " + base_url + "}\n";
+    bindings += "    " + s.name + ": " + s.binding + "\n";
   }
   if (backends.empty()) return "";
   return "backends:\n" + backends + "experiments:\n  checkout-redesign:\n" + bindings;
@@ -62,10 +43,11 @@ EmulateCommand::EmulateCommand(CLI::App& app) {
   command_->add_option("--write-config", write_config_, "Also write the backends config for the emulators to this file");
 }
 
-int EmulateCommand::run() const {
+int EmulateCommand::run(const Registry& registry) const {
   namespace emu = expbridge::emulator;
   emu::EmulatorHost::Options options;
   options.port = static_cast<std::uint16_t>(port_);
+  options.registry = &registry;
   if (!fixture_.empty()) {
     auto fixture = emu::load_fixture(fixture_);
     if (!fixture) {
@@ -82,20 +64,18 @@ int EmulateCommand::run() const {
     return e.code == ErrorCode::invalid_input ? 2 : 1;
   }
   const std::string url = (*host)->base_url();
-  const auto state = (*host)->state();
   std::string vendors;
-  for (const auto& [vendor, ignored] : state.as_object()) vendors += (vendors.empty() ? "" : ", ") + std::string(vendor);
-  const std::string config = backends_config(url, state);
+  for (const auto& vendor : (*host)->vendors()) vendors += (vendors.empty() ? "" : ", ") + vendor;
+  const std::string config = backends_config(url, (*host)->sample_backends());
 
   // The URL line comes first and alone: scripts read it.
   std::cout << "emulators listening on " << url << "\n"
-            << "vendors: " << (vendors.empty() ? "(none registered)" : vendors) << "\n\n"
-            << "# Credentials the emulators accept (documented example values, not secrets):\n"
-            << "export AWS_ACCESS_KEY_ID=" << emu::TestCredentials::aws_access_key_id << "\n"
-            << "export AWS_SECRET_ACCESS_KEY=" << emu::TestCredentials::aws_secret_access_key << "\n"
-            << "export LD_API_TOKEN=" << emu::TestCredentials::launchdarkly_token << "\n"
-            << "export AUTH0_CLIENT_ID=" << emu::TestCredentials::auth0_client_id << "\n"
-            << "export AUTH0_CLIENT_SECRET=" << emu::TestCredentials::auth0_client_secret << "\n\n";
+            << "vendors: " << (vendors.empty() ? "(none registered)" : vendors) << "\n\n";
+  if (!(*host)->credentials().empty()) {
+    std::cout << "# Credentials the emulators accept (documented example values, not secrets):\n";
+    for (const auto& c : (*host)->credentials()) std::cout << "export " << c.variable << "=" << c.value << "\n";
+    std::cout << "\n";
+  }
   if (!config.empty()) std::cout << "# Backends config (the samples' ids, pointed at the emulators):\n" << config << "\n";
   std::cout << "# Control: GET " << url << "/_emulator/state | GET " << url << "/_emulator/requests | POST " << url
             << "/_emulator/reset | POST " << url << "/_emulator/faults (body: a JSON list of faults)\n";

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "expbridge/adapter.hpp"
+
 namespace expbridge::cli {
 
 /// Registers the `emulate` subcommand on `app`. Lives as long as `app` (CLI11 writes
@@ -19,9 +21,9 @@ class EmulateCommand {
 
   /// True when the command line chose `emulate`.
   bool selected() const { return command_ != nullptr && command_->parsed(); }
-  /// Serves until SIGINT/SIGTERM or `--duration-s`. Exit code: 0 stopped, 1 cannot listen,
-  /// 2 invalid fixture.
-  int run() const;
+  /// Serves the emulators of `registry`'s vendors until SIGINT/SIGTERM or `--duration-s`.
+  /// Exit code: 0 stopped, 1 cannot listen, 2 invalid fixture.
+  int run(const Registry& registry) const;
 
  private:
   CLI::App* command_ = nullptr;

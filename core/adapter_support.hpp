@@ -255,10 +255,4 @@ AdapterFactory adapter_factory(std::string_view vendor, ReadOptions read_options
   };
 }
 
-/// Registers `A` (see `adapter_factory`) as `vendor`.
-template <class A, class ReadOptions>
-Status register_adapter(Registry& registry, std::string_view vendor, ReadOptions read_options) {
-  return registry.add(std::string(vendor), adapter_factory<A>(vendor, std::move(read_options)));
-}
-
 }  // namespace expbridge

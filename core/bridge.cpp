@@ -79,7 +79,8 @@ struct Bridge::Impl {
   const Registry* registry = nullptr;
 };
 
-Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view vendor, const std::string& mappings_dir) {
+Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view vendor, const std::string& mappings_dir,
+                                                               const Registry* registry) {
   if (!mappings_dir.empty()) {
     std::filesystem::path file = std::filesystem::path(mappings_dir) / (std::string(vendor) + ".yaml");
     std::error_code ec;
@@ -97,6 +98,10 @@ Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view 
       }
       return std::make_shared<const MappingTable>(std::move(*table));
     }
+  }
+  if (registry != nullptr) {
+    auto own = registry->own_table(vendor);
+    if (!own || *own) return own;
   }
   // Embedded tables never change in a process: parse (and compile their patterns) once.
   static std::mutex cache_mutex;
@@ -197,7 +202,7 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
       checked_endpoint = *ok;
     }
     if (!tables.contains(*vendor)) {
-      auto table = load_mapping_table(*vendor, options.mappings_dir);
+      auto table = load_mapping_table(*vendor, options.mappings_dir, impl->registry);
       if (!table) return std::unexpected(std::move(table).error());
       tables.emplace(*vendor, *table);
     }

@@ -217,7 +217,7 @@ bool json_equal(const boost::json::value& a, const boost::json::value& b) {
 
 Result<std::vector<ExampleOutcome>> run_mapping_examples(const std::string& vendor, const std::string& mappings_dir,
                                                          const Registry* registry) {
-  auto table = load_mapping_table(vendor, mappings_dir);
+  auto table = load_mapping_table(vendor, mappings_dir, registry);
   if (!table) return std::unexpected(std::move(table).error());
   std::vector<ExampleOutcome> out;
   const auto& examples = (*table)->examples();

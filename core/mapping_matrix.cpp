@@ -58,7 +58,7 @@ Result<MappingMatrix> build_mapping_matrix(const Registry& registry, const std::
   MappingMatrix m;
   std::vector<std::shared_ptr<const MappingTable>> tables;
   for (const auto& vendor : registry.vendors()) {
-    auto table = load_mapping_table(vendor, mappings_dir);
+    auto table = load_mapping_table(vendor, mappings_dir, &registry);
     if (!table) return std::unexpected(std::move(table).error());
     m.vendors.push_back(vendor);
     m.titles.push_back((*table)->title());

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,26 +22,49 @@
 #include "expbridge/error.hpp"
 #include "emulator/loopback_server.hpp"
 
+namespace expbridge {
+class Registry;  // expbridge/adapter.hpp; declared only, so an emulator never sees the adapter interface
+}  // namespace expbridge
+
 namespace expbridge::emulator {
 
+/// An environment variable a client of an emulator needs, with the value the emulator
+/// accepts: a documented example value, never a secret.
+struct Credential {
+  std::string variable;  ///< e.g. `AWS_ACCESS_KEY_ID`
+  std::string value;
+};
 
+/// An error the host injects (a fault with a `status`), for the emulator to answer in its
+/// vendor's own error shape (status, error code, message, request id where the vendor puts
+/// them), so the adapter under test parses it the way it parses the real thing.
+struct InjectedError {
+  int status = 0;
+  std::string message;  ///< what goes where the vendor puts its error message
+  /// Set for a fault with `echo_headers`: the request's Authorization value, to put where
+  /// the vendor puts its request id (header or body) — a hostile vendor echoing the request.
+  /// Unset: the emulator's usual request id.
+  std::optional<std::string> echoed_request_id;
+};
 
-
-/// The credentials every emulator accepts. They are the documented example values, not secrets.
-struct TestCredentials {
-  static constexpr const char* aws_access_key_id = "AKIDEXAMPLE";
-  static constexpr const char* aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-  static constexpr const char* launchdarkly_token = "api-emulator-token";
-  static constexpr const char* auth0_client_id = "emulator-client-id";
-  static constexpr const char* auth0_client_secret = "emulator-client-secret";
+/// How `expbridge emulate` points a config at one emulator: a backend of the samples'
+/// config (samples/backends.yaml), whose ids the emulator's default fixture holds.
+struct SampleBackend {
+  std::string name;      ///< the backend's name in the config, e.g. `aws`
+  std::string settings;  ///< its settings as YAML flow-mapping members, without `endpoint`
+  std::string binding;   ///< its binding of the `checkout-redesign` experiment, a YAML flow mapping
 };
 
 /// One vendor's emulator. Implementations keep their own state; the host serialises
 /// calls (one at a time), so an emulator needs no locking of its own.
+///
+/// An emulator is a second witness of its vendor's rules: it is written from the vendor's
+/// documentation (and checked against the official SDKs), never from its adapter. It never
+/// includes the adapter nor reads the mapping tables.
 class VendorEmulator {
  public:
   virtual ~VendorEmulator() = default;
-  /// The vendor name, as in the registry (`appconfig`, ...).
+  /// The vendor name, as in the registry (`Vendor::name`).
   virtual std::string_view vendor() const = 0;
   /// True when this emulator serves `request` (decided by path, and for AWS by the
   /// SigV4 credential scope's service when paths could collide).
@@ -47,15 +72,29 @@ class VendorEmulator {
   /// Answers a request it serves: auth checked first, then the operation, with the
   /// vendor's status codes and error bodies.
   virtual ServerReply handle(const ServerRequest& request) = 0;
-  /// Replaces the state with the fixture's `<vendor>:` section (defaults: adapters/<vendor>/<vendor>_emulator_fixture.yaml).
+  /// Replaces the state with the fixture's `<vendor>:` section (`{}` when it has none).
   /// Unknown keys are errors.
   virtual Status seed(const boost::json::value& fixture) = 0;
   /// The whole state as JSON (what tests assert on, and `GET /_emulator/state`).
   virtual boost::json::value state() const = 0;
-};
 
-/// The built-in emulators, one per vendor (the one list a new vendor's emulator is added to).
-std::vector<std::unique_ptr<VendorEmulator>> make_builtin_emulators();
+  // What the host asks of every emulator, so that the host names no vendor.
+
+  /// The environment variables a client needs to be accepted, with their values. Two
+  /// emulators may name one variable (AWS vendors share the AWS key pair) only with one value.
+  virtual std::vector<Credential> credentials() const = 0;
+  /// The vendor-shaped answer to an injected fault. The host adds what every vendor shares
+  /// (Retry-After, the echoed headers, X-Emulator-Fault).
+  virtual ServerReply injected_error(const InjectedError& error) const = 0;
+  /// The default fixture's text (YAML): a mapping with at most the `<vendor>:` section
+  /// (adapters/<vendor>/<vendor>_emulator_fixture.yaml, embedded at build time).
+  virtual Result<std::string_view> default_fixture() const = 0;
+  /// The backend `expbridge emulate` prints for this vendor; none = it prints none.
+  virtual std::optional<SampleBackend> sample_backend() const = 0;
+
+  /// The value of `variable` among `credentials()`, if it is one.
+  std::optional<std::string> credential(std::string_view variable) const;
+};
 
 /// A fault to inject on matching requests (fixture `faults:` or `POST /_emulator/faults`).
 struct Fault {
@@ -89,17 +128,27 @@ class EmulatorHost {
  public:
   struct Options {
     std::uint16_t port = 0;          ///< 0 = an ephemeral port
-    boost::json::value fixture;      ///< null = the embedded default fixture
+    boost::json::value fixture;      ///< null = the emulators' default fixtures, merged
+    /// The vendors whose emulators to run (those that have one); nullptr = `Registry::builtin()`.
+    /// Must outlive `start`.
+    const Registry* registry = nullptr;
   };
   static Result<std::unique_ptr<EmulatorHost>> start(Options options);
   ~EmulatorHost();
 
   std::uint16_t port() const;
   std::string base_url() const;  ///< `http://127.0.0.1:PORT`
+  /// The vendors of the emulators it runs, in registry order.
+  std::vector<std::string> vendors() const;
   /// Every emulator's state, `{vendor: state}`.
   boost::json::value state() const;
   Status set_faults(std::vector<Fault> faults);
   Status reset();  ///< back to the fixture
+  /// What a client needs in its environment: every emulator's credentials (see
+  /// `merge_credentials`), fixed at start.
+  const std::vector<Credential>& credentials() const { return credentials_; }
+  /// The backends `expbridge emulate` prints, one per emulator that has a sample, in registry order.
+  std::vector<SampleBackend> sample_backends() const;
   /// Requests answered so far, per vendor (including refused ones).
   std::map<std::string, std::size_t> request_counts() const;
 
@@ -127,6 +176,7 @@ class EmulatorHost {
   mutable std::mutex mutex_;
   boost::json::value fixture_;
   std::vector<std::unique_ptr<VendorEmulator>> emulators_;
+  std::vector<Credential> credentials_;
   std::vector<Fault> faults_;
   std::map<std::string, std::size_t> counts_;
   std::deque<Received> journal_;
@@ -138,9 +188,21 @@ class EmulatorHost {
 std::string percent_decode(std::string_view text, bool plus_is_space = false);
 /// The standard reason phrase of an HTTP status ("Conflict"), or "Error".
 std::string_view reason_phrase(int status);
-/// The environment a client of the emulators needs: the test credentials under the variable
-/// names the sample config uses (AWS_ACCESS_KEY_ID, LD_API_TOKEN, AUTH0_CLIENT_ID, ...).
-std::optional<std::string> test_environment(std::string_view name);
+/// A fresh emulator of each of `registry`'s vendors that has one, in registry order; an
+/// internal error when one's `vendor()` is not the name it is registered under.
+Result<std::vector<std::unique_ptr<VendorEmulator>>> make_emulators(const Registry& registry);
+/// The credentials of all `emulators`, by variable name (one entry a variable); an internal
+/// error when two emulators give one variable different values.
+Result<std::vector<Credential>> merge_credentials(const std::vector<std::unique_ptr<VendorEmulator>>& emulators);
+/// The same for the emulators of `registry`'s vendors: what a client of `expbridge emulate`
+/// or `demo` needs in its environment.
+Result<std::vector<Credential>> test_credentials(const Registry& registry);
+/// The fixture the host starts from when given none: every emulator's `default_fixture()`
+/// of `registry`'s vendors, merged (each holds only its own section).
+Result<boost::json::value> default_fixture(const Registry& registry);
+/// `credentials` as an environment lookup (for `ApplyOptions::environment`): nothing else is
+/// in it, so a test or the demo never reads the real environment.
+std::function<std::optional<std::string>(std::string_view)> test_environment(std::vector<Credential> credentials);
 /// A JSON reply with the given status.
 ServerReply json_reply(int status, const boost::json::value& body, std::vector<std::pair<std::string, std::string>> headers = {});
 /// The path part of a request target (before `?`), and its decoded segments.
@@ -159,5 +221,16 @@ struct SigV4Check {
 SigV4Check check_sigv4(const ServerRequest& request, std::string_view service);
 /// An AWS restJson1 error reply: x-amzn-ErrorType, x-amzn-RequestId, body {message_member: message}.
 ServerReply aws_error(int status, std::string_view code, std::string_view message, std::string_view message_member = "message");
+
+/// A vendor's error code for an injected `status`: the one `codes` lists for it, else
+/// `client_error` below 500, else `server_error`.
+std::string_view error_code_for(int status, std::initializer_list<std::pair<int, std::string_view>> codes,
+                                std::string_view client_error, std::string_view server_error);
+
+/// The key pair `check_sigv4` accepts: AWS's documented example credentials, not a secret.
+std::vector<Credential> aws_example_credentials();
+/// An injected error as an AWS restJson1 service answers: the error type its SDKs expect for
+/// the status, and the echoed request id (if any) as x-amzn-RequestId.
+ServerReply aws_injected_error(const InjectedError& error);
 
 }  // namespace expbridge::emulator

@@ -5,12 +5,15 @@
 // emulator. One mutex serialises requests and the public calls, so emulators need no
 // locking and tests may read state() while a client runs.
 //
+// The host names no vendor: it runs the emulators of the vendors of a `Registry`, and asks
+// each emulator for what differs between vendors (credentials, the shape of an injected
+// error, its default fixture, its sample backend).
+//
 // Fixture rules (see fixtures.hpp): sections are named by the emulators' vendor() plus
 // `faults`; any other key is an error. A vendor without a section, or with an empty (null)
 // one, is seeded with an empty mapping `{}` — "no resources" — so an emulator's seed()
-// only ever sees a mapping. The embedded default fixture is the one exception to
-// strictness: a section whose vendor has no registered emulator is dropped, so a
-// <vendor>_emulator_fixture.yaml may land before its emulator is registered.
+// only ever sees a mapping. The default fixture is the merge of each emulator's own
+// default, which may hold its own section only.
 //
 // Control endpoints:
 //   GET  /_emulator/state     200 {vendor: state}
@@ -18,8 +21,6 @@
 //   GET  /_emulator/faults    200 [fault] (what is left of them)
 //   POST /_emulator/faults    body [fault], replaces the current ones; 200 {"faults": n}, 400 on a bad list
 //   POST /_emulator/reset     back to the fixture (state, its faults, zero counts); 200 {"reset": true}
-#include "emulator/emulator_host.hpp"
-
 #include <algorithm>
 #include <cctype>
 #include <exception>
@@ -31,6 +32,8 @@
 #include <boost/system/system_error.hpp>
 
 #include "emulator/emulator.hpp"
+#include "expbridge/adapter.hpp"
+#include "document.hpp"
 #include "emulator/fixtures.hpp"
 #include "json_reader.hpp"
 
@@ -38,14 +41,6 @@ namespace expbridge::emulator {
 namespace {
 
 using Emulators = std::vector<std::unique_ptr<VendorEmulator>>;
-
-std::mutex factory_mutex;
-EmulatorFactory factory_override;
-
-Emulators make_emulators() {
-  std::lock_guard lock(factory_mutex);
-  return factory_override ? factory_override() : make_builtin_emulators();
-}
 
 constexpr std::string_view kControlPrefix = "/_emulator";
 constexpr std::string_view kFaultsKey = "faults";
@@ -122,67 +117,64 @@ boost::json::value collect_state(const Emulators& emulators) {
 }
 
 
-/// An injected error in the vendor's own error shape (shared/vendors/<vendor>.md), so the
-/// adapter under test parses it the way it parses the real thing. Unknown vendors (fakes,
-/// future ones) get a plain {"message"}.
-ServerReply fault_reply(std::string_view vendor, const Fault& fault, const ServerRequest& request) {
-  const int status = fault.status;
-  std::string message = "injected fault (status " + std::to_string(status) + ")";
+/// An injected error: the emulator gives its vendor's shape (shared/vendors/<vendor>.md); the
+/// host adds what every vendor shares. With `echo_headers` it answers like a hostile vendor,
+/// proxy or firewall that echoes the request back, secrets included, so tests prove that
+/// expbridge redacts whatever a vendor sends back.
+ServerReply fault_reply(const VendorEmulator& emulator, const Fault& fault, const ServerRequest& request) {
+  InjectedError error;
+  error.status = fault.status;
+  error.message = "injected fault (status " + std::to_string(fault.status) + ")";
   boost::json::object echoed;
   std::string authorization;
   if (fault.echo_headers) {
-    message += "; the request was:";
+    error.message += "; the request was:";
     for (const auto& [name, value] : request.headers) {
-      message += "\r\n" + name + ": " + value;
+      error.message += "\r\n" + name + ": " + value;
       echoed[name] = value;
       std::string lower_name = name;
       for (char& c : lower_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (lower_name == "authorization") authorization = value;
     }
+    error.echoed_request_id = authorization;
   }
-  ServerReply reply;
-  if (vendor == "appconfig" || vendor == "evidently") {
-    std::string_view code = status == 400   ? "ValidationException"
-                            : status == 401 ? "UnrecognizedClientException"
-                            : status == 403 ? "AccessDeniedException"
-                            : status == 404 ? "ResourceNotFoundException"
-                            : status == 409 ? "ConflictException"
-                            : status == 429 ? "ThrottlingException"
-                            : status == 503 ? "ServiceUnavailableException"
-                            : status < 500  ? "BadRequestException"
-                                            : "InternalServerException";
-    reply = aws_error(status, code, message);
-  } else if (vendor == "launchdarkly") {
-    std::string_view code = status == 400   ? "invalid_request"
-                            : status == 401 ? "unauthorized"
-                            : status == 403 ? "forbidden"
-                            : status == 404 ? "not_found"
-                            : status == 409 ? "conflict"
-                            : status == 429 ? "rate_limited"
-                            : status < 500  ? "invalid_request"
-                                            : "internal_server_error";
-    reply = json_reply(status, boost::json::object{{"code", code}, {"message", message}, {"id", "emulator-fault"}});
-  } else if (vendor == "auth0") {
-    reply = json_reply(status, boost::json::object{{"statusCode", status}, {"error", reason_phrase(status)}, {"message", message}});
-  } else {
-    reply = json_reply(status, boost::json::object{{"message", message}});
-  }
-  if (status == 429 && fault.retry_after_s >= 0) reply.headers.emplace_back("Retry-After", std::to_string(fault.retry_after_s));
+  ServerReply reply = emulator.injected_error(error);
+  if (fault.status == 429 && fault.retry_after_s >= 0)
+    reply.headers.emplace_back("Retry-After", std::to_string(fault.retry_after_s));
   if (fault.echo_headers) {
-    // Also where a request id is read from (header or body), since that reaches reports too.
     boost::system::error_code ec;
     auto body = boost::json::parse(reply.body, ec);
+    // A body that is not a JSON object (a vendor answering in text) keeps its shape: the
+    // message and the X-Echo-Authorization header still carry the echo.
     if (!ec && body.is_object()) {
       body.as_object()["request_headers"] = echoed;
-      if (vendor == "launchdarkly") body.as_object()["id"] = authorization;
       reply.body = boost::json::serialize(body);
     }
-    for (auto& [name, value] : reply.headers)
-      if (name == "x-amzn-RequestId" || name == "x-request-id") value = authorization;
-    if (vendor == "auth0") reply.headers.emplace_back("x-request-id", authorization);
     reply.headers.emplace_back("X-Echo-Authorization", authorization);
   }
   return reply;
+}
+
+Result<boost::json::value> merged_default_fixture(const Emulators& emulators) {
+  boost::json::object merged;
+  for (const auto& emulator : emulators) {
+    const std::string vendor(emulator->vendor());
+    auto text = emulator->default_fixture();
+    if (!text) return std::unexpected(std::move(text).error());
+    if (text->find_first_not_of(" \t\r\n") == std::string_view::npos) continue;  // no resources
+    auto doc = parse_document(*text, "<the " + vendor + " emulator's default fixture>");
+    if (!doc) return std::unexpected(std::move(doc).error());
+    if (doc->root.is_null()) continue;  // only comments: no resources either
+    if (!doc->root.is_object()) return std::unexpected(doc->error_at("", "a fixture must be a mapping of sections"));
+    for (const auto& [key, section] : doc->root.get_object()) {
+      // Only its own section: so two emulators' defaults can never clash.
+      if (key != vendor)
+        return std::unexpected(doc->error_at(std::string(key), "an emulator's default fixture holds only its own '" +
+                                                                   vendor + ":' section"));
+      merged[key] = section;
+    }
+  }
+  return boost::json::value(std::move(merged));
 }
 
 bool fault_matches(const Fault& fault, std::string_view vendor, const ServerRequest& request) {
@@ -224,34 +216,33 @@ boost::json::value counts_to_json(const std::map<std::string, std::size_t>& coun
 
 }  // namespace
 
-ScopedEmulatorFactory::ScopedEmulatorFactory(EmulatorFactory factory) {
-  std::lock_guard lock(factory_mutex);
-  factory_override = std::move(factory);
-}
-
-ScopedEmulatorFactory::~ScopedEmulatorFactory() {
-  std::lock_guard lock(factory_mutex);
-  factory_override = nullptr;
-}
-
 Result<std::unique_ptr<EmulatorHost>> EmulatorHost::start(Options options) {
   std::unique_ptr<EmulatorHost> host(new EmulatorHost());
-  host->emulators_ = make_emulators();
-  for (std::size_t i = 0; i < host->emulators_.size(); ++i)
-    for (std::size_t j = 0; j < i; ++j)
-      if (host->emulators_[i]->vendor() == host->emulators_[j]->vendor())
-        return std::unexpected(make_error(ErrorCode::internal, "two emulators for vendor '" +
-                                                                   std::string(host->emulators_[i]->vendor()) + "'"));
+  auto emulators = make_emulators(options.registry != nullptr ? *options.registry : Registry::builtin());
+  if (!emulators) return std::unexpected(std::move(emulators).error());
+  host->emulators_ = std::move(*emulators);
+  auto credentials = merge_credentials(host->emulators_);
+  if (!credentials) return std::unexpected(std::move(credentials).error());
+  host->credentials_ = std::move(*credentials);
+  // The printed config holds every sample backend under its name: two of one name would make it
+  // a document with a duplicate key.
+  std::vector<std::pair<std::string, std::string_view>> sample_names;  // name -> vendor
+  for (const auto& emulator : host->emulators_) {
+    auto sample = emulator->sample_backend();
+    if (!sample) continue;
+    auto same = std::find_if(sample_names.begin(), sample_names.end(), [&](const auto& n) { return n.first == sample->name; });
+    if (same != sample_names.end())
+      return std::unexpected(make_error(ErrorCode::internal, "the " + std::string(same->second) + " and " +
+                                                                 std::string(emulator->vendor()) +
+                                                                 " emulators both name their sample backend '" +
+                                                                 sample->name + "'"));
+    sample_names.emplace_back(sample->name, emulator->vendor());
+  }
 
   if (options.fixture.is_null()) {
-    auto merged = default_fixture();
+    auto merged = merged_default_fixture(host->emulators_);
     if (!merged) return std::unexpected(std::move(merged).error());
-    // Sections of vendors not registered (yet) are dropped: see the file comment. Copied
-    // rather than erased in place, which would reorder the members.
-    boost::json::object kept;
-    for (const auto& [key, section] : merged->as_object())
-      if (key == kFaultsKey || has_vendor(host->emulators_, key)) kept[key] = section;
-    host->fixture_ = std::move(kept);
+    host->fixture_ = std::move(*merged);
   } else {
     host->fixture_ = std::move(options.fixture);
   }
@@ -306,6 +297,21 @@ Status EmulatorHost::reset() {
   counts_.clear();
   journal_.clear();
   return {};
+}
+
+std::vector<std::string> EmulatorHost::vendors() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& emulator : emulators_) out.emplace_back(emulator->vendor());
+  return out;
+}
+
+std::vector<SampleBackend> EmulatorHost::sample_backends() const {
+  std::lock_guard lock(mutex_);
+  std::vector<SampleBackend> out;
+  for (const auto& emulator : emulators_)
+    if (auto sample = emulator->sample_backend()) out.push_back(std::move(*sample));
+  return out;
 }
 
 std::map<std::string, std::size_t> EmulatorHost::request_counts() const {
@@ -384,7 +390,7 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
       return reply;
     }
     if (applied.status != 0) {
-      ServerReply reply = applied.body ? literal_reply(applied) : fault_reply(vendor, applied, request);
+      ServerReply reply = applied.body ? literal_reply(applied) : fault_reply(*target, applied, request);
       reply.headers.emplace_back("X-Emulator-Fault", "injected");
       reply.delay = latency;
       shape_answer(reply, applied);
@@ -418,5 +424,11 @@ std::vector<EmulatorHost::Received> EmulatorHost::received_requests() const {
 }
 
 std::size_t EmulatorHost::connections_accepted() const { return server_->connections_accepted(); }
+
+Result<boost::json::value> default_fixture(const Registry& registry) {
+  auto emulators = make_emulators(registry);
+  if (!emulators) return std::unexpected(std::move(emulators).error());
+  return merged_default_fixture(*emulators);
+}
 
 }  // namespace expbridge::emulator

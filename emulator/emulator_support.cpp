@@ -11,6 +11,10 @@
 namespace expbridge::emulator {
 namespace {
 
+// AWS's documented example key pair (the SigV4 documentation's own): what check_sigv4 accepts.
+constexpr const char* kAwsExampleAccessKeyId = "AKIDEXAMPLE";
+constexpr const char* kAwsExampleSecretAccessKey = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
 std::string request_id() {
   static std::atomic<unsigned> counter{0};
   char buf[48];
@@ -74,15 +78,6 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::optional<std::string> test_environment(std::string_view name) {
-  if (name == "AWS_ACCESS_KEY_ID") return TestCredentials::aws_access_key_id;
-  if (name == "AWS_SECRET_ACCESS_KEY") return TestCredentials::aws_secret_access_key;
-  if (name == "LD_API_TOKEN") return TestCredentials::launchdarkly_token;
-  if (name == "AUTH0_CLIENT_ID") return TestCredentials::auth0_client_id;
-  if (name == "AUTH0_CLIENT_SECRET") return TestCredentials::auth0_client_secret;
-  return std::nullopt;
-}
-
 ServerReply json_reply(int status, const boost::json::value& body, std::vector<std::pair<std::string, std::string>> headers) {
   ServerReply reply;
   reply.status = status;
@@ -132,6 +127,35 @@ ServerReply aws_error(int status, std::string_view code, std::string_view messag
   return json_reply(status, body, {{"x-amzn-ErrorType", std::string(code)}, {"x-amzn-RequestId", request_id()}});
 }
 
+std::vector<Credential> aws_example_credentials() {
+  return {{"AWS_ACCESS_KEY_ID", kAwsExampleAccessKeyId}, {"AWS_SECRET_ACCESS_KEY", kAwsExampleSecretAccessKey}};
+}
+
+std::string_view error_code_for(int status, std::initializer_list<std::pair<int, std::string_view>> codes,
+                                std::string_view client_error, std::string_view server_error) {
+  for (const auto& [listed, code] : codes)
+    if (listed == status) return code;
+  return status < 500 ? client_error : server_error;
+}
+
+ServerReply aws_injected_error(const InjectedError& error) {
+  const int status = error.status;
+  const std::string_view code = error_code_for(status,
+                                               {{400, "ValidationException"},
+                                                {401, "UnrecognizedClientException"},
+                                                {403, "AccessDeniedException"},
+                                                {404, "ResourceNotFoundException"},
+                                                {409, "ConflictException"},
+                                                {429, "ThrottlingException"},
+                                                {503, "ServiceUnavailableException"}},
+                                               "BadRequestException", "InternalServerException");
+  ServerReply reply = aws_error(status, code, error.message);
+  if (error.echoed_request_id)
+    for (auto& [name, value] : reply.headers)
+      if (name == "x-amzn-RequestId") value = *error.echoed_request_id;
+  return reply;
+}
+
 SigV4Check check_sigv4(const ServerRequest& request, std::string_view service) {
   SigV4Check check;
   auto refuse = [&](int status, std::string_view code, std::string message) {
@@ -159,7 +183,7 @@ SigV4Check check_sigv4(const ServerRequest& request, std::string_view service) {
   }
   if (scope.size() != 5 || signature.empty() || signed_headers.empty())
     return refuse(400, "IncompleteSignatureException", "Authorization header requires Credential, SignedHeaders and Signature");
-  if (scope[0] != TestCredentials::aws_access_key_id)
+  if (scope[0] != kAwsExampleAccessKeyId)
     return refuse(403, "UnrecognizedClientException", "The security token included in the request is invalid.");
   if (scope[3] != service)
     return refuse(403, "InvalidSignatureException", "Credential should be scoped to correct service: '" + std::string(service) + "'.");
@@ -190,7 +214,7 @@ SigV4Check check_sigv4(const ServerRequest& request, std::string_view service) {
     }
     start = end + 1;
   }
-  auth::AwsCredentials credentials{TestCredentials::aws_access_key_id, TestCredentials::aws_secret_access_key, ""};
+  auth::AwsCredentials credentials{kAwsExampleAccessKeyId, kAwsExampleSecretAccessKey, ""};
   if (auto token = request.header("x-amz-security-token")) credentials.session_token = *token;
   auth::SigV4Options options;
   options.region = scope[2];

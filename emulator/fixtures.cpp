@@ -1,4 +1,4 @@
-// Emulator fixtures: the merge of the embedded defaults, and strict fault parsing.
+// Emulator fixtures: reading them, and strict fault parsing.
 #include "emulator/fixtures.hpp"
 
 #include <algorithm>
@@ -137,28 +137,6 @@ Result<Fault> parse_fault(const boost::json::value& value, const std::string& pa
 }
 
 }  // namespace
-
-Result<boost::json::value> default_fixture() {
-  boost::json::object merged;
-  std::vector<std::pair<std::string, std::string>> origin;  // key -> file that defined it
-  for (const auto& file : embedded_fixture_files()) {
-    const std::string source = "<embedded fixture " + std::string(file.name) + ">";
-    auto doc = parse_document(file.text, source);
-    if (!doc) return std::unexpected(std::move(doc).error());
-    if (doc->root.is_null()) continue;  // an empty file contributes nothing
-    if (!doc->root.is_object())
-      return std::unexpected(doc->error_at("", "a fixture file must be a mapping of sections"));
-    for (const auto& [key, section] : doc->root.get_object()) {
-      auto clash = std::find_if(origin.begin(), origin.end(), [&](const auto& o) { return o.first == key; });
-      if (clash != origin.end())
-        return std::unexpected(doc->error_at(std::string(key), "section '" + std::string(key) +
-                                                                   "' is also defined by " + clash->second));
-      origin.emplace_back(std::string(key), std::string(file.name));
-      merged[key] = section;
-    }
-  }
-  return boost::json::value(std::move(merged));
-}
 
 Result<boost::json::value> load_fixture(const std::string& path) {
   auto doc = load_document(path);

@@ -84,11 +84,20 @@ std::string raw_head(int status, const std::vector<std::pair<std::string, std::s
 
 }  // namespace
 
-std::optional<std::string> ServerRequest::header(std::string_view name) const {
+namespace {
+
+std::optional<std::string> find_header(const std::vector<std::pair<std::string, std::string>>& headers,
+                                       std::string_view name) {
   for (const auto& [key, value] : headers)
     if (iequals(key, name)) return value;
   return std::nullopt;
 }
+
+}  // namespace
+
+std::optional<std::string> ServerRequest::header(std::string_view name) const { return find_header(headers, name); }
+
+std::optional<std::string> ServerReply::header(std::string_view name) const { return find_header(headers, name); }
 
 struct LoopbackServer::Impl {
   /// A live connection, as seen by `close_idle_connections`. Server thread only.

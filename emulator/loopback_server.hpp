@@ -51,6 +51,9 @@ struct ServerReply {
   Action action = Action::respond;
   bool close_connection = false;  ///< answer with `Connection: close` and close afterwards
 
+  /// First header with that name (case-insensitive), as a client would read it.
+  std::optional<std::string> header(std::string_view name) const;
+
   static ServerReply text(int status, std::string body) {
     ServerReply reply;
     reply.status = status;

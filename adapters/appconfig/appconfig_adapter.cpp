@@ -531,8 +531,9 @@ Result<AppConfigOptions> read_options(const BackendContext& context, const AppCo
 
 }  // namespace
 
-Status register_appconfig(Registry& registry) {
-  return register_adapter<AppConfigAdapter>(registry, kVendor, read_options);
+Result<std::unique_ptr<Adapter>> make_appconfig_adapter(const BackendContext& context) {
+  static const AdapterFactory factory = adapter_factory<AppConfigAdapter>(kVendor, read_options);
+  return factory(context);
 }
 
 }  // namespace expbridge

@@ -56,6 +56,7 @@
 #include <boost/json/parse.hpp>
 
 #include "json_reader.hpp"
+#include "emulator/fixtures.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::emulator {
@@ -593,6 +594,12 @@ std::optional<std::string> query_value(const std::vector<std::pair<std::string, 
 class AppConfigEmulator final : public VendorEmulator {
  public:
   std::string_view vendor() const override { return "appconfig"; }
+
+  // What the host asks of every emulator: defined apart, at the end of this file.
+  std::vector<Credential> credentials() const override;
+  ServerReply injected_error(const InjectedError& error) const override;
+  Result<std::string_view> default_fixture() const override;
+  std::optional<SampleBackend> sample_backend() const override;
 
   bool serves(const ServerRequest& request) const override {
     // AppConfig's control plane owns /applications/... and the top-level /experimentdefinitions;
@@ -1183,6 +1190,20 @@ class AppConfigEmulator final : public VendorEmulator {
   std::uint64_t deletes_ = 0;
   std::string region_ = "us-east-1";  ///< from the last request's credential scope, for ARNs
 };
+
+// ---------------------------------------------------------------------------------------------
+// What the host asks of every emulator (credentials, injected errors, default fixture, sample)
+
+std::vector<Credential> AppConfigEmulator::credentials() const { return aws_example_credentials(); }
+
+ServerReply AppConfigEmulator::injected_error(const InjectedError& error) const { return aws_injected_error(error); }
+
+Result<std::string_view> AppConfigEmulator::default_fixture() const { return embedded_fixture("appconfig_emulator_fixture.yaml"); }
+
+std::optional<SampleBackend> AppConfigEmulator::sample_backend() const {
+  return SampleBackend{"aws", "vendor: appconfig, region: us-east-1, application: abc1234",
+                       "{definition: bsxyd7k, run: 1, treatments: {control: c, two-step: t1}}"};
+}
 
 }  // namespace
 

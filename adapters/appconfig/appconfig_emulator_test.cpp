@@ -36,7 +36,9 @@ void sign(ServerRequest& r, const Signing& signing = {}) {
   s.query = q == std::string::npos ? "" : r.target.substr(q + 1);
   s.headers = r.headers;
   s.body = r.body;
-  auth::AwsCredentials credentials{TestCredentials::aws_access_key_id, TestCredentials::aws_secret_access_key, ""};
+  const auto emulator = make_appconfig_emulator();  // the keys it accepts
+  auth::AwsCredentials credentials{emulator->credential("AWS_ACCESS_KEY_ID").value(),
+                                   emulator->credential("AWS_SECRET_ACCESS_KEY").value(), ""};
   auth::SigV4Options options;
   options.region = signing.region;
   options.service = signing.service;
@@ -620,6 +622,18 @@ TEST_F(AppConfigEmulatorTest, SampleUpdatesInDemoOrder) {
   EXPECT_EQ(types, (std::vector<std::string>{"RUN_STOPPED", "EXPOSURE_UPDATED", "RUN_STARTED"}));
   EXPECT_EQ(run.at("Events").at(2).at("ExposurePercentage").to_number<double>(), 25.0);
   EXPECT_EQ(run.at("Events").at(1).at("ExposurePercentage").to_number<double>(), 75.0);
+}
+
+// An injected fault answers as AWS does: the error type for the status, a request id, and the
+// echoed Authorization as that id when the fault echoes.
+TEST(AppConfigEmulatorFaults, InjectedErrorsTakeTheAwsShape) {
+  const auto emulator = make_appconfig_emulator();
+  auto reply = emulator->injected_error({429, "injected", std::nullopt});
+  EXPECT_EQ(reply.status, 429);
+  EXPECT_EQ(reply.header("x-amzn-ErrorType"), "ThrottlingException");
+  EXPECT_TRUE(reply.header("x-amzn-RequestId"));
+  EXPECT_EQ(json::parse(reply.body).at("message"), "injected");
+  EXPECT_EQ(emulator->injected_error({503, "m", "AWS4 echoed"}).header("x-amzn-RequestId"), "AWS4 echoed");
 }
 
 }  // namespace

@@ -294,8 +294,9 @@ Result<Auth0Options> read_options(const BackendContext& context, const Auth0Tabl
 
 }  // namespace
 
-Status register_auth0(Registry& registry) {
-  return register_adapter<Auth0Adapter>(registry, kVendor, read_options);
+Result<std::unique_ptr<Adapter>> make_auth0_adapter(const BackendContext& context) {
+  static const AdapterFactory factory = adapter_factory<Auth0Adapter>(kVendor, read_options);
+  return factory(context);
 }
 
 }  // namespace expbridge

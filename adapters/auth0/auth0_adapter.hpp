@@ -5,10 +5,12 @@
 
 namespace expbridge {
 
-/// Registers the `auth0` vendor. Backend settings: `domain` (the tenant's Auth0 host name),
-/// `client_id_env` and `client_secret_env` (names of the environment variables holding the
-/// Machine-to-Machine application's credentials). Binding: `id` (`exp_…`) and `variations`
+/// Builds an `auth0` backend (the adapter factory of `auth0_vendor()`).
+///
+/// Backend settings: `domain` (the tenant's Auth0 host name), `client_id_env` and
+/// `client_secret_env` (names of the environment variables holding the Machine-to-Machine
+/// application's credentials). Binding: `id` (`exp_…`) and `variations`
 /// (neutral variation key -> `var_…`).
-Status register_auth0(Registry& registry);
+Result<std::unique_ptr<Adapter>> make_auth0_adapter(const BackendContext& context);
 
 }  // namespace expbridge

@@ -70,11 +70,16 @@
 #include <boost/json/parse.hpp>
 
 #include "json_reader.hpp"
+#include "emulator/fixtures.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::emulator {
 namespace json = boost::json;
 namespace {
+
+// The Machine-to-Machine application the emulator knows: example values, not secrets.
+constexpr const char* kExampleClientId = "emulator-client-id";
+constexpr const char* kExampleClientSecret = "emulator-client-secret";
 
 using Clock = std::chrono::system_clock;
 
@@ -417,6 +422,12 @@ class Auth0Emulator final : public VendorEmulator {
 
   std::string_view vendor() const override { return "auth0"; }
 
+  // What the host asks of every emulator: defined apart, at the end of this file.
+  std::vector<Credential> credentials() const override;
+  ServerReply injected_error(const InjectedError& error) const override;
+  Result<std::string_view> default_fixture() const override;
+  std::optional<SampleBackend> sample_backend() const override;
+
   bool serves(const ServerRequest& request) const override {
     std::string_view path = path_of(request);
     // Only the experimentation subtree: LaunchDarkly's API also lives under /api/v2.
@@ -477,7 +488,7 @@ class Auth0Emulator final : public VendorEmulator {
     auto secret = field("client_secret");
     // One M2M application; a wrong id or secret (or a private-key assertion, not emulated) is
     // the same 401, so a caller cannot probe which part was wrong.
-    if (client_id != TestCredentials::auth0_client_id || secret != TestCredentials::auth0_client_secret)
+    if (client_id != kExampleClientId || secret != kExampleClientSecret)
       return oauth_error(401, "access_denied", "Unauthorized");
     // unverified status: an M2M application is only granted client_credentials.
     if (*grant != "client_credentials")
@@ -1105,6 +1116,29 @@ json::value Auth0Emulator::state() const {
   out["feature_flags"] = std::move(flags);
   out["experiments"] = std::move(experiments);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the host asks of every emulator (credentials, injected errors, default fixture, sample)
+
+std::vector<Credential> Auth0Emulator::credentials() const {
+  return {{"AUTH0_CLIENT_ID", kExampleClientId}, {"AUTH0_CLIENT_SECRET", kExampleClientSecret}};
+}
+
+// The Management API's error body: {statusCode, error, message}; its request id is a header.
+ServerReply Auth0Emulator::injected_error(const InjectedError& error) const {
+  ServerReply reply = json_reply(error.status, boost::json::object{{"statusCode", error.status},
+                                                                   {"error", reason_phrase(error.status)},
+                                                                   {"message", error.message}});
+  if (error.echoed_request_id) reply.headers.emplace_back("x-request-id", *error.echoed_request_id);
+  return reply;
+}
+
+Result<std::string_view> Auth0Emulator::default_fixture() const { return embedded_fixture("auth0_emulator_fixture.yaml"); }
+
+std::optional<SampleBackend> Auth0Emulator::sample_backend() const {
+  return SampleBackend{"a0", "vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, client_secret_env: AUTH0_CLIENT_SECRET",
+                       "{id: exp_4fG7hJk, variations: {control: var_2xQa, two-step: var_9bZk}}"};
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 // The Auth0 emulator: the tenant's token endpoint and the Management API v2 Experiment Center
 // experiments, feature flags and variations (facts: Auth0 Management API v2 reference,
-// `experimentation` operations). It never includes the Auth0 adapter nor reads the mapping tables.
+// `experimentation` operations).
+//
+// A second witness of the vendor's rules: written from the vendor's documentation (tests/sdk
+// has no Auth0 client to check it against), it never includes the auth0 adapter nor reads
+// mappings/auth0.yaml, so a rule the adapter gets wrong is caught rather than echoed.
 #pragma once
 
 #include <memory>

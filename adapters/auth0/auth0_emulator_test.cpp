@@ -661,5 +661,18 @@ TEST_F(Auth0Emulator, AppliesTheSamplePlansInDemoOrder) {
   EXPECT_EQ(emulator_->state().at("tokens_issued"), 1);
 }
 
+// An injected fault answers as the Management API does: {statusCode, error, message}, the
+// echoed Authorization as x-request-id when the fault echoes.
+TEST(Auth0EmulatorFaults, InjectedErrorsTakeTheManagementApiShape) {
+  const auto emulator = make_auth0_emulator();
+  auto reply = emulator->injected_error({429, "injected", std::nullopt});
+  auto body = json::parse(reply.body);
+  EXPECT_EQ(body.at("statusCode"), 429);
+  EXPECT_EQ(body.at("error"), "Too Many Requests");
+  EXPECT_EQ(body.at("message"), "injected");
+  EXPECT_FALSE(reply.header("x-request-id"));
+  EXPECT_EQ(emulator->injected_error({502, "m", "Bearer echoed"}).header("x-request-id"), "Bearer echoed");
+}
+
 }  // namespace
 }  // namespace expbridge::emulator

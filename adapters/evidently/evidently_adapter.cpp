@@ -425,8 +425,9 @@ Result<EvidentlyOptions> read_options(const BackendContext& context, const Evide
 
 }  // namespace
 
-Status register_evidently(Registry& registry) {
-  return register_adapter<EvidentlyAdapter>(registry, kVendor, read_options);
+Result<std::unique_ptr<Adapter>> make_evidently_adapter(const BackendContext& context) {
+  static const AdapterFactory factory = adapter_factory<EvidentlyAdapter>(kVendor, read_options);
+  return factory(context);
 }
 
 }  // namespace expbridge

@@ -5,7 +5,7 @@
 
 namespace expbridge {
 
-/// Registers the `evidently` vendor.
+/// Builds a `evidently` backend (the adapter factory of `evidently_vendor()`).
 ///
 /// Backend settings: `region` (an AWS region name), `project` (a project name or ARN),
 /// optional `profile` (the AWS profile whose credentials sign requests).
@@ -13,6 +13,6 @@ namespace expbridge {
 /// `experiment` (the Evidently experiment splitting that feature's traffic, which receives
 /// exposure and weights) and optional `treatments` (neutral variation key -> treatment
 /// name; a key not listed is its own treatment name; only together with `experiment`).
-Status register_evidently(Registry& registry);
+Result<std::unique_ptr<Adapter>> make_evidently_adapter(const BackendContext& context);
 
 }  // namespace expbridge

@@ -60,6 +60,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
+#include "emulator/fixtures.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::emulator {
@@ -375,6 +376,12 @@ constexpr std::size_t max_features_per_project = 100;  // Evidently's published 
 class EvidentlyEmulator final : public VendorEmulator {
  public:
   std::string_view vendor() const override { return "evidently"; }
+
+  // What the host asks of every emulator: defined apart, at the end of this file.
+  std::vector<Credential> credentials() const override;
+  ServerReply injected_error(const InjectedError& error) const override;
+  Result<std::string_view> default_fixture() const override;
+  std::optional<SampleBackend> sample_backend() const override;
 
   bool serves(const ServerRequest& request) const override {
     std::string_view path = path_of(request);
@@ -1007,6 +1014,20 @@ class EvidentlyEmulator final : public VendorEmulator {
   std::string account_ = "123456789012";
   std::map<std::string, Project> projects_;
 };
+
+// ---------------------------------------------------------------------------------------------
+// What the host asks of every emulator (credentials, injected errors, default fixture, sample)
+
+std::vector<Credential> EvidentlyEmulator::credentials() const { return aws_example_credentials(); }
+
+ServerReply EvidentlyEmulator::injected_error(const InjectedError& error) const { return aws_injected_error(error); }
+
+Result<std::string_view> EvidentlyEmulator::default_fixture() const { return embedded_fixture("evidently_emulator_fixture.yaml"); }
+
+std::optional<SampleBackend> EvidentlyEmulator::sample_backend() const {
+  return SampleBackend{"ev", "vendor: evidently, region: us-east-1, project: checkout",
+                       "{feature: checkout-redesign}"};
+}
 
 }  // namespace
 

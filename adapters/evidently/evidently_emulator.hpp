@@ -1,6 +1,9 @@
 // Amazon CloudWatch Evidently emulator: features and experiments of the control plane
-// (restJson1, SigV4 signing name `evidently`). Facts: Amazon CloudWatch Evidently API Reference;
-// it never includes the Evidently adapter nor reads the mapping tables.
+// (restJson1, SigV4 signing name `evidently`). Facts: Amazon CloudWatch Evidently API Reference.
+//
+// A second witness of the vendor's rules: written from the vendor's documentation and checked
+// against its official SDK (tests/sdk), it never includes the evidently adapter nor reads
+// mappings/evidently.yaml, so a rule the adapter gets wrong is caught rather than echoed.
 #pragma once
 
 #include <memory>

@@ -23,7 +23,7 @@ namespace json = boost::json;
 struct SignAs {
   std::string service = "evidently";
   std::string region = "us-east-1";
-  std::string secret = TestCredentials::aws_secret_access_key;
+  std::string secret = make_evidently_emulator()->credential("AWS_SECRET_ACCESS_KEY").value();
   std::string host = "evidently.us-east-1.amazonaws.com";
 };
 
@@ -44,7 +44,7 @@ ServerRequest signed_request(std::string method, std::string target, std::string
   signing.query = q == std::string::npos ? "" : request.target.substr(q + 1);
   signing.headers = request.headers;
   signing.body = request.body;
-  auth::AwsCredentials credentials{TestCredentials::aws_access_key_id, as.secret, ""};
+  auth::AwsCredentials credentials{make_evidently_emulator()->credential("AWS_ACCESS_KEY_ID").value(), as.secret, ""};
   auth::SigV4Options options;
   options.region = as.region;
   options.service = as.service;
@@ -545,6 +545,14 @@ TEST_F(EvidentlyEmulatorTest, SamplesApplyInDemoOrder) {
   EXPECT_EQ(f.at("evaluationStrategy"), "DEFAULT_VARIATION");
   EXPECT_EQ(write_json(f.at("variations")),
             R"([{"name":"control","value":{"boolValue":false}},{"name":"two-step","value":{"boolValue":true}}])");
+}
+
+TEST(EvidentlyEmulatorFaults, InjectedErrorsTakeTheAwsShape) {
+  const auto emulator = make_evidently_emulator();
+  auto reply = emulator->injected_error({404, "injected", std::nullopt});
+  EXPECT_EQ(reply.header("x-amzn-ErrorType"), "ResourceNotFoundException");
+  EXPECT_EQ(json::parse(reply.body).at("message"), "injected");
+  EXPECT_EQ(emulator->injected_error({500, "m", "AWS4 echoed"}).header("x-amzn-RequestId"), "AWS4 echoed");
 }
 
 }  // namespace

@@ -136,8 +136,9 @@ Result<LaunchDarklyOptions> read_options(const BackendContext& context, const La
 
 }  // namespace
 
-Status register_launchdarkly(Registry& registry) {
-  return register_adapter<LaunchDarklyAdapter>(registry, kVendor, read_options);
+Result<std::unique_ptr<Adapter>> make_launchdarkly_adapter(const BackendContext& context) {
+  static const AdapterFactory factory = adapter_factory<LaunchDarklyAdapter>(kVendor, read_options);
+  return factory(context);
 }
 
 }  // namespace expbridge

@@ -5,7 +5,7 @@
 
 namespace expbridge {
 
-/// Registers the `launchdarkly` vendor.
-Status register_launchdarkly(Registry& registry);
+/// Builds a `launchdarkly` backend (the adapter factory of `launchdarkly_vendor()`).
+Result<std::unique_ptr<Adapter>> make_launchdarkly_adapter(const BackendContext& context);
 
 }  // namespace expbridge

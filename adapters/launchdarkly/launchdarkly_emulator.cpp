@@ -88,10 +88,15 @@
 #include <boost/json/parse.hpp>
 
 #include "document.hpp"
+#include "emulator/fixtures.hpp"
 #include "json_reader.hpp"
 
 namespace expbridge::emulator {
 namespace {
+
+// The API access token a fresh emulator accepts (a fixture's `token:` may change it): an
+// example value, not a secret.
+constexpr const char* kExampleToken = "api-emulator-token";
 
 namespace json = boost::json;
 
@@ -525,6 +530,12 @@ class LaunchDarklyEmulator final : public VendorEmulator {
  public:
   std::string_view vendor() const override { return "launchdarkly"; }
 
+  // What the host asks of every emulator: defined apart, at the end of this file.
+  std::vector<Credential> credentials() const override;
+  ServerReply injected_error(const InjectedError& error) const override;
+  Result<std::string_view> default_fixture() const override;
+  std::optional<SampleBackend> sample_backend() const override;
+
   bool serves(const ServerRequest& request) const override {
     auto segments = path_segments(request);
     return segments.size() >= 3 && segments[0] == "api" && segments[1] == "v2" &&
@@ -642,7 +653,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
     // Only a fixture that parsed whole replaces the state.
     creation_date_ = now;
     projects_ = std::move(projects);
-    token_ = token ? *token : TestCredentials::launchdarkly_token;
+    token_ = token ? *token : kExampleToken;
     ids_ = ids;
     error_ids_ = 0;
     api_versions_.clear();
@@ -1191,13 +1202,36 @@ class LaunchDarklyEmulator final : public VendorEmulator {
     return bad_request(path + ".kind: " + message);
   }
 
-  std::string token_ = TestCredentials::launchdarkly_token;
+  std::string token_ = kExampleToken;
   std::map<std::string, Project> projects_;
   std::vector<std::string> api_versions_;
   std::uint64_t ids_ = 0;
   std::uint64_t error_ids_ = 0;
   std::int64_t creation_date_ = 0;  ///< flags' creationDate and lastModified: the seed time (ms)
 };
+
+// ---------------------------------------------------------------------------------------------
+// What the host asks of every emulator (credentials, injected errors, default fixture, sample)
+
+std::vector<Credential> LaunchDarklyEmulator::credentials() const { return {{"LD_API_TOKEN", kExampleToken}}; }
+
+// LaunchDarkly's error body: {code, message, id}, the id being its request id.
+ServerReply LaunchDarklyEmulator::injected_error(const InjectedError& error) const {
+  const int status = error.status;
+  const std::string_view code = error_code_for(
+      status, {{401, "unauthorized"}, {403, "forbidden"}, {404, "not_found"}, {409, "conflict"}, {429, "rate_limited"}},
+      "invalid_request", "internal_server_error");
+  return json_reply(status, boost::json::object{{"code", code},
+                                                {"message", error.message},
+                                                {"id", error.echoed_request_id.value_or("emulator-fault")}});
+}
+
+Result<std::string_view> LaunchDarklyEmulator::default_fixture() const { return embedded_fixture("launchdarkly_emulator_fixture.yaml"); }
+
+std::optional<SampleBackend> LaunchDarklyEmulator::sample_backend() const {
+  return SampleBackend{"ld", "vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN",
+                       "{experiment: checkout-redesign}"};
+}
 
 }  // namespace
 

@@ -1,6 +1,9 @@
 // LaunchDarkly emulator: the REST API v2 experiment endpoints (semantic patch) and Get feature
-// flag, in process. Facts: LaunchDarkly REST API v2 reference (Experiments, Feature flags); it
-// never includes the LaunchDarkly adapter nor reads the mapping tables.
+// flag, in process. Facts: LaunchDarkly REST API v2 reference (Experiments, Feature flags).
+//
+// A second witness of the vendor's rules: written from the vendor's documentation and checked
+// against its official SDK (tests/sdk), it never includes the launchdarkly adapter nor reads
+// mappings/launchdarkly.yaml, so a rule the adapter gets wrong is caught rather than echoed.
 #pragma once
 
 #include <memory>

@@ -38,6 +38,13 @@ json::value default_section() {
   return doc->root.at("launchdarkly");
 }
 
+/// The API token the emulator accepts, from the emulator itself.
+std::string token() {
+  auto value = make_launchdarkly_emulator()->credential("LD_API_TOKEN");
+  EXPECT_TRUE(value);
+  return value.value_or("");
+}
+
 json::value body_of(const ServerReply& reply) { return json::parse(reply.body); }
 
 class LaunchDarklyEmulatorTest : public ::testing::Test {
@@ -50,7 +57,7 @@ class LaunchDarklyEmulatorTest : public ::testing::Test {
 
   ServerReply send(std::string method, std::string target, std::string body = "",
                    std::vector<std::pair<std::string, std::string>> headers = {
-                       {"Authorization", TestCredentials::launchdarkly_token}, {"Content-Type", kSemantic}}) {
+                       {"Authorization", token()}, {"Content-Type", kSemantic}}) {
     ServerRequest request;
     request.method = std::move(method);
     request.target = std::move(target);
@@ -128,24 +135,24 @@ TEST_F(LaunchDarklyEmulatorTest, ServesOnlyLaunchDarklyPaths) {
 
 TEST_F(LaunchDarklyEmulatorTest, AuthNeedsTheRawTokenExactly) {
   expect_error(send("GET", kExperiment, "", {}), 401, "unauthorized");
-  expect_error(send("GET", kExperiment, "", {{"Authorization", std::string("Bearer ") + TestCredentials::launchdarkly_token}}), 401,
+  expect_error(send("GET", kExperiment, "", {{"Authorization", std::string("Bearer ") + token()}}), 401,
                "unauthorized");
   expect_error(send("GET", kExperiment, "", {{"Authorization", "api-other"}}), 401, "unauthorized");
   // Auth comes before routing: an unknown project without a token is still 401.
   expect_error(send("GET", "/api/v2/projects/nope/environments/production/experiments", "", {}), 401, "unauthorized");
-  EXPECT_EQ(send("GET", kExperiment, "", {{"authorization", TestCredentials::launchdarkly_token}}).status, 200);
+  EXPECT_EQ(send("GET", kExperiment, "", {{"authorization", token()}}).status, 200);
 }
 
 TEST_F(LaunchDarklyEmulatorTest, FixtureTokenReplacesTheDefault) {
   json::value section = default_section();
   section.as_object()["token"] = "api-custom";
   ASSERT_TRUE(emu_->seed(section));
-  expect_error(send("GET", kExperiment, "", {{"Authorization", TestCredentials::launchdarkly_token}}), 401, "unauthorized");
+  expect_error(send("GET", kExperiment, "", {{"Authorization", token()}}), 401, "unauthorized");
   EXPECT_EQ(send("GET", kExperiment, "", {{"Authorization", "api-custom"}}).status, 200);
 }
 
 TEST_F(LaunchDarklyEmulatorTest, ApiVersionHeaderIsRecordedAndChecked) {
-  auto auth = std::pair<std::string, std::string>{"Authorization", TestCredentials::launchdarkly_token};
+  auto auth = std::pair<std::string, std::string>{"Authorization", token()};
   EXPECT_EQ(send("GET", kExperiment, "", {auth, {"LD-API-Version", "20240415"}}).status, 200);
   EXPECT_EQ(send("GET", kExperiment, "", {auth, {"LD-API-Version", "20240415"}}).status, 200);
   EXPECT_EQ(send("GET", kExperiment, "", {auth, {"LD-API-Version", "beta"}}).status, 200);
@@ -239,7 +246,7 @@ TEST_F(LaunchDarklyEmulatorTest, CreateExperimentRefusesADuplicateKeyAndBadItera
 }
 
 TEST_F(LaunchDarklyEmulatorTest, PatchNeedsTheSemanticPatchContentType) {
-  auto auth = std::pair<std::string, std::string>{"Authorization", TestCredentials::launchdarkly_token};
+  auto auth = std::pair<std::string, std::string>{"Authorization", token()};
   std::string body = R"({"instructions":[{"kind":"updateName","value":"N"}]})";
   expect_error(send("PATCH", kExperiment, body, {auth, {"Content-Type", "application/json"}}), 400, "invalid_request", "semanticpatch");
   expect_error(send("PATCH", kExperiment, body, {auth}), 400, "invalid_request");
@@ -252,7 +259,7 @@ TEST_F(LaunchDarklyEmulatorTest, PatchNeedsTheSemanticPatchContentType) {
 
 TEST_F(LaunchDarklyEmulatorTest, PostWithMethodOverrideIsAPatch) {
   auto reply = send("POST", kExperiment, R"({"instructions":[{"kind":"updateName","value":"Via override"}]})",
-                    {{"Authorization", TestCredentials::launchdarkly_token}, {"Content-Type", kSemantic}, {"X-HTTP-Method-Override", "PATCH"}});
+                    {{"Authorization", token()}, {"Content-Type", kSemantic}, {"X-HTTP-Method-Override", "PATCH"}});
   ASSERT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(experiment().at("name").as_string(), "Via override");
 }
@@ -620,7 +627,7 @@ std::vector<ServerRequest> planned_requests(const Bridge& bridge, const std::str
       request.method = planned.method;
       request.target = planned.url.substr(origin.size());
       request.headers = planned.headers;
-      request.headers.emplace_back("Authorization", TestCredentials::launchdarkly_token);
+      request.headers.emplace_back("Authorization", token());
       request.headers.emplace_back("LD-API-Version", "20240415");  // what the adapter's auth adds
       if (planned.body) request.body = write_json(*planned.body);
       out.push_back(std::move(request));
@@ -678,6 +685,17 @@ TEST_F(LaunchDarklyEmulatorTest, DefaultFixtureSupportsStartThenStopWithAWinner)
   auto x = experiment();
   EXPECT_EQ(x.at("iterations").at(0).at("winner").as_string(), "two-step");
   EXPECT_EQ(json::serialize(x.at("comments")), R"(["stopped after four weeks"])");
+}
+
+// An injected fault answers as LaunchDarkly does: {code, message, id}, the echoed
+// Authorization as the id when the fault echoes.
+TEST(LaunchDarklyEmulatorFaults, InjectedErrorsTakeTheLaunchDarklyShape) {
+  const auto emulator = make_launchdarkly_emulator();
+  auto body = json::parse(emulator->injected_error({429, "injected", std::nullopt}).body);
+  EXPECT_EQ(body.at("code"), "rate_limited");
+  EXPECT_EQ(body.at("message"), "injected");
+  EXPECT_EQ(body.at("id"), "emulator-fault");
+  EXPECT_EQ(json::parse(emulator->injected_error({500, "m", "api-echoed"}).body).at("id"), "api-echoed");
 }
 
 }  // namespace

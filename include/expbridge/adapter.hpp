@@ -235,23 +235,57 @@ class Adapter {
 /// Builds an adapter from a backend's settings, rejecting unknown or missing ones.
 using AdapterFactory = std::function<Result<std::unique_ptr<Adapter>>(const BackendContext&)>;
 
-/// The known vendors. Each adapter registers itself with one explicit call
-/// (`register_<vendor>(Registry&)`) from the built-in list.
+namespace emulator {
+class VendorEmulator;  // the vendor's side, for `expbridge emulate` and tests; not part of this API
+}  // namespace emulator
+
+/// Builds a fresh emulator of the vendor (empty state; the emulator host seeds it).
+using EmulatorFactory = std::function<std::unique_ptr<emulator::VendorEmulator>()>;
+
+/// Everything expbridge needs to know of one vendor, defined once in the vendor's own folder
+/// (`adapters/<vendor>/<vendor>_vendor.cpp`) and registered with one line: plan, apply, read,
+/// `mappings`, `emulate`, `demo`, the tests and the benchmarks all find the vendor through it.
+/// Building a descriptor constructs nothing: the factories run only when a backend or an
+/// emulator is wanted.
+struct Vendor {
+  std::string name;        ///< as in configs (`vendor: NAME`), the table's `vendor:` and the emulator's
+  AdapterFactory adapter;  ///< required
+  EmulatorFactory emulator;  ///< empty = the vendor has no emulator (`emulate` and `demo` leave it out)
+  /// The vendor's mapping table (YAML or JSON), for a vendor built outside this library (a
+  /// test fake, a platform team's own). Empty = the table embedded from `mappings/<name>.yaml`.
+  std::string table_text;
+};
+
+/// The known vendors, in name order. The built-in ones are one list (`register_builtin_vendors`);
+/// a program that adds its own registers them into a `Registry` of its own and passes it on
+/// (`BridgeOptions::registry`, the emulator host's options).
 class Registry {
  public:
-  /// Adds a vendor; refuses a duplicate name.
+  /// Adds a vendor; refuses a duplicate name, a missing name or a missing adapter factory.
+  Status add(Vendor vendor);
+  /// A vendor with an adapter only (no emulator, the embedded table).
   Status add(std::string vendor, AdapterFactory factory);
+  /// The vendor registered under `name`, or nullptr.
+  const Vendor* vendor(std::string_view name) const;
+  /// The vendor's adapter factory, or nullptr.
   const AdapterFactory* find(std::string_view vendor) const;
   std::vector<std::string> vendors() const;
+
+  /// The vendor's own mapping table (`Vendor::table_text`), parsed on the first call and kept;
+  /// nullptr when the vendor has none (or is unknown), an error when its text is not a table of
+  /// that vendor.
+  Result<std::shared_ptr<const MappingTable>> own_table(std::string_view vendor) const;
 
   /// A registry holding every built-in vendor.
   static const Registry& builtin();
 
  private:
-  std::map<std::string, AdapterFactory, std::less<>> factories_;
+  struct Entry;
+  std::map<std::string, std::shared_ptr<Entry>, std::less<>> vendors_;
 };
 
-/// Fills `registry` with the built-in vendors (the one list a new vendor is added to).
-void register_builtin_adapters(Registry& registry);
+/// Fills `registry` with the built-in vendors (adapters/builtin.cpp: the one list a new vendor
+/// is added to, one line a vendor).
+void register_builtin_vendors(Registry& registry);
 
 }  // namespace expbridge

@@ -107,8 +107,10 @@ class Bridge {
 };
 
 /// Loads the mapping table for `vendor`: `<mappings_dir>/<vendor>.yaml` when that
-/// file exists, else the embedded one.
+/// file exists, else the table the vendor was registered with in `registry` (when it has
+/// one), else the embedded one.
 Result<std::shared_ptr<const MappingTable>> load_mapping_table(std::string_view vendor,
-                                                               const std::string& mappings_dir = {});
+                                                               const std::string& mappings_dir = {},
+                                                               const Registry* registry = nullptr);
 
 }  // namespace expbridge

@@ -14,11 +14,9 @@ namespace expbridge {
 namespace {
 
 using emulator::EmulatorHost;
-using emulator::TestCredentials;
 
 const std::string kSamples = std::string(EXPBRIDGE_SOURCE_DIR) + "/samples";
 
-using emulator::test_environment;
 
 /// The sample config with every backend on the emulators (or one of them elsewhere).
 std::string sample_config(const std::string& endpoint, const std::map<std::string, std::string>& overrides = {},
@@ -62,7 +60,7 @@ class EndToEnd : public ::testing::Test {
     auto bridge = Bridge::from_text(config, "e2e-config.yaml");
     ASSERT_TRUE(bridge) << bridge.error().describe();
     bridge_ = std::make_unique<Bridge>(std::move(*bridge));
-    options.environment = test_environment;
+    options.environment = emulator::test_environment(host_->credentials());
     auto applier = Applier::create(*bridge_, options);
     ASSERT_TRUE(applier) << applier.error().describe();
     applier_ = std::make_unique<Applier>(std::move(*applier));
@@ -233,9 +231,10 @@ TEST_F(EndToEnd, TheVendorsRulesComeBackAsClearErrors) {
 }
 
 TEST_F(EndToEnd, AWrongSignatureIsRefusedLikeAws) {
-  auto wrong_secret = [](std::string_view name) -> std::optional<std::string> {
+  auto wrong_secret = [environment = emulator::test_environment(host_->credentials())](
+                          std::string_view name) -> std::optional<std::string> {
     if (name == "AWS_SECRET_ACCESS_KEY") return std::string("not-the-secret");
-    return test_environment(name);
+    return environment(name);
   };
   auto bridge = Bridge::from_text(sample_config(host_->base_url()), "e2e-config.yaml");
   ASSERT_TRUE(bridge);

@@ -1,5 +1,6 @@
-// EmulatorHost on fake emulators of its own: routing, control endpoints over real HTTP,
-// fault injection, reset, fixture checks, and the merge of the embedded default fixtures.
+// EmulatorHost on fake emulators of its own, registered in a registry of its own: routing,
+// control endpoints over real HTTP, fault injection, reset, fixture checks, the merge of the
+// emulators' default fixtures and credentials; and the built-in emulators' embedded defaults.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,7 +15,7 @@
 #include "support/blocking_http.hpp"
 #include "support/test_resources.hpp"
 #include "emulator/emulator.hpp"
-#include "emulator/emulator_host.hpp"
+#include "expbridge/adapter.hpp"
 #include "emulator/fixtures.hpp"
 #include "json_reader.hpp"
 
@@ -65,6 +66,19 @@ class FakeEmulator final : public VendorEmulator {
   }
   json::value state() const override { return json::object{{"items", items_}, {"handled", handled_}}; }
 
+  std::vector<Credential> credentials() const override { return credentials_; }
+  // A shape no real vendor has, so a test sees that the host used the emulator's.
+  ServerReply injected_error(const InjectedError& error) const override {
+    return json_reply(error.status, json::object{{"fake_error", error.message},
+                                                 {"fake_request_id", error.echoed_request_id.value_or("none")}});
+  }
+  Result<std::string_view> default_fixture() const override { return default_fixture_; }
+  std::optional<SampleBackend> sample_backend() const override { return sample_; }
+
+  std::vector<Credential> credentials_;
+  std::optional<SampleBackend> sample_;
+  std::string default_fixture_;
+
  private:
   std::string vendor_, prefix_;
   bool greedy_;
@@ -89,31 +103,52 @@ json::value yaml(std::string_view text) {
   return doc ? doc->root : json::value();
 }
 
+/// A vendor that has an emulator and nothing else of use: the host needs no adapter.
+Vendor emulated_vendor(std::string name, std::function<void(FakeEmulator&)> adjust = {}, bool greedy = false) {
+  AdapterFactory no_adapter = [](const BackendContext&) -> Result<std::unique_ptr<Adapter>> {
+    return std::unexpected(make_error(ErrorCode::unsupported, "an emulator-only test vendor"));
+  };
+  EmulatorFactory emulator = [name, adjust, greedy]() -> std::unique_ptr<VendorEmulator> {
+    auto fake = std::make_unique<FakeEmulator>(name, greedy);
+    if (adjust) adjust(*fake);
+    return fake;
+  };
+  return Vendor{std::move(name), std::move(no_adapter), std::move(emulator), {}};
+}
+
+Registry registry_of(std::vector<Vendor> vendors) {
+  Registry registry;
+  for (auto& vendor : vendors) EXPECT_TRUE(registry.add(std::move(vendor)));
+  return registry;
+}
+
+EmulatorHost::Options options_with(const Registry& registry, json::value fixture, std::uint16_t port = 0) {
+  EmulatorHost::Options options;
+  options.port = port;
+  options.fixture = std::move(fixture);
+  options.registry = &registry;
+  return options;
+}
+
 class EmulatorHostTest : public ::testing::Test {
  protected:
-  /// Starts a host on fakes `alpha` and `beta` (and a catch-all `greedy` when asked).
+  /// Starts a host on fakes `alpha` and `beta` (and a catch-all `greedy`, last in name order, when asked).
   std::unique_ptr<EmulatorHost> start(json::value fixture, bool with_greedy = false) {
-    ScopedEmulatorFactory factory([with_greedy] {
-      std::vector<std::unique_ptr<VendorEmulator>> out;
-      out.push_back(std::make_unique<FakeEmulator>("alpha"));
-      out.push_back(std::make_unique<FakeEmulator>("beta"));
-      if (with_greedy) out.push_back(std::make_unique<FakeEmulator>("greedy", true));
-      return out;
-    });
-    auto host = EmulatorHost::start({0, std::move(fixture)});
+    registry_ = registry_of({emulated_vendor("alpha"), emulated_vendor("beta")});
+    if (with_greedy) {
+      EXPECT_TRUE(registry_.add(emulated_vendor("greedy", {}, true)));
+    }
+    auto host = EmulatorHost::start(options_with(registry_, std::move(fixture)));
     EXPECT_TRUE(host) << host.error().describe();
     return host ? std::move(*host) : nullptr;
   }
   Result<std::unique_ptr<EmulatorHost>> try_start(json::value fixture) {
-    ScopedEmulatorFactory factory([] {
-      std::vector<std::unique_ptr<VendorEmulator>> out;
-      out.push_back(std::make_unique<FakeEmulator>("alpha"));
-      out.push_back(std::make_unique<FakeEmulator>("beta"));
-      return out;
-    });
-    return EmulatorHost::start({0, std::move(fixture)});
+    registry_ = registry_of({emulated_vendor("alpha"), emulated_vendor("beta")});
+    return EmulatorHost::start(options_with(registry_, std::move(fixture)));
   }
   static json::value fixture() { return yaml("alpha: {items: [a1, a2]}\nbeta: {items: [b1]}\n"); }
+
+  Registry registry_;  // outlives the hosts a test starts
 };
 
 TEST_F(EmulatorHostTest, RoutesToTheEmulatorThatServesAndCounts) {
@@ -209,7 +244,7 @@ TEST_F(EmulatorHostTest, StatusFaultWithRetryAfterAndTimesCountdown) {
     EXPECT_EQ(r.status, 429);
     EXPECT_EQ(r.header("Retry-After"), "7");
     EXPECT_EQ(r.header("X-Emulator-Fault"), "injected");
-    EXPECT_TRUE(json::parse(r.body).as_object().contains("message"));
+    EXPECT_TRUE(json::parse(r.body).as_object().contains("fake_error"));  // the emulator's shape
     if (i == 0) {
       auto left = blocking_request(host->port(), "GET", "/_emulator/faults");
       EXPECT_EQ(json::parse(left.body), json::parse(
@@ -434,75 +469,138 @@ TEST_F(EmulatorHostTest, FixtureIsCheckedStrictly) {
 
 TEST_F(EmulatorHostTest, ListensOnAGivenPortOnly127001) {
   const auto port = test::unused_loopback_port();
-  ScopedEmulatorFactory factory([] {
-    std::vector<std::unique_ptr<VendorEmulator>> out;
-    out.push_back(std::make_unique<FakeEmulator>("alpha"));
-    return out;
-  });
-  auto host = EmulatorHost::start({port, json::object{}});
+  const Registry registry = registry_of({emulated_vendor("alpha")});
+  auto host = EmulatorHost::start(options_with(registry, json::object{}, port));
   ASSERT_TRUE(host) << host.error().describe();
   EXPECT_EQ((*host)->port(), port);
   EXPECT_EQ((*host)->base_url(), "http://127.0.0.1:" + std::to_string(port));
   EXPECT_EQ(blocking_request(port, "GET", "/_emulator/state").status, 200);
-  auto clash = EmulatorHost::start({port, json::object{}});
+  auto clash = EmulatorHost::start(options_with(registry, json::object{}, port));
   ASSERT_FALSE(clash);
   EXPECT_EQ(clash.error().code, ErrorCode::unavailable);
   EXPECT_NE(clash.error().message.find("127.0.0.1:" + std::to_string(port)), std::string::npos);
 }
 
-TEST_F(EmulatorHostTest, InjectedErrorsTakeTheVendorsShape) {
-  ScopedEmulatorFactory factory([] {
-    std::vector<std::unique_ptr<VendorEmulator>> out;
-    for (const char* v : {"appconfig", "launchdarkly", "auth0"}) out.push_back(std::make_unique<FakeEmulator>(v));
-    return out;
-  });
-  auto host = EmulatorHost::start({0, json::object{}});
-  ASSERT_TRUE(host) << host.error().describe();
-  ASSERT_TRUE((*host)->set_faults({make_fault([](Fault& f) { f.status = 429, f.retry_after_s = 1; })}));
-  auto aws = blocking_request((*host)->port(), "GET", "/appconfig/items");
-  EXPECT_EQ(aws.status, 429);
-  EXPECT_EQ(aws.header("x-amzn-ErrorType"), "ThrottlingException");
-  EXPECT_TRUE(aws.header("x-amzn-RequestId"));
-  auto ld = blocking_request((*host)->port(), "GET", "/launchdarkly/items");
-  EXPECT_EQ(json::parse(ld.body).at("code"), "rate_limited");
-  auto a0 = blocking_request((*host)->port(), "GET", "/auth0/items");
-  EXPECT_EQ(json::parse(a0.body).at("statusCode"), 429);
-  EXPECT_EQ(json::parse(a0.body).at("error"), "Too Many Requests");
-  EXPECT_EQ(a0.header("Retry-After"), "1");
+TEST_F(EmulatorHostTest, InjectedErrorsTakeTheEmulatorsShape) {
+  auto host = start(fixture());
+  ASSERT_TRUE(host);
+  ASSERT_TRUE(host->set_faults({make_fault([](Fault& f) { f.status = 429, f.retry_after_s = 1; })}));
+  auto r = blocking_request(host->port(), "GET", "/alpha/items");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(json::parse(r.body).at("fake_error"), "injected fault (status 429)");
+  EXPECT_EQ(json::parse(r.body).at("fake_request_id"), "none");
+  EXPECT_EQ(r.header("Retry-After"), "1");
+  EXPECT_EQ(r.header("X-Emulator-Fault"), "injected");
+
+  // Echoing: the emulator gets the Authorization value as its request id, the host adds the
+  // headers to the body and the X-Echo-Authorization header.
+  ASSERT_TRUE(host->set_faults({make_fault([](Fault& f) { f.status = 502, f.echo_headers = true; })}));
+  auto echoed = blocking_request(host->port(), "GET", "/beta/items", "", auth());
+  EXPECT_EQ(echoed.status, 502);
+  const auto body = json::parse(echoed.body);
+  EXPECT_EQ(body.at("fake_request_id"), kToken);
+  EXPECT_NE(body.at("fake_error").as_string().find(std::string("Authorization: ") + kToken), std::string::npos);
+  EXPECT_EQ(body.at("request_headers").at("Authorization"), kToken);
+  EXPECT_EQ(echoed.header("X-Echo-Authorization"), kToken);
 }
 
-// Every adapters/*/*_emulator_fixture.yaml in the source tree is compiled in, and each one's sections are in
-// the merged default fixture unchanged.
-TEST(EmulatorFixtures, EmbeddedDefaultsAreEveryFileMerged) {
+TEST(EmulatorHostCredentials, MergedAcrossEmulatorsAndCheckedForAgreement) {
+  auto gives = [](std::vector<Credential> credentials) {
+    return [credentials](FakeEmulator& e) { e.credentials_ = credentials; };
+  };
+  const Registry agreeing = registry_of({emulated_vendor("alpha", gives({{"SHARED_KEY", "k"}, {"ALPHA_TOKEN", "a"}})),
+                                         emulated_vendor("beta", gives({{"SHARED_KEY", "k"}}))});
+  auto host = EmulatorHost::start(options_with(agreeing, json::object{}));
+  ASSERT_TRUE(host) << host.error().describe();
+  ASSERT_EQ((*host)->credentials().size(), 2u);
+  auto environment = test_environment((*host)->credentials());
+  EXPECT_EQ(environment("SHARED_KEY"), "k");
+  EXPECT_EQ(environment("ALPHA_TOKEN"), "a");
+  EXPECT_EQ(environment("HOME"), std::nullopt);  // nothing of the real environment
+
+  const Registry disagreeing = registry_of({emulated_vendor("alpha", gives({{"SHARED_KEY", "k1"}})),
+                                            emulated_vendor("beta", gives({{"SHARED_KEY", "k2"}}))});
+  auto refused = EmulatorHost::start(options_with(disagreeing, json::object{}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::internal);
+  EXPECT_NE(refused.error().message.find("SHARED_KEY"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(refused.error().message.find("k1"), std::string::npos) << "values are not printed";
+  EXPECT_FALSE(test_credentials(disagreeing));
+}
+
+TEST(EmulatorHostDefaults, EachEmulatorsDefaultFixtureIsMergedAndHoldsOnlyItsSection) {
+  auto fixture_of = [](std::string text) { return [text](FakeEmulator& e) { e.default_fixture_ = text; }; };
+  const Registry registry = registry_of({emulated_vendor("alpha", fixture_of("alpha: {items: [a0]}\n")),
+                                         emulated_vendor("beta", fixture_of(""))});
+  auto host = EmulatorHost::start(options_with(registry, json::value()));
+  ASSERT_TRUE(host) << host.error().describe();
+  EXPECT_EQ((*host)->state().at("alpha").at("items"), json::parse(R"(["a0"])"));
+  EXPECT_EQ((*host)->state().at("beta").at("items"), json::array{});
+
+  const Registry trespassing = registry_of({emulated_vendor("alpha", fixture_of("beta: {items: [b0]}\n")),
+                                            emulated_vendor("beta")});
+  auto refused = EmulatorHost::start(options_with(trespassing, json::value()));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().field, "beta");
+}
+
+TEST(EmulatorHostSamples, SampleBackendsInRegistryOrderWithDistinctNames) {
+  auto sample = [](std::string name) {
+    return [name](FakeEmulator& e) { e.sample_ = SampleBackend{name, "vendor: x", "{id: 1}"}; };
+  };
+  const Registry registry = registry_of({emulated_vendor("beta", sample("b")), emulated_vendor("alpha", sample("a")),
+                                         emulated_vendor("gamma")});
+  auto host = EmulatorHost::start(options_with(registry, json::object{}));
+  ASSERT_TRUE(host) << host.error().describe();
+  auto samples = (*host)->sample_backends();
+  ASSERT_EQ(samples.size(), 2u);
+  EXPECT_EQ(samples[0].name, "a");
+  EXPECT_EQ(samples[1].name, "b");
+  EXPECT_EQ((*host)->vendors(), (std::vector<std::string>{"alpha", "beta", "gamma"}));
+
+  const Registry clashing = registry_of({emulated_vendor("alpha", sample("same")), emulated_vendor("beta", sample("same"))});
+  auto refused = EmulatorHost::start(options_with(clashing, json::object{}));
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("'same'"), std::string::npos) << refused.error().message;
+}
+
+TEST(EmulatorHostRegistry, RefusesAnEmulatorOfAnotherVendor) {
+  Vendor mislabelled = emulated_vendor("alpha");
+  mislabelled.emulator = [] { return std::unique_ptr<VendorEmulator>(std::make_unique<FakeEmulator>("beta")); };
+  const Registry registry = registry_of({std::move(mislabelled)});
+  auto host = EmulatorHost::start(options_with(registry, json::object{}));
+  ASSERT_FALSE(host);
+  EXPECT_EQ(host.error().code, ErrorCode::internal);
+}
+
+// Every adapters/*/*_emulator_fixture.yaml in the source tree is compiled in, and each built-in
+// emulator's default fixture is its own file, holding its own section.
+TEST(EmulatorFixtures, EveryFileIsEmbeddedAndIsItsEmulatorsDefault) {
   const std::filesystem::path dir = std::filesystem::path(EXPBRIDGE_SOURCE_DIR) / "adapters";
-  std::set<std::string> on_disk, embedded;
+  std::set<std::string> on_disk, embedded, defaults;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     const auto name = entry.path().filename().string();
     if (name.ends_with("_emulator_fixture.yaml")) on_disk.insert(name);
   }
-  for (const auto& f : embedded_fixture_files()) embedded.insert(std::string(f.name));
+  for (auto name : embedded_fixture_names()) embedded.insert(std::string(name));
   EXPECT_EQ(embedded, on_disk) << "rebuild: the fixtures are embedded at build time";
 
-  auto merged = default_fixture();
-  ASSERT_TRUE(merged) << merged.error().describe();
-  ASSERT_TRUE(merged->is_object());
-  std::size_t sections = 0;
-  for (const auto& f : embedded_fixture_files()) {
-    auto doc = parse_document(f.text, std::string(f.name));
+  auto emulators = make_emulators(Registry::builtin());
+  ASSERT_TRUE(emulators) << emulators.error().describe();
+  for (const auto& emulator : *emulators) {
+    const std::string file = std::string(emulator->vendor()) + "_emulator_fixture.yaml";
+    auto text = emulator->default_fixture();
+    ASSERT_TRUE(text) << text.error().describe();
+    auto file_text = embedded_fixture(file);
+    ASSERT_TRUE(file_text) << file_text.error().describe();
+    EXPECT_EQ(*text, *file_text) << emulator->vendor();
+    defaults.insert(file);
+    auto doc = parse_document(*text, file);
     ASSERT_TRUE(doc) << doc.error().describe();
-    if (doc->root.is_null()) continue;
-    ASSERT_TRUE(doc->root.is_object()) << f.name;
-    for (const auto& [key, section] : doc->root.get_object()) {
-      ++sections;
-      ASSERT_TRUE(merged->as_object().contains(key)) << f.name << ": " << key;
-      EXPECT_EQ(merged->at(key), section) << f.name << ": " << key;
-    }
-    // By convention <vendor>_emulator_fixture.yaml holds the `<vendor>:` section.
-    const std::string suffix = "_emulator_fixture.yaml";
-    const std::string vendor = std::string(f.name).substr(0, f.name.size() - suffix.size());
-    EXPECT_TRUE(doc->root.as_object().contains(vendor)) << f.name << " has no '" << vendor << ":' section";
+    ASSERT_TRUE(doc->root.is_object()) << file;
+    EXPECT_TRUE(doc->root.as_object().contains(emulator->vendor())) << file;
   }
-  EXPECT_EQ(merged->as_object().size(), sections);
+  EXPECT_EQ(defaults, on_disk) << "a fixture file that no emulator uses";
 }
 
 // The real emulators accept their own default sections (whatever is registered).
@@ -511,10 +609,28 @@ TEST(EmulatorFixtures, DefaultFixtureSeedsTheBuiltinEmulators) {
   ASSERT_TRUE(host) << host.error().describe();
   auto state = (*host)->state();
   ASSERT_TRUE(state.is_object());
-  EXPECT_EQ(state.as_object().size(), make_builtin_emulators().size());
+  auto emulators = make_emulators(Registry::builtin());
+  ASSERT_TRUE(emulators);
+  EXPECT_EQ(state.as_object().size(), emulators->size());
+  for (const auto& emulator : *emulators) EXPECT_TRUE(state.as_object().contains(emulator->vendor()));
   auto r = blocking_request((*host)->port(), "GET", "/_emulator/state");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(json::parse(r.body), state);
+}
+
+// The built-in emulators agree on every variable they share, and each has a sample backend
+// that `expbridge emulate` prints.
+TEST(EmulatorFixtures, BuiltinEmulatorsGiveCredentialsAndSamples) {
+  auto credentials = test_credentials(Registry::builtin());
+  ASSERT_TRUE(credentials) << credentials.error().describe();
+  auto emulators = make_emulators(Registry::builtin());
+  ASSERT_TRUE(emulators);
+  for (const auto& emulator : *emulators) {
+    EXPECT_FALSE(emulator->credentials().empty()) << emulator->vendor();
+    auto sample = emulator->sample_backend();
+    ASSERT_TRUE(sample) << emulator->vendor();
+    EXPECT_NE(sample->settings.find("vendor: " + std::string(emulator->vendor())), std::string::npos) << sample->settings;
+  }
 }
 
 }  // namespace

@@ -48,11 +48,17 @@ class CliSandbox {
   /// folder so no ~/.aws is read), standard input from `stdin_text`, killed after `seconds`.
   CliRun run(const std::string& args, const std::string& stdin_text = "",
              const std::map<std::string, std::string>& variables = {}, int seconds = 60) const {
+    return run_program(EXPBRIDGE_CLI, args, stdin_text, variables, seconds);
+  }
+
+  /// The same with another build of the command (the fake-vendor one).
+  CliRun run_program(const std::string& program, const std::string& args, const std::string& stdin_text = "",
+                     const std::map<std::string, std::string>& variables = {}, int seconds = 60) const {
     const auto in = dir_ / ".stdin", out = dir_ / ".stdout", err = dir_ / ".stderr";
     std::ofstream(in, std::ios::binary) << stdin_text;
     std::string command = "cd '" + dir_.string() + "' && env -i PATH=/usr/bin:/bin HOME='" + dir_.string() + "'";
     for (const auto& [name, value] : variables) command += " " + name + "='" + value + "'";
-    command += " timeout -s KILL " + std::to_string(seconds) + " '" + std::string(EXPBRIDGE_CLI) + "' " + args + " <'" +
+    command += " timeout -s KILL " + std::to_string(seconds) + " '" + program + "' " + args + " <'" +
                in.string() + "' >'" + out.string() + "' 2>'" + err.string() + "'";
     const int status = std::system(command.c_str());
     CliRun r;

@@ -11,6 +11,7 @@
 #include <boost/json/parse.hpp>
 
 #include "auth/sigv4.hpp"
+#include "expbridge/adapter.hpp"
 #include "emulator/fixtures.hpp"
 
 namespace expbridge::test {
@@ -81,15 +82,15 @@ void add_evidently(json::object& section) {
 
 std::map<std::string, std::string> apply_test_environment() {
   std::map<std::string, std::string> out;
-  for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LD_API_TOKEN",
-                           "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"})
-    if (auto value = emulator::test_environment(name)) out[name] = *value;
+  auto credentials = emulator::test_credentials(Registry::builtin());
+  if (!credentials) throw std::runtime_error("emulator credentials: " + credentials.error().describe());
+  for (const auto& c : *credentials) out[c.variable] = c.value;
   out.emplace("AWS_SESSION_TOKEN", kTestAwsSessionToken);
   return out;
 }
 
 json::value EmulatedVendors::fixture(Run run) {
-  auto merged = emulator::default_fixture();
+  auto merged = emulator::default_fixture(expbridge::Registry::builtin());
   if (!merged) throw std::runtime_error("default fixture: " + merged.error().describe());
   json::object& f = merged->as_object();
   add_appconfig(f.at("appconfig").as_object(), run);
