@@ -339,9 +339,9 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     if (responses.empty() || responses.front().status == 404) return state;  // no such run yet
     boost::json::object o;
     EXPBRIDGE_ASSIGN_OR_RETURN(o, reply_object(*t_.get_run, responses.front(), "a run"));
-    if (const auto* exposure = o.if_contains("ExposurePercentage"); exposure && exposure->is_number())
+    if (const auto* exposure = o.if_contains(t_.exposure); exposure && exposure->is_number())
       state.exposure = exposure->to_number<double>();
-    if (const auto* status = o.if_contains("Status"); status && status->is_string())
+    if (const auto* status = o.if_contains(t_.status); status && status->is_string())
       if (auto it = t_.run_statuses.find(status->get_string()); it != t_.run_statuses.end()) state.status = it->second;
     return state;
   }
