@@ -18,6 +18,8 @@ namespace expbridge {
 namespace {
 
 constexpr std::string_view kVendor = "appconfig";
+/// `VendorState::detail` member holding the current run number (the adapter's own key).
+constexpr std::string_view kDetailRun = "run";
 
 /// `backends.<name>` settings: region, signing profile and the ApplicationIdentifier (ID or
 /// name) every request addresses.
@@ -25,7 +27,9 @@ using AppConfigOptions = AwsBackend;
 
 struct AppConfigBinding final : Binding {
   std::string definition;  ///< ExperimentDefinitionIdentifier: ID or name
-  std::string run;         ///< the run number, as its path label
+  /// The run number, as its path label; empty = the current run, found by the read.
+  std::string run;
+  std::string run_path;  ///< where `run` is (or would be) in the config, for messages
   /// Neutral variation key -> AppConfig treatment key (`c`, `t1`, ...), in config order.
   std::vector<std::pair<std::string, std::string>> treatments;
   std::string treatments_path;  ///< where that map is in the config, for messages
@@ -50,7 +54,13 @@ struct AppConfigTable {
   const OperationSpec* stop_run = nullptr;
   const OperationSpec* archive = nullptr;
   const OperationSpec* get_run = nullptr;
+  const OperationSpec* get_definition = nullptr;
+  const OperationSpec* list_runs = nullptr;
   std::map<std::string, ExperimentStatus, std::less<>> run_statuses;  ///< wire run Status -> neutral
+  std::map<std::string, ExperimentStatus, std::less<>> definition_statuses;  ///< wire definition Status -> neutral
+  /// Response members the read uses beyond the update's wire names (enums.read_members).
+  std::string id, application_id, status, run_number, treatment_key, items, next_token, next_token_query;
+  std::map<std::string, std::string, std::less<>> attribute_types;  ///< AttributeValue member -> neutral type
   std::string content_type;
 
   // Wire names.
@@ -83,11 +93,31 @@ struct AppConfigTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.stop_run, action_operation("stop"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.archive, action_operation("archive"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_run, t.operation("GetExperimentRun"));
-    for (auto status : {ExperimentStatus::running, ExperimentStatus::stopped}) {
-      std::string wire;
-      EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value("run_status", to_string(status)));
-      out.run_statuses.emplace(std::move(wire), status);
-    }
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_definition, t.operation("GetExperimentDefinition"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.list_runs, t.operation("ListExperimentRuns"));
+    auto statuses = [&](const char* table_enum, std::initializer_list<ExperimentStatus> neutral,
+                        std::map<std::string, ExperimentStatus, std::less<>>& into) -> Status {
+      for (auto status : neutral) {
+        std::string wire;
+        EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value(table_enum, to_string(status)));
+        into.emplace(std::move(wire), status);
+      }
+      return {};
+    };
+    EXPBRIDGE_RETURN_IF_ERROR(statuses("run_status", {ExperimentStatus::running, ExperimentStatus::stopped}, out.run_statuses));
+    EXPBRIDGE_RETURN_IF_ERROR(statuses("definition_status",
+                                       {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::archived},
+                                       out.definition_statuses));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
+        {&out.id, "read_members", "id"},
+        {&out.application_id, "read_members", "application"},
+        {&out.status, "read_members", "status"},
+        {&out.run_number, "read_members", "run"},
+        {&out.treatment_key, "read_members", "treatment_key"},
+        {&out.items, "read_members", "items"},
+        {&out.next_token, "read_members", "next_token"},
+        {&out.next_token_query, "read_members", "next_token_query"},
+    }));
     for (auto a : {Action::start, Action::pause, Action::stop, Action::archive, Action::restore}) {
       std::string_view name = to_string(a);
       if (action.values.contains(name)) continue;
@@ -129,6 +159,11 @@ struct AppConfigTable {
         {&out.string_array, "attribute_type", "string_list"},
         {&out.number_array, "attribute_type", "number_list"},
     }));
+    for (const char* type : {"string", "number", "bool", "string_list", "number_list"}) {
+      std::string wire;
+      EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value("attribute_type", type));
+      out.attribute_types.emplace(std::move(wire), type);
+    }
     for (const auto* member : {&out.deployment_parameters, &out.run_tags})
       if (!t.passthrough().contains(*member))
         return std::unexpected(table_error(t, "passthrough has no member '" + *member + "'"));
@@ -189,11 +224,16 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     if (!opened) return std::unexpected(std::move(opened).error());
     auto& [reader, binding] = *opened;
 
+    // Without `run` (absent or null), updates go to the current run, which only a read of
+    // AppConfig can find.
     std::optional<std::int64_t> run;
-    EXPBRIDGE_ASSIGN_OR_RETURN(run, reader.optional_integer("run"));
-    if (!run) return std::unexpected(reader.missing("run", "is required: the number of the AppConfig run to update (1, 2, ...)"));
-    EXPBRIDGE_RETURN_IF_ERROR(check_number(*l_.run, static_cast<double>(*run), reader.member_path("run")));
-    binding->run = std::to_string(*run);
+    if (const auto* given = reader.optional_value("run"); given && !given->is_null())
+      EXPBRIDGE_ASSIGN_OR_RETURN(run, reader.optional_integer("run"));
+    binding->run_path = reader.member_path("run");
+    if (run) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_number(*l_.run, static_cast<double>(*run), binding->run_path));
+      binding->run = std::to_string(*run);
+    }
 
     const boost::json::object* treatments = nullptr;
     EXPBRIDGE_ASSIGN_OR_RETURN(treatments, reader.optional_object("treatments"));
@@ -254,7 +294,12 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     if (u.action && !t_.skipped_actions.contains(to_string(*u.action))) carry(out, field::action);
     if (u.result && stopping) carry(out, field::result);
 
-    const Labels labels = run_labels(binding);
+    // The run the run operations address: the binding's `run`, else the read's current run.
+    const bool updates_run = !starting && (!run.empty() || (members.deployment_parameters && !stopping));
+    const OperationSpec* run_operation = updates_run ? t_.update_run : stopping ? t_.stop_run : nullptr;
+    std::string target_run;
+    EXPBRIDGE_ASSIGN_OR_RETURN(target_run, run_of(binding, context, run_operation));
+    const Labels labels = run_labels(binding, target_run);
     if (!definition.empty()) EXPBRIDGE_RETURN_IF_ERROR(definition.add_to(out, base_url(), labels, t_.content_type));
     if (starting) {
       if (members.deployment_parameters) run.body()[t_.deployment_parameters] = *members.deployment_parameters;
@@ -280,9 +325,11 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     const bool changes_definition = u.hypothesis || u.launch_criteria || u.audience || u.variations;
     // Only the rules that depend on the bound run make a read worth it.
     if (!(u.exposure && !starting) && !changes_definition) return std::vector<PlannedRequest>{};
+    // Without a pinned run, only the read (`Adapter::read`) knows the current run: no state here.
+    const auto& binding = static_cast<const AppConfigBinding&>(b);
+    if (binding.run.empty()) return std::vector<PlannedRequest>{};
     PlannedRequest request;
-    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url(),
-                                                     run_labels(static_cast<const AppConfigBinding&>(b)),
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url(), run_labels(binding, binding.run),
                                                      t_.content_type, std::nullopt));
     return std::vector<PlannedRequest>{std::move(request)};
   }
@@ -292,14 +339,269 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     if (responses.empty() || responses.front().status == 404) return state;  // no such run yet
     boost::json::object o;
     EXPBRIDGE_ASSIGN_OR_RETURN(o, reply_object(*t_.get_run, responses.front(), "a run"));
-    if (const auto* exposure = o.if_contains("ExposurePercentage"); exposure && exposure->is_number())
+    if (const auto* exposure = o.if_contains(t_.exposure); exposure && exposure->is_number())
       state.exposure = exposure->to_number<double>();
-    if (const auto* status = o.if_contains("Status"); status && status->is_string())
+    if (const auto* status = o.if_contains(t_.status); status && status->is_string())
       if (auto it = t_.run_statuses.find(status->get_string()); it != t_.run_statuses.end()) state.status = it->second;
     return state;
   }
 
+  // The read: GetExperimentDefinition and ListExperimentRuns (every page, `next_token`), then
+  // GetExperimentRun of the current run — the RUNNING one, else the latest — when there is one.
+  // Answers come back in that order: [definition, run pages..., run].
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+    const auto& binding = static_cast<const AppConfigBinding&>(b);
+    const Labels labels = run_labels(binding, {});
+    if (answers.empty()) {
+      ReadStep step;
+      for (const auto* operation : {t_.get_definition, t_.list_runs}) {
+        PlannedRequest request;
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*operation, base_url(), labels, t_.content_type, std::nullopt));
+        step.requests.push_back(std::move(request));
+      }
+      return step;
+    }
+    boost::json::object definition;
+    EXPBRIDGE_ASSIGN_OR_RETURN(definition, read_answer(*t_.get_definition, answers[0], binding, {}));
+
+    // Run pages: each but the last names the next one.
+    std::optional<std::int64_t> running, latest;
+    std::size_t next = 1;
+    for (;; ++next) {
+      if (next >= answers.size()) return std::unexpected(internal_read_error("no ListExperimentRuns answer"));
+      boost::json::object page;
+      EXPBRIDGE_ASSIGN_OR_RETURN(page, read_answer(*t_.list_runs, answers[next], binding, {}));
+      const auto* items = page.if_contains(t_.items);
+      if (!items || !items->is_array()) return std::unexpected(malformed(*t_.list_runs, t_.items + " is not a list"));
+      for (const auto& item : items->get_array()) {
+        const auto* number = item.is_object() ? item.get_object().if_contains(t_.run_number) : nullptr;
+        if (!number || !number->is_int64()) return std::unexpected(malformed(*t_.list_runs, "a run has no " + t_.run_number));
+        const std::int64_t n = number->get_int64();
+        if (!latest || n > *latest) latest = n;
+        if (const auto* status = item.get_object().if_contains(t_.status);
+            status && status->is_string() && run_status(status->get_string()) == ExperimentStatus::running)
+          running = n;
+      }
+      const auto* token = page.if_contains(t_.next_token);
+      if (!token || !token->is_string()) break;
+      if (next + 1 < answers.size()) continue;
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_runs, base_url(), labels, t_.content_type, std::nullopt));
+      request.url += (request.url.find('?') == std::string::npos ? "?" : "&") + t_.next_token_query + "=" +
+                     percent_encode(token->get_string());
+      return ReadStep{{std::move(request)}, std::nullopt};
+    }
+    const std::optional<std::int64_t> current = running ? running : latest;
+    std::optional<boost::json::object> run;
+    if (current) {
+      const std::string number = std::to_string(*current);
+      if (next + 1 >= answers.size()) {
+        PlannedRequest request;
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url(), run_labels(binding, number),
+                                                         t_.content_type, std::nullopt));
+        return ReadStep{{std::move(request)}, std::nullopt};
+      }
+      EXPBRIDGE_ASSIGN_OR_RETURN(run, read_answer(*t_.get_run, answers[next + 1], binding, number));
+    }
+    VendorState state;
+    EXPBRIDGE_ASSIGN_OR_RETURN(state, vendor_state(definition, run ? &*run : nullptr, binding));
+    if (current) state.detail[kDetailRun] = *current;
+    return ReadStep{{}, std::move(state)};
+  }
+
  private:
+  /// A read answer as a JSON object; a 404 is `not_found` naming the missing resource (the
+  /// definition, or `run` of it).
+  Result<boost::json::object> read_answer(const OperationSpec& operation, const ReadResponse& answer,
+                                          const AppConfigBinding& binding, std::string_view run) const {
+    if (answer.status == 404) {
+      std::string what = run.empty() ? "AppConfig experiment definition " + quote_value(binding.definition)
+                                     : "AppConfig experiment run " + std::string(run) + " of definition " +
+                                           quote_value(binding.definition);
+      Error e = make_error(ErrorCode::not_found, what + " was not found in application " + quote_value(options_.resource) +
+                                                     " (" + operation.name + " answered 404)");
+      e.operation = operation.name;
+      e.http_status = 404;
+      return std::unexpected(std::move(e));
+    }
+    return reply_object(operation, answer, "a JSON object");
+  }
+
+  static Error malformed(const OperationSpec& operation, const std::string& what) {
+    Error e = make_error(ErrorCode::internal, operation.name + " answered something this adapter cannot read: " + what);
+    e.operation = operation.name;
+    return e;
+  }
+  static Error internal_read_error(const std::string& what) {
+    return make_error(ErrorCode::internal, "AppConfig read: " + what);
+  }
+
+  std::optional<ExperimentStatus> run_status(std::string_view wire) const {
+    if (auto it = t_.run_statuses.find(wire); it != t_.run_statuses.end()) return it->second;
+    return std::nullopt;
+  }
+
+  /// The neutral state of the definition and its current run (nullptr: no run yet).
+  Result<VendorState> vendor_state(const boost::json::object& definition, const boost::json::object* run,
+                                   const AppConfigBinding& binding) const {
+    const OperationSpec& get_definition = *t_.get_definition;
+    VendorState state;
+    state.not_expressible = fields_not_expressible();
+    Experiment& e = state.experiment;
+    auto text = [](const boost::json::object& o, const std::string& member) -> std::optional<std::string> {
+      const auto* v = o.if_contains(member);
+      if (v && v->is_string()) return std::string(v->get_string());
+      return std::nullopt;
+    };
+    // AppConfig omits an empty optional member: it holds an empty string there.
+    auto held = [&](const boost::json::object& o, const std::string& member) { return text(o, member).value_or(""); };
+
+    auto id = text(definition, t_.id);
+    auto status = text(definition, t_.status);
+    if (!id || !status) return std::unexpected(malformed(get_definition, "no " + t_.id + " or " + t_.status));
+    auto definition_status = t_.definition_statuses.find(*status);
+    if (definition_status == t_.definition_statuses.end())
+      return std::unexpected(malformed(get_definition, t_.status + " " + quote_value(*status) + " is not one the table maps"));
+    e.vendor_ids["application"] = text(definition, t_.application_id).value_or(options_.resource);
+    e.vendor_ids["definition"] = *id;
+    e.hypothesis = held(definition, t_.hypothesis);
+    e.launch_criteria = held(definition, t_.launch_criteria);
+    e.audience = Audience{held(definition, t_.audience_rule), held(definition, t_.audience_description)};
+    EXPBRIDGE_ASSIGN_OR_RETURN(e.variations, read_variations(definition, binding));
+    e.status = definition_status->second;
+
+    if (run) {
+      const OperationSpec& get_run = *t_.get_run;
+      const auto* number = run->if_contains(t_.run_number);
+      auto run_state = text(*run, t_.status);
+      if (!number || !number->is_int64() || !run_state)
+        return std::unexpected(malformed(get_run, "no " + t_.run_number + " or " + t_.status));
+      auto neutral = run_status(*run_state);
+      if (!neutral) return std::unexpected(malformed(get_run, t_.status + " " + quote_value(*run_state) + " is not one the table maps"));
+      e.vendor_ids["run"] = std::to_string(number->get_int64());
+      // An archived definition stays archived whatever its last run did.
+      if (e.status != ExperimentStatus::archived) e.status = *neutral;
+      e.description = held(*run, t_.description);
+      const auto* exposure = run->if_contains(t_.exposure);
+      if (!exposure || !exposure->is_number()) return std::unexpected(malformed(get_run, "no " + t_.exposure));
+      e.exposure = exposure->to_number<double>();
+      EXPBRIDGE_ASSIGN_OR_RETURN(e.overrides, read_overrides(*run, binding));
+      if (const auto* result = run->if_contains(t_.result); result && result->is_object()) {
+        const auto& r = result->get_object();
+        e.result = ExperimentResult{std::nullopt, held(r, t_.executive_summary), held(r, t_.reasons_to_launch),
+                                    held(r, t_.reasons_not_to_launch)};
+      }
+    }
+    return state;
+  }
+
+  /// The neutral variation key of an AppConfig treatment key, through the binding's `treatments`.
+  Result<std::string> variation_key(const AppConfigBinding& binding, std::string_view key, std::string_view where) const {
+    for (const auto& [variation, treatment] : binding.treatments)
+      if (treatment == key) return variation;
+    return std::unexpected(invalid_field(binding.treatments_path,
+                                         "AppConfig treatment key " + quote_value(key) + " (" + std::string(where) +
+                                             ") has no variation here: map a variation key to it to read it"));
+  }
+
+  /// Control + Treatments back into neutral variations (control first, treatments in order).
+  Result<std::vector<Variation>> read_variations(const boost::json::object& definition, const AppConfigBinding& binding) const {
+    const OperationSpec& op = *t_.get_definition;
+    std::vector<const boost::json::object*> inputs;
+    const auto* control = definition.if_contains(t_.control);
+    const auto* treatments = definition.if_contains(t_.treatments);
+    if (!control || !control->is_object() || !treatments || !treatments->is_array())
+      return std::unexpected(malformed(op, "no " + t_.control + " object or " + t_.treatments + " list"));
+    inputs.push_back(&control->get_object());
+    for (const auto& t : treatments->get_array()) {
+      if (!t.is_object()) return std::unexpected(malformed(op, "a treatment is not an object"));
+      inputs.push_back(&t.get_object());
+    }
+    std::vector<Variation> out;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const auto& o = *inputs[i];
+      Variation v;
+      v.control = i == 0;
+      const auto* key = o.if_contains(t_.treatment_key);
+      const auto* weight = o.if_contains(t_.weight);
+      if (!key || !key->is_string() || !weight || !weight->is_number())
+        return std::unexpected(malformed(op, "a treatment has no " + t_.treatment_key + " or " + t_.weight));
+      EXPBRIDGE_ASSIGN_OR_RETURN(v.key, variation_key(binding, key->get_string(), op.name));
+      v.weight = weight->to_number<double>();
+      const auto* description = o.if_contains(t_.treatment_description);
+      v.description = description && description->is_string() ? std::string(description->get_string()) : std::string();
+      const auto* flag = o.if_contains(t_.flag_value);
+      if (!flag || !flag->is_object()) return std::unexpected(malformed(op, "a treatment has no " + t_.flag_value));
+      EXPBRIDGE_ASSIGN_OR_RETURN(v.value, read_flag_value(flag->get_object()));
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  Result<VariationValue> read_flag_value(const boost::json::object& flag) const {
+    const OperationSpec& op = *t_.get_definition;
+    VariationValue value;
+    const auto* enabled = flag.if_contains(t_.enabled);
+    if (!enabled || !enabled->is_bool()) return std::unexpected(malformed(op, "a " + t_.flag_value + " has no " + t_.enabled));
+    value.enabled = enabled->get_bool();
+    const auto* attributes = flag.if_contains(t_.attribute_values);
+    if (!attributes) return value;
+    if (!attributes->is_object()) return std::unexpected(malformed(op, t_.attribute_values + " is not an object"));
+    for (const auto& [name, wire] : attributes->get_object()) {
+      AttributeValue neutral;
+      EXPBRIDGE_ASSIGN_OR_RETURN(neutral, read_attribute(wire, name));
+      value.attributes.emplace_back(std::string(name), std::move(neutral));
+    }
+    return value;
+  }
+
+  /// One AttributeValue union back to its neutral type (enums.attribute_type read backwards).
+  Result<AttributeValue> read_attribute(const boost::json::value& wire, std::string_view name) const {
+    const OperationSpec& op = *t_.get_definition;
+    auto bad = [&] { return std::unexpected(malformed(op, "attribute " + quote_value(name) + " is not an AttributeValue")); };
+    if (!wire.is_object() || wire.get_object().size() != 1) return bad();
+    const auto& [member, v] = *wire.get_object().begin();
+    auto type = t_.attribute_types.find(std::string_view(member));
+    if (type == t_.attribute_types.end()) return bad();
+    const std::string& neutral = type->second;
+    if (neutral == "string" && v.is_string()) return AttributeValue{std::string(v.get_string())};
+    if (neutral == "number" && v.is_number()) return AttributeValue{v.to_number<double>()};
+    if (neutral == "bool" && v.is_bool()) return AttributeValue{v.get_bool()};
+    if (!v.is_array()) return bad();
+    if (neutral == "string_list") {
+      std::vector<std::string> items;
+      for (const auto& item : v.get_array()) {
+        if (!item.is_string()) return bad();
+        items.emplace_back(item.get_string());
+      }
+      return AttributeValue{std::move(items)};
+    }
+    std::vector<double> items;
+    for (const auto& item : v.get_array()) {
+      if (!item.is_number()) return bad();
+      items.push_back(item.to_number<double>());
+    }
+    return AttributeValue{std::move(items)};
+  }
+
+  /// TreatmentOverrides.Inline back to neutral variation keys; none = an empty map.
+  Result<std::vector<std::pair<std::string, std::string>>> read_overrides(const boost::json::object& run,
+                                                                         const AppConfigBinding& binding) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    const auto* overrides = run.if_contains(t_.treatment_overrides);
+    if (!overrides) return out;
+    const auto* entries = overrides->is_object() ? overrides->get_object().if_contains(t_.inline_overrides) : nullptr;
+    if (!entries || !entries->is_object())
+      return std::unexpected(malformed(*t_.get_run, t_.treatment_overrides + " has no " + t_.inline_overrides + " map"));
+    for (const auto& [entity, key] : entries->get_object()) {
+      if (!key.is_string()) return std::unexpected(malformed(*t_.get_run, "an override is not a treatment key"));
+      std::string variation;
+      EXPBRIDGE_ASSIGN_OR_RETURN(variation, variation_key(binding, key.get_string(), t_.get_run->name));
+      out.emplace_back(std::string(entity), std::move(variation));
+    }
+    return out;
+  }
+
   /// UpdateExperimentDefinition's body; empty when the update changes nothing there.
   Result<boost::json::object> definition_body(const Update& u, const PlanContext& context) const {
     boost::json::object body;
@@ -517,9 +819,33 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
   }
 
   const std::string& base_url() const { return options_.base_url; }
-  /// Every operation's path labels: the bound run of the bound definition.
-  Labels run_labels(const AppConfigBinding& binding) const {
-    return {{"application", options_.resource}, {"definition", binding.definition}, {"run", binding.run}};
+  /// Every operation's path labels: `run` (when known) of the bound definition.
+  Labels run_labels(const AppConfigBinding& binding, std::string_view run) const {
+    Labels labels{{"application", options_.resource}, {"definition", binding.definition}};
+    if (!run.empty()) labels.emplace_back("run", run);
+    return labels;
+  }
+
+  /// The run this plan's run operations address: the binding's `run` when it pins one, else
+  /// the current run of the plan's read (`detail.run`). Empty when no run operation is sent;
+  /// refused, naming the binding and `operation`, when one is sent and no run is known.
+  Result<std::string> run_of(const AppConfigBinding& binding, const PlanContext& context,
+                             const OperationSpec* operation) const {
+    if (!binding.run.empty()) return binding.run;
+    const VendorState* read = context.read;
+    if (read)
+      if (const auto* run = read->detail.if_contains(kDetailRun); run && (run->is_int64() || run->is_uint64()))
+        return std::to_string(run->to_number<std::int64_t>());
+    if (!operation) return std::string();
+    if (read)
+      return refuse_for(operation->name, binding.run_path,
+                        "AppConfig experiment definition " + quote_value(binding.definition) + " has no run yet, so " +
+                            operation->name + " has no run to address: start one first (action: start)");
+    return refuse_for(operation->name, binding.run_path,
+                      binding.run_path + " is not set, so " + operation->name +
+                          " goes to the current run, and this plan did not read AppConfig to find it: `apply` reads "
+                          "the current run (ListExperimentRuns), `plan` and `apply --no-read` do not; pin `run: N` in "
+                          "the binding to plan without a read");
   }
 
   const AppConfigLimits& l_ = t_.limits;

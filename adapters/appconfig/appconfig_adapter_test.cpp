@@ -447,7 +447,8 @@ TEST(AppConfigConfig, BindingErrorsNameTheConfigPath) {
   };
   const Case cases[] = {
       {"run: 1", "experiments.checkout-redesign.aws.definition", "required"},
-      {"definition: d", "experiments.checkout-redesign.aws.run", "required"},
+      // `run` is optional (absent or null: the current run, found by the read); given, it is a run number.
+      {"definition: d, run: true", "experiments.checkout-redesign.aws.run", "integer"},
       {"definition: d, run: 0", "experiments.checkout-redesign.aws.run", "from 1"},
       {"definition: d, run: 1.5", "experiments.checkout-redesign.aws.run", "integer"},
       {"definition: d, run: '1'", "experiments.checkout-redesign.aws.run", "integer"},

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include "expbridge/bridge.hpp"
+#include "expbridge/read.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
 #include "mapping_examples.hpp"
@@ -415,6 +416,55 @@ TEST_P(AdapterConformance, EveryErrorNamesTheBackendAndTheVendor) {
       return read.operation == state.error().operation;
     });
     EXPECT_TRUE(names_a_read) << "a state error names the read it could not use: " << state.error().describe();
+  }
+}
+
+/// Drives a read of the conformance experiment at `b`, answering every request with `answer`,
+/// until it ends or `kMaxReadSteps` are taken; `asked` collects every request.
+Result<ReadStep> read_answering(const Bridge& bridge, const ReadResponse& answer, std::vector<PlannedRequest>& asked) {
+  std::vector<ReadResponse> answers;
+  Result<ReadStep> step = bridge.read_step("b", kExperiment, answers);
+  for (int i = 1; i < kMaxReadSteps && step && !step->state; ++i) {
+    if (step->requests.empty()) break;  // neither a state nor requests: reported by the caller
+    for (auto& r : step->requests) {
+      asked.push_back(r);
+      answers.push_back(answer);
+    }
+    step = bridge.read_step("b", kExperiment, answers);
+  }
+  return step;
+}
+
+TEST_P(AdapterConformance, AReadSendsOnlyGetsAndNamesWhatWasMissingOrUnreadable) {
+  std::vector<PlannedRequest> asked;
+  auto first = bridge_->read_step("b", kExperiment, {});
+  // Only adapters that read (Adapter::do_read) are checked; the others answer `unsupported`.
+  if (!first && first.error().code == ErrorCode::unsupported) return;
+  ASSERT_TRUE(first) << first.error().describe();
+  ASSERT_FALSE(first->state) << "a read asks the vendor before it holds a state";
+  ASSERT_FALSE(first->requests.empty());
+
+  // Every resource missing: not_found, on this backend.
+  auto missing = read_answering(*bridge_, {404, R"({"message": "not found"})"}, asked);
+  ASSERT_FALSE(missing) << "a read answered 404 everywhere gave a state";
+  EXPECT_EQ(missing.error().code, ErrorCode::not_found) << missing.error().describe();
+  EXPECT_EQ(missing.error().backend, "b");
+  EXPECT_EQ(missing.error().vendor, GetParam());
+
+  // Answers that do not parse: an error naming one of the reads asked.
+  auto garbage = read_answering(*bridge_, {200, "{not json"}, asked);
+  ASSERT_FALSE(garbage) << "a read of answers that do not parse gave a state";
+  EXPECT_EQ(garbage.error().backend, "b");
+  const bool names_a_read = std::any_of(asked.begin(), asked.end(), [&](const PlannedRequest& read) {
+    return read.operation == garbage.error().operation;
+  });
+  EXPECT_TRUE(names_a_read) << garbage.error().describe();
+
+  for (const auto& r : asked) {
+    EXPECT_EQ(r.method, "GET") << r.operation;
+    EXPECT_TRUE(r.idempotent) << r.operation;
+    EXPECT_FALSE(r.body) << r.operation;
+    EXPECT_TRUE(r.url.starts_with("https://")) << r.url;
   }
 }
 

@@ -1,0 +1,295 @@
+// AppConfig's read (GetExperimentDefinition, ListExperimentRuns, GetExperimentRun) against the
+// AppConfig emulator, and the plans a read makes possible: a binding without `run` follows the
+// current run.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "convergence.hpp"
+#include "emulator/emulator.hpp"
+#include "emulator/fixtures.hpp"
+#include "expbridge/apply.hpp"
+#include "expbridge/bridge.hpp"
+#include "expbridge/update.hpp"
+#include "json_writer.hpp"
+
+namespace expbridge {
+namespace {
+
+namespace json = boost::json;
+using emulator::EmulatorHost;
+
+// The sample binding (samples/backends.yaml) with `run` as each test wants it.
+constexpr std::string_view kTreatments = "treatments: {control: c, two-step: t1}";
+
+// Everything AppConfig holds of an experiment: the definition's fields, then the run's.
+constexpr std::string_view kDefinitionFields = R"(
+hypothesis: Fewer steps raise conversion
+launch_criteria: +2% conversion at 95% confidence
+audience: {rule: '(eq $country "US")', description: US web users}
+variations:
+  - {key: control, control: true, weight: 40, description: today, value: {enabled: false}}
+  - key: two-step
+    weight: 60
+    description: new flow
+    value: {enabled: true, attributes: {label: Go, steps: 2, fast: true, flags: [a, b], sizes: [1, 2.5]}}
+)";
+constexpr std::string_view kRunFields = R"(
+description: First run, 25% of US web users
+exposure: 25
+overrides: {qa-tester-1: two-step, user-9: control}
+)";
+const std::string kExperiment = "experiment: checkout-redesign\n";
+
+class AppConfigRead : public ::testing::Test {
+ protected:
+  void SetUp() override { start_host(json::value()); }
+
+  void start_host(json::value fixture) {
+    host_.reset();
+    auto host = EmulatorHost::start({0, std::move(fixture)});
+    ASSERT_TRUE(host) << host.error().describe();
+    host_ = std::move(*host);
+  }
+
+  /// A config with one AppConfig backend, `aws`, and `binding` for checkout-redesign.
+  void connect(std::string_view binding, ApplyOptions options = {}) {
+    std::string config = "backends:\n  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" +
+                         host_->base_url() + "\", retry_base_ms: 5, timeout_ms: 3000, deadline_ms: 8000}\n" +
+                         "experiments:\n  checkout-redesign:\n    aws: {" + std::string(binding) + "}\n";
+    auto bridge = Bridge::from_text(config, "appconfig-read.yaml");
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    bridge_ = std::make_unique<Bridge>(std::move(*bridge));
+    reconnect(std::move(options));
+  }
+  void reconnect(ApplyOptions options = {}) {
+    applier_.reset();
+    options.environment = emulator::test_environment;
+    auto applier = Applier::create(*bridge_, std::move(options));
+    ASSERT_TRUE(applier) << applier.error().describe();
+    applier_ = std::make_unique<Applier>(std::move(*applier));
+  }
+
+  static Update update(std::string_view text) {
+    auto u = parse_update(text, "test");
+    EXPECT_TRUE(u) << u.error().describe();
+    return u ? *u : Update{};
+  }
+
+  /// Applies `text` and expects every backend to succeed.
+  void apply_ok(std::string_view text) {
+    UpdateReport report = applier_->apply(update(text));
+    EXPECT_TRUE(report.ok()) << text << "\n" << write_json(report_to_json(report), 2);
+  }
+
+  /// Applies `text` planned on a fresh read of the backend (what a converging `apply` does).
+  UpdateReport apply_on_read(std::string_view text) {
+    VendorState state = read_ok();
+    ApplyOptions options;
+    options.plan.reads = {{"aws", &state}};
+    reconnect(std::move(options));
+    UpdateReport report = applier_->apply(update(text));
+    reconnect();
+    return report;
+  }
+
+  BackendRead read_backend() {
+    ReadReport report = applier_->read("checkout-redesign");
+    EXPECT_EQ(report.backends.size(), 1u);
+    if (report.backends.empty()) return {};
+    return report.backends.front();
+  }
+  VendorState read_ok() {
+    BackendRead read = read_backend();
+    EXPECT_TRUE(read.state) << (read.error ? read.error->describe() : "no state");
+    return read.state ? *read.state : VendorState{};
+  }
+
+  json::value run_json(int run) const {
+    return host_->state().at("appconfig").at("applications").at("abc1234").at("ExperimentDefinitions").at("bsxyd7k")
+        .at("Runs").at(std::to_string(run));
+  }
+
+  std::unique_ptr<EmulatorHost> host_;
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Applier> applier_;
+};
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+TEST_F(AppConfigRead, RoundTripReadsBackEveryFieldOfTheUpdate) {
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  // The definition first (no run is active), then a run that starts with the run fields.
+  apply_ok(kExperiment + std::string(kDefinitionFields));
+  apply_ok(kExperiment + "action: start\n" + std::string(kRunFields));
+  VendorState state = read_ok();
+  const Update everything = update(kExperiment + std::string(kDefinitionFields) + std::string(kRunFields));
+  auto converged = converge(everything, state.experiment);
+  ASSERT_TRUE(converged) << converged.error().describe();
+  for (const char* f : {field::description, field::hypothesis, field::launch_criteria, field::audience_rule,
+                        field::audience_description, field::variations, field::exposure, field::overrides})
+    EXPECT_TRUE(contains(converged->unchanged, f)) << f;
+  EXPECT_TRUE(converged->nothing_to_send());
+
+  EXPECT_EQ(state.experiment.status, ExperimentStatus::running);
+  EXPECT_EQ(state.experiment.vendor_ids,
+            (std::map<std::string, std::string>{{"application", "abc1234"}, {"definition", "bsxyd7k"}, {"run", "1"}}));
+  EXPECT_EQ(state.detail.at("run").as_int64(), 1);
+  EXPECT_EQ(state.not_expressible, std::vector<std::string>{field::name});
+  EXPECT_FALSE(state.experiment.name);  // the definition's Name is fixed, not the neutral name
+  ASSERT_TRUE(state.experiment.variations);
+  EXPECT_TRUE(state.experiment.variations->front().control);
+  EXPECT_EQ(state.experiment.variations->front().key, "control");
+
+  // A different exposure is left to send, the rest is unchanged.
+  auto raised = converge(update("{experiment: checkout-redesign, exposure: 50, hypothesis: Fewer steps raise conversion}"),
+                         state.experiment);
+  ASSERT_TRUE(raised);
+  EXPECT_TRUE(raised->remaining.exposure);
+  EXPECT_FALSE(raised->remaining.hypothesis);
+}
+
+TEST_F(AppConfigRead, StatusFollowsTheDefinitionAndItsCurrentRun) {
+  connect(std::string("definition: bsxyd7k, run: 1, ") + std::string(kTreatments));
+  VendorState before = read_ok();
+  EXPECT_EQ(before.experiment.status, ExperimentStatus::draft);
+  EXPECT_FALSE(before.detail.contains("run"));
+  EXPECT_FALSE(before.experiment.vendor_ids.contains("run"));
+  EXPECT_FALSE(before.experiment.exposure);  // no run holds one yet
+  ASSERT_TRUE(before.experiment.audience);
+  EXPECT_EQ(before.experiment.audience->rule, "(eq $country \"US\")");
+  EXPECT_EQ(before.experiment.hypothesis, "");  // held, and empty
+
+  apply_ok("{experiment: checkout-redesign, action: start, exposure: 10}");
+  EXPECT_EQ(read_ok().experiment.status, ExperimentStatus::running);
+
+  apply_ok("{experiment: checkout-redesign, action: stop, result: {summary: Two-step won, reasons_to_launch: +3%}}");
+  VendorState stopped = read_ok();
+  EXPECT_EQ(stopped.experiment.status, ExperimentStatus::stopped);
+  ASSERT_TRUE(stopped.experiment.result);
+  EXPECT_EQ(stopped.experiment.result->summary, "Two-step won");
+  EXPECT_EQ(stopped.experiment.result->reasons_to_launch, "+3%");
+  EXPECT_EQ(stopped.experiment.result->reasons_not_to_launch, "");
+  EXPECT_FALSE(stopped.experiment.result->winner);
+  // The same stop again is already in effect (a result member not given is an empty one).
+  auto again = converge(update("{experiment: checkout-redesign, action: stop, result: {summary: Two-step won, "
+                               "reasons_to_launch: +3%}}"),
+                        stopped.experiment);
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_TRUE(again->nothing_to_send());
+
+  apply_ok("{experiment: checkout-redesign, action: archive}");
+  EXPECT_EQ(read_ok().experiment.status, ExperimentStatus::archived);
+}
+
+TEST_F(AppConfigRead, ABindingWithoutRunFollowsEachNewRun) {
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  apply_ok("{experiment: checkout-redesign, action: start, exposure: 10}");
+
+  // Without a read, a run operation cannot name its run: refused, nothing sent.
+  UpdateReport blind = applier_->apply(update("{experiment: checkout-redesign, action: stop}"));
+  ASSERT_TRUE(blind.error);
+  EXPECT_EQ(blind.error->code, ErrorCode::invalid_input);
+  EXPECT_EQ(blind.error->field, "experiments.checkout-redesign.aws.run");
+  EXPECT_EQ(blind.error->operation, "StopExperimentRun");
+  EXPECT_NE(blind.error->message.find("`apply` reads the current run"), std::string::npos) << blind.error->message;
+  EXPECT_NE(blind.error->message.find("`plan` and `apply --no-read` do not"), std::string::npos);
+  EXPECT_EQ(run_json(1).at("Status").as_string(), "RUNNING");
+
+  UpdateReport stop = apply_on_read("{experiment: checkout-redesign, action: stop}");
+  EXPECT_TRUE(stop.ok()) << write_json(report_to_json(stop), 2);
+  EXPECT_EQ(run_json(1).at("Status").as_string(), "DONE");
+
+  apply_ok("{experiment: checkout-redesign, action: start, exposure: 5}");  // run 2
+  EXPECT_EQ(read_ok().detail.at("run").as_int64(), 2);
+  UpdateReport raise = apply_on_read("{experiment: checkout-redesign, exposure: 40}");
+  ASSERT_TRUE(raise.ok()) << write_json(report_to_json(raise), 2);
+  ASSERT_EQ(raise.backends.size(), 1u);
+  ASSERT_EQ(raise.backends[0].requests.size(), 1u);
+  EXPECT_NE(raise.backends[0].requests[0].request.url.find("/experimentruns/2/update"), std::string::npos);
+  EXPECT_EQ(run_json(2).at("ExposurePercentage").to_number<double>(), 40);
+  EXPECT_EQ(run_json(1).at("ExposurePercentage").to_number<double>(), 10);
+}
+
+TEST_F(AppConfigRead, APinnedRunWinsOverTheReadsCurrentRun) {
+  connect(std::string("definition: bsxyd7k, run: 1, ") + std::string(kTreatments));
+  VendorState read;
+  read.detail["run"] = 2;
+  PlanOptions options;
+  options.reads = {{"aws", &read}};
+  auto plan = bridge_->plan(update("{experiment: checkout-redesign, exposure: 40}"), options);
+  ASSERT_TRUE(plan) << plan.error().describe();
+  ASSERT_EQ(plan->backends.at(0).requests.size(), 1u);
+  EXPECT_NE(plan->backends[0].requests[0].url.find("/experimentruns/1/update"), std::string::npos);
+}
+
+TEST_F(AppConfigRead, ARunLevelChangeBeforeAnyRunIsRefusedOnARead) {
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  UpdateReport report = apply_on_read("{experiment: checkout-redesign, description: too early}");
+  ASSERT_TRUE(report.error);
+  EXPECT_EQ(report.error->field, "experiments.checkout-redesign.aws.run");
+  EXPECT_NE(report.error->message.find("has no run yet"), std::string::npos) << report.error->message;
+}
+
+TEST_F(AppConfigRead, ReadsEveryPageOfRunsAndTakesTheLatestWhenNoneRuns) {
+  auto fixture = emulator::default_fixture();
+  ASSERT_TRUE(fixture) << fixture.error().describe();
+  json::array runs;
+  for (int i = 0; i < 55; ++i)
+    runs.push_back(json::object{{"status", "DONE"}, {"start", json::object{{"ExposurePercentage", i}}}});
+  (*fixture).at("appconfig").at("applications").at(0).at("experiment_definitions").at(0).as_object()["runs"] = runs;
+  start_host(std::move(*fixture));
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  BackendRead read = read_backend();
+  ASSERT_TRUE(read.state) << (read.error ? read.error->describe() : "");
+  EXPECT_EQ(read.state->detail.at("run").as_int64(), 55);
+  EXPECT_EQ(read.state->experiment.exposure, 54);
+  EXPECT_EQ(read.state->experiment.status, ExperimentStatus::stopped);
+  std::vector<std::string> operations;
+  for (const auto& r : read.requests) operations.push_back(r.request.operation);
+  EXPECT_EQ(operations, (std::vector<std::string>{"GetExperimentDefinition", "ListExperimentRuns", "ListExperimentRuns",
+                                                  "GetExperimentRun"}));
+  EXPECT_NE(read.requests[2].request.url.find("next_token="), std::string::npos);
+}
+
+TEST_F(AppConfigRead, AnUnknownDefinitionIsNotFoundNamingItsId) {
+  connect(std::string("definition: nosuchdef, ") + std::string(kTreatments));
+  BackendRead read = read_backend();
+  ASSERT_TRUE(read.error);
+  EXPECT_EQ(read.error->code, ErrorCode::not_found);
+  EXPECT_NE(read.error->message.find("'nosuchdef'"), std::string::npos) << read.error->message;
+  EXPECT_EQ(read.error->backend, "aws");
+  EXPECT_EQ(read.error->vendor, "appconfig");
+}
+
+TEST_F(AppConfigRead, AnAnswerThatDoesNotParseNamesTheOperation) {
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  auto faults = emulator::parse_faults(json::parse(R"([{"vendor": "appconfig", "method": "GET", "status": 200,
+      "path_prefix": "/applications/abc1234/experimentdefinitions/bsxyd7k/experimentruns", "body": "[1, 2]"}])"),
+                                       "faults");
+  ASSERT_TRUE(faults) << faults.error().describe();
+  ASSERT_TRUE(host_->set_faults(std::move(*faults)));
+  BackendRead read = read_backend();
+  ASSERT_TRUE(read.error);
+  EXPECT_EQ(read.error->operation, "ListExperimentRuns");
+  EXPECT_NE(read.error->message.find("ListExperimentRuns answered something that is not"), std::string::npos)
+      << read.error->message;
+}
+
+TEST_F(AppConfigRead, ATreatmentKeyWithoutVariationIsRefusedNamingTheBinding) {
+  connect("definition: bsxyd7k, treatments: {control: c}");
+  BackendRead read = read_backend();
+  ASSERT_TRUE(read.error);
+  EXPECT_EQ(read.error->field, "experiments.checkout-redesign.aws.treatments");
+  EXPECT_NE(read.error->message.find("'t1'"), std::string::npos) << read.error->message;
+}
+
+}  // namespace
+}  // namespace expbridge
