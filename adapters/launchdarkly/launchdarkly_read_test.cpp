@@ -235,6 +235,28 @@ TEST_F(LaunchDarklyRead, StartThenStopWithTheWinner) {
   EXPECT_TRUE(contains(c->unchanged, "action.stop"));
 }
 
+TEST_F(LaunchDarklyRead, AStartAfterAStopRunsANewIterationLikeTheStoppedOne) {
+  bind();
+  ASSERT_TRUE(apply_on_read(update("{experiment: checkout-redesign, action: start}")).ok());
+  ASSERT_TRUE(apply_on_read(update("{experiment: checkout-redesign, action: stop, result: {winner: control}}")).ok());
+  // No draft is left, so the start builds one from the stopped iteration first.
+  UpdateReport again = apply_on_read(update("{experiment: checkout-redesign, action: start}"));
+  ASSERT_TRUE(again.ok()) << describe(again);
+  ASSERT_EQ(again.backends[0].requests.size(), 2u) << describe(again);
+  EXPECT_EQ(again.backends[0].requests[0].request.operation, "CreateIteration");
+
+  const json::object held = emulated();
+  const auto& iterations = held.at("iterations").as_array();
+  ASSERT_EQ(iterations.size(), 2u);
+  EXPECT_EQ(iterations[0].at("status"), "stopped");
+  EXPECT_EQ(iterations[1].at("status"), "running");
+  EXPECT_EQ(iterations[1].at("hypothesis"), "Fewer steps raise conversion");
+  EXPECT_EQ(iterations[1].at("treatments").as_array().size(), 2u);
+  VendorState s = state();
+  EXPECT_EQ(s.experiment.status, ExperimentStatus::running);
+  EXPECT_FALSE(s.experiment.result);  // the new iteration has no winner yet
+}
+
 TEST_F(LaunchDarklyRead, AStartWhileRunningThatChangesNothingElseIsUnchanged) {
   bind();
   const Update start = update("{experiment: checkout-redesign, action: start}");
