@@ -319,5 +319,30 @@ TEST_F(LaunchDarklyRead, AnAnswerThatIsNotAnExperimentIsAClearError) {
   EXPECT_EQ(report.backends[0].error->message.find(emulator::TestCredentials::launchdarkly_token), std::string::npos);
 }
 
+TEST_F(LaunchDarklyRead, AMissingFlagIsNotFoundNamingTheFlag) {
+  start(json::array{json::object{{"vendor", "launchdarkly"}, {"method", "GET"}, {"path_prefix", "/api/v2/flags/"},
+                                 {"status", 404}}});
+  bind();
+  ReadReport report = read();
+  ASSERT_TRUE(report.backends[0].error) << describe(report);
+  EXPECT_EQ(report.backends[0].error->code, ErrorCode::not_found);
+  EXPECT_NE(report.backends[0].error->message.find("flag 'checkout-redesign'"), std::string::npos)
+      << report.backends[0].error->message;
+}
+
+TEST_F(LaunchDarklyRead, ABindingGivingOneTreatmentToTwoVariationsIsRefused) {
+  json::object config{
+      {"backends", json::object{{"ld", json::object{{"vendor", "launchdarkly"}, {"project", "default"},
+                                                    {"environment", "production"}, {"token_env", "LD_API_TOKEN"}}}}},
+      {"experiments",
+       json::object{{"checkout-redesign",
+                     json::object{{"ld", json::object{{"experiment", "checkout-redesign"},
+                                                      {"treatments", json::object{{"a", "same"}, {"b", "same"}}}}}}}}}};
+  auto bridge = Bridge::from_text(json::serialize(config), "ld-binding.yaml");
+  ASSERT_FALSE(bridge);
+  EXPECT_EQ(bridge.error().field, "experiments.checkout-redesign.ld.treatments.b");
+  EXPECT_NE(bridge.error().message.find("already the treatment of 'a'"), std::string::npos) << bridge.error().message;
+}
+
 }  // namespace
 }  // namespace expbridge
