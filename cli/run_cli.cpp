@@ -151,6 +151,7 @@ struct ApplyArgs {
   std::string ca_file;
   int parallel = 1;
   bool strict = false;
+  bool read_first = false;
 };
 
 int run_apply(const ApplyArgs& args) {
@@ -161,6 +162,7 @@ int run_apply(const ApplyArgs& args) {
   options.plan.backends = args.backends;
   options.parallel_updates = args.parallel;
   options.extra_ca_file = args.ca_file;
+  options.read_first = args.read_first;
   auto applier = expbridge::Applier::create(*bridge, options);
   if (!applier) return report(applier.error());
 
@@ -286,6 +288,8 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   apply->add_option("--format", apply_args.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   apply->add_option("--backend", apply_args.backends, "Only this backend (repeatable)");
   apply->add_flag("--strict", apply_args.strict, "Refuse an update that any backend would partly skip");
+  apply->add_flag("--read-first", apply_args.read_first,
+                  "Read every backend first and send only what differs from what it holds");
   apply->add_option("--parallel", apply_args.parallel, "Updates in flight at once (one experiment's stay in order)")
       ->check(CLI::Range(1, 256));
   apply->add_option("--ca-file", apply_args.ca_file, "Extra trusted CA certificates (PEM)");

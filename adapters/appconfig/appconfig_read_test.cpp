@@ -69,7 +69,7 @@ class AppConfigRead : public ::testing::Test {
   }
   void reconnect(ApplyOptions options = {}) {
     applier_.reset();
-    options.environment = emulator::test_environment;
+    options.environment = emulator::test_environment(host_->credentials());
     auto applier = Applier::create(*bridge_, std::move(options));
     ASSERT_TRUE(applier) << applier.error().describe();
     applier_ = std::make_unique<Applier>(std::move(*applier));
@@ -239,7 +239,7 @@ TEST_F(AppConfigRead, ARunLevelChangeBeforeAnyRunIsRefusedOnARead) {
 }
 
 TEST_F(AppConfigRead, ReadsEveryPageOfRunsAndTakesTheLatestWhenNoneRuns) {
-  auto fixture = emulator::default_fixture();
+  auto fixture = emulator::default_fixture(Registry::builtin());
   ASSERT_TRUE(fixture) << fixture.error().describe();
   json::array runs;
   for (int i = 0; i < 55; ++i)

@@ -9,7 +9,6 @@
 
 #include "convergence.hpp"
 #include "emulator/emulator.hpp"
-#include "emulator/emulator_host.hpp"
 #include "emulator/fixtures.hpp"
 #include "expbridge/apply.hpp"
 #include "expbridge/update.hpp"
@@ -30,7 +29,7 @@ class LaunchDarklyRead : public ::testing::Test {
  protected:
   /// Starts the emulator on the default fixture, plus `faults` (a JSON list, fixtures.hpp).
   void start(json::array faults = {}) {
-    auto fixture = emulator::default_fixture();
+    auto fixture = emulator::default_fixture(Registry::builtin());
     ASSERT_TRUE(fixture) << fixture.error().describe();
     if (!faults.empty()) fixture->as_object()["faults"] = std::move(faults);
     auto host = emulator::EmulatorHost::start({.fixture = std::move(*fixture)});
@@ -54,7 +53,7 @@ class LaunchDarklyRead : public ::testing::Test {
 
   Applier applier(const VendorState* read = nullptr) {
     ApplyOptions options;
-    options.environment = emulator::test_environment;
+    options.environment = emulator::test_environment(host_->credentials());
     if (read) options.plan.reads.emplace_back("ld", read);
     auto made = Applier::create(*bridge_, std::move(options));
     EXPECT_TRUE(made) << made.error().describe();
@@ -316,7 +315,8 @@ TEST_F(LaunchDarklyRead, AnAnswerThatIsNotAnExperimentIsAClearError) {
   ASSERT_TRUE(report.backends[0].error) << describe(report);
   EXPECT_EQ(report.backends[0].error->code, ErrorCode::internal);
   EXPECT_NE(report.backends[0].error->message.find("GetExperiment"), std::string::npos) << report.backends[0].error->message;
-  EXPECT_EQ(report.backends[0].error->message.find(emulator::TestCredentials::launchdarkly_token), std::string::npos);
+  for (const auto& credential : host_->credentials())
+    EXPECT_EQ(report.backends[0].error->message.find(credential.value), std::string::npos) << credential.variable;
 }
 
 TEST_F(LaunchDarklyRead, AMissingFlagIsNotFoundNamingTheFlag) {

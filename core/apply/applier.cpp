@@ -14,6 +14,7 @@
 #include "apply/async_sync.hpp"
 #include "apply/authenticator.hpp"
 #include "apply/retry_policy.hpp"
+#include "convergence.hpp"
 #include "expbridge/apply.hpp"
 #include "http/beast_http_client.hpp"
 #include "json_writer.hpp"
@@ -76,6 +77,7 @@ std::string_view to_string(BackendOutcome outcome) noexcept {
     case BackendOutcome::ok: return "ok";
     case BackendOutcome::failed: return "failed";
     case BackendOutcome::skipped: return "skipped";
+    case BackendOutcome::unchanged: return "unchanged";
   }
   return "failed";
 }
@@ -346,7 +348,8 @@ struct Applier::Impl {
     report.notes = std::move(plan.notes);
     for (auto& request : plan.requests) report.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
     if (report.requests.empty()) {
-      report.result = BackendOutcome::skipped;
+      // Nothing to send: what it can hold is already as asked, or it can hold none of it.
+      report.result = report.unchanged.empty() ? BackendOutcome::skipped : BackendOutcome::unchanged;
       co_return;
     }
     if (backend.auth_error) {
@@ -418,22 +421,62 @@ struct Applier::Impl {
       report.error = std::move(stateless).error();
       co_return;
     }
+    // The read budget: every backend must keep at least half of its own deadline for its
+    // writes, so the reads (and the barrier after them) get half the shortest deadline
+    // among the backends this update goes to. A read that does not answer in time fails
+    // its backend alone; the others are planned with what did answer and go on.
+    const auto read_budget = shortest_deadline(*stateless) / 2;
+    const auto read_deadline = update_started + read_budget;
+    // Converging: each backend whose adapter reads is read whole first, all at once, and is
+    // sent only what differs from what it holds (a second identical apply sends nothing).
+    std::vector<std::optional<BackendRead>> whole(stateless->backends.size());
+    if (options.read_first) {
+      apply::WaitGroup all_read(io.get_executor());
+      for (std::size_t i = 0; i < stateless->backends.size(); ++i) {
+        Backend* backend = find_backend(stateless->backends[i].backend);
+        if (!backend || !backend->info->send.read_state) continue;
+        BackendRead& slot = whole[i].emplace();
+        all_read.add();
+        asio::co_spawn(io, read_one(*backend, update->experiment, slot, read_deadline),
+                       [&slot, &all_read, info = backend->info](std::exception_ptr thrown) {
+                         DoneOnExit done{all_read};
+                         if (!thrown) return;
+                         slot.state.reset();  // a read that threw gives no state to trust
+                         slot.error = exception_error("while reading the current state first", thrown,
+                                                      "nothing was changed at this backend");
+                         slot.error->backend = info->name;
+                         slot.error->vendor = info->vendor;
+                       });
+      }
+      co_await all_read.wait();
+      for (auto& slot : whole) {
+        // An adapter without reads keeps the rule-specific state reads below.
+        if (slot && !slot->state && slot->error && slot->error->code == ErrorCode::unsupported &&
+            slot->requests.empty())
+          slot.reset();
+        else if (slot && slot->error && slot->error->message.find("deadline") != std::string::npos)
+          slot->error->message = "reading the current state first, within the read budget of " +
+                                 std::to_string(read_budget.count()) +
+                                 " ms (half the shortest deadline_ms of this update's backends); nothing was "
+                                 "changed at this backend [" + slot->error->message + "]";
+      }
+    }
+    auto fully_read = [&](std::string_view name) -> const BackendRead* {
+      for (std::size_t i = 0; i < whole.size(); ++i)
+        if (whole[i] && stateless->backends[i].backend == name) return &*whole[i];
+      return nullptr;
+    };
     auto reads = without_exceptions("while listing the state reads", "nothing was sent",
                                     [&] { return bridge->state_reads(*update, options.plan); });
     if (!reads) {
       report.error = std::move(reads).error();
       co_return;
     }
+    std::erase_if(*reads, [&](const Bridge::StateReads& r) { return fully_read(r.backend) != nullptr; });
     // Addresses stay put from here on: the plan options point into it.
     std::vector<StateRead> state_reads(reads->size());
     PlanOptions plan_options = options.plan;
     if (!reads->empty()) {
-      // The read budget: every backend must keep at least half of its own deadline for its
-      // writes, so the reads (and the barrier after them) get half the shortest deadline
-      // among the backends this update goes to. A read that does not answer in time fails
-      // its backend alone; the others are planned with what did answer and go on.
-      const auto read_budget = shortest_deadline(*stateless) / 2;
-      const auto read_deadline = update_started + read_budget;
       apply::WaitGroup all_read(io.get_executor());
       for (std::size_t i = 0; i < reads->size(); ++i) {
         StateRead& slot = state_reads[i];
@@ -473,6 +516,7 @@ struct Applier::Impl {
       }
     }
     auto read_failure = [&](std::string_view backend) -> const Error* {
+      if (const BackendRead* w = fully_read(backend); w && w->error) return &*w->error;
       for (const auto& slot : state_reads)
         if (slot.failure && slot.backend->info->name == backend) return &*slot.failure;
       return nullptr;
@@ -480,9 +524,50 @@ struct Applier::Impl {
     // Every backend's plan is built and checked before the first change leaves. A backend
     // whose state could not be read is not planned at all: its state-dependent rules would
     // go unchecked, so it fails with the read's error instead.
+    // A backend read whole gets the difference between the update and what it holds; an
+    // action its state forbids refuses the whole update, before anything is sent anywhere.
+    struct Converged {
+      std::vector<std::string> unchanged;
+      std::optional<BackendPlan> plan;  ///< none: nothing left to send
+    };
+    std::map<std::string, Converged, std::less<>> converged;
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+      if (!whole[i] || !whole[i]->state) continue;
+      const std::string& name = stateless->backends[i].backend;
+      const VendorState& held = *whole[i]->state;
+      auto difference = without_exceptions("while comparing with the current state", "nothing was sent",
+                                           [&] { return converge(*update, held.experiment); });
+      if (!difference) {
+        Error e = std::move(difference).error();
+        e.backend = name;
+        e.vendor = stateless->backends[i].vendor;
+        e.message = "the experiment is " + std::string(to_string(held.experiment.status.value_or(ExperimentStatus::draft))) +
+                    " at this backend: " + e.message + "; nothing was sent to any backend";
+        report.error = std::move(e);
+        co_return;
+      }
+      Converged& entry = converged[name];
+      entry.unchanged = difference->unchanged;
+      if (difference->nothing_to_send()) continue;
+      PlanOptions one = options.plan;
+      one.backends = {name};
+      one.current.clear();
+      one.reads = {{name, &held}};
+      auto planned = without_exceptions("while planning with the current state", "nothing was sent",
+                                        [&] { return bridge->plan(difference->remaining, one); });
+      if (!planned) {
+        report.error = std::move(planned).error();
+        co_return;
+      }
+      if (planned->backends.size() != 1) {
+        report.error = make_error(ErrorCode::internal, "the plan with the current state has no part for " + name);
+        co_return;
+      }
+      entry.plan = std::move(planned->backends.front());
+    }
     std::vector<std::string> planned_backends;
     for (const auto& b : stateless->backends)
-      if (!read_failure(b.backend)) planned_backends.push_back(b.backend);
+      if (!read_failure(b.backend) && !converged.contains(b.backend)) planned_backends.push_back(b.backend);
     Plan plan;
     if (!planned_backends.empty()) {
       plan_options.backends = planned_backends;
@@ -506,6 +591,14 @@ struct Applier::Impl {
         out.error = *failed;
         continue;
       }
+      if (auto c = converged.find(out.backend); c != converged.end()) {
+        out.unchanged = c->second.unchanged;
+        if (!c->second.plan || !backend) {
+          out.result = backend ? BackendOutcome::unchanged : BackendOutcome::failed;
+          continue;
+        }
+        plan.backends.push_back(std::move(*c->second.plan));
+      }
       auto planned = std::find_if(plan.backends.begin(), plan.backends.end(),
                                   [&](const BackendPlan& b) { return b.backend == out.backend; });
       if (!backend || planned == plan.backends.end()) {
@@ -528,9 +621,10 @@ struct Applier::Impl {
 
   // One backend's read of `experiment`, step by step as its adapter asks, within the
   // backend's deadline_ms. A vendor's 404 goes to the adapter, which names what is missing.
-  asio::awaitable<void> read_one(Backend& backend, const std::string& experiment, BackendRead& out) {
+  asio::awaitable<void> read_one(Backend& backend, const std::string& experiment, BackendRead& out,
+                                 std::optional<Clock::time_point> until = std::nullopt) {
     const auto started = Clock::now();
-    const auto deadline = started + backend.info->send.deadline;
+    const auto deadline = until.value_or(started + backend.info->send.deadline);
     out.backend = backend.info->name;
     out.vendor = backend.info->vendor;
     if (backend.auth_error) {

@@ -57,6 +57,9 @@ boost::json::value report_to_json(const UpdateReport& report) {
     }
     bo["requests"] = std::move(requests);
     append_skips_json(bo, b.skipped, b.notes);
+    boost::json::array unchanged;
+    for (const auto& f : b.unchanged) unchanged.emplace_back(f);
+    bo["unchanged"] = std::move(unchanged);
     if (b.error) bo["error"] = error_json(*b.error);
     bo["duration_ms"] = rounded(b.duration_ms);
     backends.push_back(std::move(bo));
@@ -82,6 +85,11 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
       out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(std::string(to_string(b.result)), 9) + pad("-", 8) +
              pad("-", 10) + pad("-", 9) +
              (b.result == BackendOutcome::failed ? "(nothing sent)\n" : "(nothing to send)\n");
+    }
+    if (!b.unchanged.empty()) {
+      out += "      already as asked:";
+      for (const auto& f : b.unchanged) out += " " + f;
+      out += "\n";
     }
     for (const auto& r : b.requests) {
       char ms[32];

@@ -41,6 +41,11 @@ struct ApplyOptions {
   /// request it was, and the other backends carry on.
   using HttpClientFactory = std::function<std::unique_ptr<http::HttpClient>(boost::asio::io_context&)>;
   HttpClientFactory http_client;
+  /// Read every bound backend whose adapter reads (and whose `read_state` is not false) before
+  /// planning, and send only what differs from what it holds (`apply --read-first`). False (the
+  /// default today): one round trip, every field sent as asked, with only the reads a
+  /// state-dependent rule needs.
+  bool read_first = false;
 };
 
 /// What happened to one planned request.
@@ -57,6 +62,7 @@ enum class BackendOutcome {
   ok,       ///< every request succeeded
   failed,   ///< a request failed; later ones of this backend were not sent
   skipped,  ///< nothing to send for this update
+  unchanged,  ///< read first, and already holds what it can of the update: nothing sent
 };
 std::string_view to_string(BackendOutcome outcome) noexcept;
 
@@ -67,6 +73,8 @@ struct BackendReport {
   BackendOutcome result = BackendOutcome::skipped;
   std::vector<RequestReport> requests;  ///< every planned request, sent or not
   std::vector<Skip> skipped;
+  /// Neutral fields (and `action.<name>`) the backend's read showed already as asked, so not sent.
+  std::vector<std::string> unchanged;
   std::vector<std::string> notes;
   std::optional<Error> error;  ///< why the backend failed (the failing request's error, or e.g. missing credentials)
   double duration_ms = 0;
