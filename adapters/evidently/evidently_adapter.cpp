@@ -54,6 +54,8 @@ Status refuse_path_changing(std::string_view id, std::string field) {
 struct EvidentlyTable {
   const OperationSpec* update_feature = nullptr;
   const OperationSpec* update_experiment = nullptr;
+  const OperationSpec* get_feature = nullptr;
+  const OperationSpec* get_experiment = nullptr;
   std::string content_type;
 
   // UpdateFeature members.
@@ -65,6 +67,9 @@ struct EvidentlyTable {
   std::map<std::string, std::string, std::less<>> strategies;  ///< neutral action -> evaluationStrategy value
   double percent_scale = 0;                                    ///< neutral percent -> Evidently units
   std::size_t override_entry_bytes = 0;
+
+  // The read: GetFeature / GetExperiment members, and the VariableValue members besides boolValue.
+  std::string long_value, double_value, string_value, value_attribute;
 
   // Skip reasons.
   std::string skip_attributes, skip_no_value, skip_control, skip_variation_description, skip_exposure;
@@ -78,7 +83,18 @@ struct EvidentlyTable {
     EvidentlyTable out;
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_feature, t.operation(t.field(field::description).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::exposure).operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_feature, t.operation("GetFeature"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_experiment, t.operation("GetExperiment"));
     out.content_type = t.content_type();
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
+        {&out.value_attribute, "read_value", "attribute"},
+        {&out.long_value, "read_value", "long"},
+        {&out.double_value, "read_value", "double"},
+        {&out.string_value, "read_value", "string"},
+    }));
+    // Both status maps are looked up per value read; an entry missing from either is a table error then.
+    for (const auto& [name, key] : {std::pair{"experiment_status", "RUNNING"}, std::pair{"strategy_status", "ALL_RULES"}})
+      EXPBRIDGE_RETURN_IF_ERROR(t.enum_value(name, key));
 
     EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {
         {&out.description, field::description},
@@ -287,7 +303,178 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     return out;
   }
 
+  /// The read: GetFeature, and GetExperiment when the binding names an experiment, asked for
+  /// together (neither is paginated); the second call builds the state from both answers.
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+    const auto& binding = static_cast<const EvidentlyBinding&>(b);
+    const bool bound = !binding.experiment.empty();
+    if (answers.empty()) {
+      ReadStep step;
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_feature, options_.base_url,
+                                                       {{"project", options_.resource}, {"feature", binding.feature}},
+                                                       t_.content_type, std::nullopt));
+      step.requests.push_back(std::move(request));
+      if (bound) {
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, options_.base_url,
+                                                         {{"project", options_.resource}, {"experiment", binding.experiment}},
+                                                         t_.content_type, std::nullopt));
+        step.requests.push_back(std::move(request));
+      }
+      return step;
+    }
+    if (answers.size() != (bound ? 2u : 1u))
+      return std::unexpected(make_error(ErrorCode::internal, "evidently read: expected " + std::to_string(bound ? 2 : 1) +
+                                                                 " answers, got " + std::to_string(answers.size())));
+
+    boost::json::object feature, experiment;
+    EXPBRIDGE_ASSIGN_OR_RETURN(feature, resource_of(*t_.get_feature, answers[0], "feature", binding.feature));
+    if (bound)
+      EXPBRIDGE_ASSIGN_OR_RETURN(experiment, resource_of(*t_.get_experiment, answers[1], "experiment", binding.experiment));
+
+    VendorState state;
+    Experiment& e = state.experiment;
+    e.vendor_ids = {{"project", options_.resource}, {"feature", binding.feature}};
+    if (bound) e.vendor_ids["experiment"] = binding.experiment;
+    state.not_expressible = fields_not_expressible();
+    EXPBRIDGE_RETURN_IF_ERROR(read_feature(feature, e, state.detail));
+    if (bound) EXPBRIDGE_RETURN_IF_ERROR(read_experiment(experiment, binding, e, state.detail));
+    return ReadStep{{}, std::move(state)};
+  }
+
  private:
+  /// The `member` object of a Get answer; a 404 is `not_found` naming the resource's id.
+  Result<boost::json::object> resource_of(const OperationSpec& operation, const ReadResponse& reply,
+                                          std::string_view member, const std::string& id) const {
+    if (reply.status == 404) {
+      Error e = make_error(ErrorCode::not_found, "Evidently project " + quote_value(options_.resource) + " has no " +
+                                                     std::string(member) + " " + quote_value(id));
+      e.operation = operation.name;
+      e.http_status = reply.status;
+      return std::unexpected(std::move(e));
+    }
+    boost::json::object answer;
+    EXPBRIDGE_ASSIGN_OR_RETURN(answer, reply_object(operation, reply, "a JSON object"));
+    auto* inner = answer.if_contains(member);
+    if (!inner || !inner->is_object())
+      return unusable(operation, "without a `" + std::string(member) + "` object");
+    return std::move(inner->get_object());
+  }
+
+  /// An answer whose shape the read cannot use: `internal`, naming the operation (never the body).
+  static std::unexpected<Error> unusable(const OperationSpec& operation, std::string what) {
+    Error e = make_error(ErrorCode::internal, operation.name + " answered " + what);
+    e.operation = operation.name;
+    return std::unexpected(std::move(e));
+  }
+
+  /// `enums.<name>.<vendor value>` as a neutral status; a value the table does not map is unusable.
+  Result<ExperimentStatus> status_of(const OperationSpec& operation, std::string_view name, std::string_view value) const {
+    auto neutral = table().enum_value(name, value);
+    if (neutral)
+      for (auto status : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
+                          ExperimentStatus::stopped, ExperimentStatus::archived})
+        if (to_string(status) == *neutral) return status;
+    return unusable(operation, "a status expbridge does not know: " + quote_value(value));
+  }
+
+  /// GetFeature's description, variations (typed values, the default as control), entity overrides and,
+  /// for a feature without an experiment, the status its evaluationStrategy gives.
+  Status read_feature(const boost::json::object& f, Experiment& e, boost::json::object& detail) const {
+    const OperationSpec& op = *t_.get_feature;
+    e.description = "";  // Evidently holds an empty description when it holds none
+    if (const auto* d = f.if_contains(t_.description)) {
+      if (!d->is_string()) return unusable(op, "a " + t_.description + " that is not a string");
+      e.description = std::string(d->get_string());
+    }
+    std::string default_variation;
+    if (const auto* d = f.if_contains(t_.default_variation); d && d->is_string()) default_variation = d->get_string();
+    const auto* variations = f.if_contains("variations");
+    if (!variations || !variations->is_array()) return unusable(op, "without a variations list");
+    e.variations.emplace();
+    for (const auto& item : variations->get_array()) {
+      const auto* v = item.if_object();
+      const auto* name = v ? v->if_contains(t_.variation_name) : nullptr;
+      const auto* value = v ? v->if_contains(t_.variation_value) : nullptr;
+      if (!name || !name->is_string() || !value || !value->is_object() || value->get_object().size() != 1)
+        return unusable(op, "a variation that is not {" + t_.variation_name + ", " + t_.variation_value + ": {ONE member}}");
+      Variation out;
+      out.key = std::string(name->get_string());
+      out.control = out.key == default_variation;
+      EXPBRIDGE_ASSIGN_OR_RETURN(out.value, typed_value(*value->get_object().begin()));
+      e.variations->push_back(std::move(out));
+    }
+    if (const auto* overrides = f.if_contains(t_.entity_overrides)) {
+      if (!overrides->is_object()) return unusable(op, "an " + t_.entity_overrides + " that is not a map");
+      e.overrides.emplace();
+      for (const auto& entry : overrides->get_object()) {
+        if (!entry.value().is_string())
+          return unusable(op, "an " + t_.entity_overrides + " entry that is not a variation name");
+        e.overrides->emplace_back(std::string(entry.key()), std::string(entry.value().get_string()));
+      }
+    }
+    const auto* strategy = f.if_contains(t_.evaluation_strategy);
+    if (!strategy || !strategy->is_string()) return unusable(op, "without an " + t_.evaluation_strategy);
+    EXPBRIDGE_ASSIGN_OR_RETURN(e.status, status_of(op, "strategy_status", strategy->get_string()));
+    detail[t_.evaluation_strategy] = strategy->get_string();
+    return {};
+  }
+
+  /// One VariableValue member back to neutral: boolValue is `enabled`; a long, double or string is
+  /// served as is, so it reads as enabled with one attribute (the table's read_value.attribute).
+  Result<VariationValue> typed_value(const boost::json::key_value_pair& member) const {
+    const OperationSpec& op = *t_.get_feature;
+    const auto& v = member.value();
+    VariationValue out;
+    out.enabled = true;
+    if (member.key() == t_.bool_value && v.is_bool()) {
+      out.enabled = v.get_bool();
+    } else if ((member.key() == t_.long_value || member.key() == t_.double_value) && v.is_number()) {
+      out.attributes.emplace_back(t_.value_attribute, v.to_number<double>());
+    } else if (member.key() == t_.string_value && v.is_string()) {
+      out.attributes.emplace_back(t_.value_attribute, std::string(v.get_string()));
+    } else {
+      return unusable(op, "a variation value expbridge does not know: " + quote_value(member.key()));
+    }
+    return out;
+  }
+
+  /// GetExperiment's samplingRate and treatment weights (thousandths of a percent -> percent; treatment
+  /// names back to neutral keys through the binding), its control and its status.
+  Status read_experiment(const boost::json::object& x, const EvidentlyBinding& binding, Experiment& e,
+                         boost::json::object& detail) const {
+    const OperationSpec& op = *t_.get_experiment;
+    const auto* status = x.if_contains("status");
+    if (!status || !status->is_string()) return unusable(op, "without a status");
+    EXPBRIDGE_ASSIGN_OR_RETURN(e.status, status_of(op, "experiment_status", status->get_string()));
+    detail["experiment_status"] = status->get_string();
+    if (const auto* rate = x.if_contains(t_.sampling_rate)) {
+      if (!rate->is_number()) return unusable(op, "a " + t_.sampling_rate + " that is not a number");
+      e.exposure = rate->to_number<double>() / t_.percent_scale;
+    }
+    // GetExperiment answers the onlineAbConfig it was sent as onlineAbDefinition.
+    const auto* definition = x.if_contains("onlineAbDefinition");
+    if (!definition) return {};
+    if (!definition->is_object()) return unusable(op, "an onlineAbDefinition that is not an object");
+    std::map<std::string, std::string, std::less<>> key_of;  // treatment name -> neutral key
+    for (const auto& v : *e.variations) key_of.emplace(binding.treatment_for(v.key), v.key);
+    if (const auto* weights = definition->get_object().if_contains(t_.treatment_weights)) {
+      if (!weights->is_object()) return unusable(op, "treatmentWeights that are not a map");
+      for (const auto& entry : weights->get_object()) {
+        if (!entry.value().is_number()) return unusable(op, "a treatment weight that is not a number");
+        const double units = entry.value().to_number<double>();
+        auto it = key_of.find(entry.key());
+        if (it == key_of.end()) continue;  // a treatment serving no variation of this feature
+        for (auto& v : *e.variations)
+          if (v.key == it->second) v.weight = units / t_.percent_scale;
+      }
+    }
+    if (const auto* control = definition->get_object().if_contains(t_.control_treatment_name); control && control->is_string())
+      if (auto it = key_of.find(control->get_string()); it != key_of.end())
+        for (auto& v : *e.variations) v.control = v.key == it->second;
+    return {};
+  }
+
   Status plan_variations(const std::vector<Variation>& variations, const EvidentlyBinding& binding,
                          RequestDraft& feature, RequestDraft& experiment, BackendPlan& out,
                          std::vector<std::string>& unsent) const {

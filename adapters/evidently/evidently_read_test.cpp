@@ -1,0 +1,248 @@
+// Evidently's read (GetFeature, GetExperiment) against the emulator: what an apply sent reads
+// back equal in neutral terms, and a missing or garbled resource is a clear error.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include <boost/json/parse.hpp>
+
+#include "core/convergence.hpp"
+#include "emulator/emulator.hpp"
+#include "emulator/fixtures.hpp"
+#include "expbridge/apply.hpp"
+#include "expbridge/update.hpp"
+#include "json_writer.hpp"
+
+namespace expbridge {
+namespace {
+
+using emulator::EmulatorHost;
+
+/// A fault list of one fault (a braced list would nest the array once more).
+boost::json::value fault_list(boost::json::object fault) {
+  boost::json::array list;
+  list.push_back(std::move(fault));
+  return list;
+}
+
+bool has(const std::vector<std::string>& list, std::string_view name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+class EvidentlyRead : public ::testing::Test {
+ protected:
+  void start_host(boost::json::value fixture = nullptr) {
+    auto host = EmulatorHost::start({.port = 0, .fixture = std::move(fixture)});
+    ASSERT_TRUE(host) << host.error().describe();
+    host_ = std::move(*host);
+  }
+
+  /// One Evidently backend `ev` on the emulator, the experiment `checkout-redesign` bound as `binding`.
+  void connect(const std::string& binding) {
+    if (!host_) start_host();
+    const std::string config = "backends:\n  ev: {vendor: evidently, region: us-east-1, project: checkout, endpoint: \"" +
+                               host_->base_url() +
+                               "\", retry_base_ms: 1, retry_cap_ms: 5, timeout_ms: 3000, deadline_ms: 8000}\n"
+                               "experiments:\n  checkout-redesign:\n    ev: " +
+                               binding + "\n";
+    auto bridge = Bridge::from_text(config, "evidently-read.yaml");
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    bridge_ = std::make_unique<Bridge>(std::move(*bridge));
+    ApplyOptions options;
+    options.environment = emulator::test_environment;
+    auto applier = Applier::create(*bridge_, options);
+    ASSERT_TRUE(applier) << applier.error().describe();
+    applier_ = std::make_unique<Applier>(std::move(*applier));
+  }
+
+  Update update(const std::string& text) {
+    auto u = parse_update(text, "evidently-read-test");
+    EXPECT_TRUE(u) << u.error().describe();
+    return u ? std::move(*u) : Update{};
+  }
+
+  void apply(const Update& u) {
+    auto report = applier_->apply(u);
+    ASSERT_TRUE(report.ok()) << write_json(report_to_json(report), 2);
+  }
+
+  /// The read of `ev`; fails the test when it did not succeed.
+  VendorState read() {
+    ReadReport report = applier_->read("checkout-redesign");
+    EXPECT_TRUE(report.ok()) << write_json(read_report_to_json(report), 2);
+    if (!report.ok() || report.backends.empty() || !report.backends[0].state) return {};
+    return *report.backends[0].state;
+  }
+
+  /// The error of a read of `ev` that must fail.
+  Error read_error() {
+    ReadReport report = applier_->read("checkout-redesign");
+    EXPECT_FALSE(report.ok());
+    if (report.backends.empty() || !report.backends[0].error) {
+      ADD_FAILURE() << "the read did not fail: " << write_json(read_report_to_json(report), 2);
+      return {};
+    }
+    return *report.backends[0].error;
+  }
+
+  std::unique_ptr<EmulatorHost> host_;
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Applier> applier_;
+};
+
+constexpr std::string_view kBound = "{feature: checkout-redesign, experiment: checkout-redesign-exp}";
+
+TEST_F(EvidentlyRead, WhatAnApplySentReadsBackEqual) {
+  connect(std::string(kBound));
+  const Update u = update(R"(experiment: checkout-redesign
+description: Two-step checkout, round two
+variations:
+  - {key: control, control: true, weight: 25, value: {enabled: false}}
+  - {key: two-step, weight: 75, value: {enabled: true}}
+exposure: 33.333
+overrides: {qa-tester-1: two-step, qa-tester-2: control}
+)");
+  apply(u);
+  const VendorState state = read();
+  const Experiment& e = state.experiment;
+  EXPECT_EQ(e.description, "Two-step checkout, round two");
+  ASSERT_TRUE(e.exposure);
+  EXPECT_DOUBLE_EQ(*e.exposure, 33.333) << "samplingRate 33333 thousandths of a percent";
+  ASSERT_TRUE(e.variations);
+  ASSERT_EQ(e.variations->size(), 2u);
+  EXPECT_DOUBLE_EQ((*e.variations)[1].weight, 75);
+  EXPECT_TRUE((*e.variations)[0].control);
+
+  auto converged = converge(u, e);
+  ASSERT_TRUE(converged) << converged.error().describe();
+  for (const char* f : {field::description, field::variations, field::exposure, field::overrides})
+    EXPECT_TRUE(has(converged->unchanged, f)) << f;
+  EXPECT_TRUE(converged->nothing_to_send());
+
+  EXPECT_EQ(e.vendor_ids, (std::map<std::string, std::string>{
+                              {"project", "checkout"}, {"feature", "checkout-redesign"}, {"experiment", "checkout-redesign-exp"}}));
+  for (const char* f : {field::name, field::hypothesis, field::launch_criteria, field::audience_rule,
+                        field::audience_description})
+    EXPECT_TRUE(has(state.not_expressible, f)) << f;
+  for (const char* f : {field::description, field::variations, field::exposure, field::overrides})
+    EXPECT_FALSE(has(state.not_expressible, f)) << f;
+}
+
+TEST_F(EvidentlyRead, TreatmentNamesTranslateBackToNeutralKeys) {
+  // Treatments named apart from the variations: the weights come back under the neutral keys.
+  auto fixture = boost::json::parse(R"({"evidently": {"projects": {"checkout": {
+      "features": {"checkout-redesign": {"variations": [{"name": "control", "value": {"boolValue": false}},
+                                                        {"name": "two-step", "value": {"boolValue": true}}],
+                                         "defaultVariation": "control", "evaluationStrategy": "ALL_RULES"}},
+      "experiments": {"ab": {"status": "CREATED", "samplingRate": 10000,
+                             "treatments": [{"name": "Control", "feature": "checkout-redesign", "variation": "control"},
+                                            {"name": "TwoStep", "feature": "checkout-redesign", "variation": "two-step"}],
+                             "metricGoals": [{"metricDefinition": {"name": "conv", "entityIdKey": "userDetails.userId",
+                                                                   "valueKey": "details.converted"}}],
+                             "onlineAbConfig": {"controlTreatmentName": "Control",
+                                                "treatmentWeights": {"Control": 50000, "TwoStep": 50000}}}}}}}})");
+  start_host(fixture);
+  connect("{feature: checkout-redesign, experiment: ab, treatments: {control: Control, two-step: TwoStep}}");
+  const Update u = update(R"(experiment: checkout-redesign
+variations:
+  - {key: control, control: true, weight: 40, value: {enabled: false}}
+  - {key: two-step, weight: 60, value: {enabled: true}}
+)");
+  apply(u);
+  const Experiment e = read().experiment;
+  ASSERT_TRUE(e.variations);
+  ASSERT_EQ(e.variations->size(), 2u);
+  for (const auto& v : *e.variations) {
+    EXPECT_DOUBLE_EQ(v.weight, v.key == "control" ? 40 : 60) << v.key;
+    EXPECT_EQ(v.control, v.key == "control") << "controlTreatmentName Control is variation control";
+  }
+  EXPECT_DOUBLE_EQ(e.exposure.value_or(-1), 10);
+  auto converged = converge(u, e);
+  ASSERT_TRUE(converged);
+  EXPECT_TRUE(converged->nothing_to_send());
+}
+
+TEST_F(EvidentlyRead, StatusFollowsTheExperimentWhenBoundAndTheStrategyOtherwise) {
+  connect(std::string(kBound));
+  EXPECT_EQ(read().experiment.status, ExperimentStatus::draft) << "the fixture's experiment is CREATED";
+
+  connect("{feature: checkout-redesign}");
+  VendorState state = read();
+  EXPECT_EQ(state.experiment.status, ExperimentStatus::running) << "the fixture's feature is ALL_RULES";
+  EXPECT_FALSE(state.experiment.exposure) << "a feature alone has no samplingRate";
+  EXPECT_FALSE(state.experiment.vendor_ids.contains("experiment"));
+  apply(update("experiment: checkout-redesign\naction: stop\n"));
+  EXPECT_EQ(read().experiment.status, ExperimentStatus::stopped) << "DEFAULT_VARIATION";
+  apply(update("experiment: checkout-redesign\naction: start\n"));
+  EXPECT_EQ(read().experiment.status, ExperimentStatus::running);
+}
+
+TEST_F(EvidentlyRead, TypedValuesReadBackAsOneAttribute) {
+  auto fixture = boost::json::parse(R"({"evidently": {"projects": {"checkout": {"features": {
+      "checkout-redesign": {"variations": [{"name": "small", "value": {"longValue": 3}},
+                                           {"name": "large", "value": {"longValue": 12}}],
+                            "defaultVariation": "large", "evaluationStrategy": "DEFAULT_VARIATION"}}}}}})");
+  start_host(fixture);
+  connect("{feature: checkout-redesign}");
+  const Experiment e = read().experiment;
+  ASSERT_TRUE(e.variations);
+  ASSERT_EQ(e.variations->size(), 2u);
+  const Variation& large = (*e.variations)[1];
+  EXPECT_EQ(large.key, "large");
+  EXPECT_TRUE(large.control) << "the defaultVariation";
+  ASSERT_TRUE(large.value);
+  ASSERT_EQ(large.value->attributes.size(), 1u);
+  EXPECT_EQ(large.value->attributes[0].first, "value");
+  EXPECT_EQ(large.value->attributes[0].second, AttributeValue(12.0));
+  EXPECT_EQ(e.description, "") << "a feature without a description holds an empty one";
+  EXPECT_EQ(e.status, ExperimentStatus::stopped);
+
+  // A boolean update differs from what is served: the typed value is compared, not ignored.
+  auto converged = converge(update(R"(experiment: checkout-redesign
+variations:
+  - {key: small, weight: 50, value: {enabled: true}}
+  - {key: large, control: true, weight: 50, value: {enabled: true}}
+)"),
+                            e);
+  ASSERT_TRUE(converged);
+  EXPECT_FALSE(has(converged->unchanged, field::variations));
+}
+
+TEST_F(EvidentlyRead, AMissingFeatureOrExperimentIsNotFoundNamingIt) {
+  connect("{feature: no-such-feature}");
+  Error e = read_error();
+  EXPECT_EQ(e.code, ErrorCode::not_found) << e.describe();
+  EXPECT_NE(e.message.find("no-such-feature"), std::string::npos) << e.describe();
+  EXPECT_EQ(e.backend, "ev");
+  EXPECT_EQ(e.operation, "GetFeature");
+
+  connect("{feature: checkout-redesign, experiment: no-such-exp}");
+  e = read_error();
+  EXPECT_EQ(e.code, ErrorCode::not_found) << e.describe();
+  EXPECT_NE(e.message.find("no-such-exp"), std::string::npos) << e.describe();
+  EXPECT_EQ(e.operation, "GetExperiment");
+}
+
+TEST_F(EvidentlyRead, AnAnswerThatDoesNotParseNamesTheOperation) {
+  connect(std::string(kBound));
+  for (const auto& [prefix, operation, body] :
+       {std::tuple{"/projects/checkout/features/", "GetFeature", R"({"feature": "not an object"})"},
+        std::tuple{"/projects/checkout/experiments/", "GetExperiment", R"([1, 2, 3])"},
+        std::tuple{"/projects/checkout/features/", "GetFeature",
+                   R"({"feature": {"variations": [{"name": "a", "value": {"boolValue": true, "longValue": 1}}]}})"}}) {
+    auto faults = emulator::parse_faults(
+        fault_list(boost::json::object{
+            {"vendor", "evidently"}, {"method", "GET"}, {"path_prefix", prefix}, {"status", 200}, {"body", body}}),
+        "faults");
+    ASSERT_TRUE(faults) << faults.error().describe();
+    ASSERT_TRUE(host_->set_faults(std::move(*faults)));
+    Error e = read_error();
+    EXPECT_EQ(e.code, ErrorCode::internal) << e.describe();
+    EXPECT_EQ(e.operation, operation) << e.describe();
+    EXPECT_NE(e.message.find(operation), std::string::npos) << e.describe();
+    EXPECT_EQ(e.message.find("not an object"), std::string::npos) << "the answer itself is not dumped: " << e.describe();
+  }
+}
+
+}  // namespace
+}  // namespace expbridge
