@@ -2,6 +2,7 @@
 
 #include <map>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -54,6 +55,8 @@ Status refuse_path_changing(std::string_view id, std::string field) {
 struct EvidentlyTable {
   const OperationSpec* update_feature = nullptr;
   const OperationSpec* update_experiment = nullptr;
+  const OperationSpec* start_experiment = nullptr;
+  const OperationSpec* stop_experiment = nullptr;
   const OperationSpec* get_feature = nullptr;
   const OperationSpec* get_experiment = nullptr;
   std::string content_type;
@@ -70,19 +73,25 @@ struct EvidentlyTable {
 
   // The read: GetFeature / GetExperiment members, and the VariableValue members besides boolValue.
   std::string long_value, double_value, string_value, value_attribute;
+  // StartExperiment / StopExperiment members, and how long an analysis runs when the update says nothing.
+  std::string analysis_complete, desired_state, completed, status_reason, stop_reason;
+  double analysis_days = 0;
 
   // Skip reasons.
   std::string skip_attributes, skip_no_value, skip_control, skip_variation_description, skip_exposure;
+  std::string skip_result, skip_winner, skip_reasons;
 
   // Limits: of the binding's names, of UpdateFeature, of UpdateExperiment.
   const LimitSpec *feature{}, *experiment{}, *treatment{}, *variation{};
   const LimitSpec *variations{}, *remove_variations_count{}, *description_length{}, *entity_overrides_size{}, *override_entity{};
-  const LimitSpec *sampling_rate_range{}, *treatment_weight{};
+  const LimitSpec *sampling_rate_range{}, *treatment_weight{}, *stop_reason_length{}, *analysis_complete_range{};
 
   static Result<EvidentlyTable> resolve(const MappingTable& t) {
     EvidentlyTable out;
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_feature, t.operation(t.field(field::description).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::exposure).operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.start_experiment, t.operation("StartExperiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.stop_experiment, t.operation(t.field(field::result).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_feature, t.operation("GetFeature"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_experiment, t.operation("GetExperiment"));
     out.content_type = t.content_type();
@@ -91,7 +100,13 @@ struct EvidentlyTable {
         {&out.long_value, "read_value", "long"},
         {&out.double_value, "read_value", "double"},
         {&out.string_value, "read_value", "string"},
+        {&out.analysis_complete, "experiment_lifecycle", "analysis_complete"},
+        {&out.desired_state, "experiment_lifecycle", "desired_state"},
+        {&out.completed, "experiment_lifecycle", "completed"},
+        {&out.status_reason, "experiment_lifecycle", "status_reason"},
     }));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {{&out.stop_reason, field::result}}));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.analysis_days, t.scale("analysis_days"));
     // Both status maps are looked up per value read; an entry missing from either is a table error then.
     for (const auto& [name, key] : {std::pair{"experiment_status", "RUNNING"}, std::pair{"strategy_status", "ALL_RULES"}})
       EXPBRIDGE_RETURN_IF_ERROR(t.enum_value(name, key));
@@ -122,13 +137,18 @@ struct EvidentlyTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_control, required_skip_value(t, field::variations, "control"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_variation_description, required_skip_value(t, field::variations, "description"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_exposure, required_skip_value(t, field::exposure, "no_experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_result, required_skip_value(t, field::result, "no_experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_winner, required_skip_value(t, field::result, "winner"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_reasons, required_skip_value(t, field::result, "reasons"));
     // These fields are always skipped; an entry that maps them would be silently ignored otherwise.
     for (const char* neutral : {field::name, field::hypothesis, field::launch_criteria, field::audience_rule,
-                                field::audience_description, field::result, field::comment})
+                                field::audience_description, field::comment})
       EXPBRIDGE_RETURN_IF_ERROR(required_skip(t, neutral));
-    // The adapter knows how to send removeVariations only; any other pass-through member would be dropped.
+    // The adapter knows how to send removeVariations and analysisCompleteTime only; any other
+    // pass-through member would be dropped.
     for (const auto& [member, operation] : t.passthrough())
-      if (member != out.remove_variations || operation != out.update_feature->name)
+      if (!(member == out.remove_variations && operation == out.update_feature->name) &&
+          !(member == out.analysis_complete && operation == out.start_experiment->name))
         return std::unexpected(table_error(t, "passthrough." + member + " is not supported by the adapter"));
 
     EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {
@@ -143,6 +163,8 @@ struct EvidentlyTable {
         {&out.override_entity, "override_entity"},
         {&out.sampling_rate_range, "sampling_rate"},
         {&out.treatment_weight, "treatment_weight"},
+        {&out.stop_reason_length, "stop_reason"},
+        {&out.analysis_complete_range, "analysis_complete"},
     }));
     return out;
   }
@@ -224,11 +246,12 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext&) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext& context) const override {
     const auto& binding = static_cast<const EvidentlyBinding&>(b);
     BackendPlan out;
     RequestDraft feature(*t_.update_feature);
     RequestDraft experiment(*t_.update_experiment);
+    std::optional<RequestDraft> lifecycle;  // StartExperiment or StopExperiment, sent last
 
     skip_if(u.name.has_value(), field::name, out);
     if (u.description) {
@@ -262,16 +285,21 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     }
 
     bool removes = false;
-    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature, out));
+    std::optional<std::int64_t> analysis_complete;
+    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, binding, feature, out, analysis_complete));
     // The neutral set replaces the whole set; Evidently only adds and updates unless told what to remove.
-    if (u.variations)
-      out.notes.push_back(removes ? t_.remove_variations + " is sent as given; any other variation the feature holds "
-                                    "that this update lacks is kept"
-                                  : "only " + t_.add_or_update_variations +
-                                        " is sent: variations the feature already holds that this update lacks are "
-                                        "kept (removing them needs the feature's current variations, which expbridge "
-                                        "does not read yet); list them in vendor.evidently." + t_.remove_variations +
-                                        " to remove them");
+    if (u.variations) {
+      if (removes)
+        out.notes.push_back(t_.remove_variations + " is sent as given; any other variation the feature holds that this "
+                                                   "update lacks is kept");
+      else if (context.current && context.current->variations)
+        EXPBRIDGE_RETURN_IF_ERROR(plan_removals(u, *context.current->variations, feature, out));
+      else
+        out.notes.push_back("only " + t_.add_or_update_variations +
+                            " is sent: this plan has no read of the feature (plan alone, or apply --no-read), so "
+                            "variations it holds that this update lacks are kept; list them in vendor.evidently." +
+                            t_.remove_variations + " to remove them");
+    }
 
     if (u.action) {
       std::string_view action = to_string(*u.action);
@@ -279,16 +307,13 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
         feature.body()[t_.evaluation_strategy] = it->second;
         carry(out, field::action);
         if (!binding.experiment.empty())
-          out.notes.push_back("action " + std::string(action) + " sets the feature's " + t_.evaluation_strategy + " to " +
-                              it->second + "; the Evidently experiment '" + binding.experiment +
-                              "' itself is not started or stopped (StartExperiment needs an analysis end time, "
-                              "StopExperiment a desired state; expbridge does not send them yet)");
+          EXPBRIDGE_ASSIGN_OR_RETURN(lifecycle, plan_lifecycle(u, binding, context, analysis_complete, out));
       } else {
         skip_value(out, field::action, action,
                    "Evidently has no equivalent of " + std::string(field::action) + " " + quote_value(action));
       }
     }
-    skip_if(u.result.has_value(), field::result, out);
+    if (u.result && !lifecycle) out.skipped.push_back(Skip{field::result, t_.skip_result});
     skip_if(u.comment.has_value(), field::comment, out);
 
     // Feature first: the experiment's treatments serve the feature's variations, so new values land before new weights.
@@ -298,6 +323,11 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
                                                t_.content_type));
     if (!experiment.empty())
       EXPBRIDGE_RETURN_IF_ERROR(experiment.add_to(out, options_.base_url,
+                                                  {{"project", options_.resource}, {"experiment", binding.experiment}},
+                                                  t_.content_type));
+    // Last: the experiment starts with its new weights and rate, and stops after them.
+    if (lifecycle)
+      EXPBRIDGE_RETURN_IF_ERROR(lifecycle->add_to(out, options_.base_url,
                                                   {{"project", options_.resource}, {"experiment", binding.experiment}},
                                                   t_.content_type));
     return out;
@@ -337,6 +367,8 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     e.vendor_ids = {{"project", options_.resource}, {"feature", binding.feature}};
     if (bound) e.vendor_ids["experiment"] = binding.experiment;
     state.not_expressible = fields_not_expressible();
+    // Without an experiment there is no samplingRate and no stop reason to hold.
+    if (!bound) state.not_expressible.insert(state.not_expressible.end(), {field::exposure, field::result});
     EXPBRIDGE_RETURN_IF_ERROR(read_feature(feature, e, state.detail));
     if (bound) EXPBRIDGE_RETURN_IF_ERROR(read_experiment(experiment, binding, e, state.detail));
     return ReadStep{{}, std::move(state)};
@@ -448,6 +480,10 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     if (!status || !status->is_string()) return unusable(op, "without a status");
     EXPBRIDGE_ASSIGN_OR_RETURN(e.status, status_of(op, "experiment_status", status->get_string()));
     detail["experiment_status"] = status->get_string();
+    // StopExperiment's reason is kept as statusReason: the result's summary.
+    if (e.status == ExperimentStatus::stopped)
+      if (const auto* reason = x.if_contains(t_.status_reason); reason && reason->is_string())
+        e.result.emplace().summary = std::string(reason->get_string());
     if (const auto* rate = x.if_contains(t_.sampling_rate)) {
       if (!rate->is_number()) return unusable(op, "a " + t_.sampling_rate + " that is not a number");
       e.exposure = rate->to_number<double>() / t_.percent_scale;
@@ -565,14 +601,93 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     return {};
   }
 
-  /// Adds the pass-through members to the UpdateFeature body; true when it now removes variations.
-  Result<bool> plan_passthrough(const Update& u, RequestDraft& feature, BackendPlan& out) const {
+  /// With an experiment bound, action start is StartExperiment (the analysis ends at the pass-through
+  /// analysisCompleteTime, else scales.analysis_days from now) and stop is StopExperiment (COMPLETED,
+  /// with the result's summary as the reason). A read experiment that has stopped cannot start again.
+  Result<std::optional<RequestDraft>> plan_lifecycle(const Update& u, const EvidentlyBinding& binding,
+                                                     const PlanContext& context,
+                                                     std::optional<std::int64_t> analysis_complete,
+                                                     BackendPlan& out) const {
+    if (*u.action == Action::start) {
+      RequestDraft start(*t_.start_experiment);
+      const auto* read_status = context.read ? context.read->detail.if_contains("experiment_status") : nullptr;
+      if (context.current && context.current->status == ExperimentStatus::stopped && read_status &&
+          read_status->is_string())
+        return start.refuse(field::action, "the Evidently experiment '" + binding.experiment + "' is " +
+                                               std::string(read_status->get_string()) +
+                                               ": a stopped experiment cannot be started again; create a new one");
+      if (!analysis_complete) {
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+        analysis_complete = now.count() + static_cast<std::int64_t>(t_.analysis_days * 86400);
+        out.notes.push_back("StartExperiment " + t_.analysis_complete + " is " + format_number(t_.analysis_days) +
+                            " days after this plan; pass vendor.evidently." + t_.analysis_complete +
+                            " (epoch seconds) to choose it");
+      }
+      start.body()[t_.analysis_complete] = *analysis_complete;
+      return std::optional<RequestDraft>(std::move(start));
+    }
+    RequestDraft stop(*t_.stop_experiment);
+    stop.body()[t_.desired_state] = t_.completed;
+    if (u.result) {
+      if (u.result->summary) {
+        EXPBRIDGE_RETURN_IF_ERROR(stop.check_string(*t_.stop_reason_length, *u.result->summary, "result.summary"));
+        stop.body()[t_.stop_reason] = *u.result->summary;
+      }
+      carry(out, field::result);
+      if (u.result->winner) out.skipped.push_back(Skip{"result.winner", t_.skip_winner});
+      if (u.result->reasons_to_launch) out.skipped.push_back(Skip{"result.reasons_to_launch", t_.skip_reasons});
+      if (u.result->reasons_not_to_launch) out.skipped.push_back(Skip{"result.reasons_not_to_launch", t_.skip_reasons});
+    }
+    return std::optional<RequestDraft>(std::move(stop));
+  }
+
+  /// With the feature read, the variations it holds that the update's set lacks go in removeVariations
+  /// (the neutral set replaces the whole set). Kept: one an override of this update serves, and the
+  /// feature's default when this update sets no other (Evidently cannot remove its default).
+  Status plan_removals(const Update& u, const std::vector<Variation>& held, RequestDraft& feature,
+                       BackendPlan& out) const {
+    boost::json::array names;
+    for (const auto& h : held) {
+      bool wanted = std::any_of(u.variations->begin(), u.variations->end(), [&](const Variation& v) { return v.key == h.key; });
+      if (u.overrides)
+        wanted = wanted || std::any_of(u.overrides->begin(), u.overrides->end(),
+                                       [&](const auto& o) { return o.second == h.key; });
+      if (wanted) continue;
+      if (h.control && !feature.body().contains(t_.default_variation)) {
+        out.notes.push_back("variation " + quote_value(h.key) + " is kept: it is the feature's " + t_.default_variation +
+                            ", and this update sets no other");
+        continue;
+      }
+      names.push_back(boost::json::string(h.key));
+    }
+    if (names.empty()) return {};
+    EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.remove_variations_count, names.size(), field::variations));
+    out.notes.push_back(t_.remove_variations + " holds the variations the feature was read with that this update lacks");
+    feature.body()[t_.remove_variations] = std::move(names);
+    return {};
+  }
+
+  /// Adds removeVariations to the UpdateFeature body (true when it now removes variations) and
+  /// takes analysisCompleteTime for StartExperiment.
+  Result<bool> plan_passthrough(const Update& u, const EvidentlyBinding& binding, RequestDraft& feature,
+                                BackendPlan& out, std::optional<std::int64_t>& analysis_complete) const {
     std::vector<PassThrough> members;
     EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     bool removes = false;
     for (const auto& member : members) {
-      // resolve() made sure removeVariations is the only member the table lists.
       std::string path = passthrough_path(member);
+      if (member.member == t_.analysis_complete) {
+        RequestDraft start(*t_.start_experiment);
+        if (binding.experiment.empty() || !u.action || *u.action != Action::start)
+          return start.refuse(path, "is sent with StartExperiment only: it needs action start and an experiment "
+                                    "in the binding");
+        if (!member.value->is_number()) return start.refuse(path, "must be a time in epoch seconds (a number)");
+        const double seconds = member.value->to_number<double>();
+        EXPBRIDGE_RETURN_IF_ERROR(start.check_number(*t_.analysis_complete_range, seconds, path));
+        analysis_complete = static_cast<std::int64_t>(std::llround(seconds));
+        continue;
+      }
+      // resolve() made sure removeVariations is the only other member the table lists.
       if (!member.value->is_array()) return feature.refuse(path, "must be a list of variation names");
       const auto& names = member.value->get_array();
       EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.remove_variations_count, names.size(), path));

@@ -124,7 +124,7 @@ overrides: {qa-tester-1: two-step, qa-tester-2: control}
   for (const char* f : {field::name, field::hypothesis, field::launch_criteria, field::audience_rule,
                         field::audience_description})
     EXPECT_TRUE(has(state.not_expressible, f)) << f;
-  for (const char* f : {field::description, field::variations, field::exposure, field::overrides})
+  for (const char* f : {field::description, field::variations, field::exposure, field::overrides, field::result})
     EXPECT_FALSE(has(state.not_expressible, f)) << f;
 }
 
@@ -171,10 +171,75 @@ TEST_F(EvidentlyRead, StatusFollowsTheExperimentWhenBoundAndTheStrategyOtherwise
   EXPECT_EQ(state.experiment.status, ExperimentStatus::running) << "the fixture's feature is ALL_RULES";
   EXPECT_FALSE(state.experiment.exposure) << "a feature alone has no samplingRate";
   EXPECT_FALSE(state.experiment.vendor_ids.contains("experiment"));
+  EXPECT_TRUE(has(state.not_expressible, field::exposure)) << "no experiment, no samplingRate";
+  EXPECT_TRUE(has(state.not_expressible, field::result));
   apply(update("experiment: checkout-redesign\naction: stop\n"));
   EXPECT_EQ(read().experiment.status, ExperimentStatus::stopped) << "DEFAULT_VARIATION";
   apply(update("experiment: checkout-redesign\naction: start\n"));
   EXPECT_EQ(read().experiment.status, ExperimentStatus::running);
+}
+
+TEST_F(EvidentlyRead, StartAndStopDriveTheBoundExperiment) {
+  connect(std::string(kBound));
+  // No analysisCompleteTime passed: scales.analysis_days from now, which the emulator accepts (at most 30).
+  apply(update("experiment: checkout-redesign\naction: start\n"));
+  VendorState state = read();
+  EXPECT_EQ(state.experiment.status, ExperimentStatus::running) << "StartExperiment reached the experiment";
+  EXPECT_FALSE(state.experiment.result);
+  auto again = converge(update("experiment: checkout-redesign\naction: start\n"), state.experiment);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(has(again->unchanged, "action.start"));
+
+  const Update stop = update(R"(experiment: checkout-redesign
+action: stop
+result: {winner: two-step, summary: Two-step won}
+)");
+  apply(stop);
+  state = read();
+  EXPECT_EQ(state.experiment.status, ExperimentStatus::stopped);
+  ASSERT_TRUE(state.experiment.result);
+  EXPECT_EQ(state.experiment.result->summary, "Two-step won") << "StopExperiment's reason, read as statusReason";
+  EXPECT_EQ(host_->state().at("evidently").at("projects").at("checkout").at("experiments").at("checkout-redesign-exp").at("status"),
+            "COMPLETED");
+
+  // A plan on that read refuses to start the stopped experiment, naming its state and the rule.
+  PlanOptions options;
+  options.reads = {{"ev", &state}};
+  auto plan = bridge_->plan(update("experiment: checkout-redesign\naction: start\n"), options);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().field, "action");
+  EXPECT_NE(plan.error().message.find("COMPLETED"), std::string::npos) << plan.error().describe();
+  EXPECT_NE(plan.error().message.find("cannot be started again"), std::string::npos) << plan.error().describe();
+}
+
+TEST_F(EvidentlyRead, APlanOnTheReadRemovesTheVariationsTheUpdateLacks) {
+  connect("{feature: checkout-redesign}");
+  const VendorState state = read();  // the fixture's feature: control and two-step
+  PlanOptions options;
+  options.reads = {{"ev", &state}};
+  auto plan = bridge_->plan(update(R"(experiment: checkout-redesign
+variations:
+  - {key: control, control: true, weight: 50, value: {enabled: false}}
+  - {key: three-step, weight: 50, value: {enabled: true}}
+)"),
+                            options);
+  ASSERT_TRUE(plan) << plan.error().describe();
+  ASSERT_EQ(plan->backends.size(), 1u);
+  ASSERT_EQ(plan->backends[0].requests.size(), 1u);
+  const auto& body = plan->backends[0].requests[0].body->as_object();
+  EXPECT_EQ(body.at("removeVariations"), boost::json::array{"two-step"});
+
+  // Sent (apply does not read first yet, so the removal is passed through), the feature holds the update's set.
+  apply(update(R"(experiment: checkout-redesign
+variations:
+  - {key: control, control: true, weight: 50, value: {enabled: false}}
+  - {key: three-step, weight: 50, value: {enabled: true}}
+vendor: {evidently: {removeVariations: [two-step]}}
+)"));
+  const Experiment after = read().experiment;
+  ASSERT_TRUE(after.variations);
+  ASSERT_EQ(after.variations->size(), 2u);
+  EXPECT_EQ((*after.variations)[1].key, "three-step");
 }
 
 TEST_F(EvidentlyRead, TypedValuesReadBackAsOneAttribute) {
