@@ -3,100 +3,27 @@
 // missing or garbled resource is a clear error.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-
 #include <boost/json/parse.hpp>
 
 #include "core/convergence.hpp"
-#include "emulator/emulator.hpp"
-#include "emulator/fixtures.hpp"
-#include "expbridge/apply.hpp"
-#include "expbridge/update.hpp"
-#include "json_writer.hpp"
+#include "support/emulated_read.hpp"
 
 namespace expbridge {
 namespace {
 
-using emulator::EmulatorHost;
-
-/// A fault list of one fault (a braced list would nest the array once more).
-boost::json::value fault_list(boost::json::object fault) {
-  boost::json::array list;
-  list.push_back(std::move(fault));
-  return list;
-}
-
-bool has(const std::vector<std::string>& list, std::string_view name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
+using test::has;
 
 constexpr std::string_view kBinding = "{id: exp_4fG7hJk, variations: {control: var_2xQa, two-step: var_9bZk}}";
 
-class Auth0Read : public ::testing::Test {
+class Auth0Read : public test::EmulatedRead {
  protected:
-  void start_host(boost::json::value fixture = nullptr) {
-    auto host = EmulatorHost::start({.port = 0, .fixture = std::move(fixture)});
-    ASSERT_TRUE(host) << host.error().describe();
-    host_ = std::move(*host);
-  }
-
-  /// One Auth0 backend `a0` on the emulator, the experiment `checkout-redesign` bound as `binding`.
+  Auth0Read() { backend_ = "a0"; }
+  /// Backend `a0` (the emulator's tenant), the experiment `checkout-redesign` bound as `binding`.
   void connect(std::string_view binding = kBinding) {
-    if (!host_) start_host();
-    const std::string config =
-        "backends:\n  a0: {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, "
-        "client_secret_env: AUTH0_CLIENT_SECRET, endpoint: \"" +
-        host_->base_url() +
-        "\", retry_base_ms: 1, retry_cap_ms: 5, timeout_ms: 3000, deadline_ms: 8000}\n"
-        "experiments:\n  checkout-redesign:\n    a0: " +
-        std::string(binding) + "\n";
-    auto bridge = Bridge::from_text(config, "auth0-read.yaml");
-    ASSERT_TRUE(bridge) << bridge.error().describe();
-    bridge_ = std::make_unique<Bridge>(std::move(*bridge));
-    ApplyOptions options;
-    options.environment = emulator::test_environment;
-    auto applier = Applier::create(*bridge_, options);
-    ASSERT_TRUE(applier) << applier.error().describe();
-    applier_ = std::make_unique<Applier>(std::move(*applier));
+    connect_backend("vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, "
+                    "client_secret_env: AUTH0_CLIENT_SECRET",
+                    binding);
   }
-
-  Update update(const std::string& text) {
-    auto u = parse_update(text, "auth0-read-test");
-    EXPECT_TRUE(u) << u.error().describe();
-    return u ? std::move(*u) : Update{};
-  }
-
-  UpdateReport apply(const Update& u) { return applier_->apply(u); }
-
-  VendorState read() {
-    ReadReport report = applier_->read("checkout-redesign");
-    EXPECT_TRUE(report.ok()) << write_json(read_report_to_json(report), 2);
-    if (!report.ok() || report.backends.empty() || !report.backends[0].state) return {};
-    return *report.backends[0].state;
-  }
-
-  Error read_error() {
-    ReadReport report = applier_->read("checkout-redesign");
-    EXPECT_FALSE(report.ok());
-    if (report.backends.empty() || !report.backends[0].error) {
-      ADD_FAILURE() << "the read did not fail: " << write_json(read_report_to_json(report), 2);
-      return {};
-    }
-    return *report.backends[0].error;
-  }
-
-  void fault(std::string_view path_prefix, std::string_view body) {
-    auto faults = emulator::parse_faults(
-        fault_list(boost::json::object{
-            {"vendor", "auth0"}, {"method", "GET"}, {"path_prefix", path_prefix}, {"status", 200}, {"body", body}}),
-        "faults");
-    ASSERT_TRUE(faults) << faults.error().describe();
-    ASSERT_TRUE(host_->set_faults(std::move(*faults)));
-  }
-
-  std::unique_ptr<EmulatorHost> host_;
-  std::unique_ptr<Bridge> bridge_;
-  std::unique_ptr<Applier> applier_;
 };
 
 TEST_F(Auth0Read, WhatAnApplySentReadsBackEqual) {
@@ -109,8 +36,7 @@ variations:
   - {key: control, control: true, weight: 30, value: {enabled: true, attributes: {checkout_layout: one-page, steps: 1}}}
   - {key: two-step, weight: 70, value: {enabled: true, attributes: {checkout_layout: two-step, steps: 2}}}
 )");
-  auto report = apply(u);
-  ASSERT_TRUE(report.ok()) << write_json(report_to_json(report), 2);
+  apply(u);
   const VendorState state = read();
   const Experiment& e = state.experiment;
   EXPECT_EQ(e.name, "Checkout redesign");
@@ -139,18 +65,14 @@ variations:
 
 TEST_F(Auth0Read, StatusFollowsTheTransitionsAndTheReadRefusesWhatAuth0Would) {
   connect();
-  auto started = apply(update("experiment: checkout-redesign\naction: start\n"));
-  ASSERT_TRUE(started.ok()) << write_json(report_to_json(started), 2);
+  apply(update("experiment: checkout-redesign\naction: start\n"));
   EXPECT_EQ(read().experiment.status, ExperimentStatus::running);
-  auto stopped = apply(update("experiment: checkout-redesign\naction: stop\n"));
-  ASSERT_TRUE(stopped.ok()) << write_json(report_to_json(stopped), 2);
+  apply(update("experiment: checkout-redesign\naction: stop\n"));
   const VendorState state = read();
   EXPECT_EQ(state.experiment.status, ExperimentStatus::stopped);
 
   // A plan on that read: completed -> active is refused before anything is sent, naming the state and the rule.
-  PlanOptions options;
-  options.reads = {{"a0", &state}};
-  auto plan = bridge_->plan(update("experiment: checkout-redesign\naction: start\n"), options);
+  auto plan = plan_on(state, "experiment: checkout-redesign\naction: start\n");
   ASSERT_FALSE(plan) << "a completed experiment cannot be started";
   EXPECT_EQ(plan.error().field, "action") << plan.error().describe();
   EXPECT_NE(plan.error().message.find("completed"), std::string::npos) << plan.error().describe();
@@ -215,7 +137,7 @@ TEST_F(Auth0Read, AnAnswerThatDoesNotParseNamesTheOperation) {
                    R"({"variations": 3})"},
         std::tuple{"/api/v2/experimentation/experiments/", "GetExperiment",
                    R"({"name": "x", "feature_flag_id": "flg_8kTz3Wq", "status": "running-ish", "allocations": []})"}}) {
-    fault(prefix, body);
+    answer_gets_with("auth0", prefix, body);
     const Error e = read_error();
     EXPECT_EQ(e.code, ErrorCode::internal) << e.describe();
     EXPECT_EQ(e.operation, operation) << e.describe();

@@ -2,92 +2,23 @@
 // back equal in neutral terms, and a missing or garbled resource is a clear error.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-
 #include <boost/json/parse.hpp>
 
 #include "core/convergence.hpp"
-#include "emulator/emulator.hpp"
-#include "emulator/fixtures.hpp"
-#include "expbridge/apply.hpp"
-#include "expbridge/update.hpp"
-#include "json_writer.hpp"
+#include "support/emulated_read.hpp"
 
 namespace expbridge {
 namespace {
 
-using emulator::EmulatorHost;
+using test::has;
 
-/// A fault list of one fault (a braced list would nest the array once more).
-boost::json::value fault_list(boost::json::object fault) {
-  boost::json::array list;
-  list.push_back(std::move(fault));
-  return list;
-}
-
-bool has(const std::vector<std::string>& list, std::string_view name) {
-  return std::find(list.begin(), list.end(), name) != list.end();
-}
-
-class EvidentlyRead : public ::testing::Test {
+class EvidentlyRead : public test::EmulatedRead {
  protected:
-  void start_host(boost::json::value fixture = nullptr) {
-    auto host = EmulatorHost::start({.port = 0, .fixture = std::move(fixture)});
-    ASSERT_TRUE(host) << host.error().describe();
-    host_ = std::move(*host);
-  }
-
-  /// One Evidently backend `ev` on the emulator, the experiment `checkout-redesign` bound as `binding`.
+  EvidentlyRead() { backend_ = "ev"; }
+  /// Backend `ev` (project checkout), the experiment `checkout-redesign` bound as `binding`.
   void connect(const std::string& binding) {
-    if (!host_) start_host();
-    const std::string config = "backends:\n  ev: {vendor: evidently, region: us-east-1, project: checkout, endpoint: \"" +
-                               host_->base_url() +
-                               "\", retry_base_ms: 1, retry_cap_ms: 5, timeout_ms: 3000, deadline_ms: 8000}\n"
-                               "experiments:\n  checkout-redesign:\n    ev: " +
-                               binding + "\n";
-    auto bridge = Bridge::from_text(config, "evidently-read.yaml");
-    ASSERT_TRUE(bridge) << bridge.error().describe();
-    bridge_ = std::make_unique<Bridge>(std::move(*bridge));
-    ApplyOptions options;
-    options.environment = emulator::test_environment;
-    auto applier = Applier::create(*bridge_, options);
-    ASSERT_TRUE(applier) << applier.error().describe();
-    applier_ = std::make_unique<Applier>(std::move(*applier));
+    connect_backend("vendor: evidently, region: us-east-1, project: checkout", binding);
   }
-
-  Update update(const std::string& text) {
-    auto u = parse_update(text, "evidently-read-test");
-    EXPECT_TRUE(u) << u.error().describe();
-    return u ? std::move(*u) : Update{};
-  }
-
-  void apply(const Update& u) {
-    auto report = applier_->apply(u);
-    ASSERT_TRUE(report.ok()) << write_json(report_to_json(report), 2);
-  }
-
-  /// The read of `ev`; fails the test when it did not succeed.
-  VendorState read() {
-    ReadReport report = applier_->read("checkout-redesign");
-    EXPECT_TRUE(report.ok()) << write_json(read_report_to_json(report), 2);
-    if (!report.ok() || report.backends.empty() || !report.backends[0].state) return {};
-    return *report.backends[0].state;
-  }
-
-  /// The error of a read of `ev` that must fail.
-  Error read_error() {
-    ReadReport report = applier_->read("checkout-redesign");
-    EXPECT_FALSE(report.ok());
-    if (report.backends.empty() || !report.backends[0].error) {
-      ADD_FAILURE() << "the read did not fail: " << write_json(read_report_to_json(report), 2);
-      return {};
-    }
-    return *report.backends[0].error;
-  }
-
-  std::unique_ptr<EmulatorHost> host_;
-  std::unique_ptr<Bridge> bridge_;
-  std::unique_ptr<Applier> applier_;
 };
 
 constexpr std::string_view kBound = "{feature: checkout-redesign, experiment: checkout-redesign-exp}";
@@ -203,9 +134,7 @@ result: {winner: two-step, summary: Two-step won}
             "COMPLETED");
 
   // A plan on that read refuses to start the stopped experiment, naming its state and the rule.
-  PlanOptions options;
-  options.reads = {{"ev", &state}};
-  auto plan = bridge_->plan(update("experiment: checkout-redesign\naction: start\n"), options);
+  auto plan = plan_on(state, "experiment: checkout-redesign\naction: start\n");
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().field, "action");
   EXPECT_NE(plan.error().message.find("COMPLETED"), std::string::npos) << plan.error().describe();
@@ -215,14 +144,11 @@ result: {winner: two-step, summary: Two-step won}
 TEST_F(EvidentlyRead, APlanOnTheReadRemovesTheVariationsTheUpdateLacks) {
   connect("{feature: checkout-redesign}");
   const VendorState state = read();  // the fixture's feature: control and two-step
-  PlanOptions options;
-  options.reads = {{"ev", &state}};
-  auto plan = bridge_->plan(update(R"(experiment: checkout-redesign
+  auto plan = plan_on(state, R"(experiment: checkout-redesign
 variations:
   - {key: control, control: true, weight: 50, value: {enabled: false}}
   - {key: three-step, weight: 50, value: {enabled: true}}
-)"),
-                            options);
+)");
   ASSERT_TRUE(plan) << plan.error().describe();
   ASSERT_EQ(plan->backends.size(), 1u);
   ASSERT_EQ(plan->backends[0].requests.size(), 1u);
@@ -295,12 +221,7 @@ TEST_F(EvidentlyRead, AnAnswerThatDoesNotParseNamesTheOperation) {
         std::tuple{"/projects/checkout/experiments/", "GetExperiment", R"([1, 2, 3])"},
         std::tuple{"/projects/checkout/features/", "GetFeature",
                    R"({"feature": {"variations": [{"name": "a", "value": {"boolValue": true, "longValue": 1}}]}})"}}) {
-    auto faults = emulator::parse_faults(
-        fault_list(boost::json::object{
-            {"vendor", "evidently"}, {"method", "GET"}, {"path_prefix", prefix}, {"status", 200}, {"body", body}}),
-        "faults");
-    ASSERT_TRUE(faults) << faults.error().describe();
-    ASSERT_TRUE(host_->set_faults(std::move(*faults)));
+    answer_gets_with("evidently", prefix, body);
     Error e = read_error();
     EXPECT_EQ(e.code, ErrorCode::internal) << e.describe();
     EXPECT_EQ(e.operation, operation) << e.describe();
