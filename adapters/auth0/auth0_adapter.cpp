@@ -1,6 +1,7 @@
 #include "auth0_adapter.hpp"
 
 #include <map>
+#include <optional>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -9,6 +10,7 @@
 #include "message_text.hpp"
 #include "document.hpp"
 #include "json_reader.hpp"
+#include "url.hpp"
 
 namespace expbridge {
 namespace {
@@ -52,13 +54,20 @@ struct Auth0Table {
   const OperationSpec* update_experiment = nullptr;
   const OperationSpec* transition_status = nullptr;
   const OperationSpec* get_experiment = nullptr;
+  const OperationSpec* get_flag = nullptr;
+  const OperationSpec* list_variations = nullptr;
   std::string content_type;
+  // The read's member names (`enums.read`).
+  std::string feature_flag_member, parameters_member, variations_member, variation_id_member, variation_name_member,
+      overrides_member, next_member, from_query;
   std::string name_member, description_member, status_member;
   std::string allocations_member, variation_member, control_member, weight_member;
   /// Neutral action -> Auth0 status the transition moves to.
   std::map<std::string, std::string, std::less<>> action_statuses;
   /// Neutral status -> Auth0 status.
   std::map<std::string, std::string, std::less<>> statuses;
+  /// Auth0 target status -> the statuses it may be reached from, space-separated (`enums.transition_from`).
+  std::map<std::string, std::string, std::less<>> transition_sources;
   std::string token_path, audience_template;
   // Limits: of the binding's ids, of UpdateExperiment's values, of what the current state allows.
   const LimitSpec *experiment_id{}, *variation_id{};
@@ -70,6 +79,18 @@ struct Auth0Table {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::name).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.transition_status, t.operation(t.field(field::action).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_experiment, t.operation("GetExperiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_flag, t.operation("GetFeatureFlag"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.list_variations, t.operation("ListFeatureFlagVariations"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
+        {&out.feature_flag_member, "read", "feature_flag"},
+        {&out.parameters_member, "read", "parameters"},
+        {&out.variations_member, "read", "variations"},
+        {&out.variation_id_member, "read", "variation_id"},
+        {&out.variation_name_member, "read", "variation_name"},
+        {&out.overrides_member, "read", "overrides"},
+        {&out.next_member, "read", "next"},
+        {&out.from_query, "read", "from"},
+    }));
     // The adapter builds one PATCH body; a table routing a field or pass-through member to
     // another operation would be silently ignored, so it is refused at start-up.
     for (const char* neutral : {field::description, field::variations}) {
@@ -98,6 +119,9 @@ struct Auth0Table {
       EXPBRIDGE_ASSIGN_OR_RETURN(wire, t.enum_value("status", to_string(status)));
       out.statuses.emplace(std::string(to_string(status)), std::move(wire));
     }
+    // Targets whose sources the table leaves out (archived: unverified) are not checked before sending.
+    for (const auto& [action, target] : out.action_statuses)
+      if (auto from = t.enum_value("transition_from", target)) out.transition_sources.emplace(target, std::move(*from));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.token_path, auth_string(t, "token_path"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.audience_template, auth_string(t, "audience"));
     EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {
@@ -211,6 +235,11 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
           const std::string& now = t_.statuses.at(std::string(to_string(*current->status)));
           if (*current->status == ExperimentStatus::stopped && *u.action == Action::start)
             return transition.refuse(field::action, "the Auth0 experiment is " + now + " (" + t_.completed_is_final->rule + ")");
+          if (auto from = t_.transition_sources.find(*target_status);
+              now != *target_status && from != t_.transition_sources.end() &&
+              (" " + from->second + " ").find(" " + now + " ") == std::string::npos)
+            return transition.refuse(field::action, "the Auth0 experiment is " + now + ", and Auth0 moves an experiment to " +
+                                                        *target_status + " only from " + from->second);
           if (now == *target_status) {
             // The documented transitions never lead from a status to itself: a repeat may be refused.
             out.notes.push_back("the Auth0 experiment is already " + now + "; no status transition is sent for action " +
@@ -258,7 +287,202 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
     return state;
   }
 
+  /// The read: GetExperiment; then the flag it runs on (GetFeatureFlag: the baseline parameters) and
+  /// that flag's variations (ListFeatureFlagVariations, one checkpoint page per step while an answer
+  /// names a `next`). Answers, in order: experiment, flag, variation pages.
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+    const auto& binding = static_cast<const Auth0Binding&>(b);
+    ReadStep step;
+    PlannedRequest request;
+    if (answers.empty()) {
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, options_.base_url, {{"id", binding.id}},
+                                                       t_.content_type, std::nullopt));
+      step.requests.push_back(std::move(request));
+      return step;
+    }
+    boost::json::object experiment;
+    EXPBRIDGE_ASSIGN_OR_RETURN(experiment, answer_object(*t_.get_experiment, answers[0], "experiment", binding.id));
+    const auto* flag_id = experiment.if_contains(t_.feature_flag_member);
+    if (!flag_id || !flag_id->is_string()) return unusable(*t_.get_experiment, "without a " + t_.feature_flag_member);
+    const std::string flag(flag_id->get_string());
+    const Labels flag_labels{{"flag", flag}};
+    if (answers.size() == 1) {
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_flag, options_.base_url, flag_labels, t_.content_type,
+                                                       std::nullopt));
+      step.requests.push_back(std::move(request));
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_variations, options_.base_url, flag_labels,
+                                                       t_.content_type, std::nullopt));
+      step.requests.push_back(std::move(request));
+      return step;
+    }
+    if (answers.size() < 3)
+      return std::unexpected(make_error(ErrorCode::internal, "auth0 read: GetFeatureFlag was answered without "
+                                                             "ListFeatureFlagVariations"));
+    boost::json::object flag_object;
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag_object, answer_object(*t_.get_flag, answers[1], "feature flag", flag));
+    std::vector<boost::json::object> variations;  // every page's, in order
+    for (std::size_t i = 2; i < answers.size(); ++i) {
+      boost::json::object page;
+      EXPBRIDGE_ASSIGN_OR_RETURN(page, answer_object(*t_.list_variations, answers[i], "feature flag", flag));
+      const auto* list = page.if_contains(t_.variations_member);
+      if (!list || !list->is_array()) return unusable(*t_.list_variations, "without a " + t_.variations_member + " list");
+      for (const auto& v : list->get_array()) {
+        if (!v.is_object()) return unusable(*t_.list_variations, "a variation that is not an object");
+        variations.push_back(v.get_object());
+      }
+      const auto* next = page.if_contains(t_.next_member);
+      if (i + 1 == answers.size() && next && next->is_string()) {
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_variations, options_.base_url, flag_labels,
+                                                         t_.content_type, std::nullopt));
+        request.url += (request.url.find('?') == std::string::npos ? "?" : "&") + t_.from_query + "=" +
+                       percent_encode(next->get_string());
+        step.requests.push_back(std::move(request));
+        return step;
+      }
+    }
+
+    VendorState state;
+    state.experiment.vendor_ids = {{"experiment", binding.id}, {"feature_flag", flag}};
+    state.not_expressible = fields_not_expressible();
+    state.detail[t_.feature_flag_member] = flag;
+    EXPBRIDGE_RETURN_IF_ERROR(read_experiment(experiment, flag_object, variations, binding, state));
+    return ReadStep{{}, std::move(state)};
+  }
+
  private:
+  /// The JSON object a read answered; a 404 is `not_found` naming the resource's id.
+  static Result<boost::json::object> answer_object(const OperationSpec& operation, const ReadResponse& reply,
+                                                   std::string_view what, const std::string& id) {
+    if (reply.status == 404) {
+      Error e = make_error(ErrorCode::not_found, "Auth0 has no " + std::string(what) + " " + quote_value(id));
+      e.operation = operation.name;
+      e.http_status = reply.status;
+      return std::unexpected(std::move(e));
+    }
+    return reply_object(operation, reply, "a JSON object");
+  }
+
+  /// An answer whose shape the read cannot use: `internal`, naming the operation (never the body).
+  static std::unexpected<Error> unusable(const OperationSpec& operation, std::string what) {
+    Error e = make_error(ErrorCode::internal, operation.name + " answered " + what);
+    e.operation = operation.name;
+    return std::unexpected(std::move(e));
+  }
+
+  /// Name, description, status and allocations (as variations: the binding's reverse map gives the
+  /// neutral key, the flag's variations the value and description).
+  Status read_experiment(const boost::json::object& x, const boost::json::object& flag,
+                         const std::vector<boost::json::object>& flag_variations, const Auth0Binding& binding,
+                         VendorState& state) const {
+    const OperationSpec& op = *t_.get_experiment;
+    Experiment& e = state.experiment;
+    const auto* name = x.if_contains(t_.name_member);
+    if (!name || !name->is_string()) return unusable(op, "without a " + t_.name_member);
+    e.name = std::string(name->get_string());
+    e.description = "";  // absent or null: the experiment holds no description
+    if (const auto* d = x.if_contains(t_.description_member); d && !d->is_null()) {
+      if (!d->is_string()) return unusable(op, "a " + t_.description_member + " that is not a string");
+      e.description = std::string(d->get_string());
+    }
+    const auto* status = x.if_contains(t_.status_member);
+    if (!status || !status->is_string()) return unusable(op, "without a " + t_.status_member);
+    for (const auto& [neutral, wire] : t_.statuses)
+      if (wire == status->get_string())
+        for (auto s : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
+                       ExperimentStatus::stopped, ExperimentStatus::archived})
+          if (to_string(s) == neutral) e.status = s;
+    if (!e.status) return unusable(op, "a status expbridge does not know: " + quote_value(status->get_string()));
+    state.detail[t_.status_member] = status->get_string();
+
+    const boost::json::object* baseline = nullptr;
+    if (const auto* p = flag.if_contains(t_.parameters_member)) {
+      if (!p->is_object()) return unusable(*t_.get_flag, t_.parameters_member + " that are not a map");
+      baseline = &p->get_object();
+    }
+    const auto* allocations = x.if_contains(t_.allocations_member);
+    if (!allocations || !allocations->is_array()) return unusable(op, "without an " + t_.allocations_member + " list");
+    e.variations.emplace();
+    for (const auto& item : allocations->get_array()) {
+      const auto* a = item.if_object();
+      const auto* id = a ? a->if_contains(t_.variation_member) : nullptr;
+      if (!id || !id->is_string()) return unusable(op, "an allocation without a " + t_.variation_member);
+      Variation v;
+      const std::string var(id->get_string());
+      for (const auto& [key, bound] : binding.variations)
+        if (bound == var) v.key = key;
+      if (const auto* c = a->if_contains(t_.control_member); c && c->is_bool()) v.control = c->get_bool();
+      if (const auto* w = a->if_contains(t_.weight_member); w && w->is_number()) v.weight = w->to_number<double>();
+      const boost::json::object* flag_variation = nullptr;
+      for (const auto& fv : flag_variations)
+        if (const auto* fid = fv.if_contains(t_.variation_id_member); fid && fid->is_string() && fid->get_string() == var)
+          flag_variation = &fv;
+      if (flag_variation) {
+        EXPBRIDGE_RETURN_IF_ERROR(read_flag_variation(*flag_variation, baseline, v));
+      }
+      // A variation the binding does not name keeps a recognisable key: its name at the flag, else its id.
+      if (v.key.empty()) v.key = var;
+      e.variations->push_back(std::move(v));
+    }
+    return {};
+  }
+
+  /// The value (the baseline with the variation's overrides applied, as attributes), description and,
+  /// for a variation the binding does not name, its name as the key.
+  Status read_flag_variation(const boost::json::object& fv, const boost::json::object* baseline, Variation& v) const {
+    const OperationSpec& op = *t_.list_variations;
+    if (v.key.empty())
+      if (const auto* n = fv.if_contains(t_.variation_name_member); n && n->is_string()) v.key = n->get_string();
+    if (const auto* d = fv.if_contains(t_.description_member); d && d->is_string()) v.description = std::string(d->get_string());
+    const boost::json::object* overrides = nullptr;
+    if (const auto* o = fv.if_contains(t_.overrides_member)) {
+      if (!o->is_object()) return unusable(op, t_.overrides_member + " that are not a map");
+      overrides = &o->get_object();
+    }
+    VariationValue value;
+    value.enabled = true;  // Auth0 has no on/off: every variation serves its parameters
+    auto add = [&](std::string_view name, const boost::json::value& json) -> Status {
+      auto attribute = attribute_of(json);
+      if (!attribute) return unusable(op, "a parameter expbridge cannot type: " + quote_value(name));
+      for (auto& [existing, held] : value.attributes)
+        if (existing == name) {
+          held = std::move(*attribute);
+          return {};
+        }
+      value.attributes.emplace_back(std::string(name), std::move(*attribute));
+      return {};
+    };
+    if (baseline)
+      for (const auto& p : *baseline) EXPBRIDGE_RETURN_IF_ERROR(add(p.key(), p.value()));
+    if (overrides)
+      for (const auto& p : *overrides) EXPBRIDGE_RETURN_IF_ERROR(add(p.key(), p.value()));
+    v.value = std::move(value);
+    return {};
+  }
+
+  /// A flag parameter's typed value as a neutral attribute: a string, number, boolean, or a list of
+  /// strings or of numbers; none for anything else.
+  static std::optional<AttributeValue> attribute_of(const boost::json::value& v) {
+    if (v.is_string()) return AttributeValue(std::string(v.get_string()));
+    if (v.is_bool()) return AttributeValue(v.get_bool());
+    if (v.is_number()) return AttributeValue(v.to_number<double>());
+    if (!v.is_array()) return std::nullopt;
+    const auto& list = v.get_array();
+    if (!list.empty() && list.front().is_string()) {
+      std::vector<std::string> out;
+      for (const auto& item : list) {
+        if (!item.is_string()) return std::nullopt;
+        out.emplace_back(item.get_string());
+      }
+      return AttributeValue(std::move(out));
+    }
+    std::vector<double> out;
+    for (const auto& item : list) {
+      if (!item.is_number()) return std::nullopt;
+      out.push_back(item.to_number<double>());
+    }
+    return AttributeValue(std::move(out));
+  }
+
   std::string variation_part_reason(std::string_view part) const {
     return skip_value_reason(field::variations, part, "Auth0 allocations carry no variation " + std::string(part));
   }

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
@@ -54,6 +55,10 @@ Status refuse_path_changing(std::string_view id, std::string field) {
 struct EvidentlyTable {
   const OperationSpec* update_feature = nullptr;
   const OperationSpec* update_experiment = nullptr;
+  const OperationSpec* start_experiment = nullptr;
+  const OperationSpec* stop_experiment = nullptr;
+  const OperationSpec* get_feature = nullptr;
+  const OperationSpec* get_experiment = nullptr;
   std::string content_type;
 
   // UpdateFeature members.
@@ -66,19 +71,45 @@ struct EvidentlyTable {
   double percent_scale = 0;                                    ///< neutral percent -> Evidently units
   std::size_t override_entry_bytes = 0;
 
+  // The read: GetFeature / GetExperiment members, and the VariableValue members besides boolValue.
+  std::string long_value, double_value, string_value, value_attribute;
+  // StartExperiment / StopExperiment members, and how long an analysis runs when the update says nothing.
+  std::string analysis_complete, desired_state, completed, status_reason, stop_reason;
+  double analysis_days = 0;
+
   // Skip reasons.
   std::string skip_attributes, skip_no_value, skip_control, skip_variation_description, skip_exposure;
+  std::string skip_result, skip_winner, skip_reasons;
 
   // Limits: of the binding's names, of UpdateFeature, of UpdateExperiment.
   const LimitSpec *feature{}, *experiment{}, *treatment{}, *variation{};
   const LimitSpec *variations{}, *remove_variations_count{}, *description_length{}, *entity_overrides_size{}, *override_entity{};
-  const LimitSpec *sampling_rate_range{}, *treatment_weight{};
+  const LimitSpec *sampling_rate_range{}, *treatment_weight{}, *stop_reason_length{}, *analysis_complete_range{};
 
   static Result<EvidentlyTable> resolve(const MappingTable& t) {
     EvidentlyTable out;
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_feature, t.operation(t.field(field::description).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::exposure).operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.start_experiment, t.operation("StartExperiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.stop_experiment, t.operation(t.field(field::result).operation));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_feature, t.operation("GetFeature"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.get_experiment, t.operation("GetExperiment"));
     out.content_type = t.content_type();
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
+        {&out.value_attribute, "read_value", "attribute"},
+        {&out.long_value, "read_value", "long"},
+        {&out.double_value, "read_value", "double"},
+        {&out.string_value, "read_value", "string"},
+        {&out.analysis_complete, "experiment_lifecycle", "analysis_complete"},
+        {&out.desired_state, "experiment_lifecycle", "desired_state"},
+        {&out.completed, "experiment_lifecycle", "completed"},
+        {&out.status_reason, "experiment_lifecycle", "status_reason"},
+    }));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {{&out.stop_reason, field::result}}));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.analysis_days, t.scale("analysis_days"));
+    // Both status maps are looked up per value read; an entry missing from either is a table error then.
+    for (const auto& [name, key] : {std::pair{"experiment_status", "RUNNING"}, std::pair{"strategy_status", "ALL_RULES"}})
+      EXPBRIDGE_RETURN_IF_ERROR(t.enum_value(name, key));
 
     EXPBRIDGE_RETURN_IF_ERROR(resolve_wires(t, {
         {&out.description, field::description},
@@ -106,13 +137,18 @@ struct EvidentlyTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_control, required_skip_value(t, field::variations, "control"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_variation_description, required_skip_value(t, field::variations, "description"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_exposure, required_skip_value(t, field::exposure, "no_experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_result, required_skip_value(t, field::result, "no_experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_winner, required_skip_value(t, field::result, "winner"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.skip_reasons, required_skip_value(t, field::result, "reasons"));
     // These fields are always skipped; an entry that maps them would be silently ignored otherwise.
     for (const char* neutral : {field::name, field::hypothesis, field::launch_criteria, field::audience_rule,
-                                field::audience_description, field::result, field::comment})
+                                field::audience_description, field::comment})
       EXPBRIDGE_RETURN_IF_ERROR(required_skip(t, neutral));
-    // The adapter knows how to send removeVariations only; any other pass-through member would be dropped.
+    // The adapter knows how to send removeVariations and analysisCompleteTime only; any other
+    // pass-through member would be dropped.
     for (const auto& [member, operation] : t.passthrough())
-      if (member != out.remove_variations || operation != out.update_feature->name)
+      if (!(member == out.remove_variations && operation == out.update_feature->name) &&
+          !(member == out.analysis_complete && operation == out.start_experiment->name))
         return std::unexpected(table_error(t, "passthrough." + member + " is not supported by the adapter"));
 
     EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {
@@ -127,6 +163,8 @@ struct EvidentlyTable {
         {&out.override_entity, "override_entity"},
         {&out.sampling_rate_range, "sampling_rate"},
         {&out.treatment_weight, "treatment_weight"},
+        {&out.stop_reason_length, "stop_reason"},
+        {&out.analysis_complete_range, "analysis_complete"},
     }));
     return out;
   }
@@ -208,11 +246,12 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     return std::unique_ptr<const Binding>(std::move(binding));
   }
 
-  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext&) const override {
+  Result<BackendPlan> do_plan(const Update& u, const Binding& b, const PlanContext& context) const override {
     const auto& binding = static_cast<const EvidentlyBinding&>(b);
     BackendPlan out;
     RequestDraft feature(*t_.update_feature);
     RequestDraft experiment(*t_.update_experiment);
+    std::optional<RequestDraft> lifecycle;  // StartExperiment or StopExperiment, sent last
 
     skip_if(u.name.has_value(), field::name, out);
     if (u.description) {
@@ -246,16 +285,21 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     }
 
     bool removes = false;
-    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, feature, out));
+    std::optional<std::int64_t> analysis_complete;
+    EXPBRIDGE_ASSIGN_OR_RETURN(removes, plan_passthrough(u, binding, feature, out, analysis_complete));
     // The neutral set replaces the whole set; Evidently only adds and updates unless told what to remove.
-    if (u.variations)
-      out.notes.push_back(removes ? t_.remove_variations + " is sent as given; any other variation the feature holds "
-                                    "that this update lacks is kept"
-                                  : "only " + t_.add_or_update_variations +
-                                        " is sent: variations the feature already holds that this update lacks are "
-                                        "kept (removing them needs the feature's current variations, which expbridge "
-                                        "does not read yet); list them in vendor.evidently." + t_.remove_variations +
-                                        " to remove them");
+    if (u.variations) {
+      if (removes)
+        out.notes.push_back(t_.remove_variations + " is sent as given; any other variation the feature holds that this "
+                                                   "update lacks is kept");
+      else if (context.current && context.current->variations)
+        EXPBRIDGE_RETURN_IF_ERROR(plan_removals(u, *context.current->variations, feature, out));
+      else
+        out.notes.push_back("only " + t_.add_or_update_variations +
+                            " is sent: this plan has no read of the feature (plan alone, or apply --no-read), so "
+                            "variations it holds that this update lacks are kept; list them in vendor.evidently." +
+                            t_.remove_variations + " to remove them");
+    }
 
     if (u.action) {
       std::string_view action = to_string(*u.action);
@@ -263,16 +307,13 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
         feature.body()[t_.evaluation_strategy] = it->second;
         carry(out, field::action);
         if (!binding.experiment.empty())
-          out.notes.push_back("action " + std::string(action) + " sets the feature's " + t_.evaluation_strategy + " to " +
-                              it->second + "; the Evidently experiment '" + binding.experiment +
-                              "' itself is not started or stopped (StartExperiment needs an analysis end time, "
-                              "StopExperiment a desired state; expbridge does not send them yet)");
+          EXPBRIDGE_ASSIGN_OR_RETURN(lifecycle, plan_lifecycle(u, binding, context, analysis_complete, out));
       } else {
         skip_value(out, field::action, action,
                    "Evidently has no equivalent of " + std::string(field::action) + " " + quote_value(action));
       }
     }
-    skip_if(u.result.has_value(), field::result, out);
+    if (u.result && !lifecycle) out.skipped.push_back(Skip{field::result, t_.skip_result});
     skip_if(u.comment.has_value(), field::comment, out);
 
     // Feature first: the experiment's treatments serve the feature's variations, so new values land before new weights.
@@ -284,10 +325,192 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
       EXPBRIDGE_RETURN_IF_ERROR(experiment.add_to(out, options_.base_url,
                                                   {{"project", options_.resource}, {"experiment", binding.experiment}},
                                                   t_.content_type));
+    // Last: the experiment starts with its new weights and rate, and stops after them.
+    if (lifecycle)
+      EXPBRIDGE_RETURN_IF_ERROR(lifecycle->add_to(out, options_.base_url,
+                                                  {{"project", options_.resource}, {"experiment", binding.experiment}},
+                                                  t_.content_type));
     return out;
   }
 
+  /// The read: GetFeature, and GetExperiment when the binding names an experiment, asked for
+  /// together (neither is paginated); the second call builds the state from both answers.
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+    const auto& binding = static_cast<const EvidentlyBinding&>(b);
+    const bool bound = !binding.experiment.empty();
+    if (answers.empty()) {
+      ReadStep step;
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_feature, options_.base_url,
+                                                       {{"project", options_.resource}, {"feature", binding.feature}},
+                                                       t_.content_type, std::nullopt));
+      step.requests.push_back(std::move(request));
+      if (bound) {
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, options_.base_url,
+                                                         {{"project", options_.resource}, {"experiment", binding.experiment}},
+                                                         t_.content_type, std::nullopt));
+        step.requests.push_back(std::move(request));
+      }
+      return step;
+    }
+    if (answers.size() != (bound ? 2u : 1u))
+      return std::unexpected(make_error(ErrorCode::internal, "evidently read: expected " + std::to_string(bound ? 2 : 1) +
+                                                                 " answers, got " + std::to_string(answers.size())));
+
+    boost::json::object feature, experiment;
+    EXPBRIDGE_ASSIGN_OR_RETURN(feature, resource_of(*t_.get_feature, answers[0], "feature", binding.feature));
+    if (bound)
+      EXPBRIDGE_ASSIGN_OR_RETURN(experiment, resource_of(*t_.get_experiment, answers[1], "experiment", binding.experiment));
+
+    VendorState state;
+    Experiment& e = state.experiment;
+    e.vendor_ids = {{"project", options_.resource}, {"feature", binding.feature}};
+    if (bound) e.vendor_ids["experiment"] = binding.experiment;
+    state.not_expressible = fields_not_expressible();
+    // Without an experiment there is no samplingRate and no stop reason to hold.
+    if (!bound) state.not_expressible.insert(state.not_expressible.end(), {field::exposure, field::result});
+    EXPBRIDGE_RETURN_IF_ERROR(read_feature(feature, e, state.detail));
+    if (bound) EXPBRIDGE_RETURN_IF_ERROR(read_experiment(experiment, binding, e, state.detail));
+    return ReadStep{{}, std::move(state)};
+  }
+
  private:
+  /// The `member` object of a Get answer; a 404 is `not_found` naming the resource's id.
+  Result<boost::json::object> resource_of(const OperationSpec& operation, const ReadResponse& reply,
+                                          std::string_view member, const std::string& id) const {
+    if (reply.status == 404) {
+      Error e = make_error(ErrorCode::not_found, "Evidently project " + quote_value(options_.resource) + " has no " +
+                                                     std::string(member) + " " + quote_value(id));
+      e.operation = operation.name;
+      e.http_status = reply.status;
+      return std::unexpected(std::move(e));
+    }
+    boost::json::object answer;
+    EXPBRIDGE_ASSIGN_OR_RETURN(answer, reply_object(operation, reply, "a JSON object"));
+    auto* inner = answer.if_contains(member);
+    if (!inner || !inner->is_object())
+      return unusable(operation, "without a `" + std::string(member) + "` object");
+    return std::move(inner->get_object());
+  }
+
+  /// An answer whose shape the read cannot use: `internal`, naming the operation (never the body).
+  static std::unexpected<Error> unusable(const OperationSpec& operation, std::string what) {
+    Error e = make_error(ErrorCode::internal, operation.name + " answered " + what);
+    e.operation = operation.name;
+    return std::unexpected(std::move(e));
+  }
+
+  /// `enums.<name>.<vendor value>` as a neutral status; a value the table does not map is unusable.
+  Result<ExperimentStatus> status_of(const OperationSpec& operation, std::string_view name, std::string_view value) const {
+    auto neutral = table().enum_value(name, value);
+    if (neutral)
+      for (auto status : {ExperimentStatus::draft, ExperimentStatus::running, ExperimentStatus::paused,
+                          ExperimentStatus::stopped, ExperimentStatus::archived})
+        if (to_string(status) == *neutral) return status;
+    return unusable(operation, "a status expbridge does not know: " + quote_value(value));
+  }
+
+  /// GetFeature's description, variations (typed values, the default as control), entity overrides and,
+  /// for a feature without an experiment, the status its evaluationStrategy gives.
+  Status read_feature(const boost::json::object& f, Experiment& e, boost::json::object& detail) const {
+    const OperationSpec& op = *t_.get_feature;
+    e.description = "";  // Evidently holds an empty description when it holds none
+    if (const auto* d = f.if_contains(t_.description)) {
+      if (!d->is_string()) return unusable(op, "a " + t_.description + " that is not a string");
+      e.description = std::string(d->get_string());
+    }
+    std::string default_variation;
+    if (const auto* d = f.if_contains(t_.default_variation); d && d->is_string()) default_variation = d->get_string();
+    const auto* variations = f.if_contains("variations");
+    if (!variations || !variations->is_array()) return unusable(op, "without a variations list");
+    e.variations.emplace();
+    for (const auto& item : variations->get_array()) {
+      const auto* v = item.if_object();
+      const auto* name = v ? v->if_contains(t_.variation_name) : nullptr;
+      const auto* value = v ? v->if_contains(t_.variation_value) : nullptr;
+      if (!name || !name->is_string() || !value || !value->is_object() || value->get_object().size() != 1)
+        return unusable(op, "a variation that is not {" + t_.variation_name + ", " + t_.variation_value + ": {ONE member}}");
+      Variation out;
+      out.key = std::string(name->get_string());
+      out.control = out.key == default_variation;
+      EXPBRIDGE_ASSIGN_OR_RETURN(out.value, typed_value(*value->get_object().begin()));
+      e.variations->push_back(std::move(out));
+    }
+    if (const auto* overrides = f.if_contains(t_.entity_overrides)) {
+      if (!overrides->is_object()) return unusable(op, "an " + t_.entity_overrides + " that is not a map");
+      e.overrides.emplace();
+      for (const auto& entry : overrides->get_object()) {
+        if (!entry.value().is_string())
+          return unusable(op, "an " + t_.entity_overrides + " entry that is not a variation name");
+        e.overrides->emplace_back(std::string(entry.key()), std::string(entry.value().get_string()));
+      }
+    }
+    const auto* strategy = f.if_contains(t_.evaluation_strategy);
+    if (!strategy || !strategy->is_string()) return unusable(op, "without an " + t_.evaluation_strategy);
+    EXPBRIDGE_ASSIGN_OR_RETURN(e.status, status_of(op, "strategy_status", strategy->get_string()));
+    detail[t_.evaluation_strategy] = strategy->get_string();
+    return {};
+  }
+
+  /// One VariableValue member back to neutral: boolValue is `enabled`; a long, double or string is
+  /// served as is, so it reads as enabled with one attribute (the table's read_value.attribute).
+  Result<VariationValue> typed_value(const boost::json::key_value_pair& member) const {
+    const OperationSpec& op = *t_.get_feature;
+    const auto& v = member.value();
+    VariationValue out;
+    out.enabled = true;
+    if (member.key() == t_.bool_value && v.is_bool()) {
+      out.enabled = v.get_bool();
+    } else if ((member.key() == t_.long_value || member.key() == t_.double_value) && v.is_number()) {
+      out.attributes.emplace_back(t_.value_attribute, v.to_number<double>());
+    } else if (member.key() == t_.string_value && v.is_string()) {
+      out.attributes.emplace_back(t_.value_attribute, std::string(v.get_string()));
+    } else {
+      return unusable(op, "a variation value expbridge does not know: " + quote_value(member.key()));
+    }
+    return out;
+  }
+
+  /// GetExperiment's samplingRate and treatment weights (thousandths of a percent -> percent; treatment
+  /// names back to neutral keys through the binding), its control and its status.
+  Status read_experiment(const boost::json::object& x, const EvidentlyBinding& binding, Experiment& e,
+                         boost::json::object& detail) const {
+    const OperationSpec& op = *t_.get_experiment;
+    const auto* status = x.if_contains("status");
+    if (!status || !status->is_string()) return unusable(op, "without a status");
+    EXPBRIDGE_ASSIGN_OR_RETURN(e.status, status_of(op, "experiment_status", status->get_string()));
+    detail["experiment_status"] = status->get_string();
+    // StopExperiment's reason is kept as statusReason: the result's summary.
+    if (e.status == ExperimentStatus::stopped)
+      if (const auto* reason = x.if_contains(t_.status_reason); reason && reason->is_string())
+        e.result.emplace().summary = std::string(reason->get_string());
+    if (const auto* rate = x.if_contains(t_.sampling_rate)) {
+      if (!rate->is_number()) return unusable(op, "a " + t_.sampling_rate + " that is not a number");
+      e.exposure = rate->to_number<double>() / t_.percent_scale;
+    }
+    // GetExperiment answers the onlineAbConfig it was sent as onlineAbDefinition.
+    const auto* definition = x.if_contains("onlineAbDefinition");
+    if (!definition) return {};
+    if (!definition->is_object()) return unusable(op, "an onlineAbDefinition that is not an object");
+    std::map<std::string, std::string, std::less<>> key_of;  // treatment name -> neutral key
+    for (const auto& v : *e.variations) key_of.emplace(binding.treatment_for(v.key), v.key);
+    if (const auto* weights = definition->get_object().if_contains(t_.treatment_weights)) {
+      if (!weights->is_object()) return unusable(op, "treatmentWeights that are not a map");
+      for (const auto& entry : weights->get_object()) {
+        if (!entry.value().is_number()) return unusable(op, "a treatment weight that is not a number");
+        const double units = entry.value().to_number<double>();
+        auto it = key_of.find(entry.key());
+        if (it == key_of.end()) continue;  // a treatment serving no variation of this feature
+        for (auto& v : *e.variations)
+          if (v.key == it->second) v.weight = units / t_.percent_scale;
+      }
+    }
+    if (const auto* control = definition->get_object().if_contains(t_.control_treatment_name); control && control->is_string())
+      if (auto it = key_of.find(control->get_string()); it != key_of.end())
+        for (auto& v : *e.variations) v.control = v.key == it->second;
+    return {};
+  }
+
   Status plan_variations(const std::vector<Variation>& variations, const EvidentlyBinding& binding,
                          RequestDraft& feature, RequestDraft& experiment, BackendPlan& out,
                          std::vector<std::string>& unsent) const {
@@ -378,14 +601,93 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     return {};
   }
 
-  /// Adds the pass-through members to the UpdateFeature body; true when it now removes variations.
-  Result<bool> plan_passthrough(const Update& u, RequestDraft& feature, BackendPlan& out) const {
+  /// With an experiment bound, action start is StartExperiment (the analysis ends at the pass-through
+  /// analysisCompleteTime, else scales.analysis_days from now) and stop is StopExperiment (COMPLETED,
+  /// with the result's summary as the reason). A read experiment that has stopped cannot start again.
+  Result<std::optional<RequestDraft>> plan_lifecycle(const Update& u, const EvidentlyBinding& binding,
+                                                     const PlanContext& context,
+                                                     std::optional<std::int64_t> analysis_complete,
+                                                     BackendPlan& out) const {
+    if (*u.action == Action::start) {
+      RequestDraft start(*t_.start_experiment);
+      const auto* read_status = context.read ? context.read->detail.if_contains("experiment_status") : nullptr;
+      if (context.current && context.current->status == ExperimentStatus::stopped && read_status &&
+          read_status->is_string())
+        return start.refuse(field::action, "the Evidently experiment '" + binding.experiment + "' is " +
+                                               std::string(read_status->get_string()) +
+                                               ": a stopped experiment cannot be started again; create a new one");
+      if (!analysis_complete) {
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+        analysis_complete = now.count() + static_cast<std::int64_t>(t_.analysis_days * 86400);
+        out.notes.push_back("StartExperiment " + t_.analysis_complete + " is " + format_number(t_.analysis_days) +
+                            " days after this plan; pass vendor.evidently." + t_.analysis_complete +
+                            " (epoch seconds) to choose it");
+      }
+      start.body()[t_.analysis_complete] = *analysis_complete;
+      return std::optional<RequestDraft>(std::move(start));
+    }
+    RequestDraft stop(*t_.stop_experiment);
+    stop.body()[t_.desired_state] = t_.completed;
+    if (u.result) {
+      if (u.result->summary) {
+        EXPBRIDGE_RETURN_IF_ERROR(stop.check_string(*t_.stop_reason_length, *u.result->summary, "result.summary"));
+        stop.body()[t_.stop_reason] = *u.result->summary;
+      }
+      carry(out, field::result);
+      if (u.result->winner) out.skipped.push_back(Skip{"result.winner", t_.skip_winner});
+      if (u.result->reasons_to_launch) out.skipped.push_back(Skip{"result.reasons_to_launch", t_.skip_reasons});
+      if (u.result->reasons_not_to_launch) out.skipped.push_back(Skip{"result.reasons_not_to_launch", t_.skip_reasons});
+    }
+    return std::optional<RequestDraft>(std::move(stop));
+  }
+
+  /// With the feature read, the variations it holds that the update's set lacks go in removeVariations
+  /// (the neutral set replaces the whole set). Kept: one an override of this update serves, and the
+  /// feature's default when this update sets no other (Evidently cannot remove its default).
+  Status plan_removals(const Update& u, const std::vector<Variation>& held, RequestDraft& feature,
+                       BackendPlan& out) const {
+    boost::json::array names;
+    for (const auto& h : held) {
+      bool wanted = std::any_of(u.variations->begin(), u.variations->end(), [&](const Variation& v) { return v.key == h.key; });
+      if (u.overrides)
+        wanted = wanted || std::any_of(u.overrides->begin(), u.overrides->end(),
+                                       [&](const auto& o) { return o.second == h.key; });
+      if (wanted) continue;
+      if (h.control && !feature.body().contains(t_.default_variation)) {
+        out.notes.push_back("variation " + quote_value(h.key) + " is kept: it is the feature's " + t_.default_variation +
+                            ", and this update sets no other");
+        continue;
+      }
+      names.push_back(boost::json::string(h.key));
+    }
+    if (names.empty()) return {};
+    EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.remove_variations_count, names.size(), field::variations));
+    out.notes.push_back(t_.remove_variations + " holds the variations the feature was read with that this update lacks");
+    feature.body()[t_.remove_variations] = std::move(names);
+    return {};
+  }
+
+  /// Adds removeVariations to the UpdateFeature body (true when it now removes variations) and
+  /// takes analysisCompleteTime for StartExperiment.
+  Result<bool> plan_passthrough(const Update& u, const EvidentlyBinding& binding, RequestDraft& feature,
+                                BackendPlan& out, std::optional<std::int64_t>& analysis_complete) const {
     std::vector<PassThrough> members;
     EXPBRIDGE_ASSIGN_OR_RETURN(members, passthrough(u, out));
     bool removes = false;
     for (const auto& member : members) {
-      // resolve() made sure removeVariations is the only member the table lists.
       std::string path = passthrough_path(member);
+      if (member.member == t_.analysis_complete) {
+        RequestDraft start(*t_.start_experiment);
+        if (binding.experiment.empty() || !u.action || *u.action != Action::start)
+          return start.refuse(path, "is sent with StartExperiment only: it needs action start and an experiment "
+                                    "in the binding");
+        if (!member.value->is_number()) return start.refuse(path, "must be a time in epoch seconds (a number)");
+        const double seconds = member.value->to_number<double>();
+        EXPBRIDGE_RETURN_IF_ERROR(start.check_number(*t_.analysis_complete_range, seconds, path));
+        analysis_complete = static_cast<std::int64_t>(std::llround(seconds));
+        continue;
+      }
+      // resolve() made sure removeVariations is the only other member the table lists.
       if (!member.value->is_array()) return feature.refuse(path, "must be a list of variation names");
       const auto& names = member.value->get_array();
       EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.remove_variations_count, names.size(), path));

@@ -255,11 +255,18 @@ TEST(EvidentlyPlan, OnlyFieldsThatMapMakeARequest) {
   EXPECT_EQ(plan->skipped.size(), 6u);
 }
 
-TEST(EvidentlyPlan, FeatureThenExperimentBothIdempotent) {
+TEST(EvidentlyPlan, FeatureThenExperimentBothIdempotentThenTheStart) {
   auto plan = plan_for(two_variations() + "exposure: 40\naction: start", kBackend,
                        "feature: checkout-redesign, experiment: checkout-ab");
   ASSERT_TRUE(plan) << plan.error().describe();
-  ASSERT_EQ(plan->requests.size(), 2u);
+  ASSERT_EQ(plan->requests.size(), 3u);
+  // StartExperiment last, once the weights and the rate are in place; a second start is a conflict.
+  const auto start = plan->requests.back();
+  plan->requests.pop_back();
+  EXPECT_EQ(start.operation, "StartExperiment");
+  EXPECT_EQ(start.method, "POST");
+  EXPECT_FALSE(start.idempotent);
+  EXPECT_GT(body(start).at("analysisCompleteTime").as_int64(), 0);
   EXPECT_EQ(plan->requests[0].operation, "UpdateFeature");
   EXPECT_EQ(plan->requests[0].method, "PATCH");
   EXPECT_EQ(plan->requests[0].url, kFeatureUrl);
