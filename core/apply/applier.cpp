@@ -417,6 +417,25 @@ struct Applier::Impl {
     // the plan is all-or-nothing, and nothing has been sent yet.
     auto stateless =
         without_exceptions("while planning", "nothing was sent", [&] { return bridge->plan(*update, options.plan); });
+    if (!stateless && options.read_first && stateless.error().code == ErrorCode::invalid_input) {
+      // What a plan without state refuses may be what only a read can settle (the current
+      // AppConfig run, LaunchDarkly's flag variations): the backends are read, and every plan
+      // built with a read checks the update again, so a real violation still refuses it.
+      Plan bound;
+      for (const auto& name : bridge->bound_backends(update->experiment)) {
+        if (!options.plan.backends.empty() &&
+            std::find(options.plan.backends.begin(), options.plan.backends.end(), name) == options.plan.backends.end())
+          continue;
+        for (const auto& info : bridge->backends())
+          if (info.name == name) {
+            BackendPlan part;
+            part.backend = name;
+            part.vendor = info.vendor;
+            bound.backends.push_back(std::move(part));
+          }
+      }
+      if (!bound.backends.empty()) stateless = std::move(bound);
+    }
     if (!stateless) {
       report.error = std::move(stateless).error();
       co_return;
