@@ -22,6 +22,7 @@
 #include "mapping_examples.hpp"
 #include "demo.hpp"
 #include "emulate.hpp"
+#include "read_commands.hpp"
 
 namespace {
 
@@ -295,6 +296,8 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   apply->add_option("--ca-file", apply_args.ca_file, "Extra trusted CA certificates (PEM)");
   apply->add_option("--mappings", apply_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
 
+  GetCommand get(app);
+  DiffCommand diff(app);
   EmulateCommand emulate(app);
   DemoCommand demo(app);
 
@@ -313,6 +316,8 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   if (*apply) return run_apply(apply_args);
   if (*validate) return run_validate(validate_args);
   if (*mappings) return run_mappings(mappings_args);
+  if (get.selected()) return get.run(registry);
+  if (diff.selected()) return diff.run(registry);
   if (emulate.selected()) return emulate.run(registry);
   if (demo.selected()) return demo.run(registry);
   return kExitInvalid;

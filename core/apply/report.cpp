@@ -78,11 +78,11 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
     out += "  refused, nothing sent: " + report.error->describe() + "\n";
     return out;
   }
-  out += "  " + pad("backend", 10) + pad("vendor", 14) + pad("result", 9) + pad("status", 8) + pad("attempts", 10) +
+  out += "  " + pad("backend", 10) + pad("vendor", 14) + pad("result", 10) + pad("status", 8) + pad("attempts", 10) +
          pad("ms", 9) + "request\n";
   for (const auto& b : report.backends) {
     if (b.requests.empty()) {
-      out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(std::string(to_string(b.result)), 9) + pad("-", 8) +
+      out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(std::string(to_string(b.result)), 10) + pad("-", 8) +
              pad("-", 10) + pad("-", 9) +
              (b.result == BackendOutcome::failed ? "(nothing sent)\n" : "(nothing to send)\n");
     }
@@ -95,7 +95,7 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
       char ms[32];
       std::snprintf(ms, sizeof ms, "%.1f", r.duration_ms);
       std::string result = r.error ? "failed" : (r.attempts == 0 ? "not sent" : "ok");
-      out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(result, 9) +
+      out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + pad(result, 10) +
              pad(r.status ? std::to_string(r.status) : "-", 8) + pad(r.attempts ? std::to_string(r.attempts) : "-", 10) +
              pad(r.attempts ? ms : "-", 9) + r.request.operation + "\n";
       if (r.error) out += "      error: " + std::string(to_string(r.error->code)) + ": " + secrets::scrub(r.error->message) + "\n";
