@@ -1,6 +1,6 @@
 // Vendor emulators: loopback stand-ins that speak each vendor's wire protocol for the
 // experiment APIs, keep state, check auth, validate and fail like the vendor does
-// (facts: ../shared/vendors/<vendor>.md). Used by the end-to-end tests, `expbridge demo`
+// (facts: each vendor's public API reference). Used by the end-to-end tests, `expbridge demo`
 // and `expbridge emulate` (users' own CI).
 #pragma once
 

@@ -117,7 +117,7 @@ boost::json::value collect_state(const Emulators& emulators) {
 }
 
 
-/// An injected error: the emulator gives its vendor's shape (shared/vendors/<vendor>.md); the
+/// An injected error: the emulator gives its vendor's shape (as its API reference documents errors); the
 /// host adds what every vendor shares. With `echo_headers` it answers like a hostile vendor,
 /// proxy or firewall that echoes the request back, secrets included, so tests prove that
 /// expbridge redacts whatever a vendor sends back.
