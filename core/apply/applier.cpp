@@ -20,6 +20,7 @@
 #include "json_writer.hpp"
 #include "log.hpp"
 #include "message_text.hpp"
+#include "secrets.hpp"
 
 namespace expbridge {
 namespace asio = boost::asio;
@@ -677,7 +678,9 @@ struct Applier::Impl {
           out.error = sent.error.value_or(make_error(ErrorCode::internal, "read failed without an error"));
           break;
         }
-        answers.push_back(ReadResponse{sent.status, std::move(response.body)});
+        // Read answers become state that get, diff and reports print: a vendor that echoes
+        // our credentials into a field is masked here, where its text enters.
+        answers.push_back(ReadResponse{sent.status, secrets::scrub(response.body)});
       }
     }
     if (out.error) {

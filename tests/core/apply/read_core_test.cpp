@@ -6,6 +6,7 @@
 
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
+#include "secrets.hpp"
 #include "support/counting_adapter.hpp"
 #include "support/scripted_http_client.hpp"
 
@@ -68,6 +69,20 @@ TEST_F(ReadCore, ReadsEveryBoundBackendIntoTheNeutralModel) {
   const std::string text = read_report_to_text(report);
   EXPECT_NE(text.find("one (counting): running  id=e1"), std::string::npos) << text;
   EXPECT_NE(text.find("    exposure: 25"), std::string::npos) << text;
+}
+
+TEST_F(ReadCore, AVendorEchoingCredentialsIntoAFieldPrintsNone) {
+  secrets::register_secret("read-core-secret-7Qx9");
+  script_->on("GET", "/experiments/e1",
+              {ScriptedReply::json(200, R"({"description": "echo read-core-secret-7Qx9 and Bearer abcdefghijkl"})")});
+  script_->on("GET", "/experiments/e2", {ScriptedReply::json(200, "{}")});
+  start();
+  const ReadReport report = applier_->read("exp");
+  ASSERT_TRUE(report.ok());
+  const std::string description = *report.backends[0].state->experiment.description;
+  EXPECT_EQ(description.find("read-core-secret-7Qx9"), std::string::npos) << description;
+  EXPECT_EQ(description.find("abcdefghijkl"), std::string::npos) << description;
+  EXPECT_NE(description.find("echo ***"), std::string::npos) << description;
 }
 
 TEST_F(ReadCore, FollowsTheAdaptersStepsPageByPage) {
