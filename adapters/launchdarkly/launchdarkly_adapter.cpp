@@ -178,6 +178,12 @@ json::value flag_value(const VariationValue& value) {
   return o;
 }
 
+/// A boolean flag value as the JSON flag object {enabled} that means the same; others unchanged.
+json::value as_flag_object(const json::value& v) {
+  if (v.is_bool()) return json::object{{"enabled", v.get_bool()}};
+  return v;
+}
+
 /// A flag variation's value in neutral terms, when it is one `flag_value` makes; none otherwise
 /// (a string or number flag has no neutral value, so the read leaves it out).
 std::optional<VariationValue> neutral_value(const json::value& v) {
@@ -629,9 +635,12 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
       std::optional<std::string> variation_id;
       std::string at = "variations[" + std::to_string(i) + "]";
       if (v.value) {
-        json::value wanted = flag_value(*v.value);
+        // Compared in neutral terms: {enabled: false} is a boolean flag's `false` and a JSON
+        // flag's {"enabled": false} alike, and attribute order does not matter.
+        const json::value wanted = as_flag_object(flag_value(*v.value));
         for (const auto& fv : *variations)
-          if (fv.is_object() && fv.get_object().contains("value") && fv.get_object().at("value") == wanted)
+          if (fv.is_object() && fv.get_object().contains("value") &&
+              as_flag_object(fv.get_object().at("value")) == wanted)
             variation_id = string_member(fv.get_object(), "_id");
         if (!variation_id)
           return refuse_for(t_.create_iteration->name, at + ".value",

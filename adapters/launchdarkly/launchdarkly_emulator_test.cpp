@@ -453,17 +453,17 @@ TEST_F(LaunchDarklyEmulatorTest, GetFeatureFlagAnswersVariationsVersionAndRulesP
   auto flag = body_of(reply).as_object();
   EXPECT_EQ(flag.at("key").as_string(), "checkout-redesign");
   EXPECT_EQ(flag.at("name").as_string(), "Checkout redesign");
-  EXPECT_EQ(flag.at("kind").as_string(), "boolean");  // both values are booleans
+  EXPECT_EQ(flag.at("kind").as_string(), "multivariate");  // JSON values, not booleans
   EXPECT_EQ(flag.at("_version").as_int64(), 7);
   EXPECT_FALSE(flag.at("archived").as_bool());
   EXPECT_EQ(flag.at("_links").at("self").at("href").as_string(), kFlag);
   const auto& variations = flag.at("variations").as_array();
-  ASSERT_EQ(variations.size(), 2u);
+  ASSERT_EQ(variations.size(), 3u);
   EXPECT_EQ(variations[0].at("_id").as_string(), kControl);
-  EXPECT_EQ(variations[0].at("value").as_bool(), false);
+  EXPECT_EQ(variations[0].at("value"), (json::object{{"enabled", false}}));
   EXPECT_EQ(variations[0].at("name").as_string(), "control");
   EXPECT_EQ(variations[1].at("_id").as_string(), kTwoStep);
-  EXPECT_EQ(variations[1].at("value").as_bool(), true);
+  EXPECT_EQ(variations[1].at("value"), (json::object{{"enabled", true}, {"steps", 2}, {"theme", "blue"}}));
   const auto& production = flag.at("environments").at("production").as_object();
   EXPECT_TRUE(production.at("on").as_bool());
   EXPECT_EQ(production.at("version").as_int64(), 7);  // the flagConfigVersion of an IterationInput
@@ -490,7 +490,7 @@ TEST_F(LaunchDarklyEmulatorTest, GetFeatureFlagAnswersVariationsVersionAndRulesP
   auto one = body_of(send("GET", std::string(kFlag) + "?env=staging")).as_object();
   ASSERT_EQ(one.at("environments").as_object().size(), 1u);
   EXPECT_EQ(one.at("environments").at("staging").at("version").as_int64(), 3);
-  EXPECT_EQ(one.at("variations").as_array().size(), 2u);
+  EXPECT_EQ(one.at("variations").as_array().size(), 3u);
   expect_error(send("GET", kFlag, "", {}), 401, "unauthorized");
   expect_error(send("GET", kFlag, "", {{"Authorization", "api-other"}}), 401, "unauthorized");
 }
