@@ -495,13 +495,19 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     return state;
   }
 
-  /// The neutral variation key of an AppConfig treatment key, through the binding's `treatments`.
+  /// The neutral variation key of an AppConfig treatment key, through the binding's `treatments`;
+  /// a key the binding does not map reads as itself (as LaunchDarkly's and Auth0's names do),
+  /// unless a mapped variation already has that name, which would make two arms one.
   Result<std::string> variation_key(const AppConfigBinding& binding, std::string_view key, std::string_view where) const {
     for (const auto& [variation, treatment] : binding.treatments)
       if (treatment == key) return variation;
-    return std::unexpected(invalid_field(binding.treatments_path,
-                                         "AppConfig treatment key " + quote_value(key) + " (" + std::string(where) +
-                                             ") has no variation here: map a variation key to it to read it"));
+    for (const auto& [variation, treatment] : binding.treatments)
+      if (variation == key)
+        return std::unexpected(invalid_field(binding.treatments_path,
+                                             "AppConfig treatment key " + quote_value(key) + " (" + std::string(where) +
+                                                 ") is not mapped, and variation " + quote_value(key) +
+                                                 " is another treatment's: map this key to a variation of its own"));
+    return std::string(key);
   }
 
   /// Control + Treatments back into neutral variations (control first, treatments in order).
