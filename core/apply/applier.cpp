@@ -349,8 +349,10 @@ struct Applier::Impl {
     report.notes = std::move(plan.notes);
     for (auto& request : plan.requests) report.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
     if (report.requests.empty()) {
-      // Nothing to send: what it can hold is already as asked, or it can hold none of it.
-      report.result = report.unchanged.empty() ? BackendOutcome::skipped : BackendOutcome::unchanged;
+      // Nothing to send: what it can hold is already as asked (found by converging, or by the
+      // adapter on its read: a field carried without a request), or it can hold none of it.
+      report.result = report.unchanged.empty() && plan.carried.empty() ? BackendOutcome::skipped
+                                                                         : BackendOutcome::unchanged;
       co_return;
     }
     if (backend.auth_error) {
@@ -474,11 +476,18 @@ struct Applier::Impl {
         if (slot && !slot->state && slot->error && slot->error->code == ErrorCode::unsupported &&
             slot->requests.empty())
           slot.reset();
-        else if (slot && slot->error && slot->error->message.find("deadline") != std::string::npos)
-          slot->error->message = "reading the current state first, within the read budget of " +
-                                 std::to_string(read_budget.count()) +
-                                 " ms (half the shortest deadline_ms of this update's backends); nothing was "
-                                 "changed at this backend [" + slot->error->message + "]";
+        else if (slot && slot->error &&
+                 (remaining(read_deadline) <= std::chrono::milliseconds(5) ||
+                  slot->error->message.find("deadline") != std::string::npos))
+          // Stopped by the read budget (a token fetch that hung included): said as the
+          // rule-specific reads below say it, so one message means one thing.
+          slot->error->message = "reading the current state first: " +
+                                 (slot->error->operation.empty() ? std::string("the read") : slot->error->operation) +
+                                 " did not answer within the read budget of " + std::to_string(read_budget.count()) +
+                                 " ms (" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                              Clock::now() - update_started).count()) +
+                                 " ms waited; the budget is half the shortest deadline_ms of this update's "
+                                 "backends); nothing was changed at this backend [" + slot->error->message + "]";
       }
     }
     auto fully_read = [&](std::string_view name) -> const BackendRead* {
@@ -556,7 +565,7 @@ struct Applier::Impl {
       const std::string& name = stateless->backends[i].backend;
       const VendorState& held = *whole[i]->state;
       auto difference = without_exceptions("while comparing with the current state", "nothing was sent",
-                                           [&] { return converge(*update, held.experiment); });
+                                           [&] { return converge(*update, held.experiment, held.not_expressible); });
       if (!difference) {
         Error e = std::move(difference).error();
         e.backend = name;
@@ -578,6 +587,25 @@ struct Applier::Impl {
       if (!planned) {
         report.error = std::move(planned).error();
         co_return;
+      }
+      // What the backend cannot hold of the variations (a value or description its plan skips,
+      // weights its read does not hold) is no difference: compared without it, an update
+      // applied twice sends nothing, and the variations are planned again only if still needed.
+      if (difference->remaining.variations && planned->backends.size() == 1) {
+        std::vector<std::string> unheld = held.not_expressible;
+        for (const auto& skip : planned->backends.front().skipped) unheld.push_back(skip.field);
+        auto closer = without_exceptions("while comparing with the current state", "nothing was sent",
+                                         [&] { return converge(*update, held.experiment, unheld); });
+        if (closer && closer->unchanged.size() > difference->unchanged.size()) {
+          entry.unchanged = closer->unchanged;
+          if (closer->nothing_to_send()) continue;
+          planned = without_exceptions("while planning with the current state", "nothing was sent",
+                                       [&] { return bridge->plan(closer->remaining, one); });
+          if (!planned) {
+            report.error = std::move(planned).error();
+            co_return;
+          }
+        }
       }
       if (planned->backends.size() != 1) {
         report.error = make_error(ErrorCode::internal, "the plan with the current state has no part for " + name);
@@ -639,6 +667,11 @@ struct Applier::Impl {
     report.duration_ms = elapsed_ms(started);
   }
 
+  asio::awaitable<void> send_read(Backend& backend, RequestReport& report, Clock::time_point deadline,
+                                  http::Response& response, char& delivered) {
+    delivered = co_await send_request(backend, report, deadline, &response) ? 1 : 0;
+  }
+
   // One backend's read of `experiment`, step by step as its adapter asks, within the
   // backend's deadline_ms. A vendor's 404 goes to the adapter, which names what is missing.
   asio::awaitable<void> read_one(Backend& backend, const std::string& experiment, BackendRead& out,
@@ -669,18 +702,34 @@ struct Applier::Impl {
         out.state = std::move(next->state);
         break;
       }
-      for (auto& request : next->requests) {
-        out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
-        RequestReport& sent = out.requests.back();
-        http::Response response;
-        const bool ok = co_await send_request(backend, sent, deadline, &response);
-        if (!ok && sent.status != 404) {
+      // A step's GETs do not depend on one another (the adapter asks for the next step once
+      // it has their answers): they go out at once, and their answers come back in order.
+      const std::size_t first = out.requests.size();
+      for (auto& request : next->requests) out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
+      const std::size_t count = out.requests.size() - first;
+      std::vector<http::Response> responses(count);
+      std::vector<char> delivered(count, 0);
+      std::vector<std::exception_ptr> thrown(count);
+      apply::WaitGroup step_done(io.get_executor());
+      for (std::size_t k = 0; k < count; ++k) {
+        step_done.add();
+        asio::co_spawn(io, send_read(backend, out.requests[first + k], deadline, responses[k], delivered[k]),
+                       [&step_done, &thrown, k](std::exception_ptr e) {
+                         DoneOnExit done{step_done};
+                         thrown[k] = e;
+                       });
+      }
+      co_await step_done.wait();
+      for (std::size_t k = 0; k < count; ++k) {
+        if (thrown[k]) std::rethrow_exception(thrown[k]);
+        const RequestReport& sent = out.requests[first + k];
+        if (!delivered[k] && sent.status != 404) {
           out.error = sent.error.value_or(make_error(ErrorCode::internal, "read failed without an error"));
           break;
         }
         // Read answers become state that get, diff and reports print: a vendor that echoes
         // our credentials into a field is masked here, where its text enters.
-        answers.push_back(ReadResponse{sent.status, secrets::scrub(response.body)});
+        answers.push_back(ReadResponse{sent.status, secrets::scrub(responses[k].body)});
       }
     }
     if (out.error) {
