@@ -1,5 +1,7 @@
 #include "read_commands.hpp"
 
+#include <algorithm>
+
 #include <filesystem>
 #include <iostream>
 
@@ -55,8 +57,12 @@ int GetCommand::run(const Registry& registry) const {
   } else if (format_ == "yaml") {
     const BackendRead& only = report.backends.front();
     if (!only.state) return fail(*only.error, 1);
-    std::cout << "# " << experiment_ << " as backend " << only.backend << " (" << only.vendor << ") holds it\n"
-              << write_yaml(experiment_update_document(only.state->experiment));
+    const auto& unheld = only.state->not_expressible;
+    std::cout << "# " << experiment_ << " as backend " << only.backend << " (" << only.vendor << ") holds it\n";
+    if (only.state->experiment.variations &&
+        std::find(unheld.begin(), unheld.end(), "variations.weight") != unheld.end())
+      std::cout << "# variations left out: this backend holds no weights, and variations without weights are no update\n";
+    std::cout << write_yaml(experiment_update_document(only.state->experiment, unheld));
   } else {
     std::cout << read_report_to_text(report);
   }

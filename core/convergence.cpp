@@ -35,22 +35,37 @@ bool same_value(const VariationValue& a, const VariationValue& b) {
   return true;
 }
 
+/// What a backend cannot hold of its variations: parts no comparison may count as a difference.
+struct Unheld {
+  const std::vector<std::string>& paths;
+  bool has(std::string_view path) const { return std::find(paths.begin(), paths.end(), path) != paths.end(); }
+  bool weights() const { return has("variations.weight"); }
+  // `variations[KEY]` alone is a skip of the variation's value (Evidently: one typed value only).
+  bool value(const std::string& key) const {
+    return has("variations[" + key + "].value") || has("variations[" + key + "]");
+  }
+  bool description(const std::string& key) const { return has("variations[" + key + "].description"); }
+};
+
 // `held` is what the vendor holds: its absent description or value is not compared.
-bool same_variation(const Variation& desired, const Variation& held) {
-  if (desired.control != held.control || !near(desired.weight, held.weight, kWeightTolerance)) return false;
-  if (held.description && desired.description.value_or("") != *held.description) return false;
-  if (held.value && !(desired.value && same_value(*desired.value, *held.value))) return false;
+bool same_variation(const Variation& desired, const Variation& held, const Unheld& unheld) {
+  if (desired.control != held.control) return false;
+  if (!unheld.weights() && !near(desired.weight, held.weight, kWeightTolerance)) return false;
+  if (held.description && !unheld.description(desired.key) && desired.description.value_or("") != *held.description)
+    return false;
+  if (held.value && !unheld.value(desired.key) && !(desired.value && same_value(*desired.value, *held.value)))
+    return false;
   return true;
 }
 
-bool same_variations(const std::vector<Variation>& desired, const std::vector<Variation>& held) {
+bool same_variations(const std::vector<Variation>& desired, const std::vector<Variation>& held, const Unheld& unheld) {
   if (desired.size() != held.size()) return false;
   std::unordered_map<std::string_view, const Variation*> by_key;
   for (const auto& v : held) by_key.emplace(v.key, &v);
   if (by_key.size() != held.size()) return false;  // a vendor answer with a key twice is no match
   return std::all_of(desired.begin(), desired.end(), [&](const Variation& v) {
     auto it = by_key.find(v.key);
-    return it != by_key.end() && same_variation(v, *it->second);
+    return it != by_key.end() && same_variation(v, *it->second, unheld);
   });
 }
 
@@ -100,7 +115,7 @@ bool Convergence::nothing_to_send() const {
          !u.exposure && !u.overrides && !u.action && !u.result && u.vendor.empty();
 }
 
-Result<Convergence> converge(const Update& desired, const Experiment& current) {
+Result<Convergence> converge(const Update& desired, const Experiment& current, const std::vector<std::string>& unheld) {
   Convergence out;
   out.remaining = desired;
   Update& r = out.remaining;
@@ -152,7 +167,9 @@ Result<Convergence> converge(const Update& desired, const Experiment& current) {
                    unchanged);
     if (!r.audience->rule && !r.audience->description) r.audience.reset();
   }
-  converge_field(r.variations, current.variations, field::variations, same_variations, unchanged);
+  const Unheld not_held{unheld};
+  converge_field(r.variations, current.variations, field::variations,
+                 [&](const auto& want, const auto& have) { return same_variations(want, have, not_held); }, unchanged);
   converge_field(r.exposure, current.exposure, field::exposure,
                  [](double a, double b) { return near(a, b, kNumberTolerance); }, unchanged);
   converge_field(r.overrides, current.overrides, field::overrides, same_overrides, unchanged);

@@ -39,6 +39,12 @@ struct Convergence {
 /// draft (stop before any start), start or stop while archived (restore first), a stopped
 /// experiment's result changed. Vendor rules beyond these stay with the adapters.
 /// A comment is dropped with everything else when nothing is left to send.
-Result<Convergence> converge(const Update& desired, const Experiment& current);
+///
+/// `unheld`: parts of the variations this backend cannot hold, as skip paths (a plan's
+/// `variations[KEY].value`, `variations[KEY].description`, `variations[KEY]` for a value it
+/// cannot express) or `variations.weight` (a read's `not_expressible`): they never count as a
+/// difference, so an update the vendor holds all it can of converges.
+Result<Convergence> converge(const Update& desired, const Experiment& current,
+                             const std::vector<std::string>& unheld = {});
 
 }  // namespace expbridge

@@ -1,5 +1,6 @@
 #include "experiment_codec.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -25,11 +26,11 @@ boost::json::value attribute_json(const AttributeValue& value) {
       value);
 }
 
-boost::json::object variation_json(const Variation& v) {
+boost::json::object variation_json(const Variation& v, bool weights_held) {
   boost::json::object out;
   out["key"] = v.key;
   if (v.control) out["control"] = true;
-  out["weight"] = v.weight;
+  if (weights_held) out["weight"] = v.weight;
   if (v.description) out["description"] = *v.description;
   if (v.value) {
     boost::json::object value;
@@ -131,10 +132,15 @@ void write_block(std::string& out, const boost::json::value& v, std::size_t inde
   }
 }
 
+bool holds_weights(const std::vector<std::string>& not_expressible) {
+  return std::find(not_expressible.begin(), not_expressible.end(), "variations.weight") == not_expressible.end();
+}
+
 }  // namespace
 
-boost::json::object experiment_state_json(const Experiment& e) {
+boost::json::object experiment_state_json(const Experiment& e, const std::vector<std::string>& not_expressible) {
   boost::json::object out;
+  const bool weights_held = holds_weights(not_expressible);
   if (e.name) out["name"] = *e.name;
   if (e.description) out["description"] = *e.description;
   if (e.hypothesis) out["hypothesis"] = *e.hypothesis;
@@ -147,7 +153,7 @@ boost::json::object experiment_state_json(const Experiment& e) {
   }
   if (e.variations) {
     boost::json::array variations;
-    for (const auto& v : *e.variations) variations.emplace_back(variation_json(v));
+    for (const auto& v : *e.variations) variations.emplace_back(variation_json(v, weights_held));
     out["variations"] = std::move(variations);
   }
   if (e.exposure) out["exposure"] = *e.exposure;
@@ -160,10 +166,11 @@ boost::json::object experiment_state_json(const Experiment& e) {
   return out;
 }
 
-boost::json::object experiment_update_document(const Experiment& e) {
+boost::json::object experiment_update_document(const Experiment& e, const std::vector<std::string>& not_expressible) {
   boost::json::object out;
   out["experiment"] = e.experiment;
-  boost::json::object state = experiment_state_json(e);
+  boost::json::object state = experiment_state_json(e, not_expressible);
+  if (!holds_weights(not_expressible)) state.erase("variations");
   // `result` goes only with `action: stop` in an update document.
   const bool stopped = e.status == ExperimentStatus::stopped;
   for (auto& member : state)

@@ -41,9 +41,10 @@ bool holds(const Experiment& e, std::string_view name) {
          u.overrides;
 }
 
-boost::json::value field_value(const Experiment& e, std::string_view name) {
+boost::json::value field_value(const Experiment& e, std::string_view name,
+                               const std::vector<std::string>& not_expressible = {}) {
   if (name == "status") return e.status ? boost::json::value(to_string(*e.status)) : boost::json::value(nullptr);
-  const auto state = experiment_state_json(e);
+  const auto state = experiment_state_json(e, not_expressible);
   if (name == field::audience_rule || name == field::audience_description) {
     const auto* audience = state.if_contains("audience");
     const auto* part = audience ? audience->as_object().if_contains(name.substr(name.find('.') + 1)) : nullptr;
@@ -53,8 +54,10 @@ boost::json::value field_value(const Experiment& e, std::string_view name) {
   return v ? *v : boost::json::value(nullptr);
 }
 
-/// True when `have` holds what `want` holds for `name` (both nothing counts as the same).
-bool same_field(std::string_view name, const Experiment& want, const Experiment& have) {
+/// True when `have` holds what `want` holds for `name` (both nothing counts as the same);
+/// `unheld`: what either side cannot hold (`variations.weight`), never a difference.
+bool same_field(std::string_view name, const Experiment& want, const Experiment& have,
+                const std::vector<std::string>& unheld) {
   const bool a = holds(want, name), b = holds(have, name);
   if (!a || !b) return a == b;
   if (name == "status") return *want.status == *have.status;
@@ -68,8 +71,14 @@ bool same_field(std::string_view name, const Experiment& want, const Experiment&
     auto c = converge(stop, stopped);
     return c && c->nothing_to_send();
   }
-  auto c = converge(only_field(want, name), have);
+  auto c = converge(only_field(want, name), have, unheld);
   return c && std::find(c->unchanged.begin(), c->unchanged.end(), name) != c->unchanged.end();
+}
+
+std::vector<std::string> both(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::vector<std::string> out = a;
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
 }
 
 bool expressible(const BackendState& s, std::string_view name) {
@@ -141,13 +150,15 @@ ExperimentDiff diff_states(const std::string& experiment, const std::vector<Back
       if (!expressible(s, name)) {
         cellv.status = FieldStatus::not_expressible;
       } else {
-        cellv.value = field_value(s.state, name);
+        cellv.value = field_value(s.state, name, s.not_expressible);
         anyone_holds = anyone_holds || holds(s.state, name);
         if (want) {
-          cellv.status = same_field(name, *want, s.state) ? FieldStatus::equal : FieldStatus::differs;
+          cellv.status =
+              same_field(name, *want, s.state, s.not_expressible) ? FieldStatus::equal : FieldStatus::differs;
         } else if (reference == nullptr) {
           reference = &s;
-        } else if (!same_field(name, reference->state, s.state)) {
+        } else if (std::vector<std::string> unheld = both(reference->not_expressible, s.not_expressible);
+                   !same_field(name, reference->state, s.state, unheld)) {
           all_same = false;
         }
       }

@@ -263,7 +263,8 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
 
     std::vector<std::string> unsent;  // variation keys this update holds but could not send
     if (u.variations) {
-      EXPBRIDGE_RETURN_IF_ERROR(plan_variations(*u.variations, binding, feature, experiment, out, unsent));
+      const std::vector<Variation>* held = context.current && context.current->variations ? &*context.current->variations : nullptr;
+      EXPBRIDGE_RETURN_IF_ERROR(plan_variations(*u.variations, held, binding, feature, experiment, out, unsent));
       carry(out, field::variations);  // each variation is sent or listed under variations[key]
     }
 
@@ -367,8 +368,10 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     e.vendor_ids = {{"project", options_.resource}, {"feature", binding.feature}};
     if (bound) e.vendor_ids["experiment"] = binding.experiment;
     state.not_expressible = fields_not_expressible();
-    // Without an experiment there is no samplingRate and no stop reason to hold.
-    if (!bound) state.not_expressible.insert(state.not_expressible.end(), {field::exposure, field::result});
+    // Without an experiment there is no samplingRate, no stop reason and no treatment weight
+    // to hold (weights are the experiment's onlineAbConfig.treatmentWeights).
+    if (!bound)
+      state.not_expressible.insert(state.not_expressible.end(), {field::exposure, field::result, "variations.weight"});
     EXPBRIDGE_RETURN_IF_ERROR(read_feature(feature, e, state.detail));
     if (bound) EXPBRIDGE_RETURN_IF_ERROR(read_experiment(experiment, binding, e, state.detail));
     return ReadStep{{}, std::move(state)};
@@ -511,9 +514,19 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
     return {};
   }
 
-  Status plan_variations(const std::vector<Variation>& variations, const EvidentlyBinding& binding,
-                         RequestDraft& feature, RequestDraft& experiment, BackendPlan& out,
-                         std::vector<std::string>& unsent) const {
+  /// `held`: the feature's variations as read, or null without a read. With a read, a value the
+  /// feature already serves and a default it already has are not sent again: the neutral
+  /// variations may still differ in what Evidently cannot hold (attributes), and resending the
+  /// rest would make every converging apply send something.
+  Status plan_variations(const std::vector<Variation>& variations, const std::vector<Variation>* held,
+                         const EvidentlyBinding& binding, RequestDraft& feature, RequestDraft& experiment,
+                         BackendPlan& out, std::vector<std::string>& unsent) const {
+    auto held_as = [&](const Variation& v) -> const Variation* {
+      if (!held) return nullptr;
+      for (const auto& h : *held)
+        if (h.key == v.key) return &h;
+      return nullptr;
+    };
     // The feature-wide maximum: the neutral set replaces the whole set, so all of it must fit.
     EXPBRIDGE_RETURN_IF_ERROR(feature.check_count(*t_.variations, variations.size(), field::variations));
     boost::json::array add;
@@ -535,9 +548,13 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
       }
       EXPBRIDGE_RETURN_IF_ERROR(
           feature.check_string(*t_.variation, v.key, join_path(index_path(field::variations, i), "key")));
-      add.push_back(boost::json::object{{t_.variation_name, v.key},
-                                        {t_.variation_value, boost::json::object{{t_.bool_value, v.value->enabled}}}});
-      if (v.control) default_key = v.key;
+      const Variation* was = held_as(v);
+      const bool served = was && was->value && was->value->attributes.empty() && was->value->enabled == v.value->enabled;
+      if (!served)
+        add.push_back(boost::json::object{{t_.variation_name, v.key},
+                                          {t_.variation_value, boost::json::object{{t_.bool_value, v.value->enabled}}}});
+      // Sent now or held already, so it exists; a default it already is goes unsent.
+      if (v.control && !(was && was->control)) default_key = v.key;
       if (v.description) out.skipped.push_back(Skip{skip_field + ".description", t_.skip_variation_description});
     }
     // addOrUpdateVariations takes 1..5 items: with nothing expressible the member is left out.

@@ -127,7 +127,7 @@ boost::json::value read_report_to_json(const ReadReport& report) {
       const Experiment& e = b.state->experiment;
       // A read always yields a status; "draft" stands for a vendor answer that has none.
       bo["status"] = to_string(e.status.value_or(ExperimentStatus::draft));
-      bo["state"] = experiment_state_json(e);
+      bo["state"] = experiment_state_json(e, b.state->not_expressible);
       boost::json::object ids;
       for (const auto& [name, id] : e.vendor_ids) ids[name] = id;
       bo["vendor_ids"] = std::move(ids);
@@ -156,7 +156,7 @@ std::string read_report_to_text(const ReadReport& report) {
     out += std::string(to_string(e.status.value_or(ExperimentStatus::draft)));
     for (const auto& [name, id] : e.vendor_ids) out += "  " + name + "=" + printable_text(id);
     out += "\n";
-    const auto state = experiment_state_json(e);
+    const auto state = experiment_state_json(e, b.state->not_expressible);
     if (!state.empty()) {
       // The fields as an update document would set them, indented under the backend.
       const std::string yaml = write_yaml(state);
