@@ -152,7 +152,7 @@ struct ApplyArgs {
   std::string ca_file;
   int parallel = 1;
   bool strict = false;
-  bool read_first = false;
+  bool no_read = false;
 };
 
 int run_apply(const ApplyArgs& args) {
@@ -163,7 +163,7 @@ int run_apply(const ApplyArgs& args) {
   options.plan.backends = args.backends;
   options.parallel_updates = args.parallel;
   options.extra_ca_file = args.ca_file;
-  options.read_first = args.read_first;
+  options.read_first = !args.no_read;
   auto applier = expbridge::Applier::create(*bridge, options);
   if (!applier) return report(applier.error());
 
@@ -289,8 +289,8 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   apply->add_option("--format", apply_args.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   apply->add_option("--backend", apply_args.backends, "Only this backend (repeatable)");
   apply->add_flag("--strict", apply_args.strict, "Refuse an update that any backend would partly skip");
-  apply->add_flag("--read-first", apply_args.read_first,
-                  "Read every backend first and send only what differs from what it holds");
+  apply->add_flag("--no-read", apply_args.no_read,
+                  "Send every field as asked in one round trip, without reading what each backend holds first");
   apply->add_option("--parallel", apply_args.parallel, "Updates in flight at once (one experiment's stay in order)")
       ->check(CLI::Range(1, 256));
   apply->add_option("--ca-file", apply_args.ca_file, "Extra trusted CA certificates (PEM)");

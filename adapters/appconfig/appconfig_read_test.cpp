@@ -87,12 +87,14 @@ class AppConfigRead : public ::testing::Test {
     EXPECT_TRUE(report.ok()) << text << "\n" << write_json(report_to_json(report), 2);
   }
 
-  /// Applies `text` planned on a fresh read of the backend (what a converging `apply` does).
-  UpdateReport apply_on_read(std::string_view text) {
-    VendorState state = read_ok();
-    ApplyOptions options;
-    options.plan.reads = {{"aws", &state}};
-    reconnect(std::move(options));
+  /// Applies `text` the default way: read the backend first, plan on what it holds.
+  UpdateReport apply_on_read(std::string_view text) { return applier_->apply(update(text)); }
+
+  /// Applies `text` in one blind round trip (`apply --no-read`).
+  UpdateReport apply_blind(std::string_view text) {
+    ApplyOptions blind;
+    blind.read_first = false;
+    reconnect(std::move(blind));
     UpdateReport report = applier_->apply(update(text));
     reconnect();
     return report;
@@ -194,7 +196,7 @@ TEST_F(AppConfigRead, ABindingWithoutRunFollowsEachNewRun) {
   apply_ok("{experiment: checkout-redesign, action: start, exposure: 10}");
 
   // Without a read, a run operation cannot name its run: refused, nothing sent.
-  UpdateReport blind = applier_->apply(update("{experiment: checkout-redesign, action: stop}"));
+  UpdateReport blind = apply_blind("{experiment: checkout-redesign, action: stop}");
   ASSERT_TRUE(blind.error);
   EXPECT_EQ(blind.error->code, ErrorCode::invalid_input);
   EXPECT_EQ(blind.error->field, "experiments.checkout-redesign.aws.run");
@@ -283,8 +285,18 @@ TEST_F(AppConfigRead, AnAnswerThatDoesNotParseNamesTheOperation) {
       << read.error->message;
 }
 
-TEST_F(AppConfigRead, ATreatmentKeyWithoutVariationIsRefusedNamingTheBinding) {
+TEST_F(AppConfigRead, ATreatmentKeyTheBindingDoesNotMapReadsAsItself) {
   connect("definition: bsxyd7k, treatments: {control: c}");
+  VendorState state = read_ok();
+  ASSERT_TRUE(state.experiment.variations);
+  ASSERT_EQ(state.experiment.variations->size(), 2u);
+  EXPECT_EQ((*state.experiment.variations)[0].key, "control");
+  EXPECT_EQ((*state.experiment.variations)[1].key, "t1");
+}
+
+TEST_F(AppConfigRead, AnUnmappedKeyThatNamesAnotherTreatmentsVariationIsRefused) {
+  // t1 is unmapped and would read as `t1`, which the binding already gives to treatment c.
+  connect("definition: bsxyd7k, treatments: {t1: c}");
   BackendRead read = read_backend();
   ASSERT_TRUE(read.error);
   EXPECT_EQ(read.error->field, "experiments.checkout-redesign.aws.treatments");

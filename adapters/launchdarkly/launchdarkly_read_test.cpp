@@ -51,10 +51,9 @@ class LaunchDarklyRead : public ::testing::Test {
     bridge_ = std::make_unique<Bridge>(std::move(*bridge));
   }
 
-  Applier applier(const VendorState* read = nullptr) {
+  Applier applier() {
     ApplyOptions options;
     options.environment = emulator::test_environment(host_->credentials());
-    if (read) options.plan.reads.emplace_back("ld", read);
     auto made = Applier::create(*bridge_, std::move(options));
     EXPECT_TRUE(made) << made.error().describe();
     return std::move(*made);
@@ -76,11 +75,8 @@ class LaunchDarklyRead : public ::testing::Test {
     return u ? *u : Update{};
   }
 
-  /// Reads `ld`, then applies `u` planned on that read (what a converging apply does).
-  UpdateReport apply_on_read(const Update& u) {
-    VendorState before = state();
-    return applier(&before).apply(u);
-  }
+  /// Applies `u` the default way: `ld` is read first and sent only what differs.
+  UpdateReport apply_on_read(const Update& u) { return applier().apply(u); }
 
   /// The emulator's experiment `checkout-redesign` (state() shape in launchdarkly_emulator.cpp).
   json::object emulated() const {

@@ -42,10 +42,10 @@ struct ApplyOptions {
   using HttpClientFactory = std::function<std::unique_ptr<http::HttpClient>(boost::asio::io_context&)>;
   HttpClientFactory http_client;
   /// Read every bound backend whose adapter reads (and whose `read_state` is not false) before
-  /// planning, and send only what differs from what it holds (`apply --read-first`). False (the
-  /// default today): one round trip, every field sent as asked, with only the reads a
-  /// state-dependent rule needs.
-  bool read_first = false;
+  /// planning, and send only what differs from what it holds: an update applied twice sends
+  /// nothing the second time. False (`apply --no-read`): one round trip, every field sent as
+  /// asked, with only the reads a state-dependent rule needs (AppConfig exposure may only rise).
+  bool read_first = true;
 };
 
 /// What happened to one planned request.

@@ -154,7 +154,7 @@ TEST_F(ApplyCli, JsonReportKeepsEveryMemberOfThePlan) {
 }
 
 TEST_F(ApplyCli, OneBackendFailingExitsOneAndTheReportSaysWhy) {
-  vendors.set_faults(R"([{"vendor": "launchdarkly", "status": 400,
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "method": "PATCH", "status": 400,
       "body": "{\"code\":\"invalid_request\",\"message\":\"Invalid instruction kind\",\"id\":\"6e1f0a52-ld-req\"}"}])");
   write("update.json", kUpdate);
   const CliRun r = run("apply --config config.yaml update.json --format json");
@@ -252,7 +252,9 @@ TEST_F(ApplyCli, VerboseRunLogsEveryRequestAndNoSecret) {
 
   const CliRun verbose = run("-v apply --config config.yaml update.json");
   EXPECT_EQ(verbose.exit_code, 0) << verbose.err << verbose.out;
-  const CliRun trace = run("-vv apply --config config.yaml update.json --format json");
+  // Another description: the same update again would find every backend as asked and send nothing.
+  write("update-2.json", R"({"experiment": "checkout-redesign", "description": "Third week of the two-step flow"})");
+  const CliRun trace = run("-vv apply --config config.yaml update-2.json --format json");
   EXPECT_EQ(trace.exit_code, 0) << trace.err << trace.out;
   parse_or_fail(trace.out);  // logs never reach stdout
 

@@ -66,6 +66,14 @@ class EndToEnd : public ::testing::Test {
     applier_ = std::make_unique<Applier>(std::move(*applier));
   }
 
+  /// Requests that change something (not the reads or token fetches) the emulators received so far.
+  std::size_t changes() const {
+    const auto received = host_->received_requests();
+    return static_cast<std::size_t>(std::count_if(received.begin(), received.end(), [](const auto& r) {
+      return r.request.method != "GET" && r.request.target.find("/oauth/token") == std::string::npos;
+    }));
+  }
+
   UpdateReport apply_sample(const std::string& name) {
     auto update = load_update(kSamples + "/updates/" + name);
     EXPECT_TRUE(update) << update.error().describe();
@@ -132,12 +140,15 @@ TEST_F(EndToEnd, EverySampleReachesEveryVendorAndTheStateFollows) {
 
 TEST_F(EndToEnd, RetriesRecoverFromInjectedFaults) {
   connect(sample_config(host_->base_url(), {}, {{"retry_base_ms", "5"}}));
+  // Aimed at the writes (the reads before them are retried the same way: read_core_test).
   emulator::Fault unavailable;
   unavailable.vendor = "launchdarkly";
+  unavailable.method = "PATCH";
   unavailable.status = 503;
   unavailable.times = 2;
   emulator::Fault throttled;
-  throttled.vendor = "evidently";
+  throttled.vendor = "appconfig";
+  throttled.method = "PATCH";
   throttled.status = 429;
   throttled.retry_after_s = 0;
   throttled.times = 1;
@@ -145,8 +156,10 @@ TEST_F(EndToEnd, RetriesRecoverFromInjectedFaults) {
   auto report = apply_sample("redesign-variations.yaml");
   EXPECT_TRUE(report.ok()) << describe(report);
   EXPECT_EQ(backend(report, "ld").requests.at(0).attempts, 3);
-  EXPECT_EQ(backend(report, "ev").requests.at(0).attempts, 2);
-  EXPECT_EQ(backend(report, "aws").requests.at(0).attempts, 1);
+  EXPECT_EQ(backend(report, "aws").requests.at(0).attempts, 2);
+  EXPECT_EQ(backend(report, "a0").requests.at(0).attempts, 1);
+  // The emulator's feature already serves what Evidently can hold of these variations.
+  EXPECT_EQ(backend(report, "ev").result, BackendOutcome::unchanged) << describe(report);
 }
 
 TEST_F(EndToEnd, ABackendThatIsDownFailsAloneAndTheOthersApply) {
@@ -157,7 +170,8 @@ TEST_F(EndToEnd, ABackendThatIsDownFailsAloneAndTheOthersApply) {
   EXPECT_EQ(backend(report, "a0").result, BackendOutcome::failed) << describe(report);
   ASSERT_TRUE(backend(report, "a0").error);
   EXPECT_EQ(backend(report, "a0").error->code, ErrorCode::unavailable);
-  for (const char* ok : {"aws", "ld", "ev"}) EXPECT_EQ(backend(report, ok).result, BackendOutcome::ok) << ok;
+  for (const char* ok : {"aws", "ld"}) EXPECT_EQ(backend(report, ok).result, BackendOutcome::ok) << ok;
+  EXPECT_EQ(backend(report, "ev").result, BackendOutcome::unchanged) << "its feature holds these already";
   const auto state = host_->state();
   EXPECT_EQ(at(state, {"launchdarkly", "projects", "default", "environments", "production", "experiments",
                        "checkout-redesign", "name"})
@@ -169,19 +183,15 @@ TEST_F(EndToEnd, LoweringAppConfigExposureIsRefusedLocallyBeforeAnyChangeIsSent)
   connect(sample_config(host_->base_url()));
   ASSERT_TRUE(apply_sample("start.yaml").ok());           // run 1 at 25 %
   ASSERT_TRUE(apply_sample("raise-exposure.yaml").ok());  // 75 %
-  const auto before = host_->request_counts();
+  const std::size_t before = changes();
   auto report = apply_text("experiment: checkout-redesign\nexposure: 50\ndescription: narrower\n");
   ASSERT_TRUE(report.error) << describe(report);
   EXPECT_EQ(report.error->code, ErrorCode::invalid_input);
   EXPECT_EQ(report.error->backend, "aws");
   EXPECT_EQ(report.error->field, "exposure");
   EXPECT_NE(report.error->message.find("75"), std::string::npos) << report.error->describe();
-  // Only the reads went out: AppConfig's run and Auth0's status were not even read for a
-  // description at Auth0 (no rule depends on it), and no vendor received a change.
-  const auto after = host_->request_counts();
-  EXPECT_EQ(after.at("appconfig"), before.at("appconfig") + 1) << "one GetExperimentRun";
-  EXPECT_EQ(after.at("launchdarkly"), before.at("launchdarkly"));
-  EXPECT_EQ(after.at("evidently"), before.at("evidently"));
+  // Only the reads went out: no vendor received a change, not even the description.
+  EXPECT_EQ(changes(), before);
   EXPECT_NE(write_json(host_->state()).find("\"ExposurePercentage\":75"), std::string::npos);
 }
 
@@ -218,7 +228,10 @@ TEST_F(EndToEnd, StateDependentRulesOfAuth0AreCheckedBeforeSending) {
 }
 
 TEST_F(EndToEnd, TheVendorsRulesComeBackAsClearErrors) {
-  connect(sample_config(host_->base_url(), {}, {{"attempts", "1"}}));
+  // Blind (`apply --no-read`): a converging apply would find the run started and send nothing.
+  ApplyOptions blind;
+  blind.read_first = false;
+  connect(sample_config(host_->base_url(), {}, {{"attempts", "1"}}), blind);
   ASSERT_TRUE(apply_sample("start.yaml").ok());
   // A second start at AppConfig: the emulator refuses a second run while one is RUNNING.
   auto report = apply_sample("start.yaml");

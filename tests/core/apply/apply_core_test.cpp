@@ -81,6 +81,10 @@ class ApplyCore : public ::testing::Test {
     auto bridge = Bridge::from_text(config, "apply-core.yaml", vendor->bridge_options());
     ASSERT_TRUE(bridge.has_value()) << bridge.error().describe() << "\n" << config;
     bridge_.emplace(std::move(*bridge));
+    // These tests follow the write path and the rule-specific state reads request by request,
+    // so each update goes blind (`apply --no-read`); the converging apply reads the counting
+    // vendor whole in tests/core/apply/converge_core_test.cpp.
+    options.read_first = false;
     options.environment = [env = env](std::string_view name) -> std::optional<std::string> {
       if (auto it = env.find(std::string(name)); it != env.end()) return it->second;
       return std::nullopt;

@@ -144,6 +144,10 @@ class Apply : public ::testing::Test {
     auto bridge = Bridge::from_text(vendors.config(config), "apply-test.yaml");
     ASSERT_TRUE(bridge.has_value()) << bridge.error().describe() << "\n" << vendors.config(config);
     bridge_.emplace(std::move(*bridge));
+    // This suite checks the write path, request by request: every update goes blind
+    // (`apply --no-read`), so what the emulators count is exactly what the plan holds. The
+    // converging apply is checked in tests/e2e/converge_e2e_test.cpp and the read tests.
+    options.read_first = false;
     options.environment = [env = env](std::string_view name) -> std::optional<std::string> {
       if (auto it = env.find(std::string(name)); it != env.end()) return it->second;
       return std::nullopt;

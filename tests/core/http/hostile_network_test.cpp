@@ -62,6 +62,9 @@ class HostileNetwork : public ::testing::Test {
     auto bridge = Bridge::from_text(vendors.config(config), "hostile-test.yaml");
     ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
     bridge_.emplace(std::move(*bridge));
+    // Transport faults are aimed at the write path, request by request: blind by default
+    // (`apply --no-read`); `read_first_` runs a test the default, converging way.
+    options.read_first = read_first_;
     options.environment = [env = env](std::string_view name) -> std::optional<std::string> {
       if (auto it = env.find(std::string(name)); it != env.end()) return it->second;
       return std::nullopt;
@@ -78,6 +81,7 @@ class HostileNetwork : public ::testing::Test {
   }
 
   EmulatedVendors vendors;
+  bool read_first_ = false;
   std::map<std::string, std::string> env = test::apply_test_environment();
 
  private:
@@ -144,6 +148,7 @@ TEST_F(HostileNetwork, AConnectionThatNeverOpensIsNoAttemptOnTheWire) {
   const auto port = test::unused_loopback_port();  // nothing listens there
   ApplyOptions options;
   options.plan.backends = {"ev"};
+  options.read_first = false;  // the write is the first request, so it is the one refused
   const auto config_text = with_endpoint(vendors, vendors.config({}), "ev", "http://127.0.0.1:" + std::to_string(port));
   auto bridge = Bridge::from_text(config_text, "refused.yaml");
   ASSERT_TRUE(bridge.has_value()) << bridge.error().describe();
@@ -164,9 +169,19 @@ TEST_F(HostileNetwork, AConnectionThatNeverOpensIsNoAttemptOnTheWire) {
 
 // ---- deadlines are per backend ------------------------------------------------------------
 
-// AppConfig's exposure rule needs a state read; that read hangs. LaunchDarkly (deadline
-// 1500 ms) must still send within its own deadline, and AppConfig fails alone, unchanged.
-TEST_F(HostileNetwork, AHangingStateReadDoesNotHoldAnotherBackendPastItsDeadline) {
+// Blind (false) and converging (true): reads come first either way, the rule-specific ones
+// or every backend's whole read, and the same budget bounds them.
+class HostileReads : public HostileNetwork, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override { read_first_ = GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(BlindAndConverging, HostileReads, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "converging" : "blind"; });
+
+// AppConfig's exposure rule needs a state read (and a converging apply reads every backend);
+// that read hangs. LaunchDarkly (deadline 1500 ms) must still send within its own deadline,
+// and AppConfig fails alone, unchanged.
+TEST_P(HostileReads, AHangingStateReadDoesNotHoldAnotherBackendPastItsDeadline) {
   test::ApplyConfigOptions config;
   config.per_backend["ld"] = {{"deadline_ms", "1500"}};
   config.per_backend["aws"] = {{"timeout_ms", "8000"}, {"deadline_ms", "8000"}};
@@ -199,7 +214,7 @@ TEST_F(HostileNetwork, AHangingStateReadDoesNotHoldAnotherBackendPastItsDeadline
 
 // The same with the hang one step earlier: Auth0's state read first needs a token, and the
 // token endpoint never answers. The token fetch is bounded by the read's budget too.
-TEST_F(HostileNetwork, AHangingTokenEndpointBeforeAStateReadDoesNotHoldTheOthers) {
+TEST_P(HostileReads, AHangingTokenEndpointBeforeAStateReadDoesNotHoldTheOthers) {
   test::ApplyConfigOptions config;
   config.per_backend["ld"] = {{"deadline_ms", "1500"}};
   ASSERT_NO_FATAL_FAILURE(start(config));
