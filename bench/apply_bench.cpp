@@ -392,7 +392,8 @@ std::string timeline(const std::vector<expbridge::emulator::EmulatorHost::Receiv
   for (const auto& r : sent)
     if (r.arrived >= started && std::find(vendors.begin(), vendors.end(), r.vendor) == vendors.end())
       vendors.push_back(r.vendor);
-  std::string out;
+  std::string out, slowest;
+  int most = 0;
   for (const auto& vendor : vendors) {
     std::string lines;
     int round_trips = 0;
@@ -407,7 +408,12 @@ std::string timeline(const std::vector<expbridge::emulator::EmulatorHost::Receiv
                     target.substr(0, target.find('?')).c_str());
     }
     out += strf("    %s: %d round trip(s)\n", vendor.c_str(), round_trips) + lines;
+    if (round_trips > most) most = round_trips, slowest.clear();
+    if (round_trips == most) slowest += (slowest.empty() ? "" : ", ") + vendor;
   }
+  // The update cannot end before its slowest backend's last answer: the rest is this process.
+  out += strf("    longest: %s with %d round trip(s) = %lld ms of answer delay\n", slowest.c_str(), most,
+              static_cast<long long>(most * delay.count()));
   return out;
 }
 
