@@ -8,6 +8,10 @@
 //
 //   1. fan-out latency: one update to the four backends, each answering after 50 ms,
 //      through `Applier::apply` in this process (sequentially it would take 200 ms);
+//      then the same description update blind (`read_first = false`: one round trip per
+//      backend), converging (`read_first = true`: every backend read, the four at once, then
+//      written) and converging again with nothing left to change (reads only), each with
+//      the requests of its last run on a timeline — where the time goes;
 //   2. throughput: 2,000 updates streamed through ONE `expbridge apply --format json -`
 //      child process (the real CLI) to backends answering at once — with keep-alive,
 //      with `Connection: close`, and with `--parallel 8` over 8 experiments; plus a
@@ -231,14 +235,15 @@ class Backends {
         std::count_if(all.begin(), all.end(), [](const auto& r) { return r.status == 0 || r.status >= 400; }));
   }
   std::size_t tokens() const { return host_->state().at("auth0").at("tokens_issued").to_number<std::size_t>(); }
+  std::vector<expbridge::emulator::EmulatorHost::Received> journal() const { return host_->received_requests(); }
 
   /// The config: the four backends of samples/backends.yaml pointed at the emulators, and
   /// `experiments` experiments bound at each (1 = the sample's checkout-redesign binding).
-  std::string config(int experiments) const {
+  std::string config(int experiments, bool read_state = g_read_state) const {
     const std::string url = host_->base_url();
     std::string out = "# Written by apply_bench: samples/backends.yaml pointed at the vendor emulators.\nbackends:\n";
     out += "  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" + url + "\"" +
-           std::string(g_read_state ? "" : ", read_state: false") + "}\n";
+           std::string(read_state ? "" : ", read_state: false") + "}\n";
     out += "  ld:  {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN, endpoint: \"" +
            url + "\"}\n";
     out += "  a0:  {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, "
@@ -284,21 +289,41 @@ struct LatencyResult {
   std::string first_error;
 };
 
-LatencyResult run_latency(int runs, std::chrono::milliseconds delay) {
-  LatencyResult result;
-  result.runs = runs;
-  result.delay = delay;
-  Backends backends(Behaviour{delay, true}, 1);
-  auto bridge = expbridge::Bridge::from_text(backends.config(1), "apply_bench config");
-  if (!bridge) die("config: " + bridge.error().describe());
+/// An Applier and the Bridge it points into (it keeps a pointer: they live together).
+struct InProcess {
+  std::unique_ptr<expbridge::Bridge> bridge;
+  std::optional<expbridge::Applier> applier;
+  expbridge::Applier* operator->() { return &*applier; }
+};
+
+/// An Applier for `config_text`, with the emulators' credentials; `read_first` is always
+/// set here, whatever ApplyOptions defaults to.
+InProcess in_process_applier(const std::string& config_text, bool read_first) {
+  auto parsed = expbridge::Bridge::from_text(config_text, "apply_bench config");
+  if (!parsed) die("config: " + parsed.error().describe());
+  InProcess out;
+  out.bridge = std::make_unique<expbridge::Bridge>(std::move(*parsed));
   expbridge::ApplyOptions options;
+  options.read_first = read_first;
   options.environment = [env = secret_environment()](std::string_view name) -> std::optional<std::string> {
     for (const auto& [key, value] : env)
       if (key == name) return value;
     return std::nullopt;
   };
-  auto applier = expbridge::Applier::create(*bridge, options);
+  auto applier = expbridge::Applier::create(*out.bridge, options);
   if (!applier) die("Applier::create: " + applier.error().describe());
+  out.applier.emplace(std::move(*applier));
+  return out;
+}
+
+LatencyResult run_latency(int runs, std::chrono::milliseconds delay) {
+  LatencyResult result;
+  result.runs = runs;
+  result.delay = delay;
+  Backends backends(Behaviour{delay, true}, 1);
+  // The fan-out as it has always been measured: planned blind, with only the state reads its
+  // rules need (AppConfig's run, for the exposure).
+  auto applier = in_process_applier(backends.config(1), false);
 
   for (int i = 0; i <= runs; ++i) {  // run 0 is the cold one
     auto update = expbridge::parse_update(update_line(static_cast<std::size_t>(i), static_cast<std::size_t>(runs) + 1, 1), "bench:" + std::to_string(i));
@@ -322,6 +347,135 @@ LatencyResult run_latency(int runs, std::chrono::milliseconds delay) {
   result.refused = backends.refused();
   result.tokens = backends.tokens();
   return result;
+}
+
+// ---------------------------------------------------------------------------
+// 1b. Blind against converging, in process
+//
+// The same kind of update both ways: a new description at every backend, which no vendor's
+// rules need a state read for, so blind (`read_first = false`) it is one round trip per
+// backend. Converging (`read_first = true`) reads every backend whole first, the four at
+// once, and sends what differs; the same update sent again finds nothing to change, so only
+// the reads go out. The delay fault holds every request, reads and writes alike, as a
+// vendor 50 ms away would: a read that takes dependent GETs pays 50 ms for each.
+
+struct ConvergeResult {
+  std::string id;                ///< blind, converging, unchanged
+  double target_ms = 0;          ///< the issue's bound for it; 0 = none
+  std::chrono::milliseconds delay{};
+  double cold_ms = 0;            ///< the first update: connects and the OAuth token fetch included
+  std::vector<double> wall_ms;   ///< around Applier::apply, warm
+  std::size_t failed = 0;
+  std::size_t wrong_outcome = 0; ///< wrote when nothing differed, or sent nothing when something did
+  std::size_t reads = 0, writes = 0;  ///< on the wire, over the warm updates
+  std::string timeline;          ///< the last warm update's requests, per vendor, by arrival
+  std::string first_error;
+
+  double per_update(std::size_t n) const {
+    return wall_ms.empty() ? 0 : static_cast<double>(n) / static_cast<double>(wall_ms.size());
+  }
+};
+
+/// `{"experiment": ..., "description": ...}`: a field every vendor holds, and one whose
+/// change no vendor's rules need a state read for.
+std::string description_update(std::size_t index) {
+  return strf(R"({"experiment": "checkout-redesign", "description": "bench convergence %zu: the two-step checkout"})",
+              index);
+}
+
+/// The requests of one update (those that arrived since `started`), vendor by vendor, each
+/// with its arrival after `started`; a request arriving at least half a delay after the one
+/// before it of that vendor waited for that one's answer: it opens a new round trip.
+std::string timeline(const std::vector<expbridge::emulator::EmulatorHost::Received>& sent, Clock::time_point started,
+                     std::chrono::milliseconds delay) {
+  std::vector<std::string> vendors;
+  for (const auto& r : sent)
+    if (r.arrived >= started && std::find(vendors.begin(), vendors.end(), r.vendor) == vendors.end())
+      vendors.push_back(r.vendor);
+  std::string out, slowest;
+  int most = 0;
+  for (const auto& vendor : vendors) {
+    std::string lines;
+    int round_trips = 0;
+    std::optional<double> previous;
+    for (const auto& r : sent) {
+      if (r.arrived < started || r.vendor != vendor) continue;
+      const double at = std::chrono::duration<double, std::milli>(r.arrived - started).count();
+      if (!previous || at - *previous >= static_cast<double>(delay.count()) / 2) ++round_trips;
+      previous = at;
+      const std::string& target = r.request.target;
+      lines += strf("      +%6.1f ms  %-6s %s\n", at, r.request.method.c_str(),
+                    target.substr(0, target.find('?')).c_str());
+    }
+    out += strf("    %s: %d round trip(s)\n", vendor.c_str(), round_trips) + lines;
+    if (round_trips > most) most = round_trips, slowest.clear();
+    if (round_trips == most) slowest += (slowest.empty() ? "" : ", ") + vendor;
+  }
+  // The update cannot end before its slowest backend's last answer: the rest is this process.
+  out += strf("    longest: %s with %d round trip(s) = %lld ms of answer delay\n", slowest.c_str(), most,
+              static_cast<long long>(most * delay.count()));
+  return out;
+}
+
+/// Sends `text` through `applier` and books it in `result` (run 0 is the cold one); `writes`:
+/// whether something should differ, so be written.
+void measure_update(InProcess& applier, const Backends& backends, const std::string& text, int run, bool writes,
+                    ConvergeResult& result) {
+  auto update = expbridge::parse_update(text, "bench:" + result.id + ":" + std::to_string(run));
+  if (!update) die("update: " + update.error().describe());
+  const auto started = Clock::now();
+  const expbridge::UpdateReport report = applier->apply(*update);
+  const double wall = ms_since(started);
+  const auto sent = backends.journal();
+  std::size_t reads = 0, written = 0;
+  for (const auto& r : sent)
+    if (r.arrived >= started) ++(r.request.method == "GET" ? reads : written);
+  if (!report.ok()) {
+    ++result.failed;
+    if (result.first_error.empty()) result.first_error = expbridge::report_to_text(report);
+  }
+  const bool unchanged_everywhere = std::all_of(report.backends.begin(), report.backends.end(), [](const auto& b) {
+    return b.result == expbridge::BackendOutcome::unchanged;
+  });
+  if (writes ? written == 0 || unchanged_everywhere : written > 0 || !unchanged_everywhere) ++result.wrong_outcome;
+  if (run == 0) {
+    result.cold_ms = wall;
+    return;
+  }
+  result.wall_ms.push_back(wall);
+  result.reads += reads;
+  result.writes += written;
+  result.timeline = timeline(sent, started, result.delay);
+}
+
+/// (a) blind, (b) converging, (c) converging with nothing left to change, `runs` warm
+/// updates each after a cold one.
+std::vector<ConvergeResult> run_converge(int runs, std::chrono::milliseconds delay) {
+  auto result = [delay](std::string id, double target_ms) {
+    ConvergeResult r;
+    r.id = std::move(id);
+    r.target_ms = target_ms;
+    r.delay = delay;
+    return r;
+  };
+  ConvergeResult blind = result("blind", 55), converging = result("converging", 110), unchanged = result("unchanged", 0);
+  {
+    Backends backends(Behaviour{delay, true}, 1);
+    auto applier = in_process_applier(backends.config(1, true), false);
+    for (int i = 0; i <= runs; ++i)
+      measure_update(applier, backends, description_update(static_cast<std::size_t>(i)), i, true, blind);
+  }
+  {
+    // AppConfig's `read_state` stays on here whatever --no-read-state says: off, it would not be read.
+    Backends backends(Behaviour{delay, true}, 1);
+    auto applier = in_process_applier(backends.config(1, true), true);
+    for (int i = 0; i <= runs; ++i) {
+      const std::string text = description_update(static_cast<std::size_t>(i));
+      measure_update(applier, backends, text, i, true, converging);
+      measure_update(applier, backends, text, i, false, unchanged);
+    }
+  }
+  return {std::move(blind), std::move(converging), std::move(unchanged)};
 }
 
 // ---------------------------------------------------------------------------
@@ -637,6 +791,28 @@ void print_latency(const LatencyResult& r) {
   if (!r.first_error.empty()) std::cout << "  first failure:\n" << r.first_error;
 }
 
+/// How each of blind / converging / unchanged is put, in the summary and the table.
+std::string converge_label(const ConvergeResult& r) {
+  if (r.id == "blind") return "blind (`read_first = false`): 1 description update, no state read";
+  if (r.id == "converging") return "converging (`read_first = true`): the same kind of update, each backend read, then written";
+  return "converging, nothing differs (the same update again): reads only";
+}
+
+void print_converge(const std::vector<ConvergeResult>& results) {
+  for (const auto& r : results) {
+    std::cout << "  " << converge_label(r) << "\n";
+    std::cout << strf("    cold %.1f ms; warm over %zu runs: median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms\n",
+                      r.cold_ms, r.wall_ms.size(), percentile(r.wall_ms, 50), percentile(r.wall_ms, 95),
+                      *std::min_element(r.wall_ms.begin(), r.wall_ms.end()),
+                      *std::max_element(r.wall_ms.begin(), r.wall_ms.end()));
+    std::cout << strf("    on the wire per update: %.1f reads (GET), %.1f writes; %zu update(s) failed, %zu with the "
+                      "wrong outcome\n",
+                      r.per_update(r.reads), r.per_update(r.writes), r.failed, r.wrong_outcome);
+    std::cout << "    the last warm update's requests, by arrival after apply() began:\n" << r.timeline;
+    if (!r.first_error.empty()) std::cout << "    first failure:\n" << r.first_error;
+  }
+}
+
 void print_stream(const StreamResult& r) {
   std::cout << "  child: " << r.command << "\n";
   std::cout << strf("  median of %d: %zu updates in %.0f ms = %.0f updates/s (all runs: %.0f..%.0f/s); child exit %d\n",
@@ -665,8 +841,8 @@ struct Targets {
 
 std::string verdict(bool met) { return met ? "met" : "**missed**"; }
 
-std::string markdown(const LatencyResult* latency, const std::vector<StreamResult>& streams, const Targets& targets,
-                     std::size_t updates) {
+std::string markdown(const LatencyResult* latency, const std::vector<ConvergeResult>& converge,
+                     const std::vector<StreamResult>& streams, const Targets& targets, std::size_t updates) {
   std::string out;
   out += "| scenario | updates | wall | updates/s | p50 per update | p95 per update | child peak RSS | connections | target |\n";
   out += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
@@ -680,6 +856,19 @@ std::string markdown(const LatencyResult* latency, const std::vector<StreamResul
                 static_cast<long long>(latency->delay.count()), static_cast<long long>(latency->delay.count() * 4),
                 latency->runs, total / 1000.0, p50, p95, latency->connections, targets.latency_ms,
                 verdict(p95 < targets.latency_ms && latency->failed == 0).c_str());
+  }
+  for (const auto& r : converge) {
+    const double p50 = percentile(r.wall_ms, 50), p95 = percentile(r.wall_ms, 95);
+    double total = 0;
+    for (double w : r.wall_ms) total += w;
+    std::string target = "(no target)";
+    if (r.target_ms > 0)
+      target = strf("p95 ≤ %.0f ms: %s", r.target_ms,
+                    verdict(p95 <= r.target_ms && r.failed == 0 && r.wrong_outcome == 0).c_str());
+    out += strf("| %s → 4 backends answering after %lld ms; %.3g reads + %.3g writes per update | %zu | %.2f s | — | "
+                "**%.1f ms** | **%.1f ms** | — | — | %s |\n",
+                converge_label(r).c_str(), static_cast<long long>(r.delay.count()), r.per_update(r.reads),
+                r.per_update(r.writes), r.wall_ms.size(), total / 1000.0, p50, p95, target.c_str());
   }
   for (const auto& r : streams) {
     const double rss = static_cast<double>(std::max(r.rss_max_kib, r.child.max_rss_kib)) / 1024.0;
@@ -720,14 +909,16 @@ std::string cpu_model() {
 }
 
 void usage() {
-  std::cout << "usage: apply_bench [--runs N] [--updates N] [--repeat N] [--delay-ms N] [--cli PATH] [--only latency|stream]\n"
+  std::cout << "usage: apply_bench [--runs N] [--updates N] [--repeat N] [--delay-ms N] [--cli PATH] [--only latency|converge|stream]\n"
                "                   [--scenario ID] [--child-wrapper CMD] [--no-diagnostic] [--markdown] [--keep-files]\n"
                "  --runs N        fan-out runs after the cold one (default 50)\n"
                "  --updates N     updates per streamed run (default 2000)\n"
                "  --repeat N      streamed runs per scenario; the median by updates/s is reported (default 3)\n"
                "  --delay-ms N    fan-out backends' answer delay (default 50)\n"
                "  --cli PATH      the expbridge binary (default: the one built with this bench)\n"
-               "  --only WHAT     run only the fan-out latency or only the streamed runs\n"
+               "  --only WHAT     latency: the fan-out and blind/converging updates; converge: only the\n"
+               "                  blind/converging ones; stream: only the streamed runs\n"
+               "  --no-read-state the fan-out's AppConfig backend skips its state read (not the converging runs)\n"
                "  --scenario ID   only this streamed run: keepalive, close, parallel or text (repeatable)\n"
                "  --child-wrapper CMD  run the CLI under CMD (split on spaces), e.g. 'perf record -g -o /tmp/p.data'\n"
                "                  or 'valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out'; RSS is then CMD's\n"
@@ -785,7 +976,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!only.empty() && only != "latency" && only != "stream") die("--only takes latency or stream");
+  if (!only.empty() && only != "latency" && only != "converge" && only != "stream")
+    die("--only takes latency, converge or stream");
   signal(SIGPIPE, SIG_IGN);  // a child that dies early must not take the bench with it
 
   std::string dir_template = (std::filesystem::temp_directory_path() / "expbridge-apply-bench-XXXXXX").string();
@@ -807,6 +999,16 @@ int main(int argc, char** argv) {
     latency = run_latency(runs, delay);
     if (!markdown_only) print_latency(*latency);
     all_ok = all_ok && latency->failed == 0 && latency->refused == 0;
+  }
+
+  std::vector<ConvergeResult> converge;
+  if (only.empty() || only == "latency" || only == "converge") {
+    log << strf("[converge] the same description update blind, converging, and again with nothing to change: 4 "
+                "loopback backends answering after %lld ms, %d runs + 1 cold each\n",
+                static_cast<long long>(delay.count()), runs);
+    converge = run_converge(runs, delay);
+    if (!markdown_only) print_converge(converge);
+    for (const auto& r : converge) all_ok = all_ok && r.failed == 0 && r.wrong_outcome == 0;
   }
 
   std::vector<StreamResult> streams;
@@ -849,7 +1051,7 @@ int main(int argc, char** argv) {
   }
   log << strf("[done] in %.1f s\n", ms_since(bench_started) / 1000.0);
 
-  const std::string table = markdown(latency ? &*latency : nullptr, streams, targets, updates);
+  const std::string table = markdown(latency ? &*latency : nullptr, converge, streams, targets, updates);
   if (!markdown_only) std::cout << "\n";
   std::cout << table << "\n";
   std::cout << strf("Measured on %s (%u cores), load average %s before and %s after; streamed runs: median of %d "
