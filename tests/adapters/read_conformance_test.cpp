@@ -4,7 +4,6 @@
 // step applied again sends nothing. No vendor is named here: the update is built from the
 // sample fixture's own read (its variation keys and values), and a field the vendor cannot hold
 // is one its plan skips or its read lists as not expressible, never one this file knows about.
-// The one exception is `kUnheldWeights`: the known gaps, each asserted to be still open.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,35 +33,6 @@ constexpr const char* kExperiment = "checkout-redesign";
 
 std::string describe(const UpdateReport& r) { return write_json(report_to_json(r), 2); }
 std::string describe(const ReadReport& r) { return write_json(read_report_to_json(r), 2); }
-
-/// A vendor whose sample binding holds no variation weights although its plan carries
-/// `variations`: the weights cannot read back, so the rest of each variation is checked and the
-/// gap itself asserted (closing it fails the test, and means removing the line here).
-struct UnheldWeights {
-  std::string_view vendor;
-  std::string_view why;
-};
-constexpr UnheldWeights kUnheldWeights[] = {
-    {"evidently",
-     "the sample binds a feature and no experiment; weights are an experiment's treatmentWeights, so the plan sends "
-     "the values with a note (not a skip) that the weights are not sent, and the read holds weight 0 for every "
-     "variation: the weights never converge, and every apply of the same variations sends UpdateFeature again"},
-};
-
-const UnheldWeights* unheld_weights(std::string_view vendor) {
-  for (const auto& gap : kUnheldWeights)
-    if (gap.vendor == vendor) return &gap;
-  return nullptr;
-}
-
-/// `u` with each variation's weight as `held` has it (by key): what converges where weights are not held.
-Update with_held_weights(Update u, const Experiment& held) {
-  if (!u.variations || !held.variations) return u;
-  for (auto& v : *u.variations)
-    for (const auto& h : *held.variations)
-      if (h.key == v.key) v.weight = h.weight;
-  return u;
-}
 
 /// The neutral names of what `u` sets, as `unchanged` and `skipped` name them.
 std::vector<std::string> fields_of(const Update& u) {
@@ -191,11 +161,15 @@ class ReadConformance : public ::testing::TestWithParam<std::string> {
     const BackendReport& sent = first.backends[0];
 
     const VendorState state = read();
-    auto converged = converge(u, state.experiment);
+    // Compared after the vendor's documented conversions: what it cannot hold of a field (a
+    // variation value its plan skips, weights its read lists as not expressible) is no difference.
+    std::vector<std::string> unheld = state.not_expressible;
+    for (const auto& skip : sent.skipped) unheld.push_back(skip.field);
+    auto converged = converge(u, state.experiment, unheld);
     EXPECT_TRUE(converged) << converged.error().describe();
     if (!converged) return state;
     std::vector<std::string> checked;
-    Update repeat = u;  // what is applied again: `u`, less a known gap
+    const Update& repeat = u;  // applied again as it is
     for (const auto& f : fields_of(u)) {
       SCOPED_TRACE(f);
       if (const Skip* s = skip_of(sent.skipped, f)) {
@@ -211,22 +185,12 @@ class ReadConformance : public ::testing::TestWithParam<std::string> {
                       << describe(first);
         continue;
       }
-      if (const UnheldWeights* gap = f == field::variations ? unheld_weights(GetParam()) : nullptr) {
-        EXPECT_FALSE(has(converged->unchanged, f)) << "the weights read back now: remove " << GetParam()
-                                                    << " from kUnheldWeights (" << gap->why << ")";
-        auto rest = converge(with_held_weights(u, state.experiment), state.experiment);
-        EXPECT_TRUE(rest) << rest.error().describe();
-        EXPECT_TRUE(rest && has(rest->unchanged, f)) << "keys, controls or values do not read back as sent\nheld: "
-                                             << write_json(experiment_state_json(state.experiment));
-        repeat.variations.reset();  // applied again, they are sent again: the gap above
-        continue;
-      }
       checked.push_back(f);
       EXPECT_TRUE(has(converged->unchanged, f))
           << f << " does not read back as sent\nheld: " << write_json(experiment_state_json(state.experiment))
           << part_skips(sent.skipped, f);
     }
-    steps_.emplace_back(u, checked);
+    steps_.push_back(Step{u, checked, unheld});
 
     const std::size_t before = changes();
     const UpdateReport again = applier_->apply(repeat);
@@ -247,8 +211,8 @@ class ReadConformance : public ::testing::TestWithParam<std::string> {
   std::size_t expect_earlier_steps_still_held() {
     const VendorState last = read();
     std::size_t compared = 0;
-    for (const auto& [u, fields] : steps_) {
-      auto converged = converge(u, last.experiment);
+    for (const auto& [u, fields, unheld] : steps_) {
+      auto converged = converge(u, last.experiment, unheld);
       EXPECT_TRUE(converged) << converged.error().describe();
       for (const auto& f : fields) {
         if (!converged || f.starts_with("action.")) continue;
@@ -267,7 +231,12 @@ class ReadConformance : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Applier> applier_;
   VendorState fixture_;        ///< the sample fixture's read, before anything is applied
   /// Each step applied so far, with the fields its read-back compared.
-  std::vector<std::pair<Update, std::vector<std::string>>> steps_;
+  struct Step {
+    Update update;
+    std::vector<std::string> checked;  ///< the fields that read back as sent
+    std::vector<std::string> unheld;   ///< what the vendor could not hold of them
+  };
+  std::vector<Step> steps_;
 };
 
 TEST_P(ReadConformance, EachStepReadsBackAsSentAndASecondApplySendsNothing) {
