@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <boost/json/object.hpp>
 
@@ -20,6 +21,14 @@ namespace {
 constexpr const char* kSteps[] = {"redesign-variations.yaml", "start.yaml", "raise-exposure.yaml",
                                   "stop-with-result.yaml"};
 
+
+/// Requests the emulators received that change something: not the reads, not the token fetches.
+std::size_t changes_received(const emulator::EmulatorHost& host) {
+  std::size_t n = 0;
+  for (const auto& r : host.received_requests())
+    n += r.request.method != "GET" && r.request.target.find("/oauth/token") == std::string::npos;
+  return n;
+}
 
 int fail(const Error& e) {
   std::cerr << "expbridge: error: " << e.describe() << "\n";
@@ -71,21 +80,43 @@ int DemoCommand::run(const Registry& registry) const {
   std::string vendors;
   for (const auto& vendor : (*host)->vendors()) vendors += (vendors.empty() ? "" : ", ") + vendor;
   std::cout << "expbridge demo: vendor emulators on " << (*host)->base_url() << " (" << vendors << "); applying "
-            << std::size(kSteps) << " sample updates from "
+            << std::size(kSteps) << " sample updates, then the last one again, from "
             << (args.samples.empty() ? std::string("the embedded samples/") : args.samples) << "\n\n";
   bool all_ok = true;
   SkipReasonIndex reasons;  // each skip reason printed once for the whole demo
-  for (const char* step : kSteps) {
-    auto text = sample_text(args.samples, std::string("updates/") + step);
-    if (!text) return fail(text.error());
-    auto update = parse_update(text->first, text->second);
-    if (!update) return fail(update.error());
-    auto report = applier->apply(*update);
+  std::optional<Update> last;
+  auto apply_and_print = [&](const Update& update) {
+    auto report = applier->apply(update);
     all_ok = all_ok && report.ok();
     if (args.format == "json")
       std::cout << write_json(report_to_json(report), 2) << "\n";
     else
       std::cout << report_to_text(report, &reasons) << "\n";
+  };
+  for (const char* step : kSteps) {
+    auto text = sample_text(args.samples, std::string("updates/") + step);
+    if (!text) return fail(text.error());
+    auto update = parse_update(text->first, text->second);
+    if (!update) return fail(update.error());
+    apply_and_print(*update);
+    last = std::move(*update);
+  }
+  // apply reads every backend first and sends only what differs: the same update again
+  // finds it all in effect (LaunchDarkly's stopped iteration and its winner included).
+  const std::size_t changes_before = changes_received(**host);
+  if (args.format != "json")
+    std::cout << "the last update again: every backend is read first, and what it holds already is not sent\n";
+  apply_and_print(*last);
+  const std::size_t resent = changes_received(**host) - changes_before;
+  all_ok = all_ok && resent == 0;
+  const ReadReport held = applier->read(last->experiment);
+  all_ok = all_ok && held.ok();
+  if (args.format == "json") {
+    std::cout << write_json(read_report_to_json(held), 2) << "\n";
+  } else {
+    std::cout << "changes the emulators received for it: " << resent << "\n\n"
+              << "what every backend holds now (expbridge get " << last->experiment << "):\n"
+              << read_report_to_text(held) << "\n";
   }
   if (show_state_) {
     std::cout << "emulator state after the demo:\n" << write_json((*host)->state(), 2) << "\n";
@@ -94,8 +125,8 @@ int DemoCommand::run(const Registry& registry) const {
     for (const auto& [vendor, count] : (*host)->request_counts()) std::cout << " " << vendor << " " << count << ";";
     std::cout << " (--show-state prints what each emulator now holds)\n";
   }
-  std::cout << (all_ok ? "demo: every backend applied every update it could express\n"
-                       : "demo: some requests failed (see above)\n");
+  std::cout << (all_ok ? "demo: every backend applied every update it could express, and the second time sent nothing\n"
+                       : "demo: some requests failed, or the second apply changed something (see above)\n");
   return all_ok ? 0 : 1;
 }
 

@@ -86,11 +86,6 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
              pad("-", 10) + pad("-", 9) +
              (b.result == BackendOutcome::failed ? "(nothing sent)\n" : "(nothing to send)\n");
     }
-    if (!b.unchanged.empty()) {
-      out += "      already as asked:";
-      for (const auto& f : b.unchanged) out += " " + f;
-      out += "\n";
-    }
     for (const auto& r : b.requests) {
       char ms[32];
       std::snprintf(ms, sizeof ms, "%.1f", r.duration_ms);
@@ -103,6 +98,12 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
     bool error_shown = std::any_of(b.requests.begin(), b.requests.end(), [](const RequestReport& r) { return r.error.has_value(); });
     if (b.error && !error_shown)
       out += "      error: " + std::string(to_string(b.error->code)) + ": " + secrets::scrub(b.error->message) + "\n";
+    // Under the backend's rows: what its read showed was already as asked, so nothing was sent for it.
+    if (!b.unchanged.empty()) {
+      out += "      already as asked:";
+      for (const auto& f : b.unchanged) out += " " + f;
+      out += "\n";
+    }
   }
   // Skipped fields after the table, a line per backend; each reason once per run.
   std::vector<std::string> reason_lines;

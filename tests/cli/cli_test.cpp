@@ -179,9 +179,17 @@ namespace {
 TEST(Cli, DemoAppliesTheSamplesToTheEmulators) {
   CliRun r = run("demo");
   EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_NE(r.out.find("demo: every backend applied every update it could express"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("demo: every backend applied every update it could express, and the second time sent nothing"),
+            std::string::npos)
+      << r.out;
   for (const char* sample : {"redesign-variations.yaml", "start.yaml", "raise-exposure.yaml", "stop-with-result.yaml"})
     EXPECT_NE(r.out.find(sample), std::string::npos) << sample;
   EXPECT_EQ(r.out.find("failed"), std::string::npos) << r.out;
+  // The same stop again: read first, nothing sent.
+  EXPECT_NE(r.out.find("changes the emulators received for it: 0"), std::string::npos) << r.out;
+  // LaunchDarkly's whole lifecycle: its iteration started, then stopped with the winner.
+  const auto ld = r.out.find("  ld (launchdarkly): stopped");
+  ASSERT_NE(ld, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("winner: \"two-step\"", ld), std::string::npos) << r.out;
 }
 }  // namespace
