@@ -140,6 +140,15 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
   return std::unexpected(std::move(e));
 }
 
+std::optional<std::string> hinted_label(const ReadHint* hint, std::string_view member) {
+  const auto* value = hint ? hint->if_contains(member) : nullptr;
+  std::string label;
+  if (value && value->is_string()) label = value->get_string();
+  else if (value && value->is_int64()) label = std::to_string(value->get_int64());
+  if (label.empty() || label == "." || label == "..") return std::nullopt;
+  return label;
+}
+
 Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, const boost::json::object& vendor_block) {
   std::vector<PassThrough> out;
   for (const auto& member : vendor_block) {
