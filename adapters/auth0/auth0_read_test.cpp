@@ -217,5 +217,21 @@ TEST_F(Auth0Read, AStaleFlagHintCostsOneMoreRoundTripNotAWrongState) {
   test::expect_same_state(*after.read.state, *stale.read.state);
 }
 
+TEST_F(Auth0Read, AFailedReadDropsItsHint) {
+  connect();
+  ASSERT_EQ(test::observed_read(*applier_, *host_).read.round_trips, 2);
+  // The hinted flag now fails (a resource refused, a vendor error): so does the read...
+  auto faults = emulator::parse_faults(boost::json::parse(R"([{"vendor": "auth0", "method": "GET",
+      "path_prefix": "/api/v2/experimentation/feature-flags/", "status": 403}])").as_array(), "faults");
+  ASSERT_TRUE(faults) << faults.error().describe();
+  ASSERT_TRUE(host_->set_faults(std::move(*faults)));
+  EXPECT_EQ(read_error().code, ErrorCode::unauthorized);
+  // ...and the next read asks without it, so a hint cannot keep failing reads.
+  ASSERT_TRUE(host_->set_faults({}));
+  test::ObservedRead next = test::observed_read(*applier_, *host_);
+  EXPECT_EQ(next.read.round_trips, 2);
+  EXPECT_EQ(test::operations(next.read), kExperimentAndFlag);
+}
+
 }  // namespace
 }  // namespace expbridge

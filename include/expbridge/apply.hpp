@@ -100,7 +100,8 @@ struct BackendRead {
   std::optional<Error> error;           ///< why it could not be read (then no state)
   std::vector<RequestReport> requests;  ///< every read sent, in order
   /// The steps that sent requests: the read's round trips to the vendor, each step's requests
-  /// going out together (1 when a read hint saved the dependent step; see read.hpp).
+  /// going out together, as far as the backend's `max_in_flight` lets them (1 when a read hint
+  /// saved the dependent step; see read.hpp).
   int round_trips = 0;
   double duration_ms = 0;
 };

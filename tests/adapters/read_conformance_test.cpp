@@ -274,6 +274,14 @@ TEST_P(ReadConformance, EachStepReadsBackAsSentAndASecondApplySendsNothing) {
   EXPECT_GT(compared, 0u) << "nothing of the sequence was read back and compared at " << GetParam();
 }
 
+TEST_P(ReadConformance, ASteadyStateReadIsOneRoundTripToTheSameState) {
+  // SetUp read once: whatever that read had to learn from an answer, it handed on as its hint.
+  test::ObservedRead again = test::observed_read(*applier_, *host_, kExperiment);
+  ASSERT_TRUE(again.read.state);
+  EXPECT_EQ(again.read.round_trips, 1) << "every request of a hinted read of the sample fixture goes out at once";
+  test::expect_same_state(*again.read.state, fixture_);
+}
+
 INSTANTIATE_TEST_SUITE_P(Registered, ReadConformance, ::testing::ValuesIn(Registry::builtin().vendors()),
                          [](const auto& info) { return info.param; });
 
