@@ -142,9 +142,8 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
 
 std::optional<std::string> hinted_label(const ReadHint* hint, std::string_view member) {
   const auto* value = hint ? hint->if_contains(member) : nullptr;
-  std::string label;
-  if (value && value->is_string()) label = value->get_string();
-  else if (value && value->is_int64()) label = std::to_string(value->get_int64());
+  if (!value || !value->is_string()) return std::nullopt;
+  std::string label(value->get_string());
   if (label.empty() || label == "." || label == "..") return std::nullopt;
   return label;
 }

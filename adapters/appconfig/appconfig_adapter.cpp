@@ -359,7 +359,10 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     const auto& binding = static_cast<const AppConfigBinding&>(b);
     if (!binding.run.empty()) return read_pinned(binding, answers);
     const Labels labels = run_labels(binding, {});
-    const std::optional<std::string> hinted = hinted_label(hint, kDetailRun);
+    // Only a run number is a run: another hint would ask for a path AppConfig refuses.
+    std::optional<std::string> hinted;
+    if (const auto* run = hint ? hint->if_contains(kDetailRun) : nullptr; run && run->is_int64() && run->get_int64() > 0)
+      hinted = std::to_string(run->get_int64());
     if (answers.empty()) {
       ReadStep step;
       for (const auto* operation : {t_.get_definition, t_.list_runs}) {

@@ -399,5 +399,23 @@ TEST_F(AppConfigRead, APinnedRunIsReadInOneRoundTripEvenWhenAnotherRunIsCurrent)
   EXPECT_EQ(run_json(2).at("Description").as_string(), "second run");
 }
 
+TEST_F(AppConfigRead, OnlyARunNumberIsARunHint) {
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  auto first_step = [&](json::value run) {
+    ReadHint hint{{"run", std::move(run)}};
+    auto step = bridge_->read_step("aws", "checkout-redesign", {}, &hint);
+    EXPECT_TRUE(step) << step.error().describe();
+    std::vector<std::string> urls;
+    if (step)
+      for (const auto& r : step->requests) urls.push_back(r.url.substr(host_->base_url().size()));
+    return urls;
+  };
+  const std::string definition = "/applications/abc1234/experimentdefinitions/bsxyd7k";
+  EXPECT_EQ(first_step(3), (std::vector<std::string>{definition, definition + "/experimentruns?max_results=50",
+                                                     definition + "/experimentruns/3"}));
+  for (const json::value& not_a_run : {json::value("3"), json::value(0), json::value(-2), json::value(2.5)})
+    EXPECT_EQ(first_step(not_a_run).size(), 2u) << write_json(not_a_run);
+}
+
 }  // namespace
 }  // namespace expbridge
