@@ -115,7 +115,9 @@ struct ReadReport {
 };
 
 /// Applies updates with one event loop, one HTTP connection pool and one token cache
-/// for the whole run: connections and tokens are reused across updates.
+/// for the whole run: connections and tokens are reused across updates. So are read hints
+/// (read.hpp): each successful read of a backend and experiment (`read`, or the read a
+/// converging `apply` starts with) leaves its hint for the next one; a failed read drops it.
 class Applier {
  public:
   /// Builds the authenticators of every backend (missing credentials are reported per
