@@ -362,8 +362,10 @@ async function launchdarkly() {
     expect(status === 200, `status ${status}`);
     expect(data.key === LD.flag && typeof data._version === 'number', `key/_version ${data.key}/${data._version}`);
     const byId = Object.fromEntries((data.variations ?? []).map((v) => [v._id, v]));
-    expect(byId[LD.control]?.value === false && byId[LD.control]?.name === 'control', `control ${JSON.stringify(byId[LD.control])}`);
-    expect(byId[LD.twoStep]?.value === true && byId[LD.twoStep]?.name === 'two-step', `two-step ${JSON.stringify(byId[LD.twoStep])}`);
+    // A JSON flag: the sample's two-step arm carries typed attributes.
+    expect(byId[LD.control]?.value?.enabled === false && byId[LD.control]?.name === 'control', `control ${JSON.stringify(byId[LD.control])}`);
+    expect(byId[LD.twoStep]?.value?.enabled === true && byId[LD.twoStep]?.value?.steps === 2 &&
+           byId[LD.twoStep]?.name === 'two-step', `two-step ${JSON.stringify(byId[LD.twoStep])}`);
     const env = data.environments?.[LD.environment];
     expect(env?.version === LD.flagConfigVersion && env.on === true, `environments.${LD.environment} ${JSON.stringify(env)}`);
     expect(env.rules?.some((r) => r._id === LD.rule), `rules ${JSON.stringify(env.rules)}`);
@@ -395,7 +397,8 @@ async function launchdarkly() {
       metrics: (it.metrics ?? []).map((m) => ({ key: m.key, isGroup: m.isGroup })),
       primarySingleMetricKey: it.primarySingleMetric?.key,
       randomizationUnit: it.randomizationUnit,
-      treatments: (flag?.variations ?? []).map((v) => ({
+      // The experiment's two arms; the flag's third variation (one-step) takes no part.
+      treatments: (flag?.variations ?? []).filter((v) => v._id === LD.control || v._id === LD.twoStep).map((v) => ({
         name: v.name, baseline: v.name === 'control', allocationPercent: v.name === 'control' ? '30' : '70',
         parameters: [{ flagKey: LD.flag, variationId: v._id }],
       })),
