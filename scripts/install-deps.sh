@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make ccache libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libyaml-dev libre2-dev
-          libspdlog-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev)
+          libsqlite3-dev libspdlog-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev)
 case "${1:-}" in
   "") ;;
   # libclang-rt-19-dev: the ASan/UBSan runtimes and libFuzzer; llvm-19: llvm-symbolizer, so
