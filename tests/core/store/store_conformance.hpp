@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <functional>
+#include <ostream>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,9 @@ struct StoreFactory {
   std::function<StoreOptions(const std::string& unique)> options;
   std::function<std::string()> skip_reason = [] { return std::string(); };
 };
+
+/// A failing test names its backend, not the factory's bytes.
+inline void PrintTo(const StoreFactory& factory, std::ostream* out) { *out << factory.name; }
 
 class StoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
