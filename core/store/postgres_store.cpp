@@ -265,7 +265,7 @@ const std::vector<std::vector<const char*>>& migrations() {
 
 /// Creates or migrates the schema, in one transaction under the schema lock so that two
 /// processes opening a new database at once do not both create it. Returns the version.
-Result<int> prepare_schema(Session& session, const std::string& location) {
+Result<int> prepare_schema(Session& session) {
   constexpr std::string_view op = "open";
   int version = 0;
   auto done = session.in_transaction(op, [&]() -> Status {
@@ -277,8 +277,8 @@ Result<int> prepare_schema(Session& session, const std::string& location) {
     if (version > kStoreSchemaVersion)
       return std::unexpected(session.error(
           ErrorCode::invalid_input, op,
-          "the store " + location + " has schema version " + std::to_string(version) + ", newer than this build's " +
-              std::to_string(kStoreSchemaVersion) + ": it was written by a newer expbridge"));
+          "its schema version " + std::to_string(version) + " is newer than this build's " +
+              std::to_string(kStoreSchemaVersion) + ": a newer expbridge wrote it, so this one leaves it alone"));
     if (version == kStoreSchemaVersion) return {};
     for (int from = version; from < kStoreSchemaVersion; ++from)
       for (const char* statement : migrations().at(static_cast<std::size_t>(from)))
@@ -365,15 +365,18 @@ class PostgresStore final : public Store {
   }
 
   Result<std::optional<Run>> do_last_unfinished_run(const std::string& config_path) override {
-    PgResult r;
+    std::vector<Run> found;
     EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("last_unfinished_run",
+        found, rows<Run>("last_unfinished_run",
                          "SELECT id, started_at, finished_at, command, config_path, config_digest FROM runs "
                          "WHERE config_path = $1 AND finished_at = '' ORDER BY started_at DESC, id DESC LIMIT 1",
-                         {config_path}));
-    if (PQntuples(r.get()) == 0) return std::optional<Run>();
-    return Run{.id = text(r, 0, 0), .started_at = text(r, 0, 1), .finished_at = text(r, 0, 2),
-               .command = text(r, 0, 3), .config_path = text(r, 0, 4), .config_digest = text(r, 0, 5)};
+                         {config_path}, [](const PgResult& r, int i) -> Result<Run> {
+                           return Run{.id = text(r, i, 0), .started_at = text(r, i, 1), .finished_at = text(r, i, 2),
+                                      .command = text(r, i, 3), .config_path = text(r, i, 4),
+                                      .config_digest = text(r, i, 5)};
+                         }));
+    if (found.empty()) return std::optional<Run>();
+    return std::optional<Run>(std::move(found.front()));
   }
 
   Status do_record_input(const InputRecord& input) override {
@@ -407,16 +410,14 @@ class PostgresStore final : public Store {
   }
 
   Result<std::vector<InputRecord>> do_inputs(const std::string& run_id) override {
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec("inputs",
-                                                "SELECT run_id, position, source, digest, experiment, done FROM inputs "
-                                                "WHERE run_id = $1 ORDER BY position",
-                                                {run_id}));
-    std::vector<InputRecord> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i)
-      out.push_back({.run_id = text(r, i, 0), .position = integer(r, i, 1), .source = text(r, i, 2),
-                     .digest = text(r, i, 3), .experiment = text(r, i, 4), .done = boolean(r, i, 5)});
-    return out;
+    return rows<InputRecord>("inputs",
+                             "SELECT run_id, position, source, digest, experiment, done FROM inputs "
+                             "WHERE run_id = $1 ORDER BY position",
+                             {run_id}, [](const PgResult& r, int i) -> Result<InputRecord> {
+                               return InputRecord{.run_id = text(r, i, 0), .position = integer(r, i, 1),
+                                                  .source = text(r, i, 2), .digest = text(r, i, 3),
+                                                  .experiment = text(r, i, 4), .done = boolean(r, i, 5)};
+                             });
   }
 
   Result<std::int64_t> do_record_intent(const Intent& intent) override {
@@ -451,25 +452,21 @@ class PostgresStore final : public Store {
   }
 
   Result<std::vector<Intent>> do_journal(const std::string& run_id) override {
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("journal",
-                         "SELECT id, run_id, input_position, input_digest, experiment, backend, operation, sequence, "
-                         "request_digest, idempotent, recorded_at, outcome, http_status, error, completed_at "
-                         "FROM intents WHERE run_id = $1 ORDER BY id",
-                         {run_id}));
-    std::vector<Intent> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      IntentOutcome outcome{};
-      EXPBRIDGE_ASSIGN_OR_RETURN(outcome, outcome_from_text(session_, text(r, i, 11)));
-      out.push_back({.id = integer(r, i, 0), .run_id = text(r, i, 1), .input_position = integer(r, i, 2),
-                     .input_digest = text(r, i, 3), .experiment = text(r, i, 4), .backend = text(r, i, 5),
-                     .operation = text(r, i, 6), .sequence = static_cast<int>(integer(r, i, 7)),
-                     .request_digest = text(r, i, 8), .idempotent = boolean(r, i, 9), .recorded_at = text(r, i, 10),
-                     .outcome = outcome, .http_status = static_cast<int>(integer(r, i, 12)), .error = text(r, i, 13),
-                     .completed_at = text(r, i, 14)});
-    }
-    return out;
+    return rows<Intent>(
+        "journal",
+        "SELECT id, run_id, input_position, input_digest, experiment, backend, operation, sequence, "
+        "request_digest, idempotent, recorded_at, outcome, http_status, error, completed_at "
+        "FROM intents WHERE run_id = $1 ORDER BY id",
+        {run_id}, [this](const PgResult& r, int i) -> Result<Intent> {
+          IntentOutcome outcome{};
+          EXPBRIDGE_ASSIGN_OR_RETURN(outcome, outcome_from_text(session_, text(r, i, 11)));
+          return Intent{.id = integer(r, i, 0), .run_id = text(r, i, 1), .input_position = integer(r, i, 2),
+                        .input_digest = text(r, i, 3), .experiment = text(r, i, 4), .backend = text(r, i, 5),
+                        .operation = text(r, i, 6), .sequence = static_cast<int>(integer(r, i, 7)),
+                        .request_digest = text(r, i, 8), .idempotent = boolean(r, i, 9), .recorded_at = text(r, i, 10),
+                        .outcome = outcome, .http_status = static_cast<int>(integer(r, i, 12)), .error = text(r, i, 13),
+                        .completed_at = text(r, i, 14)};
+        });
   }
 
   Status do_save_backend(const BackendRecord& record) override {
@@ -491,33 +488,22 @@ class PostgresStore final : public Store {
   }
 
   Result<std::optional<BackendRecord>> do_backend(const std::string& experiment, const std::string& backend) override {
-    PgResult r;
+    std::vector<BackendRecord> found;
     EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("backend", std::string(kSelectBackends).append(" WHERE experiment = $1 AND backend = $2").c_str(),
-                         {experiment, backend}));
-    if (PQntuples(r.get()) == 0) return std::optional<BackendRecord>();
-    BackendRecord record;
-    EXPBRIDGE_ASSIGN_OR_RETURN(record, backend_row(r, 0));
-    return std::optional<BackendRecord>(std::move(record));
+        found, rows<BackendRecord>("backend",
+                                   std::string(kSelectBackends).append(" WHERE experiment = $1 AND backend = $2").c_str(),
+                                   {experiment, backend}, [this](const PgResult& r, int i) { return backend_row(r, i); }));
+    if (found.empty()) return std::optional<BackendRecord>();
+    return std::optional<BackendRecord>(std::move(found.front()));
   }
 
   Result<std::vector<BackendRecord>> do_backends(const std::optional<std::string>& experiment) override {
-    PgResult r;
-    if (experiment)
-      EXPBRIDGE_ASSIGN_OR_RETURN(
-          r, session_.exec("backends",
-                           std::string(kSelectBackends).append(" WHERE experiment = $1 ORDER BY experiment, backend").c_str(),
-                           {*experiment}));
-    else
-      EXPBRIDGE_ASSIGN_OR_RETURN(
-          r, session_.exec("backends", std::string(kSelectBackends).append(" ORDER BY experiment, backend").c_str()));
-    std::vector<BackendRecord> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      BackendRecord record;
-      EXPBRIDGE_ASSIGN_OR_RETURN(record, backend_row(r, i));
-      out.push_back(std::move(record));
-    }
-    return out;
+    // $2 is true when every record is asked for.
+    return rows<BackendRecord>(
+        "backends",
+        std::string(kSelectBackends).append(" WHERE ($2::boolean OR experiment = $1) ORDER BY experiment, backend").c_str(),
+        {experiment.value_or(""), boolean_text(!experiment)},
+        [this](const PgResult& r, int i) { return backend_row(r, i); });
   }
 
   Status do_add_history(const HistoryEntry& entry) override {
@@ -534,28 +520,26 @@ class PostgresStore final : public Store {
   }
 
   Result<std::vector<HistoryEntry>> do_history(const std::string& experiment) override {
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec("history",
-                                                "SELECT at, run_id, experiment, backend, operation, fields, outcome "
-                                                "FROM history WHERE experiment = $1 ORDER BY id",
-                                                {experiment}));
-    std::vector<HistoryEntry> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      HistoryEntry entry{.at = text(r, i, 0), .run_id = text(r, i, 1), .experiment = text(r, i, 2),
-                         .backend = text(r, i, 3), .operation = text(r, i, 4), .fields = {},
-                         .outcome = text(r, i, 6)};
-      boost::system::error_code ec;
-      const auto fields = boost::json::parse(text(r, i, 5), ec);
-      if (ec || !fields.is_array())
-        return std::unexpected(session_.error(ErrorCode::internal, "history", "stored history fields do not parse"));
-      for (const auto& field : fields.as_array()) {
-        if (!field.is_string())
-          return std::unexpected(session_.error(ErrorCode::internal, "history", "a stored history field is not a string"));
-        entry.fields.emplace_back(field.as_string());
-      }
-      out.push_back(std::move(entry));
-    }
-    return out;
+    return rows<HistoryEntry>(
+        "history",
+        "SELECT at, run_id, experiment, backend, operation, fields, outcome FROM history "
+        "WHERE experiment = $1 ORDER BY id",
+        {experiment}, [this](const PgResult& r, int i) -> Result<HistoryEntry> {
+          HistoryEntry entry{.at = text(r, i, 0), .run_id = text(r, i, 1), .experiment = text(r, i, 2),
+                             .backend = text(r, i, 3), .operation = text(r, i, 4), .fields = {},
+                             .outcome = text(r, i, 6)};
+          boost::system::error_code ec;
+          const auto fields = boost::json::parse(text(r, i, 5), ec);
+          if (ec || !fields.is_array())
+            return std::unexpected(session_.error(ErrorCode::internal, "history", "stored history fields do not parse"));
+          for (const auto& field : fields.as_array()) {
+            if (!field.is_string())
+              return std::unexpected(
+                  session_.error(ErrorCode::internal, "history", "a stored history field is not a string"));
+            entry.fields.emplace_back(field.as_string());
+          }
+          return entry;
+        });
   }
 
   Result<ExperimentLock> do_lock_experiment(const std::string& experiment) override {
@@ -581,6 +565,21 @@ class PostgresStore final : public Store {
   static constexpr std::string_view kSelectBackends =
       "SELECT experiment, backend, vendor, vendor_ids, read_hint, applied, applied_at, applied_run, last_read, read_at "
       "FROM backend_records";
+
+  /// Each row a query returns, converted by `convert` (which fails on a value that does not parse).
+  template <class T, class Convert>
+  Result<std::vector<T>> rows(std::string_view operation, const char* sql, std::initializer_list<std::string> params,
+                              Convert convert) {
+    PgResult r;
+    EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec(operation, sql, params));
+    std::vector<T> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      auto one = convert(r, i);
+      if (!one) return std::unexpected(std::move(one).error());
+      out.push_back(std::move(*one));
+    }
+    return out;
+  }
 
   Result<BackendRecord> backend_row(const PgResult& r, int i) const {
     BackendRecord record;
@@ -648,7 +647,7 @@ Result<std::unique_ptr<Store>> open_postgres_store(const StoreOptions& options) 
   Session session;
   EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(options.location, location, options.busy_timeout, "open"));
   int version = 0;
-  EXPBRIDGE_ASSIGN_OR_RETURN(version, prepare_schema(session, location));
+  EXPBRIDGE_ASSIGN_OR_RETURN(version, prepare_schema(session));
   return std::unique_ptr<Store>(
       std::make_unique<PostgresStore>(options.location, std::move(location), options, std::move(session), version));
 }

@@ -2,11 +2,13 @@
 // the shared conformance suite, and what only PostgreSQL has (a server to reach and log in to,
 // advisory locks held by connections).
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -43,6 +45,19 @@ StoreFactory postgres_factory() {
 INSTANTIATE_TEST_SUITE_P(postgresql, StoreConformance, ::testing::Values(postgres_factory()),
                          [](const auto& info) { return info.param.name; });
 
+// The suite's tests are in store_conformance_test.cpp; this one checks what they all start
+// from, through Store::open as they do: a fresh, empty store, and a second handle on it.
+TEST_P(StoreConformance, FactoryGivesAnEmptyStoreAtTheCurrentSchema) {
+  ASSERT_TRUE(store_);
+  EXPECT_EQ(store_->schema_version(), kStoreSchemaVersion);
+  auto records = store_->backends();
+  ASSERT_TRUE(records) << records.error().describe();
+  EXPECT_TRUE(records->empty());
+  auto again = reopen();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->location(), store_->location());
+}
+
 TEST(PostgresServerTest, RunsPostgresql15OnLoopback) {
   if (!server().skip_reason().empty()) GTEST_SKIP() << server().skip_reason();
   auto version = server().admin_query("postgres", "SELECT version()");
@@ -51,10 +66,13 @@ TEST(PostgresServerTest, RunsPostgresql15OnLoopback) {
   auto listen = server().admin_query("postgres", "SHOW listen_addresses");
   ASSERT_TRUE(listen) << listen.error().message;
   EXPECT_EQ(*listen, "127.0.0.1");
-  // The server does not run as root (it would refuse to), whoever runs the tests.
-  auto superuser = server().admin_query("postgres", "SELECT current_setting('data_directory')");
-  ASSERT_TRUE(superuser) << superuser.error().message;
-  EXPECT_NE(::access(superuser->c_str(), F_OK), -1) << *superuser;
+  // Not as root, whoever runs the tests: the server insists on owning its data directory.
+  auto data_directory = server().admin_query("postgres", "SELECT current_setting('data_directory')");
+  ASSERT_TRUE(data_directory) << data_directory.error().message;
+  struct stat data {};
+  ASSERT_EQ(::stat(data_directory->c_str(), &data), 0) << *data_directory;
+  EXPECT_NE(data.st_uid, 0u) << *data_directory;
+  EXPECT_TRUE(data_directory->starts_with(std::filesystem::temp_directory_path().string())) << *data_directory;
 }
 
 #ifdef EXPBRIDGE_HAVE_POSTGRES_STORE
@@ -133,6 +151,33 @@ TEST_F(PostgresStoreTest, CreatesTheSchemaAndKeepsWhatItIsGiven) {
   EXPECT_EQ((*read)->vendor_ids.at("run"), "8");
   EXPECT_EQ((*read)->applied, record.applied);
 
+  BackendRecord other = record;
+  other.experiment = "banner";
+  ASSERT_TRUE(store->save_backend(other));
+  auto all = again->backends();
+  ASSERT_TRUE(all) << all.error().describe();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->front().experiment, "banner");
+  auto one = again->backends("checkout");
+  ASSERT_TRUE(one) << one.error().describe();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(one->front().experiment, "checkout");
+
+  ASSERT_TRUE(store->add_history({.at = "", .run_id = run->id, .experiment = "checkout", .backend = "aws",
+                                  .operation = "StartExperimentRun", .fields = {"status", "action.start"},
+                                  .outcome = "ok"}));
+  auto history = again->history("checkout");
+  ASSERT_TRUE(history) << history.error().describe();
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ(history->front().fields, (std::vector<std::string>{"status", "action.start"}));
+  EXPECT_FALSE(history->front().at.empty());
+
+  // The same position again with another digest: not the input being resumed.
+  auto different = store->record_input({.run_id = run->id, .position = 0, .source = "a.yaml", .digest = "d1",
+                                        .experiment = "checkout", .done = false});
+  ASSERT_FALSE(different);
+  EXPECT_EQ(different.error().code, ErrorCode::invalid_input);
+
   auto unfinished = again->last_unfinished_run("backends.yaml");
   ASSERT_TRUE(unfinished && *unfinished);
   EXPECT_EQ((*unfinished)->id, run->id);
@@ -174,7 +219,7 @@ TEST_F(PostgresStoreTest, RefusesASchemaFromANewerExpbridgeAndChangesNothing) {
   EXPECT_EQ(*version, "42");
 }
 
-TEST_F(PostgresStoreTest, ARefusedConnectionNamesTheUrlWithoutItsPassword) {
+TEST(PostgresConnectionTest, ARefusedConnectionNamesTheUrlWithoutItsPassword) {
   const auto port = std::to_string(unused_loopback_port());
   const std::string password = "hunter2-refused-secret";
   auto refused = open_postgres_store(
