@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -39,6 +40,36 @@ std::string tail_of(const std::filesystem::path& file, std::size_t limit = 600) 
 }
 
 bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
+bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+pid_t first_number_in(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  long pid = 0;
+  in >> pid;
+  return in ? static_cast<pid_t>(pid) : 0;
+}
+
+/// A test binary killed before its exit leaves its server running: the next one stops it
+/// (immediate shutdown) and removes its folder. Only servers whose test binary is gone, and only
+/// a process that is still a postgres (a recycled pid is left alone).
+void stop_orphaned_servers() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), ec)) {
+    if (!entry.path().filename().string().starts_with("expbridge-pg-")) continue;
+    // No pid yet: a binary that has just made its folder.
+    const pid_t owner = first_number_in(entry.path() / "owner.pid");
+    if (owner <= 0 || process_alive(owner)) continue;
+    const pid_t postmaster = first_number_in(entry.path() / "data" / "postmaster.pid");
+    std::ifstream comm("/proc/" + std::to_string(postmaster) + "/comm");
+    std::string name;
+    if (postmaster > 0 && std::getline(comm, name) && name == "postgres") {
+      ::kill(postmaster, SIGQUIT);
+      for (int i = 0; i < 500 && process_alive(postmaster); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::filesystem::remove_all(entry.path(), ec);
+  }
+}
 
 }  // namespace
 
@@ -138,10 +169,12 @@ Status PostgresServer::start() {
       return std::unexpected(make_error(ErrorCode::unavailable, bin_dir_ + "/" + tool +
                                                                     " not found (Debian postgresql-15; "
                                                                     "scripts/install-deps.sh installs it)"));
+  stop_orphaned_servers();
   std::string pattern = (std::filesystem::temp_directory_path() / "expbridge-pg-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr)
     return std::unexpected(make_error(ErrorCode::unavailable, "cannot create a temporary folder for the data"));
   dir_ = pattern;
+  std::ofstream(dir_ / "owner.pid") << ::getpid() << "\n";
   std::filesystem::create_directory(dir_ / "sock");
   if (::geteuid() == 0) {
     // PostgreSQL refuses to run as root: as `nobody`, which owns the folder.
