@@ -44,6 +44,7 @@ class PostgresServer {
  private:
   PostgresServer();
   Status start();
+  Status make_data_directory(const std::string& data);
   Status run(const std::vector<std::string>& argv, const std::string& what);
 
   std::mutex mutex_;
