@@ -1,6 +1,7 @@
 #include "store/postgres_store.hpp"
 
 #include <libpq-fe.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
@@ -36,11 +37,10 @@ using PgResult = std::unique_ptr<PGresult, ResultCloser>;
 // happened to equal it could not block every store open.
 constexpr const char* kSchemaLockSql = "SELECT pg_advisory_xact_lock(1702391650, 1)";
 
-Error store_error(const std::string& location, ErrorCode code, std::string operation, std::string message) {
-  Error e = make_error(code, std::move(message));
-  e.file = location;
-  e.operation = std::move(operation);
-  return e;
+/// Named as the base class names every store error, `state store LOCATION: OPERATION: …`, so
+/// that it leaves these as they are.
+Error store_error(const std::string& location, ErrorCode code, std::string_view operation, std::string message) {
+  return make_error(code, "state store " + location + ": " + std::string(operation) + ": " + message);
 }
 
 /// libpq's messages span lines ("FATAL:  …\nDETAIL: …\n"): one line for an error.
@@ -132,6 +132,20 @@ std::vector<std::string> url_passwords(std::string_view url) {
   return out;
 }
 
+std::string random_hex64() {
+  std::array<unsigned char, 8> bytes{};
+  // OpenSSL's generator does not fail once seeded; if it did, the time alone would tell runs
+  // of different milliseconds apart.
+  (void)RAND_bytes(bytes.data(), static_cast<int>(bytes.size()));
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 0x0f];
+  }
+  return out;
+}
+
 std::string utc_now(bool compact) {
   using namespace std::chrono;
   const auto now = time_point_cast<milliseconds>(system_clock::now());
@@ -140,7 +154,7 @@ std::string utc_now(bool compact) {
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   std::array<char, 40> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), compact ? "%04d%02d%02dT%02d%02d%02d%03dZ" : "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+  std::snprintf(buffer.data(), buffer.size(), compact ? "%04d%02d%02dT%02d%02d%02d.%03dZ" : "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
   return buffer.data();
 }
@@ -239,10 +253,10 @@ Result<Session> connect(const std::string& url, const std::string& location, std
 /// Schema version N+1 from N: index 0 creates the first schema in an empty database.
 const std::vector<std::vector<const char*>>& migrations() {
   static const std::vector<std::vector<const char*>> steps = {{
-      "CREATE SEQUENCE run_sequence",
-      "CREATE TABLE runs (id text PRIMARY KEY, started_at text NOT NULL, finished_at text NOT NULL DEFAULT '', "
-      "command text NOT NULL, config_path text NOT NULL, config_digest text NOT NULL)",
-      "CREATE INDEX runs_unfinished ON runs (config_path, started_at) WHERE finished_at = ''",
+      // seq: the order runs began in, whatever the clocks of the processes that began them.
+      "CREATE TABLE runs (seq bigserial PRIMARY KEY, id text NOT NULL UNIQUE, started_at text NOT NULL, "
+      "finished_at text, command text NOT NULL, config_path text NOT NULL, config_digest text NOT NULL)",
+      "CREATE INDEX runs_unfinished ON runs (config_path, seq) WHERE finished_at IS NULL",
       "CREATE TABLE inputs (run_id text NOT NULL REFERENCES runs (id), position bigint NOT NULL, "
       "source text NOT NULL, digest text NOT NULL, experiment text NOT NULL, done boolean NOT NULL DEFAULT false, "
       "PRIMARY KEY (run_id, position))",
@@ -250,7 +264,7 @@ const std::vector<std::vector<const char*>>& migrations() {
       "input_position bigint NOT NULL, input_digest text NOT NULL, experiment text NOT NULL, backend text NOT NULL, "
       "operation text NOT NULL, sequence integer NOT NULL, request_digest text NOT NULL, idempotent boolean NOT NULL, "
       "recorded_at text NOT NULL, outcome text NOT NULL, http_status integer NOT NULL DEFAULT 0, "
-      "error text NOT NULL DEFAULT '', completed_at text NOT NULL DEFAULT '')",
+      "error text NOT NULL DEFAULT '', completed_at text)",
       "CREATE INDEX intents_by_run ON intents (run_id, id)",
       "CREATE TABLE backend_records (experiment text NOT NULL, backend text NOT NULL, vendor text NOT NULL, "
       "vendor_ids text NOT NULL, read_hint text NOT NULL, applied text NOT NULL, applied_at text NOT NULL, "
@@ -258,7 +272,7 @@ const std::vector<std::vector<const char*>>& migrations() {
       "CREATE TABLE history (id bigserial PRIMARY KEY, at text NOT NULL, run_id text NOT NULL, "
       "experiment text NOT NULL, backend text NOT NULL, operation text NOT NULL, fields text NOT NULL, "
       "outcome text NOT NULL)",
-      "CREATE INDEX history_by_experiment ON history (experiment, id)",
+      "CREATE INDEX history_by_experiment ON history (experiment, at, id)",
   }};
   return steps;
 }
@@ -342,14 +356,12 @@ class PostgresStore final : public Store {
     run.command = start.command;
     run.config_path = start.config_path;
     run.config_digest = start.config_digest;
-    // The sequence orders runs begun in the same millisecond, across processes.
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("begin_run",
-                         "INSERT INTO runs (id, started_at, command, config_path, config_digest) VALUES "
-                         "($1 || '-' || lpad(nextval('run_sequence')::text, 8, '0'), $2, $3, $4, $5) RETURNING id",
-                         {utc_now(true), run.started_at, run.command, run.config_path, run.config_digest}));
-    run.id = text(r, 0, 0);
+    // Its start time then 64 random bits: sorted by start, and distinct across processes that
+    // begin in the same millisecond.
+    run.id = utc_now(true) + "-" + random_hex64();
+    EXPBRIDGE_RETURN_IF_ERROR(session_.exec(
+        "begin_run", "INSERT INTO runs (id, started_at, command, config_path, config_digest) VALUES ($1, $2, $3, $4, $5)",
+        {run.id, run.started_at, run.command, run.config_path, run.config_digest}));
     return run;
   }
 
@@ -357,8 +369,7 @@ class PostgresStore final : public Store {
     PgResult r;
     EXPBRIDGE_ASSIGN_OR_RETURN(
         r, session_.exec("finish_run",
-                         "UPDATE runs SET finished_at = CASE WHEN finished_at = '' THEN $2 ELSE finished_at END "
-                         "WHERE id = $1",
+                         "UPDATE runs SET finished_at = coalesce(finished_at, $2) WHERE id = $1",
                          {run_id, utc_now(false)}));
     if (Session::changed(r) == 0) return std::unexpected(no_run("finish_run", run_id));
     return {};
@@ -369,7 +380,7 @@ class PostgresStore final : public Store {
     EXPBRIDGE_ASSIGN_OR_RETURN(
         found, rows<Run>("last_unfinished_run",
                          "SELECT id, started_at, finished_at, command, config_path, config_digest FROM runs "
-                         "WHERE config_path = $1 AND finished_at = '' ORDER BY started_at DESC, id DESC LIMIT 1",
+                         "WHERE config_path = $1 AND finished_at IS NULL ORDER BY seq DESC LIMIT 1",
                          {config_path}, [](const PgResult& r, int i) -> Result<Run> {
                            return Run{.id = text(r, i, 0), .started_at = text(r, i, 1), .finished_at = text(r, i, 2),
                                       .command = text(r, i, 3), .config_path = text(r, i, 4),
@@ -380,21 +391,15 @@ class PostgresStore final : public Store {
   }
 
   Status do_record_input(const InputRecord& input) override {
-    // Recording an input again (a resumed run) keeps what is known of it; a different digest at
-    // the same position is a different input, which a resumed run must refuse.
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("record_input",
-                         "INSERT INTO inputs (run_id, position, source, digest, experiment, done) "
-                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, position) DO UPDATE SET "
-                         "source = EXCLUDED.source, experiment = EXCLUDED.experiment, "
-                         "done = inputs.done OR EXCLUDED.done WHERE inputs.digest = EXCLUDED.digest",
-                         {input.run_id, std::to_string(input.position), input.source, input.digest, input.experiment,
-                          boolean_text(input.done)}));
-    if (Session::changed(r) == 0)
-      return std::unexpected(session_.error(ErrorCode::invalid_input, "record_input",
-                                            "input " + std::to_string(input.position) + " of run " + input.run_id +
-                                                " was recorded with another digest: this is not the same input"));
+    auto recorded = session_.exec("record_input",
+                                  "INSERT INTO inputs (run_id, position, source, digest, experiment, done) "
+                                  "VALUES ($1, $2, $3, $4, $5, $6)",
+                                  {input.run_id, std::to_string(input.position), input.source, input.digest,
+                                   input.experiment, boolean_text(input.done)});
+    if (!recorded)
+      return std::unexpected(constraint_error(std::move(recorded).error(), "record_input", input.run_id,
+                                              "input " + std::to_string(input.position) + " of run " + input.run_id +
+                                                  " is already recorded"));
     return {};
   }
 
@@ -423,18 +428,18 @@ class PostgresStore final : public Store {
   Result<std::int64_t> do_record_intent(const Intent& intent) override {
     // One statement in autocommit with synchronous_commit on (see `connect`): when the INSERT
     // returns, the intent's commit record is flushed to the server's WAL.
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("record_intent",
+    auto recorded = session_.exec("record_intent",
                          "INSERT INTO intents (run_id, input_position, input_digest, experiment, backend, operation, "
                          "sequence, request_digest, idempotent, recorded_at, outcome, http_status, error, completed_at) "
-                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULLIF($14, '')) RETURNING id",
                          {intent.run_id, std::to_string(intent.input_position), intent.input_digest, intent.experiment,
                           intent.backend, intent.operation, std::to_string(intent.sequence), intent.request_digest,
                           boolean_text(intent.idempotent), intent.recorded_at.empty() ? utc_now(false) : intent.recorded_at,
                           std::string(to_string(intent.outcome)), std::to_string(intent.http_status), intent.error,
-                          intent.completed_at}));
-    return integer(r, 0, 0);
+                          intent.completed_at});
+    if (!recorded)
+      return std::unexpected(constraint_error(std::move(recorded).error(), "record_intent", intent.run_id, "an equal intent is already recorded"));
+    return integer(*recorded, 0, 0);
   }
 
   Status do_record_outcome(std::int64_t intent_id, IntentOutcome outcome, int http_status,
@@ -523,7 +528,7 @@ class PostgresStore final : public Store {
     return rows<HistoryEntry>(
         "history",
         "SELECT at, run_id, experiment, backend, operation, fields, outcome FROM history "
-        "WHERE experiment = $1 ORDER BY id",
+        "WHERE experiment = $1 ORDER BY at, id",
         {experiment}, [this](const PgResult& r, int i) -> Result<HistoryEntry> {
           HistoryEntry entry{.at = text(r, i, 0), .run_id = text(r, i, 1), .experiment = text(r, i, 2),
                              .backend = text(r, i, 3), .operation = text(r, i, 4), .fields = {},
@@ -552,11 +557,12 @@ class PostgresStore final : public Store {
     // Waits under lock_timeout (busy_timeout, set by `connect`).
     if (auto locked = session.exec("lock_experiment", "SELECT pg_advisory_lock($1::bigint)", {std::to_string(key)});
         !locked) {
-      Error e = std::move(locked).error();
-      if (e.code == ErrorCode::unavailable)
-        e.message = "experiment " + experiment + " is locked by another process (waited " +
-                    std::to_string(options().busy_timeout.count()) + " ms): " + e.message;
-      return std::unexpected(std::move(e));
+      // 55P03: lock_timeout expired; anything else (a lost connection) is said as it came.
+      if (locked.error().message.find("SQLSTATE 55P03") == std::string::npos)
+        return std::unexpected(std::move(locked).error());
+      return std::unexpected(session.error(ErrorCode::unavailable, "lock_experiment",
+                                           "experiment " + experiment + " is locked by another process (waited " +
+                                               std::to_string(options().busy_timeout.count()) + " ms)"));
     }
     return ExperimentLock(std::make_unique<PostgresExperimentLock>(std::move(session), key));
   }
@@ -604,6 +610,14 @@ class PostgresStore final : public Store {
 
   Error no_run(std::string_view operation, const std::string& run_id) const {
     return session_.error(ErrorCode::not_found, operation, "no run " + run_id);
+  }
+
+  /// A refused insert said as the store's contract says it: an unknown run (a foreign key) or a
+  /// duplicate (`duplicate` says of what); any other failure as it came.
+  Error constraint_error(Error e, std::string_view operation, const std::string& run_id, const std::string& duplicate) const {
+    if (e.code == ErrorCode::not_found) return no_run(operation, run_id);
+    if (e.code == ErrorCode::conflict) return session_.error(ErrorCode::conflict, operation, duplicate);
+    return e;
   }
 
   std::string url_;  // with its password, for the lock connections; never printed

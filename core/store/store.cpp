@@ -50,7 +50,7 @@ Store::Store(std::string location, StoreOptions options) : location_(std::move(l
 Store::~Store() = default;
 
 Error Store::located(Error e) const {
-  if (e.file.empty()) e.file = location_;
+  if (e.message.find(location_) == std::string::npos) e.message = "state store " + location_ + ": " + e.message;
   return e;
 }
 
