@@ -239,8 +239,9 @@ std::string Adapter::passthrough_path(const PassThrough& member) const {
 // ---------------------------------------------------------------------------
 // Reads
 
-Result<ReadStep> Adapter::read(const Binding& binding, const std::vector<ReadResponse>& answers) const {
-  auto step = guarded("do_read", [&] { return do_read(binding, answers); });
+Result<ReadStep> Adapter::read(const Binding& binding, const std::vector<ReadResponse>& answers,
+                               const ReadHint* hint) const {
+  auto step = guarded("do_read", [&] { return do_read(binding, answers, hint); });
   if (!step) return std::unexpected(stamped(std::move(step).error()));
   auto bug = [&](std::string message) {
     return std::unexpected(stamped(make_error(ErrorCode::internal, "adapter read: " + std::move(message))));
@@ -252,7 +253,7 @@ Result<ReadStep> Adapter::read(const Binding& binding, const std::vector<ReadRes
   return step;
 }
 
-Result<ReadStep> Adapter::do_read(const Binding&, const std::vector<ReadResponse>&) const {
+Result<ReadStep> Adapter::do_read(const Binding&, const std::vector<ReadResponse>&, const ReadHint*) const {
   return std::unexpected(make_error(ErrorCode::unsupported, "this adapter cannot read the vendor's experiments"));
 }
 

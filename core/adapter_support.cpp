@@ -140,6 +140,14 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
   return std::unexpected(std::move(e));
 }
 
+std::optional<std::string> hinted_label(const ReadHint* hint, std::string_view member) {
+  const auto* value = hint ? hint->if_contains(member) : nullptr;
+  if (!value || !value->is_string()) return std::nullopt;
+  std::string label(value->get_string());
+  if (label.empty() || label == "." || label == "..") return std::nullopt;
+  return label;
+}
+
 Result<std::vector<PassThrough>> read_passthrough(const MappingTable& table, const boost::json::object& vendor_block) {
   std::vector<PassThrough> out;
   for (const auto& member : vendor_block) {

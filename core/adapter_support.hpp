@@ -86,6 +86,11 @@ class RequestDraft {
 Result<boost::json::object> reply_object(const OperationSpec& operation, const ReadResponse& reply,
                                          std::string_view what);
 
+/// The id a read hint (read.hpp) holds at `member`, for a path label. None when there is no
+/// hint, or the member is absent, not a string, or not usable in a URL path (empty, `.`, `..`):
+/// a hint the adapter cannot use is no hint.
+std::optional<std::string> hinted_label(const ReadHint* hint, std::string_view member);
+
 /// The number in its shortest exact text (`50`, `33.5`), as people and some wire formats want it.
 std::string format_number(double value);
 

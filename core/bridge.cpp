@@ -301,12 +301,12 @@ std::vector<std::string> Bridge::bound_backends(const std::string& experiment) c
 }
 
 Result<ReadStep> Bridge::read_step(const std::string& backend, const std::string& experiment,
-                                   const std::vector<ReadResponse>& answers) const {
+                                   const std::vector<ReadResponse>& answers, const ReadHint* hint) const {
   auto found = impl_->experiments.find(experiment);
   if (found != impl_->experiments.end())
     for (const auto& bound : found->second)
       if (impl_->backends[bound.backend].name == backend) {
-        auto step = impl_->adapters[bound.backend]->read(*bound.binding, answers);
+        auto step = impl_->adapters[bound.backend]->read(*bound.binding, answers, hint);
         // The vendor knows its own ids only: the neutral key is the config's.
         if (step && step->state) step->state->experiment.experiment = experiment;
         return step;

@@ -346,12 +346,23 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     return state;
   }
 
-  // The read: GetExperimentDefinition and ListExperimentRuns (every page, `next_token`), then
+  // The read of a binding that pins `run`: GetExperimentDefinition and GetExperimentRun of that
+  // run, together (the pinned run is the one plans write to, whichever run is current); a run
+  // not started yet (404) reads as the definition alone.
+  // Otherwise GetExperimentDefinition and ListExperimentRuns (every page, `next_token`), then
   // GetExperimentRun of the current run — the RUNNING one, else the latest — when there is one.
-  // Answers come back in that order: [definition, run pages..., run].
-  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+  // A hint (the current run an earlier read found) asks that run with the first step.
+  // Answers come back in that order: [definition, first page, hinted run, more pages..., run],
+  // the last only when there is a current run and it is not the hinted one.
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers,
+                           const ReadHint* hint) const override {
     const auto& binding = static_cast<const AppConfigBinding&>(b);
+    if (!binding.run.empty()) return read_pinned(binding, answers);
     const Labels labels = run_labels(binding, {});
+    // Only a run number is a run: another hint would ask for a path AppConfig refuses.
+    std::optional<std::string> hinted;
+    if (const auto* run = hint ? hint->if_contains(kDetailRun) : nullptr; run && run->is_int64() && run->get_int64() > 0)
+      hinted = std::to_string(run->get_int64());
     if (answers.empty()) {
       ReadStep step;
       for (const auto* operation : {t_.get_definition, t_.list_runs}) {
@@ -359,18 +370,22 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
         EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*operation, base_url(), labels, t_.content_type, std::nullopt));
         step.requests.push_back(std::move(request));
       }
+      if (hinted) EXPBRIDGE_RETURN_IF_ERROR(ask_run(binding, *hinted, step));
       return step;
     }
     boost::json::object definition;
     EXPBRIDGE_ASSIGN_OR_RETURN(definition, read_answer(*t_.get_definition, answers[0], binding, {}));
 
-    // Run pages: each but the last names the next one.
+    // Run pages: each but the last names the next one. The first is answers[1]; the others
+    // follow the hinted run's answer, when one was asked.
+    const std::size_t later_pages = hinted ? 3 : 2;
+    auto page_at = [&](std::size_t k) { return k == 0 ? std::size_t{1} : later_pages + k - 1; };
     std::optional<std::int64_t> running, latest;
-    std::size_t next = 1;
-    for (;; ++next) {
-      if (next >= answers.size()) return std::unexpected(internal_read_error("no ListExperimentRuns answer"));
+    std::size_t pages = 0;
+    for (;; ++pages) {
+      if (page_at(pages) >= answers.size()) return std::unexpected(internal_read_error("no ListExperimentRuns answer"));
       boost::json::object page;
-      EXPBRIDGE_ASSIGN_OR_RETURN(page, read_answer(*t_.list_runs, answers[next], binding, {}));
+      EXPBRIDGE_ASSIGN_OR_RETURN(page, read_answer(*t_.list_runs, answers[page_at(pages)], binding, {}));
       const auto* items = page.if_contains(t_.items);
       if (!items || !items->is_array()) return std::unexpected(malformed(*t_.list_runs, t_.items + " is not a list"));
       for (const auto& item : items->get_array()) {
@@ -384,7 +399,7 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
       }
       const auto* token = page.if_contains(t_.next_token);
       if (!token || !token->is_string()) break;
-      if (next + 1 < answers.size()) continue;
+      if (page_at(pages + 1) < answers.size()) continue;
       PlannedRequest request;
       EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_runs, base_url(), labels, t_.content_type, std::nullopt));
       request.url += (request.url.find('?') == std::string::npos ? "?" : "&") + t_.next_token_query + "=" +
@@ -395,21 +410,56 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     std::optional<boost::json::object> run;
     if (current) {
       const std::string number = std::to_string(*current);
-      if (next + 1 >= answers.size()) {
-        PlannedRequest request;
-        EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url(), run_labels(binding, number),
-                                                         t_.content_type, std::nullopt));
-        return ReadStep{{std::move(request)}, std::nullopt};
+      // The hinted run's answer when the hint still holds, else one asked after the pages.
+      const std::size_t run_at = hinted == number ? 2 : page_at(pages + 1);
+      if (run_at >= answers.size()) {
+        ReadStep step;
+        EXPBRIDGE_RETURN_IF_ERROR(ask_run(binding, number, step));
+        return step;
       }
-      EXPBRIDGE_ASSIGN_OR_RETURN(run, read_answer(*t_.get_run, answers[next + 1], binding, number));
+      EXPBRIDGE_ASSIGN_OR_RETURN(run, read_answer(*t_.get_run, answers[run_at], binding, number));
     }
     VendorState state;
     EXPBRIDGE_ASSIGN_OR_RETURN(state, vendor_state(definition, run ? &*run : nullptr, binding));
-    if (current) state.detail[kDetailRun] = *current;
+    if (current) {
+      state.detail[kDetailRun] = *current;
+      state.hint[kDetailRun] = *current;
+    }
     return ReadStep{{}, std::move(state)};
   }
 
  private:
+  /// The read of a pinned run (see `do_read`): [definition, run].
+  Result<ReadStep> read_pinned(const AppConfigBinding& binding, const std::vector<ReadResponse>& answers) const {
+    if (answers.empty()) {
+      ReadStep step;
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_definition, base_url(), run_labels(binding, {}),
+                                                       t_.content_type, std::nullopt));
+      step.requests.push_back(std::move(request));
+      EXPBRIDGE_RETURN_IF_ERROR(ask_run(binding, binding.run, step));
+      return step;
+    }
+    if (answers.size() != 2) return std::unexpected(internal_read_error("expected 2 answers, got " + std::to_string(answers.size())));
+    boost::json::object definition;
+    EXPBRIDGE_ASSIGN_OR_RETURN(definition, read_answer(*t_.get_definition, answers[0], binding, {}));
+    std::optional<boost::json::object> run;
+    if (answers[1].status != 404) EXPBRIDGE_ASSIGN_OR_RETURN(run, read_answer(*t_.get_run, answers[1], binding, binding.run));
+    VendorState state;
+    EXPBRIDGE_ASSIGN_OR_RETURN(state, vendor_state(definition, run ? &*run : nullptr, binding));
+    if (run) state.detail[kDetailRun] = std::stoll(binding.run);
+    return ReadStep{{}, std::move(state)};
+  }
+
+  /// Adds GetExperimentRun of `run` to `step`.
+  Status ask_run(const AppConfigBinding& binding, const std::string& run, ReadStep& step) const {
+    PlannedRequest request;
+    EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_run, base_url(), run_labels(binding, run), t_.content_type,
+                                                     std::nullopt));
+    step.requests.push_back(std::move(request));
+    return {};
+  }
+
   /// A read answer as a JSON object; a 404 is `not_found` naming the missing resource (the
   /// definition, or `run` of it).
   Result<boost::json::object> read_answer(const OperationSpec& operation, const ReadResponse& answer,

@@ -17,6 +17,7 @@
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "support/emulated_read.hpp"
 
 namespace expbridge {
 namespace {
@@ -259,6 +260,26 @@ TEST_F(AppConfigRead, ReadsEveryPageOfRunsAndTakesTheLatestWhenNoneRuns) {
   EXPECT_EQ(operations, (std::vector<std::string>{"GetExperimentDefinition", "ListExperimentRuns", "ListExperimentRuns",
                                                   "GetExperimentRun"}));
   EXPECT_NE(read.requests[2].request.url.find("next_token="), std::string::npos);
+
+  // Hinted: run 55 goes with the first page, and still holds once the second page is read.
+  test::ObservedRead hinted = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(hinted.read.state);
+  EXPECT_EQ(hinted.read.round_trips, 2) << "the second page needs the first's token";
+  EXPECT_EQ(test::operations(hinted.read), (std::vector<std::string>{"GetExperimentDefinition", "ListExperimentRuns",
+                                                                     "GetExperimentRun", "ListExperimentRuns"}));
+  test::expect_same_state(*hinted.read.state, *read.state);
+
+  // Run 56 starts: the hinted 55 is no longer current, and 56 is asked after the pages.
+  apply_ok("{experiment: checkout-redesign, action: start, exposure: 60}");
+  test::ObservedRead stale = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(stale.read.state);
+  EXPECT_EQ(test::operations(stale.read), (std::vector<std::string>{"GetExperimentDefinition", "ListExperimentRuns",
+                                                                    "GetExperimentRun", "ListExperimentRuns",
+                                                                    "GetExperimentRun"}));
+  EXPECT_NE(stale.read.requests.at(4).request.url.find("/experimentruns/56"), std::string::npos);
+  EXPECT_EQ(stale.read.state->detail.at("run").as_int64(), 56);
+  EXPECT_EQ(stale.read.state->experiment.exposure, 60);
+  EXPECT_EQ(stale.read.state->experiment.status, ExperimentStatus::running);
 }
 
 TEST_F(AppConfigRead, AnUnknownDefinitionIsNotFoundNamingItsId) {
@@ -301,6 +322,99 @@ TEST_F(AppConfigRead, AnUnmappedKeyThatNamesAnotherTreatmentsVariationIsRefused)
   ASSERT_TRUE(read.error);
   EXPECT_EQ(read.error->field, "experiments.checkout-redesign.aws.treatments");
   EXPECT_NE(read.error->message.find("'t1'"), std::string::npos) << read.error->message;
+}
+
+// Read hints (read.hpp) and pinned runs: one round trip where the run is known up front.
+
+const std::vector<std::string> kDefinitionListRun{"GetExperimentDefinition", "ListExperimentRuns", "GetExperimentRun"};
+
+TEST_F(AppConfigRead, ASecondReadAsksTheCurrentRunWithTheDefinition) {
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  apply_ok("{experiment: checkout-redesign, action: start, exposure: 10}");
+  reconnect();  // no hint from the apply's own read
+  test::ObservedRead first = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(first.read.state);
+  EXPECT_EQ(first.read.round_trips, 2) << "the current run is known only from the list";
+  EXPECT_EQ(test::operations(first.read), kDefinitionListRun);
+  EXPECT_EQ(first.read.state->hint, (json::object{{"run", 1}}));
+
+  test::ObservedRead second = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(second.read.state);
+  EXPECT_EQ(second.read.round_trips, 1);
+  EXPECT_EQ(test::operations(second.read), kDefinitionListRun);
+  test::expect_same_state(*second.read.state, *first.read.state);
+
+  // A new run: the hinted run 1 is asked for nothing, run 2 in one more round trip.
+  apply_ok("{experiment: checkout-redesign, action: stop}");
+  apply_ok("{experiment: checkout-redesign, action: start, exposure: 5}");
+  test::ObservedRead stale = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(stale.read.state);
+  EXPECT_EQ(stale.read.round_trips, 2);
+  EXPECT_EQ(test::operations(stale.read), (std::vector<std::string>{"GetExperimentDefinition", "ListExperimentRuns",
+                                                                    "GetExperimentRun", "GetExperimentRun"}));
+  EXPECT_NE(stale.read.requests.at(2).request.url.find("/experimentruns/1"), std::string::npos);
+  EXPECT_NE(stale.read.requests.at(3).request.url.find("/experimentruns/2"), std::string::npos);
+  EXPECT_EQ(stale.read.state->detail.at("run").as_int64(), 2);
+  EXPECT_EQ(stale.read.state->experiment.vendor_ids.at("run"), "2");
+  EXPECT_EQ(stale.read.state->experiment.exposure, 5);
+  EXPECT_EQ(stale.read.state->experiment.status, ExperimentStatus::running);
+
+  test::ObservedRead after = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(after.read.state);
+  EXPECT_EQ(after.read.round_trips, 1);
+  test::expect_same_state(*after.read.state, *stale.read.state);
+}
+
+TEST_F(AppConfigRead, APinnedRunIsReadInOneRoundTripEvenWhenAnotherRunIsCurrent) {
+  auto fixture = emulator::default_fixture(Registry::builtin());
+  ASSERT_TRUE(fixture) << fixture.error().describe();
+  (*fixture).at("appconfig").at("applications").at(0).at("experiment_definitions").at(0).as_object()["runs"] = json::parse(R"([
+      {"status": "DONE", "start": {"ExposurePercentage": 10, "Description": "first run"}},
+      {"status": "RUNNING", "start": {"ExposurePercentage": 30, "Description": "second run"}}])");
+  start_host(std::move(*fixture));
+  connect(std::string("definition: bsxyd7k, run: 1, ") + std::string(kTreatments));
+  test::ObservedRead pinned = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(pinned.read.state);
+  EXPECT_EQ(pinned.read.round_trips, 1);
+  EXPECT_EQ(test::operations(pinned.read), (std::vector<std::string>{"GetExperimentDefinition", "GetExperimentRun"}));
+  EXPECT_NE(pinned.read.requests.at(1).request.url.find("/experimentruns/1"), std::string::npos);
+  const Experiment& e = pinned.read.state->experiment;
+  EXPECT_EQ(e.vendor_ids.at("run"), "1");
+  EXPECT_EQ(e.exposure, 10) << "run 1's, not the current run 2's";
+  EXPECT_EQ(e.description, "first run");
+  EXPECT_EQ(e.status, ExperimentStatus::stopped);
+
+  // What run 1 holds is no difference; what only run 2 holds is one, sent to run 1 (which,
+  // being DONE, AppConfig refuses): compared with the current run, it would be the reverse.
+  UpdateReport same = apply_on_read("{experiment: checkout-redesign, description: first run}");
+  ASSERT_TRUE(same.ok()) << write_json(report_to_json(same), 2);
+  ASSERT_EQ(same.backends.size(), 1u);
+  EXPECT_EQ(same.backends[0].result, BackendOutcome::unchanged);
+  UpdateReport other = apply_on_read("{experiment: checkout-redesign, description: second run}");
+  ASSERT_EQ(other.backends.size(), 1u);
+  ASSERT_EQ(other.backends[0].requests.size(), 1u) << write_json(report_to_json(other), 2);
+  EXPECT_NE(other.backends[0].requests[0].request.url.find("/experimentruns/1/update"), std::string::npos);
+  ASSERT_TRUE(other.backends[0].error);
+  EXPECT_EQ(other.backends[0].error->code, ErrorCode::conflict);
+  EXPECT_EQ(run_json(2).at("Description").as_string(), "second run");
+}
+
+TEST_F(AppConfigRead, OnlyARunNumberIsARunHint) {
+  connect(std::string("definition: bsxyd7k, ") + std::string(kTreatments));
+  auto first_step = [&](json::value run) {
+    ReadHint hint{{"run", std::move(run)}};
+    auto step = bridge_->read_step("aws", "checkout-redesign", {}, &hint);
+    EXPECT_TRUE(step) << step.error().describe();
+    std::vector<std::string> urls;
+    if (step)
+      for (const auto& r : step->requests) urls.push_back(r.url.substr(host_->base_url().size()));
+    return urls;
+  };
+  const std::string definition = "/applications/abc1234/experimentdefinitions/bsxyd7k";
+  EXPECT_EQ(first_step(3), (std::vector<std::string>{definition, definition + "/experimentruns?max_results=50",
+                                                     definition + "/experimentruns/3"}));
+  for (const json::value& not_a_run : {json::value("3"), json::value(0), json::value(-2), json::value(2.5)})
+    EXPECT_EQ(first_step(not_a_run).size(), 2u) << write_json(not_a_run);
 }
 
 }  // namespace

@@ -290,14 +290,20 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
   /// The read: GetExperiment; then the flag it runs on (GetFeatureFlag: the baseline parameters) and
   /// that flag's variations (ListFeatureFlagVariations, one checkpoint page per step while an answer
   /// names a `next`). Answers, in order: experiment, flag, variation pages.
-  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+  /// With a hint (the `feature_flag_id` an earlier read found) the flag and its first page are asked
+  /// with the experiment: answers experiment, hinted flag, hinted page, then more pages. When the
+  /// experiment now runs on another flag, those two answers are ignored and the right flag's follow.
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers,
+                           const ReadHint* hint) const override {
     const auto& binding = static_cast<const Auth0Binding&>(b);
+    const std::optional<std::string> hinted = hinted_label(hint, t_.feature_flag_member);
     ReadStep step;
-    PlannedRequest request;
     if (answers.empty()) {
+      PlannedRequest request;
       EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, options_.base_url, {{"id", binding.id}},
                                                        t_.content_type, std::nullopt));
       step.requests.push_back(std::move(request));
+      if (hinted) EXPBRIDGE_RETURN_IF_ERROR(ask_flag(*hinted, step));
       return step;
     }
     boost::json::object experiment;
@@ -306,22 +312,22 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
     if (!flag_id || !flag_id->is_string()) return unusable(*t_.get_experiment, "without a " + t_.feature_flag_member);
     const std::string flag(flag_id->get_string());
     const Labels flag_labels{{"flag", flag}};
-    if (answers.size() == 1) {
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_flag, options_.base_url, flag_labels, t_.content_type,
-                                                       std::nullopt));
-      step.requests.push_back(std::move(request));
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_variations, options_.base_url, flag_labels,
-                                                       t_.content_type, std::nullopt));
-      step.requests.push_back(std::move(request));
+    // Where this flag's answers start: after the experiment, or after a stale hint's two.
+    const std::size_t first = hinted && *hinted != flag ? 3 : 1;
+    if (answers.size() < first)
+      return std::unexpected(make_error(ErrorCode::internal, "auth0 read: the hinted flag was not answered"));
+    if (answers.size() == first) {
+      EXPBRIDGE_RETURN_IF_ERROR(ask_flag(flag, step));
       return step;
     }
-    if (answers.size() < 3)
+    if (answers.size() < first + 2)
       return std::unexpected(make_error(ErrorCode::internal, "auth0 read: GetFeatureFlag was answered without "
                                                              "ListFeatureFlagVariations"));
+    PlannedRequest request;
     boost::json::object flag_object;
-    EXPBRIDGE_ASSIGN_OR_RETURN(flag_object, answer_object(*t_.get_flag, answers[1], "feature flag", flag));
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag_object, answer_object(*t_.get_flag, answers[first], "feature flag", flag));
     std::vector<boost::json::object> variations;  // every page's, in order
-    for (std::size_t i = 2; i < answers.size(); ++i) {
+    for (std::size_t i = first + 1; i < answers.size(); ++i) {
       boost::json::object page;
       EXPBRIDGE_ASSIGN_OR_RETURN(page, answer_object(*t_.list_variations, answers[i], "feature flag", flag));
       const auto* list = page.if_contains(t_.variations_member);
@@ -345,11 +351,23 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
     state.experiment.vendor_ids = {{"experiment", binding.id}, {"feature_flag", flag}};
     state.not_expressible = fields_not_expressible();
     state.detail[t_.feature_flag_member] = flag;
+    state.hint[t_.feature_flag_member] = flag;
     EXPBRIDGE_RETURN_IF_ERROR(read_experiment(experiment, flag_object, variations, binding, state));
     return ReadStep{{}, std::move(state)};
   }
 
  private:
+  /// Adds GetFeatureFlag and the first page of ListFeatureFlagVariations of `flag` to `step`.
+  Status ask_flag(const std::string& flag, ReadStep& step) const {
+    const Labels labels{{"flag", flag}};
+    for (const auto* operation : {t_.get_flag, t_.list_variations}) {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*operation, options_.base_url, labels, t_.content_type, std::nullopt));
+      step.requests.push_back(std::move(request));
+    }
+    return {};
+  }
+
   /// The JSON object a read answered; a 404 is `not_found` naming the resource's id.
   static Result<boost::json::object> answer_object(const OperationSpec& operation, const ReadResponse& reply,
                                                    std::string_view what, const std::string& id) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "core/convergence.hpp"
 #include "support/emulated_read.hpp"
@@ -118,6 +119,15 @@ TEST_F(Auth0Read, VariationsArePagedThroughTheCheckpoints) {
   for (const auto& r : host_->received_requests())
     if (r.request.target.find("/variations") != std::string::npos) ++pages;
   EXPECT_EQ(pages, 2u);
+
+  // Read again, hinted: the flag and the first page go with the experiment, the second page
+  // still needs the first's checkpoint.
+  test::ObservedRead hinted = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(hinted.read.state);
+  EXPECT_EQ(hinted.read.round_trips, 2);
+  EXPECT_EQ(test::operations(hinted.read), (std::vector<std::string>{"GetExperiment", "GetFeatureFlag",
+                                                                     "ListFeatureFlagVariations", "ListFeatureFlagVariations"}));
+  EXPECT_EQ(hinted.read.state->experiment.variations->at(1).key, "v59");
 }
 
 TEST_F(Auth0Read, AMissingExperimentIsNotFoundNamingIt) {
@@ -143,6 +153,84 @@ TEST_F(Auth0Read, AnAnswerThatDoesNotParseNamesTheOperation) {
     EXPECT_EQ(e.operation, operation) << e.describe();
     EXPECT_NE(e.message.find(operation), std::string::npos) << e.describe();
   }
+}
+
+// Read hints (read.hpp): the feature flag an earlier read found is asked with the experiment.
+
+const std::vector<std::string> kExperimentAndFlag{"GetExperiment", "GetFeatureFlag", "ListFeatureFlagVariations"};
+
+TEST_F(Auth0Read, ASecondReadAsksTheFlagWithTheExperiment) {
+  connect();
+  test::ObservedRead first = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(first.read.state);
+  EXPECT_EQ(first.read.round_trips, 2) << "the flag is known only from the experiment's answer";
+  EXPECT_EQ(test::operations(first.read), kExperimentAndFlag);
+  EXPECT_EQ(first.read.state->hint, (boost::json::object{{"feature_flag_id", "flg_8kTz3Wq"}}));
+
+  test::ObservedRead second = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(second.read.state);
+  EXPECT_EQ(second.read.round_trips, 1);
+  EXPECT_EQ(test::operations(second.read), kExperimentAndFlag);
+  test::expect_same_state(*second.read.state, *first.read.state);
+}
+
+TEST_F(Auth0Read, AStaleFlagHintCostsOneMoreRoundTripNotAWrongState) {
+  // A second flag with other values, which the experiment moves to between two reads.
+  auto fixture = emulator::default_fixture(Registry::builtin());
+  ASSERT_TRUE(fixture) << fixture.error().describe();
+  boost::json::object& auth0 = fixture->at("auth0").as_object();
+  auth0.at("feature_flags").as_array().push_back(boost::json::parse(R"({"id": "flg_9mWx4Rt", "name": "checkout-flow-v2",
+      "status": "active", "parameters": {"checkout_layout": "wizard", "steps": 3},
+      "variations": [{"id": "var_2xQa", "name": "control"},
+                     {"id": "var_9bZk", "name": "two-step", "overrides": {"checkout_layout": "wizard", "steps": 4}}]})"));
+  boost::json::object moved = auth0.at("experiments").at(0).as_object();
+  moved["feature_flag_id"] = "flg_9mWx4Rt";
+  start_host(*fixture);
+  connect();
+  test::ObservedRead first = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(first.read.state);
+  ASSERT_EQ(first.read.state->experiment.vendor_ids.at("feature_flag"), "flg_8kTz3Wq");
+
+  answer_gets_with("auth0", "/api/v2/experimentation/experiments/exp_4fG7hJk", boost::json::serialize(moved));
+  test::ObservedRead stale = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(stale.read.state);
+  EXPECT_EQ(stale.read.round_trips, 2) << "the hinted flag is not the experiment's: the right one is asked next";
+  EXPECT_EQ(test::operations(stale.read), (std::vector<std::string>{"GetExperiment", "GetFeatureFlag",
+                                                                    "ListFeatureFlagVariations", "GetFeatureFlag",
+                                                                    "ListFeatureFlagVariations"}));
+  EXPECT_NE(stale.read.requests.at(3).request.url.find("flg_9mWx4Rt"), std::string::npos);
+  const Experiment& e = stale.read.state->experiment;
+  EXPECT_EQ(e.vendor_ids.at("feature_flag"), "flg_9mWx4Rt");
+  ASSERT_TRUE(e.variations);
+  ASSERT_EQ(e.variations->size(), 2u);
+  for (const Variation& v : *e.variations) {
+    ASSERT_TRUE(v.value) << v.key;
+    bool wizard = false;
+    for (const auto& [name, value] : v.value->attributes)
+      if (const auto* text = std::get_if<std::string>(&value); name == "checkout_layout" && text) wizard = *text == "wizard";
+    EXPECT_TRUE(wizard) << v.key << ": the second flag's values, not the first's";
+  }
+
+  test::ObservedRead after = test::observed_read(*applier_, *host_);
+  ASSERT_TRUE(after.read.state);
+  EXPECT_EQ(after.read.round_trips, 1);
+  test::expect_same_state(*after.read.state, *stale.read.state);
+}
+
+TEST_F(Auth0Read, AFailedReadDropsItsHint) {
+  connect();
+  ASSERT_EQ(test::observed_read(*applier_, *host_).read.round_trips, 2);
+  // The hinted flag now fails (a resource refused, a vendor error): so does the read...
+  auto faults = emulator::parse_faults(boost::json::parse(R"([{"vendor": "auth0", "method": "GET",
+      "path_prefix": "/api/v2/experimentation/feature-flags/", "status": 403}])").as_array(), "faults");
+  ASSERT_TRUE(faults) << faults.error().describe();
+  ASSERT_TRUE(host_->set_faults(std::move(*faults)));
+  EXPECT_EQ(read_error().code, ErrorCode::unauthorized);
+  // ...and the next read asks without it, so a hint cannot keep failing reads.
+  ASSERT_TRUE(host_->set_faults({}));
+  test::ObservedRead next = test::observed_read(*applier_, *host_);
+  EXPECT_EQ(next.read.round_trips, 2);
+  EXPECT_EQ(test::operations(next.read), kExperimentAndFlag);
 }
 
 }  // namespace

@@ -335,8 +335,9 @@ class EvidentlyAdapter final : public ResolvedAdapter<EvidentlyTable, EvidentlyO
   }
 
   /// The read: GetFeature, and GetExperiment when the binding names an experiment, asked for
-  /// together (neither is paginated); the second call builds the state from both answers.
-  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+  /// together (neither is paginated); the second call builds the state from both answers. One
+  /// round trip already, so no hint is needed or given.
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers, const ReadHint*) const override {
     const auto& binding = static_cast<const EvidentlyBinding&>(b);
     const bool bound = !binding.experiment.empty();
     if (answers.empty()) {

@@ -265,15 +265,29 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
   // Reads: Get experiment with expand=draftIteration,treatments (API reference: Get experiment),
   // then Get feature flag of the flag the iteration runs on, for its variations' values and ids
   // and its current flag config version (what Create iteration asks for).
-  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers) const override {
+  // The flag is asked with the experiment when it can be guessed: the binding's `flag`, else the
+  // hint's (the flag an earlier read found). Answers: experiment, guessed flag, then the
+  // iteration's flag when the guess was not it (its answer is then ignored).
+  Result<ReadStep> do_read(const Binding& b, const std::vector<ReadResponse>& answers,
+                           const ReadHint* hint) const override {
     const auto& binding = static_cast<const LaunchDarklyBinding&>(b);
     const Labels experiment_labels = {{"project", options_.project},
                                       {"environment", options_.environment},
                                       {"experiment", binding.experiment}};
+    const std::optional<std::string> guessed = binding.flag ? binding.flag : hinted_label(hint, "flag");
+    auto get_flag = [&](const std::string& flag) {
+      return make_request(*t_.get_flag, options_.base_url, {{"project", options_.project}, {"flag", flag}}, "", std::nullopt);
+    };
     if (answers.empty()) {
+      ReadStep step;
       PlannedRequest request;
       EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, options_.base_url, experiment_labels, "", std::nullopt));
-      return ReadStep{{std::move(request)}, std::nullopt};
+      step.requests.push_back(std::move(request));
+      if (guessed) {
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, get_flag(*guessed));
+        step.requests.push_back(std::move(request));
+      }
+      return step;
     }
     if (answers[0].status == 404)
       return std::unexpected(make_error(ErrorCode::not_found, "LaunchDarkly has no experiment '" + binding.experiment +
@@ -289,19 +303,22 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
 
     std::optional<std::string> flag;
     if (base) EXPBRIDGE_ASSIGN_OR_RETURN(flag, bound_flag(binding, *base));
-    if (flag && answers.size() == 1) {
+    // Where the flag's answer is: after the experiment, or after a wrong guess's.
+    const std::size_t at = guessed && guessed != flag ? 2 : 1;
+    if (flag && answers.size() == at) {
       PlannedRequest request;
-      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_flag, options_.base_url,
-                                                       {{"project", options_.project}, {"flag", *flag}}, "", std::nullopt));
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, get_flag(*flag));
       return ReadStep{{std::move(request)}, std::nullopt};
     }
     json::object flag_rep;
     if (flag) {
-      if (answers[1].status == 404)
+      if (answers.size() <= at)
+        return std::unexpected(make_error(ErrorCode::internal, "launchdarkly read: the flag was not answered"));
+      if (answers[at].status == 404)
         return std::unexpected(make_error(ErrorCode::not_found, "LaunchDarkly has no flag '" + *flag + "' in project '" +
                                                                     options_.project + "' (the flag experiment '" +
                                                                     binding.experiment + "' runs on)"));
-      EXPBRIDGE_ASSIGN_OR_RETURN(flag_rep, reply_object(*t_.get_flag, answers[1], "a JSON object (a feature flag)"));
+      EXPBRIDGE_ASSIGN_OR_RETURN(flag_rep, reply_object(*t_.get_flag, answers[at], "a JSON object (a feature flag)"));
     }
     return state_from(binding, experiment, current, base, flag, flag_rep);
   }
@@ -402,6 +419,7 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
       return bad(*t_.get_flag, "no flag config version for environment '" + options_.environment + "' (environments." +
                                    options_.environment + ".version)");
     detail["flag"] = *flag;
+    state.hint["flag"] = *flag;
     detail["variations"] = std::move(variation_list);
 
     // The IterationInput a new iteration starts from: the base iteration's, on the flag's current version.

@@ -5,13 +5,17 @@
 
 #include <algorithm>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_to.hpp>
 
 #include "convergence.hpp"
 #include "emulator/emulator.hpp"
 #include "emulator/fixtures.hpp"
 #include "expbridge/apply.hpp"
 #include "expbridge/update.hpp"
+#include "support/blocking_http.hpp"
+#include "support/emulated_read.hpp"
 
 namespace expbridge {
 namespace {
@@ -338,6 +342,131 @@ TEST_F(LaunchDarklyRead, ABindingGivingOneTreatmentToTwoVariationsIsRefused) {
   ASSERT_FALSE(bridge);
   EXPECT_EQ(bridge.error().field, "experiments.checkout-redesign.ld.treatments.b");
   EXPECT_NE(bridge.error().message.find("already the treatment of 'a'"), std::string::npos) << bridge.error().message;
+}
+
+
+// Read hints (read.hpp): the flag an earlier read found is asked with the experiment.
+
+using test::observed_read;
+using test::operations;
+
+const std::vector<std::string> kExperimentAndFlag{"GetExperiment", "GetFeatureFlag"};
+
+TEST_F(LaunchDarklyRead, ASecondReadAsksTheFlagWithTheExperiment) {
+  bind();
+  Applier kept = applier();
+  test::ObservedRead first = observed_read(kept, *host_);
+  ASSERT_TRUE(first.read.state);
+  EXPECT_EQ(first.read.round_trips, 2) << "the flag is known only from the experiment's answer";
+  EXPECT_EQ(operations(first.read), kExperimentAndFlag);
+  EXPECT_EQ(first.read.state->hint, (json::object{{"flag", "checkout-redesign"}}));
+
+  test::ObservedRead second = observed_read(kept, *host_);
+  ASSERT_TRUE(second.read.state);
+  EXPECT_EQ(second.read.round_trips, 1);
+  EXPECT_EQ(operations(second.read), kExperimentAndFlag);
+  test::expect_same_state(*second.read.state, *first.read.state);
+
+  // A fresh Applier knows no hint: two round trips again.
+  Applier fresh = applier();
+  EXPECT_EQ(observed_read(fresh, *host_).read.round_trips, 2);
+}
+
+TEST_F(LaunchDarklyRead, ABindingsFlagIsAskedWithTheExperimentFromTheFirstRead) {
+  bind({{"experiment", "checkout-redesign"}, {"flag", "checkout-redesign"}});
+  Applier kept = applier();
+  test::ObservedRead first = observed_read(kept, *host_);
+  EXPECT_EQ(first.read.round_trips, 1);
+  EXPECT_EQ(operations(first.read), kExperimentAndFlag);
+}
+
+TEST_F(LaunchDarklyRead, AConvergingApplyReadsInOneRoundTripOnceHinted) {
+  bind();
+  Applier kept = applier();
+  ASSERT_TRUE(kept.apply(update("{experiment: checkout-redesign, description: first}")).ok());
+  // Every answer late: a GET sent only after another's answer would arrive that much later.
+  constexpr int kLatencyMs = 200;
+  auto slow = emulator::parse_faults(json::array{json::object{{"vendor", "launchdarkly"}, {"latency_ms", kLatencyMs}}}, "faults");
+  ASSERT_TRUE(slow) << slow.error().describe();
+  ASSERT_TRUE(host_->set_faults(std::move(*slow)));
+  const std::size_t before = host_->received_requests().size();
+  UpdateReport report = kept.apply(update("{experiment: checkout-redesign, description: second}"));
+  ASSERT_TRUE(report.ok()) << describe(report);
+  auto received = host_->received_requests();
+  std::vector<std::string> gets;
+  std::vector<std::chrono::steady_clock::time_point> arrived;
+  for (std::size_t i = before; i < received.size(); ++i)
+    if (received[i].request.method == "GET") {
+      gets.push_back(received[i].request.target.substr(0, received[i].request.target.find('?')));
+      arrived.push_back(received[i].arrived);
+    }
+  ASSERT_EQ(gets, (std::vector<std::string>{"/api/v2/projects/default/environments/production/experiments/checkout-redesign",
+                                            "/api/v2/flags/default/checkout-redesign"}));
+  EXPECT_LT(arrived[1] - arrived[0], std::chrono::milliseconds(kLatencyMs)) << "the flag waited for the experiment's answer";
+  EXPECT_EQ(json::value_to<std::string>(emulated().at("description")), "second");
+}
+
+TEST_F(LaunchDarklyRead, AStaleFlagHintCostsOneMoreRoundTripNotAWrongState) {
+  // A second flag the experiment's iteration moves to between two reads.
+  auto fixture = emulator::default_fixture(Registry::builtin());
+  ASSERT_TRUE(fixture) << fixture.error().describe();
+  json::object& flags = fixture->at("launchdarkly").at("projects").at("default").at("environments").at("production")
+                            .at("flags").as_object();
+  json::object moved = flags.at("checkout-redesign").as_object();
+  moved["version"] = 9;
+  moved["variations"] = json::array{
+      json::object{{"_id", "v2-control"}, {"value", json::object{{"enabled", false}, {"generation", 2}}}, {"name", "control"}},
+      json::object{{"_id", "v2-two-step"}, {"value", json::object{{"enabled", true}, {"generation", 2}}}, {"name", "two-step"}}};
+  flags["checkout-redesign-v2"] = std::move(moved);
+  auto host = emulator::EmulatorHost::start({.fixture = std::move(*fixture)});
+  ASSERT_TRUE(host) << host.error().describe();
+  host_ = std::move(*host);
+  bind();
+  Applier kept = applier();
+  test::ObservedRead first = observed_read(kept, *host_);
+  ASSERT_TRUE(first.read.state);
+  ASSERT_EQ(first.read.state->detail.at("flag"), "checkout-redesign");
+
+  // The experiment as LaunchDarkly now answers it: its iteration on the second flag.
+  const std::string& url = first.read.requests.at(0).request.url;
+  const std::string target = url.substr(host_->base_url().size());
+  auto reply = emulator::testing::blocking_request(host_->port(), "GET", target, "",
+                                                   {{"Authorization", "api-emulator-token"}});
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  json::value experiment = json::parse(reply.body);
+  json::object& iteration = experiment.at("draftIteration").is_object() ? experiment.at("draftIteration").as_object()
+                                                                         : experiment.at("currentIteration").as_object();
+  iteration["flags"] = json::object{{"checkout-redesign-v2", iteration.at("flags").at("checkout-redesign")}};
+  for (auto& treatment : iteration.at("treatments").as_array())
+    for (auto& parameter : treatment.at("parameters").as_array()) {
+      json::object& p = parameter.as_object();
+      p["flagKey"] = "checkout-redesign-v2";
+      p["variationId"] = p.at("variationId") == "6a1f0e2c-0c4b-4a8e-9d51-0000000000c0" ? "v2-control" : "v2-two-step";
+    }
+  json::array faults{json::object{{"vendor", "launchdarkly"}, {"method", "GET"}, {"path_prefix", target.substr(0, target.find('?'))},
+                                  {"status", 200}, {"body", json::serialize(experiment)}}};
+  auto parsed = emulator::parse_faults(faults, "faults");
+  ASSERT_TRUE(parsed) << parsed.error().describe();
+  ASSERT_TRUE(host_->set_faults(std::move(*parsed)));
+
+  test::ObservedRead stale = observed_read(kept, *host_);
+  ASSERT_TRUE(stale.read.state);
+  EXPECT_EQ(stale.read.round_trips, 2) << "the hinted flag is not the iteration's: the right one is asked next";
+  EXPECT_EQ(operations(stale.read), (std::vector<std::string>{"GetExperiment", "GetFeatureFlag", "GetFeatureFlag"}));
+  EXPECT_NE(stale.read.requests.at(2).request.url.find("/flags/default/checkout-redesign-v2"), std::string::npos);
+  EXPECT_EQ(stale.read.state->detail.at("flag"), "checkout-redesign-v2");
+  ASSERT_TRUE(stale.read.state->experiment.variations);
+  for (const Variation& v : *stale.read.state->experiment.variations) {
+    ASSERT_TRUE(v.value) << v.key;
+    ASSERT_EQ(v.value->attributes.size(), 1u) << v.key << ": the second flag's values, not the first's";
+    EXPECT_EQ(v.value->attributes[0].first, "generation");
+  }
+
+  // The read after is hinted right again.
+  test::ObservedRead after = observed_read(kept, *host_);
+  ASSERT_TRUE(after.read.state);
+  EXPECT_EQ(after.read.round_trips, 1);
+  test::expect_same_state(*after.read.state, *stale.read.state);
 }
 
 }  // namespace

@@ -109,6 +109,8 @@ struct Applier::Impl {
   std::vector<Backend> backends;
   std::mt19937_64 random{std::random_device{}()};
   std::map<std::string, std::unique_ptr<apply::AsyncSemaphore>, std::less<>> experiment_locks;
+  /// The read hint (read.hpp) of each backend and experiment, from its last successful read.
+  std::map<std::pair<std::string, std::string>, ReadHint, std::less<>> read_hints;
 
   Backend* find_backend(std::string_view name) {
     for (auto& b : backends)
@@ -684,6 +686,11 @@ struct Applier::Impl {
       out.error = backend.auth_error;
       co_return;
     }
+    // A copy, taken once: every step of this read must see the same hint, whatever a read
+    // of the same experiment running alongside stores meanwhile.
+    std::optional<ReadHint> hint;
+    const auto hint_key = std::make_pair(backend.info->name, experiment);
+    if (auto known = read_hints.find(hint_key); known != read_hints.end()) hint = known->second;
     std::vector<ReadResponse> answers;
     for (int step = 0; !out.state && !out.error; ++step) {
       if (step == kMaxReadSteps) {
@@ -692,7 +699,7 @@ struct Applier::Impl {
         break;
       }
       auto next = without_exceptions("while the adapter read the vendor's answers", "", [&] {
-        return bridge->read_step(backend.info->name, experiment, answers);
+        return bridge->read_step(backend.info->name, experiment, answers, hint ? &*hint : nullptr);
       });
       if (!next) {
         out.error = std::move(next).error();
@@ -704,6 +711,7 @@ struct Applier::Impl {
       }
       // A step's GETs do not depend on one another (the adapter asks for the next step once
       // it has their answers): they go out at once, and their answers come back in order.
+      ++out.round_trips;
       const std::size_t first = out.requests.size();
       for (auto& request : next->requests) out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
       const std::size_t count = out.requests.size() - first;
@@ -736,6 +744,12 @@ struct Applier::Impl {
       if (out.error->backend.empty()) out.error->backend = out.backend;
       if (out.error->vendor.empty()) out.error->vendor = out.vendor;
     }
+    // A failed read drops the hint: were the hint the cause (a hinted resource now refused),
+    // keeping it would fail every later read the same way.
+    if (out.state && !out.state->hint.empty())
+      read_hints.insert_or_assign(hint_key, out.state->hint);
+    else
+      read_hints.erase(hint_key);
     out.duration_ms = elapsed_ms(started);
   }
 

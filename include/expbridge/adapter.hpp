@@ -169,7 +169,12 @@ class Adapter {
   /// a vendor's 404 is handed over as an answer, and a missing resource becomes `not_found`
   /// naming its id. A step with both requests and a state, or neither, or a request that is
   /// not a GET, is refused as `internal` (an adapter bug).
-  Result<ReadStep> read(const Binding& binding, const std::vector<ReadResponse>& answers) const;
+  ///
+  /// `hint` (read.hpp) is what an earlier read of this binding found (`VendorState::hint`),
+  /// nullptr for none; every step of one read must be given the same hint, since the adapter
+  /// tells from it and the answers which requests it asked.
+  Result<ReadStep> read(const Binding& binding, const std::vector<ReadResponse>& answers,
+                        const ReadHint* hint = nullptr) const;
 
  protected:
   /// `vendor` is the name the adapter is registered under.
@@ -191,8 +196,10 @@ class Adapter {
   virtual Result<std::vector<PlannedRequest>> do_state_requests(const Update& update, const Binding& binding) const;
   /// Default: no state (an empty `Experiment`).
   virtual Result<Experiment> do_read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const;
-  /// Default: `unsupported` — the adapter has no read.
-  virtual Result<ReadStep> do_read(const Binding& binding, const std::vector<ReadResponse>& answers) const;
+  /// Default: `unsupported` — the adapter has no read. `hint` may be nullptr; a hint it cannot
+  /// use (a member missing or of another type) is no hint, never an error.
+  virtual Result<ReadStep> do_read(const Binding& binding, const std::vector<ReadResponse>& answers,
+                                   const ReadHint* hint) const;
 
   // Helpers for the hooks, written once for every vendor.
 

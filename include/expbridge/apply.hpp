@@ -99,6 +99,10 @@ struct BackendRead {
   std::optional<VendorState> state;     ///< what it holds, when the read succeeded
   std::optional<Error> error;           ///< why it could not be read (then no state)
   std::vector<RequestReport> requests;  ///< every read sent, in order
+  /// The steps that sent requests: the read's round trips to the vendor, each step's requests
+  /// going out together, as far as the backend's `max_in_flight` lets them (1 when a read hint
+  /// saved the dependent step; see read.hpp).
+  int round_trips = 0;
   double duration_ms = 0;
 };
 
@@ -111,7 +115,9 @@ struct ReadReport {
 };
 
 /// Applies updates with one event loop, one HTTP connection pool and one token cache
-/// for the whole run: connections and tokens are reused across updates.
+/// for the whole run: connections and tokens are reused across updates. So are read hints
+/// (read.hpp): each successful read of a backend and experiment (`read`, or the read a
+/// converging `apply` starts with) leaves its hint for the next one; a failed read drops it.
 class Applier {
  public:
   /// Builds the authenticators of every backend (missing credentials are reported per

@@ -87,10 +87,10 @@ class Bridge {
 
   /// The backends `experiment` is bound to, in config order (empty for an unknown key).
   std::vector<std::string> bound_backends(const std::string& experiment) const;
-  /// One step of reading `experiment` at `backend` (see `Adapter::read`); `not_found` when
-  /// the experiment is not bound there.
+  /// One step of reading `experiment` at `backend` (see `Adapter::read`, and its `hint`);
+  /// `not_found` when the experiment is not bound there.
   Result<ReadStep> read_step(const std::string& backend, const std::string& experiment,
-                             const std::vector<ReadResponse>& answers) const;
+                             const std::vector<ReadResponse>& answers, const ReadHint* hint = nullptr) const;
 
   const std::vector<BackendInfo>& backends() const;
   std::vector<std::string> experiments() const;

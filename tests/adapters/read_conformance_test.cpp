@@ -274,6 +274,39 @@ TEST_P(ReadConformance, EachStepReadsBackAsSentAndASecondApplySendsNothing) {
   EXPECT_GT(compared, 0u) << "nothing of the sequence was read back and compared at " << GetParam();
 }
 
+TEST_P(ReadConformance, ASteadyStateReadIsOneRoundTripToTheSameState) {
+  // SetUp read once: whatever that read had to learn from an answer, it handed on as its hint.
+  test::ObservedRead again = test::observed_read(*applier_, *host_, kExperiment);
+  ASSERT_TRUE(again.read.state);
+  EXPECT_EQ(again.read.round_trips, 1) << "every request of a hinted read of the sample fixture goes out at once";
+  test::expect_same_state(*again.read.state, fixture_);
+}
+
+TEST_P(ReadConformance, AHintTheAdapterCannotUseIsNoHint) {
+  // The first step's URLs, given `hint`.
+  auto first_step = [&](const ReadHint* hint) {
+    std::vector<std::string> out;
+    auto step = bridge_->read_step(backend_, kExperiment, {}, hint);
+    EXPECT_TRUE(step) << step.error().describe();
+    if (step)
+      for (const auto& r : step->requests) out.push_back(r.url);
+    return out;
+  };
+  const std::vector<std::string> unhinted = first_step(nullptr);
+  EXPECT_GE(first_step(&fixture_.hint).size(), unhinted.size()) << "a hint only adds requests";
+  // Each member the adapter hints, of another type or naming no resource a path can hold (as
+  // a state store's stale or damaged copy might): the read starts as if it had no hint.
+  for (const auto& member : fixture_.hint) {
+    SCOPED_TRACE(std::string(member.key()));
+    for (const boost::json::value& garbage : {boost::json::value(nullptr), boost::json::value(true),
+                                              boost::json::value(-1), boost::json::value(""), boost::json::value("..")}) {
+      ReadHint damaged = fixture_.hint;
+      damaged[member.key()] = garbage;
+      EXPECT_EQ(first_step(&damaged), unhinted) << write_json(damaged);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Registered, ReadConformance, ::testing::ValuesIn(Registry::builtin().vendors()),
                          [](const auto& info) { return info.param; });
 

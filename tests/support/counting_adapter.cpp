@@ -162,7 +162,8 @@ class CountingAdapter final : public Adapter {
   // Reads: GET BASE/experiments/{id}, then `?page=TOKEN` while an answer names a `next`
   // page; each page's members replace the ones before. A read answer with `"throw": true`
   // makes this hook throw.
-  Result<ReadStep> do_read(const Binding& binding, const std::vector<ReadResponse>& answers) const override {
+  Result<ReadStep> do_read(const Binding& binding, const std::vector<ReadResponse>& answers,
+                           const ReadHint*) const override {
     ++vendor_->calls(backend_).read;
     const auto& id = static_cast<const CountingBinding&>(binding).id;
     auto request = make_request("GetExperiment", id);

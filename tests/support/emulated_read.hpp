@@ -18,12 +18,52 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
+#include "experiment_codec.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::test {
 
 inline bool has(const std::vector<std::string>& list, std::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+/// The operations a read sent, in order.
+inline std::vector<std::string> operations(const BackendRead& read) {
+  std::vector<std::string> out;
+  for (const auto& r : read.requests) out.push_back(r.request.operation);
+  return out;
+}
+
+/// One backend's read of `experiment` through `applier` (kept, so its read hints are), with the
+/// requests `host` received meanwhile: what the read says it sent is checked against the wire.
+struct ObservedRead {
+  BackendRead read;
+  std::vector<emulator::EmulatorHost::Received> received;
+};
+inline ObservedRead observed_read(Applier& applier, const emulator::EmulatorHost& host,
+                                  const std::string& experiment = "checkout-redesign") {
+  const std::size_t before = host.received_requests().size();
+  ReadReport report = applier.read(experiment);
+  ObservedRead out;
+  EXPECT_EQ(report.backends.size(), 1u) << write_json(read_report_to_json(report), 2);
+  if (!report.backends.empty()) out.read = std::move(report.backends.front());
+  EXPECT_TRUE(out.read.state) << write_json(read_report_to_json(report), 2);
+  auto received = host.received_requests();
+  out.received.assign(received.begin() + static_cast<std::ptrdiff_t>(std::min(before, received.size())), received.end());
+  // Nothing reached the vendor that the read does not report (an auth token aside).
+  std::size_t gets = 0;
+  for (const auto& r : out.received) gets += r.request.method == "GET" ? 1 : 0;
+  EXPECT_EQ(gets, out.read.requests.size());
+  return out;
+}
+
+/// Expects `read` to hold what `expected` does: every neutral field, the status, the vendor ids
+/// and the adapter's detail (what a plan on it would use).
+inline void expect_same_state(const VendorState& read, const VendorState& expected) {
+  EXPECT_EQ(write_json(experiment_state_json(read.experiment)), write_json(experiment_state_json(expected.experiment)));
+  EXPECT_EQ(read.experiment.status, expected.experiment.status);
+  EXPECT_EQ(read.experiment.vendor_ids, expected.experiment.vendor_ids);
+  EXPECT_EQ(read.detail, expected.detail);
 }
 
 /// A fixture for one backend named `backend_` with experiment `checkout-redesign` bound at it.
