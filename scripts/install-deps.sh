@@ -7,8 +7,11 @@
 #                                      build and the README's test command do not need clang.
 set -euo pipefail
 
+# libpq-dev: the PostgreSQL state store; postgresql-15: the throw-away server its tests start
+# (tests/support/postgres_server.cpp), not a service expbridge needs.
 packages=(cmake g++ make ccache libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libyaml-dev libre2-dev
-          libspdlog-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev)
+          libsqlite3-dev libspdlog-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev
+          libpq-dev postgresql-15)
 case "${1:-}" in
   "") ;;
   # libclang-rt-19-dev: the ASan/UBSan runtimes and libFuzzer; llvm-19: llvm-symbolizer, so

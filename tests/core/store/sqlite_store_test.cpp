@@ -1,0 +1,336 @@
+// The SQLite store: the conformance suite on a file per test, then what only a file has: its
+// header, its schema version, its pragmas, and locks held by other processes.
+#include "store/sqlite_store.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "core/store/store_conformance.hpp"
+
+namespace expbridge::test {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+/// A fresh folder under the system temp dir, removed with everything in it on destruction.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name) {
+    std::random_device random;
+    path_ = fs::temp_directory_path() /
+            ("expbridge-store-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;  // a leftover temp folder is not worth failing a test over
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+/// The conformance factory's folders, removed when the test binary exits.
+std::vector<std::unique_ptr<TempDir>>& factory_dirs() {
+  static std::vector<std::unique_ptr<TempDir>> dirs;
+  return dirs;
+}
+
+StoreFactory sqlite_factory() {
+  return StoreFactory{"sqlite", [](const std::string& unique) {
+                        static std::mutex guard;
+                        std::lock_guard lock(guard);
+                        factory_dirs().push_back(std::make_unique<TempDir>(unique));
+                        return StoreOptions{(factory_dirs().back()->path() / "nested" / "state.db").string()};
+                      }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(sqlite_factory()),
+                         [](const auto& info) { return info.param.name; });
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const fs::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// Runs `sql` on the file with SQLite itself, as another program would.
+void sqlite_exec(const fs::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  EXPECT_EQ(rc, SQLITE_OK) << (message ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(db);
+}
+
+std::unique_ptr<Store> open_store(const fs::path& path, milliseconds busy_timeout = milliseconds(10'000)) {
+  auto opened = Store::open(StoreOptions{path.string(), busy_timeout});
+  EXPECT_TRUE(opened) << opened.error().describe();
+  return opened ? std::move(*opened) : nullptr;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  TempDir dir_{"sqlite"};
+  fs::path db_ = dir_.path() / "state.db";
+};
+
+TEST_F(SqliteStoreTest, CreatesItsFolderAndRecordsItsSchemaVersion) {
+  const fs::path deep = dir_.path() / "a" / "b" / "state.db";
+  ASSERT_NE(open_store(deep), nullptr);
+  EXPECT_TRUE(fs::is_regular_file(deep));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(deep.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), kStoreSchemaVersion);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteStoreTest, UsesWalAndFullSyncs) {
+  auto store = open_store(db_);
+  ASSERT_NE(store, nullptr);
+  auto* sqlite = dynamic_cast<SqliteStore*>(store.get());
+  ASSERT_NE(sqlite, nullptr) << "a path opened something other than the SQLite store";
+  auto journal_mode = sqlite->pragma("journal_mode");
+  ASSERT_TRUE(journal_mode) << journal_mode.error().describe();
+  EXPECT_EQ(*journal_mode, "wal");
+  auto synchronous = sqlite->pragma("synchronous");
+  ASSERT_TRUE(synchronous);
+  EXPECT_EQ(*synchronous, "2") << "synchronous is not FULL: a committed intent could be lost";
+  auto foreign_keys = sqlite->pragma("foreign_keys");
+  ASSERT_TRUE(foreign_keys);
+  EXPECT_EQ(*foreign_keys, "1");
+}
+
+TEST_F(SqliteStoreTest, AnEmptyFileBecomesAStore) {
+  write_bytes(db_, "");
+  auto store = open_store(db_);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->begin_run(RunStart{"apply", "backends.yaml", "d"}));
+}
+
+TEST_F(SqliteStoreTest, KeepsWhatItHoldsAcrossOpens) {
+  std::string run_id;
+  {
+    auto store = open_store(db_);
+    ASSERT_NE(store, nullptr);
+    auto run = store->begin_run(RunStart{"apply", "backends.yaml", "d"});
+    ASSERT_TRUE(run);
+    run_id = run->id;
+  }
+  auto store = open_store(db_);
+  ASSERT_NE(store, nullptr);
+  auto run = store->last_unfinished_run("backends.yaml");
+  ASSERT_TRUE(run && run->has_value());
+  EXPECT_EQ((*run)->id, run_id);
+}
+
+TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabaseAndLeavesItAlone) {
+  const std::string bytes = std::string("expbridge: backends:\n  aws: {}\n") + std::string(5000, 'x');
+  write_bytes(db_, bytes);
+  auto opened = Store::open(StoreOptions{db_.string()});
+  ASSERT_FALSE(opened) << "a YAML file was opened as a store";
+  EXPECT_EQ(opened.error().code, ErrorCode::invalid_input);
+  EXPECT_NE(opened.error().message.find(db_.string()), std::string::npos) << opened.error().describe();
+  EXPECT_NE(opened.error().message.find("not a SQLite database"), std::string::npos) << opened.error().describe();
+  EXPECT_EQ(read_bytes(db_), bytes) << "the file was changed";
+  EXPECT_FALSE(fs::exists(db_.string() + "-wal"));
+  EXPECT_FALSE(fs::exists(db_.string() + "-shm"));
+}
+
+TEST_F(SqliteStoreTest, RefusesAnotherProgramsDatabaseAndLeavesItAlone) {
+  sqlite_exec(db_, "CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('one')");
+  const std::string before = read_bytes(db_);
+  auto opened = Store::open(StoreOptions{db_.string()});
+  ASSERT_FALSE(opened) << "another program's database was taken for a store";
+  EXPECT_EQ(opened.error().code, ErrorCode::invalid_input);
+  EXPECT_NE(opened.error().message.find(db_.string()), std::string::npos) << opened.error().describe();
+  EXPECT_NE(opened.error().message.find("not an expbridge state store"), std::string::npos)
+      << opened.error().describe();
+  EXPECT_EQ(read_bytes(db_), before);
+}
+
+TEST_F(SqliteStoreTest, RefusesANewerSchemaNamingBothVersions) {
+  ASSERT_NE(open_store(db_), nullptr);
+  const int newer = kStoreSchemaVersion + 1;
+  sqlite_exec(db_, "PRAGMA user_version = " + std::to_string(newer));
+  const std::string before = read_bytes(db_);
+  auto opened = Store::open(StoreOptions{db_.string()});
+  ASSERT_FALSE(opened) << "a newer schema was opened";
+  const std::string& message = opened.error().message;
+  EXPECT_EQ(opened.error().code, ErrorCode::invalid_input);
+  EXPECT_NE(message.find(db_.string()), std::string::npos) << message;
+  EXPECT_NE(message.find("schema version " + std::to_string(newer)), std::string::npos) << message;
+  EXPECT_NE(message.find("(" + std::to_string(kStoreSchemaVersion) + ")"), std::string::npos) << message;
+  EXPECT_EQ(read_bytes(db_), before) << "the newer store was changed";
+}
+
+TEST_F(SqliteStoreTest, RefusesAFolderAsItsFile) {
+  fs::create_directories(db_);
+  auto opened = Store::open(StoreOptions{db_.string()});
+  ASSERT_FALSE(opened);
+  EXPECT_NE(opened.error().message.find(db_.string()), std::string::npos) << opened.error().describe();
+  EXPECT_NE(opened.error().message.find("folder"), std::string::npos) << opened.error().describe();
+}
+
+TEST_F(SqliteStoreTest, WaitsBoundedlyForAnotherWriter) {
+  auto store = open_store(db_, milliseconds(200));
+  ASSERT_NE(store, nullptr);
+  auto run = store->begin_run(RunStart{"apply", "backends.yaml", "d"});
+  ASSERT_TRUE(run);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const auto start = steady_clock::now();
+  auto blocked = store->record_input(InputRecord{run->id, 0, "-:1", "d", "exp", false});
+  const auto waited = steady_clock::now() - start;
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  ASSERT_FALSE(blocked) << "wrote through another writer's lock";
+  EXPECT_EQ(blocked.error().code, ErrorCode::unavailable) << blocked.error().describe();
+  EXPECT_NE(blocked.error().message.find(db_.string()), std::string::npos) << blocked.error().describe();
+  EXPECT_NE(blocked.error().message.find("record_input"), std::string::npos) << blocked.error().describe();
+  EXPECT_GE(waited, milliseconds(150));
+  EXPECT_LT(waited, milliseconds(5000));
+  EXPECT_TRUE(store->record_input(InputRecord{run->id, 0, "-:1", "d", "exp", false})) << "not after the writer left";
+}
+
+/// A child process that opens the store, locks `experiment`, tells the parent, then holds the
+/// lock for `hold` (or until killed) and exits without any clean-up.
+class LockHoldingChild {
+ public:
+  LockHoldingChild(const fs::path& db, const std::string& experiment, milliseconds hold) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(fds[0]);
+      auto store = Store::open(StoreOptions{db.string(), milliseconds(2000)});
+      char status = 'n';
+      std::optional<Store::ExperimentLock> lock;
+      if (store) {
+        auto locked = (*store)->lock_experiment(experiment);
+        if (locked) {
+          lock.emplace(std::move(*locked));
+          status = 'y';
+        }
+      }
+      (void)!::write(fds[1], &status, 1);
+      std::this_thread::sleep_for(hold);
+      ::_exit(status == 'y' ? 0 : 1);
+    }
+    ::close(fds[1]);
+    pollfd ready{fds[0], POLLIN, 0};
+    char status = 'n';
+    if (::poll(&ready, 1, 10'000) == 1 && ::read(fds[0], &status, 1) == 1) locked_ = status == 'y';
+    ::close(fds[0]);
+  }
+  ~LockHoldingChild() {
+    if (pid_ > 0) kill_now();
+  }
+  LockHoldingChild(const LockHoldingChild&) = delete;
+  LockHoldingChild& operator=(const LockHoldingChild&) = delete;
+
+  bool locked() const { return pid_ > 0 && locked_; }
+  void kill_now() {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool locked_ = false;
+};
+
+TEST_F(SqliteStoreTest, ALockHeldByAnotherProcessMakesThisOneWaitThenTimeOut) {
+  ASSERT_NE(open_store(db_), nullptr);  // created before the child, so neither migrates it
+  LockHoldingChild child(db_, "checkout-redesign", milliseconds(3000));
+  ASSERT_TRUE(child.locked()) << "the child process could not take the lock";
+  auto store = open_store(db_, milliseconds(300));
+  ASSERT_NE(store, nullptr);
+  const auto start = steady_clock::now();
+  auto refused = store->lock_experiment("checkout-redesign");
+  const auto waited = steady_clock::now() - start;
+  ASSERT_FALSE(refused) << "two processes held one experiment's lock";
+  EXPECT_EQ(refused.error().code, ErrorCode::unavailable);
+  EXPECT_NE(refused.error().message.find("checkout-redesign"), std::string::npos) << refused.error().describe();
+  EXPECT_NE(refused.error().message.find(db_.string()), std::string::npos) << refused.error().describe();
+  EXPECT_GE(waited, milliseconds(250));
+  auto different = store->lock_experiment("pricing-page");
+  EXPECT_TRUE(different) << "another process's lock blocked a different experiment";
+}
+
+TEST_F(SqliteStoreTest, ALockDiesWithAProcessKilledWhileHoldingIt) {
+  ASSERT_NE(open_store(db_), nullptr);
+  LockHoldingChild child(db_, "checkout-redesign", milliseconds(30'000));
+  ASSERT_TRUE(child.locked()) << "the child process could not take the lock";
+  auto store = open_store(db_, milliseconds(100));
+  ASSERT_NE(store, nullptr);
+  ASSERT_FALSE(store->lock_experiment("checkout-redesign")) << "the child's lock was not held";
+  child.kill_now();
+  auto after = store->lock_experiment("checkout-redesign");
+  EXPECT_TRUE(after) << "a SIGKILLed process left its lock behind: " << after.error().describe();
+}
+
+TEST(StoreOpen, RefusesAnEmptyLocation) {
+  auto opened = Store::open(StoreOptions{""});
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, ErrorCode::invalid_input);
+}
+
+#ifndef EXPBRIDGE_HAVE_POSTGRES_STORE
+TEST(StoreOpen, APostgresUrlNeedsAPostgresBuildAndIsNotEchoed) {
+  for (const char* url : {"postgresql://expbridge:s3cret@127.0.0.1/expbridge", "postgres://u:s3cret@127.0.0.1/db"}) {
+    auto opened = Store::open(StoreOptions{url});
+    ASSERT_FALSE(opened);
+    EXPECT_EQ(opened.error().code, ErrorCode::unsupported);
+    EXPECT_NE(opened.error().message.find("no PostgreSQL store"), std::string::npos) << opened.error().describe();
+    EXPECT_EQ(opened.error().describe().find("s3cret"), std::string::npos) << opened.error().describe();
+  }
+}
+#endif
+
+TEST(StoreDigest, IsHexSha256) {
+  EXPECT_EQ(store_digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(store_digest(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(IntentOutcomeNames, AreTheEnumerators) {
+  EXPECT_EQ(to_string(IntentOutcome::pending), "pending");
+  EXPECT_EQ(to_string(IntentOutcome::succeeded), "succeeded");
+  EXPECT_EQ(to_string(IntentOutcome::failed), "failed");
+  EXPECT_EQ(to_string(IntentOutcome::reconciled_applied), "reconciled_applied");
+  EXPECT_EQ(to_string(IntentOutcome::reconciled_absent), "reconciled_absent");
+}
+
+}  // namespace
+}  // namespace expbridge::test
