@@ -306,7 +306,7 @@ class PostgresStore final : public Store {
     run.command = start.command;
     run.config_path = start.config_path;
     run.config_digest = start.config_digest;
-    run.id = store_detail::new_run_id();
+    run.id = store_detail::new_run_id(run.started_at);
     EXPBRIDGE_RETURN_IF_ERROR(session_.exec(
         "begin_run", "INSERT INTO runs (id, started_at, command, config_path, config_digest) VALUES ($1, $2, $3, $4, $5)",
         {run.id, run.started_at, run.command, run.config_path, run.config_digest}));

@@ -434,7 +434,8 @@ Error constraint_error(Error e, int rc, std::string missing, std::string duplica
 
 Result<Run> SqliteStore::do_begin_run(const RunStart& start) {
   std::lock_guard lock(mutex_);
-  Run run{store_detail::new_run_id(), store_detail::now_utc(), "", start.command, start.config_path,
+  const std::string started_at = store_detail::now_utc();
+  Run run{store_detail::new_run_id(started_at), started_at, "", start.command, start.config_path,
           start.config_digest};
   auto st = bound("INSERT INTO runs (id, started_at, command, config_path, config_digest) VALUES (?1, ?2, ?3, ?4, ?5)",
                   run.id, run.started_at, run.command, run.config_path, run.config_digest);

@@ -132,7 +132,12 @@ namespace store_detail {
 
 std::string now_utc() { return format_utc(utc_now(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"); }
 
-std::string new_run_id() { return format_utc(utc_now(), "%04d%02d%02dT%02d%02d%02d.%03dZ") + "-" + random_hex64(); }
+std::string new_run_id(std::string_view started_at) {
+  std::string id;
+  for (char c : started_at)
+    if (c != '-' && c != ':') id += c;
+  return id + "-" + random_hex64();
+}
 
 Error name_store(std::string_view location, Error e) {
   if (e.message.find(location) == std::string::npos)

@@ -27,10 +27,11 @@ namespace store_detail {
 /// Now, RFC 3339 UTC with milliseconds: `2026-12-01T15:14:19.123Z`.
 std::string now_utc();
 
-/// A new run id: its start time (UTC, milliseconds) then 64 random bits, so ids sort by start
-/// time and two processes starting in the same millisecond still differ:
-/// `20261201T151419.123Z-9f86d081884c7d65`.
-std::string new_run_id();
+/// A new run id for a run started at `started_at` (a `now_utc()` value): that time then 64
+/// random bits, so ids sort by start time (made from the same reading of the clock as the
+/// run's `started_at`, never a second one) and two processes starting in the same millisecond
+/// still differ: `20261201T151419.123Z-9f86d081884c7d65`.
+std::string new_run_id(std::string_view started_at);
 
 /// `e` with its message prefixed `state store LOCATION: `, unless it already names `location`.
 Error name_store(std::string_view location, Error e);
