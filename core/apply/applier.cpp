@@ -250,11 +250,13 @@ struct Applier::Impl {
   void reconcile_earlier(InputJournal& journal, UpdateReport& report) {
     for (BackendReport& b : report.backends) {
       const bool settled = b.result != BackendOutcome::failed && !b.error;
-      std::vector<bool> matched(b.journal.size(), false);
+      // Only the entries of requests sent now are matched; what is added below never is.
+      const std::size_t sent_now = b.journal.size();
+      std::vector<bool> matched(sent_now, false);
       for (const Intent& intent : journal.earlier) {
         if (intent.backend != b.backend) continue;
         std::optional<std::size_t> now;
-        for (std::size_t k = 0; k < b.journal.size(); ++k)
+        for (std::size_t k = 0; k < sent_now; ++k)
           if (!matched[k] && b.journal[k].operation == intent.operation && b.journal[k].status == "sent now") {
             now = k;
             break;
