@@ -24,6 +24,7 @@
 #include "log.hpp"
 #include "message_text.hpp"
 #include "secrets.hpp"
+#include "state_diff.hpp"
 
 namespace expbridge {
 namespace asio = boost::asio;
@@ -136,16 +137,8 @@ Experiment applied_state(const Experiment* held, const Update& u) {
   if (u.exposure) e.exposure = u.exposure;
   if (u.overrides) e.overrides = u.overrides;
   if (u.result) e.result = u.result;
-  if (u.action) {
-    switch (*u.action) {
-      case Action::start: e.status = ExperimentStatus::running; break;
-      case Action::pause: e.status = ExperimentStatus::paused; break;
-      case Action::stop: e.status = ExperimentStatus::stopped; break;
-      case Action::archive: e.status = ExperimentStatus::archived; break;
-      // What a restore leads to is the vendor's business: the next read tells.
-      case Action::restore: e.status.reset(); break;
-    }
-  }
+  // After a restore the status is the vendor's business: none until the next read tells.
+  if (u.action) e.status = status_after(*u.action);
   return e;
 }
 
@@ -210,6 +203,9 @@ struct Applier::Impl {
 
   // ---- resuming (`options.resume`): what the run being continued recorded, loaded once
   bool resume_loaded = false;
+  /// A resumed input differed from the recorded one: the run stays unfinished, to be resumed
+  /// with the inputs it was begun with.
+  bool input_mismatch = false;
   std::map<std::int64_t, InputRecord> recorded_inputs;
   std::map<std::int64_t, std::vector<Intent>> recorded_intents;
 
@@ -697,6 +693,7 @@ struct Applier::Impl {
         e.file = report.source;
         report.error = std::move(e);
         if (update) report.experiment = update->experiment;
+        input_mismatch = true;
         co_return;
       }
       if (resumed && resumed->done) {
@@ -1461,7 +1458,9 @@ void Applier::apply_inputs(const InputSource& next, const std::function<void(Upd
   if (dispatch_failure) std::rethrow_exception(dispatch_failure);
   if (sink_failure) std::rethrow_exception(sink_failure);
   if (source_failure) std::rethrow_exception(source_failure);
-  // Only a run that ran to its end is finished: one cut short (above) is left to `--resume`.
+  // Only a run that ran to its end is finished: one cut short (above), or resumed with an input
+  // it refused as different, is left to `--resume`.
+  if (impl.input_mismatch) return;
   if (Status finished = finish_run(); !finished) logger()->warn("{}", finished.error().message);
 }
 

@@ -198,7 +198,8 @@ class Applier {
     std::string digest;
   };
   using InputSource = std::function<std::optional<Input>()>;
-  /// `apply_all`, for a source that knows its inputs' bytes.
+  /// `apply_all`, for a source that knows its inputs' bytes. With a store, it ends the run
+  /// (`finish_run`) unless it was cut short or, resuming, refused an input as different.
   void apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink);
 
   /// With a store: ends the run (`Store::finish_run`) if one began and is not finished yet.

@@ -138,5 +138,42 @@ TEST_F(StoreCli, APostgresqlThatRefusesTheConnectionIsRefusedNamingItAndNothingI
   EXPECT_EQ(r.err.find("not-said"), std::string::npos) << "the password was printed: " << r.err;
 }
 
+TEST_F(StoreCli, ResumeRefusesNoReadNoStateAndARunThatIsNotThere) {
+  const CliRun no_read = run("apply --resume --no-read --config config.yaml -");
+  EXPECT_EQ(no_read.exit_code, 2);
+  EXPECT_NE(no_read.err.find("not with --no-read"), std::string::npos) << no_read.err;
+  const CliRun no_state = run("apply --resume --no-state --config config.yaml -");
+  EXPECT_EQ(no_state.exit_code, 2);
+  EXPECT_NE(no_state.err.find("not with --no-state"), std::string::npos) << no_state.err;
+  const CliRun nothing = run("apply --resume --config config.yaml -", std::string(kUpdate) + "\n");
+  EXPECT_EQ(nothing.exit_code, 2);
+  EXPECT_NE(nothing.err.find("nothing to resume"), std::string::npos) << nothing.err;
+  EXPECT_EQ(vendors.total_requests(), 0u);
+}
+
+TEST_F(StoreCli, ResumingWithADifferentStreamRefusesTheLineThatDiffers) {
+  // The run a killed `apply -` leaves: begun, its first line recorded, nothing finished.
+  {
+    auto store = Store::open(StoreOptions{path(".expbridge/state.db").string()});
+    ASSERT_TRUE(store) << store.error().describe();
+    auto begun = (*store)->begin_run(
+        RunStart{"apply", std::filesystem::weakly_canonical(path("config.yaml")).string(), "config"});
+    ASSERT_TRUE(begun) << begun.error().describe();
+    ASSERT_TRUE((*store)->record_input(
+        InputRecord{begun->id, 0, "-:1", store_digest(kUpdate), "checkout-redesign", false}));
+  }
+  const std::string other = R"({"experiment": "checkout-redesign", "description": "Not what the run read"})";
+  const CliRun r = run("apply --resume --config config.yaml -", other + "\n");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("is not the one the resumed run"), std::string::npos) << r.err;
+  EXPECT_EQ(vendors.total_requests(), 0u) << "the differing line was sent";
+
+  // The same line as recorded: applied, converging, and the run ends.
+  const CliRun same = run("apply --resume --config config.yaml -", std::string(kUpdate) + "\n");
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  const CliRun again = run("apply --resume --config config.yaml -", std::string(kUpdate) + "\n");
+  EXPECT_NE(again.err.find("nothing to resume"), std::string::npos) << again.err;
+}
+
 }  // namespace
 }  // namespace expbridge
