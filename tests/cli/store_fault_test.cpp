@@ -136,13 +136,19 @@ class StoreFault : public ::testing::TestWithParam<StoreKind> {
   }
 
   /// `count` updates round-robin over the experiments, each a description naming its step.
+  /// checkout-redesign's k-th update also starts it (k even) or pauses it (k odd): at Auth0 each
+  /// is a status transition, a request that is not idempotent (Auth0 refuses a transition to the
+  /// status it holds), so a repeated one would show in the emulator's journal or fail the run.
   std::string stream(int count, const std::string& tag) {
     std::string out;
     const auto names = experiments();
     for (int i = 0; i < count; ++i) {
       const auto& e = names[static_cast<std::size_t>(i) % names.size()];
+      const int k = i / static_cast<int>(names.size());
+      std::string action;
+      if (e == "checkout-redesign") action = std::string(R"(, "action": ")") + (k % 2 == 0 ? "start" : "pause") + "\"";
       out += R"({"experiment": ")" + e + R"(", "description": ")" + tag + " step " + std::to_string(i) + " of " + e +
-             "\"}\n";
+             "\"" + action + "}\n";
     }
     return out;
   }
@@ -245,6 +251,11 @@ TEST_P(StoreFault, KilledAtRandomAndResumedEveryChangeArrivesExactlyOnce) {
     EXPECT_EQ(steps.size(), static_cast<std::size_t>(kUpdates)) << "changes lost";
     for (const auto& [step, count] : steps) EXPECT_EQ(count, 1) << step << " arrived " << count << " times";
   }
+  // Every status transition exactly once: one start or pause per round of checkout-redesign.
+  std::size_t transitions = 0;
+  for (const auto& r : vendors_.api_requests("a0"))
+    if (r.method == "POST" && r.target.find("/exp_4fG7hJk/status") != std::string::npos) ++transitions;
+  EXPECT_EQ(transitions, static_cast<std::size_t>(kUpdates) / experiments().size());
   // And every experiment ends as its last update says, wherever a description is held.
   const auto held = descriptions();
   const auto names = experiments();
