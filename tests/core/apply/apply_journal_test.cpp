@@ -16,6 +16,7 @@
 #include "expbridge/store.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "support/sample_config.hpp"
 
 namespace expbridge {
 namespace {
@@ -81,13 +82,8 @@ class ApplyJournal : public ::testing::Test {
     auto host = emulator::EmulatorHost::start({});
     ASSERT_TRUE(host) << host.error().describe();
     host_ = std::move(*host);
-    auto doc = load_document(kSamples + "/backends.yaml");
-    ASSERT_TRUE(doc) << doc.error().describe();
-    for (auto& backend : doc->root.as_object()["backends"].as_object())
-      backend.value().as_object()["endpoint"] = host_->base_url();
     // Converging finds AppConfig's current run by itself (and the store learns it).
-    doc->root.as_object()["experiments"].as_object()["checkout-redesign"].as_object()["aws"].as_object().erase("run");
-    auto bridge = Bridge::from_text(write_json(doc->root), "journal.yaml");
+    auto bridge = test::sample_bridge(host_->base_url(), "journal.yaml");
     ASSERT_TRUE(bridge) << bridge.error().describe();
     bridge_ = std::make_unique<Bridge>(std::move(*bridge));
     auto store = Store::open(StoreOptions{(dir_ / "state.db").string()});
