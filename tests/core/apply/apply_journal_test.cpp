@@ -252,6 +252,33 @@ TEST_F(ApplyJournal, ANewProcessReadsWithTheStoredHint) {
   EXPECT_LT(stored, cold) << "no backend's read was shortened by the stored hint";
 }
 
+TEST_F(ApplyJournal, ABindingThatDiffersFromTheLearntIdWinsAndTheReportSaysSo) {
+  BackendRecord learnt;
+  learnt.experiment = "checkout-redesign";
+  learnt.backend = "aws";
+  learnt.vendor = "appconfig";
+  learnt.vendor_ids = {{"definition", "learnt-elsewhere"}, {"run", "7"}};
+  ASSERT_TRUE(store_->save_backend(learnt));
+  auto applier = make_applier(store_.get());
+  ASSERT_TRUE(applier);
+  const auto report = applier->apply(sample("start.yaml"));
+  ASSERT_TRUE(report.ok()) << describe(report);
+  const BackendReport* aws = nullptr;
+  for (const auto& b : report.backends)
+    if (b.backend == "aws") aws = &b;
+  ASSERT_NE(aws, nullptr);
+  std::string notes;
+  for (const auto& n : aws->notes) notes += n + "\n";
+  EXPECT_NE(notes.find("vendor id definition"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("learnt-elsewhere"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("bsxyd7k"), std::string::npos) << notes;
+  EXPECT_EQ(notes.find("vendor id run"), std::string::npos) << "a run moves on by itself: no conflict\n" << notes;
+  auto now = store_->backend("checkout-redesign", "aws");
+  ASSERT_TRUE(now && *now);
+  EXPECT_EQ((*now)->vendor_ids.at("definition"), "bsxyd7k") << "the binding wins";
+  EXPECT_NE(write_json(report_to_json(report)).find("learnt-elsewhere"), std::string::npos) << "in the JSON report";
+}
+
 TEST_F(ApplyJournal, AStoreThatCannotJournalAnIntentSendsNothing) {
   FailingStore failing(std::move(store_));
   failing.fail_intent = true;
