@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <random>
 #include <regex>
 #include <string>
@@ -107,6 +108,8 @@ class Child {
 struct StoreKind {
   std::string name;
 };
+/// A failing test (and ctest's list) names the store, not the parameter's bytes.
+inline void PrintTo(const StoreKind& kind, std::ostream* out) { *out << kind.name; }
 
 class StoreFault : public ::testing::TestWithParam<StoreKind> {
  protected:
