@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include <cstdio>
+#include <unistd.h>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -23,6 +24,11 @@
 #include "demo.hpp"
 #include "emulate.hpp"
 #include "read_commands.hpp"
+#include "store_commands.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace {
 
@@ -153,17 +159,84 @@ struct ApplyArgs {
   int parallel = 1;
   bool strict = false;
   bool no_read = false;
+  std::string state;
+  bool no_state = false;
+  int busy_timeout_ms = 10'000;
+  bool resume = false;
 };
+
+/// A file's bytes, or nothing when it cannot be read (load_update then says why).
+std::optional<std::string> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// A store that cannot be used refuses the whole invocation before anything is read or sent.
+int store_refused(const expbridge::Error& e) {
+  std::cerr << "expbridge: error: " << e.describe() << "; nothing was sent\n";
+  return kExitInvalid;
+}
 
 int run_apply(const ApplyArgs& args) {
   auto bridge = load_bridge(args.config, args.mappings_dir, args.registry);
   if (!bridge) return report(bridge.error());
+  if (args.resume && args.no_state)
+    return report(expbridge::invalid_field("--resume", "resuming continues a run recorded in the state store: not with --no-state"));
+  if (args.resume && args.no_read)
+    return report(expbridge::invalid_field(
+        "--resume", "resuming reads every backend to tell whether an unanswered request took effect: not with --no-read"));
+  if (args.updates.empty() && !args.resume)
+    return report(expbridge::invalid_field("updates", "apply needs update documents (- for a stream), or --resume"));
+  std::vector<std::string> updates = args.updates;
+  std::unique_ptr<expbridge::Store> store;
+  std::string run_id;
+  if (!args.no_state) {
+    auto opened = expbridge::Store::open(expbridge::StoreOptions{
+        expbridge::cli::state_location(args.config, args.state), std::chrono::milliseconds(args.busy_timeout_ms)});
+    if (!opened) return store_refused(opened.error());
+    store = std::move(*opened);
+    std::error_code ignored;
+    const auto absolute = std::filesystem::weakly_canonical(args.config, ignored);
+    expbridge::RunStart start{"apply", absolute.empty() ? args.config : absolute.string(),
+                              expbridge::store_digest(file_bytes(args.config).value_or(""))};
+    if (args.resume) {
+      auto unfinished = store->last_unfinished_run(start.config_path);
+      if (!unfinished) return store_refused(unfinished.error());
+      if (!*unfinished)
+        return report(expbridge::make_error(expbridge::ErrorCode::invalid_input,
+                                            "no unfinished run of " + start.config_path + " in the state store " +
+                                                store->location() + ": nothing to resume"));
+      run_id = (*unfinished)->id;
+      if (updates.empty()) {
+        // The run's own inputs, in their order; a stream must be given again (`-`): it was not kept.
+        auto inputs = store->inputs(run_id);
+        if (!inputs) return store_refused(inputs.error());
+        for (const auto& input : *inputs) {
+          const std::string source = input.source.starts_with("-:") ? "-" : input.source;
+          if (source == "-" && !updates.empty() && updates.back() == "-") continue;
+          updates.push_back(source);
+        }
+        if (std::find(updates.begin(), updates.end(), "-") != updates.end() && isatty(0))
+          return report(expbridge::make_error(expbridge::ErrorCode::invalid_input,
+                                              "run " + run_id + " read a stream from standard input: give it again "
+                                              "(`... | expbridge apply --resume -`)"));
+      }
+    } else {
+      auto run = store->begin_run(start);
+      if (!run) return store_refused(run.error());
+      run_id = run->id;
+    }
+  }
   expbridge::ApplyOptions options;
   options.plan.strict = args.strict;
   options.plan.backends = args.backends;
   options.parallel_updates = args.parallel;
   options.extra_ca_file = args.ca_file;
   options.read_first = !args.no_read;
+  options.store = store.get();
+  options.run_id = run_id;
+  options.resume = args.resume;
   auto applier = expbridge::Applier::create(*bridge, options);
   if (!applier) return report(applier.error());
 
@@ -171,7 +244,9 @@ int run_apply(const ApplyArgs& args) {
   std::size_t file_index = 0;
   std::size_t line_number = 0;
   bool reading_stdin = false;
-  expbridge::Applier::UpdateSource next = [&]() -> std::optional<std::pair<std::string, expbridge::Result<expbridge::Update>>> {
+  using Input = expbridge::Applier::Input;
+  // Each input carries the digest of its bytes: a resumed run refuses a different input.
+  expbridge::Applier::InputSource next = [&]() -> std::optional<Input> {
     while (true) {
       if (reading_stdin) {
         // One JSON update per line; a bad line is reported (invalid) and the stream goes on.
@@ -187,31 +262,33 @@ int run_apply(const ApplyArgs& args) {
                 "the line is " + std::to_string(length) + " bytes, more than the " +
                     std::to_string(expbridge::kMaxStreamLineBytes) + " bytes expbridge reads from one stream line");
             e.file = source;
-            return std::make_pair(source, expbridge::Result<expbridge::Update>(std::unexpected(std::move(e))));
+            return Input{source, expbridge::Result<expbridge::Update>(std::unexpected(std::move(e))),
+                         expbridge::store_digest("too long: " + std::to_string(length))};
           }
           if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-          return std::make_pair(source, expbridge::parse_update(line, source, expbridge::DocumentFormat::json));
+          return Input{source, expbridge::parse_update(line, source, expbridge::DocumentFormat::json),
+                       expbridge::store_digest(line)};
         }
         reading_stdin = false;
       }
-      if (file_index >= args.updates.size()) return std::nullopt;
-      const std::string& path = args.updates[file_index++];
+      if (file_index >= updates.size()) return std::nullopt;
+      const std::string& path = updates[file_index++];
       if (path == "-") {
         reading_stdin = true;
         continue;
       }
-      return std::make_pair(path, expbridge::load_update(path));
+      return Input{path, expbridge::load_update(path), expbridge::store_digest(file_bytes(path).value_or(""))};
     }
   };
 
-  const bool single = args.updates.size() == 1 && args.updates.front() != "-";
+  const bool single = updates.size() == 1 && updates.front() != "-";
   const bool json = args.format == "json";
   std::size_t total = 0, ok = 0, failed = 0, invalid = 0;
   expbridge::SkipReasonIndex reasons;  // each skip reason printed once for the whole run
   // Several updates stream out as one object, each report written when it is ready, so a
   // long stream never holds its reports in memory.
   if (json && !single) std::cout << "{\"updates\": [";
-  applier->apply_all(next, [&](expbridge::UpdateReport r) {
+  applier->apply_inputs(next, [&](expbridge::UpdateReport r) {
     ++total;
     if (r.error) {
       ++invalid;
@@ -284,8 +361,8 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   apply_args.registry = &registry;
   auto* apply = app.add_subcommand("apply", "Send an update to every configured backend at once, and report");
   apply->add_option("-c,--config", apply_args.config, "Backends and experiment bindings (YAML)")->required();
-  apply->add_option("updates", apply_args.updates, "Update documents; - reads JSON updates from stdin, one per line")
-      ->required();
+  apply->add_option("updates", apply_args.updates,
+                    "Update documents; - reads JSON updates from stdin, one per line (with --resume: the run's own)");
   apply->add_option("--format", apply_args.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   apply->add_option("--backend", apply_args.backends, "Only this backend (repeatable)");
   apply->add_flag("--strict", apply_args.strict, "Refuse an update that any backend would partly skip");
@@ -295,8 +372,27 @@ int run_cli(int argc, char** argv, const Registry& registry) {
       ->check(CLI::Range(1, 256));
   apply->add_option("--ca-file", apply_args.ca_file, "Extra trusted CA certificates (PEM)");
   apply->add_option("--mappings", apply_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
+  auto* state_option = apply->add_option(
+      "--state", apply_args.state,
+      "The state store (journal, learnt vendor ids, history): a file, or a postgresql:// URL "
+      "(default: .expbridge/state.db beside the config)");
+  // Without a store nothing is journalled: a crash cannot be resumed and nothing learnt is kept.
+  // Worth it where the store cannot live or would be thrown away anyway: a read-only checkout,
+  // a throw-away sandbox, a dry run against emulators.
+  apply->add_flag("--no-state", apply_args.no_state,
+                  "Run without a state store: no journal (no --resume), no learnt ids or history kept; for a "
+                  "read-only folder or a throw-away workspace")
+      ->excludes(state_option);
+  apply->add_flag("--resume", apply_args.resume,
+                  "Continue the last unfinished run of this config: skip inputs it finished, settle unanswered "
+                  "requests by reading, apply the rest");
+  apply->add_option("--busy-timeout", apply_args.busy_timeout_ms,
+                    "How long to wait (ms) for another process holding the store or the experiment")
+      ->check(CLI::Range(0, 600'000));
 
   GetCommand get(app);
+  HistoryCommand history(app);
+  StateCommand state(app);
   DiffCommand diff(app);
   EmulateCommand emulate(app);
   DemoCommand demo(app);
@@ -317,6 +413,8 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   if (*validate) return run_validate(validate_args);
   if (*mappings) return run_mappings(mappings_args);
   if (get.selected()) return get.run(registry);
+  if (history.selected()) return history.run();
+  if (state.selected()) return state.run();
   if (diff.selected()) return diff.run(registry);
   if (emulate.selected()) return emulate.run(registry);
   if (demo.selected()) return demo.run(registry);

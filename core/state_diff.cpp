@@ -98,15 +98,7 @@ Experiment desired_state(const Update& u) {
   e.exposure = u.exposure;
   e.overrides = u.overrides;
   e.result = u.result;
-  if (u.action) {
-    switch (*u.action) {
-      case Action::start: e.status = ExperimentStatus::running; break;
-      case Action::pause: e.status = ExperimentStatus::paused; break;
-      case Action::stop: e.status = ExperimentStatus::stopped; break;
-      case Action::archive: e.status = ExperimentStatus::archived; break;
-      case Action::restore: break;  // not archived: no single status to compare with
-    }
-  }
+  if (u.action) e.status = status_after(*u.action);
   return e;
 }
 
@@ -225,6 +217,17 @@ std::string diff_to_text(const ExperimentDiff& diff) {
     out += line + "\n";
   }
   return out;
+}
+
+std::optional<ExperimentStatus> status_after(Action action) {
+  switch (action) {
+    case Action::start: return ExperimentStatus::running;
+    case Action::pause: return ExperimentStatus::paused;
+    case Action::stop: return ExperimentStatus::stopped;
+    case Action::archive: return ExperimentStatus::archived;
+    case Action::restore: break;  // not archived: no single status to compare with
+  }
+  return std::nullopt;
 }
 
 }  // namespace expbridge

@@ -52,6 +52,10 @@ struct ExperimentDiff {
 ExperimentDiff diff_states(const std::string& experiment, const std::vector<BackendState>& states,
                            const Update* desired = nullptr);
 
+/// The status an action leads to (start → running, pause → paused, stop → stopped, archive →
+/// archived); none for restore, whose status is the vendor's business.
+std::optional<ExperimentStatus> status_after(Action action);
+
 /// `{"experiment", "fields": [{"field", "backends": {NAME: {"value", "status"}}, "desired"?}]}`.
 boost::json::object diff_to_json(const ExperimentDiff& diff);
 /// A table a person reads: one row a field, one column a backend (and `desired`), the values

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
+#include <ctime>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -15,12 +17,14 @@
 #include "apply/authenticator.hpp"
 #include "apply/retry_policy.hpp"
 #include "convergence.hpp"
+#include "experiment_codec.hpp"
 #include "expbridge/apply.hpp"
 #include "http/beast_http_client.hpp"
 #include "json_writer.hpp"
 #include "log.hpp"
 #include "message_text.hpp"
 #include "secrets.hpp"
+#include "state_diff.hpp"
 
 namespace expbridge {
 namespace asio = boost::asio;
@@ -71,6 +75,73 @@ struct DoneOnExit {
   ~DoneOnExit() { group.done(); }
 };
 
+// ---- the journal's helpers
+
+// Now, as the store's records carry it: RFC 3339 UTC with milliseconds.
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis % 1000));
+  return text;
+}
+
+// The request as the journal knows it: never its headers, which carry credentials.
+std::string request_digest(const PlannedRequest& request, const std::string& body) {
+  return store_digest(request.method + "\n" + request.url + "\n" + body);
+}
+
+// The neutral fields (and `action.<name>`) an update carries, in schema order.
+std::vector<std::string> carried_fields(const Update& u) {
+  std::vector<std::string> out;
+  auto add = [&](bool present, const char* name) {
+    if (present) out.emplace_back(name);
+  };
+  add(u.name.has_value(), field::name);
+  add(u.description.has_value(), field::description);
+  add(u.hypothesis.has_value(), field::hypothesis);
+  add(u.launch_criteria.has_value(), field::launch_criteria);
+  add(u.audience.has_value(), "audience");
+  add(u.variations.has_value(), field::variations);
+  add(u.exposure.has_value(), field::exposure);
+  add(u.overrides.has_value(), field::overrides);
+  if (u.action) out.push_back("action." + std::string(to_string(*u.action)));
+  add(u.result.has_value(), field::result);
+  add(u.comment.has_value(), field::comment);
+  add(!u.vendor.empty(), field::vendor);
+  return out;
+}
+
+// A neutral state as the store keeps it: the update document's fields, with `status`.
+boost::json::object state_json(const Experiment& e, const std::vector<std::string>& not_expressible = {}) {
+  boost::json::object out = experiment_state_json(e, not_expressible);
+  if (e.status) out["status"] = std::string(to_string(*e.status));
+  return out;
+}
+
+// What a backend holds once `u` is applied on `held` (what it held before, when it was read):
+// the update's fields over the read's, and the status its action leads to.
+Experiment applied_state(const Experiment* held, const Update& u) {
+  Experiment e = held ? *held : Experiment{};
+  e.experiment = u.experiment;
+  if (u.name) e.name = u.name;
+  if (u.description) e.description = u.description;
+  if (u.hypothesis) e.hypothesis = u.hypothesis;
+  if (u.launch_criteria) e.launch_criteria = u.launch_criteria;
+  if (u.audience) e.audience = u.audience;
+  if (u.variations) e.variations = u.variations;
+  if (u.exposure) e.exposure = u.exposure;
+  if (u.overrides) e.overrides = u.overrides;
+  if (u.result) e.result = u.result;
+  // After a restore the status is the vendor's business: none until the next read tells.
+  if (u.action) e.status = status_after(*u.action);
+  return e;
+}
+
 }  // namespace
 
 std::string_view to_string(BackendOutcome outcome) noexcept {
@@ -111,6 +182,157 @@ struct Applier::Impl {
   std::map<std::string, std::unique_ptr<apply::AsyncSemaphore>, std::less<>> experiment_locks;
   /// The read hint (read.hpp) of each backend and experiment, from its last successful read.
   std::map<std::pair<std::string, std::string>, ReadHint, std::less<>> read_hints;
+
+  // ---- the journal (with `options.store`)
+  /// The run under way, once the first update began it.
+  std::string run_id;
+  bool run_finished = false;
+  /// The next input's position in the run: every update, in input order.
+  std::int64_t next_position = 0;
+
+  /// One input as its requests are journalled.
+  struct InputJournal {
+    std::string run_id;
+    std::int64_t position = 0;
+    std::string digest;
+    std::string experiment;
+    bool complete = true;  ///< every outcome recorded (else the input is not done)
+    /// Resuming: what the resumed run journalled for this input (every backend).
+    std::vector<Intent> earlier;
+  };
+
+  // ---- resuming (`options.resume`): what the run being continued recorded, loaded once
+  bool resume_loaded = false;
+  /// A resumed input differed from the recorded one: the run stays unfinished, to be resumed
+  /// with the inputs it was begun with.
+  bool input_mismatch = false;
+  std::map<std::int64_t, InputRecord> recorded_inputs;
+  std::map<std::int64_t, std::vector<Intent>> recorded_intents;
+
+  Status load_resumed_run() {
+    if (resume_loaded) return {};
+    auto inputs = store()->inputs(run_id);
+    if (!inputs) return std::unexpected(std::move(inputs).error());
+    auto journal = store()->journal(run_id);
+    if (!journal) return std::unexpected(std::move(journal).error());
+    for (auto& input : *inputs) recorded_inputs.insert_or_assign(input.position, std::move(input));
+    for (auto& intent : *journal) recorded_intents[intent.input_position].push_back(std::move(intent));
+    resume_loaded = true;
+    return {};
+  }
+
+  // The report of an input the resumed run did: each backend's journalled requests, done earlier.
+  void report_done_earlier(const InputRecord& input, UpdateReport& report) {
+    report.done_earlier = true;
+    report.experiment = input.experiment;
+    for (const Intent& intent : recorded_intents[input.position]) {
+      auto b = std::find_if(report.backends.begin(), report.backends.end(),
+                            [&](const BackendReport& r) { return r.backend == intent.backend; });
+      if (b == report.backends.end()) {
+        BackendReport fresh;
+        fresh.backend = intent.backend;
+        if (const Backend* known = find_backend(intent.backend)) fresh.vendor = known->info->vendor;
+        fresh.result = BackendOutcome::unchanged;
+        report.backends.push_back(std::move(fresh));
+        b = std::prev(report.backends.end());
+      }
+      b->journal.push_back(JournalEntry{intent.operation, "done earlier"});
+    }
+  }
+
+  // Resuming an input that was not done: the read this update began with decided what to send,
+  // so an intent left without an outcome is settled by what was sent now. Sent again: it was
+  // not applied. Not sent, its backend otherwise fine: the read found it applied.
+  void reconcile_earlier(InputJournal& journal, UpdateReport& report) {
+    for (BackendReport& b : report.backends) {
+      const bool settled = b.result != BackendOutcome::failed && !b.error;
+      // Only the entries of requests sent now are matched; what is added below never is.
+      const std::size_t sent_now = b.journal.size();
+      std::vector<bool> matched(sent_now, false);
+      for (const Intent& intent : journal.earlier) {
+        if (intent.backend != b.backend) continue;
+        std::optional<std::size_t> now;
+        for (std::size_t k = 0; k < sent_now; ++k)
+          if (!matched[k] && b.journal[k].operation == intent.operation && b.journal[k].status == "sent now") {
+            now = k;
+            break;
+          }
+        if (intent.outcome == IntentOutcome::pending) {
+          if (now) {
+            matched[*now] = true;
+            b.journal[*now].status = "reconciled: not applied";
+            record_reconciled(journal, intent, IntentOutcome::reconciled_absent);
+          } else if (settled) {
+            b.journal.push_back(JournalEntry{intent.operation, "reconciled: found applied"});
+            record_reconciled(journal, intent, IntentOutcome::reconciled_applied);
+          }
+        } else if (intent.outcome == IntentOutcome::succeeded && !now) {
+          b.journal.push_back(JournalEntry{intent.operation, "done earlier"});
+        }
+      }
+    }
+  }
+
+  void record_reconciled(InputJournal& journal, const Intent& intent, IntentOutcome outcome) {
+    if (Status recorded = store()->record_outcome(intent.id, outcome, 0, std::string_view("")); !recorded) {
+      journal.complete = false;
+      logger()->warn("{}", recorded.error().message);
+    }
+  }
+
+
+  Store* store() const { return options.store; }
+
+  Status ensure_run() {
+    if (!run_id.empty()) return {};
+    if (!options.run_id.empty()) {
+      run_id = options.run_id;
+      return {};
+    }
+    RunStart start = options.run;
+    if (start.command.empty()) start.command = "apply";
+    if (start.config_path.empty()) start.config_path = bridge->source();
+    if (start.config_digest.empty()) start.config_digest = store_digest(start.config_path);
+    auto run = store()->begin_run(start);
+    if (!run) return std::unexpected(std::move(run).error());
+    run_id = run->id;
+    return {};
+  }
+
+  // What the store knows of `experiment` at `backend`, or a fresh record.
+  Result<BackendRecord> stored_record(const std::string& experiment, const Backend& backend) {
+    auto known = store()->backend(experiment, backend.info->name);
+    if (!known) return std::unexpected(std::move(known).error());
+    if (*known) return std::move(**known);
+    BackendRecord fresh;
+    fresh.experiment = experiment;
+    fresh.backend = backend.info->name;
+    fresh.vendor = backend.info->vendor;
+    return fresh;
+  }
+
+  // After a successful read: its hint, its snapshot and the vendor ids it was read from. An id
+  // the read found different from the one the store had learnt is a conflict between the
+  // config's binding and the store: the binding wins, and `notes` says so. A run or an
+  // iteration is no binding: it moves on with the experiment's lifecycle.
+  Status save_read(const std::string& experiment, const Backend& backend, const VendorState& state,
+                   std::vector<std::string>& notes) {
+    auto record = stored_record(experiment, backend);
+    if (!record) return std::unexpected(std::move(record).error());
+    record->vendor = backend.info->vendor;
+    record->read_hint = state.hint;
+    record->last_read = state_json(state.experiment, state.not_expressible);
+    record->read_at = utc_timestamp();
+    for (const auto& [name, id] : state.experiment.vendor_ids) {
+      auto learnt = record->vendor_ids.find(name);
+      if (learnt != record->vendor_ids.end() && learnt->second != id && name != "run" && name != "iteration")
+        notes.push_back("vendor id " + name + ": the config's binding gives " + quote_value(id) +
+                        ", the state store had learnt " + quote_value(learnt->second) + " (" + store()->location() +
+                        "); the binding wins and the store now keeps " + quote_value(id));
+      record->vendor_ids[name] = id;
+    }
+    return store()->save_backend(*record);
+  }
 
   Backend* find_backend(std::string_view name) {
     for (auto& b : backends)
@@ -341,7 +563,7 @@ struct Applier::Impl {
   }
 
   asio::awaitable<void> run_backend(Backend& backend, BackendPlan plan, BackendReport& report,
-                                    Clock::time_point update_started) {
+                                    Clock::time_point update_started, InputJournal* journal) {
     const auto started = Clock::now();
     // From the update's start: the time spent waiting for state reads counts against it.
     const auto deadline = update_started + backend.info->send.deadline;
@@ -364,8 +586,37 @@ struct Applier::Impl {
       co_return;
     }
     report.result = BackendOutcome::ok;
+    int sequence = 0;
     for (auto& request : report.requests) {
       bool ok = false;
+      // A mutating request leaves only once its intent is durable: after a crash, the journal
+      // says it may have arrived, and a resumed run reads the vendor before sending it again.
+      std::optional<std::int64_t> intent_id;
+      if (journal && request.request.method != "GET") {
+        const PlannedRequest& planned = request.request;
+        Intent intent;
+        intent.run_id = journal->run_id;
+        intent.input_position = journal->position;
+        intent.input_digest = journal->digest;
+        intent.experiment = journal->experiment;
+        intent.backend = backend.info->name;
+        intent.operation = planned.operation;
+        intent.sequence = sequence;
+        intent.request_digest = request_digest(planned, planned.body ? write_json(*planned.body) : std::string());
+        intent.idempotent = planned.idempotent;
+        auto recorded = store()->record_intent(intent);
+        if (!recorded) {
+          Error e = std::move(recorded).error();
+          e.message += "; not sent: no request leaves unless its intent is journalled";
+          e.request_sent = false;
+          request.error = located(std::move(e), backend, planned);
+          report.result = BackendOutcome::failed;
+          report.error = request.error;
+          break;
+        }
+        intent_id = *recorded;
+      }
+      ++sequence;
       try {
         ok = co_await send_request(backend, request, deadline);
       } catch (...) {
@@ -373,6 +624,20 @@ struct Applier::Impl {
         // or resource exhaustion gets here. Keep it to this backend.
         request.error = located(exception_error("while sending", std::current_exception()), backend, request.request);
       }
+      if (intent_id) {
+        const IntentOutcome outcome = ok ? IntentOutcome::succeeded : IntentOutcome::failed;
+        auto completed = store()->record_outcome(*intent_id, outcome, request.status,
+                                                 ok || !request.error ? std::string() : request.error->message);
+        if (!completed) {
+          // The vendor answered, the journal could not take it: the input stays undone, so a
+          // resumed run reads this backend and decides again.
+          journal->complete = false;
+          report.notes.push_back("the journal could not record the outcome of " + request.request.operation + ": " +
+                                 completed.error().message);
+          logger()->warn("backend {}: {}", backend.info->name, report.notes.back());
+        }
+      }
+      if (intent_id && request.sent) report.journal.push_back(JournalEntry{request.request.operation, "sent now"});
       if (!ok) {
         report.result = BackendOutcome::failed;
         report.error = request.error;
@@ -401,17 +666,137 @@ struct Applier::Impl {
     std::optional<Error> failure;
   };
 
-  asio::awaitable<void> run_update(std::string source, Result<Update> update, UpdateReport& report) {
+  asio::awaitable<void> run_update(std::string source, Result<Update> update, UpdateReport& report,
+                                   std::int64_t position = 0, std::string digest = {}) {
     const auto started = Clock::now();
     report.source = std::move(source);
+    std::optional<InputJournal> journal;
+    if (store()) {
+      // Recorded before anything else, invalid inputs included: a resumed run compares every
+      // position with what it meets there.
+      InputRecord input;
+      input.position = position;
+      input.source = report.source;
+      input.digest = digest.empty() ? store_digest(report.source) : digest;
+      if (update) input.experiment = update->experiment;
+      Status recorded = ensure_run();
+      const InputRecord* resumed = nullptr;
+      if (recorded && options.resume) {
+        recorded = load_resumed_run();
+        if (auto it = recorded_inputs.find(position); recorded && it != recorded_inputs.end()) resumed = &it->second;
+      }
+      if (resumed && resumed->digest != input.digest) {
+        Error e = make_error(ErrorCode::invalid_input,
+                             "input " + std::to_string(position + 1) + " (" + report.source +
+                                 ") is not the one the resumed run " + run_id + " recorded there (" + resumed->source +
+                                 "): its bytes differ; --resume continues exactly the same inputs; nothing was sent");
+        e.file = report.source;
+        report.error = std::move(e);
+        if (update) report.experiment = update->experiment;
+        input_mismatch = true;
+        co_return;
+      }
+      if (resumed && resumed->done) {
+        report_done_earlier(*resumed, report);
+        co_return;
+      }
+      if (recorded && !resumed) {
+        input.run_id = run_id;
+        recorded = store()->record_input(input);
+      }
+      if (!recorded) {
+        Error e = std::move(recorded).error();
+        e.message += "; nothing was sent";
+        report.error = std::move(e);
+        if (update) report.experiment = update->experiment;
+        co_return;
+      }
+      journal = InputJournal{run_id, position, input.digest, input.experiment, true, {}};
+      if (resumed) journal->earlier = recorded_intents[position];
+    }
     if (!update) {
       report.error = std::move(update).error();
+      // A refused input is settled: resuming would refuse it again.
+      if (journal) (void)store()->mark_input_done(journal->run_id, journal->position);
       co_return;
     }
     report.experiment = update->experiment;
     // Held until this update is over, on every path out of it (a throw included): the next
     // update of this experiment starts only then.
     auto experiment_permit = co_await experiment_lock(update->experiment).scoped_acquire();
+    // Another process applying this experiment through the same store goes first or after,
+    // never interleaved. The wait blocks this loop (up to the store's busy_timeout).
+    std::optional<Store::ExperimentLock> store_lock;
+    if (journal) {
+      auto locked = store()->lock_experiment(update->experiment);
+      if (!locked) {
+        Error e = std::move(locked).error();
+        e.message += "; nothing was sent";
+        report.error = std::move(e);
+        co_return;
+      }
+      store_lock.emplace(std::move(*locked));
+    }
+    std::map<std::string, Experiment, std::less<>> held;
+    co_await run_locked_update(*update, report, started, journal ? &*journal : nullptr, held);
+    if (!journal) co_return;
+    if (options.resume) reconcile_earlier(*journal, report);
+    record_applied(*update, report, held);
+    // An update refused before sending (its plan, a vendor rule) is settled: resuming would
+    // refuse it again. One a backend failed is not: resuming applies it again.
+    const bool settled = report.ok() || report.error.has_value();
+    if (journal->complete && settled) {
+      if (Status done = store()->mark_input_done(journal->run_id, journal->position); !done)
+        logger()->warn("{}", done.error().message);
+    }
+  }
+
+  // Per backend, what the update did: the state it applied, and a history entry.
+  void record_applied(const Update& update, const UpdateReport& report,
+                      const std::map<std::string, Experiment, std::less<>>& held_before) {
+    const std::vector<std::string> fields = carried_fields(update);
+    const std::string now = utc_timestamp();
+    for (const BackendReport& b : report.backends) {
+      const Backend* backend = find_backend(b.backend);
+      if (!backend) continue;
+      HistoryEntry entry;
+      entry.at = now;
+      entry.run_id = run_id;
+      entry.experiment = update.experiment;
+      entry.backend = b.backend;
+      for (const auto& r : b.requests) {
+        if (!r.sent && !r.error) continue;
+        if (!entry.operation.empty()) entry.operation += ", ";
+        entry.operation += r.request.operation;
+      }
+      for (const auto& f : fields) {
+        const bool unchanged = std::find(b.unchanged.begin(), b.unchanged.end(), f) != b.unchanged.end();
+        const bool skipped = std::any_of(b.skipped.begin(), b.skipped.end(), [&](const Skip& s) { return s.field == f; });
+        if (!unchanged && !skipped) entry.fields.push_back(f);
+      }
+      const bool failed = b.result == BackendOutcome::failed || b.error;
+      entry.outcome = failed ? "failed: " + (b.error ? b.error->message : std::string("a request failed"))
+                             : std::string(to_string(b.result));
+      if (Status added = store()->add_history(entry); !added) logger()->warn("{}", added.error().message);
+      if (failed || b.result == BackendOutcome::skipped) continue;
+      auto record = stored_record(update.experiment, *backend);
+      if (!record) {
+        logger()->warn("{}", record.error().message);
+        continue;
+      }
+      const auto before = held_before.find(b.backend);
+      record->applied = state_json(applied_state(before == held_before.end() ? nullptr : &before->second, update));
+      record->applied_at = now;
+      record->applied_run = run_id;
+      if (Status saved = store()->save_backend(*record); !saved) logger()->warn("{}", saved.error().message);
+    }
+  }
+
+  // The update once it holds its experiment's locks: read, converge, plan, send. `held`: what
+  // each backend read whole held before.
+  asio::awaitable<void> run_locked_update(const Update& in, UpdateReport& report, Clock::time_point started,
+                                          InputJournal* journal, std::map<std::string, Experiment, std::less<>>& read_before) {
+    const Update* update = &in;
     // Each backend's deadline_ms counts from here (after the wait for an earlier update of
     // the same experiment, which is that update's time, not this one's).
     const auto update_started = Clock::now();
@@ -565,6 +950,7 @@ struct Applier::Impl {
     for (std::size_t i = 0; i < whole.size(); ++i) {
       if (!whole[i] || !whole[i]->state) continue;
       const std::string& name = stateless->backends[i].backend;
+      read_before.insert_or_assign(name, whole[i]->state->experiment);
       const VendorState& held = *whole[i]->state;
       auto difference = without_exceptions("while comparing with the current state", "nothing was sent",
                                            [&] { return converge(*update, held.experiment, held.not_expressible); });
@@ -659,13 +1045,16 @@ struct Applier::Impl {
         continue;
       }
       all.add();
-      asio::co_spawn(io, run_backend(*backend, std::move(*planned), out, update_started),
+      asio::co_spawn(io, run_backend(*backend, std::move(*planned), out, update_started, journal),
                      [&out, &all, info = backend->info](std::exception_ptr thrown) {
                        DoneOnExit done{all};
                        if (thrown) fail_backend(out, *info, "while sending", thrown);
                      });
     }
     co_await all.wait();
+    for (std::size_t i = 0; i < whole.size(); ++i)
+      if (whole[i])
+        report.backends[i].notes.insert(report.backends[i].notes.end(), whole[i]->notes.begin(), whole[i]->notes.end());
     report.duration_ms = elapsed_ms(started);
   }
 
@@ -690,7 +1079,20 @@ struct Applier::Impl {
     // of the same experiment running alongside stores meanwhile.
     std::optional<ReadHint> hint;
     const auto hint_key = std::make_pair(backend.info->name, experiment);
-    if (auto known = read_hints.find(hint_key); known != read_hints.end()) hint = known->second;
+    if (auto known = read_hints.find(hint_key); known != read_hints.end()) {
+      hint = known->second;
+    } else if (store()) {
+      // A new process has no hint in memory: the store's, from the last read of any process,
+      // saves it the dependent round trip just the same.
+      auto record = store()->backend(experiment, backend.info->name);
+      if (!record) {
+        out.error = std::move(record).error();
+        out.error->backend = out.backend;
+        out.error->vendor = out.vendor;
+        co_return;
+      }
+      if (*record && !(*record)->read_hint.empty()) hint = (*record)->read_hint;
+    }
     std::vector<ReadResponse> answers;
     for (int step = 0; !out.state && !out.error; ++step) {
       if (step == kMaxReadSteps) {
@@ -750,6 +1152,16 @@ struct Applier::Impl {
       read_hints.insert_or_assign(hint_key, out.state->hint);
     else
       read_hints.erase(hint_key);
+    if (out.state && store()) {
+      // What it read is what the next plan trusts: a read the store could not keep fails the
+      // backend before anything is sent to it.
+      if (Status saved = save_read(experiment, backend, *out.state, out.notes); !saved) {
+        out.state.reset();
+        out.error = std::move(saved).error();
+        out.error->backend = out.backend;
+        out.error->vendor = out.vendor;
+      }
+    }
     out.duration_ms = elapsed_ms(started);
   }
 
@@ -837,6 +1249,11 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
   } else {
     impl->auth_context.env = apply::process_environment();
   }
+  if (impl->options.resume && (!impl->options.store || impl->options.run_id.empty()))
+    return std::unexpected(invalid_field("resume", "resuming needs a state store and the run to continue"));
+  if (impl->options.resume && !impl->options.read_first)
+    return std::unexpected(invalid_field(
+        "resume", "resuming needs the reads (not --no-read): only a read tells whether an unanswered request took effect"));
   if (impl->options.parallel_updates < 1 || impl->options.parallel_updates > 256)
     return std::unexpected(invalid_field("parallel", "must be 1..256"));
   for (const auto& info : bridge.backends()) {
@@ -864,7 +1281,7 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
 UpdateReport Applier::apply(const Update& update) {
   UpdateReport report;
   bool done = false;
-  asio::co_spawn(impl_->io, impl_->run_update(update.source, update, report),
+  asio::co_spawn(impl_->io, impl_->run_update(update.source, update, report, impl_->next_position++),
                  [&done, &report](std::exception_ptr thrown) {
                    done = true;
                    if (thrown) report.error = exception_error("while applying the update", thrown);
@@ -886,8 +1303,28 @@ ReadReport Applier::read(const std::string& experiment) {
 }
 
 void Applier::apply_all(const UpdateSource& next, const std::function<void(UpdateReport)>& sink) {
+  apply_inputs(
+      [&next]() -> std::optional<Input> {
+        auto item = next();
+        if (!item) return std::nullopt;
+        return Input{std::move(item->first), std::move(item->second), {}};
+      },
+      sink);
+}
+
+Status Applier::finish_run() {
   Impl& impl = *impl_;
-  using Item = std::pair<std::string, Result<Update>>;
+  if (!impl.store() || impl.run_id.empty() || impl.run_finished) return {};
+  Status finished = impl.store()->finish_run(impl.run_id);
+  if (finished) impl.run_finished = true;
+  return finished;
+}
+
+const std::string& Applier::run_id() const { return impl_->run_id; }
+
+void Applier::apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink) {
+  Impl& impl = *impl_;
+  using Item = Input;
 
   // The source may block (standard input), so it is read on its own thread; a bounded
   // queue keeps a fast producer from buffering a whole stream in memory.
@@ -989,7 +1426,9 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
       UpdateReport* slot = report.get();
       std::size_t index = next_index++;
       all.add();
-      asio::co_spawn(impl.io, impl.run_update(std::move(item->first), std::move(item->second), *slot),
+      asio::co_spawn(impl.io,
+                     impl.run_update(std::move(item->source), std::move(item->update), *slot, impl.next_position++,
+                                     std::move(item->digest)),
                      [&, index, window_slot, owned = std::shared_ptr<UpdateReport>(std::move(report))](
                          std::exception_ptr thrown) mutable {
                        DoneOnExit done_on_exit{all};
@@ -1019,6 +1458,10 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
   if (dispatch_failure) std::rethrow_exception(dispatch_failure);
   if (sink_failure) std::rethrow_exception(sink_failure);
   if (source_failure) std::rethrow_exception(source_failure);
+  // Only a run that ran to its end is finished: one cut short (above), or resumed with an input
+  // it refused as different, is left to `--resume`.
+  if (impl.input_mismatch) return;
+  if (Status finished = finish_run(); !finished) logger()->warn("{}", finished.error().message);
 }
 
 }  // namespace expbridge

@@ -39,6 +39,7 @@ boost::json::value report_to_json(const UpdateReport& report) {
   out["ok"] = report.ok();
   if (report.error) out["error"] = error_json(*report.error);
   out["duration_ms"] = rounded(report.duration_ms);
+  if (report.done_earlier) out["done_earlier"] = true;
   boost::json::array backends;
   for (const auto& b : report.backends) {
     boost::json::object bo;
@@ -60,6 +61,11 @@ boost::json::value report_to_json(const UpdateReport& report) {
     boost::json::array unchanged;
     for (const auto& f : b.unchanged) unchanged.emplace_back(f);
     bo["unchanged"] = std::move(unchanged);
+    if (!b.journal.empty()) {
+      boost::json::array journal;
+      for (const auto& j : b.journal) journal.push_back(boost::json::object{{"operation", j.operation}, {"status", j.status}});
+      bo["journal"] = std::move(journal);
+    }
     if (b.error) bo["error"] = error_json(*b.error);
     bo["duration_ms"] = rounded(b.duration_ms);
     backends.push_back(std::move(bo));
@@ -77,6 +83,13 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
   if (report.error) {
     out += "  refused, nothing sent: " + report.error->describe() + "\n";
     return out;
+  }
+  if (report.done_earlier) {
+    // A resumed run: the run it continues finished this input; its requests, as journalled.
+    out += "  done earlier by the resumed run, nothing sent now\n";
+    for (const auto& b : report.backends)
+      for (const auto& j : b.journal) out += "  " + pad(b.backend, 10) + pad(b.vendor, 14) + j.operation + ": " + j.status + "\n";
+    return secrets::scrub(out);
   }
   out += "  " + pad("backend", 10) + pad("vendor", 14) + pad("result", 10) + pad("status", 8) + pad("attempts", 10) +
          pad("ms", 9) + "request\n";
@@ -98,6 +111,9 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
     bool error_shown = std::any_of(b.requests.begin(), b.requests.end(), [](const RequestReport& r) { return r.error.has_value(); });
     if (b.error && !error_shown)
       out += "      error: " + std::string(to_string(b.error->code)) + ": " + secrets::scrub(b.error->message) + "\n";
+    // What only a resumed run says: a request it did not send again, or sent after reconciling.
+    for (const auto& j : b.journal)
+      if (j.status != "sent now") out += "      journal: " + j.operation + ": " + j.status + "\n";
     // Under the backend's rows: what its read showed was already as asked, so nothing was sent for it.
     if (!b.unchanged.empty()) {
       out += "      already as asked:";

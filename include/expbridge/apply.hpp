@@ -15,6 +15,7 @@
 #include "expbridge/http_client.hpp"
 #include "expbridge/plan.hpp"
 #include "expbridge/read.hpp"
+#include "expbridge/store.hpp"
 
 namespace expbridge {
 
@@ -46,6 +47,33 @@ struct ApplyOptions {
   /// nothing the second time. False (`apply --no-read`): one round trip, every field sent as
   /// asked, with only the reads a state-dependent rule needs (AppConfig exposure may only rise).
   bool read_first = true;
+
+  /// The state store (store.hpp) the run keeps its journal and what it learns in; nullptr (the
+  /// default): no store, nothing recorded, nothing serialised across processes. Not owned: it
+  /// must outlive the Applier, and is used only from the thread that calls `apply`/`apply_all`.
+  /// With a store, the Applier's updates are one run (`begin_run` at the first update,
+  /// `finish_run` at the end of `apply_all`, or by `Applier::finish_run`); each update is
+  /// recorded as an input (position, source, digest), applied under the store's lock of its
+  /// experiment, and every mutating request (not a GET) is journalled: its intent committed
+  /// before its first attempt leaves, its outcome after the final answer. Each read saves the
+  /// backend's read hint, snapshot and vendor ids (a new process reads with the stored hint),
+  /// each applied update the state it applied and a history entry per backend. A store error
+  /// before a request leaves refuses it: nothing is sent that is not journalled.
+  Store* store = nullptr;
+  /// What the run records as having started it; an empty command is "apply", an empty config
+  /// path the bridge's `source()`, an empty digest that of the config path.
+  RunStart run;
+  /// A run the caller began (`Store::begin_run`: so a store that cannot start one refuses the
+  /// invocation before any input is read), or the unfinished one it continues: the Applier
+  /// records under it instead of beginning its own. Empty: the Applier begins one.
+  std::string run_id;
+  /// Continue `run_id`, an unfinished run (`apply --resume`): an input recorded done is not
+  /// applied again (its report says `done earlier`); one whose digest differs from the one
+  /// recorded at its position is refused (`invalid_input`, nothing sent); every other is applied
+  /// again, converging, so the read decides what is left. A journalled request with an intent
+  /// but no outcome is reconciled by that read: not sent when its effect is there. Needs
+  /// `read_first` and a store.
+  bool resume = false;
 };
 
 /// What happened to one planned request.
@@ -66,6 +94,15 @@ enum class BackendOutcome {
 };
 std::string_view to_string(BackendOutcome outcome) noexcept;
 
+/// With a store: what became of one journalled request of a resumed run, or one sent now.
+struct JournalEntry {
+  std::string operation;
+  /// `done earlier` (its outcome recorded by the run being resumed), `sent now`, or
+  /// `reconciled: found applied` / `reconciled: not applied` (an intent without an outcome
+  /// that the read settled: found in effect so not sent, or absent so sent again).
+  std::string status;
+};
+
 /// One backend's part of one update.
 struct BackendReport {
   std::string backend;
@@ -76,6 +113,8 @@ struct BackendReport {
   /// Neutral fields (and `action.<name>`) the backend's read showed already as asked, so not sent.
   std::vector<std::string> unchanged;
   std::vector<std::string> notes;
+  /// With a store: the journal's word on each mutating request (see JournalEntry).
+  std::vector<JournalEntry> journal;
   std::optional<Error> error;  ///< why the backend failed (the failing request's error, or e.g. missing credentials)
   double duration_ms = 0;
 };
@@ -88,6 +127,8 @@ struct UpdateReport {
   std::optional<Error> error;
   std::vector<BackendReport> backends;
   double duration_ms = 0;
+  /// A resumed run found this input done by the run it resumes: nothing was read or sent.
+  bool done_earlier = false;
 
   bool ok() const;          ///< no error and no backend failed
 };
@@ -104,6 +145,9 @@ struct BackendRead {
   /// saved the dependent step; see read.hpp).
   int round_trips = 0;
   double duration_ms = 0;
+  /// What a person should know about this read: with a store, a vendor id the config's binding
+  /// (or the vendor) gives that differs from the one the store had learnt (the binding wins).
+  std::vector<std::string> notes;
 };
 
 /// An experiment as every bound backend holds it (`get`).
@@ -145,6 +189,25 @@ class Applier {
   /// ones under way finish, unreported) and its exception is rethrown from here once the
   /// run is wound down. Nothing else throws: failures are in the reports.
   void apply_all(const UpdateSource& next, const std::function<void(UpdateReport)>& sink);
+
+  /// One input of a run, with the digest of its bytes (the file, or the stream line) that a
+  /// store records: a resumed run compares it. Empty `digest`: the digest of `source`.
+  struct Input {
+    std::string source;
+    Result<Update> update;
+    std::string digest;
+  };
+  using InputSource = std::function<std::optional<Input>()>;
+  /// `apply_all`, for a source that knows its inputs' bytes. With a store, it ends the run
+  /// (`finish_run`) unless it was cut short or, resuming, refused an input as different.
+  void apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink);
+
+  /// With a store: ends the run (`Store::finish_run`) if one began and is not finished yet.
+  /// `apply_all` ends its run itself; a run of `apply` calls ends here. Without a store, or
+  /// with no run under way: nothing to do.
+  Status finish_run();
+  /// The store's id of the run under way (or just finished); empty without one.
+  const std::string& run_id() const;
 
   ~Applier();
   Applier(Applier&&) noexcept;

@@ -9,6 +9,7 @@
 #include "expbridge/apply.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "support/sample_config.hpp"
 
 namespace expbridge {
 namespace {
@@ -23,13 +24,8 @@ class ConvergingApply : public ::testing::Test {
     auto host = emulator::EmulatorHost::start({});
     ASSERT_TRUE(host) << host.error().describe();
     host_ = std::move(*host);
-    auto doc = load_document(kSamples + "/backends.yaml");
-    ASSERT_TRUE(doc) << doc.error().describe();
-    for (auto& backend : doc->root.as_object()["backends"].as_object())
-      backend.value().as_object()["endpoint"] = host_->base_url();
     // The sample pins AppConfig's run 1; converging finds the current run by itself.
-    doc->root.as_object()["experiments"].as_object()["checkout-redesign"].as_object()["aws"].as_object().erase("run");
-    auto bridge = Bridge::from_text(write_json(doc->root), "converge.yaml");
+    auto bridge = test::sample_bridge(host_->base_url(), "converge.yaml");
     ASSERT_TRUE(bridge) << bridge.error().describe();
     bridge_ = std::make_unique<Bridge>(std::move(*bridge));
     ApplyOptions options;  // read_first: the default

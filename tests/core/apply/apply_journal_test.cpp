@@ -1,0 +1,480 @@
+// The Applier with a state store (ApplyOptions::store) against the vendor emulators: the run and
+// its inputs, every mutating request journalled (intent before it leaves, outcome after), what
+// each read and each applied update leaves per backend, history, the stored read hint a new
+// process reads with, and a store that fails before sending (nothing sent).
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "document.hpp"
+#include "emulator/emulator.hpp"
+#include "expbridge/apply.hpp"
+#include "expbridge/store.hpp"
+#include "expbridge/update.hpp"
+#include "json_writer.hpp"
+#include "support/sample_config.hpp"
+
+namespace expbridge {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kSamples = std::string(EXPBRIDGE_SOURCE_DIR) + "/samples";
+
+std::string describe(const UpdateReport& r) { return write_json(report_to_json(r), 2); }
+
+/// A real store whose chosen operations fail: how a store error before sending is tested.
+class FailingStore : public Store {
+ public:
+  explicit FailingStore(std::unique_ptr<Store> inner)
+      : Store(inner->location(), StoreOptions{inner->location()}), inner_(std::move(inner)) {}
+  bool fail_input = false;
+  bool fail_intent = false;
+
+ protected:
+  Error refused(const char* what) const {
+    return make_error(ErrorCode::unavailable, std::string(what) + " refused by the test");
+  }
+  int do_schema_version() const override { return inner_->schema_version(); }
+  Result<Run> do_begin_run(const RunStart& s) override { return inner_->begin_run(s); }
+  Status do_finish_run(const std::string& id) override { return inner_->finish_run(id); }
+  Result<std::optional<Run>> do_last_unfinished_run(const std::string& c) override {
+    return inner_->last_unfinished_run(c);
+  }
+  Status do_record_input(const InputRecord& i) override {
+    if (fail_input) return std::unexpected(refused("record_input"));
+    return inner_->record_input(i);
+  }
+  Status do_mark_input_done(const std::string& id, std::int64_t p) override { return inner_->mark_input_done(id, p); }
+  Result<std::vector<InputRecord>> do_inputs(const std::string& id) override { return inner_->inputs(id); }
+  Result<std::int64_t> do_record_intent(const Intent& i) override {
+    if (fail_intent) return std::unexpected(refused("record_intent"));
+    return inner_->record_intent(i);
+  }
+  Status do_record_outcome(std::int64_t id, IntentOutcome o, int s, std::string_view e) override {
+    return inner_->record_outcome(id, o, s, e);
+  }
+  Result<std::vector<Intent>> do_journal(const std::string& id) override { return inner_->journal(id); }
+  Status do_save_backend(const BackendRecord& r) override { return inner_->save_backend(r); }
+  Result<std::optional<BackendRecord>> do_backend(const std::string& e, const std::string& b) override {
+    return inner_->backend(e, b);
+  }
+  Result<std::vector<BackendRecord>> do_backends(const std::optional<std::string>& e) override {
+    return inner_->backends(e);
+  }
+  Status do_add_history(const HistoryEntry& h) override { return inner_->add_history(h); }
+  Result<std::vector<HistoryEntry>> do_history(const std::string& e) override { return inner_->history(e); }
+  Result<ExperimentLock> do_lock_experiment(const std::string& e) override { return inner_->lock_experiment(e); }
+
+ private:
+  std::unique_ptr<Store> inner_;
+};
+
+class ApplyJournal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("expbridge-journal-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+    auto host = emulator::EmulatorHost::start({});
+    ASSERT_TRUE(host) << host.error().describe();
+    host_ = std::move(*host);
+    // Converging finds AppConfig's current run by itself (and the store learns it).
+    auto bridge = test::sample_bridge(host_->base_url(), "journal.yaml");
+    ASSERT_TRUE(bridge) << bridge.error().describe();
+    bridge_ = std::make_unique<Bridge>(std::move(*bridge));
+    auto store = Store::open(StoreOptions{(dir_ / "state.db").string()});
+    ASSERT_TRUE(store) << store.error().describe();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  std::unique_ptr<Applier> make_applier(Store* store) {
+    ApplyOptions options;
+    options.environment = emulator::test_environment(host_->credentials());
+    options.store = store;
+    auto applier = Applier::create(*bridge_, options);
+    EXPECT_TRUE(applier) << applier.error().describe();
+    return applier ? std::make_unique<Applier>(std::move(*applier)) : nullptr;
+  }
+
+  Update sample(const std::string& name) {
+    auto update = load_update(kSamples + "/updates/" + name);
+    EXPECT_TRUE(update) << update.error().describe();
+    return update.value_or(Update{});
+  }
+
+  /// Requests that change something (not reads, not tokens) the emulators received so far.
+  std::vector<emulator::ServerRequest> changes() const {
+    std::vector<emulator::ServerRequest> out;
+    for (const auto& r : host_->received_requests())
+      if (r.request.method != "GET" && r.request.target.find("/oauth/token") == std::string::npos)
+        out.push_back(r.request);
+    return out;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<emulator::EmulatorHost> host_;
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ApplyJournal, EveryMutatingRequestHasAnIntentAndAnOutcomeAndTheRunEnds) {
+  auto applier = make_applier(store_.get());
+  ASSERT_TRUE(applier);
+  std::vector<UpdateReport> reports;
+  int given = 0;
+  applier->apply_inputs(
+      [&]() -> std::optional<Applier::Input> {
+        if (given++ > 0) return std::nullopt;
+        return Applier::Input{"start.yaml", sample("start.yaml"), store_digest("the bytes of start.yaml")};
+      },
+      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_TRUE(reports[0].ok()) << describe(reports[0]);
+  const std::string run = applier->run_id();
+  ASSERT_FALSE(run.empty());
+
+  auto unfinished = store_->last_unfinished_run(bridge_->source());
+  ASSERT_TRUE(unfinished) << unfinished.error().describe();
+  EXPECT_FALSE(unfinished->has_value()) << "apply_inputs ran to its end: its run is finished";
+
+  auto inputs = store_->inputs(run);
+  ASSERT_TRUE(inputs) << inputs.error().describe();
+  ASSERT_EQ(inputs->size(), 1u);
+  EXPECT_EQ(inputs->at(0).position, 0);
+  EXPECT_EQ(inputs->at(0).source, "start.yaml");
+  EXPECT_EQ(inputs->at(0).digest, store_digest("the bytes of start.yaml"));
+  EXPECT_EQ(inputs->at(0).experiment, "checkout-redesign");
+  EXPECT_TRUE(inputs->at(0).done);
+
+  // One intent per change that reached a vendor, in the order each backend sent them.
+  auto journal = store_->journal(run);
+  ASSERT_TRUE(journal) << journal.error().describe();
+  std::size_t mutating = 0;
+  for (const auto& b : reports[0].backends)
+    for (const auto& r : b.requests) {
+      if (r.request.method == "GET") continue;
+      ++mutating;
+      SCOPED_TRACE(b.backend + " " + r.request.operation);
+      auto found = std::find_if(journal->begin(), journal->end(), [&](const Intent& i) {
+        return i.backend == b.backend && i.operation == r.request.operation;
+      });
+      ASSERT_NE(found, journal->end());
+      EXPECT_EQ(found->outcome, IntentOutcome::succeeded);
+      EXPECT_EQ(found->http_status, r.status);
+      EXPECT_EQ(found->idempotent, r.request.idempotent);
+      EXPECT_EQ(found->input_digest, store_digest("the bytes of start.yaml"));
+      const std::string body = r.request.body ? write_json(*r.request.body) : std::string();
+      EXPECT_EQ(found->request_digest, store_digest(r.request.method + "\n" + r.request.url + "\n" + body));
+    }
+  EXPECT_EQ(journal->size(), mutating);
+  EXPECT_EQ(changes().size(), mutating);
+  auto start = std::find_if(journal->begin(), journal->end(),
+                            [](const Intent& i) { return i.operation == "StartExperimentRun"; });
+  ASSERT_NE(start, journal->end()) << "start.yaml starts an AppConfig run";
+  EXPECT_FALSE(start->idempotent);
+}
+
+TEST_F(ApplyJournal, ReadsAndAppliedUpdatesLeaveTheirRecordsAndHistory) {
+  auto applier = make_applier(store_.get());
+  ASSERT_TRUE(applier);
+  const auto report = applier->apply(sample("start.yaml"));
+  ASSERT_TRUE(report.ok()) << describe(report);
+  ASSERT_TRUE(applier->finish_run());
+
+  auto records = store_->backends(std::string("checkout-redesign"));
+  ASSERT_TRUE(records) << records.error().describe();
+  ASSERT_EQ(records->size(), report.backends.size());
+  for (const auto& record : *records) {
+    SCOPED_TRACE(record.backend);
+    EXPECT_FALSE(record.vendor.empty());
+    EXPECT_FALSE(record.read_at.empty()) << "the converging read saves its snapshot";
+    EXPECT_FALSE(record.vendor_ids.empty());
+    EXPECT_EQ(record.applied_run, applier->run_id());
+    EXPECT_FALSE(record.applied_at.empty());
+    ASSERT_TRUE(record.applied.contains("status")) << write_json(record.applied);
+    EXPECT_EQ(record.applied.at("status"), "running");
+    ASSERT_TRUE(record.applied.contains("exposure")) << write_json(record.applied);
+    EXPECT_EQ(record.applied.at("exposure").to_number<double>(), 25);
+  }
+  auto history = store_->history("checkout-redesign");
+  ASSERT_TRUE(history) << history.error().describe();
+  ASSERT_EQ(history->size(), report.backends.size());
+  for (const auto& entry : *history) {
+    SCOPED_TRACE(entry.backend);
+    EXPECT_EQ(entry.run_id, applier->run_id());
+    EXPECT_EQ(entry.outcome, "ok");
+    EXPECT_FALSE(entry.operation.empty());
+    EXPECT_FALSE(entry.fields.empty());
+  }
+
+  // Applied again: nothing left to send, and history says so.
+  const auto again = applier->apply(sample("start.yaml"));
+  ASSERT_TRUE(again.ok()) << describe(again);
+  history = store_->history("checkout-redesign");
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->size(), 2 * report.backends.size());
+  for (std::size_t i = report.backends.size(); i < history->size(); ++i)
+    EXPECT_EQ(history->at(i).outcome, "unchanged") << history->at(i).backend;
+}
+
+TEST_F(ApplyJournal, ANewProcessReadsWithTheStoredHint) {
+  int cold = 0;
+  std::map<std::string, int> hinted;  // round trips of a read with the hint in memory
+  {
+    auto first = make_applier(store_.get());
+    ASSERT_TRUE(first);
+    const auto read = first->read("checkout-redesign");
+    ASSERT_TRUE(read.ok());
+    for (const auto& b : read.backends) cold += b.round_trips;
+    const auto again = first->read("checkout-redesign");
+    ASSERT_TRUE(again.ok());
+    for (const auto& b : again.backends) hinted[b.backend] = b.round_trips;
+  }
+  // A fresh Applier has no hint in memory: the store's saves the dependent round trips.
+  auto second = make_applier(store_.get());
+  ASSERT_TRUE(second);
+  const auto read = second->read("checkout-redesign");
+  ASSERT_TRUE(read.ok());
+  int stored = 0;
+  for (const auto& b : read.backends) {
+    stored += b.round_trips;
+    EXPECT_EQ(b.round_trips, hinted[b.backend]) << b.backend;
+  }
+  EXPECT_LT(stored, cold) << "no backend's read was shortened by the stored hint";
+}
+
+TEST_F(ApplyJournal, ABindingThatDiffersFromTheLearntIdWinsAndTheReportSaysSo) {
+  BackendRecord learnt;
+  learnt.experiment = "checkout-redesign";
+  learnt.backend = "aws";
+  learnt.vendor = "appconfig";
+  learnt.vendor_ids = {{"definition", "learnt-elsewhere"}, {"run", "7"}};
+  ASSERT_TRUE(store_->save_backend(learnt));
+  auto applier = make_applier(store_.get());
+  ASSERT_TRUE(applier);
+  const auto report = applier->apply(sample("start.yaml"));
+  ASSERT_TRUE(report.ok()) << describe(report);
+  const BackendReport* aws = nullptr;
+  for (const auto& b : report.backends)
+    if (b.backend == "aws") aws = &b;
+  ASSERT_NE(aws, nullptr);
+  std::string notes;
+  for (const auto& n : aws->notes) notes += n + "\n";
+  EXPECT_NE(notes.find("vendor id definition"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("learnt-elsewhere"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("bsxyd7k"), std::string::npos) << notes;
+  EXPECT_EQ(notes.find("vendor id run"), std::string::npos) << "a run moves on by itself: no conflict\n" << notes;
+  auto now = store_->backend("checkout-redesign", "aws");
+  ASSERT_TRUE(now && *now);
+  EXPECT_EQ((*now)->vendor_ids.at("definition"), "bsxyd7k") << "the binding wins";
+  EXPECT_NE(write_json(report_to_json(report)).find("learnt-elsewhere"), std::string::npos) << "in the JSON report";
+}
+
+TEST_F(ApplyJournal, AStoreThatCannotJournalAnIntentSendsNothing) {
+  FailingStore failing(std::move(store_));
+  failing.fail_intent = true;
+  auto applier = make_applier(&failing);
+  ASSERT_TRUE(applier);
+  const auto report = applier->apply(sample("start.yaml"));
+  EXPECT_FALSE(report.ok());
+  for (const auto& b : report.backends) {
+    if (b.result == BackendOutcome::skipped || b.result == BackendOutcome::unchanged) continue;
+    SCOPED_TRACE(b.backend);
+    ASSERT_TRUE(b.error) << describe(report);
+    EXPECT_NE(b.error->message.find("record_intent refused by the test"), std::string::npos) << b.error->message;
+    EXPECT_NE(b.error->message.find(failing.location()), std::string::npos) << b.error->message;
+    for (const auto& r : b.requests) EXPECT_EQ(r.attempts, 0) << r.request.operation;
+  }
+  EXPECT_TRUE(changes().empty()) << changes().size() << " change(s) left without an intent";
+}
+
+TEST_F(ApplyJournal, AStoreThatCannotRecordTheInputRefusesTheUpdateBeforeAnyRequest) {
+  FailingStore failing(std::move(store_));
+  failing.fail_input = true;
+  auto applier = make_applier(&failing);
+  ASSERT_TRUE(applier);
+  const std::size_t before = host_->received_requests().size();
+  const auto report = applier->apply(sample("start.yaml"));
+  ASSERT_TRUE(report.error) << describe(report);
+  EXPECT_NE(report.error->message.find("record_input refused by the test"), std::string::npos) << report.error->message;
+  EXPECT_NE(report.error->message.find("nothing was sent"), std::string::npos) << report.error->message;
+  EXPECT_EQ(host_->received_requests().size(), before);
+}
+
+// ---- resuming an unfinished run ------------------------------------------------------
+
+class ResumeJournal : public ApplyJournal {
+ protected:
+  std::unique_ptr<Applier> make_resuming(const std::string& run) {
+    ApplyOptions options;
+    options.environment = emulator::test_environment(host_->credentials());
+    options.store = store_.get();
+    options.run_id = run;
+    options.resume = true;
+    auto applier = Applier::create(*bridge_, options);
+    EXPECT_TRUE(applier) << applier.error().describe();
+    return applier ? std::make_unique<Applier>(std::move(*applier)) : nullptr;
+  }
+
+  /// Applies `inputs` (source, sample, digest) in one `apply_inputs`; the reports in order.
+  static std::vector<UpdateReport> apply_all(Applier& applier, std::vector<Applier::Input> inputs) {
+    std::vector<UpdateReport> reports;
+    std::size_t next = 0;
+    applier.apply_inputs(
+        [&]() -> std::optional<Applier::Input> {
+          if (next == inputs.size()) return std::nullopt;
+          return std::move(inputs[next++]);
+        },
+        [&](UpdateReport r) { reports.push_back(std::move(r)); });
+    return reports;
+  }
+
+  /// A run that did input 0 (a description change) and then died with AppConfig's
+  /// StartExperimentRun of input 1 (start.yaml) journalled but unanswered. `started`: whether
+  /// that start reached AppConfig before the crash (sent here without a store).
+  std::string crashed_run(bool started) {
+    auto run = store_->begin_run(RunStart{"apply", bridge_->source(), "config"});
+    EXPECT_TRUE(run) << run.error().describe();
+    {
+      ApplyOptions options;
+      options.environment = emulator::test_environment(host_->credentials());
+      options.store = store_.get();
+      options.run_id = run->id;
+      auto first = Applier::create(*bridge_, options);
+      EXPECT_TRUE(first);
+      const auto done = first->apply(description_update());
+      EXPECT_TRUE(done.ok()) << describe(done);
+      // No finish_run: the process died.
+    }
+    if (started) {
+      auto blind = make_applier(nullptr);
+      const auto report = blind->apply(sample("start.yaml"));
+      EXPECT_TRUE(report.ok()) << describe(report);
+    }
+    EXPECT_TRUE(store_->record_input(InputRecord{run->id, 1, "start.yaml", store_digest("start"), "checkout-redesign", false}));
+    Intent intent;
+    intent.run_id = run->id;
+    intent.input_position = 1;
+    intent.input_digest = store_digest("start");
+    intent.experiment = "checkout-redesign";
+    intent.backend = "aws";
+    intent.operation = "StartExperimentRun";
+    intent.request_digest = store_digest("the start");
+    intent.idempotent = false;
+    EXPECT_TRUE(store_->record_intent(intent));
+    return run->id;
+  }
+
+  Update description_update() {
+    auto u = parse_update(R"({"experiment": "checkout-redesign", "hypothesis": "Before the start"})", "first.json");
+    EXPECT_TRUE(u) << u.error().describe();
+    return u.value_or(Update{});
+  }
+
+  std::size_t starts_received() const {
+    std::size_t n = 0;
+    for (const auto& r : host_->received_requests())
+      if (r.vendor == "appconfig" && r.request.method == "POST" && r.request.target.find("experimentruns") != std::string::npos)
+        ++n;
+    return n;
+  }
+
+  static const BackendReport* backend(const UpdateReport& r, const std::string& name) {
+    for (const auto& b : r.backends)
+      if (b.backend == name) return &b;
+    return nullptr;
+  }
+  static std::string journal_status(const BackendReport* b, const std::string& operation) {
+    if (!b) return "(no backend)";
+    for (const auto& j : b->journal)
+      if (j.operation == operation) return j.status;
+    return "(not in the journal)";
+  }
+};
+
+TEST_F(ResumeJournal, AStartThatTookEffectIsReconciledAsAppliedAndNotSentAgain) {
+  const std::string run = crashed_run(/*started=*/true);
+  const std::size_t starts = starts_received();
+  ASSERT_EQ(starts, 1u) << "the crashed run's start reached AppConfig";
+  auto resumed = make_resuming(run);
+  ASSERT_TRUE(resumed);
+  const auto reports = apply_all(*resumed, {{"first.json", description_update(), store_digest("first.json")},
+                                            {"start.yaml", sample("start.yaml"), store_digest("start")}});
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_TRUE(reports[0].done_earlier) << describe(reports[0]);
+  std::size_t earlier = 0;
+  for (const auto& b : reports[0].backends)
+    for (const auto& j : b.journal) {
+      EXPECT_EQ(j.status, "done earlier") << b.backend << " " << j.operation;
+      ++earlier;
+    }
+  EXPECT_GT(earlier, 0u) << describe(reports[0]);
+  ASSERT_TRUE(reports[1].ok()) << describe(reports[1]);
+  EXPECT_EQ(journal_status(backend(reports[1], "aws"), "StartExperimentRun"), "reconciled: found applied")
+      << describe(reports[1]);
+  EXPECT_EQ(starts_received(), starts) << "the start was sent twice";
+  EXPECT_NE(report_to_text(reports[1]).find("StartExperimentRun: reconciled: found applied"), std::string::npos)
+      << report_to_text(reports[1]);
+
+  auto journal = store_->journal(run);
+  ASSERT_TRUE(journal);
+  auto start = std::find_if(journal->begin(), journal->end(), [](const Intent& i) { return i.operation == "StartExperimentRun"; });
+  ASSERT_NE(start, journal->end());
+  EXPECT_EQ(start->outcome, IntentOutcome::reconciled_applied);
+  auto unfinished = store_->last_unfinished_run(bridge_->source());
+  ASSERT_TRUE(unfinished);
+  EXPECT_FALSE(unfinished->has_value()) << "the resumed run ran to its end";
+}
+
+TEST_F(ResumeJournal, AStartThatNeverArrivedIsSentOnceAndSaidSo) {
+  const std::string run = crashed_run(/*started=*/false);
+  ASSERT_EQ(starts_received(), 0u);
+  auto resumed = make_resuming(run);
+  ASSERT_TRUE(resumed);
+  const auto reports = apply_all(*resumed, {{"first.json", description_update(), store_digest("first.json")},
+                                            {"start.yaml", sample("start.yaml"), store_digest("start")}});
+  ASSERT_EQ(reports.size(), 2u);
+  ASSERT_TRUE(reports[1].ok()) << describe(reports[1]);
+  EXPECT_EQ(journal_status(backend(reports[1], "aws"), "StartExperimentRun"), "reconciled: not applied")
+      << describe(reports[1]);
+  EXPECT_EQ(starts_received(), 1u);
+  const auto json = report_to_json(reports[1]);
+  EXPECT_NE(write_json(json).find("reconciled: not applied"), std::string::npos) << write_json(json);
+}
+
+TEST_F(ResumeJournal, ADifferentInputAtARecordedPositionIsRefusedAndNothingIsSent) {
+  const std::string run = crashed_run(/*started=*/false);
+  const std::size_t before = host_->received_requests().size();
+  auto resumed = make_resuming(run);
+  ASSERT_TRUE(resumed);
+  const auto reports = apply_all(*resumed, {{"first.json", description_update(), store_digest("another file")}});
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_TRUE(reports[0].error) << describe(reports[0]);
+  EXPECT_EQ(reports[0].error->code, ErrorCode::invalid_input);
+  EXPECT_NE(reports[0].error->message.find("is not the one the resumed run"), std::string::npos)
+      << reports[0].error->message;
+  EXPECT_EQ(host_->received_requests().size(), before);
+}
+
+TEST_F(ResumeJournal, ResumingWithoutReadsIsRefused) {
+  ApplyOptions options;
+  options.store = store_.get();
+  options.run_id = "some-run";
+  options.resume = true;
+  options.read_first = false;
+  auto applier = Applier::create(*bridge_, options);
+  ASSERT_FALSE(applier);
+  EXPECT_NE(applier.error().message.find("--no-read"), std::string::npos) << applier.error().describe();
+}
+
+}  // namespace
+}  // namespace expbridge
