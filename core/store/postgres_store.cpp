@@ -477,7 +477,7 @@ class PostgresStore final : public Store {
         "history",
         "SELECT at, run_id, experiment, backend, operation, fields, outcome FROM history "
         "WHERE experiment = $1 ORDER BY at, id",
-        {experiment}, [this](const PgResult& r, int i) -> Result<HistoryEntry> {
+        {experiment}, [](const PgResult& r, int i) -> Result<HistoryEntry> {
           HistoryEntry entry{.at = text(r, i, 0), .run_id = text(r, i, 1), .experiment = text(r, i, 2),
                              .backend = text(r, i, 3), .operation = text(r, i, 4), .fields = {},
                              .outcome = text(r, i, 6)};

@@ -294,12 +294,21 @@ Result<std::int64_t> check_schema(sqlite3* db, std::chrono::milliseconds busy_ti
 
 /// Switches the connection to WAL and full syncs: a commit is on disk before it returns.
 Status configure(sqlite3* db, std::chrono::milliseconds busy_timeout) {
-  sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  // Changing the journal mode needs the database to itself, and SQLite answers BUSY at once
+  // (without its busy handler) while another process opens the same new store: retried here,
+  // bounded by the same busy_timeout.
+  const auto give_up = std::chrono::steady_clock::now() + busy_timeout;
+  int rc = SQLITE_BUSY;
   std::string mode;
-  if (rc == SQLITE_ROW) mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-  sqlite3_finalize(stmt);
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
+    sqlite3_stmt* stmt = nullptr;
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, nullptr);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || std::chrono::steady_clock::now() + pause > give_up) break;
+    std::this_thread::sleep_for(pause);
+  }
   if (rc != SQLITE_ROW) return std::unexpected(sqlite_failure(db, rc, "switching to WAL mode", busy_timeout));
   if (mode != "wal")
     return std::unexpected(make_error(ErrorCode::unavailable,
