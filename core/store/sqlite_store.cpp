@@ -214,7 +214,8 @@ class SqliteStore::Statement {
 
  private:
   int bind_one(int i, std::string_view v) {
-    return sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    // A default string_view has no data, which SQLite would bind as NULL: an empty text it is.
+    return sqlite3_bind_text(stmt_, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
   int bind_one(int i, const std::string& v) { return bind_one(i, std::string_view(v)); }
   int bind_one(int i, OrNull v) { return v.text.empty() ? sqlite3_bind_null(stmt_, i) : bind_one(i, v.text); }
