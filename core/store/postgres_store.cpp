@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -207,11 +208,12 @@ Result<Session> connect(const std::string& url, const std::string& location, std
   // The schema's IF NOT EXISTS notices would otherwise be printed on stderr by libpq.
   PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   Session session(std::move(conn), location);
-  // synchronous_commit is on by default; set here so that a server configured with it off
-  // cannot make `record_intent` return before its intent is on disk. lock_timeout bounds every
-  // wait for another process's lock (the schema lock, an experiment lock) by busy_timeout.
+  // synchronous_commit off for the session: a commit waits for no WAL flush unless it must
+  // (Store's Durability); the transactions that must, an intent's and a finished run's, turn
+  // it on for themselves, whatever the server's default. lock_timeout bounds every wait for
+  // another process's lock (the schema lock, an experiment lock) by busy_timeout.
   EXPBRIDGE_RETURN_IF_ERROR(session.exec(operation,
-                                         "SELECT set_config('synchronous_commit', 'on', false), "
+                                         "SELECT set_config('synchronous_commit', 'off', false), "
                                          "set_config('lock_timeout', $1, false), "
                                          "set_config('client_min_messages', 'warning', false)",
                                          {std::to_string(busy_timeout.count()) + "ms"}));
@@ -314,13 +316,16 @@ class PostgresStore final : public Store {
   }
 
   Status do_finish_run(const std::string& run_id) override {
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("finish_run",
-                         "UPDATE runs SET finished_at = coalesce(finished_at, $2) WHERE id = $1",
-                         {run_id, store_detail::now_utc()}));
-    if (Session::changed(r) == 0) return std::unexpected(no_run("finish_run", run_id));
-    return {};
+    // Synced: everything the run wrote without a sync of its own is durable once it is finished.
+    return session_.in_transaction("finish_run", [&]() -> Status {
+      EXPBRIDGE_RETURN_IF_ERROR(session_.exec("finish_run", kSynced));
+      PgResult r;
+      EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec("finish_run",
+                                                  "UPDATE runs SET finished_at = coalesce(finished_at, $2) WHERE id = $1",
+                                                  {run_id, store_detail::now_utc()}));
+      if (Session::changed(r) == 0) return std::unexpected(no_run("finish_run", run_id));
+      return {};
+    });
   }
 
   Result<std::optional<Run>> do_last_unfinished_run(const std::string& config_path) override {
@@ -374,8 +379,17 @@ class PostgresStore final : public Store {
   }
 
   Result<std::int64_t> do_record_intent(const Intent& intent) override {
-    // One statement in autocommit with synchronous_commit on (see `connect`): when the INSERT
-    // returns, the intent's commit record is flushed to the server's WAL.
+    std::int64_t id = 0;
+    auto done = session_.in_transaction("record_intent", [&]() -> Status {
+      EXPBRIDGE_RETURN_IF_ERROR(session_.exec("record_intent", kSynced));
+      EXPBRIDGE_ASSIGN_OR_RETURN(id, insert_intent(intent));
+      return {};
+    });
+    if (!done) return std::unexpected(std::move(done).error());
+    return id;
+  }
+
+  Result<std::int64_t> insert_intent(const Intent& intent) {
     auto recorded = session_.exec("record_intent",
                          "INSERT INTO intents (run_id, input_position, input_digest, experiment, backend, operation, "
                          "sequence, request_digest, idempotent, recorded_at, outcome, http_status, error, completed_at) "
@@ -486,13 +500,56 @@ class PostgresStore final : public Store {
         });
   }
 
+  Result<std::vector<std::int64_t>> do_commit(std::span<const Intent> intents, const StoreWrites& with) override {
+    constexpr std::string_view op = "commit";
+    std::vector<std::int64_t> ids;
+    auto done = session_.in_transaction(op, [&]() -> Status {
+      // Synced only when it carries intents (Store's Durability): the server's WAL is written in
+      // order, so the next synced commit makes this one durable too.
+      if (!intents.empty()) EXPBRIDGE_RETURN_IF_ERROR(session_.exec(op, kSynced));
+      for (const auto& input : with.inputs) EXPBRIDGE_RETURN_IF_ERROR(do_record_input(input));
+      for (const auto& o : with.outcomes)
+        EXPBRIDGE_RETURN_IF_ERROR(do_record_outcome(o.intent_id, o.outcome, o.http_status, o.error));
+      for (const auto& input : with.inputs_done) EXPBRIDGE_RETURN_IF_ERROR(do_mark_input_done(input.run_id, input.position));
+      for (const auto& record : with.backends) EXPBRIDGE_RETURN_IF_ERROR(do_save_backend(record));
+      for (const auto& state : with.applied)
+        EXPBRIDGE_RETURN_IF_ERROR(session_.exec(
+            op,
+            "INSERT INTO backend_records (experiment, backend, vendor, vendor_ids, read_hint, applied, applied_at, "
+            "applied_run, last_read, read_at) VALUES ($1, $2, $3, '{}', '{}', $4, $5, $6, '{}', '') "
+            "ON CONFLICT (experiment, backend) DO UPDATE SET vendor = EXCLUDED.vendor, applied = EXCLUDED.applied, "
+            "applied_at = EXCLUDED.applied_at, applied_run = EXCLUDED.applied_run",
+            {state.experiment, state.backend, state.vendor, store_detail::to_json_text(state.applied),
+             state.applied_at, state.applied_run}));
+      for (const auto& entry : with.history) EXPBRIDGE_RETURN_IF_ERROR(do_add_history(entry));
+      for (const auto& intent : intents) {
+        auto id = insert_intent(intent);
+        if (!id) return std::unexpected(std::move(id).error());
+        ids.push_back(*id);
+      }
+      return {};
+    });
+    if (!done) return std::unexpected(std::move(done).error());
+    return ids;
+  }
+
+  Result<std::optional<ExperimentLock>> do_try_lock_experiment(const std::string& experiment) override {
+    Session session;
+    EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(url_, location_, options().busy_timeout, "try_lock_experiment"));
+    const auto key = experiment_key(experiment);
+    PgResult r;
+    EXPBRIDGE_ASSIGN_OR_RETURN(
+        r, session.exec("try_lock_experiment", "SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)}));
+    if (!boolean(r, 0, 0)) return std::optional<ExperimentLock>();
+    return std::optional<ExperimentLock>(ExperimentLock(std::make_unique<PostgresExperimentLock>(std::move(session), key)));
+  }
+
   Result<ExperimentLock> do_lock_experiment(const std::string& experiment) override {
     // A connection of its own: a session-level advisory lock lives as long as its connection, so
     // the lock outlives no process and no lock object, and the store's connection stays free.
     Session session;
     EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(url_, location_, options().busy_timeout, "lock_experiment"));
-    // The key: the first 8 bytes of the experiment's SHA-256, as a signed bigint.
-    const auto key = static_cast<std::int64_t>(std::stoull(store_digest(experiment).substr(0, 16), nullptr, 16));
+    const auto key = experiment_key(experiment);
     // Waits under lock_timeout (busy_timeout, set by `connect`).
     if (auto locked = session.exec("lock_experiment", "SELECT pg_advisory_lock($1::bigint)", {std::to_string(key)});
         !locked) {
@@ -507,6 +564,14 @@ class PostgresStore final : public Store {
   }
 
  private:
+  /// Makes the transaction it runs in wait for its WAL flush (the session's default is off).
+  static constexpr const char* kSynced = "SET LOCAL synchronous_commit TO on";
+
+  /// The lock's key: the first 8 bytes of the experiment's SHA-256, as a signed bigint.
+  static std::int64_t experiment_key(const std::string& experiment) {
+    return static_cast<std::int64_t>(std::stoull(store_digest(experiment).substr(0, 16), nullptr, 16));
+  }
+
   static constexpr std::string_view kSelectBackends =
       "SELECT experiment, backend, vendor, vendor_ids, read_hint, applied, applied_at, applied_run, last_read, read_at "
       "FROM backend_records";
