@@ -12,6 +12,7 @@
 
 
 #include "secrets.hpp"
+#include "store/libpq_library.hpp"
 #include "store/store_backends.hpp"
 
 namespace expbridge {
@@ -19,12 +20,12 @@ namespace expbridge {
 namespace {
 
 struct ConnectionCloser {
-  void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
+  void operator()(PGconn* conn) const noexcept { libpq().PQfinish(conn); }
 };
 using PgConnection = std::unique_ptr<PGconn, ConnectionCloser>;
 
 struct ResultCloser {
-  void operator()(PGresult* result) const noexcept { PQclear(result); }
+  void operator()(PGresult* result) const noexcept { libpq().PQclear(result); }
 };
 using PgResult = std::unique_ptr<PGresult, ResultCloser>;
 
@@ -70,7 +71,7 @@ ErrorCode code_for_sqlstate(std::string_view state) {
 /// Why a connection failed, from libpq's text: a failed connection has no result to carry a
 /// SQLSTATE, only the server's FATAL message.
 ErrorCode code_for_connect_failure(PGconn* conn, std::string_view message) {
-  if (PQconnectionNeedsPassword(conn)) return ErrorCode::unauthorized;
+  if (libpq().PQconnectionNeedsPassword(conn)) return ErrorCode::unauthorized;
   for (std::string_view auth : {"authentication failed", "no pg_hba.conf entry", "password", "permission denied"})
     if (message.find(auth) != std::string_view::npos) return ErrorCode::unauthorized;
   if (message.find("role \"") != std::string_view::npos && message.find("does not exist") != std::string_view::npos)
@@ -140,15 +141,15 @@ class Session {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
-    PgResult result(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                                 nullptr, 0));
-    const auto status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    PgResult result(libpq().PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(),
+                                         nullptr, nullptr, 0));
+    const auto status = result ? libpq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
-    const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
-    const char* primary = result ? PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-    std::string message = primary != nullptr ? std::string(primary) : std::string(PQerrorMessage(conn_.get()));
+    const char* state = result ? libpq().PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
+    const char* primary = result ? libpq().PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    std::string message = primary != nullptr ? std::string(primary) : std::string(libpq().PQerrorMessage(conn_.get()));
     ErrorCode code = state != nullptr ? code_for_sqlstate(state) : ErrorCode::internal;
-    if (PQstatus(conn_.get()) == CONNECTION_BAD) {
+    if (libpq().PQstatus(conn_.get()) == CONNECTION_BAD) {
       code = ErrorCode::unavailable;
       message = "lost the connection to the PostgreSQL server: " + message;
     }
@@ -157,7 +158,7 @@ class Session {
   }
 
   /// Rows changed by a statement that succeeded.
-  static long changed(const PgResult& result) { return std::strtol(PQcmdTuples(result.get()), nullptr, 10); }
+  static long changed(const PgResult& result) { return std::strtol(libpq().PQcmdTuples(result.get()), nullptr, 10); }
 
   Status in_transaction(std::string_view operation, const std::function<Status()>& body) {
     EXPBRIDGE_RETURN_IF_ERROR(exec(operation, "BEGIN"));
@@ -181,15 +182,18 @@ class Session {
   std::string location_;
 };
 
-std::string text(const PgResult& r, int row, int column) { return PQgetvalue(r.get(), row, column); }
-std::int64_t integer(const PgResult& r, int row, int column) { return std::strtoll(PQgetvalue(r.get(), row, column), nullptr, 10); }
-bool boolean(const PgResult& r, int row, int column) { return PQgetvalue(r.get(), row, column)[0] == 't'; }
+std::string text(const PgResult& r, int row, int column) { return libpq().PQgetvalue(r.get(), row, column); }
+std::int64_t integer(const PgResult& r, int row, int column) { return std::strtoll(libpq().PQgetvalue(r.get(), row, column), nullptr, 10); }
+bool boolean(const PgResult& r, int row, int column) { return libpq().PQgetvalue(r.get(), row, column)[0] == 't'; }
 std::string boolean_text(bool value) { return value ? "true" : "false"; }
 
 /// Opens a connection with the session settings the store relies on. `url` is what the user
 /// gave (with any password); errors name `location`, the URL without it.
 Result<Session> connect(const std::string& url, const std::string& location, std::chrono::milliseconds busy_timeout,
                         std::string_view operation) {
+  // Loaded on the first connection, not linked: see store/libpq_library.hpp.
+  if (auto loaded = load_libpq(); !loaded)
+    return std::unexpected(store_error(location, loaded.error().code, operation, loaded.error().message));
   for (const auto& password : url_passwords(url)) secrets::register_secret(password);
   const auto seconds = std::max<long long>(2, (busy_timeout.count() + 999) / 1000);
   const std::string connect_timeout = std::to_string(seconds);
@@ -197,16 +201,16 @@ Result<Session> connect(const std::string& url, const std::string& location, std
   // last value of a repeated keyword; `dbname` expands to the URL's parameters).
   const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
   const char* values[] = {connect_timeout.c_str(), "expbridge", url.c_str(), nullptr};
-  PgConnection conn(PQconnectdbParams(keys, values, 1));
+  PgConnection conn(libpq().PQconnectdbParams(keys, values, 1));
   if (!conn) return std::unexpected(store_error(location, ErrorCode::internal, std::string(operation), "libpq is out of memory"));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    const std::string message = one_line(PQerrorMessage(conn.get()));
+  if (libpq().PQstatus(conn.get()) != CONNECTION_OK) {
+    const std::string message = one_line(libpq().PQerrorMessage(conn.get()));
     const ErrorCode code = code_for_connect_failure(conn.get(), message);
     return std::unexpected(
         store_error(location, code, std::string(operation), "cannot connect to the PostgreSQL store: " + message));
   }
   // The schema's IF NOT EXISTS notices would otherwise be printed on stderr by libpq.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  libpq().PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   Session session(std::move(conn), location);
   // synchronous_commit off for the session: a commit waits for no WAL flush unless it must
   // (Store's Durability); the transactions that must, an intent's and a finished run's, turn
@@ -583,7 +587,7 @@ class PostgresStore final : public Store {
     PgResult r;
     EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec(operation, sql, params));
     std::vector<T> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
+    for (int i = 0; i < libpq().PQntuples(r.get()); ++i) {
       auto one = convert(r, i);
       if (!one) return std::unexpected(std::move(one).error());
       out.push_back(std::move(*one));
