@@ -334,6 +334,16 @@ struct Applier::Impl {
     return store()->save_backend(*record);
   }
 
+  // The store's copy of a hint goes with a failed read too: every new process reads with it,
+  // so a hinted resource now refused would fail all their reads. Best effort: the read has
+  // failed already, and a store that cannot be written fails the next save_read anyway.
+  void forget_stored_hint(const std::string& experiment, const Backend& backend) {
+    auto record = store()->backend(experiment, backend.info->name);
+    if (!record || !*record || (*record)->read_hint.empty()) return;
+    (*record)->read_hint.clear();
+    (void)store()->save_backend(**record);
+  }
+
   Backend* find_backend(std::string_view name) {
     for (auto& b : backends)
       if (b.info->name == name) return &b;
@@ -1152,6 +1162,7 @@ struct Applier::Impl {
       read_hints.insert_or_assign(hint_key, out.state->hint);
     else
       read_hints.erase(hint_key);
+    if (!out.state && hint && store()) forget_stored_hint(experiment, backend);
     if (out.state && store()) {
       // What it read is what the next plan trusts: a read the store could not keep fails the
       // backend before anything is sent to it.

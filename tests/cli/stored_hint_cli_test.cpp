@@ -29,7 +29,8 @@ const std::map<std::string, std::string> kHintedPaths = {
     {"ld", "/api/v2/flags/default/"},
     {"a0", "/api/v2/experimentation/feature-flags/"},
 };
-constexpr const char* kNewFlagLd = "checkout-redesign-v2";
+// Not prefixed by the old flag's key, so a fault on the old flag's path misses it.
+constexpr const char* kNewFlagLd = "two-step-checkout";
 constexpr const char* kNewFlagAuth0 = "flg_Nw2Yq7Lm";
 
 /// The fixture after the vendors moved on: AppConfig's run 1 is done and run 2 runs (at another
@@ -170,7 +171,7 @@ TEST_F(StoredHint, ANewProcessWithAStaleStoredHintReadsTheTruthConvergesAndKeeps
 
   // The store keeps the new hints, and a third process finds nothing left to send.
   EXPECT_EQ(stored("aws").read_hint, json::parse(R"({"run": 2})"));
-  EXPECT_EQ(stored("ld").read_hint, json::parse(R"({"flag": "checkout-redesign-v2"})"));
+  EXPECT_EQ(stored("ld").read_hint, json::parse(R"({"flag": "two-step-checkout"})"));
   EXPECT_EQ(stored("a0").read_hint, json::parse(R"({"feature_flag_id": "flg_Nw2Yq7Lm"})"));
   EXPECT_EQ(stored("aws").vendor_ids.at("run"), "2");
   const std::size_t before_third = vendors_.host().received_requests().size();
@@ -184,6 +185,39 @@ TEST_F(StoredHint, ANewProcessWithAStaleStoredHintReadsTheTruthConvergesAndKeeps
     SCOPED_TRACE(backend);
     EXPECT_EQ(vendors_.api_requests(backend).size(), 1u) << "a converged update sent a change";
   }
+}
+
+TEST_F(StoredHint, AHintedResourceTheVendorNowRefusesFailsOneProcessesReadNotEveryOnesAfter) {
+  const CliRun first = apply("First week");
+  ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
+  // The vendors move on, and what the stored hints name is now refused (a resource no longer
+  // shared with these credentials): not a 404 the adapter could pass over.
+  vendors_.restart(moved_on_fixture());
+  ASSERT_NO_FATAL_FAILURE(write_config());
+  vendors_.set_faults(R"([
+      {"vendor": "appconfig", "method": "GET", "status": 403,
+       "path_prefix": "/applications/abc1234/experimentdefinitions/bsxyd7k/experimentruns/1"},
+      {"vendor": "launchdarkly", "method": "GET", "status": 403, "path_prefix": "/api/v2/flags/default/checkout-redesign"},
+      {"vendor": "auth0", "method": "GET", "status": 403,
+       "path_prefix": "/api/v2/experimentation/feature-flags/flg_8kTz3Wq"}])");
+
+  // A process reading with the stored hints fails those reads, and sends them nothing...
+  const CliRun refused = apply("Second week");
+  EXPECT_EQ(refused.exit_code, 1) << refused.err << refused.out;
+  for (const char* backend : {"aws", "ld", "a0"}) EXPECT_TRUE(vendors_.api_requests(backend).empty()) << backend;
+
+  // ...but the hints go with the failure: the next process reads without them and applies.
+  const CliRun next = apply("Second week");
+  ASSERT_EQ(next.exit_code, 0) << "the stored hint keeps failing every new process's read: " << next.err << next.out;
+  const json::value report = json::parse(next.out);
+  for (const auto& b : report.at("backends").as_array())  // ev took the change in the failed run
+    EXPECT_EQ(b.at("result"), b.at("backend") == "ev" ? "unchanged" : "ok") << json::serialize(b);
+  const auto changes = vendors_.api_requests("aws");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(emulator::path_of(changes[0]), kHintedPaths.at("aws") + "2/update");
+  EXPECT_EQ(stored("aws").read_hint, json::parse(R"({"run": 2})"));
+  EXPECT_EQ(stored("ld").read_hint, json::parse(R"({"flag": "two-step-checkout"})"));
+  EXPECT_EQ(stored("a0").read_hint, json::parse(R"({"feature_flag_id": "flg_Nw2Yq7Lm"})"));
 }
 
 }  // namespace
