@@ -405,6 +405,16 @@ struct Applier::Impl {
     return {};
   }
 
+  // The store's copy of a hint goes with a failed read too: every new process reads with it,
+  // so a hinted resource now refused would fail all their reads. Best effort: the read has
+  // failed already, and a store that cannot be written fails the next save_read anyway.
+  void forget_stored_hint(const std::string& experiment, const Backend& backend) {
+    auto record = store()->backend(experiment, backend.info->name);
+    if (!record || !*record || (*record)->read_hint.empty()) return;
+    (*record)->read_hint.clear();
+    (void)store()->save_backend(**record);
+  }
+
   Backend* find_backend(std::string_view name) {
     for (auto& b : backends)
       if (b.info->name == name) return &b;
@@ -1241,6 +1251,7 @@ struct Applier::Impl {
       read_hints.insert_or_assign(hint_key, out.state->hint);
     else
       read_hints.erase(hint_key);
+    if (!out.state && hint && store()) forget_stored_hint(experiment, backend);
     if (out.state && store()) {
       // What it read is what the next plan trusts: kept with the next commit (so a store that
       // cannot keep it fails the first intent, and nothing is sent), or at the update's end.
