@@ -409,10 +409,10 @@ struct Applier::Impl {
   // so a hinted resource now refused would fail all their reads. Best effort: the read has
   // failed already, and a store that cannot be written fails the next save_read anyway.
   void forget_stored_hint(const std::string& experiment, const Backend& backend) {
-    auto record = store()->backend(experiment, backend.info->name);
-    if (!record || !*record || (*record)->read_hint.empty()) return;
-    (*record)->read_hint.clear();
-    (void)store()->save_backend(**record);
+    auto record = stored_record(experiment, backend);
+    if (!record || record->read_hint.empty()) return;
+    record->read_hint.clear();
+    queue_backend_record(std::move(*record));
   }
 
   Backend* find_backend(std::string_view name) {
