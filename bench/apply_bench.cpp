@@ -924,7 +924,7 @@ void usage() {
                "                  blind/converging ones; stream: only the streamed runs\n"
                "  --no-read-state the fan-out's AppConfig backend skips its state read (not the converging runs)\n"
                "  --scenario ID   only this streamed run: keepalive, keepalive-nostate, blind, blind-nostate,\n"
-               "                  close, parallel or text (repeatable)\n"
+               "                  close, parallel, parallel-nostate or text (repeatable)\n"
                "  --child-wrapper CMD  run the CLI under CMD (split on spaces), e.g. 'perf record -g -o /tmp/p.data'\n"
                "                  or 'valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out'; RSS is then CMD's\n"
                "  --no-diagnostic skip the --format text run\n"
@@ -1025,11 +1025,12 @@ int main(int argc, char** argv) {
         {"same, `--no-read --no-state`", true, 1, 1, "json", false, "blind-nostate", true, true},
         {"same, servers answer `Connection: close`", false, 1, 1, "json", false, "close"},
         {"same as keep-alive, `--parallel 8`, updates spread over 8 experiments", true, 8, 8, "json", false, "parallel"},
+        {"same, `--parallel 8 --no-state`", true, 8, 8, "json", false, "parallel-nostate", false, true},
         {"keep-alive, `--format text` (no report held until exit)", true, 1, 1, "text", true, "text"},
     };
     for (const auto& id : scenario_ids)
       if (std::none_of(scenarios.begin(), scenarios.end(), [&](const StreamScenario& s) { return s.id == id; }))
-        die("unknown --scenario " + id + " (keepalive, keepalive-nostate, blind, blind-nostate, close, parallel, text)");
+        die("unknown --scenario " + id + " (keepalive, keepalive-nostate, blind, blind-nostate, close, parallel, parallel-nostate, text)");
     std::erase_if(scenarios, [&](const StreamScenario& s) {
       if (!scenario_ids.empty()) return std::find(scenario_ids.begin(), scenario_ids.end(), s.id) == scenario_ids.end();
       return s.diagnostic && !diagnostic;

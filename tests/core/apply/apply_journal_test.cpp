@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "document.hpp"
 #include "emulator/emulator.hpp"
@@ -322,6 +324,66 @@ TEST_F(ApplyJournal, AStoreThatCannotRecordTheInputSendsNoChange) {
   }
   EXPECT_GT(refused, 0u) << describe(report);
   EXPECT_TRUE(changes().empty()) << changes().size() << " change(s) sent for an input the store did not record";
+}
+
+TEST_F(ApplyJournal, WaitingForAnotherProcesssLockLetsOtherExperimentsGoOn) {
+  // A second experiment bound to the same vendor resources: only the locks tell them apart.
+  auto doc = load_document(std::string(EXPBRIDGE_SOURCE_DIR) + "/samples/backends.yaml");
+  ASSERT_TRUE(doc) << doc.error().describe();
+  auto& root = doc->root.as_object();
+  for (auto& backend : root["backends"].as_object()) backend.value().as_object()["endpoint"] = host_->base_url();
+  auto& experiments = root["experiments"].as_object();
+  experiments["checkout-redesign"].as_object()["aws"].as_object().erase("run");
+  experiments["checkout-copy"] = experiments["checkout-redesign"];
+  auto two = Bridge::from_text(write_json(doc->root), "two-experiments.yaml");
+  ASSERT_TRUE(two) << two.error().describe();
+
+  // Another process holds checkout-redesign.
+  auto other = Store::open(StoreOptions{store_->location()});
+  ASSERT_TRUE(other) << other.error().describe();
+  auto held = (*other)->try_lock_experiment("checkout-redesign");
+  ASSERT_TRUE(held && *held) << "the test could not take the lock";
+  std::optional<Store::ExperimentLock> holding(std::move(**held));
+
+  ApplyOptions options;
+  options.environment = emulator::test_environment(host_->credentials());
+  options.store = store_.get();
+  options.parallel_updates = 2;
+  auto applier = Applier::create(*two, options);
+  ASSERT_TRUE(applier) << applier.error().describe();
+  auto update_of = [](const std::string& experiment, const std::string& source) {
+    auto u = parse_update(R"({"experiment": ")" + experiment + R"(", "hypothesis": "While another waits"})", source);
+    EXPECT_TRUE(u) << u.error().describe();
+    return Applier::Input{source, std::move(u), {}};
+  };
+  std::vector<Applier::Input> inputs;
+  inputs.push_back(update_of("checkout-redesign", "waits.json"));
+  inputs.push_back(update_of("checkout-copy", "goes-on.json"));
+  // Reports come out in input order, so the sign that the other experiment went on is on the
+  // wire: a change arriving while checkout-redesign is still locked can only be checkout-copy's.
+  bool changed_while_locked = false;
+  std::thread releaser([&] {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!changed_while_locked && std::chrono::steady_clock::now() < give_up) {
+      for (const auto& r : host_->received_requests())
+        if (r.request.method != "GET" && r.request.target.find("/oauth/token") == std::string::npos)
+          changed_while_locked = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    holding.reset();
+  });
+  std::vector<UpdateReport> reports;
+  std::size_t next = 0;
+  applier->apply_inputs(
+      [&]() -> std::optional<Applier::Input> {
+        if (next == inputs.size()) return std::nullopt;
+        return std::move(inputs[next++]);
+      },
+      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  releaser.join();
+  EXPECT_TRUE(changed_while_locked) << "the update waiting for the lock held up the other experiment";
+  ASSERT_EQ(reports.size(), 2u);
+  for (const auto& r : reports) EXPECT_TRUE(r.ok()) << describe(r);
 }
 
 // ---- resuming an unfinished run ------------------------------------------------------
