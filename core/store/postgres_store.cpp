@@ -213,8 +213,8 @@ Result<Session> connect(const std::string& url, const std::string& location, std
   libpq().PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   Session session(std::move(conn), location);
   // synchronous_commit off for the session: a commit waits for no WAL flush unless it must
-  // (Store's Durability); the transactions that must, an intent's and a finished run's, turn
-  // it on for themselves, whatever the server's default. lock_timeout bounds every wait for
+  // (Store's Durability); the transactions that must, those that record intents, turn it on
+  // for themselves, whatever the server's default. lock_timeout bounds every wait for
   // another process's lock (the schema lock, an experiment lock) by busy_timeout.
   EXPBRIDGE_RETURN_IF_ERROR(session.exec(operation,
                                          "SELECT set_config('synchronous_commit', 'off', false), "
@@ -320,16 +320,13 @@ class PostgresStore final : public Store {
   }
 
   Status do_finish_run(const std::string& run_id) override {
-    // Synced: everything the run wrote without a sync of its own is durable once it is finished.
-    return session_.in_transaction("finish_run", [&]() -> Status {
-      EXPBRIDGE_RETURN_IF_ERROR(session_.exec("finish_run", kSynced));
-      PgResult r;
-      EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec("finish_run",
-                                                  "UPDATE runs SET finished_at = coalesce(finished_at, $2) WHERE id = $1",
-                                                  {run_id, store_detail::now_utc()}));
-      if (Session::changed(r) == 0) return std::unexpected(no_run("finish_run", run_id));
-      return {};
-    });
+    PgResult r;
+    EXPBRIDGE_ASSIGN_OR_RETURN(
+        r, session_.exec("finish_run",
+                         "UPDATE runs SET finished_at = coalesce(finished_at, $2) WHERE id = $1",
+                         {run_id, store_detail::now_utc()}));
+    if (Session::changed(r) == 0) return std::unexpected(no_run("finish_run", run_id));
+    return {};
   }
 
   Result<std::optional<Run>> do_last_unfinished_run(const std::string& config_path) override {

@@ -458,14 +458,11 @@ Result<Run> SqliteStore::do_begin_run(const RunStart& start) {
 
 Status SqliteStore::do_finish_run(const std::string& run_id) {
   std::lock_guard lock(mutex_);
-  // Synced: everything the run wrote without a sync of its own is durable once it is finished.
-  return in_transaction(true, "finishing the run", [&]() -> Status {
-    auto st = bound("UPDATE runs SET finished_at = coalesce(finished_at, ?2) WHERE id = ?1", run_id,
-                    store_detail::now_utc());
-    if (!st) return std::unexpected(st.error());
-    EXPBRIDGE_RETURN_IF_ERROR(st->run());
-    return require_changed(db_, "no run " + run_id);
-  });
+  auto st =
+      bound("UPDATE runs SET finished_at = coalesce(finished_at, ?2) WHERE id = ?1", run_id, store_detail::now_utc());
+  if (!st) return std::unexpected(st.error());
+  EXPBRIDGE_RETURN_IF_ERROR(st->run());
+  return require_changed(db_, "no run " + run_id);
 }
 
 Result<std::optional<Run>> SqliteStore::do_last_unfinished_run(const std::string& config_path) {

@@ -188,14 +188,15 @@ class Store {
 
   // ---- the journal
   //
-  // Durability: an intent, and a finished run, are durable (committed with a full sync:
-  // SQLite's synchronous=FULL, PostgreSQL's synchronous_commit=on) before the call returns.
-  // Every other write is committed without a sync of its own: a kill -9 loses none of it
-  // (the operating system or the server holds it), and it becomes durable with the next
-  // intent or finished run, which syncs the one log they are written to in order. A power cut
-  // can lose only the newest of them, and what it can lose is safe to lose: an outcome lost
-  // leaves its intent pending, which `--resume` settles by reading the vendor; an input not
-  // marked done is applied again, converging to nothing to send.
+  // Durability: an intent is durable (committed with a full sync: SQLite's synchronous=FULL,
+  // PostgreSQL's synchronous_commit=on) before the call returns, for its request may leave only
+  // then. Every other write is committed without a sync of its own: a kill -9 loses none of it
+  // (the operating system or the server holds it), and it becomes durable with the next intent,
+  // which syncs the one log they are written to in order, or when the system writes it back. A
+  // power cut can lose only the newest of them, and what it can lose is safe to lose: an
+  // outcome lost leaves its intent pending, which `--resume` settles by reading the vendor; an
+  // input not marked done is applied again, converging to nothing to send; a run not marked
+  // finished is one `--resume` can still continue.
 
   /// Durable before it returns: only then may the request leave.
   Result<std::int64_t> record_intent(const Intent& intent);
