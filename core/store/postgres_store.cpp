@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <functional>
 #include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -281,20 +284,47 @@ Result<int> prepare_schema(Session& session) {
   return version;
 }
 
+/// Connections that held an experiment lock and let it go, kept for the next lock: a stream
+/// locks one experiment per update, and a new connection (TCP, authentication, settings) costs
+/// more than the update's own writes. Shared with the locks, which may outlive their store.
+class LockSessions {
+ public:
+  static constexpr std::size_t kKept = 8;
+  std::optional<Session> take() {
+    std::lock_guard lock(mutex_);
+    if (idle_.empty()) return std::nullopt;
+    Session session = std::move(idle_.back());
+    idle_.pop_back();
+    return session;
+  }
+  void give_back(Session session) {
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < kKept) idle_.push_back(std::move(session));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Session> idle_;
+};
+
 /// Held for as long as its connection holds the session-level advisory lock; the server drops
 /// the lock when the connection closes, whoever closes it (this destructor, or a killed process).
 class PostgresExperimentLock final : public Store::ExperimentLock::Holder {
  public:
-  PostgresExperimentLock(Session session, std::int64_t key) : session_(std::move(session)), key_(std::move(key)) {}
+  PostgresExperimentLock(Session session, std::int64_t key, std::shared_ptr<LockSessions> pool)
+      : session_(std::move(session)), key_(key), pool_(std::move(pool)) {}
   ~PostgresExperimentLock() override {
     // Unlocked explicitly so that the next waiter proceeds at once rather than when the server
-    // notices the closed socket; closing the connection releases it even if this fails.
-    (void)session_.exec("unlock_experiment", "SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key_)});
+    // notices the closed socket; closing the connection releases it even if this fails. Only a
+    // connection that unlocked goes back to the pool: one in doubt still holds the lock.
+    auto unlocked = session_.exec("unlock_experiment", "SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key_)});
+    if (unlocked && boolean(*unlocked, 0, 0) && pool_) pool_->give_back(std::move(session_));
   }
 
  private:
   Session session_;
   std::int64_t key_;
+  std::shared_ptr<LockSessions> pool_;
 };
 
 class PostgresStore final : public Store {
@@ -535,24 +565,25 @@ class PostgresStore final : public Store {
   }
 
   Result<std::optional<ExperimentLock>> do_try_lock_experiment(const std::string& experiment) override {
-    Session session;
-    EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(url_, location_, options().busy_timeout, "try_lock_experiment"));
     const auto key = experiment_key(experiment);
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session.exec("try_lock_experiment", "SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)}));
-    if (!boolean(r, 0, 0)) return std::optional<ExperimentLock>();
-    return std::optional<ExperimentLock>(ExperimentLock(std::make_unique<PostgresExperimentLock>(std::move(session), key)));
+    Session session;
+    auto r = on_lock_session(session, "try_lock_experiment", "SELECT pg_try_advisory_lock($1::bigint)", key);
+    if (!r) return std::unexpected(std::move(r).error());
+    if (!boolean(*r, 0, 0)) {
+      lock_sessions_->give_back(std::move(session));  // it holds nothing
+      return std::optional<ExperimentLock>();
+    }
+    return std::optional<ExperimentLock>(
+        ExperimentLock(std::make_unique<PostgresExperimentLock>(std::move(session), key, lock_sessions_)));
   }
 
   Result<ExperimentLock> do_lock_experiment(const std::string& experiment) override {
     // A connection of its own: a session-level advisory lock lives as long as its connection, so
     // the lock outlives no process and no lock object, and the store's connection stays free.
-    Session session;
-    EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(url_, location_, options().busy_timeout, "lock_experiment"));
     const auto key = experiment_key(experiment);
+    Session session;
     // Waits under lock_timeout (busy_timeout, set by `connect`).
-    if (auto locked = session.exec("lock_experiment", "SELECT pg_advisory_lock($1::bigint)", {std::to_string(key)});
+    if (auto locked = on_lock_session(session, "lock_experiment", "SELECT pg_advisory_lock($1::bigint)", key);
         !locked) {
       // 55P03: lock_timeout expired; anything else (a lost connection) is said as it came.
       if (locked.error().message.find("SQLSTATE 55P03") == std::string::npos)
@@ -561,12 +592,25 @@ class PostgresStore final : public Store {
                                            "experiment " + experiment + " is locked by another process (waited " +
                                                std::to_string(options().busy_timeout.count()) + " ms)"));
     }
-    return ExperimentLock(std::make_unique<PostgresExperimentLock>(std::move(session), key));
+    return ExperimentLock(std::make_unique<PostgresExperimentLock>(std::move(session), key, lock_sessions_));
   }
 
  private:
   /// Makes the transaction it runs in wait for its WAL flush (the session's default is off).
   static constexpr const char* kSynced = "SET LOCAL synchronous_commit TO on";
+
+  /// Runs the lock statement `sql` for `key` on a connection of its own, left in `session`:
+  /// one a lock gave back, or a new one (also when the one given back has since been lost, as
+  /// a server restart loses every idle connection).
+  Result<PgResult> on_lock_session(Session& session, std::string_view operation, const char* sql, std::int64_t key) {
+    if (auto kept = lock_sessions_->take()) {
+      session = std::move(*kept);
+      auto r = session.exec(operation, sql, {std::to_string(key)});
+      if (r || libpq().PQstatus(session.get()) != CONNECTION_BAD) return r;
+    }
+    EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(url_, location_, options().busy_timeout, operation));
+    return session.exec(operation, sql, {std::to_string(key)});
+  }
 
   /// The lock's key: the first 8 bytes of the experiment's SHA-256, as a signed bigint.
   static std::int64_t experiment_key(const std::string& experiment) {
@@ -620,6 +664,7 @@ class PostgresStore final : public Store {
   }
 
   std::string url_;  // with its password, for the lock connections; never printed
+  std::shared_ptr<LockSessions> lock_sessions_ = std::make_shared<LockSessions>();
   std::string location_;
   Session session_;
   int version_;

@@ -307,6 +307,33 @@ TEST_F(PostgresStoreTest, AnExperimentLockBlocksThatExperimentOnlyUntilReleased)
   EXPECT_LT(after_wait, 250ms);
 }
 
+TEST_F(PostgresStoreTest, ExperimentLocksReuseTheirConnections) {
+  // A stream locks its experiment once per update: a new connection each time would cost more
+  // than the update's writes. The server says which connection holds each lock.
+  auto store = open(options_);
+  ASSERT_TRUE(store);
+  const std::string holder = "SELECT string_agg(pid::text, ',') FROM pg_locks WHERE locktype = 'advisory' AND granted";
+  std::set<std::string> holders;
+  for (int i = 0; i < 10; ++i) {
+    auto locked = i % 2 == 0 ? store->lock_experiment("checkout") : [&]() -> Result<Store::ExperimentLock> {
+      auto tried = store->try_lock_experiment("checkout");
+      if (!tried) return std::unexpected(tried.error());
+      if (!*tried) return std::unexpected(make_error(ErrorCode::internal, "a free lock was not taken"));
+      return std::move(**tried);
+    }();
+    ASSERT_TRUE(locked) << locked.error().describe();
+    auto pid = server().admin_query(database(), holder);
+    ASSERT_TRUE(pid) << pid.error().message;
+    holders.insert(*pid);
+  }
+  EXPECT_EQ(holders.size(), 1u) << "a new connection per lock: " << holders.size() << " different holders";
+
+  // A kept connection the server has since dropped is replaced, not reported.
+  ASSERT_TRUE(server().admin_query(database(), "SELECT pg_terminate_backend(" + *holders.begin() + ")"));
+  auto again = store->lock_experiment("checkout");
+  EXPECT_TRUE(again) << again.error().describe();
+}
+
 TEST_F(PostgresStoreTest, AKilledProcessLeavesNoStaleLock) {
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
