@@ -5,47 +5,38 @@
 // input order, and finishes the run. A refusal is `failed`, not pending.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
-#include <random>
+#include <deque>
+
+#include <boost/json/parse.hpp>
 
 #include "emulator/emulator.hpp"
 #include "emulator/fixtures.hpp"
 #include "expbridge/apply.hpp"
+#include "expbridge/bridge.hpp"
 #include "expbridge/store.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
-#include "support/sample_config.hpp"
-
-#include <boost/json/parse.hpp>
+#include "support/cli_sandbox.hpp"
+#include "support/emulated_vendors.hpp"
 
 namespace expbridge {
 namespace {
 
-namespace fs = std::filesystem;
-
 class ApplySettle : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("expbridge-settle-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-    auto host = emulator::EmulatorHost::start({});
-    ASSERT_TRUE(host) << host.error().describe();
-    host_ = std::move(*host);
-    auto bridge = test::sample_bridge(host_->base_url(), "settle.yaml");
+    // No run is active, so a start sends StartExperimentRun; the binding follows the run it starts.
+    vendors_.restart(test::EmulatedVendors::fixture(test::EmulatedVendors::Run::done));
+    test::ApplyConfigOptions config;
+    config.pin_run = false;
+    sandbox_.write("config.yaml", vendors_.config(config));
+    auto bridge = Bridge::load(sandbox_.path("config.yaml").string());
     ASSERT_TRUE(bridge) << bridge.error().describe();
     bridge_ = std::make_unique<Bridge>(std::move(*bridge));
-    auto store = Store::open(StoreOptions{(dir_ / "state.db").string()});
+    auto store = Store::open(StoreOptions{sandbox_.path("state.db").string()});
     ASSERT_TRUE(store) << store.error().describe();
     store_ = std::move(*store);
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   void fault_the_start(const std::string& how) {
@@ -54,12 +45,12 @@ class ApplySettle : public ::testing::Test {
                            how + "}]"),
         "faults");
     ASSERT_TRUE(faults) << faults.error().describe();
-    ASSERT_TRUE(host_->set_faults(std::move(*faults)));
+    ASSERT_TRUE(vendors_.host().set_faults(std::move(*faults)));
   }
 
   std::unique_ptr<Applier> make_applier(const std::string& resumed_run = {}) {
     ApplyOptions options;
-    options.environment = emulator::test_environment(host_->credentials());
+    options.environment = emulator::test_environment(vendors_.host().credentials());
     options.store = store_.get();
     options.run_id = resumed_run;
     options.resume = !resumed_run.empty();
@@ -70,38 +61,46 @@ class ApplySettle : public ::testing::Test {
 
   /// The start, then a description change of the same experiment.
   std::vector<UpdateReport> apply_both(Applier& applier) {
-    std::vector<Applier::Input> inputs;
-    auto start = parse_update(R"({"experiment": "checkout-redesign", "action": "start", "exposure": 25})", "start.json");
-    auto later = parse_update(R"({"experiment": "checkout-redesign", "description": "after the start"})", "later.json");
-    EXPECT_TRUE(start && later);
-    inputs.push_back({"start.json", std::move(start), store_digest("start")});
-    inputs.push_back({"later.json", std::move(later), store_digest("later")});
+    std::deque<std::pair<std::string, std::string>> texts = {
+        {"start.json", R"({"experiment": "checkout-redesign", "action": "start", "exposure": 25})"},
+        {"later.json", R"({"experiment": "checkout-redesign", "description": "after the start"})"}};
     std::vector<UpdateReport> reports;
-    std::size_t next = 0;
-    applier.apply_inputs(
-        [&]() -> std::optional<Applier::Input> {
-          if (next == inputs.size()) return std::nullopt;
-          return std::move(inputs[next++]);
-        },
-        [&](UpdateReport r) { reports.push_back(std::move(r)); });
+    const Applier::InputSource source = [&texts]() -> std::optional<Applier::Input> {
+      if (texts.empty()) return std::nullopt;
+      auto [name, text] = std::move(texts.front());
+      texts.pop_front();
+      return Applier::Input{name, parse_update(text, name), store_digest(text)};
+    };
+    applier.apply_inputs(source, [&](UpdateReport r) { reports.push_back(std::move(r)); });
     return reports;
   }
 
+  /// A first run of both inputs, AppConfig's start faulted `how`: its applier, and its reports.
+  std::unique_ptr<Applier> first_run(const std::string& how, std::vector<UpdateReport>& reports) {
+    fault_the_start(how);
+    auto applier = make_applier();
+    EXPECT_TRUE(applier);
+    if (applier) reports = apply_both(*applier);
+    EXPECT_EQ(reports.size(), 2u);
+    return reports.size() == 2 ? std::move(applier) : nullptr;
+  }
+
   /// StartExperimentRun requests AppConfig handled (applied or refused), and how many it applied.
-  std::pair<std::size_t, std::size_t> starts() const {
+  std::pair<std::size_t, std::size_t> starts() {
     std::size_t handled = 0, applied = 0;
-    for (const auto& r : host_->received_requests())
-      if (r.vendor == "appconfig" && r.request.method == "POST" && r.handled_status != 0) {
-        ++handled;
-        if (r.handled_status == 201) ++applied;
-      }
+    for (const auto& r : vendors_.host().received_requests()) {
+      if (r.vendor != "appconfig" || r.request.method != "POST" || r.handled_status == 0) continue;
+      ++handled;
+      applied += r.handled_status == 201 ? 1 : 0;
+    }
     return {handled, applied};
   }
-  std::size_t descriptions_sent() const {
-    std::size_t n = 0;
-    for (const auto& r : host_->received_requests())
-      if (r.request.body.find("after the start") != std::string::npos) ++n;
-    return n;
+  /// Requests that carried the later update's description, at any backend.
+  std::size_t descriptions_sent() {
+    const auto all = vendors_.host().received_requests();
+    return static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [](const auto& r) {
+      return r.request.body.find("after the start") != std::string::npos;
+    }));
   }
   std::optional<Intent> start_intent(const std::string& run) const {
     auto journal = store_->journal(run);
@@ -124,18 +123,16 @@ class ApplySettle : public ::testing::Test {
     return "(not in the journal)";
   }
 
-  fs::path dir_;
-  std::unique_ptr<emulator::EmulatorHost> host_;
+  test::EmulatedVendors vendors_;
+  test::CliSandbox sandbox_{"apply-settle"};
   std::unique_ptr<Bridge> bridge_;
   std::unique_ptr<Store> store_;
 };
 
 TEST_F(ApplySettle, AnAnswerThatNeverCameLeavesTheRunOpenAndResumeFindsItApplied) {
-  fault_the_start(R"("apply_then_drop": true)");
-  auto first = make_applier();
+  std::vector<UpdateReport> reports;
+  auto first = first_run(R"("apply_then_drop": true)", reports);
   ASSERT_TRUE(first);
-  const auto reports = apply_both(*first);
-  ASSERT_EQ(reports.size(), 2u);
   EXPECT_FALSE(reports[0].ok());
   EXPECT_TRUE(reports[0].unsettled) << write_json(report_to_json(reports[0]));
   EXPECT_EQ(starts(), std::make_pair(std::size_t{1}, std::size_t{1})) << "AppConfig started the run";
@@ -172,11 +169,9 @@ TEST_F(ApplySettle, AnAnswerThatNeverCameLeavesTheRunOpenAndResumeFindsItApplied
 }
 
 TEST_F(ApplySettle, ARefusalIsFailedNotPendingAndStillLeavesTheRunOpen) {
-  fault_the_start(R"("status": 400)");
-  auto applier = make_applier();
+  std::vector<UpdateReport> reports;
+  auto applier = first_run(R"("status": 400)", reports);
   ASSERT_TRUE(applier);
-  const auto reports = apply_both(*applier);
-  ASSERT_EQ(reports.size(), 2u);
   EXPECT_TRUE(reports[0].unsettled);
   EXPECT_EQ(starts(), std::make_pair(std::size_t{0}, std::size_t{0})) << "the fault answered: AppConfig never saw it";
   auto refused = start_intent(applier->run_id());
