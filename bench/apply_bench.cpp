@@ -685,6 +685,7 @@ struct StreamScenario {
   bool diagnostic = false;  ///< not one of the figures with a target
   std::string id;           ///< for --scenario
   bool no_read = false;     ///< `apply --no-read`: blind, no read before the writes
+  bool no_state = false;    ///< `apply --no-state`: no store, no journal (the journal's cost is the difference)
 };
 
 struct StreamResult {
@@ -722,6 +723,7 @@ StreamResult run_stream(const StreamScenario& scenario, std::size_t updates, con
   for (const char* arg : {cli.c_str(), "apply", "--config", config_path.c_str(), "--format", scenario.format.c_str()})
     argv.emplace_back(arg);
   if (scenario.no_read) argv.push_back("--no-read");
+  if (scenario.no_state) argv.push_back("--no-state");
   if (scenario.parallel != 1) {
     argv.push_back("--parallel");
     argv.push_back(std::to_string(scenario.parallel));
@@ -921,7 +923,8 @@ void usage() {
                "  --only WHAT     latency: the fan-out and blind/converging updates; converge: only the\n"
                "                  blind/converging ones; stream: only the streamed runs\n"
                "  --no-read-state the fan-out's AppConfig backend skips its state read (not the converging runs)\n"
-               "  --scenario ID   only this streamed run: keepalive, blind, close, parallel or text (repeatable)\n"
+               "  --scenario ID   only this streamed run: keepalive, keepalive-nostate, blind, blind-nostate,\n"
+               "                  close, parallel, parallel-nostate or text (repeatable)\n"
                "  --child-wrapper CMD  run the CLI under CMD (split on spaces), e.g. 'perf record -g -o /tmp/p.data'\n"
                "                  or 'valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out'; RSS is then CMD's\n"
                "  --no-diagnostic skip the --format text run\n"
@@ -1017,14 +1020,17 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "stream") {
     std::vector<StreamScenario> scenarios = {
         {"stream through one `expbridge apply --format json -`, keep-alive (reads each backend first, the default)", true, 1, 1, "json", false, "keepalive"},
+        {"same, `--no-state` (no store, no journal)", true, 1, 1, "json", false, "keepalive-nostate", false, true},
         {"same, `--no-read` (one blind round trip per update)", true, 1, 1, "json", false, "blind", true},
+        {"same, `--no-read --no-state`", true, 1, 1, "json", false, "blind-nostate", true, true},
         {"same, servers answer `Connection: close`", false, 1, 1, "json", false, "close"},
         {"same as keep-alive, `--parallel 8`, updates spread over 8 experiments", true, 8, 8, "json", false, "parallel"},
+        {"same, `--parallel 8 --no-state`", true, 8, 8, "json", false, "parallel-nostate", false, true},
         {"keep-alive, `--format text` (no report held until exit)", true, 1, 1, "text", true, "text"},
     };
     for (const auto& id : scenario_ids)
       if (std::none_of(scenarios.begin(), scenarios.end(), [&](const StreamScenario& s) { return s.id == id; }))
-        die("unknown --scenario " + id + " (keepalive, blind, close, parallel, text)");
+        die("unknown --scenario " + id + " (keepalive, keepalive-nostate, blind, blind-nostate, close, parallel, parallel-nostate, text)");
     std::erase_if(scenarios, [&](const StreamScenario& s) {
       if (!scenario_ids.empty()) return std::find(scenario_ids.begin(), scenario_ids.end(), s.id) == scenario_ids.end();
       return s.diagnostic && !diagnostic;

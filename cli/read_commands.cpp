@@ -12,6 +12,7 @@
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "options.hpp"
 #include "state_diff.hpp"
 
 namespace expbridge::cli {
@@ -35,7 +36,7 @@ GetCommand::GetCommand(CLI::App& app) {
   command_ = app.add_subcommand("get", "Read an experiment from every bound backend into the neutral model");
   command_->add_option("-c,--config", config_, "Backends and experiment bindings (YAML)")->required();
   command_->add_option("experiment", experiment_, "The experiment's neutral key")->required();
-  command_->add_option("--backend", backends_, "Only this backend (repeatable)");
+  add_backend_option(*command_, backends_);
   command_->add_option("--format", format_, "text, json, or yaml (one backend: an update document that recreates it)")
       ->check(CLI::IsMember({"text", "json", "yaml"}));
   command_->add_option("--mappings", mappings_dir_, "Folder of <vendor>.yaml tables replacing the embedded ones");
@@ -73,7 +74,7 @@ DiffCommand::DiffCommand(CLI::App& app) {
   command_ = app.add_subcommand("diff", "Where the backends disagree, or differ from update documents (drift)");
   command_->add_option("-c,--config", config_, "Backends and experiment bindings (YAML)")->required();
   command_->add_option("targets", targets_, "Experiment keys, or update documents (desired state)")->required();
-  command_->add_option("--backend", backends_, "Only this backend (repeatable)");
+  add_backend_option(*command_, backends_);
   command_->add_option("--format", format_, "text or json")->check(CLI::IsMember({"text", "json"}));
   command_->add_option("--mappings", mappings_dir_, "Folder of <vendor>.yaml tables replacing the embedded ones");
 }

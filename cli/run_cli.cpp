@@ -23,6 +23,7 @@
 #include "mapping_examples.hpp"
 #include "demo.hpp"
 #include "emulate.hpp"
+#include "options.hpp"
 #include "read_commands.hpp"
 #include "store_commands.hpp"
 
@@ -348,7 +349,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   plan->add_option("-c,--config", plan_args.config, "Backends and experiment bindings (YAML)")->required();
   plan->add_option("update", plan_args.update, "Update document (YAML or JSON; - for stdin)")->required();
   plan->add_option("--format", plan_args.format, "text or json")->check(CLI::IsMember({"text", "json"}));
-  plan->add_option("--backend", plan_args.backends, "Only this backend (repeatable)");
+  expbridge::cli::add_backend_option(*plan, plan_args.backends);
   plan->add_flag("--strict", plan_args.strict, "Refuse when any backend would skip a field");
   plan->add_option("--mappings", plan_args.mappings_dir, "Folder of <vendor>.yaml tables replacing the embedded ones");
 
@@ -375,7 +376,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   apply->add_option("updates", apply_args.updates,
                     "Update documents; - reads JSON updates from stdin, one per line (with --resume: the run's own)");
   apply->add_option("--format", apply_args.format, "text or json")->check(CLI::IsMember({"text", "json"}));
-  apply->add_option("--backend", apply_args.backends, "Only this backend (repeatable)");
+  expbridge::cli::add_backend_option(*apply, apply_args.backends);
   apply->add_flag("--strict", apply_args.strict, "Refuse an update that any backend would partly skip");
   apply->add_flag("--no-read", apply_args.no_read,
                   "Send every field as asked in one round trip, without reading what each backend holds first");

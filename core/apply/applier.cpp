@@ -202,6 +202,74 @@ struct Applier::Impl {
     std::vector<Intent> earlier;
   };
 
+  // ---- writes to the store, gathered so that a fan-out pays for one synced commit
+  /// An intent waiting for the next commit, with its waiter.
+  struct QueuedIntent {
+    Intent intent;
+    std::int64_t id = 0;
+    std::optional<Error> error;
+    std::shared_ptr<asio::steady_timer> committed;
+  };
+  std::vector<std::shared_ptr<QueuedIntent>> queued_intents;
+  bool intent_commit_posted = false;
+  /// What waits to be written: it goes with the next intents' commit, or at the end of an
+  /// update, whichever comes first. Its backend records are what `stored_record` finds first.
+  StoreWrites queued_writes;
+
+  /// Waits for `intent` to be durable: every intent queued in the same turn of the loop (the
+  /// first requests of a whole fan-out, of every update in flight) shares one synced commit,
+  /// which also carries the writes waiting.
+  asio::awaitable<Result<std::int64_t>> journal_intent(Intent intent) {
+    auto queued = std::make_shared<QueuedIntent>();
+    queued->intent = std::move(intent);
+    queued->committed = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+    queued_intents.push_back(queued);
+    if (!intent_commit_posted) {
+      intent_commit_posted = true;
+      // Posted, not run now: the other backends' tasks already ready to run queue theirs first.
+      asio::post(io, [this] { commit_intents(); });
+    }
+    // commit_intents cancels the timer once the commit is done; the "aborted" is the signal.
+    co_await queued->committed->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (queued->error) co_return std::unexpected(std::move(*queued->error));
+    co_return queued->id;
+  }
+
+  void commit_intents() {
+    intent_commit_posted = false;
+    auto batch = std::exchange(queued_intents, {});
+    std::vector<Intent> intents;
+    intents.reserve(batch.size());
+    for (const auto& q : batch) intents.push_back(q->intent);
+    auto ids = store()->record_intents(intents, take_queued_writes());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (ids) batch[i]->id = (*ids)[i];
+      else batch[i]->error = ids.error();
+      batch[i]->committed->cancel();
+    }
+  }
+
+  StoreWrites take_queued_writes() { return std::exchange(queued_writes, {}); }
+
+  /// Writes what waits. A failure is logged: what it loses leaves intents pending and inputs
+  /// undone, which a resumed run settles by reading the vendors.
+  Status write_queued() {
+    if (queued_writes.empty()) return {};
+    Status written = store()->write(take_queued_writes());
+    if (!written) logger()->warn("{}", written.error().message);
+    return written;
+  }
+
+  /// `record`, replacing the one queued for its experiment and backend.
+  void queue_backend_record(BackendRecord record) {
+    auto& queued = queued_writes.backends;
+    auto same = std::find_if(queued.begin(), queued.end(), [&](const BackendRecord& r) {
+      return r.experiment == record.experiment && r.backend == record.backend;
+    });
+    if (same != queued.end()) *same = std::move(record);
+    else queued.push_back(std::move(record));
+  }
+
   // ---- resuming (`options.resume`): what the run being continued recorded, loaded once
   bool resume_loaded = false;
   /// A resumed input differed from the recorded one: the run stays unfinished, to be resumed
@@ -318,6 +386,8 @@ struct Applier::Impl {
 
   // What the store knows of `experiment` at `backend`, or a fresh record.
   Result<BackendRecord> stored_record(const std::string& experiment, const Backend& backend) {
+    for (const BackendRecord& queued : queued_writes.backends)
+      if (queued.experiment == experiment && queued.backend == backend.info->name) return queued;
     auto known = store()->backend(experiment, backend.info->name);
     if (!known) return std::unexpected(std::move(known).error());
     if (*known) return std::move(**known);
@@ -348,7 +418,18 @@ struct Applier::Impl {
                         "); the binding wins and the store now keeps " + quote_value(id));
       record->vendor_ids[name] = id;
     }
-    return store()->save_backend(*record);
+    queue_backend_record(std::move(*record));
+    return {};
+  }
+
+  // The store's copy of a hint goes with a failed read too: every new process reads with it,
+  // so a hinted resource now refused would fail all their reads. Best effort: the read has
+  // failed already, and a store that cannot be written fails the next save_read anyway.
+  void forget_stored_hint(const std::string& experiment, const Backend& backend) {
+    auto record = stored_record(experiment, backend);
+    if (!record || record->read_hint.empty()) return;
+    record->read_hint.clear();
+    queue_backend_record(std::move(*record));
   }
 
   Backend* find_backend(std::string_view name) {
@@ -621,7 +702,7 @@ struct Applier::Impl {
         intent.sequence = sequence;
         intent.request_digest = request_digest(planned, planned.body ? write_json(*planned.body) : std::string());
         intent.idempotent = planned.idempotent;
-        auto recorded = store()->record_intent(intent);
+        auto recorded = co_await journal_intent(std::move(intent));
         if (!recorded) {
           Error e = std::move(recorded).error();
           e.message += "; not sent: no request leaves unless its intent is journalled";
@@ -646,17 +727,11 @@ struct Applier::Impl {
       // `failed` is for what the vendor refused, or what cannot have reached it.
       const bool unknown = !ok && request.error && request.error->request_sent && request.error->http_status == 0;
       if (intent_id && !unknown) {
+        // Written with the next commit (this backend's next intent, or the update's end): were
+        // it lost, the intent would stay pending, and a resumed run reads before it decides.
         const IntentOutcome outcome = ok ? IntentOutcome::succeeded : IntentOutcome::failed;
-        auto completed = store()->record_outcome(*intent_id, outcome, request.status,
-                                                 ok || !request.error ? std::string() : request.error->message);
-        if (!completed) {
-          // The vendor answered, the journal could not take it: the input stays undone, so a
-          // resumed run reads this backend and decides again.
-          journal->complete = false;
-          report.notes.push_back("the journal could not record the outcome of " + request.request.operation + ": " +
-                                 completed.error().message);
-          logger()->warn("backend {}: {}", backend.info->name, report.notes.back());
-        }
+        queued_writes.outcomes.push_back(OutcomeRecord{*intent_id, outcome, request.status,
+                                                       ok || !request.error ? std::string() : request.error->message});
       }
       if (intent_id && request.sent) report.journal.push_back(JournalEntry{request.request.operation, "sent now"});
       if (!ok) {
@@ -693,8 +768,8 @@ struct Applier::Impl {
     report.source = std::move(source);
     std::optional<InputJournal> journal;
     if (store()) {
-      // Recorded before anything else, invalid inputs included: a resumed run compares every
-      // position with what it meets there.
+      // Recorded before any change is sent, invalid inputs included: a resumed run compares
+      // every position with what it meets there.
       InputRecord input;
       input.position = position;
       input.source = report.source;
@@ -722,8 +797,10 @@ struct Applier::Impl {
         co_return;
       }
       if (recorded && !resumed) {
+        // Committed with the input's first intents (no request leaves before it is), or at the
+        // update's end: a crash before either sent nothing of it, and a resumed run takes it new.
         input.run_id = run_id;
-        recorded = store()->record_input(input);
+        queued_writes.inputs.push_back(input);
       }
       if (!recorded) {
         Error e = std::move(recorded).error();
@@ -739,7 +816,10 @@ struct Applier::Impl {
     if (!update) {
       report.error = std::move(update).error();
       // A refused input is settled: resuming would refuse it again.
-      if (journal) (void)store()->mark_input_done(journal->run_id, journal->position);
+      if (journal) {
+        queued_writes.inputs_done.push_back(InputDone{journal->run_id, journal->position});
+        (void)write_queued();  // logged there; resuming would refuse it again anyway
+      }
       co_return;
     }
     report.experiment = update->experiment;
@@ -754,10 +834,10 @@ struct Applier::Impl {
       co_return;
     }
     // Another process applying this experiment through the same store goes first or after,
-    // never interleaved. The wait blocks this loop (up to the store's busy_timeout).
+    // never interleaved. Waited for on a timer, so that other experiments' updates go on.
     std::optional<Store::ExperimentLock> store_lock;
     if (journal) {
-      auto locked = store()->lock_experiment(update->experiment);
+      auto locked = co_await lock_experiment_in_store(update->experiment);
       if (!locked) {
         Error e = std::move(locked).error();
         e.message += "; nothing was sent";
@@ -775,13 +855,34 @@ struct Applier::Impl {
     // An update refused before sending (its plan, a vendor rule) is settled: resuming would
     // refuse it again. One a backend failed is not: resuming applies it again.
     const bool settled = report.ok() || report.error.has_value();
-    bool done = false;
-    if (journal->complete && settled) {
-      Status marked = store()->mark_input_done(journal->run_id, journal->position);
-      if (!marked) logger()->warn("{}", marked.error().message);
-      done = marked.has_value();
+    const bool marked = journal->complete && settled;
+    if (marked) queued_writes.inputs_done.push_back(InputDone{journal->run_id, journal->position});
+    // Before the experiment's lock is let go: the next process to apply it reads what this one
+    // learnt. Logged there on failure; the input then stays undone, to be settled by a resume.
+    const bool written = write_queued().has_value();
+    if (!(marked && written)) leave_unsettled(report, update->experiment);
+  }
+
+  /// The store's lock of `experiment`, polled with a backoff up to the store's busy_timeout:
+  /// a wait for another process never blocks this loop.
+  asio::awaitable<Result<Store::ExperimentLock>> lock_experiment_in_store(const std::string& experiment) {
+    const auto timeout = store()->busy_timeout();
+    const auto give_up = Clock::now() + timeout;
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+      auto locked = store()->try_lock_experiment(experiment);
+      if (!locked) co_return std::unexpected(std::move(locked).error());
+      if (*locked) co_return std::move(**locked);
+      const auto now = Clock::now();
+      if (now >= give_up)
+        co_return std::unexpected(make_error(ErrorCode::unavailable,
+                                             "state store " + store()->location() + ": lock_experiment: experiment " +
+                                                 experiment + " is locked by another process (waited " +
+                                                 std::to_string(timeout.count()) + " ms)"));
+      asio::steady_timer timer(io, std::min<Clock::duration>(pause, give_up - now));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
     }
-    if (!done) leave_unsettled(report, update->experiment);
   }
 
   // Per backend, what the update did: the state it applied, and a history entry.
@@ -810,18 +911,15 @@ struct Applier::Impl {
       const bool failed = b.result == BackendOutcome::failed || b.error;
       entry.outcome = failed ? "failed: " + (b.error ? b.error->message : std::string("a request failed"))
                              : std::string(to_string(b.result));
-      if (Status added = store()->add_history(entry); !added) logger()->warn("{}", added.error().message);
+      queued_writes.history.push_back(std::move(entry));
       if (failed || b.result == BackendOutcome::skipped) continue;
-      auto record = stored_record(update.experiment, *backend);
-      if (!record) {
-        logger()->warn("{}", record.error().message);
-        continue;
-      }
       const auto before = held_before.find(b.backend);
-      record->applied = state_json(applied_state(before == held_before.end() ? nullptr : &before->second, update));
-      record->applied_at = now;
-      record->applied_run = run_id;
-      if (Status saved = store()->save_backend(*record); !saved) logger()->warn("{}", saved.error().message);
+      AppliedState state{update.experiment, b.backend, backend->info->vendor,
+                         state_json(applied_state(before == held_before.end() ? nullptr : &before->second, update)),
+                         now, run_id};
+      // Only what it applied: the record's read columns stay as a read left them (the queued
+      // read of this update, written first, or the store's) without reading them back.
+      queued_writes.applied.push_back(std::move(state));
     }
   }
 
@@ -1185,9 +1283,10 @@ struct Applier::Impl {
       read_hints.insert_or_assign(hint_key, out.state->hint);
     else
       read_hints.erase(hint_key);
+    if (!out.state && hint && store()) forget_stored_hint(experiment, backend);
     if (out.state && store()) {
-      // What it read is what the next plan trusts: a read the store could not keep fails the
-      // backend before anything is sent to it.
+      // What it read is what the next plan trusts: kept with the next commit (so a store that
+      // cannot keep it fails the first intent, and nothing is sent), or at the update's end.
       if (Status saved = save_read(experiment, backend, *out.state, out.notes); !saved) {
         out.state.reset();
         out.error = std::move(saved).error();
@@ -1320,6 +1419,7 @@ UpdateReport Applier::apply(const Update& update) {
                    if (thrown) report.error = exception_error("while applying the update", thrown);
                  });
   impl_->run_until(done);
+  if (impl_->store()) (void)impl_->write_queued();  // logged there
   return report;
 }
 
@@ -1332,6 +1432,8 @@ ReadReport Applier::read(const std::string& experiment) {
     if (thrown) report.error = exception_error("while reading", thrown);
   });
   impl_->run_until(done);
+  // What it read is the next read's hint, in this process or another.
+  if (impl_->store()) (void)impl_->write_queued();  // logged there
   return report;
 }
 
@@ -1348,6 +1450,7 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
 Status Applier::finish_run() {
   Impl& impl = *impl_;
   if (!impl.store() || impl.run_id.empty() || impl.run_finished) return {};
+  EXPBRIDGE_RETURN_IF_ERROR(impl.write_queued());
   // An unsettled input keeps the run open: `--resume` continues it.
   if (impl.unsettled_inputs > 0) return {};
   Status finished = impl.store()->finish_run(impl.run_id);
@@ -1492,6 +1595,7 @@ void Applier::apply_inputs(const InputSource& next, const std::function<void(Upd
   // run it now, while that timer exists.
   impl.io.restart();
   impl.io.poll();
+  if (impl.store()) (void)impl.write_queued();  // logged there
   if (dispatch_failure) std::rethrow_exception(dispatch_failure);
   if (sink_failure) std::rethrow_exception(sink_failure);
   if (source_failure) std::rethrow_exception(source_failure);

@@ -142,7 +142,8 @@ boost::json::value read_report_to_json(const ReadReport& report) {
   if (report.error) out["error"] = error_json(*report.error);
   boost::json::array backends;
   for (const auto& b : report.backends) {
-    boost::json::object bo{{"backend", b.backend}, {"vendor", b.vendor}};
+    // Round trips, failed reads too: what a hint saved, or where a failing read gave up.
+    boost::json::object bo{{"backend", b.backend}, {"vendor", b.vendor}, {"round_trips", b.round_trips}};
     if (b.state) {
       const Experiment& e = b.state->experiment;
       // A read always yields a status; "draft" stands for a vendor answer that has none.

@@ -221,10 +221,21 @@ std::string uri_encode(std::string_view data, bool encode_slash) {
   return out;
 }
 
+namespace {
+
+/// SHA-256 fetched from OpenSSL's provider once: EVP_sha256() makes every EVP_Digest fetch it
+/// again, which costs more than hashing a request body.
+const EVP_MD* fetched_sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
+}  // namespace
+
 std::string sha256_hex(std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, fetched_sha256(), nullptr) != 1) {
     return {};
   }
   return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), length));
@@ -234,7 +245,7 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int length = 0;
   // HMAC() is the one-shot API OpenSSL 3 keeps undeprecated.
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+  if (HMAC(fetched_sha256(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(),
            &length) == nullptr) {
     return {};

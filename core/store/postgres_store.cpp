@@ -6,11 +6,13 @@
 #include <cstdlib>
 #include <functional>
 #include <initializer_list>
+#include <span>
 #include <utility>
 #include <vector>
 
 
 #include "secrets.hpp"
+#include "store/libpq_library.hpp"
 #include "store/store_backends.hpp"
 
 namespace expbridge {
@@ -18,12 +20,12 @@ namespace expbridge {
 namespace {
 
 struct ConnectionCloser {
-  void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
+  void operator()(PGconn* conn) const noexcept { libpq().PQfinish(conn); }
 };
 using PgConnection = std::unique_ptr<PGconn, ConnectionCloser>;
 
 struct ResultCloser {
-  void operator()(PGresult* result) const noexcept { PQclear(result); }
+  void operator()(PGresult* result) const noexcept { libpq().PQclear(result); }
 };
 using PgResult = std::unique_ptr<PGresult, ResultCloser>;
 
@@ -69,7 +71,7 @@ ErrorCode code_for_sqlstate(std::string_view state) {
 /// Why a connection failed, from libpq's text: a failed connection has no result to carry a
 /// SQLSTATE, only the server's FATAL message.
 ErrorCode code_for_connect_failure(PGconn* conn, std::string_view message) {
-  if (PQconnectionNeedsPassword(conn)) return ErrorCode::unauthorized;
+  if (libpq().PQconnectionNeedsPassword(conn)) return ErrorCode::unauthorized;
   for (std::string_view auth : {"authentication failed", "no pg_hba.conf entry", "password", "permission denied"})
     if (message.find(auth) != std::string_view::npos) return ErrorCode::unauthorized;
   if (message.find("role \"") != std::string_view::npos && message.find("does not exist") != std::string_view::npos)
@@ -139,15 +141,15 @@ class Session {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
-    PgResult result(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                                 nullptr, 0));
-    const auto status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    PgResult result(libpq().PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(),
+                                         nullptr, nullptr, 0));
+    const auto status = result ? libpq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
-    const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
-    const char* primary = result ? PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-    std::string message = primary != nullptr ? std::string(primary) : std::string(PQerrorMessage(conn_.get()));
+    const char* state = result ? libpq().PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
+    const char* primary = result ? libpq().PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    std::string message = primary != nullptr ? std::string(primary) : std::string(libpq().PQerrorMessage(conn_.get()));
     ErrorCode code = state != nullptr ? code_for_sqlstate(state) : ErrorCode::internal;
-    if (PQstatus(conn_.get()) == CONNECTION_BAD) {
+    if (libpq().PQstatus(conn_.get()) == CONNECTION_BAD) {
       code = ErrorCode::unavailable;
       message = "lost the connection to the PostgreSQL server: " + message;
     }
@@ -156,7 +158,7 @@ class Session {
   }
 
   /// Rows changed by a statement that succeeded.
-  static long changed(const PgResult& result) { return std::strtol(PQcmdTuples(result.get()), nullptr, 10); }
+  static long changed(const PgResult& result) { return std::strtol(libpq().PQcmdTuples(result.get()), nullptr, 10); }
 
   Status in_transaction(std::string_view operation, const std::function<Status()>& body) {
     EXPBRIDGE_RETURN_IF_ERROR(exec(operation, "BEGIN"));
@@ -180,15 +182,18 @@ class Session {
   std::string location_;
 };
 
-std::string text(const PgResult& r, int row, int column) { return PQgetvalue(r.get(), row, column); }
-std::int64_t integer(const PgResult& r, int row, int column) { return std::strtoll(PQgetvalue(r.get(), row, column), nullptr, 10); }
-bool boolean(const PgResult& r, int row, int column) { return PQgetvalue(r.get(), row, column)[0] == 't'; }
+std::string text(const PgResult& r, int row, int column) { return libpq().PQgetvalue(r.get(), row, column); }
+std::int64_t integer(const PgResult& r, int row, int column) { return std::strtoll(libpq().PQgetvalue(r.get(), row, column), nullptr, 10); }
+bool boolean(const PgResult& r, int row, int column) { return libpq().PQgetvalue(r.get(), row, column)[0] == 't'; }
 std::string boolean_text(bool value) { return value ? "true" : "false"; }
 
 /// Opens a connection with the session settings the store relies on. `url` is what the user
 /// gave (with any password); errors name `location`, the URL without it.
 Result<Session> connect(const std::string& url, const std::string& location, std::chrono::milliseconds busy_timeout,
                         std::string_view operation) {
+  // Loaded on the first connection, not linked: see store/libpq_library.hpp.
+  if (auto loaded = load_libpq(); !loaded)
+    return std::unexpected(store_error(location, loaded.error().code, operation, loaded.error().message));
   for (const auto& password : url_passwords(url)) secrets::register_secret(password);
   const auto seconds = std::max<long long>(2, (busy_timeout.count() + 999) / 1000);
   const std::string connect_timeout = std::to_string(seconds);
@@ -196,22 +201,23 @@ Result<Session> connect(const std::string& url, const std::string& location, std
   // last value of a repeated keyword; `dbname` expands to the URL's parameters).
   const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
   const char* values[] = {connect_timeout.c_str(), "expbridge", url.c_str(), nullptr};
-  PgConnection conn(PQconnectdbParams(keys, values, 1));
+  PgConnection conn(libpq().PQconnectdbParams(keys, values, 1));
   if (!conn) return std::unexpected(store_error(location, ErrorCode::internal, std::string(operation), "libpq is out of memory"));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    const std::string message = one_line(PQerrorMessage(conn.get()));
+  if (libpq().PQstatus(conn.get()) != CONNECTION_OK) {
+    const std::string message = one_line(libpq().PQerrorMessage(conn.get()));
     const ErrorCode code = code_for_connect_failure(conn.get(), message);
     return std::unexpected(
         store_error(location, code, std::string(operation), "cannot connect to the PostgreSQL store: " + message));
   }
   // The schema's IF NOT EXISTS notices would otherwise be printed on stderr by libpq.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  libpq().PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   Session session(std::move(conn), location);
-  // synchronous_commit is on by default; set here so that a server configured with it off
-  // cannot make `record_intent` return before its intent is on disk. lock_timeout bounds every
-  // wait for another process's lock (the schema lock, an experiment lock) by busy_timeout.
+  // synchronous_commit off for the session: a commit waits for no WAL flush unless it must
+  // (Store's Durability); the transactions that must, an intent's and a finished run's, turn
+  // it on for themselves, whatever the server's default. lock_timeout bounds every wait for
+  // another process's lock (the schema lock, an experiment lock) by busy_timeout.
   EXPBRIDGE_RETURN_IF_ERROR(session.exec(operation,
-                                         "SELECT set_config('synchronous_commit', 'on', false), "
+                                         "SELECT set_config('synchronous_commit', 'off', false), "
                                          "set_config('lock_timeout', $1, false), "
                                          "set_config('client_min_messages', 'warning', false)",
                                          {std::to_string(busy_timeout.count()) + "ms"}));
@@ -314,13 +320,16 @@ class PostgresStore final : public Store {
   }
 
   Status do_finish_run(const std::string& run_id) override {
-    PgResult r;
-    EXPBRIDGE_ASSIGN_OR_RETURN(
-        r, session_.exec("finish_run",
-                         "UPDATE runs SET finished_at = coalesce(finished_at, $2) WHERE id = $1",
-                         {run_id, store_detail::now_utc()}));
-    if (Session::changed(r) == 0) return std::unexpected(no_run("finish_run", run_id));
-    return {};
+    // Synced: everything the run wrote without a sync of its own is durable once it is finished.
+    return session_.in_transaction("finish_run", [&]() -> Status {
+      EXPBRIDGE_RETURN_IF_ERROR(session_.exec("finish_run", kSynced));
+      PgResult r;
+      EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec("finish_run",
+                                                  "UPDATE runs SET finished_at = coalesce(finished_at, $2) WHERE id = $1",
+                                                  {run_id, store_detail::now_utc()}));
+      if (Session::changed(r) == 0) return std::unexpected(no_run("finish_run", run_id));
+      return {};
+    });
   }
 
   Result<std::optional<Run>> do_last_unfinished_run(const std::string& config_path) override {
@@ -374,8 +383,17 @@ class PostgresStore final : public Store {
   }
 
   Result<std::int64_t> do_record_intent(const Intent& intent) override {
-    // One statement in autocommit with synchronous_commit on (see `connect`): when the INSERT
-    // returns, the intent's commit record is flushed to the server's WAL.
+    std::int64_t id = 0;
+    auto done = session_.in_transaction("record_intent", [&]() -> Status {
+      EXPBRIDGE_RETURN_IF_ERROR(session_.exec("record_intent", kSynced));
+      EXPBRIDGE_ASSIGN_OR_RETURN(id, insert_intent(intent));
+      return {};
+    });
+    if (!done) return std::unexpected(std::move(done).error());
+    return id;
+  }
+
+  Result<std::int64_t> insert_intent(const Intent& intent) {
     auto recorded = session_.exec("record_intent",
                          "INSERT INTO intents (run_id, input_position, input_digest, experiment, backend, operation, "
                          "sequence, request_digest, idempotent, recorded_at, outcome, http_status, error, completed_at) "
@@ -486,13 +504,56 @@ class PostgresStore final : public Store {
         });
   }
 
+  Result<std::vector<std::int64_t>> do_commit(std::span<const Intent> intents, const StoreWrites& with) override {
+    constexpr std::string_view op = "commit";
+    std::vector<std::int64_t> ids;
+    auto done = session_.in_transaction(op, [&]() -> Status {
+      // Synced only when it carries intents (Store's Durability): the server's WAL is written in
+      // order, so the next synced commit makes this one durable too.
+      if (!intents.empty()) EXPBRIDGE_RETURN_IF_ERROR(session_.exec(op, kSynced));
+      for (const auto& input : with.inputs) EXPBRIDGE_RETURN_IF_ERROR(do_record_input(input));
+      for (const auto& o : with.outcomes)
+        EXPBRIDGE_RETURN_IF_ERROR(do_record_outcome(o.intent_id, o.outcome, o.http_status, o.error));
+      for (const auto& input : with.inputs_done) EXPBRIDGE_RETURN_IF_ERROR(do_mark_input_done(input.run_id, input.position));
+      for (const auto& record : with.backends) EXPBRIDGE_RETURN_IF_ERROR(do_save_backend(record));
+      for (const auto& state : with.applied)
+        EXPBRIDGE_RETURN_IF_ERROR(session_.exec(
+            op,
+            "INSERT INTO backend_records (experiment, backend, vendor, vendor_ids, read_hint, applied, applied_at, "
+            "applied_run, last_read, read_at) VALUES ($1, $2, $3, '{}', '{}', $4, $5, $6, '{}', '') "
+            "ON CONFLICT (experiment, backend) DO UPDATE SET vendor = EXCLUDED.vendor, applied = EXCLUDED.applied, "
+            "applied_at = EXCLUDED.applied_at, applied_run = EXCLUDED.applied_run",
+            {state.experiment, state.backend, state.vendor, store_detail::to_json_text(state.applied),
+             state.applied_at, state.applied_run}));
+      for (const auto& entry : with.history) EXPBRIDGE_RETURN_IF_ERROR(do_add_history(entry));
+      for (const auto& intent : intents) {
+        auto id = insert_intent(intent);
+        if (!id) return std::unexpected(std::move(id).error());
+        ids.push_back(*id);
+      }
+      return {};
+    });
+    if (!done) return std::unexpected(std::move(done).error());
+    return ids;
+  }
+
+  Result<std::optional<ExperimentLock>> do_try_lock_experiment(const std::string& experiment) override {
+    Session session;
+    EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(url_, location_, options().busy_timeout, "try_lock_experiment"));
+    const auto key = experiment_key(experiment);
+    PgResult r;
+    EXPBRIDGE_ASSIGN_OR_RETURN(
+        r, session.exec("try_lock_experiment", "SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)}));
+    if (!boolean(r, 0, 0)) return std::optional<ExperimentLock>();
+    return std::optional<ExperimentLock>(ExperimentLock(std::make_unique<PostgresExperimentLock>(std::move(session), key)));
+  }
+
   Result<ExperimentLock> do_lock_experiment(const std::string& experiment) override {
     // A connection of its own: a session-level advisory lock lives as long as its connection, so
     // the lock outlives no process and no lock object, and the store's connection stays free.
     Session session;
     EXPBRIDGE_ASSIGN_OR_RETURN(session, connect(url_, location_, options().busy_timeout, "lock_experiment"));
-    // The key: the first 8 bytes of the experiment's SHA-256, as a signed bigint.
-    const auto key = static_cast<std::int64_t>(std::stoull(store_digest(experiment).substr(0, 16), nullptr, 16));
+    const auto key = experiment_key(experiment);
     // Waits under lock_timeout (busy_timeout, set by `connect`).
     if (auto locked = session.exec("lock_experiment", "SELECT pg_advisory_lock($1::bigint)", {std::to_string(key)});
         !locked) {
@@ -507,6 +568,14 @@ class PostgresStore final : public Store {
   }
 
  private:
+  /// Makes the transaction it runs in wait for its WAL flush (the session's default is off).
+  static constexpr const char* kSynced = "SET LOCAL synchronous_commit TO on";
+
+  /// The lock's key: the first 8 bytes of the experiment's SHA-256, as a signed bigint.
+  static std::int64_t experiment_key(const std::string& experiment) {
+    return static_cast<std::int64_t>(std::stoull(store_digest(experiment).substr(0, 16), nullptr, 16));
+  }
+
   static constexpr std::string_view kSelectBackends =
       "SELECT experiment, backend, vendor, vendor_ids, read_hint, applied, applied_at, applied_run, last_read, read_at "
       "FROM backend_records";
@@ -518,7 +587,7 @@ class PostgresStore final : public Store {
     PgResult r;
     EXPBRIDGE_ASSIGN_OR_RETURN(r, session_.exec(operation, sql, params));
     std::vector<T> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
+    for (int i = 0; i < libpq().PQntuples(r.get()); ++i) {
       auto one = convert(r, i);
       if (!one) return std::unexpected(std::move(one).error());
       out.push_back(std::move(*one));

@@ -315,7 +315,9 @@ Status configure(sqlite3* db, std::chrono::milliseconds busy_timeout) {
     return std::unexpected(make_error(ErrorCode::unavailable,
                                       "cannot use WAL mode (journal mode stays " + mode +
                                           "): is the file on a network file system?"));
-  return exec(db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "configuring the connection", busy_timeout);
+  // NORMAL: a commit is not synced unless it must be (Store's Durability); the transactions
+  // that must be switch to FULL for their commit.
+  return exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "configuring the connection", busy_timeout);
 }
 
 }  // namespace
@@ -456,11 +458,14 @@ Result<Run> SqliteStore::do_begin_run(const RunStart& start) {
 
 Status SqliteStore::do_finish_run(const std::string& run_id) {
   std::lock_guard lock(mutex_);
-  auto st =
-      bound("UPDATE runs SET finished_at = coalesce(finished_at, ?2) WHERE id = ?1", run_id, store_detail::now_utc());
-  if (!st) return std::unexpected(st.error());
-  EXPBRIDGE_RETURN_IF_ERROR(st->run());
-  return require_changed(db_, "no run " + run_id);
+  // Synced: everything the run wrote without a sync of its own is durable once it is finished.
+  return in_transaction(true, "finishing the run", [&]() -> Status {
+    auto st = bound("UPDATE runs SET finished_at = coalesce(finished_at, ?2) WHERE id = ?1", run_id,
+                    store_detail::now_utc());
+    if (!st) return std::unexpected(st.error());
+    EXPBRIDGE_RETURN_IF_ERROR(st->run());
+    return require_changed(db_, "no run " + run_id);
+  });
 }
 
 Result<std::optional<Run>> SqliteStore::do_last_unfinished_run(const std::string& config_path) {
@@ -477,6 +482,10 @@ Result<std::optional<Run>> SqliteStore::do_last_unfinished_run(const std::string
 
 Status SqliteStore::do_record_input(const InputRecord& input) {
   std::lock_guard lock(mutex_);
+  return insert_input(input);
+}
+
+Status SqliteStore::insert_input(const InputRecord& input) {
   auto st =
       bound("INSERT INTO inputs (run_id, position, source, digest, experiment, done) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             input.run_id, input.position, input.source, input.digest, input.experiment, input.done);
@@ -491,10 +500,14 @@ Status SqliteStore::do_record_input(const InputRecord& input) {
 
 Status SqliteStore::do_mark_input_done(const std::string& run_id, std::int64_t position) {
   std::lock_guard lock(mutex_);
-  auto st = bound("UPDATE inputs SET done = 1 WHERE run_id = ?1 AND position = ?2", run_id, position);
+  return set_input_done(InputDone{run_id, position});
+}
+
+Status SqliteStore::set_input_done(const InputDone& input) {
+  auto st = bound("UPDATE inputs SET done = 1 WHERE run_id = ?1 AND position = ?2", input.run_id, input.position);
   if (!st) return std::unexpected(st.error());
   EXPBRIDGE_RETURN_IF_ERROR(st->run());
-  return require_changed(db_, "run " + run_id + " has no input " + std::to_string(position));
+  return require_changed(db_, "run " + input.run_id + " has no input " + std::to_string(input.position));
 }
 
 Result<std::vector<InputRecord>> SqliteStore::do_inputs(const std::string& run_id) {
@@ -510,6 +523,10 @@ Result<std::vector<InputRecord>> SqliteStore::do_inputs(const std::string& run_i
 
 Result<std::int64_t> SqliteStore::do_record_intent(const Intent& intent) {
   std::lock_guard lock(mutex_);
+  return in_transaction(true, "recording the intent", [&] { return insert_intent(intent); });
+}
+
+Result<std::int64_t> SqliteStore::insert_intent(const Intent& intent) {
   auto st = bound(
       "INSERT INTO intents (run_id, input_position, input_digest, experiment, backend, operation, sequence, "
       "request_digest, idempotent, recorded_at, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -517,7 +534,6 @@ Result<std::int64_t> SqliteStore::do_record_intent(const Intent& intent) {
       intent.sequence, intent.request_digest, intent.idempotent, store_detail::now_utc(),
       to_string(IntentOutcome::pending));
   if (!st) return std::unexpected(st.error());
-  // Autocommit with synchronous=FULL: the WAL is fsync()ed before sqlite3_step returns.
   auto done = st->run();
   if (!done)
     return std::unexpected(constraint_error(done.error(), sqlite3_extended_errcode(db_), "no run " + intent.run_id,
@@ -528,11 +544,66 @@ Result<std::int64_t> SqliteStore::do_record_intent(const Intent& intent) {
 Status SqliteStore::do_record_outcome(std::int64_t intent_id, IntentOutcome outcome, int http_status,
                                       std::string_view error) {
   std::lock_guard lock(mutex_);
+  return update_outcome(OutcomeRecord{intent_id, outcome, http_status, std::string(error)});
+}
+
+Status SqliteStore::update_outcome(const OutcomeRecord& outcome) {
   auto st = bound("UPDATE intents SET outcome = ?2, http_status = ?3, error = ?4, completed_at = ?5 WHERE id = ?1",
-                  intent_id, to_string(outcome), http_status, error, store_detail::now_utc());
+                  outcome.intent_id, to_string(outcome.outcome), outcome.http_status, outcome.error,
+                  store_detail::now_utc());
   if (!st) return std::unexpected(st.error());
   EXPBRIDGE_RETURN_IF_ERROR(st->run());
-  return require_changed(db_, "no intent " + std::to_string(intent_id));
+  return require_changed(db_, "no intent " + std::to_string(outcome.intent_id));
+}
+
+Result<std::vector<std::int64_t>> SqliteStore::do_commit(std::span<const Intent> intents, const StoreWrites& with) {
+  std::lock_guard lock(mutex_);
+  return in_transaction(!intents.empty(), "committing the journal", [&]() -> Result<std::vector<std::int64_t>> {
+    for (const auto& input : with.inputs) EXPBRIDGE_RETURN_IF_ERROR(insert_input(input));
+    for (const auto& outcome : with.outcomes) EXPBRIDGE_RETURN_IF_ERROR(update_outcome(outcome));
+    for (const auto& done : with.inputs_done) EXPBRIDGE_RETURN_IF_ERROR(set_input_done(done));
+    for (const auto& record : with.backends) EXPBRIDGE_RETURN_IF_ERROR(upsert_backend(record));
+    for (const auto& state : with.applied) EXPBRIDGE_RETURN_IF_ERROR(upsert_applied(state));
+    for (const auto& entry : with.history) EXPBRIDGE_RETURN_IF_ERROR(insert_history(entry));
+    std::vector<std::int64_t> ids;
+    ids.reserve(intents.size());
+    for (const Intent& intent : intents) {
+      auto id = insert_intent(intent);
+      if (!id) return std::unexpected(id.error());
+      ids.push_back(*id);
+    }
+    return ids;
+  });
+}
+
+template <class Body>
+auto SqliteStore::in_transaction(bool durable, std::string_view what, Body&& body) -> decltype(body()) {
+  // Cached statements: a stream runs these a few times per update.
+  auto run = [&](const char* sql) -> Status {
+    auto st = statement(sql);
+    Status done = st ? st->run() : Status{std::unexpected(st.error())};
+    if (!done) {
+      Error e = std::move(done).error();
+      e.message = std::string(what) + ": " + e.message;
+      return std::unexpected(std::move(e));
+    }
+    return {};
+  };
+  if (durable) EXPBRIDGE_RETURN_IF_ERROR(run("PRAGMA synchronous = FULL"));
+  auto result = [&]() -> decltype(body()) {
+    EXPBRIDGE_RETURN_IF_ERROR(run("BEGIN IMMEDIATE"));
+    auto done = body();
+    if (done) {
+      if (Status committed = run("COMMIT"); !committed) done = std::unexpected(committed.error());
+    }
+    // A failed COMMIT may leave the transaction open; a ROLLBACK that fails then has nothing
+    // left to undo, and the first failure is what the caller needs.
+    if (!done && sqlite3_get_autocommit(db_) == 0) (void)run("ROLLBACK");
+    return done;
+  }();
+  // Back to the connection's default whatever happened: a later write must not pay for a sync.
+  if (durable) (void)run("PRAGMA synchronous = NORMAL");
+  return result;
 }
 
 Result<std::vector<Intent>> SqliteStore::do_journal(const std::string& run_id) {
@@ -569,6 +640,10 @@ Result<std::vector<Intent>> SqliteStore::do_journal(const std::string& run_id) {
 
 Status SqliteStore::do_save_backend(const BackendRecord& record) {
   std::lock_guard lock(mutex_);
+  return upsert_backend(record);
+}
+
+Status SqliteStore::upsert_backend(const BackendRecord& record) {
   auto st = statement(
       "INSERT INTO backend_records (experiment, backend, vendor, vendor_ids, read_hint, applied, applied_at, "
       "applied_run, last_read, read_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
@@ -629,8 +704,24 @@ Result<std::vector<BackendRecord>> SqliteStore::do_backends(const std::optional<
   return read_all<BackendRecord>(*st, [](const auto& row) { return read_backend_record(row); });
 }
 
+Status SqliteStore::upsert_applied(const AppliedState& state) {
+  auto st = bound(
+      "INSERT INTO backend_records (experiment, backend, vendor, vendor_ids, read_hint, applied, applied_at, "
+      "applied_run, last_read, read_at) VALUES (?1, ?2, ?3, '{}', '{}', ?4, ?5, ?6, '{}', '') "
+      "ON CONFLICT (experiment, backend) DO UPDATE SET vendor = excluded.vendor, applied = excluded.applied, "
+      "applied_at = excluded.applied_at, applied_run = excluded.applied_run",
+      state.experiment, state.backend, state.vendor, store_detail::to_json_text(state.applied), state.applied_at,
+      state.applied_run);
+  if (!st) return std::unexpected(st.error());
+  return st->run();
+}
+
 Status SqliteStore::do_add_history(const HistoryEntry& entry) {
   std::lock_guard lock(mutex_);
+  return insert_history(entry);
+}
+
+Status SqliteStore::insert_history(const HistoryEntry& entry) {
   auto st = bound(
       "INSERT INTO history (at, run_id, experiment, backend, operation, fields, outcome) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", entry.at, entry.run_id, entry.experiment, entry.backend, entry.operation,
@@ -652,7 +743,7 @@ Result<std::vector<HistoryEntry>> SqliteStore::do_history(const std::string& exp
   });
 }
 
-Result<Store::ExperimentLock> SqliteStore::do_lock_experiment(const std::string& experiment) {
+Result<int> SqliteStore::open_lock_file(const std::string& experiment) {
   const fs::path path = lock_path(location(), experiment);
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -664,17 +755,29 @@ Result<Store::ExperimentLock> SqliteStore::do_lock_experiment(const std::string&
   if (fd < 0)
     return std::unexpected(make_error(ErrorCode::unavailable,
                                       "cannot open the lock file " + path.string() + ": " + std::strerror(errno)));
-  auto holder = std::make_unique<FlockHolder>(fd);
+  return fd;
+}
 
+Result<std::optional<Store::ExperimentLock>> SqliteStore::do_try_lock_experiment(const std::string& experiment) {
+  int fd = -1;
+  EXPBRIDGE_ASSIGN_OR_RETURN(fd, open_lock_file(experiment));
+  auto holder = std::make_unique<FlockHolder>(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return std::optional<ExperimentLock>(ExperimentLock(std::move(holder)));
+  if (errno == EWOULDBLOCK || errno == EINTR) return std::optional<ExperimentLock>();
+  return std::unexpected(make_error(ErrorCode::unavailable, "cannot lock experiment " + experiment + " (" +
+                                                                lock_path(location(), experiment).string() +
+                                                                "): " + std::strerror(errno)));
+}
+
+Result<Store::ExperimentLock> SqliteStore::do_lock_experiment(const std::string& experiment) {
   // flock() has no timeout of its own: poll, backing off, until the busy timeout has passed.
   const auto timeout = options().busy_timeout;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::milliseconds(2);
   for (;;) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return ExperimentLock(std::move(holder));
-    if (errno != EWOULDBLOCK && errno != EINTR)
-      return std::unexpected(make_error(ErrorCode::unavailable, "cannot lock experiment " + experiment + " (" +
-                                                                    path.string() + "): " + std::strerror(errno)));
+    auto locked = do_try_lock_experiment(experiment);
+    if (!locked) return std::unexpected(std::move(locked).error());
+    if (*locked) return std::move(**locked);
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline)
       return std::unexpected(make_error(ErrorCode::unavailable,

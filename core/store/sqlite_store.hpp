@@ -1,4 +1,4 @@
-// expbridge — the embedded state store: one SQLite file (WAL, synchronous=FULL), per-experiment
+// expbridge — the embedded state store: one SQLite file (WAL; intents synced, see Store), per-experiment
 // locks as flock()ed files beside it. Opened through `Store::open` with a file path.
 #pragma once
 
@@ -44,6 +44,8 @@ class SqliteStore final : public Store {
   Status do_add_history(const HistoryEntry& entry) override;
   Result<std::vector<HistoryEntry>> do_history(const std::string& experiment) override;
   Result<ExperimentLock> do_lock_experiment(const std::string& experiment) override;
+  Result<std::optional<ExperimentLock>> do_try_lock_experiment(const std::string& experiment) override;
+  Result<std::vector<std::int64_t>> do_commit(std::span<const Intent> intents, const StoreWrites& with) override;
 
  private:
   class Statement;
@@ -55,6 +57,21 @@ class SqliteStore final : public Store {
   template <class... Values>
   Result<Statement> bound(const char* sql, const Values&... values);
   Error sqlite_error(int rc, std::string_view what) const;
+
+  // One write each, in the caller's transaction (or autocommit), with `mutex_` held.
+  Status insert_input(const InputRecord& input);
+  Result<std::int64_t> insert_intent(const Intent& intent);
+  Status update_outcome(const OutcomeRecord& outcome);
+  Status set_input_done(const InputDone& done);
+  Status upsert_backend(const BackendRecord& record);
+  Status upsert_applied(const AppliedState& state);
+  Status insert_history(const HistoryEntry& entry);
+  /// `body` in one IMMEDIATE transaction, rolled back if it fails; with `durable`, the commit
+  /// is synced (synchronous=FULL for it; the connection's default is NORMAL).
+  template <class Body>
+  auto in_transaction(bool durable, std::string_view what, Body&& body) -> decltype(body());
+  /// The open file of `experiment`'s lock, to flock().
+  Result<int> open_lock_file(const std::string& experiment);
 
   sqlite3* db_;
   int schema_version_;

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -113,7 +114,84 @@ Result<boost::json::value> parse_json_column(std::string_view text, std::string_
   return value;
 }
 
+Status check_input(const InputRecord& input) {
+  return first_failure({not_empty(input.run_id, "the input's run id"), not_negative(input.position, "the input's position"),
+                        not_empty(input.digest, "the input's digest")});
+}
+
+Status check_input_done(const InputDone& done) {
+  return first_failure({not_empty(done.run_id, "the run id"), not_negative(done.position, "the input's position")});
+}
+
+Status check_intent(const Intent& intent) {
+  Status pending = intent.outcome == IntentOutcome::pending
+                       ? Status{}
+                       : Status{std::unexpected(invalid("an intent is recorded pending, before its request is sent; "
+                                                        "its outcome comes with record_outcome"))};
+  return first_failure({not_empty(intent.run_id, "the intent's run id"),
+                        not_negative(intent.input_position, "the intent's input position"),
+                        not_empty(intent.experiment, "the intent's experiment"),
+                        not_empty(intent.backend, "the intent's backend"),
+                        not_empty(intent.operation, "the intent's operation"),
+                        not_negative(intent.sequence, "the intent's sequence"),
+                        not_empty(intent.request_digest, "the intent's request digest"), pending});
+}
+
+Status check_outcome(const OutcomeRecord& outcome) {
+  Status known = outcome.intent_id > 0
+                     ? Status{}
+                     : Status{std::unexpected(invalid("no intent has id " + std::to_string(outcome.intent_id)))};
+  Status answered = outcome.outcome != IntentOutcome::pending
+                        ? Status{}
+                        : Status{std::unexpected(invalid("pending is not an outcome: an intent starts pending"))};
+  Status status = outcome.http_status >= 0 && outcome.http_status <= 999
+                      ? Status{}
+                      : Status{std::unexpected(
+                            invalid("HTTP status " + std::to_string(outcome.http_status) + " is not one"))};
+  return first_failure({known, answered, status});
+}
+
+Status check_record(const BackendRecord& record) {
+  return first_failure(
+      {not_empty(record.experiment, "the record's experiment"), not_empty(record.backend, "the record's backend")});
+}
+
+Status check_history(const HistoryEntry& entry) { return not_empty(entry.experiment, "the history entry's experiment"); }
+
+/// Both backends then agree on one clock format; a caller replaying history keeps its times.
+HistoryEntry stamped(HistoryEntry entry) {
+  if (entry.at.empty()) entry.at = store_detail::now_utc();
+  return entry;
+}
+
+/// `writes`, or a copy of them whose history entries all have their time.
+const StoreWrites& with_times(const StoreWrites& writes, std::optional<StoreWrites>& copy) {
+  if (std::all_of(writes.history.begin(), writes.history.end(), [](const HistoryEntry& e) { return !e.at.empty(); }))
+    return writes;
+  copy = writes;
+  for (auto& entry : copy->history) entry = stamped(std::move(entry));
+  return *copy;
+}
+
+/// Every write checked as its own call checks it: the first failure.
+Status check_writes(const StoreWrites& writes) {
+  for (const auto& input : writes.inputs) EXPBRIDGE_RETURN_IF_ERROR(check_input(input));
+  for (const auto& outcome : writes.outcomes) EXPBRIDGE_RETURN_IF_ERROR(check_outcome(outcome));
+  for (const auto& done : writes.inputs_done) EXPBRIDGE_RETURN_IF_ERROR(check_input_done(done));
+  for (const auto& record : writes.backends) EXPBRIDGE_RETURN_IF_ERROR(check_record(record));
+  for (const auto& state : writes.applied)
+    EXPBRIDGE_RETURN_IF_ERROR(first_failure({not_empty(state.experiment, "the applied state's experiment"),
+                                             not_empty(state.backend, "the applied state's backend")}));
+  for (const auto& entry : writes.history) EXPBRIDGE_RETURN_IF_ERROR(check_history(entry));
+  return {};
+}
+
 }  // namespace
+
+bool StoreWrites::empty() const noexcept {
+  return inputs.empty() && outcomes.empty() && inputs_done.empty() && backends.empty() && applied.empty() &&
+         history.empty();
+}
 
 std::string store_digest(std::string_view bytes) { return auth::sha256_hex(bytes); }
 
@@ -245,18 +323,12 @@ Result<std::optional<Run>> Store::last_unfinished_run(const std::string& config_
 }
 
 Status Store::record_input(const InputRecord& input) {
-  return EXPBRIDGE_STORE_CALL("record_input",
-                              first_failure({not_empty(input.run_id, "the input's run id"),
-                                             not_negative(input.position, "the input's position"),
-                                             not_empty(input.digest, "the input's digest")}),
-                              do_record_input(input));
+  return EXPBRIDGE_STORE_CALL("record_input", check_input(input), do_record_input(input));
 }
 
 Status Store::mark_input_done(const std::string& run_id, std::int64_t position) {
-  return EXPBRIDGE_STORE_CALL(
-      "mark_input_done",
-      first_failure({not_empty(run_id, "the run id"), not_negative(position, "the input's position")}),
-      do_mark_input_done(run_id, position));
+  return EXPBRIDGE_STORE_CALL("mark_input_done", check_input_done(InputDone{run_id, position}),
+                              do_mark_input_done(run_id, position));
 }
 
 Result<std::vector<InputRecord>> Store::inputs(const std::string& run_id) {
@@ -264,33 +336,31 @@ Result<std::vector<InputRecord>> Store::inputs(const std::string& run_id) {
 }
 
 Result<std::int64_t> Store::record_intent(const Intent& intent) {
-  Status pending = intent.outcome == IntentOutcome::pending
-                       ? Status{}
-                       : Status{std::unexpected(invalid("an intent is recorded pending, before its request is sent; "
-                                                        "its outcome comes with record_outcome"))};
-  return EXPBRIDGE_STORE_CALL("record_intent",
-                              first_failure({not_empty(intent.run_id, "the intent's run id"),
-                                             not_negative(intent.input_position, "the intent's input position"),
-                                             not_empty(intent.experiment, "the intent's experiment"),
-                                             not_empty(intent.backend, "the intent's backend"),
-                                             not_empty(intent.operation, "the intent's operation"),
-                                             not_negative(intent.sequence, "the intent's sequence"),
-                                             not_empty(intent.request_digest, "the intent's request digest"),
-                                             pending}),
-                              do_record_intent(intent));
+  return EXPBRIDGE_STORE_CALL("record_intent", check_intent(intent), do_record_intent(intent));
+}
+
+Result<std::vector<std::int64_t>> Store::record_intents(std::span<const Intent> intents, const StoreWrites& with) {
+  Status checks = check_writes(with);
+  for (const Intent& intent : intents)
+    if (checks) checks = check_intent(intent);
+  std::optional<StoreWrites> copy;
+  return EXPBRIDGE_STORE_CALL("record_intents", checks, do_commit(intents, with_times(with, copy)));
 }
 
 Status Store::record_outcome(std::int64_t intent_id, IntentOutcome outcome, int http_status, std::string_view error) {
-  Status known =
-      intent_id > 0 ? Status{} : Status{std::unexpected(invalid("no intent has id " + std::to_string(intent_id)))};
-  Status answered = outcome != IntentOutcome::pending
-                        ? Status{}
-                        : Status{std::unexpected(invalid("pending is not an outcome: an intent starts pending"))};
-  Status status = http_status >= 0 && http_status <= 999
-                      ? Status{}
-                      : Status{std::unexpected(invalid("HTTP status " + std::to_string(http_status) + " is not one"))};
-  return EXPBRIDGE_STORE_CALL("record_outcome", first_failure({known, answered, status}),
+  return EXPBRIDGE_STORE_CALL("record_outcome",
+                              check_outcome(OutcomeRecord{intent_id, outcome, http_status, std::string(error)}),
                               do_record_outcome(intent_id, outcome, http_status, error));
+}
+
+Status Store::write(const StoreWrites& writes) {
+  if (writes.empty()) return {};
+  return EXPBRIDGE_STORE_CALL("write", check_writes(writes), [&]() -> Status {
+    std::optional<StoreWrites> copy;
+    auto committed = do_commit({}, with_times(writes, copy));
+    if (!committed) return std::unexpected(std::move(committed).error());
+    return {};
+  }());
 }
 
 Result<std::vector<Intent>> Store::journal(const std::string& run_id) {
@@ -298,10 +368,7 @@ Result<std::vector<Intent>> Store::journal(const std::string& run_id) {
 }
 
 Status Store::save_backend(const BackendRecord& record) {
-  return EXPBRIDGE_STORE_CALL("save_backend",
-                              first_failure({not_empty(record.experiment, "the record's experiment"),
-                                             not_empty(record.backend, "the record's backend")}),
-                              do_save_backend(record));
+  return EXPBRIDGE_STORE_CALL("save_backend", check_record(record), do_save_backend(record));
 }
 
 Result<std::optional<BackendRecord>> Store::backend(const std::string& experiment, const std::string& backend) {
@@ -316,11 +383,7 @@ Result<std::vector<BackendRecord>> Store::backends(const std::optional<std::stri
 }
 
 Status Store::add_history(const HistoryEntry& entry) {
-  HistoryEntry stamped = entry;
-  // Both backends then agree on one clock format; a caller replaying history keeps its times.
-  if (stamped.at.empty()) stamped.at = store_detail::now_utc();
-  return EXPBRIDGE_STORE_CALL("add_history", not_empty(entry.experiment, "the history entry's experiment"),
-                              do_add_history(stamped));
+  return EXPBRIDGE_STORE_CALL("add_history", check_history(entry), do_add_history(stamped(entry)));
 }
 
 Result<std::vector<HistoryEntry>> Store::history(const std::string& experiment) {
@@ -330,6 +393,11 @@ Result<std::vector<HistoryEntry>> Store::history(const std::string& experiment) 
 Result<Store::ExperimentLock> Store::lock_experiment(const std::string& experiment) {
   return EXPBRIDGE_STORE_CALL("lock_experiment", not_empty(experiment, "the experiment"),
                               do_lock_experiment(experiment));
+}
+
+Result<std::optional<Store::ExperimentLock>> Store::try_lock_experiment(const std::string& experiment) {
+  return EXPBRIDGE_STORE_CALL("try_lock_experiment", not_empty(experiment, "the experiment"),
+                              do_try_lock_experiment(experiment));
 }
 
 #undef EXPBRIDGE_STORE_CALL

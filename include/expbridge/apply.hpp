@@ -231,8 +231,8 @@ class Applier {
   std::unique_ptr<Impl> impl_;
 };
 
-/// `{"experiment", "backends": [{"backend", "vendor", "status", "state", "vendor_ids",
-/// "not_expressible"} | {"backend", "vendor", "error": {code, message, request_id}}]}`.
+/// `{"experiment", "backends": [{"backend", "vendor", "round_trips", "status", "state", "vendor_ids",
+/// "not_expressible"} | {"backend", "vendor", "round_trips", "error": {code, message, request_id}}]}`.
 boost::json::value read_report_to_json(const ReadReport& report);
 /// The read as text: per backend its status and vendor ids, then its fields.
 std::string read_report_to_text(const ReadReport& report);

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,6 +124,43 @@ struct HistoryEntry {
   std::string outcome;              ///< "ok", "failed: …", "unchanged", "reconciled: applied"
 };
 
+/// What an answered request became: an intent's outcome, as `StoreWrites` carries it.
+struct OutcomeRecord {
+  std::int64_t intent_id = 0;
+  IntentOutcome outcome = IntentOutcome::succeeded;
+  int http_status = 0;  ///< the last status answered, 0 when none
+  std::string error;    ///< a scrubbed message when failed
+};
+
+/// An input that every request it planned has an outcome for.
+struct InputDone {
+  std::string run_id;
+  std::int64_t position = 0;
+};
+
+/// What an update applied at a backend: sets those columns of its record (creating the record
+/// if there is none), and leaves what reads learnt (ids, hint, last read) as it is.
+struct AppliedState {
+  std::string experiment;
+  std::string backend;
+  std::string vendor;
+  boost::json::object applied;
+  std::string applied_at;
+  std::string applied_run;
+};
+
+/// Writes committed together in one transaction: all of them, or none. In the order the
+/// members are declared; an outcome may complete an intent committed in the same call.
+struct StoreWrites {
+  std::vector<InputRecord> inputs;
+  std::vector<OutcomeRecord> outcomes;
+  std::vector<InputDone> inputs_done;
+  std::vector<BackendRecord> backends;  ///< each inserted or replaced
+  std::vector<AppliedState> applied;
+  std::vector<HistoryEntry> history;
+  bool empty() const noexcept;
+};
+
 class Store {
  public:
   /// Opens (and creates or migrates) the store at `options.location`. A file that is not a
@@ -136,6 +174,8 @@ class Store {
   /// Where it is, for messages: a path, or the URL without its password.
   const std::string& location() const noexcept { return location_; }
   int schema_version() const;
+  /// How long an operation waits for another process (StoreOptions::busy_timeout).
+  std::chrono::milliseconds busy_timeout() const noexcept { return options_.busy_timeout; }
 
   // ---- runs and their inputs
   Result<Run> begin_run(const RunStart& start);
@@ -147,9 +187,25 @@ class Store {
   Result<std::vector<InputRecord>> inputs(const std::string& run_id);
 
   // ---- the journal
-  /// Durable (committed with a full sync) before it returns: only then may the request leave.
+  //
+  // Durability: an intent, and a finished run, are durable (committed with a full sync:
+  // SQLite's synchronous=FULL, PostgreSQL's synchronous_commit=on) before the call returns.
+  // Every other write is committed without a sync of its own: a kill -9 loses none of it
+  // (the operating system or the server holds it), and it becomes durable with the next
+  // intent or finished run, which syncs the one log they are written to in order. A power cut
+  // can lose only the newest of them, and what it can lose is safe to lose: an outcome lost
+  // leaves its intent pending, which `--resume` settles by reading the vendor; an input not
+  // marked done is applied again, converging to nothing to send.
+
+  /// Durable before it returns: only then may the request leave.
   Result<std::int64_t> record_intent(const Intent& intent);
+  /// `intents` durable before it returns, committed in one transaction with `with` (written
+  /// first): one sync for a whole fan-out, and for what was waiting to be written. Their ids,
+  /// in order. Nothing is committed if anything fails.
+  Result<std::vector<std::int64_t>> record_intents(std::span<const Intent> intents, const StoreWrites& with = {});
   Status record_outcome(std::int64_t intent_id, IntentOutcome outcome, int http_status, std::string_view error);
+  /// `writes` in one transaction, without a sync of its own (see Durability above).
+  Status write(const StoreWrites& writes);
   Result<std::vector<Intent>> journal(const std::string& run_id);
 
   // ---- per experiment and backend
@@ -179,6 +235,9 @@ class Store {
     std::unique_ptr<Holder> holder_;
   };
   Result<ExperimentLock> lock_experiment(const std::string& experiment);
+  /// The lock if no other process holds it, at once, else none: for a caller that waits
+  /// without blocking its thread (the applier's event loop polls it on a timer).
+  Result<std::optional<ExperimentLock>> try_lock_experiment(const std::string& experiment);
 
  protected:
   Store(std::string location, StoreOptions options);
@@ -200,6 +259,10 @@ class Store {
   virtual Status do_add_history(const HistoryEntry& entry) = 0;
   virtual Result<std::vector<HistoryEntry>> do_history(const std::string& experiment) = 0;
   virtual Result<ExperimentLock> do_lock_experiment(const std::string& experiment) = 0;
+  virtual Result<std::optional<ExperimentLock>> do_try_lock_experiment(const std::string& experiment) = 0;
+  /// `with`, then `intents`, in one transaction; synced before it returns when `intents` is
+  /// not empty. Their ids in order.
+  virtual Result<std::vector<std::int64_t>> do_commit(std::span<const Intent> intents, const StoreWrites& with) = 0;
 
   const StoreOptions& options() const noexcept { return options_; }
 

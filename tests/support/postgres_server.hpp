@@ -1,6 +1,13 @@
 // expbridge tests — a throw-away PostgreSQL 15 for the test binary: initdb in a temporary
 // folder, as an unprivileged user (PostgreSQL refuses to run as root), on a free 127.0.0.1 port;
 // started on first use, shared by the tests, stopped at exit. One database per test.
+//
+// What it leaves behind, on purpose: the first initdb's data folder, kept as a template in
+// $TMPDIR/expbridge-pgtemplate-15-<uid of the tests> (about 28 MB; /tmp when TMPDIR is unset),
+// copied by every later start, since ctest runs each test in a process of its own and initdb is
+// most of a start. Used only when the user running PostgreSQL owns it. Safe to delete whenever no
+// test runs: the next start runs initdb again and keeps a new one. The server's own folder
+// ($TMPDIR/expbridge-pg-XXXXXX) is removed at exit.
 #pragma once
 
 #include <cstdint>

@@ -113,7 +113,7 @@ TEST_F(SqliteStoreTest, CreatesItsFolderAndRecordsItsSchemaVersion) {
   sqlite3_close(db);
 }
 
-TEST_F(SqliteStoreTest, UsesWalAndFullSyncs) {
+TEST_F(SqliteStoreTest, UsesWalAndSyncsOnlyWhatMustBeDurable) {
   auto store = open_store(db_);
   ASSERT_NE(store, nullptr);
   auto* sqlite = dynamic_cast<SqliteStore*>(store.get());
@@ -121,12 +121,163 @@ TEST_F(SqliteStoreTest, UsesWalAndFullSyncs) {
   auto journal_mode = sqlite->pragma("journal_mode");
   ASSERT_TRUE(journal_mode) << journal_mode.error().describe();
   EXPECT_EQ(*journal_mode, "wal");
+  // NORMAL between transactions: the ones that must be durable switch to FULL for themselves
+  // (what SyncCounting below proves on the file system's calls).
   auto synchronous = sqlite->pragma("synchronous");
   ASSERT_TRUE(synchronous);
-  EXPECT_EQ(*synchronous, "2") << "synchronous is not FULL: a committed intent could be lost";
+  EXPECT_EQ(*synchronous, "1");
   auto foreign_keys = sqlite->pragma("foreign_keys");
   ASSERT_TRUE(foreign_keys);
   EXPECT_EQ(*foreign_keys, "1");
+}
+
+// ---- which commits reach the disk: the file system's sync calls, counted --------------
+
+/// A VFS in front of SQLite's default one that counts xSync calls on every file it opens.
+/// Registered as the default while a test runs, so the store opens its files through it.
+class SyncCountingVfs {
+ public:
+  SyncCountingVfs() {
+    real_ = sqlite3_vfs_find(nullptr);
+    vfs_ = *real_;
+    vfs_.zName = "expbridge-sync-counting";
+    vfs_.szOsFile = static_cast<int>(sizeof(File)) + real_->szOsFile;
+    vfs_.pAppData = this;
+    vfs_.xOpen = &SyncCountingVfs::open;
+    sqlite3_vfs_register(&vfs_, 1);
+  }
+  ~SyncCountingVfs() { sqlite3_vfs_unregister(&vfs_); }
+  SyncCountingVfs(const SyncCountingVfs&) = delete;
+  SyncCountingVfs& operator=(const SyncCountingVfs&) = delete;
+
+  int syncs() const { return syncs_.load(); }
+
+ private:
+  // The real file lives right after this header, in the memory SQLite gives xOpen.
+  struct File {
+    sqlite3_file base;
+    sqlite3_file* real;
+    SyncCountingVfs* owner;
+  };
+  static sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<File*>(f)->real; }
+
+  static int open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
+    auto* self = static_cast<SyncCountingVfs*>(vfs->pAppData);
+    auto* counted = reinterpret_cast<File*>(file);
+    counted->real = reinterpret_cast<sqlite3_file*>(counted + 1);
+    counted->owner = self;
+    const int rc = self->real_->xOpen(self->real_, name, counted->real, flags, out_flags);
+    // SQLite calls xClose only on a file whose pMethods is set.
+    counted->base.pMethods = counted->real->pMethods != nullptr ? &self->methods_for(counted->real->pMethods) : nullptr;
+    return rc;
+  }
+
+  const sqlite3_io_methods& methods_for(const sqlite3_io_methods* inner) {
+    std::lock_guard lock(mutex_);
+    inner_ = inner;
+    methods_ = *inner;
+    methods_.xClose = [](sqlite3_file* f) { return real(f)->pMethods->xClose(real(f)); };
+    methods_.xRead = [](sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return real(f)->pMethods->xRead(real(f), b, n, o); };
+    methods_.xWrite = [](sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
+      return real(f)->pMethods->xWrite(real(f), b, n, o);
+    };
+    methods_.xTruncate = [](sqlite3_file* f, sqlite3_int64 n) { return real(f)->pMethods->xTruncate(real(f), n); };
+    methods_.xSync = [](sqlite3_file* f, int flags) {
+      ++reinterpret_cast<File*>(f)->owner->syncs_;
+      return real(f)->pMethods->xSync(real(f), flags);
+    };
+    methods_.xFileSize = [](sqlite3_file* f, sqlite3_int64* n) { return real(f)->pMethods->xFileSize(real(f), n); };
+    methods_.xLock = [](sqlite3_file* f, int l) { return real(f)->pMethods->xLock(real(f), l); };
+    methods_.xUnlock = [](sqlite3_file* f, int l) { return real(f)->pMethods->xUnlock(real(f), l); };
+    methods_.xCheckReservedLock = [](sqlite3_file* f, int* r) { return real(f)->pMethods->xCheckReservedLock(real(f), r); };
+    methods_.xFileControl = [](sqlite3_file* f, int op, void* a) { return real(f)->pMethods->xFileControl(real(f), op, a); };
+    methods_.xSectorSize = [](sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); };
+    methods_.xDeviceCharacteristics = [](sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); };
+    if (inner->iVersion >= 2) {
+      methods_.xShmMap = [](sqlite3_file* f, int p, int s, int e, void volatile** m) {
+        return real(f)->pMethods->xShmMap(real(f), p, s, e, m);
+      };
+      methods_.xShmLock = [](sqlite3_file* f, int o, int n, int fl) { return real(f)->pMethods->xShmLock(real(f), o, n, fl); };
+      methods_.xShmBarrier = [](sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); };
+      methods_.xShmUnmap = [](sqlite3_file* f, int d) { return real(f)->pMethods->xShmUnmap(real(f), d); };
+    }
+    if (inner->iVersion >= 3) {
+      methods_.xFetch = [](sqlite3_file* f, sqlite3_int64 o, int n, void** p) { return real(f)->pMethods->xFetch(real(f), o, n, p); };
+      methods_.xUnfetch = [](sqlite3_file* f, sqlite3_int64 o, void* p) { return real(f)->pMethods->xUnfetch(real(f), o, p); };
+    }
+    return methods_;
+  }
+
+  sqlite3_vfs* real_ = nullptr;
+  sqlite3_vfs vfs_{};
+  std::mutex mutex_;
+  // Every file of one VFS has the same methods (the unix VFS's): one forwarding table serves all.
+  const sqlite3_io_methods* inner_ = nullptr;
+  sqlite3_io_methods methods_{};
+  std::atomic<int> syncs_{0};
+};
+
+TEST_F(SqliteStoreTest, AnIntentAndAFinishedRunAreSyncedAndNothingElseIs) {
+  SyncCountingVfs counting;
+  auto store = open_store(db_);
+  ASSERT_NE(store, nullptr);
+  auto run = store->begin_run(RunStart{"apply", "backends.yaml", "d"});
+  ASSERT_TRUE(run) << run.error().describe();
+
+  auto synced_by = [&](const char* what, const auto& call) {
+    const int before = counting.syncs();
+    call();
+    SCOPED_TRACE(what);
+    return counting.syncs() - before;
+  };
+  InputRecord input{run->id, 0, "-:1", "digest-0", "checkout", false};
+  Intent intent;
+  intent.run_id = run->id;
+  intent.experiment = "checkout";
+  intent.backend = "aws";
+  intent.operation = "StartExperimentRun";
+  intent.request_digest = "r0";
+  intent.idempotent = false;
+  std::vector<std::int64_t> ids;
+
+  StoreWrites first;
+  first.inputs = {input};
+  EXPECT_EQ(synced_by("an input", [&] { ASSERT_TRUE(store->write(first)); }), 0)
+      << "an input needs no sync of its own";
+  EXPECT_GE(synced_by("a fan-out's intents", [&] {
+              auto recorded = store->record_intents(std::vector<Intent>{intent, intent});
+              ASSERT_TRUE(recorded) << recorded.error().describe();
+              ids = *recorded;
+            }),
+            1)
+      << "an intent must be on disk before its request leaves";
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(synced_by("outcomes, history, applied state", [&] {
+              StoreWrites end;
+              end.outcomes = {OutcomeRecord{ids[0], IntentOutcome::succeeded, 200, ""},
+                              OutcomeRecord{ids[1], IntentOutcome::failed, 409, "refused"}};
+              end.inputs_done = {InputDone{run->id, 0}};
+              end.applied = {AppliedState{"checkout", "aws", "appconfig", {{"status", "running"}}, "t", run->id}};
+              end.history = {HistoryEntry{"", run->id, "checkout", "aws", "StartExperimentRun", {"status"}, "ok"}};
+              ASSERT_TRUE(store->write(end));
+            }),
+            0);
+  EXPECT_GE(synced_by("one intent", [&] { ASSERT_TRUE(store->record_intent(intent)); }), 1);
+  EXPECT_EQ(synced_by("an outcome", [&] {
+              ASSERT_TRUE(store->record_outcome(ids[0] + 2, IntentOutcome::succeeded, 200, ""));
+            }),
+            0);
+  EXPECT_GE(synced_by("the finished run", [&] { ASSERT_TRUE(store->finish_run(run->id)); }), 1)
+      << "a finished run makes what it wrote without a sync durable";
+
+  // What was written unsynced was committed all the same.
+  auto journal = store->journal(run->id);
+  ASSERT_TRUE(journal);
+  ASSERT_EQ(journal->size(), 3u);
+  EXPECT_EQ((*journal)[1].outcome, IntentOutcome::failed);
+  auto record = store->backend("checkout", "aws");
+  ASSERT_TRUE(record && *record);
+  EXPECT_EQ((*record)->applied.at("status"), "running");
 }
 
 TEST_F(SqliteStoreTest, AnEmptyFileBecomesAStore) {

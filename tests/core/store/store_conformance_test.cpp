@@ -473,6 +473,129 @@ TEST_P(StoreConformance, ErrorsNameTheStoreAndTheOperation) {
   expect_error(*store_, no_experiment.error(), ErrorCode::invalid_input, "lock_experiment");
 }
 
+TEST_P(StoreConformance, IntentsCommitTogetherWithTheWritesWaiting) {
+  const StoreRun run = start_run(*store_, "backends.yaml");
+  auto earlier = store_->record_intent(intent_for(run, 0, 0));
+  ASSERT_TRUE(earlier) << earlier.error().describe();
+
+  StoreWrites waiting;
+  waiting.inputs = {InputRecord{run.id, 1, "-:2", store_digest("input 1"), "checkout-redesign", false}};
+  waiting.outcomes = {OutcomeRecord{*earlier, IntentOutcome::succeeded, 200, ""}};
+  waiting.backends = {record_for("checkout-redesign", "aws")};
+  const std::vector<Intent> fan_out = {intent_for(run, 1, 0, false), intent_for(run, 1, 1)};
+  auto ids = store_->record_intents(fan_out, waiting);
+  ASSERT_TRUE(ids) << ids.error().describe();
+  ASSERT_EQ(ids->size(), 2u);
+  EXPECT_LT((*ids)[0], (*ids)[1]) << "ids in the order given";
+
+  auto journal = store_->journal(run.id);
+  ASSERT_TRUE(journal) << journal.error().describe();
+  ASSERT_EQ(journal->size(), 3u);
+  EXPECT_EQ((*journal)[0].outcome, IntentOutcome::succeeded);
+  EXPECT_EQ((*journal)[1].id, (*ids)[0]);
+  EXPECT_EQ((*journal)[1].operation, "StartExperimentRun");
+  EXPECT_EQ((*journal)[2].outcome, IntentOutcome::pending);
+  auto inputs = store_->inputs(run.id);
+  ASSERT_TRUE(inputs);
+  ASSERT_EQ(inputs->size(), 1u);
+  EXPECT_EQ(inputs->front().source, "-:2");
+  auto record = store_->backend("checkout-redesign", "aws");
+  ASSERT_TRUE(record && *record);
+  expect_same_record(**record, record_for("checkout-redesign", "aws"));
+}
+
+TEST_P(StoreConformance, ABatchWithOneFailingWriteCommitsNothing) {
+  const StoreRun run = start_run(*store_, "backends.yaml");
+  StoreWrites writes;
+  writes.inputs = {InputRecord{run.id, 0, "-:1", store_digest("input 0"), "checkout-redesign", false}};
+  writes.history = {HistoryEntry{"", run.id, "checkout-redesign", "aws", "StartExperimentRun", {"status"}, "ok"}};
+  writes.outcomes = {OutcomeRecord{987654, IntentOutcome::succeeded, 200, ""}};  // no such intent
+  auto refused = store_->record_intents(std::vector<Intent>{intent_for(run, 0, 0)}, writes);
+  ASSERT_FALSE(refused) << "an outcome of no intent was accepted";
+  expect_error(*store_, refused.error(), ErrorCode::not_found, "987654");
+  auto written = store_->write(writes);
+  ASSERT_FALSE(written);
+  expect_error(*store_, written.error(), ErrorCode::not_found, "987654");
+
+  auto journal = store_->journal(run.id);
+  ASSERT_TRUE(journal);
+  EXPECT_TRUE(journal->empty()) << "an intent of a failed batch was committed";
+  auto inputs = store_->inputs(run.id);
+  ASSERT_TRUE(inputs);
+  EXPECT_TRUE(inputs->empty()) << "an input of a failed batch was committed";
+  auto history = store_->history("checkout-redesign");
+  ASSERT_TRUE(history);
+  EXPECT_TRUE(history->empty()) << "a history entry of a failed batch was committed";
+  // And the store still takes writes: the failed transaction was rolled back, not left open.
+  writes.outcomes.clear();
+  EXPECT_TRUE(store_->write(writes));
+}
+
+TEST_P(StoreConformance, BatchesRefuseWhatTheirSingleCallsRefuse) {
+  const StoreRun run = start_run(*store_, "backends.yaml");
+  Intent answered = intent_for(run, 0, 0);
+  answered.outcome = IntentOutcome::succeeded;
+  auto refused = store_->record_intents(std::vector<Intent>{answered});
+  ASSERT_FALSE(refused);
+  expect_error(*store_, refused.error(), ErrorCode::invalid_input, "pending");
+  StoreWrites writes;
+  writes.outcomes = {OutcomeRecord{1, IntentOutcome::pending, 0, ""}};
+  auto written = store_->write(writes);
+  ASSERT_FALSE(written);
+  expect_error(*store_, written.error(), ErrorCode::invalid_input, "pending is not an outcome");
+  writes.outcomes.clear();
+  writes.applied = {AppliedState{"", "aws", "appconfig", {}, "", ""}};
+  written = store_->write(writes);
+  ASSERT_FALSE(written);
+  expect_error(*store_, written.error(), ErrorCode::invalid_input, "experiment");
+}
+
+TEST_P(StoreConformance, AnAppliedStateKeepsWhatReadsLearnt) {
+  ASSERT_TRUE(store_->save_backend(record_for("checkout-redesign", "aws")));
+  StoreWrites writes;
+  const auto applied = boost::json::parse(R"({"status":"stopped"})").as_object();
+  writes.applied = {AppliedState{"checkout-redesign", "aws", "appconfig", applied, "2026-12-01T16:00:00.000Z", "run-2"},
+                    AppliedState{"pricing-page", "ld", "launchdarkly", applied, "2026-12-01T16:00:00.000Z", "run-2"}};
+  ASSERT_TRUE(store_->write(writes));
+
+  auto kept = store_->backend("checkout-redesign", "aws");
+  ASSERT_TRUE(kept && *kept);
+  BackendRecord expected = record_for("checkout-redesign", "aws");
+  expected.applied = applied;
+  expected.applied_at = "2026-12-01T16:00:00.000Z";
+  expected.applied_run = "run-2";
+  expect_same_record(**kept, expected);
+
+  auto created = store_->backend("pricing-page", "ld");
+  ASSERT_TRUE(created && *created) << "an applied state of no record creates it";
+  EXPECT_EQ((*created)->vendor, "launchdarkly");
+  EXPECT_EQ((*created)->applied, applied);
+  EXPECT_TRUE((*created)->read_hint.empty());
+  EXPECT_TRUE((*created)->last_read.empty());
+  EXPECT_TRUE((*created)->vendor_ids.empty());
+}
+
+TEST_P(StoreConformance, TryLockNeverWaits) {
+  options_.busy_timeout = milliseconds(2000);
+  auto other = reopen();
+  ASSERT_NE(other, nullptr);
+  auto held = store_->try_lock_experiment("checkout-redesign");
+  ASSERT_TRUE(held) << held.error().describe();
+  ASSERT_TRUE(*held) << "a free lock was not taken";
+  const auto start = steady_clock::now();
+  auto busy = other->try_lock_experiment("checkout-redesign");
+  ASSERT_TRUE(busy) << busy.error().describe();
+  EXPECT_FALSE(*busy) << "two handles held the same experiment's lock";
+  EXPECT_LT(steady_clock::now() - start, milliseconds(1000)) << "try_lock waited";
+  auto different = other->try_lock_experiment("pricing-page");
+  ASSERT_TRUE(different);
+  EXPECT_TRUE(*different);
+  held->reset();
+  auto after = other->try_lock_experiment("checkout-redesign");
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(*after) << "a released lock stayed held";
+}
+
 TEST_P(StoreConformance, LockOfTheSameExperimentWaitsThenTimesOut) {
   options_.busy_timeout = milliseconds(300);
   auto other = reopen();
