@@ -284,15 +284,17 @@ int run_apply(const ApplyArgs& args) {
 
   const bool single = updates.size() == 1 && updates.front() != "-";
   const bool json = args.format == "json";
-  std::size_t total = 0, ok = 0, failed = 0, invalid = 0;
+  std::size_t total = 0, ok = 0, failed = 0, invalid = 0, unsettled = 0;
   expbridge::SkipReasonIndex reasons;  // each skip reason printed once for the whole run
   // Several updates stream out as one object, each report written when it is ready, so a
   // long stream never holds its reports in memory.
   if (json && !single) std::cout << "{\"updates\": [";
   applier->apply_inputs(next, [&](expbridge::UpdateReport r) {
     ++total;
+    if (r.unsettled) ++unsettled;
     if (r.error) {
-      ++invalid;
+      // Held back or not begun for want of the store: not the input's fault, and resumable.
+      ++(r.unsettled ? failed : invalid);
       std::cerr << "expbridge: error: " << r.error->describe() << "\n";
     } else if (r.ok()) {
       ++ok;
@@ -307,15 +309,24 @@ int run_apply(const ApplyArgs& args) {
       std::cout << expbridge::report_to_text(r, &reasons) << std::flush;
     }
   });
+  // What the store has not recorded done: the run stays unfinished, and --resume settles it.
+  const std::string unsettled_text =
+      std::to_string(unsettled) + " input(s) unsettled: run " + applier->run_id() +
+      " stays unfinished; `expbridge apply --resume` settles them (each backend is read first, so "
+      "nothing is applied twice)";
   if (json && !single) {
-    boost::json::value summary =
-        boost::json::object{{"updates", total}, {"ok", ok}, {"failed", failed}, {"invalid", invalid}};
+    boost::json::object summary{{"updates", total}, {"ok", ok}, {"failed", failed}, {"invalid", invalid},
+                                 {"unsettled", unsettled}};
+    if (unsettled > 0) summary["run"] = applier->run_id();
     std::cout << "\n], \"summary\": " << expbridge::write_json(summary) << "}\n";
   } else if (!json && !single) {
-    std::cout << total << " update(s): " << ok << " ok, " << failed << " failed, " << invalid << " invalid\n";
+    std::cout << total << " update(s): " << ok << " ok, " << failed << " failed, " << invalid << " invalid";
+    if (unsettled > 0) std::cout << "; " << unsettled_text;
+    std::cout << "\n";
   }
+  if (unsettled > 0) std::cerr << "expbridge: " << unsettled_text << "\n";
   if (total > 0 && invalid == total) return kExitInvalid;
-  return failed == 0 && invalid == 0 ? kExitOk : kExitFailed;
+  return failed == 0 && invalid == 0 && unsettled == 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace

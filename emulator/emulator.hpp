@@ -105,7 +105,10 @@ struct Fault {
   std::chrono::milliseconds latency{0};
   int status = 0;           ///< answer with this status (and a vendor-shaped error body) instead
   int retry_after_s = -1;   ///< with status 429: the Retry-After header
-  bool drop_connection = false;  ///< close without answering
+  bool drop_connection = false;  ///< close without answering; the emulator never sees the request
+  /// Let the emulator handle the request (its effect applies), then close without a byte of its
+  /// answer: what a client cannot tell from a lost request, yet the vendor did it.
+  bool apply_then_drop = false;
   /// With `status`: answer like a hostile vendor, proxy or firewall that echoes the request
   /// back — every request header (`Name: value` lines) in the error message, as a JSON
   /// member `request_headers`, and the Authorization value as the request id.
@@ -126,12 +129,18 @@ struct Fault {
 /// `POST /_emulator/faults` (body: a list of faults, replacing the current ones).
 class EmulatorHost {
  public:
+  /// The journal holds at most this many requests by default (the oldest go first), so a
+  /// long-running `expbridge emulate` does not grow without bound.
+  static constexpr std::size_t kJournalLimit = 20'000;
   struct Options {
     std::uint16_t port = 0;          ///< 0 = an ephemeral port
     boost::json::value fixture;      ///< null = the emulators' default fixtures, merged
     /// The vendors whose emulators to run (those that have one); nullptr = `Registry::builtin()`.
     /// Must outlive `start`.
     const Registry* registry = nullptr;
+    /// How many requests the journal keeps (received_requests); at least 1. A test that counts
+    /// every request of a long run raises it.
+    std::size_t journal_limit = kJournalLimit;
   };
   static Result<std::unique_ptr<EmulatorHost>> start(Options options);
   ~EmulatorHost();
@@ -158,10 +167,11 @@ class EmulatorHost {
     ServerRequest request;
     std::chrono::steady_clock::time_point arrived;
     int status = 0;  ///< the status answered; 0 = no answer (a dropped connection)
+    /// The status the emulator's handler gave: its effect applied when 2xx. 0 = the emulator
+    /// never saw it (a fault answered or dropped it first). With apply_then_drop it is set while
+    /// `status` is 0: done at the vendor, never answered.
+    int handled_status = 0;
   };
-  /// The journal holds at most this many requests (the oldest go first), so a long-running
-  /// `expbridge emulate` does not grow without bound.
-  static constexpr std::size_t kJournalLimit = 20'000;
   /// The requests routed to an emulator since start or reset(), in arrival order (control
   /// endpoints and unrouted requests excluded): what tests count on the wire.
   std::vector<Received> received_requests() const;
@@ -180,6 +190,7 @@ class EmulatorHost {
   std::vector<Fault> faults_;
   std::map<std::string, std::size_t> counts_;
   std::deque<Received> journal_;
+  std::size_t journal_limit_ = kJournalLimit;
   std::unique_ptr<LoopbackServer> server_;
 };
 

@@ -2,7 +2,7 @@
 //
 // Order of a request: control endpoints (`/_emulator/...`, no auth), then routing to the
 // first emulator that serves it (none: 404), then the first matching fault, then the
-// emulator. One mutex serialises requests and the public calls, so emulators need no
+// emulator (and, after it, an apply_then_drop fault: its answer thrown away). One mutex serialises requests and the public calls, so emulators need no
 // locking and tests may read state() while a client runs.
 //
 // The host names no vendor: it runs the emulators of the vendors of a `Registry`, and asks
@@ -218,6 +218,9 @@ boost::json::value counts_to_json(const std::map<std::string, std::size_t>& coun
 
 Result<std::unique_ptr<EmulatorHost>> EmulatorHost::start(Options options) {
   std::unique_ptr<EmulatorHost> host(new EmulatorHost());
+  if (options.journal_limit < 1)
+    return std::unexpected(invalid("journal_limit", "the journal keeps at least one request"));
+  host->journal_limit_ = options.journal_limit;
   auto emulators = make_emulators(options.registry != nullptr ? *options.registry : Registry::builtin());
   if (!emulators) return std::unexpected(std::move(emulators).error());
   host->emulators_ = std::move(*emulators);
@@ -408,14 +411,23 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
     reply = message_reply(500, "emulator " + vendor + " threw: " + e.what());
   }
   reply.delay += latency;
+  // Still the last: the mutex is held since record().
+  journal_.back().handled_status = reply.status;
+  if (shaping && shaping->apply_then_drop) {
+    // Done at the vendor; the answer is lost on the way back.
+    ServerReply dropped;
+    dropped.action = ServerReply::Action::close_without_reply;
+    dropped.delay = reply.delay;
+    return dropped;
+  }
   if (shaping) shape_answer(reply, *shaping);
-  journal_.back().status = reply.status;  // still the last: the mutex is held since record()
+  journal_.back().status = reply.status;
   return reply;
 }
 
 void EmulatorHost::record(const std::string& vendor, const ServerRequest& request) {
-  if (journal_.size() >= kJournalLimit) journal_.pop_front();
-  journal_.push_back(Received{vendor, request, std::chrono::steady_clock::now(), 0});
+  if (journal_.size() >= journal_limit_) journal_.pop_front();
+  journal_.push_back(Received{vendor, request, std::chrono::steady_clock::now(), 0, 0});
 }
 
 std::vector<EmulatorHost::Received> EmulatorHost::received_requests() const {

@@ -116,6 +116,9 @@ Result<Fault> parse_fault(const boost::json::value& value, const std::string& pa
   auto drop = reader->optional_bool("drop_connection");
   if (!drop) return std::unexpected(std::move(drop).error());
   if (*drop) fault.drop_connection = **drop;
+  auto apply_drop = reader->optional_bool("apply_then_drop");
+  if (!apply_drop) return std::unexpected(std::move(apply_drop).error());
+  if (*apply_drop) fault.apply_then_drop = **apply_drop;
   auto echo = reader->optional_bool("echo_headers");
   if (!echo) return std::unexpected(std::move(echo).error());
   if (*echo) fault.echo_headers = **echo;
@@ -129,9 +132,17 @@ Result<Fault> parse_fault(const boost::json::value& value, const std::string& pa
   if (fault.drop_connection && shapes)
     return std::unexpected(reader->error(
         "drop_connection", "cannot go with headers, reset_mid_body or close_connection: a dropped connection has no answer"));
-  if (!fault.drop_connection && fault.status == 0 && fault.latency.count() == 0 && !shapes)
+  if (fault.apply_then_drop) {
+    if (fault.drop_connection)
+      return std::unexpected(reader->error("apply_then_drop", "cannot go with drop_connection: one drops the request "
+                                                              "before the emulator sees it, the other after"));
+    if (fault.status != 0 || shapes)
+      return std::unexpected(reader->error("apply_then_drop", "cannot go with status, headers, reset_mid_body or "
+                                                              "close_connection: the emulator's answer is never sent"));
+  }
+  if (!fault.drop_connection && !fault.apply_then_drop && fault.status == 0 && fault.latency.count() == 0 && !shapes)
     return std::unexpected(field_error(path, "the fault does nothing: give latency_ms, status, headers, reset_mid_body, "
-                                             "close_connection or drop_connection"));
+                                             "close_connection, drop_connection or apply_then_drop"));
   EXPBRIDGE_RETURN_IF_ERROR(reader->finish());
   return fault;
 }
@@ -172,6 +183,7 @@ boost::json::value faults_to_json(const std::vector<Fault>& faults) {
     if (f.status != 0) o["status"] = f.status;
     if (f.retry_after_s >= 0) o["retry_after_s"] = f.retry_after_s;
     if (f.drop_connection) o["drop_connection"] = true;
+    if (f.apply_then_drop) o["apply_then_drop"] = true;
     if (f.echo_headers) o["echo_headers"] = true;
     if (f.body) o["body"] = *f.body;
     if (!f.headers.empty()) {

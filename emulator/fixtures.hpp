@@ -15,7 +15,13 @@
 //     latency_ms: 1500         # delay the answer (alone: the emulator still answers)
 //     status: 429              # answer with this status (400-599) and a vendor-shaped error body
 //     retry_after_s: 3         # with status 429: the Retry-After header
-//     drop_connection: true    # close the connection without a byte of answer
+//     drop_connection: true    # close the connection without a byte of answer; the request never
+//                              #   reaches the emulator (nothing applied: a network that lost it)
+//     apply_then_drop: true    # the emulator handles the request (its effect, if any, is applied),
+//                              #   then the connection is closed without a byte of the answer: the
+//                              #   vendor did it and the client never learns (an answer lost in
+//                              #   transit). Select non-idempotent requests with method and
+//                              #   path_prefix, and bound it with times.
 //     echo_headers: true       # with status: echo every request header in the error (hostile proxy)
 //     body: '{"id":"x"}'       # with status: answer exactly this (JSON) body, not the vendor-shaped
 //                              #   error; then status may be 200-599 (a reply the emulator would not give)
@@ -24,10 +30,12 @@
 //     reset_mid_body: true     # send the answer's header and half its body, then reset (RST)
 //     close_connection: true   # answer with `Connection: close`, then close (no keep-alive)
 // Unknown members, wrong types and contradictions (status, headers, reset_mid_body or
-// close_connection with drop_connection, body without
+// close_connection with drop_connection or apply_then_drop, drop_connection with apply_then_drop,
+// body without
 // status or with echo_headers, a fault that does nothing) are errors. Every request routed to an
-// emulator, faulted or not, is also journaled (EmulatorHost::received_requests): that is where
-// tests count what reached the wire.
+// emulator, faulted or not, is also journaled (EmulatorHost::received_requests, with the status
+// answered and the status the emulator gave, which differ for apply_then_drop): that is where
+// tests count what reached the wire and what took effect.
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -277,6 +278,21 @@ struct Applier::Impl {
   std::map<std::int64_t, InputRecord> recorded_inputs;
   std::map<std::int64_t, std::vector<Intent>> recorded_intents;
 
+  // ---- settling: an input is settled once the store records it done
+  /// Inputs this invocation left unsettled: while there is one, the run stays unfinished, so
+  /// `--resume` finds it and settles them.
+  std::int64_t unsettled_inputs = 0;
+  /// Experiments with an unsettled input: their later inputs of this invocation are held back
+  /// unsent, so that `--resume` applies all of them in input order (an older update never lands
+  /// over a newer one).
+  std::set<std::string, std::less<>> unsettled_experiments;
+
+  void leave_unsettled(UpdateReport& report, const std::string& experiment) {
+    report.unsettled = true;
+    ++unsettled_inputs;
+    if (!experiment.empty()) unsettled_experiments.insert(experiment);
+  }
+
   Status load_resumed_run() {
     if (resume_loaded) return {};
     auto inputs = store()->inputs(run_id);
@@ -309,7 +325,8 @@ struct Applier::Impl {
   }
 
   // Resuming an input that was not done: the read this update began with decided what to send,
-  // so an intent left without an outcome is settled by what was sent now. Sent again: it was
+  // so an intent left without an outcome (a crash, or an answer that never came) is settled by
+  // what was sent now. Sent again: it was
   // not applied. Not sent, its backend otherwise fine: the read found it applied.
   void reconcile_earlier(InputJournal& journal, UpdateReport& report) {
     for (BackendReport& b : report.backends) {
@@ -705,7 +722,11 @@ struct Applier::Impl {
         // or resource exhaustion gets here. Keep it to this backend.
         request.error = located(exception_error("while sending", std::current_exception()), backend, request.request);
       }
-      if (intent_id) {
+      // Sent, and no answer came (a connection lost after sending, a deadline): whether the vendor
+      // applied it is unknown, so the intent stays pending and a resumed run's read settles it.
+      // `failed` is for what the vendor refused, or what cannot have reached it.
+      const bool unknown = !ok && request.error && request.error->request_sent && request.error->http_status == 0;
+      if (intent_id && !unknown) {
         // Written with the next commit (this backend's next intent, or the update's end): were
         // it lost, the intent would stay pending, and a resumed run reads before it decides.
         const IntentOutcome outcome = ok ? IntentOutcome::succeeded : IntentOutcome::failed;
@@ -786,6 +807,7 @@ struct Applier::Impl {
         e.message += "; nothing was sent";
         report.error = std::move(e);
         if (update) report.experiment = update->experiment;
+        leave_unsettled(report, input.experiment);
         co_return;
       }
       journal = InputJournal{run_id, position, input.digest, input.experiment, true, {}};
@@ -804,6 +826,13 @@ struct Applier::Impl {
     // Held until this update is over, on every path out of it (a throw included): the next
     // update of this experiment starts only then.
     auto experiment_permit = co_await experiment_lock(update->experiment).scoped_acquire();
+    if (journal && unsettled_experiments.contains(update->experiment)) {
+      report.error = make_error(ErrorCode::unavailable,
+                                "held back: an earlier input of experiment " + update->experiment +
+                                    " in this run is unsettled; `expbridge apply --resume` applies them in input order");
+      leave_unsettled(report, update->experiment);
+      co_return;
+    }
     // Another process applying this experiment through the same store goes first or after,
     // never interleaved. Waited for on a timer, so that other experiments' updates go on.
     std::optional<Store::ExperimentLock> store_lock;
@@ -813,6 +842,7 @@ struct Applier::Impl {
         Error e = std::move(locked).error();
         e.message += "; nothing was sent";
         report.error = std::move(e);
+        leave_unsettled(report, update->experiment);
         co_return;
       }
       store_lock.emplace(std::move(*locked));
@@ -825,10 +855,12 @@ struct Applier::Impl {
     // An update refused before sending (its plan, a vendor rule) is settled: resuming would
     // refuse it again. One a backend failed is not: resuming applies it again.
     const bool settled = report.ok() || report.error.has_value();
-    if (journal->complete && settled) queued_writes.inputs_done.push_back(InputDone{journal->run_id, journal->position});
+    const bool marked = journal->complete && settled;
+    if (marked) queued_writes.inputs_done.push_back(InputDone{journal->run_id, journal->position});
     // Before the experiment's lock is let go: the next process to apply it reads what this one
     // learnt. Logged there on failure; the input then stays undone, to be settled by a resume.
-    (void)write_queued();
+    const bool written = write_queued().has_value();
+    if (!(marked && written)) leave_unsettled(report, update->experiment);
   }
 
   /// The store's lock of `experiment`, polled with a backoff up to the store's busy_timeout:
@@ -1419,12 +1451,16 @@ Status Applier::finish_run() {
   Impl& impl = *impl_;
   if (!impl.store() || impl.run_id.empty() || impl.run_finished) return {};
   EXPBRIDGE_RETURN_IF_ERROR(impl.write_queued());
+  // An unsettled input keeps the run open: `--resume` continues it.
+  if (impl.unsettled_inputs > 0) return {};
   Status finished = impl.store()->finish_run(impl.run_id);
   if (finished) impl.run_finished = true;
   return finished;
 }
 
 const std::string& Applier::run_id() const { return impl_->run_id; }
+
+std::int64_t Applier::unsettled_inputs() const { return impl_->unsettled_inputs; }
 
 void Applier::apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink) {
   Impl& impl = *impl_;
@@ -1563,8 +1599,8 @@ void Applier::apply_inputs(const InputSource& next, const std::function<void(Upd
   if (dispatch_failure) std::rethrow_exception(dispatch_failure);
   if (sink_failure) std::rethrow_exception(sink_failure);
   if (source_failure) std::rethrow_exception(source_failure);
-  // Only a run that ran to its end is finished: one cut short (above), or resumed with an input
-  // it refused as different, is left to `--resume`.
+  // Only a run that ran to its end is finished: one cut short (above), resumed with an input it
+  // refused as different, or with an input unsettled (finish_run), is left to `--resume`.
   if (impl.input_mismatch) return;
   if (Status finished = finish_run(); !finished) logger()->warn("{}", finished.error().message);
 }

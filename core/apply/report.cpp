@@ -40,6 +40,7 @@ boost::json::value report_to_json(const UpdateReport& report) {
   if (report.error) out["error"] = error_json(*report.error);
   out["duration_ms"] = rounded(report.duration_ms);
   if (report.done_earlier) out["done_earlier"] = true;
+  if (report.unsettled) out["unsettled"] = true;
   boost::json::array backends;
   for (const auto& b : report.backends) {
     boost::json::object bo;
@@ -82,6 +83,7 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
   out += "\n";
   if (report.error) {
     out += "  refused, nothing sent: " + report.error->describe() + "\n";
+    if (report.unsettled) out += "  unsettled: the run stays unfinished; `expbridge apply --resume` settles it\n";
     return out;
   }
   if (report.done_earlier) {
@@ -126,6 +128,7 @@ std::string report_to_text(const UpdateReport& report, SkipReasonIndex* reasons)
   for (const auto& b : report.backends)
     if (!b.skipped.empty()) out += "  " + pad(b.backend, 10) + "skips " + reasons->fields(b.skipped, reason_lines) + "\n";
   for (const auto& line : reason_lines) out += "    " + line + "\n";
+  if (report.unsettled) out += "  unsettled: the run stays unfinished; `expbridge apply --resume` settles it\n";
   return secrets::scrub(out);
 }
 

@@ -1,6 +1,7 @@
 // expbridge — apply: send a plan to every backend at once, authenticated, and report.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -71,8 +72,8 @@ struct ApplyOptions {
   /// applied again (its report says `done earlier`); one whose digest differs from the one
   /// recorded at its position is refused (`invalid_input`, nothing sent); every other is applied
   /// again, converging, so the read decides what is left. A journalled request with an intent
-  /// but no outcome is reconciled by that read: not sent when its effect is there. Needs
-  /// `read_first` and a store.
+  /// but no outcome (a crash, or an answer that never came) is reconciled by that read: not sent
+  /// when its effect is there. Needs `read_first` and a store.
   bool resume = false;
 };
 
@@ -129,6 +130,11 @@ struct UpdateReport {
   double duration_ms = 0;
   /// A resumed run found this input done by the run it resumes: nothing was read or sent.
   bool done_earlier = false;
+  /// With a store: the input is not settled (not recorded done): a backend failed, a request's
+  /// answer never came so its outcome is unknown (its intent stays pending), the store failed, or
+  /// it was held back unsent behind an earlier unsettled input of its experiment (then `error`
+  /// says so). The run stays unfinished; `apply --resume` settles it (reading each backend first).
+  bool unsettled = false;
 
   bool ok() const;          ///< no error and no backend failed
 };
@@ -199,13 +205,19 @@ class Applier {
   };
   using InputSource = std::function<std::optional<Input>()>;
   /// `apply_all`, for a source that knows its inputs' bytes. With a store, it ends the run
-  /// (`finish_run`) unless it was cut short or, resuming, refused an input as different.
+  /// (`finish_run`) unless it was cut short, left an input unsettled, or, resuming, refused an
+  /// input as different.
   void apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink);
 
   /// With a store: ends the run (`Store::finish_run`) if one began and is not finished yet.
   /// `apply_all` ends its run itself; a run of `apply` calls ends here. Without a store, or
-  /// with no run under way: nothing to do.
+  /// with no run under way: nothing to do. With an unsettled input (`unsettled_inputs`), the
+  /// run is left unfinished for `--resume`, and this returns success.
   Status finish_run();
+  /// How many inputs this Applier left unsettled (UpdateReport::unsettled). Once an input of an
+  /// experiment is unsettled, the experiment's later inputs are held back (unsent, unsettled):
+  /// a resumed run applies them in input order.
+  std::int64_t unsettled_inputs() const;
   /// The store's id of the run under way (or just finished); empty without one.
   const std::string& run_id() const;
 

@@ -50,6 +50,32 @@ class StoreCli : public ::testing::Test {
   test::CliSandbox sandbox_{"store-cli"};
 };
 
+TEST_F(StoreCli, AnUnansweredTransitionLeavesTheRunUnsettledAndResumeSettlesIt) {
+  // Auth0 applies the start and the answer is lost: the outcome is unknown, not failed.
+  vendors.set_faults(R"([{"vendor": "auth0", "method": "POST", "path_prefix": "/api/v2/experimentation/experiments/",
+                          "apply_then_drop": true, "times": 1}])");
+  const std::string stream = std::string(R"({"experiment": "checkout-redesign", "action": "start"})") + "\n" + kUpdate + "\n";
+  const CliRun dropped = run("apply --config config.yaml --format json -", stream);
+  EXPECT_EQ(dropped.exit_code, 1) << dropped.err << dropped.out;
+  const auto summary = boost::json::parse(dropped.out).at("summary");
+  EXPECT_EQ(summary.at("unsettled"), 2) << dropped.out;  // the start, and the update held back behind it
+  EXPECT_FALSE(summary.at("run").as_string().empty());
+  EXPECT_NE(dropped.err.find("2 input(s) unsettled"), std::string::npos) << dropped.err;
+  EXPECT_NE(dropped.err.find("`expbridge apply --resume` settles them"), std::string::npos) << dropped.err;
+
+  const CliRun resumed = run("apply --config config.yaml --resume -", stream);
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.err << resumed.out;
+  EXPECT_NE(resumed.out.find("TransitionExperimentStatus: reconciled: found applied"), std::string::npos) << resumed.out;
+  EXPECT_EQ(resumed.out.find("unsettled"), std::string::npos) << resumed.out;
+  std::size_t transitions = 0;
+  for (const auto& r : vendors.api_requests("a0"))
+    if (r.method == "POST" && r.target.find("/status") != std::string::npos) ++transitions;
+  EXPECT_EQ(transitions, 1u) << "the transition was sent again";
+  // Finished: nothing is left to resume.
+  const CliRun again = run("apply --config config.yaml --resume -", stream);
+  EXPECT_NE(again.err.find("nothing to resume"), std::string::npos) << again.err;
+}
+
 TEST_F(StoreCli, ApplyKeepsItsStoreBesideTheConfigAndHistoryAndStateShowIt) {
   const CliRun applied = run("apply --config config.yaml update.json");
   ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;

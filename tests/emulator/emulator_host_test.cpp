@@ -279,8 +279,55 @@ TEST_F(EmulatorHostTest, DropConnectionFaultAnswersNothing) {
   auto dropped = blocking_request(host->port(), "POST", "/beta/items", R"({"name":"b2"})", auth());
   EXPECT_FALSE(dropped.answered);
   EXPECT_EQ(host->state().at("beta").at("items").as_array().size(), 1u);  // never applied
+  const auto journal = host->received_requests();
+  ASSERT_EQ(journal.size(), 1u);
+  EXPECT_EQ(journal[0].status, 0) << "no answer";
+  EXPECT_EQ(journal[0].handled_status, 0) << "the emulator never saw it";
   auto next = blocking_request(host->port(), "POST", "/beta/items", R"({"name":"b2"})", auth());
   EXPECT_EQ(next.status, 201);
+}
+
+TEST_F(EmulatorHostTest, ApplyThenDropFaultAppliesTheRequestAndAnswersNothing) {
+  auto host = start(fixture());
+  ASSERT_TRUE(host);
+  auto set = blocking_request(host->port(), "POST", "/_emulator/faults",
+                              R"([{"vendor":"beta","method":"POST","path_prefix":"/beta/","apply_then_drop":true,"times":1}])");
+  ASSERT_EQ(set.status, 200) << set.body;
+  // A GET under the prefix is not the selected method: answered as usual.
+  EXPECT_EQ(blocking_request(host->port(), "GET", "/beta/items", "", auth()).status, 200);
+  auto dropped = blocking_request(host->port(), "POST", "/beta/items", R"({"name":"b2"})", auth());
+  EXPECT_FALSE(dropped.answered);
+  // The vendor did it: the client never learnt.
+  EXPECT_EQ(host->state().at("beta").at("items").as_array().size(), 2u);
+  const auto journal = host->received_requests();
+  ASSERT_EQ(journal.size(), 2u);
+  EXPECT_EQ(journal[1].status, 0) << "no answer was sent";
+  EXPECT_EQ(journal[1].handled_status, 201) << "the emulator handled it";
+  EXPECT_EQ(journal[0].handled_status, journal[0].status);
+  // Bounded by times: the next one is answered.
+  auto next = blocking_request(host->port(), "POST", "/beta/items", R"({"name":"b3"})", auth());
+  EXPECT_EQ(next.status, 201);
+  EXPECT_EQ(host->state().at("beta").at("items").as_array().size(), 3u);
+  EXPECT_EQ(json::parse(blocking_request(host->port(), "GET", "/_emulator/faults").body), json::array{});
+}
+
+TEST_F(EmulatorHostTest, JournalLimitIsTheOptionsAndKeepsTheNewest) {
+  registry_ = registry_of({emulated_vendor("alpha"), emulated_vendor("beta")});
+  auto options = options_with(registry_, fixture());
+  options.journal_limit = 0;
+  auto refused = EmulatorHost::start(options);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().field, "journal_limit");
+  options.journal_limit = 2;
+  auto host = EmulatorHost::start(options);
+  ASSERT_TRUE(host) << host.error().describe();
+  for (const char* name : {"b2", "b3", "b4"})
+    EXPECT_EQ(blocking_request((*host)->port(), "POST", "/beta/items", std::string(R"({"name":")") + name + "\"}", auth()).status,
+              201);
+  const auto journal = (*host)->received_requests();
+  ASSERT_EQ(journal.size(), 2u);
+  EXPECT_NE(journal[0].request.body.find("b3"), std::string::npos);
+  EXPECT_NE(journal[1].request.body.find("b4"), std::string::npos);
 }
 
 TEST_F(EmulatorHostTest, FaultsEndpointRefusesBadLists) {
@@ -297,10 +344,13 @@ TEST_F(EmulatorHostTest, FaultsEndpointRefusesBadLists) {
 
 TEST(EmulatorFaults, ParseStrictly) {
   auto ok = parse_faults(json::parse(R"([{"vendor":"x","method":"patch","path_prefix":"/a","times":3,"latency_ms":10,
-                                          "status":429,"retry_after_s":2},{"drop_connection":true}])"),
+                                          "status":429,"retry_after_s":2},{"drop_connection":true},
+                                          {"method":"POST","apply_then_drop":true,"times":2}])"),
                          "faults");
   ASSERT_TRUE(ok) << ok.error().describe();
-  ASSERT_EQ(ok->size(), 2u);
+  ASSERT_EQ(ok->size(), 3u);
+  EXPECT_TRUE((*ok)[2].apply_then_drop);
+  EXPECT_FALSE((*ok)[1].apply_then_drop);
   EXPECT_EQ((*ok)[0].method, "PATCH");
   EXPECT_EQ((*ok)[0].times, 3);
   EXPECT_EQ((*ok)[0].latency, std::chrono::milliseconds(10));
@@ -308,7 +358,8 @@ TEST(EmulatorFaults, ParseStrictly) {
   EXPECT_EQ((*ok)[1].times, -1);
   EXPECT_TRUE((*ok)[1].drop_connection);
   EXPECT_EQ(faults_to_json(*ok), json::parse(R"([{"vendor":"x","method":"PATCH","path_prefix":"/a","times":3,
-      "latency_ms":10,"status":429,"retry_after_s":2},{"drop_connection":true}])"));
+      "latency_ms":10,"status":429,"retry_after_s":2},{"drop_connection":true},
+      {"method":"POST","apply_then_drop":true,"times":2}])"));
 
   const std::pair<const char*, const char*> bad[] = {
       {R"([{"status":500,"times":0}])", "faults[0].times"},
@@ -330,6 +381,12 @@ TEST(EmulatorFaults, ParseStrictly) {
       {R"([{"drop_connection":true,"reset_mid_body":true}])", "faults[0].drop_connection"},
       {R"([{"reset_mid_body":"yes"}])", "faults[0].reset_mid_body"},
       {R"([{"drop_connection":true,"close_connection":true}])", "faults[0].drop_connection"},
+      {R"([{"apply_then_drop":true,"drop_connection":true}])", "faults[0].apply_then_drop"},
+      {R"([{"apply_then_drop":true,"status":500}])", "faults[0].apply_then_drop"},
+      {R"([{"apply_then_drop":true,"headers":{"X-A":"1"}}])", "faults[0].apply_then_drop"},
+      {R"([{"apply_then_drop":true,"close_connection":true}])", "faults[0].apply_then_drop"},
+      {R"([{"apply_then_drop":"yes"}])", "faults[0].apply_then_drop"},
+      {R"([{"apply_then_drop":false}])", "faults[0]"},
   };
   for (const auto& [text, field] : bad) {
     auto r = parse_faults(json::parse(text), "faults");

@@ -20,7 +20,11 @@ namespace {
 namespace json = boost::json;
 using emulator::ServerRequest;
 
-constexpr int kExtraExperiments = 9;
+/// `n` zero-padded to `width` digits: ids of one length for every extra experiment.
+std::string padded(int n, std::size_t width) {
+  std::string digits = std::to_string(n);
+  return std::string(width > digits.size() ? width - digits.size() : 0, '0') + digits;
+}
 
 bool is_token_request(const ServerRequest& request) { return emulator::path_of(request) == "/oauth/token"; }
 
@@ -32,7 +36,7 @@ void add_copy(json::object& into, std::string_view key, const json::value& from,
   into[key] = std::move(copy);
 }
 
-void add_appconfig(json::object& section, EmulatedVendors::Run run) {
+void add_appconfig(json::object& section, EmulatedVendors::Run run, int extra) {
   auto& definitions = section.at("applications").as_array().at(0).as_object().at("experiment_definitions").as_array();
   json::object& sample = definitions.at(0).as_object();
   // Run 1 exists, so the updates the tests send (run description, exposure) have a target.
@@ -40,45 +44,53 @@ void add_appconfig(json::object& section, EmulatedVendors::Run run) {
                                    ? R"([{"status":"RUNNING","start":{"ExposurePercentage":5}}])"
                                    : R"([{"status":"DONE","start":{"ExposurePercentage":5}}])");
   const json::value base = sample;
-  for (int i = 1; i <= kExtraExperiments; ++i) {
+  for (int i = 1; i <= extra; ++i) {
     json::value copy = base;
-    copy.as_object()["id"] = "def000" + std::to_string(i);
+    copy.as_object()["id"] = appconfig_definition_id(i);
     copy.as_object()["definition"].as_object()["Name"] = "Experiment-Definition-" + std::to_string(i);
     definitions.push_back(std::move(copy));
   }
 }
 
-void add_launchdarkly(json::object& section) {
+void add_launchdarkly(json::object& section, int extra) {
   auto& experiments =
       section.at("projects").at("default").at("environments").at("production").at("experiments").as_object();
   const json::value base = experiments.at("checkout-redesign");
-  for (int i = 1; i <= kExtraExperiments; ++i)
+  for (int i = 1; i <= extra; ++i)
     add_copy(experiments, "exp-" + std::to_string(i), base, [i](json::object& e) {
-      e["_id"] = "65f0c0de0000000000000be" + std::to_string(i);
+      e["_id"] = "65f0c0de00000000000be" + padded(i, 3);
       e["name"] = "Experiment " + std::to_string(i);
-      e["iterations"].as_array().at(0).as_object()["_id"] = "65f0c0de0000000000000ce" + std::to_string(i);
+      e["iterations"].as_array().at(0).as_object()["_id"] = "65f0c0de00000000000ce" + padded(i, 3);
     });
 }
 
-void add_auth0(json::object& section) {
+void add_auth0(json::object& section, int extra) {
   auto& experiments = section.at("experiments").as_array();
   const json::value base = experiments.at(0);
-  for (int i = 1; i <= kExtraExperiments; ++i) {
+  for (int i = 1; i <= extra; ++i) {
     json::value copy = base;
-    copy.as_object()["id"] = "exp_Xp" + std::to_string(i);
+    copy.as_object()["id"] = auth0_experiment_id(i);
     copy.as_object()["name"] = "Experiment " + std::to_string(i);
     experiments.push_back(std::move(copy));
   }
 }
 
-void add_evidently(json::object& section) {
+void add_evidently(json::object& section, int extra) {
   auto& features = section.at("projects").at("checkout").at("features").as_object();
   const json::value base = features.at("checkout-redesign");
-  for (int i = 1; i <= kExtraExperiments; ++i)
+  for (int i = 1; i <= extra; ++i)
     add_copy(features, "exp-" + std::to_string(i), base, [](json::object&) {});
 }
 
 }  // namespace
+
+std::string auth0_experiment_id(int n) {
+  std::string digits = std::to_string(n);
+  std::replace(digits.begin(), digits.end(), '0', 'z');
+  return "exp_Xp" + digits;
+}
+
+std::string appconfig_definition_id(int n) { return "def" + padded(n, 4); }
 
 std::map<std::string, std::string> apply_test_environment() {
   std::map<std::string, std::string> out;
@@ -89,14 +101,16 @@ std::map<std::string, std::string> apply_test_environment() {
   return out;
 }
 
-json::value EmulatedVendors::fixture(Run run) {
+json::value EmulatedVendors::fixture(Run run, int extra_experiments) {
+  if (extra_experiments < 0 || extra_experiments > kMaxExtraExperiments)
+    throw std::invalid_argument("extra experiments: 0 to " + std::to_string(kMaxExtraExperiments));
   auto merged = emulator::default_fixture(expbridge::Registry::builtin());
   if (!merged) throw std::runtime_error("default fixture: " + merged.error().describe());
   json::object& f = merged->as_object();
-  add_appconfig(f.at("appconfig").as_object(), run);
-  add_launchdarkly(f.at("launchdarkly").as_object());
-  add_auth0(f.at("auth0").as_object());
-  add_evidently(f.at("evidently").as_object());
+  add_appconfig(f.at("appconfig").as_object(), run, extra_experiments);
+  add_launchdarkly(f.at("launchdarkly").as_object(), extra_experiments);
+  add_auth0(f.at("auth0").as_object(), extra_experiments);
+  add_evidently(f.at("evidently").as_object(), extra_experiments);
   return std::move(*merged);
 }
 
@@ -110,9 +124,12 @@ std::string EmulatedVendors::vendor_of(std::string_view backend) {
 
 EmulatedVendors::EmulatedVendors() { restart(fixture()); }
 
-void EmulatedVendors::restart(json::value fixture) {
+void EmulatedVendors::restart(json::value fixture, std::size_t journal_limit) {
   host_.reset();
-  auto host = emulator::EmulatorHost::start({0, std::move(fixture)});
+  emulator::EmulatorHost::Options options;
+  options.fixture = std::move(fixture);
+  options.journal_limit = journal_limit;
+  auto host = emulator::EmulatorHost::start(std::move(options));
   if (!host) throw std::runtime_error("emulator host: " + host.error().describe());
   host_ = std::move(*host);
 }
@@ -234,11 +251,12 @@ std::string EmulatedVendors::config(const ApplyConfigOptions& options) const {
            "}\n    ev:  {feature: " + key + "}\n";
   };
   out += "experiments:\n";
-  bind("checkout-redesign", "definition: bsxyd7k, run: 1, treatments: {control: c, two-step: t1}",
+  const std::string run = options.pin_run ? ", run: 1" : "";
+  bind("checkout-redesign", "definition: bsxyd7k" + run + ", treatments: {control: c, two-step: t1}",
        "id: exp_4fG7hJk, variations: {control: var_2xQa, two-step: var_9bZk}");
-  for (int i = 1; i <= std::min(options.extra_experiments, kExtraExperiments); ++i) {
+  for (int i = 1; i <= std::min(options.extra_experiments, kMaxExtraExperiments); ++i) {
     const std::string n = std::to_string(i);
-    bind("exp-" + n, "definition: def000" + n + ", run: 1", "id: exp_Xp" + n);
+    bind("exp-" + n, "definition: " + appconfig_definition_id(i) + run, "id: " + auth0_experiment_id(i));
   }
   return out;
 }

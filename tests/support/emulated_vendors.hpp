@@ -22,6 +22,14 @@
 
 namespace expbridge::test {
 
+/// The most extra experiments (`exp-1` ... `exp-49`) a fixture and a config can hold.
+inline constexpr int kMaxExtraExperiments = 49;
+
+/// The ids extra experiment `exp-N` has in the fixture: its Auth0 experiment (Auth0's ids use
+/// no `0`, so a `z` stands for it) and its AppConfig definition.
+std::string auth0_experiment_id(int n);
+std::string appconfig_definition_id(int n);
+
 /// The four backends' config names, in config order.
 inline const std::vector<std::string> kApplyBackends = {"aws", "ld", "a0", "ev"};
 
@@ -41,9 +49,13 @@ struct ApplyConfigOptions {
       {"retry_base_ms", "5"}, {"retry_cap_ms", "3000"}, {"timeout_ms", "3000"}, {"deadline_ms", "8000"}};
   /// Per backend name: settings added to (or replacing) `common` for that backend.
   std::map<std::string, std::map<std::string, std::string>> per_backend;
-  /// Extra experiments bound at all four backends, named `exp-1` ... `exp-N` (N ≤ 9);
-  /// `checkout-redesign` (the sample's bindings) is always there. The emulators hold all nine.
+  /// Extra experiments bound at all four backends, named `exp-1` ... `exp-N`
+  /// (N ≤ kMaxExtraExperiments); `checkout-redesign` (the sample's bindings) is always there.
+  /// The default fixture holds nine; `fixture(run, N)` more.
   int extra_experiments = 0;
+  /// Bind AppConfig run 1 (true), or no run: apply follows the current run a read finds, so an
+  /// update that starts a new run is followed by the next.
+  bool pin_run = true;
 };
 
 class EmulatedVendors {
@@ -60,10 +72,12 @@ class EmulatedVendors {
   enum class Run { running, done };
   /// The default fixture, plus what the tests' config binds: run 1 of each definition (RUNNING:
   /// its description and exposure can change; DONE: the definition can), and experiments
-  /// exp-1 ... exp-9 at every vendor.
-  static boost::json::value fixture(Run run = Run::running);
-  /// Starts a new host on `fixture` (a new port: write the config afterwards).
-  void restart(boost::json::value fixture);
+  /// exp-1 ... exp-N (`extra_experiments`, at most kMaxExtraExperiments) at every vendor.
+  static boost::json::value fixture(Run run = Run::running, int extra_experiments = 9);
+  /// Starts a new host on `fixture` (a new port: write the config afterwards), its journal
+  /// keeping `journal_limit` requests.
+  void restart(boost::json::value fixture,
+               std::size_t journal_limit = emulator::EmulatorHost::kJournalLimit);
   /// The emulator vendor behind a backend name (`aws` -> `appconfig`).
   static std::string vendor_of(std::string_view backend);
 
