@@ -70,7 +70,7 @@ struct InputRecord {
 
 /// What became of a mutating request recorded as an intent.
 enum class IntentOutcome {
-  pending,             ///< recorded, no answer recorded: a crash, or still in flight
+  pending,             ///< recorded, no answer recorded: a crash, an answer that never came, or in flight
   succeeded,           ///< the vendor answered success
   failed,              ///< the vendor refused it, or it cannot have reached the vendor
   reconciled_applied,  ///< resumed: a read found its effect at the vendor, so it was not resent
