@@ -241,7 +241,10 @@ struct Applier::Impl {
     std::vector<Intent> intents;
     intents.reserve(batch.size());
     for (const auto& q : batch) intents.push_back(q->intent);
-    auto ids = store()->record_intents(intents, take_queued_writes());
+    // What waits goes with them, and stays waiting if the commit fails: the update's end
+    // writes it again, rather than losing the outcomes and done marks it holds.
+    auto ids = store()->record_intents(intents, queued_writes);
+    if (ids) queued_writes = {};
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (ids) batch[i]->id = (*ids)[i];
       else batch[i]->error = ids.error();
