@@ -274,13 +274,23 @@ Status migrate(sqlite3* db, std::chrono::milliseconds busy_timeout) {
 /// Refuses, before anything is written, a database that is not an expbridge store or whose
 /// schema is newer than this build's. Returns its schema version.
 Result<std::int64_t> check_schema(sqlite3* db, std::chrono::milliseconds busy_timeout) {
+  // One statement, so one snapshot: read one by one, another process's migration committing in
+  // between would show its tables without its application id, a store of "another program".
   std::int64_t version = 0, application = 0, objects = 0;
-  EXPBRIDGE_ASSIGN_OR_RETURN(version, query_integer(db, "PRAGMA user_version", "reading the schema version",
-                                                    busy_timeout));
-  EXPBRIDGE_ASSIGN_OR_RETURN(application, query_integer(db, "PRAGMA application_id", "reading the application id",
-                                                        busy_timeout));
-  EXPBRIDGE_ASSIGN_OR_RETURN(objects, query_integer(db, "SELECT count(*) FROM sqlite_schema",
-                                                    "reading the schema", busy_timeout));
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT (SELECT user_version FROM pragma_user_version()), "
+                              "(SELECT application_id FROM pragma_application_id()), "
+                              "(SELECT count(*) FROM sqlite_schema)",
+                              -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) {
+    version = sqlite3_column_int64(stmt, 0);
+    application = sqlite3_column_int64(stmt, 1);
+    objects = sqlite3_column_int64(stmt, 2);
+  }
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_ROW) return std::unexpected(sqlite_failure(db, rc, "reading the schema version", busy_timeout));
   if (application != kApplicationId && (objects > 0 || version > 0))
     return std::unexpected(make_error(ErrorCode::invalid_input,
                                       "is a SQLite database of another program, not an expbridge state store; "

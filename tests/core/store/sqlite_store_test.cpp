@@ -287,6 +287,27 @@ TEST_F(SqliteStoreTest, AnEmptyFileBecomesAStore) {
   EXPECT_TRUE(store->begin_run(RunStart{"apply", "backends.yaml", "d"}));
 }
 
+TEST_F(SqliteStoreTest, ConnectionsOpeningOneNewStoreAtOnceAllSucceed) {
+  // Another connection's migration may commit while this one checks what the file is: it must
+  // see the file before or after, never tables without the application id (another program's).
+  constexpr int kRounds = 30, kOpeners = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    const fs::path path = dir_.path() / ("race-" + std::to_string(round) + ".db");
+    std::atomic<int> ready{0};
+    std::vector<std::string> failures(kOpeners);
+    std::vector<std::thread> openers;
+    for (int i = 0; i < kOpeners; ++i)
+      openers.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < kOpeners) std::this_thread::yield();  // all start together
+        auto opened = Store::open(StoreOptions{path.string()});
+        if (!opened) failures[i] = opened.error().describe();
+      });
+    for (auto& t : openers) t.join();
+    for (const auto& failure : failures) ASSERT_TRUE(failure.empty()) << "round " << round << ": " << failure;
+  }
+}
+
 TEST_F(SqliteStoreTest, KeepsWhatItHoldsAcrossOpens) {
   std::string run_id;
   {
