@@ -461,6 +461,45 @@ TEST_P(StoreConformance, TwoHandlesSeeEachOthersCommits) {
   EXPECT_FALSE(seen->has_value());
 }
 
+TEST_P(StoreConformance, ARecordIsReadAsItIsNowWhoeverChangedIt) {
+  // A backend may keep what it read (the SQLite one does, until another connection commits):
+  // whatever it keeps, a read answers with what the store holds now.
+  auto other = reopen();
+  ASSERT_NE(other, nullptr);
+  auto read = [&]() {
+    auto record = store_->backend("checkout", "aws");
+    EXPECT_TRUE(record && record->has_value()) << (record ? "no record" : record.error().describe());
+    return record && *record ? **record : BackendRecord{};
+  };
+  EXPECT_TRUE(store_->backend("checkout", "aws") && !store_->backend("checkout", "aws")->has_value());
+  BackendRecord first = record_for("checkout", "aws");
+  ASSERT_TRUE(other->save_backend(first));
+  expect_same_record(read(), first);  // absent a moment ago, in this handle
+
+  BackendRecord second = first;
+  second.read_hint = boost::json::parse(R"({"etag":"second"})").as_object();
+  ASSERT_TRUE(other->save_backend(second));
+  expect_same_record(read(), second);
+
+  StoreWrites applied;
+  applied.applied = {AppliedState{"checkout", "aws", "appconfig", boost::json::parse(R"({"status":"stopped"})").as_object(),
+                                  "2026-12-01T17:00:00.000Z", "run-3"}};
+  ASSERT_TRUE(other->write(applied));
+  EXPECT_EQ(read().applied, applied.applied.front().applied) << "another handle's applied state";
+
+  applied.applied.front().applied_run = "run-4";
+  ASSERT_TRUE(store_->write(applied));
+  EXPECT_EQ(read().applied_run, "run-4") << "this handle's own applied state";
+
+  StoreWrites refused;
+  BackendRecord third = second;
+  third.read_hint = boost::json::parse(R"({"etag":"rolled back"})").as_object();
+  refused.backends = {third};
+  refused.outcomes = {OutcomeRecord{424242, IntentOutcome::succeeded, 200, ""}};  // no such intent
+  ASSERT_FALSE(store_->write(refused));
+  EXPECT_EQ(read().read_hint, second.read_hint) << "a record of a batch that rolled back";
+}
+
 TEST_P(StoreConformance, ErrorsNameTheStoreAndTheOperation) {
   auto empty = store_->begin_run(RunStart{"", "backends.yaml", "d"});
   ASSERT_FALSE(empty);
