@@ -303,7 +303,7 @@ Result<std::int64_t> check_schema(sqlite3* db, std::chrono::milliseconds busy_ti
   return version;
 }
 
-/// Switches the connection to WAL and full syncs: a commit is on disk before it returns.
+/// Switches the connection to WAL; commits are synced only where a transaction asks (`in_transaction`).
 Status configure(sqlite3* db, std::chrono::milliseconds busy_timeout) {
   // Changing the journal mode needs the database to itself, and SQLite answers BUSY at once
   // (without its busy handler) while another process opens the same new store: retried here,

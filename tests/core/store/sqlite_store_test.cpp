@@ -174,7 +174,6 @@ class SyncCountingVfs {
 
   const sqlite3_io_methods& methods_for(const sqlite3_io_methods* inner) {
     std::lock_guard lock(mutex_);
-    inner_ = inner;
     methods_ = *inner;
     methods_.xClose = [](sqlite3_file* f) { return real(f)->pMethods->xClose(real(f)); };
     methods_.xRead = [](sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return real(f)->pMethods->xRead(real(f), b, n, o); };
@@ -212,7 +211,6 @@ class SyncCountingVfs {
   sqlite3_vfs vfs_{};
   std::mutex mutex_;
   // Every file of one VFS has the same methods (the unix VFS's): one forwarding table serves all.
-  const sqlite3_io_methods* inner_ = nullptr;
   sqlite3_io_methods methods_{};
   std::atomic<int> syncs_{0};
 };
