@@ -253,6 +253,60 @@ Result<ReadStep> Adapter::read(const Binding& binding, const std::vector<ReadRes
   return step;
 }
 
+namespace {
+
+/// The neutral fields `e` holds (`field::` names, and `status`), for the create check.
+std::vector<std::string_view> fields_held(const Experiment& e) {
+  std::vector<std::string_view> out;
+  auto held = [&](bool present, std::string_view name) {
+    if (present) out.push_back(name);
+  };
+  held(e.name.has_value(), field::name);
+  held(e.description.has_value(), field::description);
+  held(e.hypothesis.has_value(), field::hypothesis);
+  held(e.launch_criteria.has_value(), field::launch_criteria);
+  held(e.audience && e.audience->rule, field::audience_rule);
+  held(e.audience && e.audience->description, field::audience_description);
+  held(e.variations.has_value(), field::variations);
+  held(e.exposure.has_value(), field::exposure);
+  held(e.overrides.has_value(), field::overrides);
+  held(e.result.has_value(), field::result);
+  held(e.status.has_value(), "status");
+  return out;
+}
+
+/// A carriage entry for `entry` covers `held` when it names it or a path under it.
+bool covers(std::string_view entry, std::string_view held) {
+  if (!entry.starts_with(held)) return false;
+  return entry.size() == held.size() || entry[held.size()] == '.' || entry[held.size()] == '[';
+}
+
+}  // namespace
+
+Result<CreateStep> Adapter::create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const {
+  auto bug = [&](std::string message) {
+    return std::unexpected(stamped(make_error(ErrorCode::internal, "adapter create: " + std::move(message))));
+  };
+  if (spec.desired == nullptr) return bug("no desired state given");
+  auto step = guarded("do_create", [&] { return do_create(spec, answers); });
+  if (!step) return std::unexpected(stamped(std::move(step).error()));
+  if (step->binding.has_value() == !step->requests.empty())
+    return bug(step->binding ? "a step gave both a binding and more requests"
+                             : "a step gave neither a binding nor requests");
+  if (answers.empty()) {
+    for (auto held : fields_held(*spec.desired)) {
+      bool covered = std::any_of(step->carriage.begin(), step->carriage.end(),
+                                 [&](const FieldCarriage& c) { return covers(c.field, held); });
+      if (!covered) return bug("the first step says nothing of `" + std::string(held) + "`, which the experiment holds");
+    }
+  }
+  return step;
+}
+
+Result<CreateStep> Adapter::do_create(const CreateSpec&, const std::vector<ReadResponse>&) const {
+  return std::unexpected(make_error(ErrorCode::unsupported, "this adapter cannot create experiments at its vendor"));
+}
+
 Result<ReadStep> Adapter::do_read(const Binding&, const std::vector<ReadResponse>&, const ReadHint*) const {
   return std::unexpected(make_error(ErrorCode::unsupported, "this adapter cannot read the vendor's experiments"));
 }

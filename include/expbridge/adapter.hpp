@@ -15,6 +15,7 @@
 
 #include "expbridge/error.hpp"
 #include "expbridge/mapping.hpp"
+#include "expbridge/migration.hpp"
 #include "expbridge/model.hpp"
 #include "expbridge/plan.hpp"
 #include "expbridge/read.hpp"
@@ -91,6 +92,32 @@ struct PlanContext {
 struct ReadResponse {
   int status = 0;
   std::string body;
+};
+
+/// What creating an experiment at a backend starts from (`Adapter::create`, used by `migrate`
+/// when the target has no binding for the experiment).
+struct CreateSpec {
+  std::string experiment;               ///< the neutral key
+  const Experiment* desired = nullptr;  ///< the state wanted; `status` running = start it too, with its exposure
+  /// What the config (or an import's config fragment) already says of the experiment's binding
+  /// at this backend, e.g. the flag to run on; nullptr = the backend's settings decide.
+  const boost::json::object* binding = nullptr;
+};
+
+/// One step of creating an experiment (`Adapter::create`): requests to send next, or the end.
+struct CreateStep {
+  /// To send next, in order: GETs of what the create needs (a flag's variation ids), then the
+  /// creating requests. Empty on the last step.
+  std::vector<PlannedRequest> requests;
+  /// Set on the last step: the new experiment's binding as `experiments.<key>.<backend>` of a
+  /// config holds it, with the vendor ids the answers gave (what `--write-config` writes).
+  std::optional<boost::json::object> binding;
+  /// For a plan, which stops before the first creating request is sent: what the later steps
+  /// would send, one line each (`StartExperimentRun ExposurePercentage 75`).
+  std::vector<std::string> then;
+  /// On the first step (no answers yet): what becomes of each neutral field `desired` holds at
+  /// this vendor, one entry per field (the base checks that none is left out).
+  std::vector<FieldCarriage> carriage;
 };
 
 /// What a factory receives to build one backend.
@@ -176,6 +203,15 @@ class Adapter {
   Result<ReadStep> read(const Binding& binding, const std::vector<ReadResponse>& answers,
                         const ReadHint* hint = nullptr) const;
 
+  /// Creates `spec.experiment` at this backend, one step at a time like `read`: called first
+  /// with no answers, then with the answers to every request asked for so far (in order), until
+  /// a step gives the binding. A resource the create needs and expbridge does not create (an
+  /// AppConfig configuration profile, a LaunchDarkly flag, an Auth0 feature flag and its
+  /// variations) is a `not_found` error naming it exactly, returned before any creating request
+  /// is asked for. A step with both requests and a binding, or neither, and a first step whose
+  /// `carriage` leaves out a field `desired` holds, are refused as `internal` (an adapter bug).
+  Result<CreateStep> create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const;
+
  protected:
   /// `vendor` is the name the adapter is registered under.
   Adapter(const BackendContext& context, std::string vendor);
@@ -200,6 +236,8 @@ class Adapter {
   /// use (a member missing or of another type) is no hint, never an error.
   virtual Result<ReadStep> do_read(const Binding& binding, const std::vector<ReadResponse>& answers,
                                    const ReadHint* hint) const;
+  /// Default: `unsupported` — the adapter cannot create experiments at its vendor.
+  virtual Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const;
 
   // Helpers for the hooks, written once for every vendor.
 
