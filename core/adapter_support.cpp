@@ -8,6 +8,7 @@
 #include "json_reader.hpp"
 #include "message_text.hpp"
 #include "pattern.hpp"
+#include "secrets.hpp"
 
 namespace expbridge {
 namespace {
@@ -156,7 +157,8 @@ Result<boost::json::object> created_object(const OperationSpec& operation, const
   if (!ec && parsed.is_object())
     for (const char* member : {"message", "Message", "error"})
       if (const auto* m = parsed.get_object().if_contains(member); m && m->is_string()) {
-        vendor_message = m->get_string();
+        // Vendor text: a hostile vendor or proxy may echo our credentials, or send megabytes.
+        vendor_message = printable_text(secrets::scrub(m->get_string()));
         break;
       }
   const int s = reply.status;

@@ -88,7 +88,8 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
 
 /// The answer to a creating request (`Adapter::create`) as a JSON object, when the vendor gave the
 /// operation's success status. Any other status is an error naming the operation, the status and
-/// the vendor's own message (`message`, `Message` or `error` of a JSON body): 400/422
+/// the vendor's own message (`message`, `Message` or `error` of a JSON body, scrubbed of secrets
+/// and cut to a message's length): 400/422
 /// invalid_input, 401/403 unauthorized, 404 not_found, 409 conflict, 429 rate_limited, 5xx
 /// unavailable, else internal. `what` says what was asked for (`experiment definition 'x'`).
 Result<boost::json::object> created_object(const OperationSpec& operation, const ReadResponse& reply,

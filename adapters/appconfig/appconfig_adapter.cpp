@@ -475,6 +475,8 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
       run_fields.overrides = desired.overrides;
       EXPBRIDGE_RETURN_IF_ERROR(check_run_overrides(desired));
     }
+    // Until the definition answers, every variation stands in with the control's key `c`: what
+    // is checked (count, entity ids, variations known) does not depend on the keys.
     AppConfigBinding preview;
     preview.treatments_path = "treatments";
     for (const auto& v : desired.variations.value_or(std::vector<Variation>{})) preview.treatments.emplace_back(v.key, "c");

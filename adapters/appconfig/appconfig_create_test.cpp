@@ -207,6 +207,32 @@ TEST_F(AppConfigCreate, AMissingProfileAtAppConfigIsNotFoundAndNothingIsCreated)
   EXPECT_EQ(definitions().size(), before);
 }
 
+TEST_F(AppConfigCreate, CreatingTheSameExperimentTwiceMeetsTheTakenNameAndCreatesNothingMore) {
+  const Experiment e = desired_experiment();
+  auto first = backend_->create(spec(e));
+  ASSERT_TRUE(first.last) << first.last.error().describe();
+  const std::size_t after_first = definitions().size();
+  auto second = backend_->create(spec(e));
+  ASSERT_FALSE(second.last);
+  EXPECT_EQ(second.last.error().code, ErrorCode::conflict);
+  EXPECT_EQ(second.last.error().http_status, 409);
+  EXPECT_EQ(second.sent.size(), 1u);  // no run is started for a definition that was not created
+  EXPECT_EQ(definitions().size(), after_first);
+  EXPECT_EQ(definitions_created(), 2u);
+}
+
+TEST_F(AppConfigCreate, AVendorMessageThatEchoesCredentialsIsScrubbed) {
+  const Experiment e = desired_experiment();
+  const std::string echoed =
+      R"({"Message": "denied: Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/appconfig/aws4_request, )"
+      R"(SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef"})";
+  auto step = backend_->adapter().create(spec(e), {ReadResponse{403, echoed}});
+  ASSERT_FALSE(step);
+  EXPECT_EQ(step.error().code, ErrorCode::unauthorized);
+  EXPECT_EQ(step.error().describe().find("0123456789abcdef"), std::string::npos) << step.error().describe();
+  EXPECT_EQ(step.error().describe().find("AKIDEXAMPLE"), std::string::npos) << step.error().describe();
+}
+
 TEST_F(AppConfigCreate, WhatAppConfigCannotCreateIsRefusedBeforeAnyRequest) {
   Experiment no_audience = desired_experiment();
   no_audience.audience.reset();
