@@ -33,18 +33,10 @@ Experiment desired_experiment() {
   e.hypothesis = "Fewer steps raise conversion";
   e.launch_criteria = "+2% conversion at 95% confidence";
   e.audience = Audience{"(eq $country \"US\")", "US web users"};
-  Variation control;
-  control.key = "control";
-  control.control = true;
-  control.weight = 40;
-  control.description = "today";
-  control.value = VariationValue{false, {}};
-  Variation two_step;
-  two_step.key = "two-step";
-  two_step.weight = 60;
-  two_step.description = "new flow";
-  two_step.value = VariationValue{true, {{"steps", AttributeValue{2.0}}, {"label", AttributeValue{std::string("Go")}}}};
-  e.variations = std::vector<Variation>{control, two_step};
+  e.variations = std::vector<Variation>{
+      {"control", true, 40, "today", VariationValue{false, {}}},
+      {"two-step", false, 60, "new flow",
+       VariationValue{true, {{"steps", AttributeValue{2.0}}, {"label", AttributeValue{std::string("Go")}}}}}};
   e.exposure = 25;
   e.overrides = std::vector<std::pair<std::string, std::string>>{{"qa-tester-1", "two-step"}};
   e.status = ExperimentStatus::running;

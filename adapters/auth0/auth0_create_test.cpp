@@ -31,15 +31,8 @@ Experiment desired_experiment() {
   e.name = "Checkout migrated";
   e.description = "Two-step checkout";
   e.hypothesis = "Fewer steps raise conversion";
-  Variation control;
-  control.key = "control";
-  control.control = true;
-  control.weight = 40;
-  Variation two_step;
-  two_step.key = "two-step";
-  two_step.weight = 60;
-  two_step.value = VariationValue{true, {{"steps", AttributeValue{2.0}}}};
-  e.variations = std::vector<Variation>{control, two_step};
+  e.variations = std::vector<Variation>{{"control", true, 40, std::nullopt, std::nullopt},
+                                        {"two-step", false, 60, std::nullopt, VariationValue{true, {{"steps", AttributeValue{2.0}}}}}};
   e.status = ExperimentStatus::running;
   return e;
 }

@@ -33,16 +33,10 @@ Experiment desired_experiment() {
   e.name = "Checkout redesign";
   e.description = "Two-step checkout";
   e.hypothesis = "Fewer steps raise conversion";
-  Variation control;
-  control.key = "control";
-  control.control = true;
-  control.weight = 40;
-  control.value = VariationValue{false, {}};
-  Variation two_step;
-  two_step.key = "two-step";
-  two_step.weight = 60;
-  two_step.value = VariationValue{true, {{"steps", AttributeValue{2.0}}, {"theme", AttributeValue{std::string("blue")}}}};
-  e.variations = std::vector<Variation>{control, two_step};
+  e.variations = std::vector<Variation>{
+      {"control", true, 40, std::nullopt, VariationValue{false, {}}},
+      {"two-step", false, 60, std::nullopt,
+       VariationValue{true, {{"steps", AttributeValue{2.0}}, {"theme", AttributeValue{std::string("blue")}}}}}};
   e.status = ExperimentStatus::running;
   return e;
 }
