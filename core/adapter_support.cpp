@@ -6,6 +6,7 @@
 
 #include "document.hpp"
 #include "json_reader.hpp"
+#include "json_writer.hpp"
 #include "message_text.hpp"
 #include "pattern.hpp"
 #include "secrets.hpp"
@@ -173,6 +174,16 @@ Result<boost::json::object> created_object(const OperationSpec& operation, const
                                  std::to_string(s) + (vendor_message.empty() ? "" : " (" + vendor_message + ")"));
   e.operation = operation.name;
   e.http_status = s;
+  return std::unexpected(std::move(e));
+}
+
+Status started_after_create(const OperationSpec& operation, const ReadResponse& reply, std::string_view what,
+                            const boost::json::object& binding) {
+  auto started = created_object(operation, reply, what);
+  if (started) return {};
+  Error e = std::move(started).error();
+  e.message += "; the experiment itself was created, with the binding " + write_json(binding) +
+               ": keep that binding and start it with action: start once the cause is fixed";
   return std::unexpected(std::move(e));
 }
 

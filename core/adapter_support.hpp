@@ -95,6 +95,12 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
 Result<boost::json::object> created_object(const OperationSpec& operation, const ReadResponse& reply,
                                            std::string_view what);
 
+/// The answer to the request that starts an experiment a create has just made (`created_object`
+/// of `operation`): on failure the error also gives the experiment's `binding`, since the
+/// experiment exists now and creating it again would meet its name or key taken.
+Status started_after_create(const OperationSpec& operation, const ReadResponse& reply, std::string_view what,
+                            const boost::json::object& binding);
+
 /// The loss-report entries of a create's first step (`CreateStep::carriage`), in the order the
 /// fields are looked at; rules are named `<vendor>.<rule>`.
 class CarriageList {

@@ -510,8 +510,8 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
       EXPBRIDGE_RETURN_IF_ERROR(started.add_to(planned, base_url(), run_labels(made, {}), t_.content_type));
       return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
     }
-    EXPBRIDGE_RETURN_IF_ERROR(
-        created_object(*t_.start_run, answers[1], "the first run of experiment definition " + quote_value(made.definition)));
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(
+        *t_.start_run, answers[1], "the first run of experiment definition " + quote_value(made.definition), binding));
     return CreateStep{{}, std::move(binding), {}, {}};
   }
 

@@ -463,8 +463,8 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
       EXPBRIDGE_RETURN_IF_ERROR(transition.add_to(planned, options_.base_url, {{"id", experiment_id}}, t_.content_type));
       return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
     }
-    EXPBRIDGE_RETURN_IF_ERROR(created_object(*t_.transition_status, answers[created_at + 1],
-                                             "an active experiment " + quote_value(experiment_id)));
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.transition_status, answers[created_at + 1],
+                                                   "an active experiment " + quote_value(experiment_id), binding));
     return CreateStep{{}, std::move(binding), {}, {}};
   }
 

@@ -138,6 +138,26 @@ TEST_F(Auth0Create, EveryVariationNeedsAVariationIdBeforeAnythingIsAsked) {
   EXPECT_TRUE(host_->received_requests().empty());
 }
 
+TEST_F(Auth0Create, WhenActivationIsRefusedTheErrorGivesTheBindingOfWhatWasCreated) {
+  const Experiment first = desired_experiment();
+  ASSERT_TRUE(backend_->create(spec(first)).last);
+  // Auth0 keeps one active experiment per tenant: the second is created, then refused activation.
+  Experiment second = desired_experiment();
+  second.name = "Checkout migrated again";
+  auto run = backend_->create(spec(second));
+  ASSERT_FALSE(run.last);
+  EXPECT_EQ(run.last.error().code, ErrorCode::invalid_input);
+  EXPECT_EQ(run.last.error().operation, "TransitionExperimentStatus");
+  ASSERT_EQ(run.sent.size(), 4u);
+  const json::value created = json::parse(run.answers[2].body);
+  const std::string id(created.at("id").as_string());
+  EXPECT_NE(run.last.error().message.find("the experiment itself was created, with the binding {\"id\":\"" + id + "\""),
+            std::string::npos)
+      << run.last.error().describe();
+  EXPECT_EQ(received("POST", std::string(kExperiments) + "/" + id + "/status"), 1u);  // not resent
+  EXPECT_EQ(experiments().at(id).at("status").as_string(), "draft");
+}
+
 TEST_F(Auth0Create, AStoppedExperimentIsCreatedAsADraft) {
   Experiment e = desired_experiment();
   e.status = ExperimentStatus::stopped;

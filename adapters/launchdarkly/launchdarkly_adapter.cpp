@@ -772,8 +772,9 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
       EXPBRIDGE_RETURN_IF_ERROR(start.add_to(planned, options_.base_url, experiment_labels, t_.content_type));
       return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
     }
-    EXPBRIDGE_RETURN_IF_ERROR(created_object(*t_.patch_experiment, answers[2],
-                                             "a running iteration of experiment '" + target.binding.experiment + "'"));
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.patch_experiment, answers[2],
+                                                   "a running iteration of experiment '" + target.binding.experiment + "'",
+                                                   binding));
     return CreateStep{{}, std::move(binding), {}, {}};
   }
 
