@@ -1,5 +1,6 @@
 #include "appconfig_adapter.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <set>
@@ -571,8 +572,10 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     body[t_.configuration_profile] = target.configuration_profile;
     body[t_.environment] = target.environment;
     body[t_.flag_key] = target.flag;
-    if (!e.variations || e.variations->empty())
-      return std::unexpected(invalid_field(field::variations, l_.create_variations->rule));
+    std::size_t controls = 0;
+    if (e.variations)
+      for (const auto& v : *e.variations) controls += v.control;
+    if (controls != 1) return std::unexpected(invalid_field(field::variations, l_.create_variations->rule));
     EXPBRIDGE_RETURN_IF_ERROR(add_variations(*e.variations, body));
     if (!e.audience || !e.audience->rule)
       return std::unexpected(invalid_field(field::audience_rule, l_.create_audience_rule->rule));

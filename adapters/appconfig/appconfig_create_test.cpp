@@ -240,6 +240,13 @@ TEST_F(AppConfigCreate, WhatAppConfigCannotCreateIsRefusedBeforeAnyRequest) {
   EXPECT_EQ(step.error().field, "overrides.qa-1");
   EXPECT_EQ(step.error().operation, "StartExperimentRun");
 
+  Experiment no_control = desired_experiment();
+  (*no_control.variations)[0].control = false;
+  step = backend_->adapter().create(spec(no_control), {});
+  ASSERT_FALSE(step);
+  EXPECT_EQ(step.error().field, "variations");
+  EXPECT_NE(step.error().message.find("one of them the control"), std::string::npos);
+
   Experiment too_long = desired_experiment();
   too_long.name = "AWS.reserved";
   step = backend_->adapter().create(spec(too_long), {});
