@@ -227,11 +227,14 @@ Status read_cloud_control_resource(const Document& doc, std::string_view kind, c
 Status read_terraform_state(const Document& doc, Inventory& out) {
   const auto& root = doc.root.get_object();
   const auto* version = root.if_contains("version");
-  if (!version || !version->is_int64() || version->get_int64() != 4)
-    return std::unexpected(doc.error_at("version", "is Terraform state version " +
-                                                       (version ? write_json(*version) : std::string("(none)")) +
-                                                       "; expbridge reads state version 4 (Terraform 0.12 and later): run "
-                                                       "`terraform state pull` with a current Terraform to upgrade it"));
+  if (!version || !version->is_int64() || version->get_int64() != 4) {
+    const bool older = version && version->is_int64() && version->get_int64() < 4;
+    return std::unexpected(doc.error_at(
+        "version", "is Terraform state version " + (version ? write_json(*version) : std::string("(none)")) +
+                       "; expbridge reads state version 4 (Terraform 0.12 and later)" +
+                       (older ? ": `terraform state pull` with Terraform 0.12 or later upgrades it"
+                              : ", and knows no other format")));
+  }
   const auto* resources = root.if_contains("resources");
   if (!resources || !resources->is_array()) return std::unexpected(doc.error_at("resources", "must be a list"));
   std::size_t others = 0;

@@ -292,6 +292,12 @@ TEST(EvidentlyImport, BrokenFilesAreClearErrorsNamingFileAndPosition) {
   EXPECT_EQ(v3.error().line, 2);
   EXPECT_NE(v3.error().message.find("state version 3"), std::string::npos) << v3.error().describe();
 
+  auto v5 = import_texts({{"v5.tfstate", R"({"version": 5, "terraform_version": "2.0.0", "lineage": "x", "resources": []})"}});
+  ASSERT_FALSE(v5);
+  EXPECT_EQ(v5.error().message,
+            "is Terraform state version 5; expbridge reads state version 4 (Terraform 0.12 and later), and knows no other format");
+  EXPECT_EQ(v5.error().column, 2);
+
   auto unknown = import_paths({"unrelated.json"});
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().file, kData + "unrelated.json");
