@@ -16,6 +16,7 @@ namespace expbridge::evidently_import {
 namespace {
 
 constexpr std::string_view kTypePrefix = "AWS::Evidently::";
+constexpr std::size_t kMaxReferenceDepth = 32;
 
 /// `OnlineAbConfig` → `online_ab_config`: CloudFormation's property names as Cloud Control's
 /// attributes spell them.
@@ -257,6 +258,12 @@ class Template {
       for (auto it = std::find(trail.begin(), trail.end(), logical); it != trail.end(); ++it) cycle += *it + " → ";
       return std::unexpected(doc_.error_at(from, "the template's references form a cycle: " + cycle + logical));
     }
+    // A chain of references as long as the template is deep would recurse as deep: refuse it
+    // well before the stack is at risk (real templates nest a few levels).
+    if (trail.size() >= kMaxReferenceDepth)
+      return std::unexpected(doc_.error_at(from, "references chain through more than " +
+                                                     std::to_string(kMaxReferenceDepth) + " resources (" + trail.front() +
+                                                     " → … → " + logical + "), the most expbridge follows"));
     trail.push_back(logical);
     const std::string props = join_path(join_path("Resources", logical), "Properties");
     const auto& resource = resources_->at(logical).get_object();

@@ -236,6 +236,8 @@ TEST(EvidentlyImport, TerraformStateOfBothProviders) {
   EXPECT_EQ(entry(*r, "search-ranking-test", "variations.weight")->from, "33334/33333/33333 thousandths");
   EXPECT_EQ(entry(*r, "search-ranking-test", "variations.weight")->to, "33.334/33.333/33.333 %");
   EXPECT_EQ(entry(*r, "search-ranking-test", "evidently.segment")->source, kData + "terraform.tfstate:297:13");
+  // awscc_evidently_launch: its groups name the feature the experiment runs on.
+  EXPECT_EQ(entry(*r, "search-ranking-test", "evidently.launch.ranker-b-rollout")->rule, "evidently.launch");
 }
 
 TEST(EvidentlyImport, CloudFormationResolvesRefSubAndGetAttInsideTheTemplate) {
@@ -255,6 +257,8 @@ TEST(EvidentlyImport, CloudFormationResolvesRefSubAndGetAttInsideTheTemplate) {
   ASSERT_NE(team, nullptr);
   EXPECT_EQ(team->source, kData + "stack.yaml:34:11");
   EXPECT_EQ(team->reason, "the template's reference cannot be resolved inside the template (parameter Team has no Default)");
+  // AWS::Evidently::Launch, its group's Feature a !Ref of the feature (an ARN, read back to the name).
+  EXPECT_EQ(entry(*r, "onboarding-length", "evidently.launch.onboarding-rollout")->source, kData + "stack.yaml:70:5");
   // JSON long forms; Fn::Sub of a parameter's Default names project tv-prod.
   const auto* autoplay = find(*r, "autoplay-test");
   ASSERT_NE(autoplay, nullptr);
@@ -276,6 +280,22 @@ TEST(EvidentlyImport, ReferenceCycleIsAnErrorNamingIt) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().file, kData + "cycle.yaml");
   EXPECT_NE(r.error().message.find("cycle: First → Second → Third → First"), std::string::npos) << r.error().describe();
+  EXPECT_GT(r.error().line, 0);
+}
+
+TEST(EvidentlyImport, ALongChainOfReferencesIsRefusedNotFollowedToTheStacksEnd) {
+  // P0's Name is P1's ARN, P1's is P2's, ...: a chain of 2,000 projects under a feature.
+  std::string t = "Resources:\n  F:\n    Type: AWS::Evidently::Feature\n    Properties:\n      Name: f\n"
+                  "      Project: !GetAtt P0.Arn\n      Variations: [{VariationName: a, BooleanValue: true}]\n";
+  for (int i = 0; i < 2000; ++i)
+    t += "  P" + std::to_string(i) + ":\n    Type: AWS::Evidently::Project\n    Properties:\n      Name: !GetAtt P" +
+         std::to_string(i + 1) + ".Arn\n";
+  t += "  P2000:\n    Type: AWS::Evidently::Project\n    Properties:\n      Name: end\n";
+  auto r = import_texts({{"chain.yaml", t}});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("references chain through more than 32 resources (P0 → … → P32)"), std::string::npos)
+      << r.error().describe();
+  EXPECT_EQ(r.error().file, "chain.yaml");
   EXPECT_GT(r.error().line, 0);
 }
 
