@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -141,6 +142,19 @@ class Converter {
       }
     }
     inv_.features = std::move(merged);
+    // The same experiment in two files (a get-experiment and a list page): the first is kept.
+    std::vector<SavedExperiment> experiments;
+    for (auto& x : inv_.experiments) {
+      auto it = std::find_if(experiments.begin(), experiments.end(),
+                             [&](const SavedExperiment& m) { return m.project == x.project && m.name == x.name; });
+      if (it == experiments.end()) {
+        experiments.push_back(std::move(x));
+      } else {
+        inv_.notes.push_back({x.source, "experiment " + quote_value(x.name) + " of project " + quote_value(x.project) +
+                                            " was read already from " + it->source + "; this copy is not used"});
+      }
+    }
+    inv_.experiments = std::move(experiments);
     for (const auto& f : inv_.features)
       if (!f.variations)
         inv_.notes.push_back({f.source, "feature " + quote_value(f.name) +
@@ -529,6 +543,13 @@ Status MemberWalk::identity(std::string& source, std::string& name, std::string&
                             std::optional<std::string>& description) {
   source = where();
   EXPBRIDGE_ASSIGN_OR_RETURN(name, required_string("name"));
+  // The name becomes the neutral key and a file name of the import folder: hold it to
+  // Evidently's own rule, which no path separator or control character passes.
+  const bool valid = name.size() <= 127 && std::all_of(name.begin(), name.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+                     });
+  if (!valid || name == "." || name == "..")
+    return std::unexpected(error("name", quote_value(name) + " is no Evidently name (1..127 letters, digits, '-', '.' or '_')"));
   std::optional<std::string> named, arn;
   EXPBRIDGE_ASSIGN_OR_RETURN(named, string("project"));
   EXPBRIDGE_ASSIGN_OR_RETURN(arn, string("arn"));

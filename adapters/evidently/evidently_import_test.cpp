@@ -172,6 +172,24 @@ TEST(EvidentlyImport, KeysOfTwoProjectsSharingANameGetTheProject) {
   EXPECT_EQ(r->experiments[1].key, "web.banner");
 }
 
+TEST(EvidentlyImport, TheSameResourceInTwoFilesIsImportedOnceAndNoted) {
+  auto r = import_texts({{"f.json", kFeature}, {"x.json", kExperiment}, {"again.json", kExperiment}});
+  ASSERT_TRUE(r) << r.error().describe();
+  ASSERT_EQ(r->experiments.size(), 1u);
+  ASSERT_FALSE(r->notes.empty());
+  EXPECT_EQ(r->notes.front().message,
+            "experiment 'checkout-test' of project 'shop' was read already from x.json:1:2; this copy is not used");
+}
+
+TEST(EvidentlyImport, ANameThatIsNoEvidentlyNameIsRefused) {
+  auto r = import_texts({{"evil.json", R"({"feature": {"name": "../../etc/cron.d/x", "project": "shop", "variations": []}})"}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "feature.name");
+  EXPECT_EQ(r.error().file, "evil.json");
+  EXPECT_EQ(r.error().line, 1);
+  EXPECT_NE(r.error().message.find("is no Evidently name"), std::string::npos) << r.error().describe();
+}
+
 TEST(EvidentlyImport, WeightsThatDoNotMakeAHundredPercentAreRefusedNamingTheFile) {
   std::string x = kExperiment;
   x.replace(x.find("75000"), 5, "70000");
