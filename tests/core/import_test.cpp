@@ -12,6 +12,7 @@
 #include "document.hpp"
 #include "expbridge/import.hpp"
 #include "expbridge/update.hpp"
+#include "expbridge/mapping.hpp"
 #include "import_rules.hpp"
 
 namespace expbridge {
@@ -172,6 +173,19 @@ rules:
   auto refused = parse_import_rules(carried->root);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().field, "import.rules.a.carriage");
+}
+
+TEST(ImportRules, ATableWithABrokenImportSectionDoesNotLoad) {
+  std::ifstream in(std::string(EXPBRIDGE_SOURCE_DIR) + "/mappings/evidently.yaml", std::ios::binary);
+  std::string table((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_TRUE(MappingTable::parse(table, "evidently.yaml"));
+  const std::string rule = "    weights_thousandths:\n      field: variations.weight\n      carriage: converted\n";
+  ASSERT_NE(table.find(rule), std::string::npos);
+  table.replace(table.find(rule), rule.size(), "    weights_thousandths:\n      field: variations.weight\n      carriage: kept\n");
+  auto refused = MappingTable::parse(table, "evidently.yaml");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().field, "import.rules.weights_thousandths.carriage");
+  EXPECT_GT(refused.error().line, 0);
 }
 
 }  // namespace
