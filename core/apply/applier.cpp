@@ -605,7 +605,7 @@ struct Applier::Impl {
           if (backend.pacer->adaptive()) {
             auto pause = apply::throttle_wait(spec, retry, backend.pacer->throttle_streak() + 1, *response,
                                               std::chrono::system_clock::now(), random);
-            backend.pacer->throttled(pause.delay);
+            backend.pacer->throttled(pause.delay, pause.vendor_signal);
             if (pause.delay >= remaining(deadline)) {
               Error e = apply::vendor_error(spec, *response);
               e.message += " (the backend pauses " + std::to_string(pause.delay.count()) +
@@ -618,7 +618,7 @@ struct Applier::Impl {
             --attempt;
             continue;
           }
-          backend.pacer->throttled(std::chrono::milliseconds::zero());  // counted only: fixed concurrency
+          backend.pacer->throttled(std::chrono::milliseconds::zero(), false);  // counted only: fixed concurrency
         }
       } else {
         report.sent = report.sent || response.error().request_sent;

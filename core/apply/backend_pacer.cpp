@@ -113,12 +113,12 @@ void BackendPacer::succeeded(std::optional<std::int64_t> remaining, std::optiona
   if (++successes_ >= concurrency_) grow();
 }
 
-void BackendPacer::throttled(std::chrono::milliseconds wait) {
+void BackendPacer::throttled(std::chrono::milliseconds wait, bool vendor_signal) {
   ++throttled_;
   ++streak_;
   if (!settings_.adaptive) return;
   // Requests already in flight meet the same refusal: only the first of a pause halves.
-  if (paused_until_ <= Clock::now()) {
+  if (!vendor_signal && paused_until_ <= Clock::now()) {
     concurrency_ = std::max(1, concurrency_ / 2);
     successes_ = 0;
   }

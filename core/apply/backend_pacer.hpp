@@ -31,7 +31,7 @@ struct PacingFigures {
 /// Adaptive (`Settings::adaptive`): concurrency starts at `start`, grows by one each time
 /// `concurrency` answers in a row succeed without pressure — at once while the vendor's budget
 /// headers show more than twice the room — up to `ceiling`; it falls to what the budget shows
-/// left, and halves on a throttled answer. A throttled answer pauses the whole backend for the
+/// left, and halves on a throttled answer that names no wait. A throttled answer pauses the whole backend for the
 /// wait given; a budget that reads 0 pauses it until the window's reset, before the vendor has
 /// to refuse. Fixed: `start` permits throughout, never paused (the caller spends attempts).
 class BackendPacer {
@@ -78,8 +78,11 @@ class BackendPacer {
 
   /// A successful answer, with what the vendor's budget headers said (absent: unknown).
   void succeeded(std::optional<std::int64_t> remaining, std::optional<std::chrono::milliseconds> reset_in);
-  /// A throttled answer: the whole backend pauses for `wait` (from now), concurrency halves.
-  void throttled(std::chrono::milliseconds wait);
+  /// A throttled answer: the whole backend pauses for `wait` (from now). Without the vendor's
+  /// word on when (`vendor_signal` false: backoff), the throttle is all there is to go by, and
+  /// concurrency halves; with it, the pause is the remedy and concurrency stays (the budget
+  /// headers still bound it).
+  void throttled(std::chrono::milliseconds wait, bool vendor_signal);
 
   bool adaptive() const { return settings_.adaptive; }
   /// Throttled answers in a row (reset by a success): the backoff exponent when the vendor names no wait.

@@ -440,6 +440,7 @@ VendorSignal read_signal(const HttpSpec& spec, const http::Response& response, b
 struct Wait {
   milliseconds delay{0};
   std::string source;
+  bool vendor_signal = false;
 };
 
 // The vendor's own signal beats our guess (clamped to `cap`); without one, backoff for try `attempt`.
@@ -449,6 +450,7 @@ Wait wait_for(const HttpSpec& spec, const RetryOptions& options, int attempt, co
   const double cap_ms = static_cast<double>(std::max<std::int64_t>(0, options.cap.count()));
   const VendorSignal signal = response != nullptr ? read_signal(spec, *response, throttled, now) : VendorSignal{};
   if (signal.ms) {
+    wait.vendor_signal = true;
     wait.source = signal.source;
     if (*signal.ms > cap_ms) {
       wait.delay = milliseconds(static_cast<std::int64_t>(cap_ms));
@@ -624,6 +626,7 @@ RetryDecision throttle_wait(const HttpSpec& spec, const RetryOptions& options, i
   RetryDecision decision;
   decision.retry = true;
   decision.delay = wait.delay;
+  decision.vendor_signal = wait.vendor_signal;
   decision.reason = what + ", the backend pauses " + std::to_string(wait.delay.count()) + " ms (" + wait.source + ")";
   return decision;
 }

@@ -31,6 +31,7 @@ struct RetryDecision {
   bool retry = false;
   std::chrono::milliseconds delay{0};
   std::string reason;  ///< for logs and reports: "429 Too Many Requests, Retry-After 2 s", "timed out", ...
+  bool vendor_signal = false;  ///< the delay is the vendor's (Retry-After, a reset), not backoff
 };
 
 /// Decides after attempt number `attempt` (1-based) of a request. Retries:

@@ -77,12 +77,20 @@ TEST(BackendPacer, FollowsTheBudgetTheVendorShows) {
   EXPECT_EQ(pacer.figures().pauses, 0);
 }
 
-TEST(BackendPacer, AThrottleHalvesConcurrencyAndPausesEveryWaiter) {
+TEST(BackendPacer, AThrottleNamingAWaitPausesWithoutHalving) {
+  asio::io_context io;
+  BackendPacer pacer(io.get_executor(), {8, 8, true, 0});
+  pacer.throttled(50ms, true);
+  EXPECT_EQ(pacer.figures().concurrency, 8) << "the vendor said when: the pause is the remedy";
+  EXPECT_EQ(pacer.figures().pauses, 1);
+}
+
+TEST(BackendPacer, AThrottleWithoutAWaitHalvesConcurrencyAndPausesEveryWaiter) {
   asio::io_context io;
   BackendPacer pacer(io.get_executor(), {8, 8, true, 0});
   const auto throttled_at = Clock::now();
-  pacer.throttled(200ms);
-  pacer.throttled(200ms);  // an in-flight request meeting the same refusal: halves once
+  pacer.throttled(200ms, false);
+  pacer.throttled(200ms, false);  // an in-flight request meeting the same refusal: halves once
   EXPECT_EQ(pacer.figures().concurrency, 4);
   EXPECT_EQ(pacer.figures().throttled, 2);
   EXPECT_EQ(pacer.figures().pauses, 1);
@@ -111,7 +119,7 @@ TEST(BackendPacer, ASpentBudgetPausesUntilTheWindowResets) {
 TEST(BackendPacer, TheDeadlineFreesAWaiterBeforeThePauseEnds) {
   asio::io_context io;
   BackendPacer pacer(io.get_executor(), {1, 1, true, 0});
-  pacer.throttled(5s);
+  pacer.throttled(5s, true);
   const auto granted = acquire_all(io, pacer, 2, 100ms);
   EXPECT_FALSE(granted[0].has_value());
   EXPECT_FALSE(granted[1].has_value());
@@ -120,7 +128,7 @@ TEST(BackendPacer, TheDeadlineFreesAWaiterBeforeThePauseEnds) {
 TEST(BackendPacer, FixedConcurrencyNeverPausesNorChanges) {
   asio::io_context io;
   BackendPacer pacer(io.get_executor(), {2, 2, false, 0});
-  pacer.throttled(5s);
+  pacer.throttled(5s, false);
   for (int i = 0; i < 10; ++i) pacer.succeeded(100, std::nullopt);
   pacer.succeeded(0, 5s);
   EXPECT_EQ(pacer.figures().concurrency, 2);

@@ -546,11 +546,13 @@ TEST(RetryPolicy, ThrottleWaitIsTheVendorsSignalOrBackoffByTheStreak) {
                                        response(429, {{"Retry-After", "1"}, {"X-Ratelimit-Reset", reset}}), k_now, random);
   EXPECT_TRUE(ld.retry);
   EXPECT_EQ(ld.delay, 300ms) << ld.reason;
+  EXPECT_TRUE(ld.vendor_signal);
   // AWS sends no signal: full jitter, bounded by base * 2^(streak-1).
   const auto aws = throttle_wait(spec_of("appconfig"), options(), 3,
                                         response(400, {{"x-amzn-ErrorType", "ThrottlingException"}}), k_now, random);
   EXPECT_TRUE(aws.retry);
   EXPECT_LE(aws.delay, 400ms) << aws.reason;
+  EXPECT_FALSE(aws.vendor_signal);
   EXPECT_TRUE(is_throttled(spec_of("appconfig"), response(400, {{"x-amzn-ErrorType", "ThrottlingException"}})));
   EXPECT_FALSE(is_throttled(spec_of("appconfig"), response(400, {{"x-amzn-ErrorType", "ValidationException"}})));
   EXPECT_TRUE(is_throttled(spec_of("launchdarkly"), response(429, {{"Retry-After", "1"}})));
