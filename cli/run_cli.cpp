@@ -301,8 +301,10 @@ int run_apply(const ApplyArgs& args) {
   if (!json && !single)
     progress.emplace(std::cerr, isatty(2) != 0,
                      std::chrono::milliseconds(static_cast<std::int64_t>(args.progress_every_s * 1000)), known_total);
+  // Reports on the same terminal would land on the live line: it steps aside for them.
+  const bool reports_on_terminal = isatty(1) != 0;
   applier->apply_inputs(next, [&](expbridge::UpdateReport r) {
-    if (progress) progress->clear();
+    if (progress && reports_on_terminal) progress->clear();
     ++total;
     if (r.unsettled) ++unsettled;
     if (r.error) {

@@ -59,7 +59,7 @@ void RunProgress::update(std::size_t done, std::size_t failed, const std::vector
   const auto now = Clock::now();
   const auto every = live_ ? live_every : plain_every_;
   if (!live_ && plain_every_.count() <= 0) return;
-  if (now - last_ < every && (!live_ || drawn_)) return;
+  if (now - last_ < every) return;
   last_ = now;
   const double elapsed = std::chrono::duration<double>(now - started_).count();
   const std::string text = "progress: " + progress_text(done, total_, failed, elapsed, pacing);

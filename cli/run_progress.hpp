@@ -31,7 +31,8 @@ class RunProgress {
 
   /// A report came in; prints when it is time to.
   void update(std::size_t done, std::size_t failed, const std::vector<BackendPacing>& pacing);
-  /// Takes the live line off the screen (before other output on the same terminal).
+  /// Takes the live line off the screen (before other output on the same terminal); it comes
+  /// back with the next update that is due.
   void clear();
   /// Ends the live line (the last state stays on screen), or prints nothing more when plain.
   void finish(std::size_t done, std::size_t failed, const std::vector<BackendPacing>& pacing);
