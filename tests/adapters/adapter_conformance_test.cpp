@@ -534,6 +534,28 @@ TEST_P(AdapterConformance, ACreateMeetingOnlyMissingResourcesEndsNotFoundAfterOn
   }
 }
 
+TEST_P(AdapterConformance, ACreateThatFindsFirstAsksOnlyGetsFirstAndMeetingNothingUsableCreatesOnceAtMost) {
+  auto example = first_create_example(*table_);
+  if (!example) return;  // the vendor creates nothing (Adapter::do_create answers unsupported)
+  const Adapter& adapter = *bridge_->backends().front().adapter;
+  CreateSpec spec{example->desired.experiment, &example->desired, &example->binding};
+  spec.find_existing = true;
+  auto first = adapter.create(spec, {});
+  ASSERT_TRUE(first) << first.error().describe();
+  ASSERT_FALSE(first->requests.empty());
+  for (const auto& r : first->requests) EXPECT_EQ(r.method, "GET") << r.operation;
+  EXPECT_FALSE(first->carriage.empty());
+  for (const ReadResponse& answer : {ReadResponse{404, R"({"message": "not found"})"}, ReadResponse{200, "{not json"}}) {
+    std::vector<PlannedRequest> asked;
+    auto step = create_answering(adapter, spec, answer, asked);
+    ASSERT_FALSE(step) << "a create that finds first, answered " << answer.status << " everywhere, gave a binding";
+    EXPECT_EQ(step.error().backend, "b");
+    EXPECT_EQ(step.error().vendor, GetParam());
+    const auto creating = std::count_if(asked.begin(), asked.end(), [](const PlannedRequest& r) { return r.method != "GET"; });
+    EXPECT_LE(creating, 1) << step.error().describe();
+  }
+}
+
 /// The pass-through member `field` (`vendor.<vendor>.<member>...`) is about, or empty.
 std::string passthrough_member(const std::string& vendor, const std::string& field) {
   const std::string prefix = "vendor." + vendor + ".";
