@@ -293,6 +293,10 @@ Result<CreateStep> Adapter::create(const CreateSpec& spec, const std::vector<Rea
   if (step->binding.has_value() == !step->requests.empty())
     return bug(step->binding ? "a step gave both a binding and more requests"
                              : "a step gave neither a binding nor requests");
+  if (answers.empty() && spec.find_existing)
+    for (const auto& request : step->requests)
+      if (request.method != "GET")
+        return bug(request.operation + " is a " + request.method + ", and a create that finds first asks only GETs first");
   if (answers.empty()) {
     for (auto held : fields_held(*spec.desired)) {
       bool covered = std::any_of(step->carriage.begin(), step->carriage.end(),

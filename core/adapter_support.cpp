@@ -142,13 +142,17 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
   return std::unexpected(std::move(e));
 }
 
-Result<boost::json::object> created_object(const OperationSpec& operation, const ReadResponse& reply,
-                                           std::string_view what) {
+namespace {
+
+/// `created_object` and `looked_up_object`, which differ in what they say was done: `done`
+/// (`created`, `answered`) on success, `not_done` (`did not create`) on failure.
+Result<boost::json::object> answered_object(const OperationSpec& operation, const ReadResponse& reply,
+                                            std::string_view what, std::string_view done, std::string_view not_done) {
   boost::system::error_code ec;
   auto parsed = boost::json::parse(reply.body, ec);
   if (reply.status == operation.success) {
     if (!ec && parsed.is_object()) return std::move(parsed.get_object());
-    Error e = make_error(ErrorCode::internal, operation.name + " created " + std::string(what) +
+    Error e = make_error(ErrorCode::internal, operation.name + " " + std::string(done) + " " + std::string(what) +
                                                   " but answered something that is not a JSON object");
     e.operation = operation.name;
     e.http_status = reply.status;
@@ -170,11 +174,55 @@ Result<boost::json::object> created_object(const OperationSpec& operation, const
                          : s == 429             ? ErrorCode::rate_limited
                          : s >= 500             ? ErrorCode::unavailable
                                                 : ErrorCode::internal;
-  Error e = make_error(code, operation.name + " did not create " + std::string(what) + ": it answered " +
+  Error e = make_error(code, operation.name + " " + std::string(not_done) + " " + std::string(what) + ": it answered " +
                                  std::to_string(s) + (vendor_message.empty() ? "" : " (" + vendor_message + ")"));
   e.operation = operation.name;
   e.http_status = s;
   return std::unexpected(std::move(e));
+}
+
+}  // namespace
+
+Result<boost::json::object> created_object(const OperationSpec& operation, const ReadResponse& reply,
+                                           std::string_view what) {
+  return answered_object(operation, reply, what, "created", "did not create");
+}
+
+Result<boost::json::object> looked_up_object(const OperationSpec& operation, const ReadResponse& reply,
+                                             std::string_view what) {
+  return answered_object(operation, reply, what, "answered", "did not answer");
+}
+
+Error found_but_different(const OperationSpec& lookup, std::string_view what, std::string_view differs) {
+  Error e = make_error(ErrorCode::conflict, std::string(what) + " already exists but is not what this create would make (" +
+                                                std::string(differs) +
+                                                "): nothing was sent; bind it by hand, or give the create another name or key");
+  e.operation = lookup.name;
+  return e;
+}
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  if (items.empty()) return "none";
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "'" : ", '") + item + "'";
+  return out;
+}
+
+void append_query(std::string& url, std::string_view name, std::string_view value) {
+  url += (url.find('?') == std::string::npos ? "?" : "&") + std::string(name) + "=" + percent_encode(value);
+}
+
+CreateStep lookup_step(PlannedRequest lookup, std::string then, std::vector<FieldCarriage> carriage) {
+  CreateStep step;
+  step.requests.push_back(std::move(lookup));
+  step.then.push_back(std::move(then));
+  step.carriage = std::move(carriage);
+  return step;
+}
+
+std::vector<ReadResponse> answers_after(const std::vector<ReadResponse>& answers, std::size_t first) {
+  if (first >= answers.size()) return {};
+  return {answers.begin() + static_cast<std::ptrdiff_t>(first), answers.end()};
 }
 
 Status started_after_create(const OperationSpec& operation, const ReadResponse& reply, std::string_view what,

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -94,6 +95,30 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
 /// unavailable, else internal. `what` says what was asked for (`experiment definition 'x'`).
 Result<boost::json::object> created_object(const OperationSpec& operation, const ReadResponse& reply,
                                            std::string_view what);
+
+/// The answer to a create's lookup (`CreateSpec::find_existing`) as a JSON object, when the vendor
+/// gave the operation's success status; otherwise an error as `created_object` gives, saying
+/// `<operation> did not answer <what>`.
+Result<boost::json::object> looked_up_object(const OperationSpec& operation, const ReadResponse& reply,
+                                             std::string_view what);
+
+/// The `conflict` of a create's lookup that found `what` (`LaunchDarkly experiment 'x'`) holding
+/// something other than the create would send: `differs` says what.
+Error found_but_different(const OperationSpec& lookup, std::string_view what, std::string_view differs);
+
+/// `items` quoted and joined with `, ` (`'a', 'b'`), `none` when there are none: what a
+/// lookup found, in a message.
+std::string quoted_list(const std::vector<std::string>& items);
+
+/// Appends `name=value` (the value percent-encoded) to the query of `url`.
+void append_query(std::string& url, std::string_view name, std::string_view value);
+
+/// The first step of a create that finds first (`CreateSpec::find_existing`): the lookup's
+/// request, what follows when it finds nothing (`then`), and the create's carriage.
+CreateStep lookup_step(PlannedRequest lookup, std::string then, std::vector<FieldCarriage> carriage);
+
+/// The answers from index `first` on: what a create that found nothing gives its creating steps.
+std::vector<ReadResponse> answers_after(const std::vector<ReadResponse>& answers, std::size_t first);
 
 /// The answer to the request that starts an experiment a create has just made (`created_object`
 /// of `operation`): on failure the error also gives the experiment's `binding`, since the

@@ -128,7 +128,7 @@ std::string check_carriage(const std::vector<FieldCarriage>& got, const boost::j
 }
 
 /// A create example: `create: {desired: <update document>, binding?: <partial binding>,
-/// answers?: [{status, body}]}` — `desired` as an import folder holds it (`action: start` =
+/// find_existing?: <bool>, answers?: [{status, body}]}` — `desired` as an import folder holds it (`action: start` =
 /// running, `action: stop` = stopped, no action = draft) — and what the step given those answers
 /// must be: `requests` (+ `then`, `carriage` on the first step), `created_binding` (the last
 /// step), or an `error`.
@@ -149,7 +149,8 @@ ExampleOutcome run_create(const MappingTable& table, const boost::json::object& 
   if (!desired_value || !desired_value->is_object() || !desired_value->get_object().contains("experiment"))
     return failed("a create example needs create.desired, an update document with an experiment");
   for (const auto& member : *create)
-    if (member.key() != "desired" && member.key() != "binding" && member.key() != "answers")
+    if (member.key() != "desired" && member.key() != "binding" && member.key() != "answers" &&
+        member.key() != "find_existing")
       return failed("unknown create member '" + std::string(member.key()) + "'");
   const auto* expected_error = example.if_contains("error");
   if (!expected_error && !example.contains("requests") && !example.contains("created_binding"))
@@ -190,7 +191,11 @@ ExampleOutcome run_create(const MappingTable& table, const boost::json::object& 
       const auto* body = o->if_contains("body");
       answers.push_back(ReadResponse{static_cast<int>(status->get_int64()), body ? write_json(*body) : std::string()});
     }
-  const CreateSpec spec{desired.experiment, &desired, &partial};
+  CreateSpec spec{desired.experiment, &desired, &partial};
+  if (const auto* find = create->if_contains("find_existing")) {
+    if (!find->is_bool()) return failed("create.find_existing must be true or false");
+    spec.find_existing = find->get_bool();
+  }
   auto step = bridge->backends().front().adapter->create(spec, answers);
   if (expected_error) {
     if (step) return failed("expected an error, the create went on");

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 
 #include "adapter_support.hpp"
+#include "mapping_examples.hpp"
 #include "message_text.hpp"
 #include "document.hpp"
 #include "json_reader.hpp"
@@ -62,6 +63,7 @@ struct AppConfigTable {
   const OperationSpec* archive = nullptr;
   const OperationSpec* get_run = nullptr;
   const OperationSpec* get_definition = nullptr;
+  const OperationSpec* list_definitions = nullptr;
   const OperationSpec* list_runs = nullptr;
   const OperationSpec* create_definition = nullptr;
   /// CreateExperimentDefinition members no neutral field sets (enums.create_members).
@@ -106,6 +108,7 @@ struct AppConfigTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.archive, action_operation("archive"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_run, t.operation("GetExperimentRun"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_definition, t.operation("GetExperimentDefinition"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.list_definitions, t.operation("ListExperimentDefinitions"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.list_runs, t.operation("ListExperimentRuns"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.create_definition, t.operation("CreateExperimentDefinition"));
     EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
@@ -460,7 +463,17 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
 
   // Creating: CreateExperimentDefinition, then StartExperimentRun of the first run when the
   // experiment runs. Answers: [definition created, run started?].
+  // Finding first (`find_existing`): ListExperimentDefinitions of the application, every page;
+  // none named as the create names it = the create's steps follow, their answers after the pages;
+  // one = [pages..., its definition, its runs, run started?], the start only for a running
+  // experiment whose definition has no run yet.
   Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    if (spec.find_existing) return find_or_create(spec, answers);
+    return create_steps(spec, answers);
+  }
+
+ private:
+  Result<CreateStep> create_steps(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const {
     const Experiment& desired = *spec.desired;
     const bool running = desired.status == ExperimentStatus::running;
     CreateTarget target;
@@ -471,9 +484,7 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     // refuse must not leave a definition behind.
     Update run_fields;
     if (running) {
-      run_fields.description = desired.description;
-      run_fields.exposure = desired.exposure;
-      run_fields.overrides = desired.overrides;
+      run_fields = run_fields_of(desired);
       EXPBRIDGE_RETURN_IF_ERROR(check_run_overrides(desired));
     }
     // Until the definition answers, every variation stands in with the control's key `c`: what
@@ -498,25 +509,15 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     EXPBRIDGE_ASSIGN_OR_RETURN(created, created_object(*t_.create_definition, answers[0], definition_what(spec, target)));
     AppConfigBinding made;
     EXPBRIDGE_ASSIGN_OR_RETURN(made, created_binding(created, desired));
-    boost::json::object binding{{"definition", made.definition}};
-    boost::json::object treatments;
-    for (const auto& [variation, key] : made.treatments) treatments[variation] = key;
-    binding["treatments"] = std::move(treatments);
+    boost::json::object binding = binding_json(made);
     if (!running) return CreateStep{{}, std::move(binding), {}, {}};
-    if (answers.size() == 1) {
-      // Now the treatment keys are known: the overrides can name them.
-      RequestDraft started(*t_.start_run);
-      EXPBRIDGE_ASSIGN_OR_RETURN(started.body(), started.named(run_body(run_fields, made, {}, true)));
-      BackendPlan planned;
-      EXPBRIDGE_RETURN_IF_ERROR(started.add_to(planned, base_url(), run_labels(made, {}), t_.content_type));
-      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
-    }
+    // Now the treatment keys are known: the overrides can name them.
+    if (answers.size() == 1) return start_step(desired, made);
     EXPBRIDGE_RETURN_IF_ERROR(started_after_create(
         *t_.start_run, answers[1], "the first run of experiment definition " + quote_value(made.definition), binding));
     return CreateStep{{}, std::move(binding), {}, {}};
   }
 
- private:
   /// Where a created definition goes: the partial binding's members, else the backend's settings.
   struct CreateTarget {
     std::string flag, configuration_profile, environment;
@@ -554,6 +555,169 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     EXPBRIDGE_ASSIGN_OR_RETURN(out.environment, pick(environment, "environment", options_.environment,
                                                      options_.environment_setting, *l_.environment));
     return out;
+  }
+
+  Result<CreateStep> find_or_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const {
+    const Experiment& desired = *spec.desired;
+    CreateTarget target;
+    EXPBRIDGE_ASSIGN_OR_RETURN(target, create_target(spec));
+    boost::json::object body;
+    EXPBRIDGE_ASSIGN_OR_RETURN(body, create_body(spec, target));
+    const std::string name(body.at(t_.name).as_string());
+    auto page_request = [&](const boost::json::value* token) -> Result<PlannedRequest> {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_definitions, base_url(), {}, t_.content_type, std::nullopt));
+      // `application_identifier`: the list's filter, as the vendor facts give it.
+      append_query(request.url, "application_identifier", options_.resource);
+      if (token) append_query(request.url, t_.next_token_query, token->get_string());
+      return request;
+    };
+    if (answers.empty()) {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, page_request(nullptr));
+      return lookup_step(std::move(request),
+                         "when " + t_.list_definitions->name + " finds no definition named " + quote_value(name) + ": " +
+                             t_.create_definition->name,
+                         create_carriage(spec));
+    }
+    std::vector<std::string> found;  // the Ids of the definitions named `name`
+    std::size_t pages = 0;
+    while (pages < answers.size()) {
+      boost::json::object page;
+      EXPBRIDGE_ASSIGN_OR_RETURN(page, looked_up_object(*t_.list_definitions, answers[pages],
+                                                        "the definitions of application " + quote_value(options_.resource)));
+      ++pages;
+      const auto* items = page.if_contains(t_.items);
+      if (!items || !items->is_array()) return std::unexpected(malformed(*t_.list_definitions, t_.items + " is not a list"));
+      for (const auto& item : items->get_array()) {
+        const auto* n = item.is_object() ? item.get_object().if_contains(t_.name) : nullptr;
+        const auto* id = item.is_object() ? item.get_object().if_contains(t_.id) : nullptr;
+        if (n && n->is_string() && n->get_string() == name) {
+          if (!id || !id->is_string()) return std::unexpected(malformed(*t_.list_definitions, "a definition has no " + t_.id));
+          found.emplace_back(id->get_string());
+        }
+      }
+      const auto* token = page.if_contains(t_.next_token);
+      if (!token || !token->is_string()) break;
+      if (pages == answers.size()) {
+        PlannedRequest request;
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, page_request(token));
+        return CreateStep{{std::move(request)}, std::nullopt, {}, {}};
+      }
+    }
+    if (found.empty()) {
+      auto step = create_steps(spec, answers_after(answers, pages));
+      if (step) step->carriage.clear();
+      return step;
+    }
+    const std::string what = "AppConfig experiment definition named " + quote_value(name) + " in application " +
+                             quote_value(options_.resource);
+    if (found.size() > 1)
+      return std::unexpected(found_but_different(*t_.list_definitions, what,
+                                                 "there are " + std::to_string(found.size()) + " of them: " +
+                                                     quoted_list(found) + ", the create makes one"));
+    AppConfigBinding named;
+    named.definition = found.front();
+    if (answers.size() == pages) {
+      CreateStep step;
+      for (const auto* operation : {t_.get_definition, t_.list_runs}) {
+        PlannedRequest request;
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*operation, base_url(), run_labels(named, {}), t_.content_type,
+                                                         std::nullopt));
+        step.requests.push_back(std::move(request));
+      }
+      return step;
+    }
+    if (answers.size() < pages + 2)
+      return std::unexpected(make_error(ErrorCode::internal, "appconfig create: the definition found was answered "
+                                                             "without its runs"));
+    const std::string found_what = "AppConfig experiment definition " + quote_value(named.definition) + " named " +
+                                   quote_value(name);
+    boost::json::object definition, runs;
+    EXPBRIDGE_ASSIGN_OR_RETURN(definition, looked_up_object(*t_.get_definition, answers[pages], found_what));
+    EXPBRIDGE_ASSIGN_OR_RETURN(runs, looked_up_object(*t_.list_runs, answers[pages + 1], "the runs of " + found_what));
+    EXPBRIDGE_RETURN_IF_ERROR(check_found_definition(definition, body, target, found_what));
+    AppConfigBinding made;
+    EXPBRIDGE_ASSIGN_OR_RETURN(made, created_binding(definition, desired));
+    boost::json::object binding = binding_json(made);
+    // A create makes no run, or one started run: anything else was made by someone else.
+    const auto* items = runs.if_contains(t_.items);
+    if (!items || !items->is_array()) return std::unexpected(malformed(*t_.list_runs, t_.items + " is not a list"));
+    const auto& run_list = items->get_array();
+    const bool started = run_list.size() == 1 && run_list[0].is_object() && [&] {
+      const auto* status = run_list[0].get_object().if_contains(t_.status);
+      return status && status->is_string() && run_status(status->get_string()) == ExperimentStatus::running;
+    }();
+    const bool running = desired.status == ExperimentStatus::running;
+    if (runs.contains(t_.next_token) || (!run_list.empty() && !(running && started)))
+      return std::unexpected(found_but_different(*t_.list_runs, found_what,
+                                                 "it has " + std::to_string(run_list.size()) +
+                                                     (runs.contains(t_.next_token) ? " and more" : "") +
+                                                     (started ? " run(s)" : " run(s), none running") + ", where the create leaves " +
+                                                     (running ? "one running run" : "none")));
+    if (!running || started) return CreateStep{{}, std::move(binding), {}, {}};
+    if (answers.size() == pages + 2) {
+      EXPBRIDGE_RETURN_IF_ERROR(check_run_overrides(desired));
+      return start_step(desired, made);
+    }
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(
+        *t_.start_run, answers[pages + 2], "the first run of experiment definition " + quote_value(made.definition), binding));
+    return CreateStep{{}, std::move(binding), {}, {}};
+  }
+
+  /// The run's fields of `desired`: what StartExperimentRun sends.
+  static Update run_fields_of(const Experiment& desired) {
+    Update out;
+    out.description = desired.description;
+    out.exposure = desired.exposure;
+    out.overrides = desired.overrides;
+    return out;
+  }
+
+  /// StartExperimentRun of the first run of the definition `made` addresses.
+  Result<CreateStep> start_step(const Experiment& desired, const AppConfigBinding& made) const {
+    RequestDraft start(*t_.start_run);
+    EXPBRIDGE_ASSIGN_OR_RETURN(start.body(), start.named(run_body(run_fields_of(desired), made, {}, true)));
+    BackendPlan planned;
+    EXPBRIDGE_RETURN_IF_ERROR(start.add_to(planned, base_url(), run_labels(made, {}), t_.content_type));
+    return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+  }
+
+  /// The binding a create gives: the definition and each variation's treatment key.
+  static boost::json::object binding_json(const AppConfigBinding& made) {
+    boost::json::object treatments;
+    for (const auto& [variation, key] : made.treatments) treatments[variation] = key;
+    return boost::json::object{{"definition", made.definition}, {"treatments", std::move(treatments)}};
+  }
+
+  /// A found definition is the create's when it runs on the create's flag with the same control
+  /// and treatments, in order, each serving the same flag value.
+  Status check_found_definition(const boost::json::object& definition, const boost::json::object& body,
+                                const CreateTarget& target, const std::string& what) const {
+    const auto* flag = definition.if_contains(t_.flag_key);
+    const std::string held_flag = flag && flag->is_string() ? std::string(flag->get_string()) : std::string();
+    if (held_flag != target.flag)
+      return std::unexpected(found_but_different(*t_.get_definition, what,
+                                                 "it runs on flag " + quote_value(held_flag) + ", the create on " +
+                                                     quote_value(target.flag)));
+    auto value_of = [&](const boost::json::value* variation) -> boost::json::value {
+      const auto* v = variation && variation->is_object() ? variation->get_object().if_contains(t_.flag_value) : nullptr;
+      return v ? *v : boost::json::value();
+    };
+    const auto* held = definition.if_contains(t_.treatments);
+    const auto& sent = body.at(t_.treatments).get_array();
+    if (!held || !held->is_array() || held->get_array().size() != sent.size())
+      return std::unexpected(found_but_different(*t_.get_definition, what,
+                                                 "it has " + std::to_string(held && held->is_array() ? held->get_array().size() : 0) +
+                                                     " treatments besides the control, the create " + std::to_string(sent.size())));
+    // By value: a number sent as 2.0 comes back as 2.
+    if (!json_equal(value_of(definition.if_contains(t_.control)), value_of(body.if_contains(t_.control))))
+      return std::unexpected(found_but_different(*t_.get_definition, what, "its control serves another flag value"));
+    for (std::size_t i = 0; i < sent.size(); ++i)
+      if (!json_equal(value_of(&held->get_array()[i]), value_of(&sent[i])))
+        return std::unexpected(found_but_different(*t_.get_definition, what,
+                                                   "its treatment " + std::to_string(i + 1) + " serves another flag value"));
+    return {};
   }
 
   std::string definition_what(const CreateSpec& spec, const CreateTarget& target) const {

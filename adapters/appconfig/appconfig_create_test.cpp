@@ -255,5 +255,79 @@ TEST_F(AppConfigCreate, WhatAppConfigCannotCreateIsRefusedBeforeAnyRequest) {
   EXPECT_TRUE(host_->received_requests().empty());
 }
 
+// Finding first (`find_existing`): what a create does when an earlier one may have been applied
+// without its answer arriving. AppConfig finds the definition by its Name in the application.
+
+TEST_F(AppConfigCreate, FindingFirstListsTheApplicationsDefinitionsAndWhereNoneHasTheNameCreatesOnce) {
+  const Experiment e = desired_experiment();
+  auto step = backend_->adapter().create(finding(e), {});
+  ASSERT_TRUE(step) << step.error().describe();
+  ASSERT_EQ(step->requests.size(), 1u);
+  EXPECT_EQ(step->requests[0].operation, "ListExperimentDefinitions");
+  EXPECT_EQ(step->requests[0].url, host_->base_url() + "/experimentdefinitions?max_results=50&application_identifier=abc1234");
+  EXPECT_EQ(step->then.at(0), "when ListExperimentDefinitions finds no definition named 'Checkout redesign': "
+                              "CreateExperimentDefinition");
+  auto run = backend_->create(finding(e));
+  ASSERT_TRUE(run.last) << run.last.error().describe();
+  EXPECT_EQ(operations(run), "ListExperimentDefinitions CreateExperimentDefinition StartExperimentRun");
+  const std::string id(run.last->binding->at("definition").as_string());
+  EXPECT_EQ(definitions_created(), 1u);
+  EXPECT_EQ(runs_started(id), 1u);
+}
+
+TEST_F(AppConfigCreate, FindingFirstAfterACreateAndStartWhoseAnswersWereLostSendsNeitherAgain) {
+  const Experiment e = desired_experiment();
+  const json::object first = create_first(e);
+  ASSERT_FALSE(first.empty());
+  const std::string id(first.at("definition").as_string());
+  auto again = backend_->create(finding(e));
+  ASSERT_TRUE(again.last) << again.last.error().describe();
+  EXPECT_EQ(operations(again), "ListExperimentDefinitions GetExperimentDefinition ListExperimentRuns");
+  EXPECT_TRUE(json_equal(json::value(*again.last->binding), json::value(first)))
+      << write_json(*again.last->binding);
+  EXPECT_EQ(definitions_created(), 1u);
+  EXPECT_EQ(runs_started(id), 1u);
+}
+
+TEST_F(AppConfigCreate, FindingFirstADefinitionWithoutARunThatShouldRunSendsOnlyTheStart) {
+  const json::object first = create_first(desired_experiment(), true);
+  ASSERT_FALSE(first.empty());
+  const std::string id(first.at("definition").as_string());
+  const Experiment e = desired_experiment();
+  auto again = backend_->create(finding(e));
+  ASSERT_TRUE(again.last) << again.last.error().describe();
+  EXPECT_EQ(operations(again), "ListExperimentDefinitions GetExperimentDefinition ListExperimentRuns StartExperimentRun");
+  EXPECT_TRUE(json_equal(*again.sent.back().body, json::parse(R"({"Description": "First run, 25% of US web users",
+      "ExposurePercentage": 25, "TreatmentOverrides": {"Inline": {"qa-tester-1": "t1"}}})")))
+      << write_json(*again.sent.back().body);
+  EXPECT_TRUE(json_equal(json::value(*again.last->binding), json::value(first)));
+  EXPECT_EQ(definitions_created(), 1u);
+  EXPECT_EQ(runs_started(id), 1u);
+  auto state = backend_->read(*again.last->binding);
+  ASSERT_TRUE(state) << state.error().describe();
+  EXPECT_EQ(state->experiment.status, ExperimentStatus::running);
+}
+
+TEST_F(AppConfigCreate, FindingFirstADefinitionOfTheNameServingOtherValuesIsAConflictAndSendsNothing) {
+  const json::object first = create_first(desired_experiment(), true);
+  ASSERT_FALSE(first.empty());
+  const std::string id(first.at("definition").as_string());
+  Experiment e = desired_experiment();
+  (*e.variations)[1].value = VariationValue{true, {{"steps", AttributeValue{3.0}}, {"label", AttributeValue{std::string("Go")}}}};
+  auto again = backend_->create(finding(e));
+  ASSERT_FALSE(again.last);
+  EXPECT_EQ(again.last.error().code, ErrorCode::conflict);
+  EXPECT_EQ(again.last.error().operation, "GetExperimentDefinition");
+  EXPECT_NE(again.last.error().message.find("AppConfig experiment definition '" + id +
+                                            "' named 'Checkout redesign' already exists"),
+            std::string::npos)
+      << again.last.error().describe();
+  EXPECT_NE(again.last.error().message.find("its treatment 1 serves another flag value"), std::string::npos)
+      << again.last.error().describe();
+  EXPECT_EQ(operations(again), "ListExperimentDefinitions GetExperimentDefinition ListExperimentRuns");
+  EXPECT_EQ(definitions_created(), 1u);
+  EXPECT_EQ(runs_started(id), 0u);
+}
+
 }  // namespace
 }  // namespace expbridge

@@ -55,6 +55,7 @@ struct Auth0Table {
   const OperationSpec* update_experiment = nullptr;
   const OperationSpec* transition_status = nullptr;
   const OperationSpec* get_experiment = nullptr;
+  const OperationSpec* list_experiments = nullptr;
   const OperationSpec* get_flag = nullptr;
   const OperationSpec* list_variations = nullptr;
   const OperationSpec* create_experiment = nullptr;
@@ -87,6 +88,7 @@ struct Auth0Table {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.update_experiment, t.operation(t.field(field::name).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.transition_status, t.operation(t.field(field::action).operation));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_experiment, t.operation("GetExperiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.list_experiments, t.operation("ListExperiments"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_flag, t.operation("GetFeatureFlag"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.list_variations, t.operation("ListFeatureFlagVariations"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.create_experiment, t.operation("CreateExperiment"));
@@ -384,7 +386,16 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
   // Creating: GetFeatureFlag + ListFeatureFlagVariations (every page), then CreateExperiment,
   // then TransitionExperimentStatus active when the experiment runs.
   // Answers: [flag, variation pages..., experiment created, status?].
+  // Finding first (`find_existing`): ListExperiments, every page until one holds the create's
+  // name; none = the create's steps follow, their answers after the pages; found = [pages...,
+  // status?], the status POST only for a draft that should run.
   Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    if (spec.find_existing) return find_or_create(spec, answers);
+    return create_steps(spec, answers);
+  }
+
+ private:
+  Result<CreateStep> create_steps(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const {
     const Experiment& desired = *spec.desired;
     const bool running = desired.status == ExperimentStatus::running;
     CreateTarget target;
@@ -456,19 +467,21 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
     const std::string experiment_id(id->get_string());
     boost::json::object binding{{"id", experiment_id}, {"variations", std::move(variation_ids)}};
     if (!running) return CreateStep{{}, std::move(binding), {}, {}};
-    if (answers.size() == created_at + 1) {
-      RequestDraft transition(*t_.transition_status);
-      transition.body()[t_.status_member] = t_.statuses.at("running");
-      BackendPlan planned;
-      EXPBRIDGE_RETURN_IF_ERROR(transition.add_to(planned, options_.base_url, {{"id", experiment_id}}, t_.content_type));
-      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
-    }
+    if (answers.size() == created_at + 1) return start_step(experiment_id);
     EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.transition_status, answers[created_at + 1],
                                                    "an active experiment " + quote_value(experiment_id), binding));
     return CreateStep{{}, std::move(binding), {}, {}};
   }
 
- private:
+  /// TransitionExperimentStatus active of experiment `id`.
+  Result<CreateStep> start_step(const std::string& id) const {
+    RequestDraft transition(*t_.transition_status);
+    transition.body()[t_.status_member] = t_.statuses.at("running");
+    BackendPlan planned;
+    EXPBRIDGE_RETURN_IF_ERROR(transition.add_to(planned, options_.base_url, {{"id", id}}, t_.content_type));
+    return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+  }
+
   /// What a create takes from the partial binding: the flag, each variation's var_… id, and the
   /// authentication flow.
   struct CreateTarget {
@@ -515,6 +528,100 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
       out.variations.emplace_back(v.key, *id);
     }
     return out;
+  }
+
+  Result<CreateStep> find_or_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const {
+    CreateTarget target;
+    EXPBRIDGE_ASSIGN_OR_RETURN(target, create_target(spec));
+    boost::json::object body;
+    EXPBRIDGE_ASSIGN_OR_RETURN(body, create_body(spec, target));
+    const std::string name(body.at(t_.name_member).as_string());
+    auto page_request = [&](const boost::json::value* from) -> Result<PlannedRequest> {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_experiments, options_.base_url, {}, t_.content_type,
+                                                       std::nullopt));
+      if (from) append_query(request.url, t_.from_query, from->get_string());
+      return request;
+    };
+    if (answers.empty()) {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, page_request(nullptr));
+      return lookup_step(std::move(request),
+                         "when " + t_.list_experiments->name + " finds no experiment named " + quote_value(name) + ": " +
+                             t_.get_flag->name + " " + target.flag + ", " + t_.create_experiment->name,
+                         create_carriage(spec));
+    }
+    const boost::json::object* found = nullptr;
+    std::vector<boost::json::object> pages;
+    while (pages.size() < answers.size()) {
+      boost::json::object page;
+      EXPBRIDGE_ASSIGN_OR_RETURN(page, looked_up_object(*t_.list_experiments, answers[pages.size()], "the experiments"));
+      pages.push_back(std::move(page));
+      // `experiments`: the list's member, as the vendor facts give it.
+      const auto* list = pages.back().if_contains("experiments");
+      if (!list || !list->is_array()) return unusable(*t_.list_experiments, "without an experiments list");
+      for (const auto& e : list->get_array())
+        if (const auto* n = e.is_object() ? e.get_object().if_contains(t_.name_member) : nullptr;
+            !found && n && n->is_string() && n->get_string() == name)
+          found = &e.get_object();
+      const auto* next = pages.back().if_contains(t_.next_member);
+      if (found || !next || !next->is_string()) break;
+      if (pages.size() == answers.size()) {
+        PlannedRequest request;
+        EXPBRIDGE_ASSIGN_OR_RETURN(request, page_request(next));
+        return CreateStep{{std::move(request)}, std::nullopt, {}, {}};
+      }
+    }
+    if (!found) {
+      auto step = create_steps(spec, answers_after(answers, pages.size()));
+      if (step) step->carriage.clear();
+      return step;
+    }
+    const auto* id = found->if_contains("id");
+    if (!id || !id->is_string() || !check_string(*t_.experiment_id, id->get_string(), "id"))
+      return unusable(*t_.list_experiments, "an experiment without an id (exp_…)");
+    const std::string experiment_id(id->get_string());
+    const std::string what = "Auth0 experiment " + quote_value(experiment_id) + " named " + quote_value(name);
+    auto text_of = [&](const std::string& member) {
+      const auto* v = found->if_contains(member);
+      return v && v->is_string() ? std::string(v->get_string()) : std::string();
+    };
+    if (text_of(t_.feature_flag_member) != target.flag)
+      return std::unexpected(found_but_different(*t_.list_experiments, what,
+                                                 "it runs on feature flag " + quote_value(text_of(t_.feature_flag_member)) +
+                                                     ", the create on " + quote_value(target.flag)));
+    // Its allocations' variations and which is the control, against the create's.
+    std::vector<std::string> held, wanted;
+    if (const auto* allocations = found->if_contains(t_.allocations_member); allocations && allocations->is_array())
+      for (const auto& a : allocations->get_array()) {
+        if (!a.is_object()) continue;
+        const auto* variation = a.get_object().if_contains(t_.variation_member);
+        const auto* control = a.get_object().if_contains(t_.control_member);
+        held.push_back((variation && variation->is_string() ? std::string(variation->get_string()) : std::string()) +
+                       (control && control->is_bool() && control->get_bool() ? " (control)" : ""));
+      }
+    for (std::size_t i = 0; i < target.variations.size(); ++i)
+      wanted.push_back(target.variations[i].second + ((*spec.desired->variations)[i].control ? " (control)" : ""));
+    std::sort(held.begin(), held.end());
+    std::sort(wanted.begin(), wanted.end());
+    if (held != wanted)
+      return std::unexpected(found_but_different(*t_.list_experiments, what,
+                                                 "its allocations are of variations " + quoted_list(held) +
+                                                     ", the create's of " + quoted_list(wanted)));
+    boost::json::object variation_ids;
+    for (const auto& [key, vid] : target.variations) variation_ids[key] = vid;
+    boost::json::object binding{{"id", experiment_id}, {"variations", std::move(variation_ids)}};
+    const std::string status = text_of(t_.status_member);
+    const bool running = spec.desired->status == ExperimentStatus::running;
+    if (!running || status == t_.statuses.at("running")) return CreateStep{{}, std::move(binding), {}, {}};
+    if (status != t_.statuses.at("draft"))
+      return std::unexpected(found_but_different(*t_.list_experiments, what,
+                                                 "its status is " + quote_value(status) + ", where the create leaves " +
+                                                     t_.statuses.at("draft") + " or " + t_.statuses.at("running")));
+    if (answers.size() == pages.size()) return start_step(experiment_id);
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.transition_status, answers[pages.size()],
+                                                   "an active experiment " + quote_value(experiment_id), binding));
+    return CreateStep{{}, std::move(binding), {}, {}};
   }
 
   /// CreateExperiment's body: the percentage strategy, one allocation per variation.

@@ -170,5 +170,78 @@ TEST_F(Auth0Create, AStoppedExperimentIsCreatedAsADraft) {
   EXPECT_EQ(state->experiment.status, ExperimentStatus::draft);
 }
 
+// Finding first (`find_existing`): what a create does when an earlier one may have been applied
+// without its answer arriving. Auth0 finds the experiment by its name, unique in the tenant.
+
+TEST_F(Auth0Create, FindingFirstListsTheExperimentsAndWhereNoneHasTheNameCreatesOnce) {
+  const Experiment e = desired_experiment();
+  auto step = backend_->adapter().create(finding(e), {});
+  ASSERT_TRUE(step) << step.error().describe();
+  ASSERT_EQ(step->requests.size(), 1u);
+  EXPECT_EQ(step->requests[0].operation, "ListExperiments");
+  EXPECT_EQ(step->requests[0].url, host_->base_url() + std::string(kExperiments) + "?take=50");
+  EXPECT_EQ(step->then.at(0), "when ListExperiments finds no experiment named 'Checkout migrated': GetFeatureFlag "
+                              "flg_8kTz3Wq, CreateExperiment");
+  auto run = backend_->create(finding(e));
+  ASSERT_TRUE(run.last) << run.last.error().describe();
+  EXPECT_EQ(operations(run),
+            "ListExperiments GetFeatureFlag ListFeatureFlagVariations CreateExperiment TransitionExperimentStatus");
+  const std::string id(run.last->binding->at("id").as_string());
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  EXPECT_EQ(received("POST", std::string(kExperiments) + "/" + id + "/status"), 1u);
+  EXPECT_EQ(experiments().at(id).at("status").as_string(), "active");
+}
+
+TEST_F(Auth0Create, FindingFirstAfterACreateAndActivationWhoseAnswersWereLostSendsNeitherAgain) {
+  const Experiment e = desired_experiment();
+  const json::object first = create_first(e);
+  ASSERT_FALSE(first.empty());
+  const std::string id(first.at("id").as_string());
+  auto again = backend_->create(finding(e));
+  ASSERT_TRUE(again.last) << again.last.error().describe();
+  EXPECT_EQ(operations(again), "ListExperiments");
+  EXPECT_TRUE(json_equal(json::value(*again.last->binding), json::value(first)))
+      << write_json(*again.last->binding);
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  // A second status POST to active would be refused: an active experiment is not activated again.
+  EXPECT_EQ(received("POST", std::string(kExperiments) + "/" + id + "/status"), 1u);
+}
+
+TEST_F(Auth0Create, FindingFirstADraftThatShouldRunSendsOnlyTheActivation) {
+  const json::object first = create_first(desired_experiment(), true);
+  ASSERT_FALSE(first.empty());
+  const std::string id(first.at("id").as_string());
+  const Experiment e = desired_experiment();
+  auto again = backend_->create(finding(e));
+  ASSERT_TRUE(again.last) << again.last.error().describe();
+  EXPECT_EQ(operations(again), "ListExperiments TransitionExperimentStatus");
+  EXPECT_TRUE(json_equal(json::value(*again.last->binding), json::value(first)));
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  EXPECT_EQ(received("POST", std::string(kExperiments) + "/" + id + "/status"), 1u);
+  EXPECT_EQ(experiments().at(id).at("status").as_string(), "active");
+}
+
+TEST_F(Auth0Create, FindingFirstAnExperimentOfTheNameOnOtherVariationsIsAConflictAndSendsNothing) {
+  const json::object first = create_first(desired_experiment(), true);
+  ASSERT_FALSE(first.empty());
+  const std::string id(first.at("id").as_string());
+  partial_["variations"] = json::object{{"control", "var_9bZk"}, {"two-step", "var_2xQa"}};
+  const Experiment e = desired_experiment();
+  auto again = backend_->create(finding(e));
+  ASSERT_FALSE(again.last);
+  EXPECT_EQ(again.last.error().code, ErrorCode::conflict);
+  EXPECT_EQ(again.last.error().operation, "ListExperiments");
+  EXPECT_NE(again.last.error().message.find("Auth0 experiment '" + id + "' named 'Checkout migrated' already exists"),
+            std::string::npos)
+      << again.last.error().describe();
+  EXPECT_NE(again.last.error().message.find("its allocations are of variations 'var_2xQa (control)', 'var_9bZk', the "
+                                            "create's of 'var_2xQa', 'var_9bZk (control)'"),
+            std::string::npos)
+      << again.last.error().describe();
+  EXPECT_EQ(operations(again), "ListExperiments");
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  EXPECT_EQ(received("POST", std::string(kExperiments) + "/" + id + "/status"), 0u);
+}
+
 }  // namespace
 }  // namespace expbridge

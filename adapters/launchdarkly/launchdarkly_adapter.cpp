@@ -716,10 +716,117 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
     return treatments;
   }
 
+  /// What a create takes from the partial binding (or the defaults), checked.
+  struct CreateTarget {
+    LaunchDarklyBinding binding;  ///< the experiment key and treatment names it will have
+    std::string flag, metric, rule, randomization_unit;
+  };
+
   // Creating: Get feature flag (it must exist: nothing is created otherwise), Create experiment
   // with its first iteration, then startIteration when the experiment runs.
   // Answers: [flag, experiment created, iteration started?].
+  // Finding first (`find_existing`): Get experiment by the key the create gives it; 404 = the
+  // create's steps follow, their answers after it; found = [experiment, iteration started?].
   Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    if (!spec.find_existing) return create_steps(spec, answers);
+    CreateTarget target;
+    EXPBRIDGE_ASSIGN_OR_RETURN(target, create_target(spec));
+    const Labels experiment_labels{{"project", options_.project},
+                                   {"environment", options_.environment},
+                                   {"experiment", target.binding.experiment}};
+    if (answers.empty()) {
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_experiment, options_.base_url, experiment_labels, "",
+                                                       std::nullopt));
+      return lookup_step(std::move(request),
+                         "when " + t_.get_experiment->name + " finds no experiment " + target.binding.experiment + ": " +
+                             t_.get_flag->name + " " + target.flag + ", " + t_.create_experiment->name,
+                         create_carriage(spec));
+    }
+    if (answers[0].status == 404) {
+      auto step = create_steps(spec, answers_after(answers, 1));
+      if (step) step->carriage.clear();
+      return step;
+    }
+    const std::string what = "LaunchDarkly experiment '" + target.binding.experiment + "' in project '" +
+                             options_.project + "', environment '" + options_.environment + "'";
+    json::object found;
+    EXPBRIDGE_ASSIGN_OR_RETURN(found, looked_up_object(*t_.get_experiment, answers[0], what));
+    std::string status;
+    EXPBRIDGE_ASSIGN_OR_RETURN(status, found_iteration_status(found, target, *spec.desired, what));
+    json::object binding = created_binding(target);
+    const bool running = spec.desired->status == ExperimentStatus::running;
+    if (!running || status == "running") return CreateStep{{}, std::move(binding), {}, {}};
+    if (answers.size() == 1) return start_step(experiment_labels);
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.patch_experiment, answers[1],
+                                                   "a running iteration of experiment '" + target.binding.experiment + "'",
+                                                   binding));
+    return CreateStep{{}, std::move(binding), {}, {}};
+  }
+
+ private:
+  /// The status of the current iteration of `found` (not_started or running) when it is what the
+  /// create would have made: on the create's flag, with the treatments it sends, the same baseline.
+  Result<std::string> found_iteration_status(const json::object& found, const CreateTarget& target,
+                                             const Experiment& desired, const std::string& what) const {
+    const json::object* iteration = object_member(found, "currentIteration");
+    if (!iteration) return std::unexpected(found_but_different(*t_.get_experiment, what, "it has no iteration"));
+    std::vector<std::string> flags;
+    if (const auto* f = object_member(*iteration, "flags"))
+      for (const auto& member : *f) flags.emplace_back(member.key());
+    if (flags != std::vector<std::string>{target.flag})
+      return std::unexpected(found_but_different(
+          *t_.get_experiment, what, "its iteration runs on flag(s) " + quoted_list(flags) + ", the create on '" + target.flag + "'"));
+    std::vector<std::string> wanted, held;
+    std::string wanted_baseline, held_baseline;
+    for (const auto& v : *desired.variations) {
+      wanted.push_back(target.binding.treatment_of(v.key));
+      if (v.control) wanted_baseline = wanted.back();
+    }
+    if (const auto* treatments = array_member(*iteration, "treatments"))
+      for (const auto& t : *treatments) {
+        if (!t.is_object()) continue;
+        auto name = string_member(t.get_object(), "name");
+        if (!name) continue;
+        held.push_back(*name);
+        const auto* baseline = t.get_object().if_contains(t_.baseline);
+        if (baseline && baseline->is_bool() && baseline->get_bool()) held_baseline = *name;
+      }
+    std::sort(wanted.begin(), wanted.end());
+    std::sort(held.begin(), held.end());
+    if (held != wanted || held_baseline != wanted_baseline)
+      return std::unexpected(found_but_different(*t_.get_experiment, what,
+                                                 "its treatments are " + quoted_list(held) + " with baseline '" +
+                                                     held_baseline + "', the create's " + quoted_list(wanted) +
+                                                     " with baseline '" + wanted_baseline + "'"));
+    auto status = string_member(*iteration, "status");
+    if (status == "not_started" || status == "running") return *status;
+    return std::unexpected(found_but_different(*t_.get_experiment, what,
+                                               "its iteration is " + status.value_or("of no known status") +
+                                                   ", where the create leaves one not started or running"));
+  }
+
+  /// The binding a create gives: the experiment key, its flag, the treatment names given.
+  static json::object created_binding(const CreateTarget& target) {
+    json::object binding{{"experiment", target.binding.experiment}, {"flag", target.flag}};
+    if (!target.binding.treatments.empty()) {
+      json::object names;
+      for (const auto& [key, name] : target.binding.treatments) names[key] = name;
+      binding["treatments"] = std::move(names);
+    }
+    return binding;
+  }
+
+  /// startIteration of the experiment's iteration.
+  Result<CreateStep> start_step(const Labels& experiment_labels) const {
+    RequestDraft start(*t_.patch_experiment);
+    start.body()["instructions"] = json::array{json::object{{"kind", t_.action_instructions.at("start")}}};
+    BackendPlan planned;
+    EXPBRIDGE_RETURN_IF_ERROR(start.add_to(planned, options_.base_url, experiment_labels, t_.content_type));
+    return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+  }
+
+  Result<CreateStep> create_steps(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const {
     const Experiment& desired = *spec.desired;
     const bool running = desired.status == ExperimentStatus::running;
     CreateTarget target;
@@ -751,12 +858,7 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
     const Labels experiment_labels{{"project", options_.project},
                                    {"environment", options_.environment},
                                    {"experiment", target.binding.experiment}};
-    json::object binding{{"experiment", target.binding.experiment}, {"flag", target.flag}};
-    if (!target.binding.treatments.empty()) {
-      json::object names;
-      for (const auto& [key, name] : target.binding.treatments) names[key] = name;
-      binding["treatments"] = std::move(names);
-    }
+    json::object binding = created_binding(target);
     if (answers.size() == 1) {
       BackendPlan planned;
       EXPBRIDGE_RETURN_IF_ERROR(create.add_to(planned, options_.base_url, environment_labels, "application/json"));
@@ -765,25 +867,13 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
     EXPBRIDGE_RETURN_IF_ERROR(created_object(*t_.create_experiment, answers[1],
                                              "experiment '" + target.binding.experiment + "'"));
     if (!running) return CreateStep{{}, std::move(binding), {}, {}};
-    if (answers.size() == 2) {
-      RequestDraft start(*t_.patch_experiment);
-      start.body()["instructions"] = json::array{json::object{{"kind", t_.action_instructions.at("start")}}};
-      BackendPlan planned;
-      EXPBRIDGE_RETURN_IF_ERROR(start.add_to(planned, options_.base_url, experiment_labels, t_.content_type));
-      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
-    }
+    if (answers.size() == 2) return start_step(experiment_labels);
     EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.patch_experiment, answers[2],
                                                    "a running iteration of experiment '" + target.binding.experiment + "'",
                                                    binding));
     return CreateStep{{}, std::move(binding), {}, {}};
   }
 
- private:
-  /// What a create takes from the partial binding (or the defaults), checked.
-  struct CreateTarget {
-    LaunchDarklyBinding binding;  ///< the experiment key and treatment names it will have
-    std::string flag, metric, rule, randomization_unit;
-  };
 
   Result<CreateTarget> create_target(const CreateSpec& spec) const {
     const Experiment& e = *spec.desired;

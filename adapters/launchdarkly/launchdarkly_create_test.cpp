@@ -183,5 +183,83 @@ TEST_F(LaunchDarklyCreate, TheBindingsOwnKeyTreatmentNamesAndRuleAreUsed) {
   EXPECT_TRUE(experiments().contains("checkout-v3"));
 }
 
+// Finding first (`find_existing`): what a create does when an earlier one may have been applied
+// without its answer arriving.
+
+TEST_F(LaunchDarklyCreate, FindingFirstAsksOnlyForTheExperimentByItsKey) {
+  const Experiment e = desired_experiment();
+  auto step = backend_->adapter().create(finding(e), {});
+  ASSERT_TRUE(step) << step.error().describe();
+  ASSERT_EQ(step->requests.size(), 1u);
+  EXPECT_EQ(step->requests[0].operation, "GetExperiment");
+  EXPECT_EQ(step->requests[0].method, "GET");
+  EXPECT_EQ(step->requests[0].url,
+            host_->base_url() + std::string(kExperiments) + "/checkout-migrated?expand=draftIteration%2Ctreatments");
+  EXPECT_EQ(step->then.at(0), "when GetExperiment finds no experiment checkout-migrated: GetFeatureFlag checkout-redesign, "
+                              "CreateExperiment");
+  EXPECT_EQ(test::carriage_of(step->carriage, "variations")->carriage, Carriage::converted);
+}
+
+TEST_F(LaunchDarklyCreate, FindingFirstWhereNothingWasCreatedCreatesOnce) {
+  const Experiment e = desired_experiment();
+  auto run = backend_->create(finding(e));
+  ASSERT_TRUE(run.last) << run.last.error().describe();
+  EXPECT_EQ(operations(run), "GetExperiment GetFeatureFlag CreateExperiment PatchExperiment");
+  EXPECT_EQ(run.answers[0].status, 404);
+  EXPECT_TRUE(json_equal(json::value(*run.last->binding),
+                         json::parse(R"({"experiment": "checkout-migrated", "flag": "checkout-redesign"})")));
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  EXPECT_EQ(received("PATCH", std::string(kExperiments) + "/checkout-migrated"), 1u);
+  EXPECT_TRUE(experiments().contains("checkout-migrated"));
+}
+
+TEST_F(LaunchDarklyCreate, FindingFirstAfterACreateAndStartWhoseAnswersWereLostSendsNeitherAgain) {
+  const Experiment e = desired_experiment();
+  const json::object first = create_first(e);
+  ASSERT_FALSE(first.empty());
+  auto again = backend_->create(finding(e));
+  ASSERT_TRUE(again.last) << again.last.error().describe();
+  EXPECT_EQ(operations(again), "GetExperiment");
+  EXPECT_TRUE(json_equal(json::value(*again.last->binding), json::value(first)))
+      << write_json(*again.last->binding);
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  EXPECT_EQ(received("PATCH", std::string(kExperiments) + "/checkout-migrated"), 1u);
+}
+
+TEST_F(LaunchDarklyCreate, FindingFirstAnExperimentCreatedButNotStartedSendsOnlyTheStart) {
+  const json::object first = create_first(desired_experiment(), true);
+  ASSERT_FALSE(first.empty());
+  const Experiment e = desired_experiment();
+  auto again = backend_->create(finding(e));
+  ASSERT_TRUE(again.last) << again.last.error().describe();
+  EXPECT_EQ(operations(again), "GetExperiment PatchExperiment");
+  EXPECT_TRUE(json_equal(json::value(*again.last->binding), json::value(first)));
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  EXPECT_EQ(received("PATCH", std::string(kExperiments) + "/checkout-migrated"), 1u);
+  auto state = backend_->read(*again.last->binding);
+  ASSERT_TRUE(state) << state.error().describe();
+  EXPECT_EQ(state->experiment.status, ExperimentStatus::running);
+}
+
+TEST_F(LaunchDarklyCreate, FindingFirstAnExperimentWithOtherTreatmentsIsAConflictAndSendsNothing) {
+  ASSERT_FALSE(create_first(desired_experiment(), true).empty());
+  partial_["treatments"] = json::object{{"two-step", "fast-checkout"}};
+  const Experiment e = desired_experiment();
+  auto again = backend_->create(finding(e));
+  ASSERT_FALSE(again.last);
+  EXPECT_EQ(again.last.error().code, ErrorCode::conflict);
+  EXPECT_EQ(again.last.error().operation, "GetExperiment");
+  EXPECT_NE(again.last.error().message.find("LaunchDarkly experiment 'checkout-migrated' in project 'default'"),
+            std::string::npos)
+      << again.last.error().describe();
+  EXPECT_NE(again.last.error().message.find("its treatments are 'control', 'two-step' with baseline 'control', the "
+                                            "create's 'control', 'fast-checkout'"),
+            std::string::npos)
+      << again.last.error().describe();
+  EXPECT_EQ(operations(again), "GetExperiment");
+  EXPECT_EQ(received("POST", kExperiments), 1u);
+  EXPECT_EQ(received("PATCH", std::string(kExperiments) + "/checkout-migrated"), 0u);
+}
+
 }  // namespace
 }  // namespace expbridge

@@ -102,6 +102,14 @@ struct CreateSpec {
   /// What the config (or an import's config fragment) already says of the experiment's binding
   /// at this backend, e.g. the flag to run on; nullptr = the backend's settings decide.
   const boost::json::object* binding = nullptr;
+  /// True when an earlier create of this spec may have been applied without its answer arriving
+  /// (a crash, a dropped connection): the first step then only asks (GETs) for the experiment
+  /// that create would have made, by the identity the create gives it. Found and consistent with
+  /// what the create would send: the last step gives its binding, and the only request that can
+  /// follow is the start, when `desired` runs and the found experiment is not started yet. Found
+  /// but different: a `conflict` error naming the vendor resource and what differs. Not found:
+  /// the create goes on as without it.
+  bool find_existing = false;
 };
 
 /// One step of creating an experiment (`Adapter::create`): requests to send next, or the end.

@@ -328,7 +328,15 @@ TEST_P(AdapterConformance, TableCoversEveryNeutralFieldWithAReasonOrATarget) {
 // ---- the adapter base's guarantees, for every registered vendor ---------------------------
 
 /// What the test adapter does wrong.
-enum class Fault { none, throw_in_bind, throw_in_plan, throw_in_state_requests, throw_in_read_state, drop_field };
+enum class Fault {
+  none,
+  throw_in_bind,
+  throw_in_plan,
+  throw_in_state_requests,
+  throw_in_read_state,
+  drop_field,
+  create_when_finding,  ///< a create told to find first asks for a POST first
+};
 
 /// A registered vendor's adapter with one fault added: the base around it must turn the fault
 /// into an error on its backend. It forwards to the real adapter through its public methods.
@@ -363,6 +371,12 @@ class FaultyAdapter final : public Adapter {
   Result<Experiment> do_read_state(const Binding& binding, const std::vector<ReadResponse>& responses) const override {
     if (fault_ == Fault::throw_in_read_state) throw std::runtime_error("read_state exploded");
     return real_->read_state(binding, responses);
+  }
+  Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    auto step = real_->create(spec, answers);
+    if (step && fault_ == Fault::create_when_finding && spec.find_existing && answers.empty() && !step->requests.empty())
+      step->requests.front().method = "POST";
+    return step;
   }
 
  private:
@@ -532,6 +546,48 @@ TEST_P(AdapterConformance, ACreateMeetingOnlyMissingResourcesEndsNotFoundAfterOn
       }
     }
   }
+}
+
+TEST_P(AdapterConformance, ACreateThatFindsFirstAsksOnlyGetsFirstAndMeetingNothingUsableCreatesOnceAtMost) {
+  auto example = first_create_example(*table_);
+  if (!example) return;  // the vendor creates nothing (Adapter::do_create answers unsupported)
+  const Adapter& adapter = *bridge_->backends().front().adapter;
+  CreateSpec spec{example->desired.experiment, &example->desired, &example->binding};
+  spec.find_existing = true;
+  auto first = adapter.create(spec, {});
+  ASSERT_TRUE(first) << first.error().describe();
+  ASSERT_FALSE(first->requests.empty());
+  for (const auto& r : first->requests) EXPECT_EQ(r.method, "GET") << r.operation;
+  EXPECT_FALSE(first->carriage.empty());
+  for (const ReadResponse& answer : {ReadResponse{404, R"({"message": "not found"})"}, ReadResponse{200, "{not json"}}) {
+    std::vector<PlannedRequest> asked;
+    auto step = create_answering(adapter, spec, answer, asked);
+    ASSERT_FALSE(step) << "a create that finds first, answered " << answer.status << " everywhere, gave a binding";
+    EXPECT_EQ(step.error().backend, "b");
+    EXPECT_EQ(step.error().vendor, GetParam());
+    const auto creating = std::count_if(asked.begin(), asked.end(), [](const PlannedRequest& r) { return r.method != "GET"; });
+    EXPECT_LE(creating, 1) << step.error().describe();
+  }
+}
+
+TEST_P(AdapterConformance, ACreateThatFindsFirstButAsksForMoreThanGetsFirstIsABugTheBaseStops) {
+  auto example = first_create_example(*table_);
+  if (!example) return;  // the vendor creates nothing (Adapter::do_create answers unsupported)
+  auto registry = faulty_registry(GetParam(), Fault::create_when_finding);
+  BridgeOptions options;
+  options.registry = registry.get();
+  auto bridge = Bridge::from_text(config_text(*table_, defaults_of(*table_, "binding")), "conformance.yaml", options);
+  ASSERT_TRUE(bridge) << bridge.error().describe();
+  CreateSpec spec{example->desired.experiment, &example->desired, &example->binding};
+  const Adapter& adapter = *bridge->backends().front().adapter;
+  ASSERT_TRUE(adapter.create(spec, {})) << "without find_existing the fault is not there";
+  spec.find_existing = true;
+  auto step = adapter.create(spec, {});
+  ASSERT_FALSE(step);
+  EXPECT_EQ(step.error().code, ErrorCode::internal);
+  EXPECT_EQ(step.error().backend, "b");
+  EXPECT_NE(step.error().message.find("a create that finds first asks only GETs first"), std::string::npos)
+      << step.error().describe();
 }
 
 /// The pass-through member `field` (`vendor.<vendor>.<member>...`) is about, or empty.

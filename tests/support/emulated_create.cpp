@@ -124,6 +124,23 @@ void EmulatedCreate::start(std::string_view name, std::string_view settings) {
   backend_ = std::move(*backend);
 }
 
+boost::json::object EmulatedCreate::create_first(Experiment e, bool as_draft) {
+  if (as_draft) e.status = ExperimentStatus::draft;
+  auto run = backend_->create(spec(e));
+  if (!run.last || !run.last->binding) {
+    ADD_FAILURE() << "the first create did not end with a binding: "
+                  << (run.last ? std::string("no binding") : run.last.error().describe());
+    return {};
+  }
+  return *run.last->binding;
+}
+
+std::string EmulatedCreate::operations(const EmulatedBackend::CreateRun& run) {
+  std::string out;
+  for (const auto& request : run.sent) out += (out.empty() ? "" : " ") + request.operation;
+  return out;
+}
+
 std::size_t EmulatedCreate::received(std::string_view method, std::string_view target) const {
   std::size_t n = 0;
   for (const auto& r : host_->received_requests())

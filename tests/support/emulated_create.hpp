@@ -61,6 +61,17 @@ class EmulatedCreate : public ::testing::Test {
   /// Starts the emulators and connects backend `name` with `settings` (vendor settings, YAML flow members).
   void start(std::string_view name, std::string_view settings);
   CreateSpec spec(const Experiment& e) const { return CreateSpec{e.experiment, &e, &partial_}; }
+  /// `spec(e)` for a create that may have been applied already: it finds first.
+  CreateSpec finding(const Experiment& e) const {
+    CreateSpec out = spec(e);
+    out.find_existing = true;
+    return out;
+  }
+  /// Creates `e` (without finding first) and returns its binding; empty, the test failed, when the
+  /// create did not end with one. With `as_draft` the experiment is created as a draft (not started).
+  boost::json::object create_first(Experiment e, bool as_draft = false);
+  /// The operations of `run.sent`, in order, space-separated: what a create asked for.
+  static std::string operations(const EmulatedBackend::CreateRun& run);
   /// How many `method` requests to exactly `target` (path and query) the emulators received.
   std::size_t received(std::string_view method, std::string_view target) const;
 
