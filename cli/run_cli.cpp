@@ -23,6 +23,7 @@
 #include "mapping_examples.hpp"
 #include "demo.hpp"
 #include "emulate.hpp"
+#include "migrate_command.hpp"
 #include "options.hpp"
 #include "read_commands.hpp"
 #include "store_commands.hpp"
@@ -408,6 +409,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   DiffCommand diff(app);
   EmulateCommand emulate(app);
   DemoCommand demo(app);
+  MigrateCommand migrate(app);
 
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "Log each request (-v) and more (-vv); never secrets");
@@ -430,6 +432,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   if (diff.selected()) return diff.run(registry);
   if (emulate.selected()) return emulate.run(registry);
   if (demo.selected()) return demo.run(registry);
+  if (migrate.selected()) return migrate.run(registry);
   return kExitInvalid;
 }
 
