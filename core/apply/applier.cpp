@@ -894,6 +894,21 @@ struct Applier::Impl {
     }
   }
 
+  // A history entry of what `b` sent (or tried to) for `experiment`, fields and outcome to fill.
+  HistoryEntry history_entry(const std::string& experiment, const BackendReport& b, std::string at) const {
+    HistoryEntry entry;
+    entry.at = std::move(at);
+    entry.run_id = run_id;
+    entry.experiment = experiment;
+    entry.backend = b.backend;
+    for (const auto& r : b.requests) {
+      if (!r.sent && !r.error) continue;
+      if (!entry.operation.empty()) entry.operation += ", ";
+      entry.operation += r.request.operation;
+    }
+    return entry;
+  }
+
   // Per backend, what the update did: the state it applied, and a history entry.
   void record_applied(const Update& update, const UpdateReport& report,
                       const std::map<std::string, Experiment, std::less<>>& held_before) {
@@ -902,16 +917,7 @@ struct Applier::Impl {
     for (const BackendReport& b : report.backends) {
       const Backend* backend = find_backend(b.backend);
       if (!backend) continue;
-      HistoryEntry entry;
-      entry.at = now;
-      entry.run_id = run_id;
-      entry.experiment = update.experiment;
-      entry.backend = b.backend;
-      for (const auto& r : b.requests) {
-        if (!r.sent && !r.error) continue;
-        if (!entry.operation.empty()) entry.operation += ", ";
-        entry.operation += r.request.operation;
-      }
+      HistoryEntry entry = history_entry(update.experiment, b, now);
       for (const auto& f : fields) {
         const bool unchanged = std::find(b.unchanged.begin(), b.unchanged.end(), f) != b.unchanged.end();
         const bool skipped = std::any_of(b.skipped.begin(), b.skipped.end(), [&](const Skip& s) { return s.field == f; });
@@ -1322,16 +1328,7 @@ struct Applier::Impl {
         if (!binding_text.empty()) ids[std::string(kCreatedBindingId)] = binding_text;
       });
     }
-    HistoryEntry entry;
-    entry.at = utc_timestamp();
-    entry.run_id = run_id;
-    entry.experiment = spec.experiment;
-    entry.backend = out.backend;
-    for (const auto& r : out.requests) {
-      if (!r.sent && !r.error) continue;
-      if (!entry.operation.empty()) entry.operation += ", ";
-      entry.operation += r.request.operation;
-    }
+    HistoryEntry entry = history_entry(spec.experiment, out, utc_timestamp());
     for (const auto& c : report.carriage)
       if (c.carriage != Carriage::lost) entry.fields.push_back(c.field);
     entry.outcome = out.error ? "failed: " + out.error->message : std::string("ok");

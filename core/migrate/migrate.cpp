@@ -14,36 +14,18 @@
 #include "experiment_codec.hpp"
 #include "json_writer.hpp"
 #include "message_text.hpp"
+#include "update_fields.hpp"
 
 namespace expbridge {
 namespace {
 
 namespace json = boost::json;
 
-bool is_under(std::string_view path, std::string_view field) {
-  if (!path.starts_with(field)) return false;
-  return path.size() == field.size() || path[field.size()] == '.' || path[field.size()] == '[';
-}
-
 // The neutral fields an update sets, as loss-report fields (`action` for its action).
 std::vector<std::string> fields_set(const Update& u) {
-  std::vector<std::string> out;
-  auto add = [&](bool present, const char* name) {
-    if (present) out.emplace_back(name);
-  };
-  add(u.name.has_value(), field::name);
-  add(u.description.has_value(), field::description);
-  add(u.hypothesis.has_value(), field::hypothesis);
-  add(u.launch_criteria.has_value(), field::launch_criteria);
-  add(u.audience && u.audience->rule, field::audience_rule);
-  add(u.audience && u.audience->description, field::audience_description);
-  add(u.variations.has_value(), field::variations);
-  add(u.exposure.has_value(), field::exposure);
-  add(u.overrides.has_value(), field::overrides);
-  add(u.action.has_value(), field::action);
-  add(u.result.has_value(), field::result);
-  add(u.comment.has_value(), field::comment);
-  add(!u.vendor.empty(), field::vendor);
+  const auto present = present_fields(u);
+  std::vector<std::string> out(present.begin(), present.end());
+  if (!u.vendor.empty()) out.emplace_back(field::vendor);
   return out;
 }
 
@@ -56,7 +38,7 @@ void add_converging_losses(const std::string& experiment, const Update& update, 
     bool whole_skipped = false;
     std::vector<FieldCarriage> parts;
     for (const auto& skip : target.skipped) {
-      if (!is_under(skip.field, f)) continue;
+      if (!path_is_under(skip.field, f)) continue;
       whole_skipped = whole_skipped || skip.field == f;
       parts.push_back(FieldCarriage{experiment, skip.field, Carriage::lost, "", "", "", skip.reason, source});
     }

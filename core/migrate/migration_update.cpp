@@ -2,6 +2,8 @@
 // to converge a backend, and what an import folder's documents say the source held.
 #include "expbridge/migrate.hpp"
 
+#include "state_diff.hpp"
+
 namespace expbridge {
 
 Update update_from_state(const Experiment& state) {
@@ -30,27 +32,9 @@ Update update_from_state(const Experiment& state) {
 }
 
 Experiment state_from_update(const Update& update) {
-  Experiment e;
-  e.experiment = update.experiment;
-  e.name = update.name;
-  e.description = update.description;
-  e.hypothesis = update.hypothesis;
-  e.launch_criteria = update.launch_criteria;
-  e.audience = update.audience;
-  e.variations = update.variations;
-  e.exposure = update.exposure;
-  e.overrides = update.overrides;
-  e.result = update.result;
-  e.status = ExperimentStatus::draft;
-  if (!update.action) return e;
-  switch (*update.action) {
-    case Action::start: e.status = ExperimentStatus::running; break;
-    case Action::pause: e.status = ExperimentStatus::paused; break;
-    case Action::stop: e.status = ExperimentStatus::stopped; break;
-    case Action::archive: e.status = ExperimentStatus::archived; break;
-    // What a restore leads to is the vendor's business: the source's status is not known.
-    case Action::restore: e.status.reset(); break;
-  }
+  Experiment e = desired_state(update);
+  // No action: the source had not started it. After a restore its status is not known.
+  if (!update.action) e.status = ExperimentStatus::draft;
   return e;
 }
 
