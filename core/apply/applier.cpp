@@ -1314,7 +1314,8 @@ struct Applier::Impl {
         answers.push_back(ReadResponse{sent.status, secrets::scrub(response.body)});
       }
     }
-    if (!out.error) out.result = out.requests.empty() ? BackendOutcome::skipped : BackendOutcome::ok;
+    // A plan sent no creating request: what it shows was not sent.
+    if (!out.error) out.result = out.requests.empty() || !how.send ? BackendOutcome::skipped : BackendOutcome::ok;
     out.duration_ms = elapsed_ms(started);
     if (!journal) co_return;
     // What the vendor definitely refused clears the mark; an answer that never came keeps it.

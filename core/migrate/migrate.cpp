@@ -52,7 +52,8 @@ BackendReport unsent(BackendPlan plan, std::vector<std::string> unchanged) {
   BackendReport out;
   out.backend = plan.backend;
   out.vendor = plan.vendor;
-  out.result = plan.requests.empty() ? BackendOutcome::unchanged : BackendOutcome::ok;
+  // Nothing was sent: `unchanged` when nothing is left to send, else `skipped` (planned, not sent).
+  out.result = plan.requests.empty() ? BackendOutcome::unchanged : BackendOutcome::skipped;
   for (auto& request : plan.requests) out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
   out.skipped = std::move(plan.skipped);
   out.notes = std::move(plan.notes);

@@ -177,6 +177,20 @@ TEST_F(Migrate, APlanSendsNoMutatingRequestAndShowsTheCreate) {
   EXPECT_EQ(exposure->to, "40000 thousandths");
   EXPECT_EQ(exposure->source, "backend src");
   EXPECT_TRUE(store().backends()->empty() || !store().backend("exp", "dst").value()) << "a plan records no binding";
+  EXPECT_EQ(e.target.result, BackendOutcome::skipped) << "planned, not sent";
+  // The text: the create's first creating request, its then-line, what carries over.
+  const std::string text = migration_report_to_text(*report);
+  EXPECT_NE(text.find("exp: create at dst"), std::string::npos) << text;
+  EXPECT_NE(text.find("not sent"), std::string::npos) << text;
+  EXPECT_NE(text.find("CreateExperiment"), std::string::npos) << text;
+  EXPECT_NE(text.find("then: StartExperiment"), std::string::npos) << text;
+  EXPECT_NE(text.find("converted  exposure  40 % → 40000 thousandths (counting.exposure_thousandths)  [backend src]"),
+            std::string::npos)
+      << text;
+  const auto json = migration_report_to_json(*report);
+  EXPECT_EQ(json.at("experiments").at(0).at("way"), "create");
+  EXPECT_EQ(json.at("experiments").at(0).at("then").at(0).as_string(), e.then[0]);
+  EXPECT_EQ(json.at("losses").at("fields").as_array().size(), report->losses.fields.size());
 }
 
 TEST_F(Migrate, ApplyCreatesRecordsTheBindingAndAReRunSendsNothing) {
