@@ -89,7 +89,11 @@ int MigrateCommand::run(const Registry& registry) const {
     store = std::move(*opened);
     std::error_code ignored;
     const auto absolute = std::filesystem::weakly_canonical(config_, ignored);
-    options.apply_options.run = RunStart{"migrate", absolute.empty() ? config_ : absolute.string(), store_digest(*text)};
+    // Recorded under its own name: `apply --resume` continues the last unfinished run of a config
+    // path, and an interrupted migration is not one it can continue (a migration is run again,
+    // converging, instead).
+    options.apply_options.run =
+        RunStart{"migrate", "migrate " + (absolute.empty() ? config_ : absolute.string()), store_digest(*text)};
   }
   options.apply_options.store = store.get();
 

@@ -72,6 +72,30 @@ TEST_F(MigrateCli, ApplyRefusesALossNotAcceptedAndProceedsWhenItIs) {
   EXPECT_EQ(changes("aws"), after) << "a finished migration re-run sends nothing:\n" << again.out;
 }
 
+TEST_F(MigrateCli, AnInterruptedMigrationRunAgainSendsOnlyWhatIsLeft) {
+  // AppConfig starts the run and the answer is lost: the outcome is unknown, the run unsettled.
+  vendors_.set_faults(R"([{"vendor": "appconfig", "method": "POST", "path_prefix": "/applications/",
+                          "apply_then_drop": true, "times": 1}])");
+  const CliRun dropped = run("--from ev --to aws checkout-redesign --apply --accept-loss variations");
+  EXPECT_EQ(dropped.exit_code, 1) << dropped.out << dropped.err;
+  EXPECT_TRUE(has(dropped.out, "unsettled")) << dropped.out;
+  auto starts = [&] {
+    std::size_t n = 0;
+    for (const auto& r : vendors_.api_requests("aws")) n += r.method == "POST" ? 1 : 0;
+    return n;
+  };
+  EXPECT_EQ(starts(), 1u);
+  // Run again: the read finds the run started, so StartExperimentRun (not idempotent) is not resent.
+  const CliRun again = run("--from ev --to aws checkout-redesign --apply --accept-loss variations");
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(has(again.out, "already as asked")) << again.out;
+  EXPECT_EQ(starts(), 1u) << "never started twice";
+  // The interrupted migration is no run `apply --resume` continues.
+  const CliRun resume = sandbox_.run("apply -c config.yaml --resume", "", env_);
+  EXPECT_EQ(resume.exit_code, 2) << resume.out << resume.err;
+  EXPECT_TRUE(has(resume.err, "nothing to resume")) << resume.err;
+}
+
 TEST_F(MigrateCli, WriteConfigWritesANewFileAndNeverTheInput) {
   const CliRun same = run("--from ev --to aws checkout-redesign --write-config config.yaml");
   EXPECT_EQ(same.exit_code, 2) << same.out << same.err;
