@@ -67,9 +67,15 @@ TEST_F(MigrateCli, ApplyRefusesALossNotAcceptedAndProceedsWhenItIs) {
   const std::size_t after = changes("aws");
   EXPECT_GT(after, 0u);
 
-  const CliRun again = run("--from ev --to aws checkout-redesign --apply --accept-loss variations");
+  const CliRun again =
+      sandbox_.run("-vv migrate -c config.yaml --from ev --to aws checkout-redesign --apply --accept-loss variations", "",
+                   env_);
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(changes("aws"), after) << "a finished migration re-run sends nothing:\n" << again.out;
+  for (const auto& secret : vendors_.secrets()) {
+    EXPECT_FALSE(has(applied.out + applied.err, secret)) << "a secret in the output";
+    EXPECT_FALSE(has(again.out + again.err, secret)) << "a secret in the -vv output";
+  }
 }
 
 TEST_F(MigrateCli, AnInterruptedMigrationRunAgainSendsOnlyWhatIsLeft) {

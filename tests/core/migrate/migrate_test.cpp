@@ -366,5 +366,42 @@ TEST_F(Migrate, BadInputIsRefusedBeforeAnythingIsSent) {
   EXPECT_EQ(http_->total(), 0u);
 }
 
+TEST_F(Migrate, ABrokenImportFolderIsRefusedNamingTheFileAndPosition) {
+  struct Case {
+    std::map<std::string, std::string> documents;
+    std::string bindings, losses;
+    std::string file, field;
+    int line;
+  };
+  const std::vector<Case> cases = {
+      {{{"exp", "experiment: exp\ndescription: [unclosed\n"}}, "", "", "exp.yaml", "", 3},
+      {{{"exp", "experiment: other\n"}}, "", "", "exp.yaml", "experiment", 0},
+      {{{"exp", "experiment: exp\n"}}, "experiments:\n  nope:\n    create: {flag: f}\n", "", "bindings.yaml",
+       "experiments.nope", 2},
+      {{{"exp", "experiment: exp\n"}}, "", R"({"fields": [{"experiment": "exp", "field": "x", "carriage": "gone"}]})",
+       "loss-report.json", "fields[0].carriage", 1},
+      {{{"exp", "experiment: exp\n"}}, "", R"({"fields": [{"experiment": "exp", "field": "x", "carriage": "lost", "why": "?"}]})",
+       "loss-report.json", "fields[0].why", 1},
+  };
+  for (const auto& c : cases) {
+    fs::remove_all(dir_ / "imported");
+    MigrateOptions options;
+    options.from = folder(c.documents, c.bindings, c.losses);
+    options.experiments = {"exp"};
+    auto report = run(options);
+    ASSERT_FALSE(report) << c.file << ": " << dump(*report);
+    const Error& e = report.error();
+    EXPECT_EQ(e.code, ErrorCode::invalid_input) << e.describe();
+    EXPECT_NE(e.file.find(c.file), std::string::npos) << e.describe();
+    if (!c.field.empty()) {
+      EXPECT_EQ(e.field, c.field) << e.describe();
+    }
+    if (c.line > 0) {
+      EXPECT_EQ(e.line, c.line) << e.describe();
+    }
+  }
+  EXPECT_EQ(http_->total(), 0u) << "nothing sent for a folder that does not read";
+}
+
 }  // namespace
 }  // namespace expbridge
