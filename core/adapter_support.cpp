@@ -6,8 +6,10 @@
 
 #include "document.hpp"
 #include "json_reader.hpp"
+#include "json_writer.hpp"
 #include "message_text.hpp"
 #include "pattern.hpp"
+#include "secrets.hpp"
 
 namespace expbridge {
 namespace {
@@ -138,6 +140,92 @@ Result<boost::json::object> reply_object(const OperationSpec& operation, const R
   e.operation = operation.name;
   e.http_status = reply.status;
   return std::unexpected(std::move(e));
+}
+
+Result<boost::json::object> created_object(const OperationSpec& operation, const ReadResponse& reply,
+                                           std::string_view what) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(reply.body, ec);
+  if (reply.status == operation.success) {
+    if (!ec && parsed.is_object()) return std::move(parsed.get_object());
+    Error e = make_error(ErrorCode::internal, operation.name + " created " + std::string(what) +
+                                                  " but answered something that is not a JSON object");
+    e.operation = operation.name;
+    e.http_status = reply.status;
+    return std::unexpected(std::move(e));
+  }
+  std::string vendor_message;
+  if (!ec && parsed.is_object())
+    for (const char* member : {"message", "Message", "error"})
+      if (const auto* m = parsed.get_object().if_contains(member); m && m->is_string()) {
+        // Vendor text: a hostile vendor or proxy may echo our credentials, or send megabytes.
+        vendor_message = printable_text(secrets::scrub(m->get_string()));
+        break;
+      }
+  const int s = reply.status;
+  const ErrorCode code = s == 400 || s == 422 ? ErrorCode::invalid_input
+                         : s == 401 || s == 403 ? ErrorCode::unauthorized
+                         : s == 404             ? ErrorCode::not_found
+                         : s == 409             ? ErrorCode::conflict
+                         : s == 429             ? ErrorCode::rate_limited
+                         : s >= 500             ? ErrorCode::unavailable
+                                                : ErrorCode::internal;
+  Error e = make_error(code, operation.name + " did not create " + std::string(what) + ": it answered " +
+                                 std::to_string(s) + (vendor_message.empty() ? "" : " (" + vendor_message + ")"));
+  e.operation = operation.name;
+  e.http_status = s;
+  return std::unexpected(std::move(e));
+}
+
+Status started_after_create(const OperationSpec& operation, const ReadResponse& reply, std::string_view what,
+                            const boost::json::object& binding) {
+  auto started = created_object(operation, reply, what);
+  if (started) return {};
+  Error e = std::move(started).error();
+  e.message += "; the experiment itself was created, with the binding " + write_json(binding) +
+               ": keep that binding and start it with action: start once the cause is fixed";
+  return std::unexpected(std::move(e));
+}
+
+std::string CarriageList::rule_name(std::string_view rule) const {
+  return rule.empty() ? std::string() : vendor_ + "." + std::string(rule);
+}
+
+void CarriageList::carried(std::string field) {
+  fields_.push_back(FieldCarriage{experiment_, std::move(field), Carriage::carried, {}, {}, {}, {}, {}});
+}
+
+void CarriageList::converted(std::string field, std::string_view rule, std::string from, std::string to) {
+  fields_.push_back(FieldCarriage{experiment_, std::move(field), Carriage::converted, rule_name(rule), std::move(from),
+                                  std::move(to), {}, {}});
+}
+
+void CarriageList::lost(std::string field, std::string_view rule, std::string reason) {
+  fields_.push_back(
+      FieldCarriage{experiment_, std::move(field), Carriage::lost, rule_name(rule), {}, {}, std::move(reason), {}});
+}
+
+void CarriageList::carried_or_lost(bool carried_there, std::string field, std::string_view rule, std::string reason) {
+  if (carried_there) {
+    carried(std::move(field));
+  } else {
+    lost(std::move(field), rule, std::move(reason));
+  }
+}
+
+void CarriageList::lost_if_skipped(bool held, std::string_view neutral, const MappingTable& table) {
+  if (held) lost(std::string(neutral), "fields." + std::string(neutral) + ".skip", table.field(neutral).skip);
+}
+
+void CarriageList::status(const std::optional<ExperimentStatus>& status,
+                          const std::map<std::string, std::string, std::less<>>& lost_by_status) {
+  if (!status) return;
+  const std::string_view name = to_string(*status);
+  if (auto lost_here = lost_by_status.find(name); lost_here != lost_by_status.end()) {
+    lost("status", "create_lost." + std::string(name), lost_here->second);
+  } else {
+    carried("status");
+  }
 }
 
 std::optional<std::string> hinted_label(const ReadHint* hint, std::string_view member) {

@@ -86,6 +86,49 @@ class RequestDraft {
 Result<boost::json::object> reply_object(const OperationSpec& operation, const ReadResponse& reply,
                                          std::string_view what);
 
+/// The answer to a creating request (`Adapter::create`) as a JSON object, when the vendor gave the
+/// operation's success status. Any other status is an error naming the operation, the status and
+/// the vendor's own message (`message`, `Message` or `error` of a JSON body, scrubbed of secrets
+/// and cut to a message's length): 400/422
+/// invalid_input, 401/403 unauthorized, 404 not_found, 409 conflict, 429 rate_limited, 5xx
+/// unavailable, else internal. `what` says what was asked for (`experiment definition 'x'`).
+Result<boost::json::object> created_object(const OperationSpec& operation, const ReadResponse& reply,
+                                           std::string_view what);
+
+/// The answer to the request that starts an experiment a create has just made (`created_object`
+/// of `operation`): on failure the error also gives the experiment's `binding`, since the
+/// experiment exists now and creating it again would meet its name or key taken.
+Status started_after_create(const OperationSpec& operation, const ReadResponse& reply, std::string_view what,
+                            const boost::json::object& binding);
+
+/// The loss-report entries of a create's first step (`CreateStep::carriage`), in the order the
+/// fields are looked at; rules are named `<vendor>.<rule>`.
+class CarriageList {
+ public:
+  CarriageList(std::string experiment, std::string_view vendor) : experiment_(std::move(experiment)), vendor_(vendor) {}
+  void carried(std::string field);
+  /// `rule` is the table's name for the conversion (without the vendor).
+  void converted(std::string field, std::string_view rule, std::string from, std::string to);
+  /// `rule` names the table entry giving `reason` (without the vendor).
+  void lost(std::string field, std::string_view rule, std::string reason);
+  /// `carried(field)` when `carried`, else `lost(...)`.
+  void carried_or_lost(bool carried, std::string field, std::string_view rule, std::string reason);
+  /// When `held`: `neutral` lost with the table's `fields.<neutral>.skip` reason (a field the
+  /// vendor never holds).
+  void lost_if_skipped(bool held, std::string_view neutral, const MappingTable& table);
+  /// The experiment's `status`, if it has one: lost with `lost_by_status.<status>` (rule
+  /// `create_lost.<status>`) when that names it, else carried.
+  void status(const std::optional<ExperimentStatus>& status,
+              const std::map<std::string, std::string, std::less<>>& lost_by_status);
+  std::vector<FieldCarriage> take() { return std::move(fields_); }
+
+ private:
+  std::string rule_name(std::string_view rule) const;
+  std::string experiment_;
+  std::string vendor_;
+  std::vector<FieldCarriage> fields_;
+};
+
 /// The id a read hint (read.hpp) holds at `member`, for a path label. None when there is no
 /// hint, or the member is absent, not a string, or not usable in a URL path (empty, `.`, `..`):
 /// a hint the adapter cannot use is no hint.

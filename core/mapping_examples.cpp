@@ -1,11 +1,15 @@
 #include "mapping_examples.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "expbridge/update.hpp"
 #include "json_reader.hpp"
 #include "json_writer.hpp"
+#include "state_diff.hpp"
 
 namespace expbridge {
 namespace {
@@ -93,6 +97,138 @@ std::string check_skips(const Plan& plan, const boost::json::array& expected) {
   return "skipped " + join(got) + ", expected " + join(want);
 }
 
+/// The expected carriage entries (`[{field, carriage, rule?, from?, to?, reason?}]`) against
+/// the step's: the same fields in the same order, each expectation member equal (`reason`: contained).
+std::string check_carriage(const std::vector<FieldCarriage>& got, const boost::json::array& expected) {
+  auto listed = [&] {
+    std::string out;
+    for (const auto& c : got) out += (out.empty() ? "" : ", ") + c.field + " " + std::string(to_string(c.carriage));
+    return "[" + out + "]";
+  };
+  if (got.size() != expected.size())
+    return "expected " + std::to_string(expected.size()) + " carriage entries, the adapter gave " + listed();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const auto& want = expected[i].as_object();
+    const FieldCarriage& c = got[i];
+    const std::string where = "carriage " + std::to_string(i + 1) + " (" + c.field + "): ";
+    for (const auto& member : want) {
+      const std::string wanted(member.value().is_string() ? std::string(member.value().get_string()) : write_json(member.value()));
+      const std::string_view key = member.key();
+      const std::pair<std::string_view, std::string> parts[] = {
+          {"field", c.field}, {"carriage", std::string(to_string(c.carriage))}, {"rule", c.rule},
+          {"from", c.from},   {"to", c.to},                                     {"reason", c.reason}};
+      const auto* part = std::find_if(std::begin(parts), std::end(parts), [&](const auto& p) { return p.first == key; });
+      if (part == std::end(parts)) return where + "unknown expectation '" + std::string(key) + "'";
+      const std::string& actual = part->second;
+      const bool same = key == "reason" ? actual.find(wanted) != std::string::npos : actual == wanted;
+      if (!same) return where + std::string(key) + " '" + actual + "', expected '" + wanted + "'";
+    }
+  }
+  return {};
+}
+
+/// A create example: `create: {desired: <update document>, binding?: <partial binding>,
+/// answers?: [{status, body}]}` — `desired` as an import folder holds it (`action: start` =
+/// running, `action: stop` = stopped, no action = draft) — and what the step given those answers
+/// must be: `requests` (+ `then`, `carriage` on the first step), `created_binding` (the last
+/// step), or an `error`.
+ExampleOutcome run_create(const MappingTable& table, const boost::json::object& example, ExampleOutcome outcome,
+                          const std::string& mappings_dir, const Registry* registry) {
+  auto failed = [&](std::string detail) {
+    outcome.detail = std::move(detail);
+    return outcome;
+  };
+  for (const auto& member : example) {
+    static const std::vector<std::string> known = {"name", "create", "backend", "requests", "then", "carriage",
+                                                   "created_binding", "error"};
+    if (std::find(known.begin(), known.end(), member.key()) == known.end())
+      return failed("unknown create example member '" + std::string(member.key()) + "'");
+  }
+  const auto* create = example.at("create").if_object();
+  const auto* desired_value = create ? create->if_contains("desired") : nullptr;
+  if (!desired_value || !desired_value->is_object() || !desired_value->get_object().contains("experiment"))
+    return failed("a create example needs create.desired, an update document with an experiment");
+  for (const auto& member : *create)
+    if (member.key() != "desired" && member.key() != "binding" && member.key() != "answers")
+      return failed("unknown create member '" + std::string(member.key()) + "'");
+  const auto* expected_error = example.if_contains("error");
+  if (!expected_error && !example.contains("requests") && !example.contains("created_binding"))
+    return failed("a create example needs `requests`, `created_binding` or an `error`");
+
+  const auto* defaults = table.example_defaults().if_contains("backend");
+  boost::json::object backend = merged(defaults && defaults->is_object() ? defaults->get_object() : boost::json::object(),
+                                       example.if_contains("backend"));
+  backend["vendor"] = table.vendor();
+  boost::json::object config{{"backends", boost::json::object{{kBackendName, backend}}}};
+  BridgeOptions options;
+  options.mappings_dir = mappings_dir;
+  options.registry = registry;
+  auto bridge = Bridge::from_text(write_json(config), "<example " + outcome.name + ">", options);
+  if (!bridge) return failed("the backend does not load: " + bridge.error().describe());
+  auto update = parse_update(write_json(*desired_value), "<example " + outcome.name + ">");
+  if (!update) return failed("create.desired: " + update.error().describe());
+  Experiment desired;
+  desired.experiment = update->experiment;
+  desired.name = update->name;
+  desired.description = update->description;
+  desired.hypothesis = update->hypothesis;
+  desired.launch_criteria = update->launch_criteria;
+  desired.audience = update->audience;
+  desired.variations = update->variations;
+  desired.exposure = update->exposure;
+  desired.overrides = update->overrides;
+  desired.result = update->result;
+  desired.status = update->action ? status_after(*update->action) : ExperimentStatus::draft;
+  boost::json::object partial;
+  if (const auto* b = create->if_contains("binding"); b && b->is_object()) partial = b->get_object();
+  std::vector<ReadResponse> answers;
+  if (const auto* a = create->if_contains("answers"); a && a->is_array())
+    for (const auto& answer : a->get_array()) {
+      const auto* o = answer.if_object();
+      const auto* status = o ? o->if_contains("status") : nullptr;
+      if (!status || !status->is_int64()) return failed("each create answer needs a status");
+      const auto* body = o->if_contains("body");
+      answers.push_back(ReadResponse{static_cast<int>(status->get_int64()), body ? write_json(*body) : std::string()});
+    }
+  const CreateSpec spec{desired.experiment, &desired, &partial};
+  auto step = bridge->backends().front().adapter->create(spec, answers);
+  if (expected_error) {
+    if (step) return failed("expected an error, the create went on");
+    const auto& want = expected_error->as_object();
+    if (const auto* f = want.if_contains("field"); f && step.error().field != f->as_string())
+      return failed("error on field '" + step.error().field + "', expected '" + std::string(f->as_string()) + "': " +
+                    step.error().describe());
+    if (const auto* c = want.if_contains("contains"); c && step.error().message.find(c->as_string()) == std::string::npos)
+      return failed("error message lacks '" + std::string(c->as_string()) + "': " + step.error().describe());
+    outcome.passed = true;
+    return outcome;
+  }
+  if (!step) return failed("unexpected error: " + step.error().describe());
+  Plan as_plan;
+  as_plan.backends.emplace_back();
+  as_plan.backends.front().requests = step->requests;
+  if (const auto* requests = example.if_contains("requests"); requests && requests->is_array())
+    if (auto detail = check_requests(as_plan, requests->get_array()); !detail.empty()) return failed(detail);
+  if (const auto* then = example.if_contains("then"); then && then->is_array()) {
+    std::vector<std::string> want;
+    for (const auto& line : then->get_array()) want.emplace_back(line.is_string() ? line.get_string() : "");
+    if (want != step->then) {
+      std::string got;
+      for (const auto& line : step->then) got += "\n  " + line;
+      return failed("then differs; the adapter says:" + got);
+    }
+  }
+  if (const auto* carriage = example.if_contains("carriage"); carriage && carriage->is_array())
+    if (auto detail = check_carriage(step->carriage, carriage->get_array()); !detail.empty()) return failed(detail);
+  if (const auto* binding = example.if_contains("created_binding")) {
+    if (!step->binding) return failed("expected the last step (a binding), the adapter asks for more requests");
+    if (!json_equal(boost::json::value(*step->binding), *binding))
+      return failed("binding " + write_json(*step->binding) + ", expected " + write_json(*binding));
+  }
+  outcome.passed = true;
+  return outcome;
+}
+
 ExampleOutcome run_one(const MappingTable& table, const boost::json::value& example_value, std::size_t index,
                        const std::string& mappings_dir, const Registry* registry) {
   ExampleOutcome outcome;
@@ -104,6 +240,7 @@ ExampleOutcome run_one(const MappingTable& table, const boost::json::value& exam
   }
   const auto& example = example_value.get_object();
   if (const auto* name = example.if_contains("name"); name && name->is_string()) outcome.name = std::string(name->get_string());
+  if (example.contains("create")) return run_create(table, example, std::move(outcome), mappings_dir, registry);
   for (const auto& member : example) {
     static const std::vector<std::string> known = {"name", "update", "backend", "binding", "current",
                                                    "requests", "skipped", "error"};

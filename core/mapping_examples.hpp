@@ -24,6 +24,8 @@ struct ExampleOutcome {
 /// Runs every example of `vendor`'s table (from `mappings_dir` when it has one, else embedded).
 /// An example gives `update`, optional `backend` / `binding` (merged over `example_defaults`),
 /// optional `current` state, and either `requests` + `skipped` or `error: {field, contains}`.
+/// A create example (`create: {desired, binding?, answers?}`) runs one step of `Adapter::create`
+/// instead and checks its `requests`, `then`, `carriage`, `created_binding` or `error`.
 Result<std::vector<ExampleOutcome>> run_mapping_examples(const std::string& vendor, const std::string& mappings_dir = {},
                                                          const Registry* registry = nullptr);
 

@@ -1,5 +1,6 @@
 #include "appconfig_adapter.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <set>
@@ -22,8 +23,12 @@ constexpr std::string_view kVendor = "appconfig";
 constexpr std::string_view kDetailRun = "run";
 
 /// `backends.<name>` settings: region, signing profile and the ApplicationIdentifier (ID or
-/// name) every request addresses.
-using AppConfigOptions = AwsBackend;
+/// name) every request addresses; and, for creating experiments, the configuration profile and
+/// environment a new definition uses when its partial binding names none.
+struct AppConfigOptions : AwsBackend {
+  std::optional<std::string> configuration_profile, environment;
+  std::string configuration_profile_setting, environment_setting;
+};
 
 struct AppConfigBinding final : Binding {
   std::string definition;  ///< ExperimentDefinitionIdentifier: ID or name
@@ -44,6 +49,8 @@ struct AppConfigLimits {
   const LimitSpec *exposure, *description, *overrides, *override_entity, *override_treatment, *result_text;
   const LimitSpec *extension_parameters, *extension_parameter_key, *extension_parameter_value;
   const LimitSpec *tags, *tag_key, *tag_value;
+  const LimitSpec *definition_name, *flag_key, *configuration_profile, *environment;
+  const LimitSpec *create_audience_rule, *create_variations;
 };
 
 /// Everything the adapter takes from its mapping table, resolved once.
@@ -56,6 +63,11 @@ struct AppConfigTable {
   const OperationSpec* get_run = nullptr;
   const OperationSpec* get_definition = nullptr;
   const OperationSpec* list_runs = nullptr;
+  const OperationSpec* create_definition = nullptr;
+  /// CreateExperimentDefinition members no neutral field sets (enums.create_members).
+  std::string name, configuration_profile, environment, flag_key;
+  /// Why a create cannot carry a field or status (enums.create_lost), by its key there.
+  std::map<std::string, std::string, std::less<>> create_lost;
   std::map<std::string, ExperimentStatus, std::less<>> run_statuses;  ///< wire run Status -> neutral
   std::map<std::string, ExperimentStatus, std::less<>> definition_statuses;  ///< wire definition Status -> neutral
   /// Response members the read uses beyond the update's wire names (enums.read_members).
@@ -95,6 +107,18 @@ struct AppConfigTable {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_run, t.operation("GetExperimentRun"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_definition, t.operation("GetExperimentDefinition"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.list_runs, t.operation("ListExperimentRuns"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.create_definition, t.operation("CreateExperimentDefinition"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
+        {&out.name, "create_members", "name"},
+        {&out.configuration_profile, "create_members", "configuration_profile"},
+        {&out.environment, "create_members", "environment"},
+        {&out.flag_key, "create_members", "flag"},
+    }));
+    for (const char* key : {"run_fields", "result", "stopped", "paused", "archived"}) {
+      std::string reason;
+      EXPBRIDGE_ASSIGN_OR_RETURN(reason, t.enum_value("create_lost", key));
+      out.create_lost.emplace(key, std::move(reason));
+    }
     auto statuses = [&](const char* table_enum, std::initializer_list<ExperimentStatus> neutral,
                         std::map<std::string, ExperimentStatus, std::less<>>& into) -> Status {
       for (auto status : neutral) {
@@ -203,6 +227,12 @@ struct AppConfigTable {
         {&l.tags, "tags"},
         {&l.tag_key, "tag_key"},
         {&l.tag_value, "tag_value"},
+        {&l.definition_name, "definition_name"},
+        {&l.flag_key, "flag_key"},
+        {&l.configuration_profile, "configuration_profile"},
+        {&l.environment, "environment"},
+        {&l.create_audience_rule, "create_audience_rule"},
+        {&l.create_variations, "create_variations"},
     }));
     return out;
   }
@@ -428,7 +458,228 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     return ReadStep{{}, std::move(state)};
   }
 
+  // Creating: CreateExperimentDefinition, then StartExperimentRun of the first run when the
+  // experiment runs. Answers: [definition created, run started?].
+  Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    const Experiment& desired = *spec.desired;
+    const bool running = desired.status == ExperimentStatus::running;
+    CreateTarget target;
+    EXPBRIDGE_ASSIGN_OR_RETURN(target, create_target(spec));
+    RequestDraft create(*t_.create_definition);
+    EXPBRIDGE_ASSIGN_OR_RETURN(create.body(), create.named(create_body(spec, target)));
+    // The run's values are checked now, before the definition exists: a run AppConfig would
+    // refuse must not leave a definition behind.
+    Update run_fields;
+    if (running) {
+      run_fields.description = desired.description;
+      run_fields.exposure = desired.exposure;
+      run_fields.overrides = desired.overrides;
+      EXPBRIDGE_RETURN_IF_ERROR(check_run_overrides(desired));
+    }
+    // Until the definition answers, every variation stands in with the control's key `c`: what
+    // is checked (count, entity ids, variations known) does not depend on the keys.
+    AppConfigBinding preview;
+    preview.treatments_path = "treatments";
+    for (const auto& v : desired.variations.value_or(std::vector<Variation>{})) preview.treatments.emplace_back(v.key, "c");
+    RequestDraft start(*t_.start_run);
+    if (running) EXPBRIDGE_ASSIGN_OR_RETURN(start.body(), start.named(run_body(run_fields, preview, {}, true)));
+
+    const Labels application{{"application", options_.resource}};
+    if (answers.empty()) {
+      CreateStep step;
+      BackendPlan planned;
+      EXPBRIDGE_RETURN_IF_ERROR(create.add_to(planned, base_url(), application, t_.content_type));
+      step.requests = std::move(planned.requests);
+      if (running) step.then.push_back(start_summary(start.body()));
+      step.carriage = create_carriage(spec);
+      return step;
+    }
+    boost::json::object created;
+    EXPBRIDGE_ASSIGN_OR_RETURN(created, created_object(*t_.create_definition, answers[0], definition_what(spec, target)));
+    AppConfigBinding made;
+    EXPBRIDGE_ASSIGN_OR_RETURN(made, created_binding(created, desired));
+    boost::json::object binding{{"definition", made.definition}};
+    boost::json::object treatments;
+    for (const auto& [variation, key] : made.treatments) treatments[variation] = key;
+    binding["treatments"] = std::move(treatments);
+    if (!running) return CreateStep{{}, std::move(binding), {}, {}};
+    if (answers.size() == 1) {
+      // Now the treatment keys are known: the overrides can name them.
+      RequestDraft started(*t_.start_run);
+      EXPBRIDGE_ASSIGN_OR_RETURN(started.body(), started.named(run_body(run_fields, made, {}, true)));
+      BackendPlan planned;
+      EXPBRIDGE_RETURN_IF_ERROR(started.add_to(planned, base_url(), run_labels(made, {}), t_.content_type));
+      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+    }
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(
+        *t_.start_run, answers[1], "the first run of experiment definition " + quote_value(made.definition), binding));
+    return CreateStep{{}, std::move(binding), {}, {}};
+  }
+
  private:
+  /// Where a created definition goes: the partial binding's members, else the backend's settings.
+  struct CreateTarget {
+    std::string flag, configuration_profile, environment;
+  };
+
+  Result<CreateTarget> create_target(const CreateSpec& spec) const {
+    const std::string path = join_path(join_path("experiments", spec.experiment), backend());
+    static const boost::json::object none;
+    ObjectReader reader = ObjectReader::open(spec.binding ? *spec.binding : none, path);
+    CreateTarget out;
+    std::optional<std::string> flag, profile, environment;
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag, reader.optional_string("flag"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(profile, reader.optional_string("configuration_profile"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(environment, reader.optional_string("environment"));
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+    if (!flag)
+      return std::unexpected(reader.missing("flag", "is required to create the experiment at AppConfig: the key of "
+                                                    "the feature flag it runs on (FlagKey)"));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.flag_key, *flag, reader.member_path("flag")));
+    auto pick = [&](std::optional<std::string>& given, const std::string& member,
+                    const std::optional<std::string>& setting, const std::string& setting_path,
+                    const LimitSpec& limit) -> Result<std::string> {
+      if (given) {
+        EXPBRIDGE_RETURN_IF_ERROR(check_string(limit, *given, reader.member_path(member)));
+        return *given;
+      }
+      if (setting) return *setting;
+      return std::unexpected(reader.missing(member, "is required to create the experiment at AppConfig (or " +
+                                                        setting_path + " for every experiment of the backend)"));
+    };
+    out.flag = *flag;
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.configuration_profile,
+                               pick(profile, "configuration_profile", options_.configuration_profile,
+                                    options_.configuration_profile_setting, *l_.configuration_profile));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.environment, pick(environment, "environment", options_.environment,
+                                                     options_.environment_setting, *l_.environment));
+    return out;
+  }
+
+  std::string definition_what(const CreateSpec& spec, const CreateTarget& target) const {
+    return "experiment definition " + quote_value(spec.desired->name.value_or(spec.experiment)) + " on flag " +
+           quote_value(target.flag) + " of configuration profile " + quote_value(target.configuration_profile) +
+           ", environment " + quote_value(target.environment) + ", application " + quote_value(options_.resource);
+  }
+
+  /// CreateExperimentDefinition's body; every value checked.
+  Result<boost::json::object> create_body(const CreateSpec& spec, const CreateTarget& target) const {
+    const Experiment& e = *spec.desired;
+    boost::json::object body;
+    const std::string name = e.name.value_or(spec.experiment);
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.definition_name, name, e.name ? field::name : "experiment"));
+    body[t_.name] = name;
+    body[t_.configuration_profile] = target.configuration_profile;
+    body[t_.environment] = target.environment;
+    body[t_.flag_key] = target.flag;
+    std::size_t controls = 0;
+    if (e.variations)
+      for (const auto& v : *e.variations) controls += v.control;
+    if (controls != 1) return std::unexpected(invalid_field(field::variations, l_.create_variations->rule));
+    EXPBRIDGE_RETURN_IF_ERROR(add_variations(*e.variations, body));
+    if (!e.audience || !e.audience->rule)
+      return std::unexpected(invalid_field(field::audience_rule, l_.create_audience_rule->rule));
+    auto text = [&](const std::optional<std::string>& value, const LimitSpec& limit, std::string_view neutral,
+                    const std::string& wire) -> Status {
+      if (!value) return {};
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(limit, *value, neutral));
+      body[wire] = *value;
+      return {};
+    };
+    EXPBRIDGE_RETURN_IF_ERROR(text(e.audience->rule, *l_.audience_rule, field::audience_rule, t_.audience_rule));
+    EXPBRIDGE_RETURN_IF_ERROR(
+        text(e.audience->description, *l_.audience_description, field::audience_description, t_.audience_description));
+    EXPBRIDGE_RETURN_IF_ERROR(text(e.hypothesis, *l_.hypothesis, field::hypothesis, t_.hypothesis));
+    EXPBRIDGE_RETURN_IF_ERROR(text(e.launch_criteria, *l_.launch_criteria, field::launch_criteria, t_.launch_criteria));
+    return body;
+  }
+
+  /// Overrides must name variations of the experiment: their treatment keys exist only once
+  /// the definition does.
+  Status check_run_overrides(const Experiment& e) const {
+    if (!e.overrides) return {};
+    for (const auto& [entity, variation] : *e.overrides) {
+      bool known = false;
+      for (const auto& v : e.variations.value_or(std::vector<Variation>{})) known = known || v.key == variation;
+      if (!known)
+        return refuse_for(t_.start_run->name, join_path(field::overrides, entity),
+                          "names variation " + quote_value(variation) + ", which the experiment does not have");
+    }
+    return {};
+  }
+
+  /// `StartExperimentRun ExposurePercentage 75, Description, TreatmentOverrides.Inline (2)`.
+  std::string start_summary(const boost::json::object& body) const {
+    std::string out = t_.start_run->name;
+    std::string sep = " ";
+    if (const auto* exposure = body.if_contains(t_.exposure)) {
+      out += sep + t_.exposure + " " + format_number(exposure->to_number<double>());
+      sep = ", ";
+    }
+    if (body.contains(t_.description)) {
+      out += sep + t_.description;
+      sep = ", ";
+    }
+    if (const auto* overrides = body.if_contains(t_.treatment_overrides))
+      out += sep + t_.treatment_overrides + "." + t_.inline_overrides + " (" +
+             std::to_string(overrides->get_object().at(t_.inline_overrides).get_object().size()) + ")";
+    return out;
+  }
+
+  /// The definition CreateExperimentDefinition answered, as the binding that addresses it:
+  /// its Id, and each variation's treatment key (the control's Control.Key, the others'
+  /// Treatments[i].Key in the order they were sent).
+  Result<AppConfigBinding> created_binding(const boost::json::object& created, const Experiment& desired) const {
+    const OperationSpec& op = *t_.create_definition;
+    AppConfigBinding out;
+    const auto* id = created.if_contains(t_.id);
+    if (!id || !id->is_string()) return std::unexpected(malformed(op, "no " + t_.id));
+    out.definition = id->get_string();
+    const auto* control = created.if_contains(t_.control);
+    const auto* treatments = created.if_contains(t_.treatments);
+    if (!control || !control->is_object() || !treatments || !treatments->is_array())
+      return std::unexpected(malformed(op, "no " + t_.control + " object or " + t_.treatments + " list"));
+    auto key_of = [&](const boost::json::value& treatment) -> Result<std::string> {
+      const auto* key = treatment.is_object() ? treatment.get_object().if_contains(t_.treatment_key) : nullptr;
+      if (!key || !key->is_string()) return std::unexpected(malformed(op, "a treatment has no " + t_.treatment_key));
+      return std::string(key->get_string());
+    };
+    std::size_t next = 0;
+    for (const auto& v : *desired.variations) {
+      std::string key;
+      if (v.control) {
+        EXPBRIDGE_ASSIGN_OR_RETURN(key, key_of(*control));
+      } else {
+        if (next >= treatments->get_array().size())
+          return std::unexpected(malformed(op, "fewer " + t_.treatments + " than were sent"));
+        EXPBRIDGE_ASSIGN_OR_RETURN(key, key_of(treatments->get_array()[next++]));
+      }
+      out.treatments.emplace_back(v.key, std::move(key));
+    }
+    return out;
+  }
+
+  /// What the create makes of each field `desired` holds: the definition carries its own
+  /// fields; the run's go only with a running experiment.
+  std::vector<FieldCarriage> create_carriage(const CreateSpec& spec) const {
+    const Experiment& e = *spec.desired;
+    const bool running = e.status == ExperimentStatus::running;
+    CarriageList list(spec.experiment, kVendor);
+    if (e.name) list.carried(field::name);
+    const std::string& run_lost = t_.create_lost.at("run_fields");
+    if (e.description) list.carried_or_lost(running, field::description, "create_lost.run_fields", run_lost);
+    if (e.hypothesis) list.carried(field::hypothesis);
+    if (e.launch_criteria) list.carried(field::launch_criteria);
+    if (e.audience && e.audience->rule) list.carried(field::audience_rule);
+    if (e.audience && e.audience->description) list.carried(field::audience_description);
+    if (e.variations) list.carried(field::variations);
+    if (e.exposure) list.carried_or_lost(running, field::exposure, "create_lost.run_fields", run_lost);
+    if (e.overrides) list.carried_or_lost(running, field::overrides, "create_lost.run_fields", run_lost);
+    if (e.result) list.lost(field::result, "create_lost.result", t_.create_lost.at("result"));
+    list.status(e.status, t_.create_lost);
+    return list.take();
+  }
+
   /// The read of a pinned run (see `do_read`): [definition, run].
   Result<ReadStep> read_pinned(const AppConfigBinding& binding, const std::vector<ReadResponse>& answers) const {
     if (answers.empty()) {
@@ -908,7 +1159,22 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
 };
 
 Result<AppConfigOptions> read_options(const BackendContext& context, const AppConfigTable&) {
-  return AwsBackend::read(context, "application");
+  BackendSettings settings;
+  EXPBRIDGE_ASSIGN_OR_RETURN(settings, read_settings(context, {{"region", "region"},
+                                                               {"application", "application"},
+                                                               {"profile", "profile", false},
+                                                               {"configuration_profile", "configuration_profile", false},
+                                                               {"environment", "environment", false}}));
+  AppConfigOptions out;
+  out.aws = AwsOptions::from(settings);
+  out.resource = settings.value("application");
+  out.resource_setting = settings.setting("application");
+  EXPBRIDGE_ASSIGN_OR_RETURN(out.base_url, aws_base_url(context, out.aws));
+  out.configuration_profile = settings.optional("configuration_profile");
+  out.configuration_profile_setting = settings.setting("configuration_profile");
+  out.environment = settings.optional("environment");
+  out.environment_setting = settings.setting("environment");
+  return out;
 }
 
 }  // namespace

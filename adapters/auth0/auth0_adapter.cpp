@@ -1,5 +1,6 @@
 #include "auth0_adapter.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -56,7 +57,14 @@ struct Auth0Table {
   const OperationSpec* get_experiment = nullptr;
   const OperationSpec* get_flag = nullptr;
   const OperationSpec* list_variations = nullptr;
+  const OperationSpec* create_experiment = nullptr;
   std::string content_type;
+  // CreateExperiment members no neutral field sets (enums.create_members) and their defaults.
+  std::string authentication_flow_member, allocation_strategy_member, assignment_config_member;
+  std::string default_authentication_flow, default_allocation_strategy, default_subject;
+  /// Why a create cannot carry a status (enums.create_lost), by the neutral status.
+  std::map<std::string, std::string, std::less<>> create_lost;
+  const LimitSpec *flag_id{}, *authentication_flow{}, *create_variations{};
   // The read's member names (`enums.read`).
   std::string feature_flag_member, parameters_member, variations_member, variation_id_member, variation_name_member,
       overrides_member, next_member, from_query;
@@ -81,6 +89,23 @@ struct Auth0Table {
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_experiment, t.operation("GetExperiment"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.get_flag, t.operation("GetFeatureFlag"));
     EXPBRIDGE_ASSIGN_OR_RETURN(out.list_variations, t.operation("ListFeatureFlagVariations"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.create_experiment, t.operation("CreateExperiment"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
+        {&out.authentication_flow_member, "create_members", "authentication_flow"},
+        {&out.allocation_strategy_member, "create_members", "allocation_strategy"},
+        {&out.assignment_config_member, "create_members", "assignment_config"},
+        {&out.default_authentication_flow, "create_defaults", "authentication_flow"},
+        {&out.default_allocation_strategy, "create_defaults", "allocation_strategy"},
+        {&out.default_subject, "create_defaults", "subject"},
+    }));
+    for (const char* key : {"stopped", "paused", "archived"}) {
+      std::string reason;
+      EXPBRIDGE_ASSIGN_OR_RETURN(reason, t.enum_value("create_lost", key));
+      out.create_lost.emplace(key, std::move(reason));
+    }
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {{&out.flag_id, "flag_id"},
+                                                 {&out.authentication_flow, "authentication_flow"},
+                                                 {&out.create_variations, "create_variations"}}));
     EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {
         {&out.feature_flag_member, "read", "feature_flag"},
         {&out.parameters_member, "read", "parameters"},
@@ -356,7 +381,199 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
     return ReadStep{{}, std::move(state)};
   }
 
+  // Creating: GetFeatureFlag + ListFeatureFlagVariations (every page), then CreateExperiment,
+  // then TransitionExperimentStatus active when the experiment runs.
+  // Answers: [flag, variation pages..., experiment created, status?].
+  Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    const Experiment& desired = *spec.desired;
+    const bool running = desired.status == ExperimentStatus::running;
+    CreateTarget target;
+    EXPBRIDGE_ASSIGN_OR_RETURN(target, create_target(spec));
+    RequestDraft create(*t_.create_experiment);
+    EXPBRIDGE_ASSIGN_OR_RETURN(create.body(), create_body(spec, target));
+    const std::string name(create.body().at(t_.name_member).as_string());
+    if (answers.empty()) {
+      ReadStep asked;
+      EXPBRIDGE_RETURN_IF_ERROR(ask_flag(target.flag, asked));
+      CreateStep step;
+      step.requests = std::move(asked.requests);
+      step.then.push_back(t_.create_experiment->name + " " + quote_value(name) + " on " + target.flag + " (" +
+                          std::to_string(desired.variations->size()) + " allocations)");
+      if (running) step.then.push_back(t_.transition_status->name + " " + t_.statuses.at("running"));
+      step.carriage = create_carriage(spec);
+      return step;
+    }
+    boost::json::object flag;
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag, answer_object(*t_.get_flag, answers[0], "feature flag", target.flag));
+    // The variation pages: each but the last names the next one.
+    std::vector<std::string> flag_variations;
+    std::size_t at = 1;
+    for (;; ++at) {
+      if (at >= answers.size())
+        return std::unexpected(make_error(ErrorCode::internal, "auth0 create: the flag's variations were not answered"));
+      boost::json::object page;
+      EXPBRIDGE_ASSIGN_OR_RETURN(page, answer_object(*t_.list_variations, answers[at], "feature flag", target.flag));
+      const auto* list = page.if_contains(t_.variations_member);
+      if (!list || !list->is_array()) return unusable(*t_.list_variations, "without a " + t_.variations_member + " list");
+      for (const auto& v : list->get_array())
+        if (const auto* id = v.is_object() ? v.get_object().if_contains(t_.variation_id_member) : nullptr; id && id->is_string())
+          flag_variations.emplace_back(id->get_string());
+      const auto* next = page.if_contains(t_.next_member);
+      if (!next || !next->is_string()) break;
+      if (at + 1 < answers.size()) continue;
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.list_variations, options_.base_url, {{"flag", target.flag}},
+                                                       t_.content_type, std::nullopt));
+      request.url += (request.url.find('?') == std::string::npos ? "?" : "&") + t_.from_query + "=" +
+                     percent_encode(next->get_string());
+      return CreateStep{{std::move(request)}, std::nullopt, {}, {}};
+    }
+    for (const auto& [key, id] : target.variations)
+      if (std::find(flag_variations.begin(), flag_variations.end(), id) == flag_variations.end())
+        return std::unexpected(make_error(ErrorCode::not_found,
+                                          "Auth0 feature flag " + quote_value(target.flag) + " has no variation " +
+                                              quote_value(id) + " (bound to variation " + quote_value(key) +
+                                              " in the binding's `variations`); expbridge does not create variations"));
+    const auto* flag_status = flag.if_contains(t_.status_member);
+    if (running && (!flag_status || !flag_status->is_string() || flag_status->get_string() != t_.statuses.at("running")))
+      return refuse_for(t_.transition_status->name, "status",
+                        "Auth0 activates an experiment only on an active feature flag, and " + quote_value(target.flag) +
+                            " is not active: activate the flag at Auth0 first (nothing was created)");
+    boost::json::object variation_ids;
+    for (const auto& [key, id] : target.variations) variation_ids[key] = id;
+    const std::size_t created_at = at + 1;
+    if (answers.size() == created_at) {
+      BackendPlan planned;
+      EXPBRIDGE_RETURN_IF_ERROR(create.add_to(planned, options_.base_url, {}, t_.content_type));
+      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+    }
+    boost::json::object created;
+    EXPBRIDGE_ASSIGN_OR_RETURN(created, created_object(*t_.create_experiment, answers[created_at],
+                                                       "experiment " + quote_value(name)));
+    const auto* id = created.if_contains("id");
+    if (!id || !id->is_string() || !check_string(*t_.experiment_id, id->get_string(), "id"))
+      return unusable(*t_.create_experiment, "without an experiment id (exp_…)");
+    const std::string experiment_id(id->get_string());
+    boost::json::object binding{{"id", experiment_id}, {"variations", std::move(variation_ids)}};
+    if (!running) return CreateStep{{}, std::move(binding), {}, {}};
+    if (answers.size() == created_at + 1) {
+      RequestDraft transition(*t_.transition_status);
+      transition.body()[t_.status_member] = t_.statuses.at("running");
+      BackendPlan planned;
+      EXPBRIDGE_RETURN_IF_ERROR(transition.add_to(planned, options_.base_url, {{"id", experiment_id}}, t_.content_type));
+      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+    }
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.transition_status, answers[created_at + 1],
+                                                   "an active experiment " + quote_value(experiment_id), binding));
+    return CreateStep{{}, std::move(binding), {}, {}};
+  }
+
  private:
+  /// What a create takes from the partial binding: the flag, each variation's var_… id, and the
+  /// authentication flow.
+  struct CreateTarget {
+    std::string flag, authentication_flow;
+    std::vector<std::pair<std::string, std::string>> variations;  ///< neutral key -> var_…, in desired order
+  };
+
+  Result<CreateTarget> create_target(const CreateSpec& spec) const {
+    const Experiment& e = *spec.desired;
+    const std::string path = join_path(join_path("experiments", spec.experiment), backend());
+    static const boost::json::object none;
+    ObjectReader reader = ObjectReader::open(spec.binding ? *spec.binding : none, path);
+    std::optional<std::string> flag, flow;
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag, reader.optional_string("flag"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(flow, reader.optional_string("authentication_flow"));
+    const boost::json::object* variations = nullptr;
+    EXPBRIDGE_ASSIGN_OR_RETURN(variations, reader.optional_object("variations"));
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+    if (!flag)
+      return std::unexpected(reader.missing("flag", "is required to create the experiment at Auth0: the id (flg_…) of "
+                                                    "the feature flag it runs on"));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.flag_id, *flag, reader.member_path("flag")));
+    CreateTarget out;
+    out.flag = *flag;
+    out.authentication_flow = flow.value_or(t_.default_authentication_flow);
+    EXPBRIDGE_RETURN_IF_ERROR(
+        check_string(*t_.authentication_flow, out.authentication_flow, reader.member_path("authentication_flow")));
+    std::size_t controls = 0;
+    for (const auto& v : e.variations.value_or(std::vector<Variation>{})) controls += v.control;
+    if (!e.variations || e.variations->empty() || controls != 1)
+      return refuse_for(t_.create_experiment->name, field::variations, t_.create_variations->rule);
+    // Through the binding reader, so each var_… id is checked as a binding's is.
+    boost::json::object as_binding{{"id", "exp_1"}};
+    if (variations) as_binding["variations"] = *variations;
+    std::unique_ptr<const Binding> bound;
+    EXPBRIDGE_ASSIGN_OR_RETURN(bound, do_bind(as_binding, path));
+    const auto& checked = static_cast<const Auth0Binding&>(*bound);
+    for (const auto& v : *e.variations) {
+      const std::string* id = checked.variation_id(v.key);
+      if (!id)
+        return std::unexpected(invalid_field(join_path(reader.member_path("variations"), v.key),
+                                             "is required to create the experiment at Auth0: the id (var_…) of the flag "
+                                             "variation that variation " + quote_value(v.key) + " serves"));
+      out.variations.emplace_back(v.key, *id);
+    }
+    return out;
+  }
+
+  /// CreateExperiment's body: the percentage strategy, one allocation per variation.
+  Result<boost::json::object> create_body(const CreateSpec& spec, const CreateTarget& target) const {
+    const Experiment& e = *spec.desired;
+    RequestDraft draft(*t_.create_experiment);
+    boost::json::object body;
+    const std::string name = e.name.value_or(spec.experiment);
+    EXPBRIDGE_RETURN_IF_ERROR(draft.check_string(*t_.name, name, e.name ? field::name : "experiment"));
+    body[t_.name_member] = name;
+    // An empty description is none (Auth0 takes 3 characters at least when one is sent).
+    if (e.description && !e.description->empty()) {
+      EXPBRIDGE_RETURN_IF_ERROR(draft.check_string(*t_.description, *e.description, field::description));
+      body[t_.description_member] = *e.description;
+    }
+    body[t_.feature_flag_member] = target.flag;
+    body[t_.authentication_flow_member] = target.authentication_flow;
+    body[t_.allocation_strategy_member] = t_.default_allocation_strategy;
+    body[t_.assignment_config_member] = boost::json::object{{"subject", t_.default_subject}};
+    boost::json::array allocations;
+    for (std::size_t i = 0; i < e.variations->size(); ++i) {
+      const Variation& v = (*e.variations)[i];
+      EXPBRIDGE_RETURN_IF_ERROR(
+          draft.check_number(*t_.weight, v.weight, join_path(index_path(field::variations, i), "weight")));
+      allocations.push_back(boost::json::object{
+          {t_.variation_member, target.variations[i].second}, {t_.control_member, v.control}, {t_.weight_member, v.weight}});
+    }
+    body[t_.allocations_member] = std::move(allocations);
+    return body;
+  }
+
+  /// What the create makes of each field `desired` holds.
+  std::vector<FieldCarriage> create_carriage(const CreateSpec& spec) const {
+    const Experiment& e = *spec.desired;
+    CarriageList list(spec.experiment, kVendor);
+    if (e.name) list.carried(field::name);
+    if (e.description) list.carried(field::description);
+    list.lost_if_skipped(e.hypothesis.has_value(), field::hypothesis, table());
+    list.lost_if_skipped(e.launch_criteria.has_value(), field::launch_criteria, table());
+    list.lost_if_skipped(e.audience && e.audience->rule, field::audience_rule, table());
+    list.lost_if_skipped(e.audience && e.audience->description, field::audience_description, table());
+    if (e.variations) {
+      list.carried(field::variations);
+      for (std::size_t i = 0; i < e.variations->size(); ++i) {
+        const Variation& v = (*e.variations)[i];
+        const std::string at = index_path(field::variations, i);
+        if (v.value) list.lost(join_path(at, "value"), "fields.variations.skip_values.value", variation_part_reason("value"));
+        if (v.description)
+          list.lost(join_path(at, "description"), "fields.variations.skip_values.description",
+                    variation_part_reason("description"));
+      }
+    }
+    list.lost_if_skipped(e.exposure.has_value(), field::exposure, table());
+    list.lost_if_skipped(e.overrides.has_value(), field::overrides, table());
+    list.lost_if_skipped(e.result.has_value(), field::result, table());
+    list.status(e.status, t_.create_lost);
+    return list.take();
+  }
+
   /// Adds GetFeatureFlag and the first page of ListFeatureFlagVariations of `flag` to `step`.
   Status ask_flag(const std::string& flag, ReadStep& step) const {
     const Labels labels{{"flag", flag}};

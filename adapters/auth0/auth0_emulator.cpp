@@ -16,6 +16,8 @@
 //   POST   /oauth/token                                             client credentials (200)
 //   GET    /api/v2/experimentation/experiments                      list (take/from checkpoints,
 //                                                                   status, authentication_flow, feature_flag_id)
+//   POST   /api/v2/experimentation/experiments                      create (201 Experiment, draft; 404 for
+//                                                                   an unknown flag, 409 for a name in use)
 //   GET    /api/v2/experimentation/experiments/{exp_id}             get (200 Experiment)
 //   PATCH  /api/v2/experimentation/experiments/{exp_id}             update (200)
 //   DELETE /api/v2/experimentation/experiments/{exp_id}             delete (204, idempotent)
@@ -534,7 +536,8 @@ class Auth0Emulator final : public VendorEmulator {
     const std::string& method = request.method;
     if (segments.size() == 4) {
       if (method == "GET") return list(request);
-      return api_error(404, "Not Found");  // POST (create) is not emulated
+      if (method == "POST") return create(request);
+      return api_error(404, "Not Found");
     }
     const std::string& id = segments[4];
     std::string action = segments.size() == 6 ? segments[5] : "";
@@ -694,6 +697,70 @@ class Auth0Emulator final : public VendorEmulator {
     body["experiments"] = std::move(page);
     if (start + take < matching.size()) body["next"] = matching[start + take]->id;
     return json_reply(200, body);
+  }
+
+  /// CreateExperiment: the schema first (additionalProperties: false, every required member), then
+  /// the flag, the name's uniqueness and the allocations against the flag's variations. A new
+  /// experiment is a draft; its readiness is only checked on activation.
+  ServerReply create(const ServerRequest& request) {
+    auto parsed = json_body(request);
+    if (!parsed) return parsed.error();
+    const json::value& body = *parsed;
+    if (!body.is_object()) return payload_error(payload_message("Expected type object but found type " + schema_type(body)));
+    const auto& o = body.get_object();
+    if (auto e = unknown_member(o, {"name", "description", "feature_flag_id", "authentication_flow", "allocation_strategy",
+                                    "assignment_config", "allocations"}, {}))
+      return payload_error(*e);
+    for (std::string_view required :
+         {"name", "feature_flag_id", "authentication_flow", "allocation_strategy", "assignment_config", "allocations"})
+      if (!o.contains(required)) return payload_error(payload_message("Missing required property: " + std::string(required)));
+    if (auto e = check_text(o.at("name"), "name", 3, 255)) return payload_error(*e);
+    if (const auto* description = o.if_contains("description"))
+      if (auto e = check_text(*description, "description", 3, 1024)) return payload_error(*e);
+    const auto& flag_id = o.at("feature_flag_id");
+    if (!flag_id.is_string())
+      return payload_error(payload_message("Expected type string but found type " + schema_type(flag_id), "feature_flag_id"));
+    if (!is_base58_id(flag_id.get_string(), "flg"))
+      return payload_error(payload_message("String does not match pattern " + id_pattern("flg") + ": " +
+                                               std::string(flag_id.get_string()), "feature_flag_id"));
+    const auto& flow = o.at("authentication_flow");
+    if (!flow.is_string())
+      return payload_error(payload_message("Expected type string but found type " + schema_type(flow), "authentication_flow"));
+    const auto& strategy = o.at("allocation_strategy");
+    if (!strategy.is_string() || (strategy.get_string() != "percentage" && strategy.get_string() != "segment"))
+      return payload_error(payload_message("No enum match for: " + write_json(strategy), "allocation_strategy"));
+    if (auto e = check_assignment_config(o.at("assignment_config"))) return payload_error(*e);
+    auto allocations = parse_allocations(o.at("allocations"));
+    if (!allocations) return payload_error(allocations.error());
+
+    if (!find_flag(flag_id.get_string())) return api_error(404, "The feature flag does not exist.");  // unverified wording
+    const std::string name(o.at("name").get_string());
+    for (const auto& other : experiments_)
+      if (other.name == name) return api_error(409, "An experiment with the name '" + name + "' already exists.");  // unverified wording
+    Experiment e;
+    e.name = name;
+    if (const auto* description = o.if_contains("description")) e.description = std::string(description->get_string());
+    e.feature_flag_id = flag_id.get_string();
+    e.authentication_flow = flow.get_string();
+    e.allocation_strategy = strategy.get_string();
+    e.assignment_config = o.at("assignment_config").get_object();
+    if (auto refusal = check_allocations_for(e, *allocations)) return *refusal;
+    e.allocations = std::move(*allocations);
+    e.id = new_experiment_id();
+    e.created_at = e.updated_at = rfc3339(Clock::now());
+    experiments_.push_back(std::move(e));
+    return json_reply(201, experiment_json(experiments_.back()));
+  }
+
+  /// `exp_` + 14 Base58 characters, unused in this tenant.
+  std::string new_experiment_id() {
+    static constexpr std::string_view alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+    for (;;) {
+      std::string id = "exp_";
+      for (int i = 0; i < 14; ++i) id.push_back(alphabet[pick(random_)]);
+      if (!find(id)) return id;
+    }
   }
 
   ServerReply update(const ServerRequest& request, const std::string& id) {

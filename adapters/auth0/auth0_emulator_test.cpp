@@ -674,5 +674,57 @@ TEST(Auth0EmulatorFaults, InjectedErrorsTakeTheManagementApiShape) {
   EXPECT_EQ(emulator->injected_error({502, "m", "Bearer echoed"}).header("x-request-id"), "Bearer echoed");
 }
 
+
+// ---- CreateExperiment -------------------------------------------------------------------------
+
+namespace create_experiment {
+
+constexpr const char* kExperiments = "/api/v2/experimentation/experiments";
+
+std::string body(std::string_view name, std::string_view extra = {}) {
+  return R"({"name":")" + std::string(name) + R"(","feature_flag_id":"flg_8kTz3Wq","authentication_flow":"authentication",)"
+         R"("allocation_strategy":"percentage","assignment_config":{"subject":"device"},)"
+         R"("allocations":[{"variation_id":"var_2xQa","is_control":true,"weight":40},)"
+         R"({"variation_id":"var_9bZk","is_control":false,"weight":60}])" + std::string(extra) + "}";
+}
+
+}  // namespace create_experiment
+
+TEST_F(Auth0Emulator, CreatesADraftExperimentWithAnIdOfItsOwn) {
+  auto reply = call("POST", create_experiment::kExperiments, create_experiment::body("Checkout migrated"));
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  const json::object created = body_of(reply).as_object();
+  const std::string id(created.at("id").as_string());
+  EXPECT_TRUE(id.starts_with("exp_") && id.size() > 4) << id;
+  EXPECT_EQ(id.find_first_of("0OIl", 4), std::string::npos) << id;  // Base58
+  EXPECT_EQ(created.at("status").as_string(), "draft");
+  EXPECT_EQ(experiment(id).at("allocations").as_array().size(), 2u);
+  // A second one: another id; the same name again: 409.
+  auto second = call("POST", create_experiment::kExperiments, create_experiment::body("Checkout migrated 2"));
+  ASSERT_EQ(second.status, 201) << second.body;
+  EXPECT_NE(body_of(second).at("id").as_string(), id);
+  EXPECT_EQ(call("POST", create_experiment::kExperiments, create_experiment::body("Checkout migrated")).status, 409);
+  // It can be activated like any draft.
+  EXPECT_EQ(set_status("active", std::string(create_experiment::kExperiments) + "/" + id).status, 200);
+}
+
+TEST_F(Auth0Emulator, CreateRefusesWhatTheSchemaRefusesAndAnUnknownFlag) {
+  const std::size_t before = emulator_->state().at("experiments").as_object().size();
+  auto unknown = call("POST", create_experiment::kExperiments, create_experiment::body("Checkout migrated", R"(,"hypothesis":"x")"));
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(message_of(unknown).find("Additional properties not allowed: hypothesis"), std::string::npos) << unknown.body;
+  EXPECT_EQ(call("POST", create_experiment::kExperiments, create_experiment::body("ab")).status, 400);  // name < 3
+  auto missing = call("POST", create_experiment::kExperiments, R"({"name":"Checkout migrated"})");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(message_of(missing).find("Missing required property"), std::string::npos) << missing.body;
+  std::string other_flag = create_experiment::body("Checkout migrated");
+  other_flag.replace(other_flag.find("flg_8kTz3Wq"), 11, "flg_NoSuch");
+  EXPECT_EQ(call("POST", create_experiment::kExperiments, other_flag).status, 404);
+  std::string two_controls = create_experiment::body("Checkout migrated");
+  two_controls.replace(two_controls.find("\"is_control\":false"), 18, "\"is_control\":true");
+  EXPECT_EQ(call("POST", create_experiment::kExperiments, two_controls).status, 400);
+  EXPECT_EQ(emulator_->state().at("experiments").as_object().size(), before);
+}
+
 }  // namespace
 }  // namespace expbridge::emulator

@@ -60,6 +60,7 @@ struct LaunchDarklyTable {
   const OperationSpec* get_experiment = nullptr;
   const OperationSpec* get_flag = nullptr;
   const OperationSpec* create_iteration = nullptr;
+  const OperationSpec* create_experiment = nullptr;
   std::string content_type;
   std::string update_name, update_description, comment_member;
   std::string hypothesis, treatments, allocation, baseline, parameters, winner_id, winner_reason;
@@ -70,6 +71,10 @@ struct LaunchDarklyTable {
   std::string default_justification, default_winning_reason;
   std::map<std::string, ExperimentStatus, std::less<>> iteration_status;
   const LimitSpec* experiment_key = nullptr;
+  const LimitSpec *metric_key = nullptr, *create_hypothesis = nullptr, *create_variations = nullptr, *create_metric = nullptr;
+  std::string default_rule, default_randomization_unit;
+  /// Why a create cannot carry a field or status (enums.create_lost), by its key there.
+  std::map<std::string, std::string, std::less<>> create_lost;
 
   static Result<LaunchDarklyTable> resolve(const MappingTable& t) {
     LaunchDarklyTable out;
@@ -115,6 +120,18 @@ struct LaunchDarklyTable {
                                                             "' is not draft, running or stopped"));
     }
     EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment_key, t.limit("experiment_key"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.create_experiment, t.operation("CreateExperiment"));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_limits(t, {{&out.metric_key, "metric_key"},
+                                                 {&out.create_hypothesis, "create_hypothesis"},
+                                                 {&out.create_variations, "create_variations"},
+                                                 {&out.create_metric, "create_metric"}}));
+    EXPBRIDGE_RETURN_IF_ERROR(resolve_enums(t, {{&out.default_rule, "create_defaults", "rule"},
+                                                {&out.default_randomization_unit, "create_defaults", "randomization_unit"}}));
+    for (const char* key : {"variation_description", "result", "stopped", "paused", "archived"}) {
+      std::string reason;
+      EXPBRIDGE_ASSIGN_OR_RETURN(reason, t.enum_value("create_lost", key));
+      out.create_lost.emplace(key, std::move(reason));
+    }
     return out;
   }
 };
@@ -647,8 +664,21 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
     const json::array* carried = array_member(*base, t_.treatments);
     if (!carried) carried = &empty;
     json::array treatments;
-    for (std::size_t i = 0; i < u.variations->size(); ++i) {
-      const Variation& v = (*u.variations)[i];
+    EXPBRIDGE_ASSIGN_OR_RETURN(treatments, treatments_input(*u.variations, binding, *flag, *variations, *carried,
+                                                            *t_.create_iteration));
+    input[t_.treatments] = std::move(treatments);
+    return input;
+  }
+
+  /// IterationInput treatments for `variations` on `flag`: a neutral variation finds its flag
+  /// variation by value, else by its treatment's name (among the flag's variation names, then
+  /// `carried`, the treatments of an iteration read). Refusals name `operation`.
+  Result<json::array> treatments_input(const std::vector<Variation>& variations, const LaunchDarklyBinding& binding,
+                                       const std::string& flag, const json::array& flag_variations,
+                                       const json::array& carried, const OperationSpec& operation) const {
+    json::array treatments;
+    for (std::size_t i = 0; i < variations.size(); ++i) {
+      const Variation& v = variations[i];
       const std::string& name = binding.treatment_of(v.key);
       std::optional<std::string> variation_id;
       std::string at = "variations[" + std::to_string(i) + "]";
@@ -656,35 +686,213 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
         // Compared in neutral terms: {enabled: false} is a boolean flag's `false` and a JSON
         // flag's {"enabled": false} alike, and attribute order does not matter.
         const json::value wanted = as_flag_object(flag_value(*v.value));
-        for (const auto& fv : *variations)
+        for (const auto& fv : flag_variations)
           if (fv.is_object() && fv.get_object().contains("value") &&
               as_flag_object(fv.get_object().at("value")) == wanted)
             variation_id = string_member(fv.get_object(), "_id");
         if (!variation_id)
-          return refuse_for(t_.create_iteration->name, at + ".value",
-                            "flag '" + *flag + "' has no variation with this value at LaunchDarkly "
+          return refuse_for(operation.name, at + ".value",
+                            "flag '" + flag + "' has no variation with this value at LaunchDarkly "
                             "(a treatment serves one of the flag's variations)");
       } else {
-        for (const auto& fv : *variations)
+        for (const auto& fv : flag_variations)
           if (fv.is_object() && string_member(fv.get_object(), "name") == name) variation_id = string_member(fv.get_object(), "_id");
-        for (const auto& t : *carried)
+        for (const auto& t : carried)
           if (!variation_id && t.is_object() && string_member(t.get_object(), "name") == name)
             if (const auto* parameters = array_member(t.get_object(), t_.parameters))
               for (const auto& p : *parameters)
-                if (p.is_object() && string_member(p.get_object(), "flagKey") == *flag)
+                if (p.is_object() && string_member(p.get_object(), "flagKey") == flag)
                   variation_id = string_member(p.get_object(), "variationId");
         if (!variation_id)
-          return refuse_for(t_.create_iteration->name, at,
-                            "treatment '" + name + "' has no variation of flag '" + *flag +
+          return refuse_for(operation.name, at,
+                            "treatment '" + name + "' has no variation of flag '" + flag +
                                 "' at LaunchDarkly: give the variation's value, or name a treatment the flag has");
       }
       treatments.push_back(json::object{{"name", name},
                                         {t_.baseline, v.control},
                                         {t_.allocation, format_number(v.weight)},
-                                        {t_.parameters, json::array{json::object{{"flagKey", *flag}, {"variationId", *variation_id}}}}});
+                                        {t_.parameters, json::array{json::object{{"flagKey", flag}, {"variationId", *variation_id}}}}});
     }
-    input[t_.treatments] = std::move(treatments);
-    return input;
+    return treatments;
+  }
+
+  // Creating: Get feature flag (it must exist: nothing is created otherwise), Create experiment
+  // with its first iteration, then startIteration when the experiment runs.
+  // Answers: [flag, experiment created, iteration started?].
+  Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    const Experiment& desired = *spec.desired;
+    const bool running = desired.status == ExperimentStatus::running;
+    CreateTarget target;
+    EXPBRIDGE_ASSIGN_OR_RETURN(target, create_target(spec));
+    const Labels environment_labels{{"project", options_.project}, {"environment", options_.environment}};
+    if (answers.empty()) {
+      CreateStep step;
+      PlannedRequest request;
+      EXPBRIDGE_ASSIGN_OR_RETURN(request, make_request(*t_.get_flag, options_.base_url,
+                                                       {{"project", options_.project}, {"flag", target.flag}}, "",
+                                                       std::nullopt));
+      step.requests.push_back(std::move(request));
+      step.then.push_back(t_.create_experiment->name + " " + target.binding.experiment + " with its first iteration (" +
+                          std::to_string(desired.variations->size()) + " treatments on flag " + target.flag + ")");
+      if (running) step.then.push_back(t_.patch_experiment->name + " startIteration");
+      step.carriage = create_carriage(spec);
+      return step;
+    }
+    const std::string flag_what = "flag '" + target.flag + "' in project '" + options_.project + "'";
+    if (answers[0].status == 404)
+      return std::unexpected(make_error(ErrorCode::not_found,
+                                        "LaunchDarkly has no " + flag_what + " (the flag experiment '" +
+                                            target.binding.experiment + "' would run on); expbridge does not create flags: "
+                                            "create it at LaunchDarkly, or name another in the binding's `flag`"));
+    json::object flag_rep;
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag_rep, created_object(*t_.get_flag, answers[0], flag_what));
+    RequestDraft create(*t_.create_experiment);
+    EXPBRIDGE_ASSIGN_OR_RETURN(create.body(), experiment_post(spec, target, flag_rep));
+    const Labels experiment_labels{{"project", options_.project},
+                                   {"environment", options_.environment},
+                                   {"experiment", target.binding.experiment}};
+    json::object binding{{"experiment", target.binding.experiment}, {"flag", target.flag}};
+    if (!target.binding.treatments.empty()) {
+      json::object names;
+      for (const auto& [key, name] : target.binding.treatments) names[key] = name;
+      binding["treatments"] = std::move(names);
+    }
+    if (answers.size() == 1) {
+      BackendPlan planned;
+      EXPBRIDGE_RETURN_IF_ERROR(create.add_to(planned, options_.base_url, environment_labels, "application/json"));
+      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+    }
+    EXPBRIDGE_RETURN_IF_ERROR(created_object(*t_.create_experiment, answers[1],
+                                             "experiment '" + target.binding.experiment + "'"));
+    if (!running) return CreateStep{{}, std::move(binding), {}, {}};
+    if (answers.size() == 2) {
+      RequestDraft start(*t_.patch_experiment);
+      start.body()["instructions"] = json::array{json::object{{"kind", t_.action_instructions.at("start")}}};
+      BackendPlan planned;
+      EXPBRIDGE_RETURN_IF_ERROR(start.add_to(planned, options_.base_url, experiment_labels, t_.content_type));
+      return CreateStep{std::move(planned.requests), std::nullopt, {}, {}};
+    }
+    EXPBRIDGE_RETURN_IF_ERROR(started_after_create(*t_.patch_experiment, answers[2],
+                                                   "a running iteration of experiment '" + target.binding.experiment + "'",
+                                                   binding));
+    return CreateStep{{}, std::move(binding), {}, {}};
+  }
+
+ private:
+  /// What a create takes from the partial binding (or the defaults), checked.
+  struct CreateTarget {
+    LaunchDarklyBinding binding;  ///< the experiment key and treatment names it will have
+    std::string flag, metric, rule, randomization_unit;
+  };
+
+  Result<CreateTarget> create_target(const CreateSpec& spec) const {
+    const Experiment& e = *spec.desired;
+    const std::string path = join_path(join_path("experiments", spec.experiment), backend());
+    static const json::object none;
+    const json::object& partial = spec.binding ? *spec.binding : none;
+    ObjectReader reader = ObjectReader::open(partial, path);
+    CreateTarget out;
+    std::optional<std::string> experiment, flag, metric, rule, unit;
+    EXPBRIDGE_ASSIGN_OR_RETURN(experiment, reader.optional_string("experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(flag, reader.optional_string("flag"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(metric, reader.optional_string("metric"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(rule, reader.optional_string("rule"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(unit, reader.optional_string("randomization_unit"));
+    const json::object* treatments = nullptr;
+    EXPBRIDGE_ASSIGN_OR_RETURN(treatments, reader.optional_object("treatments"));
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+    // The key and treatment names are checked as a binding would be.
+    json::object as_binding{{"experiment", experiment.value_or(spec.experiment)}};
+    if (treatments) as_binding["treatments"] = *treatments;
+    std::unique_ptr<const Binding> bound;
+    EXPBRIDGE_ASSIGN_OR_RETURN(bound, do_bind(as_binding, path));
+    out.binding = static_cast<const LaunchDarklyBinding&>(*bound);
+    if (!flag)
+      return std::unexpected(reader.missing("flag", "is required to create the experiment at LaunchDarkly: the key of "
+                                                    "the feature flag it runs on"));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_key, *flag, reader.member_path("flag")));
+    if (!metric) return std::unexpected(reader.missing("metric", t_.create_metric->rule));
+    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.metric_key, *metric, reader.member_path("metric")));
+    if (rule && rule->empty()) return std::unexpected(reader.error("rule", "must not be empty"));
+    if (unit && unit->empty()) return std::unexpected(reader.error("randomization_unit", "must not be empty"));
+    out.flag = *flag;
+    out.metric = *metric;
+    out.rule = rule.value_or(t_.default_rule);
+    out.randomization_unit = unit.value_or(t_.default_randomization_unit);
+    if (!e.hypothesis) return refuse_for(t_.create_experiment->name, field::hypothesis, t_.create_hypothesis->rule);
+    std::size_t baselines = 0;
+    for (const auto& v : e.variations.value_or(std::vector<Variation>{})) baselines += v.control;
+    if (!e.variations || e.variations->empty() || baselines != 1)
+      return refuse_for(t_.create_experiment->name, field::variations, t_.create_variations->rule);
+    return out;
+  }
+
+  /// ExperimentPost: name, key, description and the first iteration on the flag as it is now.
+  Result<json::object> experiment_post(const CreateSpec& spec, const CreateTarget& target, const json::object& flag_rep) const {
+    const Experiment& e = *spec.desired;
+    const OperationSpec& op = *t_.create_experiment;
+    const json::array none;
+    const json::array* variations = array_member(flag_rep, "variations");
+    const json::object* environments = object_member(flag_rep, "environments");
+    const json::object* environment = environments ? object_member(*environments, options_.environment) : nullptr;
+    const auto* version = environment ? environment->if_contains("version") : nullptr;
+    if (!version || !version->is_int64()) {
+      Error error = make_error(ErrorCode::not_found, "LaunchDarkly flag '" + target.flag + "' has no configuration in environment '" +
+                                                         options_.environment + "' of project '" + options_.project + "'");
+      error.operation = t_.get_flag->name;
+      return std::unexpected(std::move(error));
+    }
+    if (spec.desired->status == ExperimentStatus::running) {
+      const auto* on = environment->if_contains("on");
+      if (!on || !on->is_bool() || !on->get_bool())
+        return refuse_for(t_.patch_experiment->name, "status",
+                          "LaunchDarkly starts an iteration only on a flag that is on, and flag '" + target.flag +
+                              "' is off in environment '" + options_.environment +
+                              "': turn it on at LaunchDarkly first (nothing was created)");
+    }
+    json::array treatments;
+    EXPBRIDGE_ASSIGN_OR_RETURN(treatments, treatments_input(*e.variations, target.binding, target.flag,
+                                                            variations ? *variations : none, none, op));
+    json::object flag_input{{"ruleId", target.rule}, {"flagConfigVersion", version->get_int64()}};
+    json::object iteration{{t_.hypothesis, *e.hypothesis},
+                           {"metrics", json::array{json::object{{"key", target.metric}, {"isGroup", false}}}},
+                           {"primarySingleMetricKey", target.metric},
+                           {t_.treatments, std::move(treatments)},
+                           {"flags", json::object{{target.flag, std::move(flag_input)}}},
+                           {"randomizationUnit", target.randomization_unit}};
+    json::object body{{"name", e.name.value_or(spec.experiment)}, {"key", target.binding.experiment}};
+    if (e.description) body["description"] = *e.description;
+    body["iteration"] = std::move(iteration);
+    return body;
+  }
+
+  /// What the create makes of each field `desired` holds.
+  std::vector<FieldCarriage> create_carriage(const CreateSpec& spec) const {
+    const Experiment& e = *spec.desired;
+    CarriageList list(spec.experiment, kVendor);
+    if (e.name) list.carried(field::name);
+    if (e.description) list.carried(field::description);
+    if (e.hypothesis) list.carried(field::hypothesis);
+    list.lost_if_skipped(e.launch_criteria.has_value(), field::launch_criteria, table());
+    list.lost_if_skipped(e.audience && e.audience->rule, field::audience_rule, table());
+    list.lost_if_skipped(e.audience && e.audience->description, field::audience_description, table());
+    if (e.variations) {
+      std::string from, to;
+      for (const auto& v : *e.variations) {
+        from += (from.empty() ? "" : "/") + format_number(v.weight);
+        to += (to.empty() ? "\"" : "\"/\"") + format_number(v.weight);
+      }
+      list.converted(field::variations, "fields.variations.wire.weight", from + " %", to + "\" " + t_.allocation + " strings");
+      for (std::size_t i = 0; i < e.variations->size(); ++i)
+        if ((*e.variations)[i].description)
+          list.lost(join_path(index_path(field::variations, i), "description"), "create_lost.variation_description",
+                    t_.create_lost.at("variation_description"));
+    }
+    list.lost_if_skipped(e.exposure.has_value(), field::exposure, table());
+    list.lost_if_skipped(e.overrides.has_value(), field::overrides, table());
+    if (e.result) list.lost(field::result, "create_lost.result", t_.create_lost.at("result"));
+    list.status(e.status, t_.create_lost);
+    return list.take();
   }
 };
 

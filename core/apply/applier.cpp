@@ -404,7 +404,9 @@ struct Applier::Impl {
 
   // After a successful read: its hint, its snapshot and the vendor ids it was read from. An id
   // the read found different from the one the store had learnt is a conflict between the
-  // config's binding and the store: the binding wins, and `notes` says so. A run or an
+  // config's binding and the store: the binding wins, and `notes` says so. The read may have
+  // found the id through the binding rather than in it (the flag an Auth0 experiment runs on),
+  // so the note says what the read found, never that the config gives it. A run or an
   // iteration is no binding: it moves on with the experiment's lifecycle.
   Status save_read(const std::string& experiment, const Backend& backend, const VendorState& state,
                    std::vector<std::string>& notes) {
@@ -417,9 +419,9 @@ struct Applier::Impl {
     for (const auto& [name, id] : state.experiment.vendor_ids) {
       auto learnt = record->vendor_ids.find(name);
       if (learnt != record->vendor_ids.end() && learnt->second != id && name != "run" && name != "iteration")
-        notes.push_back("vendor id " + name + ": the config's binding gives " + quote_value(id) +
-                        ", the state store had learnt " + quote_value(learnt->second) + " (" + store()->location() +
-                        "); the binding wins and the store now keeps " + quote_value(id));
+        notes.push_back("vendor id " + name + ": read through the config's binding as " + quote_value(id) +
+                        ", where the state store had learnt " + quote_value(learnt->second) + " (" +
+                        store()->location() + "); the binding wins and the store now keeps " + quote_value(id));
       record->vendor_ids[name] = id;
     }
     queue_backend_record(std::move(*record));

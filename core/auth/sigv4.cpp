@@ -3,11 +3,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <initializer_list>
 #include <optional>
 
 namespace expbridge::auth {
@@ -232,25 +232,61 @@ const EVP_MD* fetched_sha256() {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &length, fetched_sha256(), nullptr) != 1) {
-    return {};
-  }
-  return to_hex(std::string_view(reinterpret_cast<const char*>(digest.data()), length));
+namespace {
+
+/// One digest context per thread, reused: EVP_Digest allocates and frees one per call.
+EVP_MD_CTX* digest_context() {
+  struct Owned {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Owned() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Owned owned;
+  return owned.ctx;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+/// SHA-256 of the concatenation of `parts` into `out` (32 bytes); false if OpenSSL fails.
+bool sha256_of(std::initializer_list<std::string_view> parts, unsigned char* out) {
+  EVP_MD_CTX* ctx = digest_context();
+  if (ctx == nullptr || EVP_DigestInit_ex2(ctx, fetched_sha256(), nullptr) != 1) return false;
+  for (auto part : parts)
+    if (EVP_DigestUpdate(ctx, part.data(), part.size()) != 1) return false;
   unsigned int length = 0;
-  // HMAC() is the one-shot API OpenSSL 3 keeps undeprecated.
-  if (HMAC(fetched_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(),
-           &length) == nullptr) {
-    return {};
+  return EVP_DigestFinal_ex(ctx, out, &length) == 1 && length == 32;
+}
+
+std::string_view bytes(const unsigned char* data, std::size_t size) {
+  return {reinterpret_cast<const char*>(data), size};
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  std::array<unsigned char, 32> digest{};
+  if (!sha256_of({data}, digest.data())) return {};
+  return to_hex(bytes(digest.data(), digest.size()));
+}
+
+// HMAC (RFC 2104) written out over the SHA-256 fetched once: OpenSSL 3's one-shot HMAC()
+// fetches the MAC and its digest again on every call, which cost more than the hashing itself
+// (a signature takes five).
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  constexpr std::size_t kBlock = 64;  // SHA-256's block size
+  std::array<unsigned char, kBlock> pad{};
+  std::array<unsigned char, 32> inner{};
+  std::string out;
+  if (key.size() > kBlock) {
+    if (!sha256_of({key}, pad.data())) return {};
+  } else {
+    std::copy(key.begin(), key.end(), pad.begin());
   }
-  std::string out(reinterpret_cast<const char*>(mac.data()), length);
+  for (auto& b : pad) b ^= 0x36;
+  bool ok = sha256_of({bytes(pad.data(), pad.size()), data}, inner.data());
+  for (auto& b : pad) b ^= 0x36 ^ 0x5c;
+  std::array<unsigned char, 32> mac{};
+  ok = ok && sha256_of({bytes(pad.data(), pad.size()), bytes(inner.data(), inner.size())}, mac.data());
+  if (ok) out.assign(bytes(mac.data(), mac.size()));
+  OPENSSL_cleanse(pad.data(), pad.size());
+  OPENSSL_cleanse(inner.data(), inner.size());
   OPENSSL_cleanse(mac.data(), mac.size());
   return out;
 }
@@ -268,6 +304,58 @@ std::string format_amz_date(std::chrono::system_clock::time_point time) {
                 static_cast<int>(hms.seconds().count()));
   return buffer;
 }
+
+namespace {
+
+/// The derived signing keys of the scopes this thread signed for last. A key depends only on
+/// the secret, the day, the region and the service, and AWS's SDKs keep it the same way:
+/// deriving it is four HMACs, signing with it one. A run signs for a few scopes at most (one per
+/// AWS backend), so a few entries suffice. Key material, so wiped when replaced and at exit.
+struct SigningKeyCache {
+  struct Entry {
+    std::string secret, date, region, service, key;
+    void wipe() {
+      for (std::string* s : {&secret, &key})
+        if (!s->empty()) OPENSSL_cleanse(s->data(), s->size());
+      secret.clear();
+      key.clear();
+    }
+  };
+  static constexpr std::size_t kScopes = 8;
+  std::array<Entry, kScopes> entries;
+  std::size_t next = 0;  // the entry a new scope replaces, round robin
+  ~SigningKeyCache() {
+    for (auto& e : entries) e.wipe();
+  }
+};
+
+/// The signing key for the scope, derived once per thread and scope; nullptr if OpenSSL fails.
+const std::string* signing_key(std::string_view secret, std::string_view date, std::string_view region,
+                               std::string_view service) {
+  thread_local SigningKeyCache cache;
+  for (const auto& e : cache.entries)
+    if (!e.key.empty() && e.secret == secret && e.date == date && e.region == region && e.service == service)
+      return &e.key;
+  std::string key = "AWS4" + std::string(secret);
+  KeyWiper wipe_key{key};
+  for (std::string_view part : {date, region, service, std::string_view("aws4_request")}) {
+    std::string next = hmac_sha256(key, part);
+    OPENSSL_cleanse(key.data(), key.size());
+    key = std::move(next);
+    if (key.empty()) return nullptr;
+  }
+  auto& entry = cache.entries[cache.next];
+  cache.next = (cache.next + 1) % SigningKeyCache::kScopes;
+  entry.wipe();
+  entry.secret = secret;
+  entry.date = date;
+  entry.region = region;
+  entry.service = service;
+  entry.key = key;
+  return &entry.key;
+}
+
+}  // namespace
 
 Result<SigV4Parts> sign_v4(const SigningRequest& request, const AwsCredentials& credentials,
                            const SigV4Options& options, std::string_view amz_date) {
@@ -388,16 +476,9 @@ Result<SigV4Parts> sign_v4(const SigningRequest& request, const AwsCredentials& 
   parts.string_to_sign = std::string(k_algorithm) + '\n' + std::string(amz_date) + '\n' + scope +
                          '\n' + request_hash;
 
-  std::string key = "AWS4" + credentials.secret_access_key;
-  KeyWiper wipe_key{key};
-  for (std::string_view part : {date, std::string_view(options.region),
-                                std::string_view(options.service), std::string_view("aws4_request")}) {
-    std::string next = hmac_sha256(key, part);
-    OPENSSL_cleanse(key.data(), key.size());
-    key = std::move(next);
-    if (key.empty()) return std::unexpected(internal("SigV4: HMAC-SHA256 failed"));
-  }
-  const std::string signature = hmac_sha256(key, parts.string_to_sign);
+  const std::string* key = signing_key(credentials.secret_access_key, date, options.region, options.service);
+  if (key == nullptr) return std::unexpected(internal("SigV4: HMAC-SHA256 failed"));
+  const std::string signature = hmac_sha256(*key, parts.string_to_sign);
   if (signature.empty()) return std::unexpected(internal("SigV4: HMAC-SHA256 failed"));
   parts.signature = to_hex(signature);
 

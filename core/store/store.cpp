@@ -64,20 +64,6 @@ struct UtcParts {
   int millis = 0;
 };
 
-UtcParts utc_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  UtcParts parts;
-  std::time_t seconds = static_cast<std::time_t>(millis / 1000);
-  parts.millis = static_cast<int>(millis % 1000);
-  if (parts.millis < 0) {  // before 1970: keep the remainder positive
-    parts.millis += 1000;
-    --seconds;
-  }
-  gmtime_r(&seconds, &parts.tm);
-  return parts;
-}
-
 std::string format_utc(const UtcParts& p, const char* format) {
   std::array<char, 48> out{};
   const int n = std::snprintf(out.data(), out.size(), format, p.tm.tm_year + 1900, p.tm.tm_mon + 1, p.tm.tm_mday,
@@ -208,7 +194,33 @@ std::string_view to_string(IntentOutcome outcome) noexcept {
 
 namespace store_detail {
 
-std::string now_utc() { return format_utc(utc_now(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"); }
+std::string now_utc() {
+  // Every journal row carries a time, several per update: the date and time of day are
+  // formatted once a second, the milliseconds by hand.
+  thread_local std::int64_t formatted_second = -1;
+  thread_local std::string second_text;  // `YYYY-MM-DDTHH:MM:SS`
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const std::int64_t second = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
+  if (second != formatted_second) {
+    UtcParts parts;
+    const auto seconds = static_cast<std::time_t>(second);
+    gmtime_r(&seconds, &parts.tm);
+    second_text = format_utc(parts, "%04d-%02d-%02dT%02d:%02d:%02d");
+    formatted_second = second;
+  }
+  const auto ms = static_cast<int>(millis - second * 1000);
+  std::string out;
+  out.reserve(second_text.size() + 5);
+  out += second_text;
+  out += '.';
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
+  return out;
+}
 
 std::string new_run_id(std::string_view started_at) {
   std::string id;

@@ -87,7 +87,7 @@ TEST(LossReport, TextCountsCarriedFieldsAndListsTheRestPerExperiment) {
 
 TEST(AdapterCreate, AVendorWithoutCreateSaysSoNamingTheBackend) {
   auto bridge = Bridge::from_text(R"(backends:
-  ld: {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN}
+  ev: {vendor: evidently, region: us-east-1, project: checkout}
 )",
                                   "c.yaml");
   ASSERT_TRUE(bridge) << bridge.error().describe();
@@ -100,8 +100,8 @@ TEST(AdapterCreate, AVendorWithoutCreateSaysSoNamingTheBackend) {
   auto step = bridge->backends().front().adapter->create(spec, {});
   ASSERT_FALSE(step);
   EXPECT_EQ(step.error().code, ErrorCode::unsupported);
-  EXPECT_EQ(step.error().backend, "ld");
-  EXPECT_EQ(step.error().vendor, "launchdarkly");
+  EXPECT_EQ(step.error().backend, "ev");
+  EXPECT_EQ(step.error().vendor, "evidently");
 }
 
 }  // namespace

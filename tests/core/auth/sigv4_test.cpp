@@ -511,6 +511,16 @@ TEST(SigV4Errors, RejectsBadInputWithoutLeakingSecrets) {
 // ---------------------------------------------------------------------------------------
 // Helpers.
 
+std::string hex(std::string_view raw) {
+  std::string out;
+  for (unsigned char c : raw) {
+    constexpr std::string_view digits = "0123456789abcdef";
+    out += digits[c >> 4];
+    out += digits[c & 0x0f];
+  }
+  return out;
+}
+
 TEST(SigV4Helpers, Sha256Hex) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -520,13 +530,51 @@ TEST(SigV4Helpers, HmacSha256MatchesRfc4231) {
   // RFC 4231 test case 2.
   const std::string mac = hmac_sha256("Jefe", "what do ya want for nothing?");
   ASSERT_EQ(mac.size(), 32u);
-  std::string hex;
-  for (unsigned char c : mac) {
-    constexpr std::string_view digits = "0123456789abcdef";
-    hex += digits[c >> 4];
-    hex += digits[c & 0x0f];
+  EXPECT_EQ(hex(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(SigV4Helpers, HmacSha256HashesAKeyLongerThanABlockFirst) {
+  // RFC 4231 test case 6: a 131-byte key.
+  const std::string mac = hmac_sha256(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First");
+  EXPECT_EQ(hex(mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  // A key of exactly one block is used as it is (value from Python's hmac module).
+  EXPECT_EQ(hex(hmac_sha256(std::string(64, 'k'), "m")), "3b7a8d453e76edb519238a515105a57508d0f169f480ebeee120a9e7803289fa");
+}
+
+// The signing key is derived once per scope and kept: signing for one scope after another must
+// never sign with the other's key. Each signature is checked against the key derived by hand.
+TEST(SigV4SigningKey, EveryScopeSignsWithItsOwnKeyWhateverWasSignedBefore) {
+  struct Scope {
+    std::string secret, date, region, service;
+  };
+  std::vector<Scope> scopes = {
+      {"secret-one", "20150830T123600Z", "us-east-1", "appconfig"},
+      {"secret-two", "20150830T123600Z", "us-east-1", "appconfig"},
+      {"secret-two", "20150831T000000Z", "us-east-1", "appconfig"},
+      {"secret-two", "20150831T000000Z", "eu-west-1", "appconfig"},
+      {"secret-two", "20150831T000000Z", "eu-west-1", "evidently"},
+      {"secret-one", "20150830T123600Z", "us-east-1", "appconfig"},
+      {"secret-one", "20150830T235959Z", "us-east-1", "appconfig"},
+  };
+  // More scopes than the signer keeps keys for, then the first again: evicted, derived anew.
+  for (int i = 0; i < 10; ++i) scopes.push_back({"secret-one", "20150830T123600Z", "region-" + std::to_string(i), "appconfig"});
+  scopes.push_back(scopes.front());
+  for (const auto& scope : scopes) {
+    AwsCredentials credentials;
+    credentials.access_key_id = "AKIDEXAMPLE";
+    credentials.secret_access_key = scope.secret;
+    SigV4Options options;
+    options.region = scope.region;
+    options.service = scope.service;
+    const auto parts = sign_v4(appconfig_request("/applications"), credentials, options, scope.date);
+    ASSERT_TRUE(parts) << parts.error().message;
+    std::string key = "AWS4" + scope.secret;
+    for (std::string_view part : {std::string_view(scope.date).substr(0, 8), std::string_view(scope.region),
+                                  std::string_view(scope.service), std::string_view("aws4_request")})
+      key = hmac_sha256(key, part);
+    EXPECT_EQ(parts->signature, hex(hmac_sha256(key, parts->string_to_sign)))
+        << scope.secret << " " << scope.date << " " << scope.region << " " << scope.service;
   }
-  EXPECT_EQ(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 TEST(SigV4Helpers, FormatAmzDate) {

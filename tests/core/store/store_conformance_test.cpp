@@ -462,8 +462,9 @@ TEST_P(StoreConformance, TwoHandlesSeeEachOthersCommits) {
 }
 
 TEST_P(StoreConformance, ARecordIsReadAsItIsNowWhoeverChangedIt) {
-  // A backend may keep what it read (the SQLite one does, until another connection commits):
-  // whatever it keeps, a read answers with what the store holds now.
+  // A backend may keep what it read or wrote (a cache until another connection commits, say):
+  // whatever it keeps, a read answers with what the store holds now, whoever wrote it and
+  // whether or not the transaction that wrote it committed.
   auto other = reopen();
   ASSERT_NE(other, nullptr);
   auto read = [&]() {
@@ -498,6 +499,30 @@ TEST_P(StoreConformance, ARecordIsReadAsItIsNowWhoeverChangedIt) {
   refused.outcomes = {OutcomeRecord{424242, IntentOutcome::succeeded, 200, ""}};  // no such intent
   ASSERT_FALSE(store_->write(refused));
   EXPECT_EQ(read().read_hint, second.read_hint) << "a record of a batch that rolled back";
+
+  // Refused after the record was written in the transaction: an intent of no run.
+  refused.outcomes.clear();
+  StoreRun no_run;
+  no_run.id = "no-such-run";
+  Intent orphan = intent_for(no_run, 0, 0);
+  ASSERT_FALSE(store_->record_intents(std::vector<Intent>{orphan}, refused));
+  EXPECT_EQ(read().read_hint, second.read_hint) << "a record written before its batch failed and rolled back";
+}
+
+TEST_P(StoreConformance, AnAppliedStateOfARecordReadAsAbsentIsReadBack) {
+  // Read as absent first, so that a backend keeping what it read has the absence to forget.
+  auto before = store_->backend("checkout", "aws");
+  ASSERT_TRUE(before && !before->has_value());
+  StoreWrites applied;
+  applied.applied = {AppliedState{"checkout", "aws", "appconfig", boost::json::parse(R"({"status":"running"})").as_object(),
+                                  "2026-12-01T21:00:00.000Z", "run-1"}};
+  ASSERT_TRUE(store_->write(applied));
+  auto after = store_->backend("checkout", "aws");
+  ASSERT_TRUE(after && after->has_value()) << (after ? "no record" : after.error().describe());
+  EXPECT_EQ((*after)->applied, applied.applied.front().applied);
+  EXPECT_EQ((*after)->applied_run, "run-1");
+  EXPECT_EQ((*after)->vendor, "appconfig");
+  EXPECT_TRUE((*after)->read_hint.empty());
 }
 
 TEST_P(StoreConformance, ErrorsNameTheStoreAndTheOperation) {
