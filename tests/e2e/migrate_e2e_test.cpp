@@ -12,7 +12,6 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "document.hpp"
 #include "expbridge/migrate.hpp"
 #include "expbridge/store.hpp"
 #include "expbridge/update.hpp"
@@ -48,16 +47,11 @@ class MigrateE2e {
     fs::remove_all(dir_, ignored);
   }
 
-  /// The emulators' config, without the bindings of checkout-redesign at `unbound` (if any).
-  std::string config(const std::string& unbound = "") const {
+  /// The emulators' config (AppConfig's current run followed, as a migration that starts one needs).
+  std::string config() const {
     test::ApplyConfigOptions options;
-    options.pin_run = false;  // AppConfig's current run followed, as a migration that starts one needs
-    const std::string text = vendors_.config(options);
-    if (unbound.empty()) return text;
-    auto doc = parse_document(text, "config.yaml");
-    if (!doc) throw std::runtime_error(doc.error().describe());
-    doc->root.as_object()["experiments"].as_object()["checkout-redesign"].as_object().erase(unbound);
-    return write_json(doc->root);
+    options.pin_run = false;
+    return vendors_.config(options);
   }
 
   Result<MigrationReport> run(const std::string& config_text, MigrateOptions options) {
@@ -163,11 +157,11 @@ INSTANTIATE_TEST_SUITE_P(Emulators, ConvergingMigration,
                                            Pair{"ld", "a0"}, Pair{"aws", "a0"}, Pair{"ev", "a0"}),
                          pair_name);
 
-// Creating at a target that has no binding, from an import folder holding one experiment and the
-// flag it runs on at that target.
+// Creating at a target that has no binding, from an import folder holding one new experiment
+// and the partial binding that target's create needs (the flag it runs on, and the vendor's own).
 struct CreateCase {
   std::string to;
-  std::string flag;  ///< the fixture's flag the experiment runs on at `to`
+  std::string create;  ///< `bindings.yaml`'s `create:` block, YAML flow members
 };
 std::string create_name(const ::testing::TestParamInfo<CreateCase>& info) { return info.param.to; }
 
@@ -176,16 +170,18 @@ class CreatingMigration : public ::testing::TestWithParam<CreateCase> {};
 TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   MigrateE2e e2e;
   const CreateCase c = GetParam();
-  const std::string config = e2e.config(c.to);
+  const std::string config = e2e.config();
   const fs::path folder = e2e.dir() / "imported";
   fs::create_directories(folder);
-  std::ofstream(folder / "checkout-redesign.yaml")
-      << "experiment: checkout-redesign\ndescription: Two-step checkout\n"
+  std::ofstream(folder / "checkout-migrated.yaml")
+      << "experiment: checkout-migrated\ndescription: Two-step checkout, migrated\nhypothesis: Fewer steps raise conversion\n"
+         "audience: {rule: '(eq $country \"US\")'}\n"
          "variations:\n  - {key: control, control: true, weight: 50, value: {enabled: false}}\n"
          "  - {key: two-step, weight: 50, value: {enabled: true}}\nexposure: 20\naction: start\n";
-  std::ofstream(folder / "bindings.yaml") << "experiments:\n  checkout-redesign:\n"
-                                             "    source: {vendor: evidently, project: checkout, feature: checkout-redesign}\n"
-                                             "    create: {flag: " << c.flag << "}\n";
+  std::ofstream(folder / "bindings.yaml")
+      << "experiments:\n  checkout-migrated:\n"
+         "    source: {vendor: evidently, project: checkout, feature: checkout-migrated}\n"
+         "    create: {" << c.create << "}\n";
   // The adapter's own answer decides whether this target can create yet.
   auto bridge = Bridge::from_text(config, "config.yaml");
   ASSERT_TRUE(bridge) << bridge.error().describe();
@@ -196,7 +192,7 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   auto folder_read = read_import_folder(folder.string());
   ASSERT_TRUE(folder_read) << folder_read.error().describe();
   const ImportedExperiment& imported = folder_read->experiments.front();
-  auto probe = target->adapter->create(CreateSpec{"checkout-redesign", &imported.state, &imported.create}, {});
+  auto probe = target->adapter->create(CreateSpec{"checkout-migrated", &imported.state, &imported.create}, {});
   if (!probe && probe.error().code == ErrorCode::unsupported)
     GTEST_SKIP() << "needs Adapter::create of " << target->vendor << " (" << probe.error().message << ")";
   ASSERT_TRUE(probe) << probe.error().describe();
@@ -217,7 +213,7 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   ASSERT_TRUE(applied) << applied.error().describe();
   ASSERT_TRUE(applied->ok()) << dump(*applied);
   ASSERT_TRUE(applied->experiments.front().binding) << dump(*applied);
-  auto record = e2e.store().backend("checkout-redesign", c.to);
+  auto record = e2e.store().backend("checkout-migrated", c.to);
   ASSERT_TRUE(record && *record);
   EXPECT_TRUE((*record)->vendor_ids.contains(std::string(kCreatedBindingId)));
   const std::size_t after = e2e.changes_at(c.to);
@@ -230,10 +226,12 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   EXPECT_EQ(e2e.changes_at(c.to), after) << "a finished migration re-run sends nothing:\n" << dump(*again);
 }
 
-INSTANTIATE_TEST_SUITE_P(Emulators, CreatingMigration,
-                         ::testing::Values(CreateCase{"aws", "checkout-redesign"}, CreateCase{"ld", "checkout-redesign"},
-                                           CreateCase{"a0", "flg_8kTz3Wq"}),
-                         create_name);
+INSTANTIATE_TEST_SUITE_P(
+    Emulators, CreatingMigration,
+    ::testing::Values(CreateCase{"aws", "flag: checkout-redesign, configuration_profile: prf5678, environment: production"},
+                      CreateCase{"ld", "flag: checkout-redesign, metric: checkout-conversion"},
+                      CreateCase{"a0", "flag: flg_8kTz3Wq, variations: {control: var_2xQa, two-step: var_9bZk}"}),
+    create_name);
 
 }  // namespace
 }  // namespace expbridge
