@@ -5,8 +5,10 @@
 
 #include "appconfig/appconfig_vendor.hpp"
 #include "auth0/auth0_vendor.hpp"
+#include "evidently/evidently_import.hpp"
 #include "evidently/evidently_vendor.hpp"
 #include "expbridge/adapter.hpp"
+#include "expbridge/import.hpp"
 #include "launchdarkly/launchdarkly_vendor.hpp"
 
 namespace expbridge {
@@ -24,6 +26,15 @@ void register_builtin_vendors(Registry& registry) {
       std::abort();
     }
   }
+}
+
+// The vendors whose saved files `expbridge import` reads. Kept beside the vendor list rather than
+// in `Vendor` so that adding the first importer did not change the descriptor every file includes.
+const std::vector<VendorImporter>& builtin_importers() {
+  static const std::vector<VendorImporter> importers = {
+      {"evidently", evidently_import::import_files},
+  };
+  return importers;
 }
 
 }  // namespace expbridge

@@ -23,6 +23,8 @@
 #include "mapping_examples.hpp"
 #include "demo.hpp"
 #include "emulate.hpp"
+#include "import_command.hpp"
+#include "import_examples.hpp"
 #include "migrate_command.hpp"
 #include "options.hpp"
 #include "read_commands.hpp"
@@ -127,6 +129,9 @@ int run_mappings(const MappingsArgs& args) {
     for (const auto& vendor : registry.vendors()) {
       auto outcomes = expbridge::run_mapping_examples(vendor, args.mappings_dir, &registry);
       if (!outcomes) return report(outcomes.error());
+      auto imports = expbridge::run_import_examples(vendor, args.mappings_dir, &registry);
+      if (!imports) return report(imports.error());
+      outcomes->insert(outcomes->end(), imports->begin(), imports->end());
       for (const auto& o : *outcomes) {
         if (o.passed) {
           ++passed;
@@ -409,6 +414,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   DiffCommand diff(app);
   EmulateCommand emulate(app);
   DemoCommand demo(app);
+  ImportCommand import_command(app);
   MigrateCommand migrate(app);
 
   int verbosity = 0;
@@ -432,6 +438,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   if (diff.selected()) return diff.run(registry);
   if (emulate.selected()) return emulate.run(registry);
   if (demo.selected()) return demo.run(registry);
+  if (import_command.selected()) return import_command.run(registry);
   if (migrate.selected()) return migrate.run(registry);
   return kExitInvalid;
 }

@@ -25,6 +25,7 @@
 #include <boost/json/stream_parser.hpp>
 
 #include "message_text.hpp"
+#include "tagged_document.hpp"
 
 namespace expbridge {
 namespace {
@@ -243,7 +244,8 @@ SyntaxError yaml_syntax_error(const yaml_parser_t& p, std::string_view text, con
 /// limits as it goes.
 class YamlTreeBuilder {
  public:
-  YamlTreeBuilder(Document& doc, std::string_view text) : doc_(doc), text_(text) {}
+  YamlTreeBuilder(Document& doc, std::string_view text, bool local_tags = false)
+      : doc_(doc), text_(text), local_tags_(local_tags) {}
 
   /// The tree, or the error; `syntax_offset` is set when the error is a YAML syntax error.
   Result<boost::json::value> build(std::optional<std::size_t>& syntax_offset) {
@@ -283,6 +285,12 @@ class YamlTreeBuilder {
             EXPBRIDGE_RETURN_IF_ERROR(key(value, mark));
             break;
           }
+          if (std::string_view tag = tag_of(event->data.scalar.tag); is_local_tag(tag)) {
+            EXPBRIDGE_RETURN_IF_ERROR(open_tag_wrapper(tag, mark));
+            EXPBRIDGE_RETURN_IF_ERROR(add(boost::json::value(boost::json::string(value)), mark));
+            EXPBRIDGE_RETURN_IF_ERROR(close_frame());
+            break;
+          }
           auto converted = scalar(*event, value, mark);
           if (!converted) return std::unexpected(std::move(converted).error());
           EXPBRIDGE_RETURN_IF_ERROR(add(std::move(*converted), mark));
@@ -294,18 +302,18 @@ class YamlTreeBuilder {
           if (expecting_key()) return std::unexpected(fail_at(mark, "a mapping key must be a plain string"));
           std::string_view tag =
               tag_of(is_map ? event->data.mapping_start.tag : event->data.sequence_start.tag);
-          if (!tag.empty() && tag != "!" && tag != (is_map ? "tag:yaml.org,2002:map" : "tag:yaml.org,2002:seq"))
+          if (is_local_tag(tag)) {
+            EXPBRIDGE_RETURN_IF_ERROR(open_tag_wrapper(tag, mark));
+          } else if (!tag.empty() && tag != "!" && tag != (is_map ? "tag:yaml.org,2002:map" : "tag:yaml.org,2002:seq")) {
             return std::unexpected(fail_at(mark, "unsupported YAML tag " + quote_value(tag)));
+          }
           EXPBRIDGE_RETURN_IF_ERROR(open(is_map, mark));
           break;
         }
         case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT: {
-          Frame frame = std::move(stack_.back());
-          stack_.pop_back();
-          EXPBRIDGE_RETURN_IF_ERROR(attach(std::move(frame.value)));
+        case YAML_MAPPING_END_EVENT:
+          EXPBRIDGE_RETURN_IF_ERROR(close_frame());
           break;
-        }
       }
     }
   }
@@ -318,7 +326,32 @@ class YamlTreeBuilder {
     bool have_key = false;     ///< an object's key was read, its value is next
     std::string key;
     std::string member_path;
+    bool tag_wrapper = false;  ///< `{tag: node}` around a locally tagged node: closes with it
   };
+
+  /// `!Name` (a local tag), when the reader asked for them; `!` alone is the non-specific tag.
+  bool is_local_tag(std::string_view tag) const { return local_tags_ && tag.size() > 1 && tag[0] == '!'; }
+
+  /// Opens `{tag: ...}`, whose one member is the tagged node that follows.
+  Status open_tag_wrapper(std::string_view tag, Mark mark) {
+    EXPBRIDGE_RETURN_IF_ERROR(open(true, mark));
+    EXPBRIDGE_RETURN_IF_ERROR(key(tag, mark));
+    stack_.back().tag_wrapper = true;
+    return {};
+  }
+
+  /// Ends the container on top, and the tag wrapper around it if there is one.
+  Status close_frame() {
+    Frame frame = std::move(stack_.back());
+    stack_.pop_back();
+    EXPBRIDGE_RETURN_IF_ERROR(attach(std::move(frame.value)));
+    if (!stack_.empty() && stack_.back().tag_wrapper && !stack_.back().have_key) {
+      Frame wrapper = std::move(stack_.back());
+      stack_.pop_back();
+      return attach(std::move(wrapper.value));
+    }
+    return {};
+  }
 
   bool expecting_key() const { return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().have_key; }
 
@@ -414,6 +447,7 @@ class YamlTreeBuilder {
   std::vector<Frame> stack_;
   std::optional<boost::json::value> root_;
   std::size_t nodes_ = 0;
+  bool local_tags_ = false;
 };
 
 // ---- JSON ----------------------------------------------------------------------------------
@@ -604,17 +638,19 @@ Result<Document> parse_as_json(std::string_view text, std::string source, std::o
   return doc;
 }
 
-Result<Document> parse_as_yaml(std::string_view text, std::string source, std::optional<std::size_t>& syntax_offset) {
+Result<Document> parse_as_yaml(std::string_view text, std::string source, std::optional<std::size_t>& syntax_offset,
+                               bool local_tags) {
   Document doc;
   doc.source = std::move(source);
-  YamlTreeBuilder builder(doc, text);
+  YamlTreeBuilder builder(doc, text, local_tags);
   auto root = builder.build(syntax_offset);
   if (!root) return std::unexpected(std::move(root).error());
   doc.root = std::move(*root);
   return doc;
 }
 
-Result<Document> parse_utf8(std::string_view text, const std::string& source, DocumentFormat format) {
+Result<Document> parse_utf8(std::string_view text, const std::string& source, DocumentFormat format,
+                            bool local_tags) {
   if (format == DocumentFormat::detect && ends_with_json_extension(source)) format = DocumentFormat::json;
   if (format == DocumentFormat::json) {
     std::optional<SyntaxError> syntax;
@@ -625,13 +661,13 @@ Result<Document> parse_utf8(std::string_view text, const std::string& source, Do
     std::optional<SyntaxError> json_syntax;
     auto json = parse_as_json(text, source, json_syntax);
     if (json || !json_syntax) return json;  // valid JSON, or JSON whose content is refused
-    auto yaml = parse_as_yaml(text, source, yaml_offset);
+    auto yaml = parse_as_yaml(text, source, yaml_offset, local_tags);
     if (yaml || !yaml_offset) return yaml;
     // Neither reading holds: the one that got further knows better where the text went wrong.
     if (json_syntax->offset >= *yaml_offset) return std::unexpected(std::move(json_syntax->error));
     return yaml;
   }
-  return parse_as_yaml(text, source, yaml_offset);
+  return parse_as_yaml(text, source, yaml_offset, local_tags);
 }
 
 /// The deepest node that starts at or before `at`: the field a position falls in.
@@ -673,14 +709,17 @@ Error Document::error_at(std::string_view path, std::string message) const {
   return e;
 }
 
-Result<Document> parse_document(std::string_view text, std::string source, DocumentFormat format) {
+namespace {
+
+/// `parse_document`, reading local YAML tags as one-member mappings when `local_tags`.
+Result<Document> parse_any_document(std::string_view text, std::string source, DocumentFormat format, bool local_tags) {
   if (text.size() > kMaxDocumentBytes)
     return std::unexpected(error_at_mark(source, {}, "the document is " + std::to_string(text.size()) +
                                                          " bytes, more than the " + std::to_string(kMaxDocumentBytes) +
                                                          " bytes expbridge reads from one document"));
   if (text.starts_with(kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
   const std::size_t bad = invalid_utf8_offset(text);
-  if (bad == std::string_view::npos) return parse_utf8(text, source, format);
+  if (bad == std::string_view::npos) return parse_utf8(text, source, format, local_tags);
 
   // Name the field the bad byte is in: read a copy with every such byte replaced (offsets and
   // positions stay the same), then find the node there.
@@ -695,13 +734,23 @@ Result<Document> parse_document(std::string_view text, std::string source, Docum
     const std::size_t next = invalid_utf8_offset(std::string_view(repaired).substr(i + 1));
     i = next == std::string_view::npos ? next : i + 1 + next;
   }
-  if (auto readable = parse_utf8(repaired, source, format)) {
+  if (auto readable = parse_utf8(repaired, source, format, local_tags)) {
     e.field = field_at(*readable, at);
     if (e.field.empty()) e.message = "the document " + e.message;
   } else {
     e.message = "the document " + e.message;
   }
   return std::unexpected(std::move(e));
+}
+
+}  // namespace
+
+Result<Document> parse_document(std::string_view text, std::string source, DocumentFormat format) {
+  return parse_any_document(text, std::move(source), format, false);
+}
+
+Result<Document> parse_tagged_document(std::string_view text, std::string source) {
+  return parse_any_document(text, std::move(source), DocumentFormat::detect, true);
 }
 
 Result<std::string> read_text(const std::string& path) {

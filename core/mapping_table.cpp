@@ -6,6 +6,7 @@
 
 #include "document.hpp"
 #include "expbridge/mapping.hpp"
+#include "import_rules.hpp"
 #include "json_reader.hpp"
 #include "pattern.hpp"
 
@@ -384,6 +385,12 @@ Result<MappingTable> MappingTable::from_document(const Document& document, bool 
     return located(std::move(defaults).error());
   } else if (*defaults) {
     t.example_defaults_ = **defaults;
+  }
+  // The importer's rules (load_import_rules reads them where they are needed); checked here so
+  // that a table with a broken `import:` section never loads.
+  if (const auto* import = r->optional_value("import")) {
+    auto rules = parse_import_rules(*import);
+    if (!rules) return located(std::move(rules).error());
   }
   if (const auto* examples = r->optional_value("examples")) {
     if (!examples->is_array()) {

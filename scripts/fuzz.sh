@@ -5,20 +5,20 @@
 # the artifact's path, its bytes (CI machines do not last) and the command that reproduces it.
 #
 #   EXPBRIDGE_FUZZ_SECONDS  seconds per harness (default 60)
-#   EXPBRIDGE_FUZZERS       the harnesses to run (default: all four)
+#   EXPBRIDGE_FUZZERS       the harnesses to run (default: all five)
 #   EXPBRIDGE_FUZZ_JOBS     harnesses run at once (default 2, one per core of the CI machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 seconds=${EXPBRIDGE_FUZZ_SECONDS:-60}
-read -r -a harnesses <<<"${EXPBRIDGE_FUZZERS:-update_document_fuzzer config_fuzzer vendor_response_fuzzer retry_signal_fuzzer}"
+read -r -a harnesses <<<"${EXPBRIDGE_FUZZERS:-update_document_fuzzer config_fuzzer vendor_response_fuzzer retry_signal_fuzzer import_fuzzer}"
 jobs=${EXPBRIDGE_FUZZ_JOBS:-2}
 
 # Longest input per harness: documents and configs of a few KiB cover every construct; a
 # vendor body gets more room (error pages, state reads).
 declare -A max_len=([update_document_fuzzer]=4096 [config_fuzzer]=4096 [vendor_response_fuzzer]=8192
-                    [retry_signal_fuzzer]=2048)
+                    [retry_signal_fuzzer]=2048 [import_fuzzer]=16384)
 # A unit slower than this is a finding (a parser that loops); RSS over the limit too.
 limits=(-timeout=10 -rss_limit_mb=2048)
 

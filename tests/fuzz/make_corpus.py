@@ -8,6 +8,7 @@ committed (CI does not run this; it needs python3-yaml, which the build does not
   JSON), edge cases of the schema and of YAML itself.
 - config_fuzzer: samples/backends.yaml, a config per mapping-table example's backend + binding,
   edge cases of the settings.
+- import_fuzzer: the Evidently import's test files (tests/data/import/evidently/).
 - vendor_response_fuzzer, retry_signal_fuzzer: FuzzedDataProvider inputs (see the layout notes
   at the top of each harness) built from the vendors' documented error bodies, state-read
   answers and retry signals (/work/shared/vendors/*.md, tests/emulators).
@@ -326,6 +327,14 @@ def retry_corpus():
     write(h, "transport-invalid", retry_input("auth0", 0, {}, answered=False, transport_code=0, message="bad URL"))
 
 
+def import_corpus():
+    """import_fuzzer: the Evidently import's hand-written test files (CLI JSON, Terraform state,
+    CloudFormation JSON and YAML, broken ones), each whole."""
+    h = "import_fuzzer"
+    for path in sorted((ROOT / "tests" / "data" / "import" / "evidently").iterdir()):
+        write(h, path.name, path.read_bytes())
+
+
 def main():
     if CORPUS.exists():
         shutil.rmtree(CORPUS)
@@ -333,6 +342,7 @@ def main():
     config_corpus()
     vendor_response_corpus()
     retry_corpus()
+    import_corpus()
     for folder in sorted(CORPUS.iterdir()):
         files = list(folder.iterdir())
         digest = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(files))).hexdigest()[:12]
