@@ -43,7 +43,7 @@ Status read_bindings(const std::string& file, ImportFolder& folder) {
     if (const auto* source = (*one)->if_contains("source"); source && !source->is_object())
       return std::unexpected(doc->error_at(join_path(path, "source"), "must be a mapping"));
     auto imported = std::find_if(folder.experiments.begin(), folder.experiments.end(),
-                                  [&](const ImportedExperiment& e) { return e.update.experiment == key; });
+                                  [&](const FolderExperiment& e) { return e.update.experiment == key; });
     if (imported == folder.experiments.end())
       return std::unexpected(doc->error_at(path, "names an experiment with no document " + std::string(key) +
                                                      ".yaml in " + folder.dir));
@@ -97,9 +97,9 @@ Status read_losses(const std::string& file, ImportFolder& folder) {
 
 }  // namespace
 
-const ImportedExperiment* ImportFolder::find(std::string_view key) const {
+const FolderExperiment* ImportFolder::find(std::string_view key) const {
   auto it = std::find_if(experiments.begin(), experiments.end(),
-                         [&](const ImportedExperiment& e) { return e.update.experiment == key; });
+                         [&](const FolderExperiment& e) { return e.update.experiment == key; });
   return it == experiments.end() ? nullptr : &*it;
 }
 
@@ -130,7 +130,7 @@ Result<ImportFolder> read_import_folder(const std::string& dir) {
       e.file = path.string();
       return std::unexpected(std::move(e));
     }
-    ImportedExperiment imported;
+    FolderExperiment imported;
     imported.file = path.string();
     imported.state = state_from_update(*update);
     imported.update = std::move(*update);

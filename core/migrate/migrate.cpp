@@ -303,7 +303,7 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
     const json::object* partial = nullptr;
     std::string value_source = source_name;
     if (folder) {
-      const ImportedExperiment& imported = *folder->find(key);
+      const FolderExperiment& imported = *folder->find(key);
       desired = imported.state;
       document = imported.update;
       if (!imported.create.empty()) partial = &imported.create;

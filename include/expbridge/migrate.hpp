@@ -29,7 +29,7 @@ Update update_from_state(const Experiment& state);
 Experiment state_from_update(const Update& update);
 
 /// One experiment of an import folder (`expbridge import`'s output).
-struct ImportedExperiment {
+struct FolderExperiment {
   std::string file;       ///< `DIR/<key>.yaml`
   Update update;          ///< the document as written
   Experiment state;       ///< `state_from_update(update)`
@@ -41,9 +41,9 @@ struct ImportedExperiment {
 /// (`experiments: {<key>: {source: {...}, create: {...}}}`) and `loss-report.json`.
 struct ImportFolder {
   std::string dir;
-  std::vector<ImportedExperiment> experiments;  ///< in key order
+  std::vector<FolderExperiment> experiments;  ///< in key order
   LossReport losses;                            ///< the import's own (`loss-report.json`), if any
-  const ImportedExperiment* find(std::string_view key) const;
+  const FolderExperiment* find(std::string_view key) const;
 };
 
 /// Reads an import folder. Errors name the file, position and field: a document that does not

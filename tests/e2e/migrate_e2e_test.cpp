@@ -191,7 +191,7 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   ASSERT_NE(target, nullptr);
   auto folder_read = read_import_folder(folder.string());
   ASSERT_TRUE(folder_read) << folder_read.error().describe();
-  const ImportedExperiment& imported = folder_read->experiments.front();
+  const FolderExperiment& imported = folder_read->experiments.front();
   auto probe = target->adapter->create(CreateSpec{"checkout-migrated", &imported.state, &imported.create}, {});
   if (!probe && probe.error().code == ErrorCode::unsupported)
     GTEST_SKIP() << "needs Adapter::create of " << target->vendor << " (" << probe.error().message << ")";
