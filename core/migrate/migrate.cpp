@@ -31,14 +31,18 @@ std::vector<std::string> fields_set(const Update& u) {
 
 // A converging plan's word on each field: skipped ones lost (with the plan's reason), the others
 // carried (sent, or already as asked).
+// `created_here`: the target's binding is one a migration created, whose create carried the fields
+// this backend holds but cannot read back (`unreadable`): skipped now, they are not lost.
 void add_converging_losses(const std::string& experiment, const Update& update, const BackendReport& target,
-                           const std::string& source, LossReport& losses) {
+                           const std::string& source, bool created_here, const std::vector<std::string>& unreadable,
+                           LossReport& losses) {
   for (const auto& f : fields_set(update)) {
     // A skip of a part (`variations[control].value`) leaves the rest of the field carried.
     bool whole_skipped = false;
     std::vector<FieldCarriage> parts;
     for (const auto& skip : target.skipped) {
       if (!path_is_under(skip.field, f)) continue;
+      if (created_here && std::find(unreadable.begin(), unreadable.end(), skip.field) != unreadable.end()) continue;
       whole_skipped = whole_skipped || skip.field == f;
       parts.push_back(FieldCarriage{experiment, skip.field, Carriage::lost, "", "", "", skip.reason, source});
     }
@@ -64,7 +68,7 @@ BackendReport unsent(BackendPlan plan, std::vector<std::string> unchanged) {
 // The converging plan of `update` at `target` (one backend): read it, keep what differs, plan
 // that. Sends GETs only.
 Result<BackendReport> plan_converging(const Bridge& bridge, Applier& target_applier, const std::string& target,
-                                      const Update& update) {
+                                      const Update& update, std::vector<std::string>& unreadable) {
   const ReadReport read = target_applier.read(update.experiment);
   if (read.error) return std::unexpected(*read.error);
   const BackendRead* held = read.backends.empty() ? nullptr : &read.backends.front();
@@ -79,6 +83,7 @@ Result<BackendReport> plan_converging(const Bridge& bridge, Applier& target_appl
     return unsent(std::move(plan->backends.front()), {});
   }
   const VendorState& state = *held->state;
+  unreadable = state.not_expressible;
   auto difference = converge(update, state.experiment, state.not_expressible);
   if (!difference) return std::unexpected(std::move(difference).error());
   if (difference->remaining.variations) {
@@ -347,12 +352,13 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
                                                      "a result goes only with a stopped experiment, and the source's "
                                                      "is not stopped",
                                                      value_source});
-      auto planned = plan_converging(working, *target_applier, options.to, update);
+      std::vector<std::string> unreadable;
+      auto planned = plan_converging(working, *target_applier, options.to, update, unreadable);
       if (!planned) {
         entry.error = std::move(planned).error();
         continue;
       }
-      add_converging_losses(key, update, *planned, value_source, report.losses);
+      add_converging_losses(key, update, *planned, value_source, entry.binding_from_store, unreadable, report.losses);
       entry.unaccepted_losses = report.losses.unaccepted_losses(key, options.accept_loss);
       entry.target = std::move(*planned);
       if (!options.apply) continue;

@@ -174,7 +174,8 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   const fs::path folder = e2e.dir() / "imported";
   fs::create_directories(folder);
   std::ofstream(folder / "checkout-migrated.yaml")
-      << "experiment: checkout-migrated\ndescription: Two-step checkout, migrated\nhypothesis: Fewer steps raise conversion\n"
+      << "experiment: checkout-migrated\nname: Checkout migrated\ndescription: Two-step checkout, migrated\n"
+         "hypothesis: Fewer steps raise conversion\n"
          "audience: {rule: '(eq $country \"US\")'}\n"
          "variations:\n  - {key: control, control: true, weight: 50, value: {enabled: false}}\n"
          "  - {key: two-step, weight: 50, value: {enabled: true}}\nexposure: 20\naction: start\n";
