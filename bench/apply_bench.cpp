@@ -46,6 +46,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -161,9 +162,10 @@ std::string experiment_key(int index, int experiments) {
   return experiments == 1 ? std::string("checkout-redesign") : "checkout-redesign-" + std::to_string(index);
 }
 
-/// Auth0 ids are Base58 after `exp_`, AppConfig's lower-case: a letter per experiment.
+/// Auth0 ids are Base58 after `exp_` (no `l`), AppConfig's lower-case: a letter per experiment.
 std::string id_suffix(int index, int experiments) {
-  return experiments == 1 ? "" : std::string(1, static_cast<char>('a' + index % 26));
+  static constexpr std::string_view letters = "abcdefghijkmnopqrstuvwxyz";
+  return experiments == 1 ? "" : std::string(1, letters[static_cast<std::size_t>(index) % letters.size()]);
 }
 
 /// Copies the element of `list` whose `member` is `value` once per experiment, with `member`
@@ -213,8 +215,13 @@ json::value bench_fixture(int experiments) {
 
 class Backends {
  public:
-  Backends(Behaviour behaviour, int experiments) {
-    auto host = expbridge::emulator::EmulatorHost::start({0, bench_fixture(experiments)});
+  /// `rate_limits`: the fixture's `rate_limits:` section (null: none); `journal_limit`: requests
+  /// the journal keeps (the counts of request_counts() are never cut).
+  Backends(Behaviour behaviour, int experiments, json::value rate_limits = nullptr,
+           std::size_t journal_limit = expbridge::emulator::EmulatorHost::kJournalLimit) {
+    json::value fixture = bench_fixture(experiments);
+    if (!rate_limits.is_null()) fixture.as_object()["rate_limits"] = std::move(rate_limits);
+    auto host = expbridge::emulator::EmulatorHost::start({0, std::move(fixture), nullptr, journal_limit});
     if (!host) die("emulator host: " + host.error().describe());
     host_ = std::move(*host);
     if (behaviour.delay.count() > 0 || !behaviour.keep_alive) {
@@ -236,19 +243,26 @@ class Backends {
   }
   std::size_t tokens() const { return host_->state().at("auth0").at("tokens_issued").to_number<std::size_t>(); }
   std::vector<expbridge::emulator::EmulatorHost::Received> journal() const { return host_->received_requests(); }
+  std::map<std::string, std::size_t> counts() const { return host_->request_counts(); }
+  void set_faults(std::string_view json_list) {
+    auto faults = expbridge::emulator::parse_faults(json::parse(json_list), "faults");
+    if (!faults) die("faults: " + faults.error().describe());
+    if (auto set = host_->set_faults(std::move(*faults)); !set) die("faults: " + set.error().describe());
+  }
 
   /// The config: the four backends of samples/backends.yaml pointed at the emulators, and
   /// `experiments` experiments bound at each (1 = the sample's checkout-redesign binding).
-  std::string config(int experiments, bool read_state = g_read_state) const {
+  /// `extra`: settings added to every backend (", concurrency: fixed").
+  std::string config(int experiments, bool read_state = g_read_state, const std::string& extra = "") const {
     const std::string url = host_->base_url();
     std::string out = "# Written by apply_bench: samples/backends.yaml pointed at the vendor emulators.\nbackends:\n";
     out += "  aws: {vendor: appconfig, region: us-east-1, application: abc1234, endpoint: \"" + url + "\"" +
-           std::string(read_state ? "" : ", read_state: false") + "}\n";
+           std::string(read_state ? "" : ", read_state: false") + extra + "}\n";
     out += "  ld:  {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN, endpoint: \"" +
-           url + "\"}\n";
+           url + "\"" + extra + "}\n";
     out += "  a0:  {vendor: auth0, domain: example.us.auth0.com, client_id_env: AUTH0_CLIENT_ID, "
-           "client_secret_env: AUTH0_CLIENT_SECRET, endpoint: \"" + url + "\"}\n";
-    out += "  ev:  {vendor: evidently, region: us-east-1, project: checkout, endpoint: \"" + url + "\"}\n";
+           "client_secret_env: AUTH0_CLIENT_SECRET, endpoint: \"" + url + "\"" + extra + "}\n";
+    out += "  ev:  {vendor: evidently, region: us-east-1, project: checkout, endpoint: \"" + url + "\"" + extra + "}\n";
     out += "experiments:\n";
     for (int i = 0; i < experiments; ++i) {
       const std::string key = experiment_key(i, experiments);
@@ -778,6 +792,148 @@ StreamResult run_stream(const StreamScenario& scenario, std::size_t updates, con
 }
 
 // ---------------------------------------------------------------------------
+// 3. At the vendors' rate limits (`--only ratelimits`): a stream through the CLI against
+// emulators that throttle in each vendor's dialect (emulator/rate_limits.hpp, fault reset_ms).
+
+struct RateScenario {
+  std::string id, name;
+  std::size_t updates = 0;
+  int parallel = 16, experiments = 16;
+  bool no_read = false;
+  std::string faults;          ///< a JSON list, or empty
+  std::string rate_limits;     ///< the fixture's `rate_limits:` (JSON), or empty
+  std::string backend_extra;   ///< settings added to every backend
+  /// The limits' own floor: LaunchDarkly `route` calls per `window_ms` (fixed windows) and
+  /// Auth0 `per_second` after a `burst`; 0 = not limited.
+  int ld_route = 0, ld_window_ms = 0;
+  double a0_per_second = 0, a0_burst = 0;
+};
+
+struct RateResult {
+  RateScenario scenario;
+  double wall_ms = 0;
+  std::size_t reported = 0, ok = 0;
+  std::int64_t throttled = 0;   ///< throttled answers the client met (the summary's)
+  std::string waits;            ///< per backend: paused s, pauses, most in flight
+  double imposed_ms = 0;        ///< what the limits alone impose on the requests sent
+  long rss_kib = 0;
+  std::string command, problem;
+};
+
+// The least time the calls sent take through the limits: past what the first window (or the
+// bucket's burst) holds, one window per `route` calls, one call per 1/per_second.
+double imposed_ms(const RateScenario& s, const std::map<std::string, std::size_t>& counts, std::size_t tokens) {
+  double floor_ms = 0;
+  auto count = [&](const char* vendor) {
+    const auto it = counts.find(vendor);
+    return it == counts.end() ? 0.0 : static_cast<double>(it->second);
+  };
+  if (s.ld_route > 0) {
+    const double n = count("launchdarkly");
+    floor_ms = std::max(floor_ms, std::max(0.0, n - s.ld_route) / s.ld_route * s.ld_window_ms);
+  }
+  if (s.a0_per_second > 0) {
+    const double n = count("auth0") - static_cast<double>(tokens);  // the token endpoint is limited apart
+    floor_ms = std::max(floor_ms, std::max(0.0, n - s.a0_burst) / s.a0_per_second * 1000.0);
+  }
+  return floor_ms;
+}
+
+RateResult run_rate_limited(const RateScenario& scenario, const std::string& cli, const std::filesystem::path& dir) {
+  RateResult result;
+  result.scenario = scenario;
+  Backends backends(Behaviour{}, scenario.experiments,
+                    scenario.rate_limits.empty() ? json::value() : json::parse(scenario.rate_limits));
+  if (!scenario.faults.empty()) backends.set_faults(scenario.faults);
+  const auto config_path = dir / ("config-" + scenario.id + ".yaml");
+  std::ofstream(config_path) << backends.config(scenario.experiments, true, scenario.backend_extra);
+  std::string input;
+  input.reserve(scenario.updates * 120);
+  for (std::size_t i = 0; i < scenario.updates; ++i) input += update_line(i, scenario.updates, scenario.experiments) + "\n";
+  std::ofstream(dir / ("updates-" + scenario.id + ".jsonl")) << input;
+
+  std::vector<std::string> argv = {cli, "apply", "--config", config_path.string(), "--format", "json", "--parallel",
+                                   std::to_string(scenario.parallel)};
+  if (scenario.no_read) argv.emplace_back("--no-read");
+  argv.emplace_back("-");
+  std::vector<std::string> env;
+  for (const auto& [key, value] : secret_environment()) env.push_back(key + "=" + value);
+  env.push_back("HOME=" + dir.string());
+  for (std::size_t i = 0; i < argv.size(); ++i) result.command += (i ? " " : "") + argv[i];
+
+  const ChildRun child = run_child(argv, env, input, 900s);
+  result.wall_ms = child.wall_ms;
+  result.rss_kib = child.max_rss_kib;
+  if (child.killed) result.problem = "killed after 900 s";
+  else if (child.signal != 0) result.problem = strf("ended by signal %d", child.signal);
+
+  boost::system::error_code ec;
+  const json::value out = json::parse(child.out, ec);
+  if (ec || !out.is_object() || !out.get_object().contains("updates")) {
+    if (result.problem.empty()) result.problem = "the output is not the --format json report";
+    return result;
+  }
+  for (const auto& report : out.at("updates").as_array()) {
+    ++result.reported;
+    if (report.as_object().at("ok").as_bool()) ++result.ok;
+  }
+  for (const auto& b : out.at("summary").at("backends").as_array()) {
+    result.throttled += b.at("throttled").as_int64();
+    result.waits += strf("%s%s %.1f/%lld/%lld", result.waits.empty() ? "" : ", ",
+                         std::string(b.at("backend").as_string()).c_str(),
+                         b.at("rate_limit_paused_ms").to_number<double>() / 1000.0,
+                         static_cast<long long>(b.at("pauses").as_int64()),
+                         static_cast<long long>(b.at("most_concurrency").as_int64()));
+  }
+  result.imposed_ms = imposed_ms(scenario, backends.counts(), backends.tokens());
+  return result;
+}
+
+std::string rate_markdown(const std::vector<RateResult>& results) {
+  std::string out =
+      "| scenario | updates | wall | failed | throttled answers | per backend: paused s / pauses / most in flight | "
+      "the limits' floor | wall ÷ floor | child peak RSS |\n";
+  out += "|---|---:|---:|---:|---:|---|---:|---:|---:|\n";
+  for (const auto& r : results) {
+    const std::string floor = r.imposed_ms > 0 ? strf("%.1f s", r.imposed_ms / 1000.0) : std::string("—");
+    const std::string ratio = r.imposed_ms > 0 ? strf("**%.2f×**", r.wall_ms / r.imposed_ms) : std::string("—");
+    out += strf("| %s | %s | %.1f s | **%zu** | %lld | %s | %s | %s | %.1f MiB |\n", r.scenario.name.c_str(),
+                thousands(r.scenario.updates).c_str(), r.wall_ms / 1000.0, r.scenario.updates - r.ok,
+                static_cast<long long>(r.throttled), r.waits.c_str(), floor.c_str(), ratio.c_str(),
+                static_cast<double>(r.rss_kib) / 1024.0);
+    if (!r.problem.empty()) out += "| (does not count: " + r.problem + ") ||||||||\n";
+  }
+  return out;
+}
+
+std::vector<RateScenario> rate_scenarios(std::size_t burst_updates, std::size_t sustained_updates) {
+  // The issue's burst: 50 LaunchDarkly 429s, each with a 1-s Retry-After and a window reset
+  // 300 ms away (in epoch ms), on whatever LaunchDarkly requests come first.
+  const std::string burst = R"([{"vendor": "launchdarkly", "times": 50, "status": 429, "retry_after_s": 1, "reset_ms": 300}])";
+  RateScenario adaptive;
+  adaptive.id = "burst";
+  adaptive.name = "`--parallel 16` stream, 16 experiments, a burst of 50 LaunchDarkly 429s (adaptive, the default)";
+  adaptive.updates = burst_updates;
+  adaptive.faults = burst;
+  RateScenario fixed = adaptive;
+  fixed.id = "burst-fixed";
+  fixed.name = "same, `concurrency: fixed` at every backend (as before: fixed concurrency, each 429 spends an attempt)";
+  fixed.backend_extra = ", concurrency: fixed";
+  RateScenario sustained;
+  sustained.id = "sustained";
+  sustained.name = "`--parallel 16 --no-read` stream, 16 experiments; LaunchDarkly 40 calls per route per 1-s window, "
+                   "Auth0 bucket 40/s (burst 40)";
+  sustained.updates = sustained_updates;
+  sustained.no_read = true;
+  sustained.rate_limits = R"({"launchdarkly": {"route_per_10s": 40, "window_ms": 1000}, "auth0": {"per_second": 40, "burst": 40}})";
+  sustained.ld_route = 40;
+  sustained.ld_window_ms = 1000;
+  sustained.a0_per_second = 40;
+  sustained.a0_burst = 40;
+  return {adaptive, fixed, sustained};
+}
+
+// ---------------------------------------------------------------------------
 // Output
 
 std::string mib(long kib) { return strf("%.1f MiB", static_cast<double>(kib) / 1024.0); }
@@ -929,7 +1085,10 @@ void usage() {
                "                  or 'valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out'; RSS is then CMD's\n"
                "  --no-diagnostic skip the --format text run\n"
                "  --markdown      print only the Markdown table and the commands (for the README)\n"
-               "  --keep-files    keep the configs and update streams written for the child\n";
+               "  --keep-files    keep the configs and update streams written for the child\n"
+               "  --only ratelimits  only the rate-limited streams (not part of the default run): burst, burst-fixed,\n"
+               "                  sustained (--scenario picks them); --burst-updates N (default 10000),\n"
+               "                  --sustained-updates N (default 2000)\n";
 }
 
 long parse_number(const char* text, long low, long high, const char* what) {
@@ -952,6 +1111,7 @@ int main(int argc, char** argv) {
   std::string only;
   std::vector<std::string> scenario_ids, wrapper;
   bool markdown_only = false, keep_files = false, diagnostic = true;
+  std::size_t burst_updates = 10000, sustained_updates = 2000;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     auto value = [&]() -> const char* {
@@ -973,6 +1133,9 @@ int main(int argc, char** argv) {
     else if (arg == "--keep-files") keep_files = true;
     else if (arg == "--no-read-state") g_read_state = false;
     else if (arg == "--no-diagnostic") diagnostic = false;
+    else if (arg == "--burst-updates") burst_updates = static_cast<std::size_t>(parse_number(value(), 1, 1000000, "--burst-updates"));
+    else if (arg == "--sustained-updates")
+      sustained_updates = static_cast<std::size_t>(parse_number(value(), 1, 1000000, "--sustained-updates"));
     else if (arg == "--help" || arg == "-h") {
       usage();
       return 0;
@@ -981,8 +1144,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!only.empty() && only != "latency" && only != "converge" && only != "stream")
-    die("--only takes latency, converge or stream");
+  if (!only.empty() && only != "latency" && only != "converge" && only != "stream" && only != "ratelimits")
+    die("--only takes latency, converge, stream or ratelimits");
   signal(SIGPIPE, SIG_IGN);  // a child that dies early must not take the bench with it
 
   std::string dir_template = (std::filesystem::temp_directory_path() / "expbridge-apply-bench-XXXXXX").string();
@@ -992,6 +1155,28 @@ int main(int argc, char** argv) {
   g_keep_scratch = keep_files;
 
   std::ostream& log = markdown_only ? std::cerr : std::cout;
+  if (only == "ratelimits") {
+    // Only on request: the 10,000-update runs take minutes.
+    const auto started = Clock::now();
+    std::vector<RateResult> results;
+    bool ok = true;
+    for (const auto& scenario : rate_scenarios(burst_updates, sustained_updates)) {
+      if (!scenario_ids.empty() && std::find(scenario_ids.begin(), scenario_ids.end(), scenario.id) == scenario_ids.end())
+        continue;
+      log << "[ratelimits] " << scenario.name << ": " << scenario.updates << " updates\n";
+      results.push_back(run_rate_limited(scenario, cli, dir));
+      const RateResult& r = results.back();
+      log << strf("  %.1f s, %zu of %zu ok, %lld throttled answers; waits %s; floor %.1f s%s%s\n  child: %s\n",
+                  r.wall_ms / 1000.0, r.ok, r.scenario.updates, static_cast<long long>(r.throttled), r.waits.c_str(),
+                  r.imposed_ms / 1000.0, r.problem.empty() ? "" : "; PROBLEM: ", r.problem.c_str(), r.command.c_str());
+      ok = ok && r.problem.empty() && (r.scenario.id == "burst-fixed" || r.ok == r.scenario.updates);
+    }
+    std::cout << rate_markdown(results) << "\n";
+    std::cout << strf("Measured on %s (%u cores), load average %s after, in %.0f s.\n", cpu_model().c_str(),
+                      std::thread::hardware_concurrency(), load_average().c_str(), ms_since(started) / 1000.0);
+    remove_scratch();
+    return ok ? 0 : 1;
+  }
   const auto bench_started = Clock::now();
   const std::string machine = cpu_model(), load_before = load_average();
   const Targets targets;

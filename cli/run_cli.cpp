@@ -7,7 +7,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <unistd.h>
 #include <iostream>
 
@@ -28,6 +30,7 @@
 #include "migrate_command.hpp"
 #include "options.hpp"
 #include "read_commands.hpp"
+#include "run_progress.hpp"
 #include "store_commands.hpp"
 
 #include <filesystem>
@@ -170,6 +173,7 @@ struct ApplyArgs {
   bool no_state = false;
   int busy_timeout_ms = 10'000;
   bool resume = false;
+  double progress_every_s = 10;
 };
 
 /// A file's bytes, or nothing when it cannot be read (load_update then says why).
@@ -295,7 +299,18 @@ int run_apply(const ApplyArgs& args) {
   // Several updates stream out as one object, each report written when it is ready, so a
   // long stream never holds its reports in memory.
   if (json && !single) std::cout << "{\"updates\": [";
+  // Progress goes to standard error, beside the reports: live on a terminal, plain lines
+  // otherwise; never with --format json, whose output is for programs.
+  std::optional<std::size_t> known_total;
+  if (std::find(updates.begin(), updates.end(), "-") == updates.end()) known_total = updates.size();
+  std::optional<expbridge::cli::RunProgress> progress;
+  if (!json && !single)
+    progress.emplace(std::cerr, isatty(2) != 0,
+                     std::chrono::milliseconds(static_cast<std::int64_t>(args.progress_every_s * 1000)), known_total);
+  // Reports on the same terminal would land on the live line: it steps aside for them.
+  const bool reports_on_terminal = isatty(1) != 0;
   applier->apply_inputs(next, [&](expbridge::UpdateReport r) {
+    if (progress && reports_on_terminal) progress->clear();
     ++total;
     if (r.unsettled) ++unsettled;
     if (r.error) {
@@ -314,7 +329,10 @@ int run_apply(const ApplyArgs& args) {
     } else {
       std::cout << expbridge::report_to_text(r, &reasons) << std::flush;
     }
+    if (progress) progress->update(total, failed + invalid, applier->pacing());
   });
+  const auto pacing = applier->pacing();
+  if (progress) progress->finish(total, failed + invalid, pacing);
   // What the store has not recorded done: the run stays unfinished, and --resume settles it.
   const std::string unsettled_text =
       std::to_string(unsettled) + " input(s) unsettled: run " + applier->run_id() +
@@ -324,12 +342,23 @@ int run_apply(const ApplyArgs& args) {
     boost::json::object summary{{"updates", total}, {"ok", ok}, {"failed", failed}, {"invalid", invalid},
                                  {"unsettled", unsettled}};
     if (unsettled > 0) summary["run"] = applier->run_id();
+    boost::json::array backends;
+    for (const auto& b : pacing)
+      backends.push_back(boost::json::object{{"backend", b.backend},
+                                             {"rate_limit_paused_ms", static_cast<double>(std::llround(b.paused_ms))},
+                                             {"pauses", b.pauses},
+                                             {"throttled", b.throttled},
+                                             {"concurrency", b.concurrency},
+                                             {"most_concurrency", b.most_concurrency}});
+    summary["backends"] = std::move(backends);
     std::cout << "\n], \"summary\": " << expbridge::write_json(summary) << "}\n";
   } else if (!json && !single) {
     std::cout << total << " update(s): " << ok << " ok, " << failed << " failed, " << invalid << " invalid";
     if (unsettled > 0) std::cout << "; " << unsettled_text;
     std::cout << "\n";
   }
+  if (!json)
+    if (const auto waits = expbridge::cli::rate_limit_summary(pacing); !waits.empty()) std::cout << waits << "\n";
   if (unsettled > 0) std::cerr << "expbridge: " << unsettled_text << "\n";
   if (total > 0 && invalid == total) return kExitInvalid;
   return failed == 0 && invalid == 0 && unsettled == 0 ? kExitOk : kExitFailed;
@@ -404,6 +433,10 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   apply->add_flag("--resume", apply_args.resume,
                   "Continue the last unfinished run of this config: skip inputs it finished, settle unanswered "
                   "requests by reading, apply the rest");
+  apply->add_option("--progress-every", apply_args.progress_every_s,
+                    "Seconds between progress lines on standard error when it is not a terminal (0: none; "
+                    "a terminal gets one live line; --format json gets none)")
+      ->check(CLI::Range(0.0, 86400.0));
   apply->add_option("--busy-timeout", apply_args.busy_timeout_ms,
                     "How long to wait (ms) for another process holding the store or the experiment")
       ->check(CLI::Range(0, 600'000));

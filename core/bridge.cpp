@@ -1,6 +1,7 @@
 #include "expbridge/bridge.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -17,7 +18,36 @@ namespace {
 // Settings the core reads for every backend; everything else belongs to the vendor's adapter.
 constexpr std::string_view kCommonKeys[] = {"vendor",      "endpoint",      "strict",       "timeout_ms",
                                            "deadline_ms", "attempts",      "retry_base_ms", "retry_cap_ms",
-                                           "max_in_flight", "read_state"};
+                                           "max_in_flight", "read_state",   "concurrency",  "rate_limit"};
+
+// `rate_limit: N/s` or `N/min` as requests per second; N a positive number.
+Result<double> parse_rate_limit(ObjectReader& reader) {
+  std::optional<std::string> text;
+  EXPBRIDGE_ASSIGN_OR_RETURN(text, reader.optional_string("rate_limit"));
+  if (!text) return 0.0;
+  auto refuse = [&](std::string why) {
+    return std::unexpected(reader.error("rate_limit", "must be N/s or N/min (e.g. 10/s, 600/min), found '" + *text +
+                                                          "'" + (why.empty() ? "" : ": " + why)));
+  };
+  const auto slash = text->find('/');
+  if (slash == std::string::npos) return refuse("");
+  const std::string number = text->substr(0, slash), unit = text->substr(slash + 1);
+  double per = 0;
+  if (unit == "s") per = 1;
+  else if (unit == "min") per = 60;
+  else return refuse("the unit is s or min");
+  if (number.empty() || number.find_first_not_of("0123456789.") != std::string::npos ||
+      std::count(number.begin(), number.end(), '.') > 1 || number.front() == '.' || number.back() == '.')
+    return refuse("");
+  double n = 0;
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+  if (ec != std::errc{} || end != number.data() + number.size()) return refuse("");
+  const double per_second = n / per;
+  if (n <= 0) return refuse("the rate must be above 0");
+  if (per_second > 10000) return refuse("at most 10000/s");
+  if (per_second < 1.0 / 60) return refuse("at least 1/min");
+  return per_second;
+}
 
 Result<SendOptions> read_send_options(ObjectReader& reader) {
   SendOptions send;
@@ -43,6 +73,12 @@ Result<SendOptions> read_send_options(ObjectReader& reader) {
   EXPBRIDGE_ASSIGN_OR_RETURN(v, reader.optional_integer("max_in_flight"));
   if (v && (*v < 1 || *v > 64)) return std::unexpected(reader.error("max_in_flight", "must be 1..64"));
   if (v) send.max_in_flight = static_cast<int>(*v);
+  std::optional<std::string> concurrency;
+  EXPBRIDGE_ASSIGN_OR_RETURN(concurrency, reader.optional_string("concurrency"));
+  if (concurrency && *concurrency != "adaptive" && *concurrency != "fixed")
+    return std::unexpected(reader.error("concurrency", "must be adaptive or fixed, found '" + *concurrency + "'"));
+  send.adaptive = concurrency.value_or("adaptive") == "adaptive";
+  EXPBRIDGE_ASSIGN_OR_RETURN(send.rate_limit_per_s, parse_rate_limit(reader));
   std::optional<bool> read_state;
   EXPBRIDGE_ASSIGN_OR_RETURN(read_state, reader.optional_bool("read_state"));
   send.read_state = read_state.value_or(true);
@@ -219,7 +255,14 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
     }
     // How the backend authenticates is checked now, not at its first send.
     if (auto ok = (*adapter)->prepare_auth(); !ok) return fail(std::move(ok).error());
-    if (send->max_in_flight == 0) send->max_in_flight = tables[*vendor]->http().max_in_flight;
+    const HttpSpec& http = tables[*vendor]->http();
+    if (!send->adaptive) {
+      if (send->max_in_flight == 0) send->max_in_flight = http.max_in_flight;
+      send->start_in_flight = send->max_in_flight;
+    } else {
+      if (send->max_in_flight == 0) send->max_in_flight = http.grow_to;
+      send->start_in_flight = std::min(send->max_in_flight, http.max_in_flight);
+    }
     impl->backends.push_back(BackendInfo{name, *vendor, strict->value_or(false), adapter->get(), *send, tables[*vendor]});
     impl->adapters.push_back(std::move(*adapter));
   }

@@ -198,11 +198,26 @@ Result<HttpSpec> parse_http(const boost::json::value& v) {
     return std::unexpected(rr.error("reset_unit", "must be epoch_ms or epoch_s when reset_header is set"));
   EXPBRIDGE_RETURN_IF_ERROR(rr.finish());
 
+  if (const auto* budget = r->optional_value("budget")) {
+    auto br = ObjectReader::open(*budget, "http.budget");
+    if (!br) return std::unexpected(std::move(br).error());
+    EXPBRIDGE_ASSIGN_OR_RETURN(spec.budget.remaining, string_list(*br, "remaining"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(s, br->optional_string("limit"));
+    spec.budget.limit = s.value_or("");
+    if (spec.budget.remaining.empty())
+      return std::unexpected(br->error("remaining", "must name the headers counting the calls left"));
+    EXPBRIDGE_RETURN_IF_ERROR(br->finish());
+  }
+
   std::optional<std::int64_t> in_flight;
   EXPBRIDGE_ASSIGN_OR_RETURN(in_flight, r->optional_integer("max_in_flight"));
   spec.max_in_flight = static_cast<int>(in_flight.value_or(4));
   if (spec.max_in_flight < 1 || spec.max_in_flight > 64)
     return std::unexpected(r->error("max_in_flight", "must be 1..64"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(in_flight, r->optional_integer("grow_to"));
+  spec.grow_to = static_cast<int>(in_flight.value_or(std::max(16, spec.max_in_flight)));
+  if (spec.grow_to < spec.max_in_flight || spec.grow_to > 64)
+    return std::unexpected(r->error("grow_to", "must be max_in_flight..64"));
   EXPBRIDGE_RETURN_IF_ERROR(r->finish());
   return spec;
 }

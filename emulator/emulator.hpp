@@ -45,6 +45,16 @@ struct InjectedError {
   /// the vendor puts its request id (header or body) — a hostile vendor echoing the request.
   /// Unset: the emulator's usual request id.
   std::optional<std::string> echoed_request_id;
+  /// Set for a fault with `reset_ms` (a 429): answer as the vendor's rate limiter does, its
+  /// window (or bucket) refilling at this time, with whatever headers the vendor sends then.
+  std::optional<std::chrono::system_clock::time_point> rate_reset;
+};
+
+/// What a vendor's rate limiter makes of one request (VendorEmulator::rate_limit).
+struct RateVerdict {
+  std::optional<ServerReply> refusal;  ///< over the limit: this answer, and the request is not handled
+  /// The budget headers the vendor puts on its answer (the refusal's included).
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// How `expbridge emulate` points a config at one emulator: a backend of the samples'
@@ -92,6 +102,14 @@ class VendorEmulator {
   /// The backend `expbridge emulate` prints for this vendor; none = it prints none.
   virtual std::optional<SampleBackend> sample_backend() const = 0;
 
+  /// Replaces the rate limits with the fixture's `rate_limits.<vendor>` section (null: none),
+  /// their windows and buckets starting at `now`. Unknown members are errors. The default
+  /// emulates no rate limiting and accepts only null.
+  virtual Status limit_rate(const boost::json::value& section, std::chrono::system_clock::time_point now);
+  /// Counts a request it serves against the limits at `now` (the host's clock), before it is
+  /// handled; called for every request no fault answered. The default limits nothing.
+  virtual RateVerdict rate_limit(const ServerRequest& request, std::chrono::system_clock::time_point now);
+
   /// The value of `variable` among `credentials()`, if it is one.
   std::optional<std::string> credential(std::string_view variable) const;
 };
@@ -105,6 +123,9 @@ struct Fault {
   std::chrono::milliseconds latency{0};
   int status = 0;           ///< answer with this status (and a vendor-shaped error body) instead
   int retry_after_s = -1;   ///< with status 429: the Retry-After header
+  /// With status 429: the answer of the vendor's rate limiter, its window resetting this long
+  /// after the answer (InjectedError::rate_reset), in the vendor's headers and units.
+  std::optional<std::chrono::milliseconds> reset_in;
   bool drop_connection = false;  ///< close without answering; the emulator never sees the request
   /// Let the emulator handle the request (its effect applies), then close without a byte of its
   /// answer: what a client cannot tell from a lost request, yet the vendor did it.
@@ -141,6 +162,9 @@ class EmulatorHost {
     /// How many requests the journal keeps (received_requests); at least 1. A test that counts
     /// every request of a long run raises it.
     std::size_t journal_limit = kJournalLimit;
+    /// The clock the rate limits (fixture `rate_limits:`) and their headers run on; empty =
+    /// the system clock. Tests pass their own to step time without sleeping.
+    std::function<std::chrono::system_clock::time_point()> clock = {};
   };
   static Result<std::unique_ptr<EmulatorHost>> start(Options options);
   ~EmulatorHost();
@@ -191,6 +215,7 @@ class EmulatorHost {
   std::map<std::string, std::size_t> counts_;
   std::deque<Received> journal_;
   std::size_t journal_limit_ = kJournalLimit;
+  std::function<std::chrono::system_clock::time_point()> clock_;
   std::unique_ptr<LoopbackServer> server_;
 };
 

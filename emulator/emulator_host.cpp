@@ -2,6 +2,7 @@
 //
 // Order of a request: control endpoints (`/_emulator/...`, no auth), then routing to the
 // first emulator that serves it (none: 404), then the first matching fault, then the
+// emulator's rate limiter (a refusal is not handled; its budget headers go on every answer), then the
 // emulator (and, after it, an apply_then_drop fault: its answer thrown away). One mutex serialises requests and the public calls, so emulators need no
 // locking and tests may read state() while a client runs.
 //
@@ -10,7 +11,8 @@
 // error, its default fixture, its sample backend).
 //
 // Fixture rules (see fixtures.hpp): sections are named by the emulators' vendor() plus
-// `faults`; any other key is an error. A vendor without a section, or with an empty (null)
+// `faults` and `rate_limits` (a member per vendor, each read by its emulator's limit_rate());
+// any other key is an error. A vendor without a section, or with an empty (null)
 // one, is seeded with an empty mapping `{}` — "no resources" — so an emulator's seed()
 // only ever sees a mapping. The default fixture is the merge of each emulator's own
 // default, which may hold its own section only.
@@ -44,6 +46,7 @@ using Emulators = std::vector<std::unique_ptr<VendorEmulator>>;
 
 constexpr std::string_view kControlPrefix = "/_emulator";
 constexpr std::string_view kFaultsKey = "faults";
+constexpr std::string_view kRateLimitsKey = "rate_limits";
 
 Error invalid(std::string field, std::string message) {
   Error e = make_error(ErrorCode::invalid_input, std::move(message));
@@ -78,12 +81,22 @@ Result<std::vector<Fault>> check_fixture(const boost::json::value& fixture, cons
   std::vector<std::string> known;
   for (const auto& e : emulators) known.emplace_back(e->vendor());
   known.emplace_back(kFaultsKey);
+  known.emplace_back(kRateLimitsKey);
   for (const auto& [key, section] : fixture.get_object()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string message = "unknown section '" + std::string(key) + "'";
     if (auto close = closest_name(key, known); !close.empty()) message += " (did you mean '" + close + "'?)";
-    message += "; sections: " + vendor_list(emulators) + ", faults";
+    message += "; sections: " + vendor_list(emulators) + ", faults, rate_limits";
     return std::unexpected(invalid(std::string(key), std::move(message)));
+  }
+  if (const auto* limits = fixture.get_object().if_contains(kRateLimitsKey); limits && !limits->is_null()) {
+    if (!limits->is_object())
+      return std::unexpected(invalid(std::string(kRateLimitsKey), "must map vendors to their rate limits"));
+    for (const auto& [vendor, section] : limits->get_object())
+      if (!has_vendor(emulators, vendor))
+        return std::unexpected(invalid(std::string(kRateLimitsKey) + "." + std::string(vendor),
+                                       "no emulator for vendor '" + std::string(vendor) + "' (emulators: " +
+                                           vendor_list(emulators) + ")"));
   }
   std::vector<Fault> faults;
   if (const auto* list = fixture.get_object().if_contains(kFaultsKey); list && !list->is_null()) {
@@ -95,8 +108,16 @@ Result<std::vector<Fault>> check_fixture(const boost::json::value& fixture, cons
   return faults;
 }
 
-Status seed_all(const boost::json::value& fixture, Emulators& emulators) {
+Status seed_all(const boost::json::value& fixture, Emulators& emulators, std::chrono::system_clock::time_point now) {
+  const auto* limits = fixture.get_object().if_contains(kRateLimitsKey);
   for (auto& emulator : emulators) {
+    const boost::json::value* limit = nullptr;
+    if (limits != nullptr && limits->is_object()) limit = limits->get_object().if_contains(emulator->vendor());
+    if (auto limited = emulator->limit_rate(limit != nullptr ? *limit : boost::json::value(), now); !limited) {
+      Error e = std::move(limited).error();
+      if (e.vendor.empty()) e.vendor = emulator->vendor();
+      return std::unexpected(std::move(e));
+    }
     const auto* section = fixture.get_object().if_contains(emulator->vendor());
     const boost::json::value empty = boost::json::object{};
     auto seeded = emulator->seed(section != nullptr && !section->is_null() ? *section : empty);
@@ -121,9 +142,11 @@ boost::json::value collect_state(const Emulators& emulators) {
 /// host adds what every vendor shares. With `echo_headers` it answers like a hostile vendor,
 /// proxy or firewall that echoes the request back, secrets included, so tests prove that
 /// expbridge redacts whatever a vendor sends back.
-ServerReply fault_reply(const VendorEmulator& emulator, const Fault& fault, const ServerRequest& request) {
+ServerReply fault_reply(const VendorEmulator& emulator, const Fault& fault, const ServerRequest& request,
+                        std::chrono::system_clock::time_point now) {
   InjectedError error;
   error.status = fault.status;
+  if (fault.reset_in) error.rate_reset = now + *fault.reset_in;
   error.message = "injected fault (status " + std::to_string(fault.status) + ")";
   boost::json::object echoed;
   std::string authorization;
@@ -221,6 +244,7 @@ Result<std::unique_ptr<EmulatorHost>> EmulatorHost::start(Options options) {
   if (options.journal_limit < 1)
     return std::unexpected(invalid("journal_limit", "the journal keeps at least one request"));
   host->journal_limit_ = options.journal_limit;
+  host->clock_ = options.clock ? std::move(options.clock) : [] { return std::chrono::system_clock::now(); };
   auto emulators = make_emulators(options.registry != nullptr ? *options.registry : Registry::builtin());
   if (!emulators) return std::unexpected(std::move(emulators).error());
   host->emulators_ = std::move(*emulators);
@@ -251,7 +275,7 @@ Result<std::unique_ptr<EmulatorHost>> EmulatorHost::start(Options options) {
   }
   auto faults = check_fixture(host->fixture_, host->emulators_);
   if (!faults) return std::unexpected(std::move(faults).error());
-  EXPBRIDGE_RETURN_IF_ERROR(seed_all(host->fixture_, host->emulators_));
+  EXPBRIDGE_RETURN_IF_ERROR(seed_all(host->fixture_, host->emulators_, host->clock_()));
   host->faults_ = std::move(*faults);
 
   try {
@@ -295,7 +319,7 @@ Status EmulatorHost::reset() {
   std::lock_guard lock(mutex_);
   auto faults = check_fixture(fixture_, emulators_);  // checked at start: cannot fail, but cheap
   if (!faults) return std::unexpected(std::move(faults).error());
-  EXPBRIDGE_RETURN_IF_ERROR(seed_all(fixture_, emulators_));
+  EXPBRIDGE_RETURN_IF_ERROR(seed_all(fixture_, emulators_, clock_()));
   faults_ = std::move(*faults);
   counts_.clear();
   journal_.clear();
@@ -340,7 +364,7 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
       if (!post) return wrong_method("POST");
       auto faults = check_fixture(fixture_, emulators_);
       if (!faults) return message_reply(500, "cannot reset: " + faults.error().describe());
-      if (auto seeded = seed_all(fixture_, emulators_); !seeded)
+      if (auto seeded = seed_all(fixture_, emulators_, clock_()); !seeded)
         return message_reply(500, "cannot reset: " + seeded.error().describe());
       faults_ = std::move(*faults);
       counts_.clear();
@@ -393,7 +417,7 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
       return reply;
     }
     if (applied.status != 0) {
-      ServerReply reply = applied.body ? literal_reply(applied) : fault_reply(*target, applied, request);
+      ServerReply reply = applied.body ? literal_reply(applied) : fault_reply(*target, applied, request, clock_());
       reply.headers.emplace_back("X-Emulator-Fault", "injected");
       reply.delay = latency;
       shape_answer(reply, applied);
@@ -403,6 +427,16 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
     shaping = applied;
   }
 
+  // The vendor's limiter sees what no fault answered; a refused request is not handled.
+  RateVerdict verdict = target->rate_limit(request, clock_());
+  if (verdict.refusal) {
+    ServerReply refusal = std::move(*verdict.refusal);
+    for (auto& header : verdict.headers) refusal.headers.push_back(std::move(header));
+    refusal.delay += latency;
+    if (shaping) shape_answer(refusal, *shaping);
+    journal_.back().status = refusal.status;
+    return refusal;
+  }
   ServerReply reply;
   try {
     reply = target->handle(request);
@@ -410,6 +444,7 @@ ServerReply EmulatorHost::dispatch(const ServerRequest& request) {
     // An emulator bug must show as such, not as a vendor answer.
     reply = message_reply(500, "emulator " + vendor + " threw: " + e.what());
   }
+  for (auto& header : verdict.headers) reply.headers.push_back(std::move(header));
   reply.delay += latency;
   // Still the last: the mutex is held since record().
   journal_.back().handled_status = reply.status;

@@ -113,6 +113,15 @@ Result<Fault> parse_fault(const boost::json::value& value, const std::string& pa
       return std::unexpected(reader->error("retry_after_s", "must be between 0 and 86400"));
     fault.retry_after_s = static_cast<int>(**retry_after);
   }
+  auto reset = reader->optional_integer("reset_ms");
+  if (!reset) return std::unexpected(std::move(reset).error());
+  if (*reset) {
+    if (fault.status != 429) return std::unexpected(reader->error("reset_ms", "only goes with status: 429"));
+    if (fault.body) return std::unexpected(reader->error("reset_ms", "cannot go with body: the body is answered as given"));
+    if (**reset < 0 || **reset > 86'400'000)
+      return std::unexpected(reader->error("reset_ms", "must be between 0 and 86400000"));
+    fault.reset_in = std::chrono::milliseconds(**reset);
+  }
   auto drop = reader->optional_bool("drop_connection");
   if (!drop) return std::unexpected(std::move(drop).error());
   if (*drop) fault.drop_connection = **drop;
@@ -182,6 +191,7 @@ boost::json::value faults_to_json(const std::vector<Fault>& faults) {
     if (f.latency.count() > 0) o["latency_ms"] = f.latency.count();
     if (f.status != 0) o["status"] = f.status;
     if (f.retry_after_s >= 0) o["retry_after_s"] = f.retry_after_s;
+    if (f.reset_in) o["reset_ms"] = f.reset_in->count();
     if (f.drop_connection) o["drop_connection"] = true;
     if (f.apply_then_drop) o["apply_then_drop"] = true;
     if (f.echo_headers) o["echo_headers"] = true;

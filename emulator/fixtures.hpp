@@ -15,6 +15,10 @@
 //     latency_ms: 1500         # delay the answer (alone: the emulator still answers)
 //     status: 429              # answer with this status (400-599) and a vendor-shaped error body
 //     retry_after_s: 3         # with status 429: the Retry-After header
+//     reset_ms: 300            # with status 429: the vendor's rate-limit answer, its window resetting
+//                              #   300 ms later, in its own headers and units (LaunchDarkly
+//                              #   X-Ratelimit-Reset in epoch ms, Auth0 X-RateLimit-Reset in epoch s;
+//                              #   AWS sends no signal); `times: 50` makes a burst of 50 such 429s
 //     drop_connection: true    # close the connection without a byte of answer; the request never
 //                              #   reaches the emulator (nothing applied: a network that lost it)
 //     apply_then_drop: true    # the emulator handles the request (its effect, if any, is applied),
@@ -29,6 +33,8 @@
 //                              #   names are tokens, values strings without line breaks
 //     reset_mid_body: true     # send the answer's header and half its body, then reset (RST)
 //     close_connection: true   # answer with `Connection: close`, then close (no keep-alive)
+// Rate limits (fixture `rate_limits:`, one member per vendor; see emulator/rate_limits.hpp):
+// each emulator reads its own member and answers in its vendor's dialect.
 // Unknown members, wrong types and contradictions (status, headers, reset_mid_body or
 // close_connection with drop_connection or apply_then_drop, drop_connection with apply_then_drop,
 // body without

@@ -12,6 +12,15 @@ std::optional<std::string> VendorEmulator::credential(std::string_view variable)
   return std::nullopt;
 }
 
+Status VendorEmulator::limit_rate(const boost::json::value& section, std::chrono::system_clock::time_point) {
+  if (section.is_null()) return {};
+  Error e = make_error(ErrorCode::invalid_input, "the " + std::string(vendor()) + " emulator emulates no rate limits");
+  e.field = "rate_limits." + std::string(vendor());
+  return std::unexpected(std::move(e));
+}
+
+RateVerdict VendorEmulator::rate_limit(const ServerRequest&, std::chrono::system_clock::time_point) { return {}; }
+
 Result<std::vector<std::unique_ptr<VendorEmulator>>> make_emulators(const Registry& registry) {
   std::vector<std::unique_ptr<VendorEmulator>> out;
   for (const auto& name : registry.vendors()) {

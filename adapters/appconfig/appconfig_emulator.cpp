@@ -57,6 +57,7 @@
 
 #include "json_reader.hpp"
 #include "emulator/fixtures.hpp"
+#include "emulator/rate_limits.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::emulator {
@@ -600,6 +601,11 @@ class AppConfigEmulator final : public VendorEmulator {
   ServerReply injected_error(const InjectedError& error) const override;
   Result<std::string_view> default_fixture() const override;
   std::optional<SampleBackend> sample_backend() const override;
+  // `rate_limits.appconfig: {per_second, burst}`: ThrottlingException (400) over the bucket.
+  Status limit_rate(const boost::json::value& section, WallClock::time_point now) override {
+    return throttling_.configure(section, vendor(), now);
+  }
+  RateVerdict rate_limit(const ServerRequest&, WallClock::time_point now) override { return throttling_.admit(now); }
 
   bool serves(const ServerRequest& request) const override {
     // AppConfig's control plane owns /applications/... and the top-level /experimentdefinitions;
@@ -663,6 +669,7 @@ class AppConfigEmulator final : public VendorEmulator {
   }
 
  private:
+  AwsThrottling throttling_{400};
   // --- routing -------------------------------------------------------------------------------
 
   ServerReply route(const ServerRequest& request) {

@@ -628,12 +628,12 @@ TEST_F(AppConfigEmulatorTest, SampleUpdatesInDemoOrder) {
 // echoed Authorization as that id when the fault echoes.
 TEST(AppConfigEmulatorFaults, InjectedErrorsTakeTheAwsShape) {
   const auto emulator = make_appconfig_emulator();
-  auto reply = emulator->injected_error({429, "injected", std::nullopt});
+  auto reply = emulator->injected_error({429, "injected", std::nullopt, std::nullopt});
   EXPECT_EQ(reply.status, 429);
   EXPECT_EQ(reply.header("x-amzn-ErrorType"), "ThrottlingException");
   EXPECT_TRUE(reply.header("x-amzn-RequestId"));
   EXPECT_EQ(json::parse(reply.body).at("message"), "injected");
-  EXPECT_EQ(emulator->injected_error({503, "m", "AWS4 echoed"}).header("x-amzn-RequestId"), "AWS4 echoed");
+  EXPECT_EQ(emulator->injected_error({503, "m", "AWS4 echoed", std::nullopt}).header("x-amzn-RequestId"), "AWS4 echoed");
 }
 
 }  // namespace

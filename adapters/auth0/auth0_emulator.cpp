@@ -73,6 +73,7 @@
 
 #include "json_reader.hpp"
 #include "emulator/fixtures.hpp"
+#include "emulator/rate_limits.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::emulator {
@@ -439,20 +440,58 @@ class Auth0Emulator final : public VendorEmulator {
 
   ServerReply handle(const ServerRequest& request) override {
     if (path_of(request) == "/oauth/token") return token(request);
-    ServerReply reply = api(request);
-    // Every Management API answer carries the rate-limit headers; the emulator never limits,
-    // so the bucket is always nearly full and refills within a second.
-    auto reset = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count() + 1;
-    reply.headers.emplace_back("X-RateLimit-Limit", "50");
-    reply.headers.emplace_back("X-RateLimit-Remaining", "49");
-    reply.headers.emplace_back("X-RateLimit-Reset", std::to_string(reset));
-    return reply;
+    return api(request);
+  }
+
+  // `rate_limits.auth0: {per_second, burst}`: the tenant's token bucket.
+  Status limit_rate(const json::value& section, WallClock::time_point now) override {
+    auto bucket = parse_token_bucket(section, "rate_limits.auth0", now);
+    if (!bucket) return std::unexpected(std::move(bucket).error());
+    bucket_ = std::move(*bucket);
+    return {};
+  }
+
+  // Every Management API answer carries the bucket's X-RateLimit-Limit, -Remaining and -Reset
+  // (epoch seconds, rounded up: when the next token is there once none is left, else when the
+  // bucket is full again); one over it gets 429 with Retry-After (whole seconds). Without a
+  // limit the bucket is always nearly full and refills within a second.
+  RateVerdict rate_limit(const ServerRequest& request, WallClock::time_point now) override {
+    RateVerdict verdict;
+    if (path_of(request) == "/oauth/token") return verdict;  // the Authentication API's own limits
+    auto epoch_s_up = [](WallClock::time_point t) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+      return (ms + 999) / 1000;
+    };
+    if (!bucket_) {
+      verdict.headers = {{"X-RateLimit-Limit", "50"},
+                         {"X-RateLimit-Remaining", "49"},
+                         {"X-RateLimit-Reset", std::to_string(epoch_s_up(now) + 1)}};
+      return verdict;
+    }
+    const bool allowed = bucket_->take(now);
+    const auto left = bucket_->remaining(now);
+    WallClock::time_point reset = bucket_->next_token(now);
+    if (left > 0) {
+      const double missing = bucket_->burst() - static_cast<double>(left);
+      reset = now + std::chrono::duration_cast<WallClock::duration>(std::chrono::duration<double>(missing / bucket_->per_second()));
+    }
+    if (!allowed) {
+      verdict.refusal = api_error(429, "Global limit has been reached", "too_many_requests");
+      const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(reset - now).count();
+      verdict.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, (wait_ms + 999) / 1000)));
+    }
+    verdict.headers.emplace_back("X-RateLimit-Limit", std::to_string(static_cast<std::int64_t>(bucket_->burst())));
+    verdict.headers.emplace_back("X-RateLimit-Remaining", std::to_string(left));
+    verdict.headers.emplace_back("X-RateLimit-Reset", std::to_string(epoch_s_up(reset)));
+    return verdict;
   }
 
   Status seed(const json::value& fixture) override;
   json::value state() const override;
 
  private:
+  std::optional<TokenBucket> bucket_;
+
   // ---- token endpoint ------------------------------------------------------------------------
   ServerReply token(const ServerRequest& request) {
     if (request.method != "POST") return api_error(404, "Not Found");
@@ -1198,6 +1237,13 @@ ServerReply Auth0Emulator::injected_error(const InjectedError& error) const {
                                                                    {"error", reason_phrase(error.status)},
                                                                    {"message", error.message}});
   if (error.echoed_request_id) reply.headers.emplace_back("x-request-id", *error.echoed_request_id);
+  if (error.rate_reset) {
+    // The bucket is empty until the reset, in epoch seconds (rounded up).
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(error.rate_reset->time_since_epoch()).count();
+    reply.headers.emplace_back("X-RateLimit-Limit", "50");
+    reply.headers.emplace_back("X-RateLimit-Remaining", "0");
+    reply.headers.emplace_back("X-RateLimit-Reset", std::to_string((ms + 999) / 1000));
+  }
   return reply;
 }
 

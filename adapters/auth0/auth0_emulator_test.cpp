@@ -195,14 +195,20 @@ TEST_F(Auth0Emulator, ServesOnlyItsPaths) {
   EXPECT_FALSE(emulator_->serves(make_request("GET", "/experiments")));
 }
 
+// The host adds what the limiter says to every answer (tests/emulator/rate_limits_test.cpp
+// checks a limited bucket through the host); without limits the bucket stays nearly full.
 TEST_F(Auth0Emulator, AnswersCarryRateLimitHeaders) {
-  auto reply = call("GET", kExp);
+  const auto now = std::chrono::system_clock::now();
+  auto verdict = emulator_->rate_limit(make_request("GET", kExp), now);
+  EXPECT_FALSE(verdict.refusal);
   auto has = [&](std::string_view name) {
-    return std::any_of(reply.headers.begin(), reply.headers.end(), [&](const auto& h) { return h.first == name; });
+    return std::any_of(verdict.headers.begin(), verdict.headers.end(), [&](const auto& h) { return h.first == name; });
   };
   EXPECT_TRUE(has("X-RateLimit-Limit"));
   EXPECT_TRUE(has("X-RateLimit-Remaining"));
   EXPECT_TRUE(has("X-RateLimit-Reset"));
+  EXPECT_TRUE(emulator_->rate_limit(make_request("POST", "/oauth/token"), now).headers.empty())
+      << "the token endpoint is the Authentication API's, limited apart";
 }
 
 // ---- reads ------------------------------------------------------------------------------------
@@ -665,13 +671,13 @@ TEST_F(Auth0Emulator, AppliesTheSamplePlansInDemoOrder) {
 // echoed Authorization as x-request-id when the fault echoes.
 TEST(Auth0EmulatorFaults, InjectedErrorsTakeTheManagementApiShape) {
   const auto emulator = make_auth0_emulator();
-  auto reply = emulator->injected_error({429, "injected", std::nullopt});
+  auto reply = emulator->injected_error({429, "injected", std::nullopt, std::nullopt});
   auto body = json::parse(reply.body);
   EXPECT_EQ(body.at("statusCode"), 429);
   EXPECT_EQ(body.at("error"), "Too Many Requests");
   EXPECT_EQ(body.at("message"), "injected");
   EXPECT_FALSE(reply.header("x-request-id"));
-  EXPECT_EQ(emulator->injected_error({502, "m", "Bearer echoed"}).header("x-request-id"), "Bearer echoed");
+  EXPECT_EQ(emulator->injected_error({502, "m", "Bearer echoed", std::nullopt}).header("x-request-id"), "Bearer echoed");
 }
 
 

@@ -61,6 +61,7 @@
 #include <boost/json/parse.hpp>
 
 #include "emulator/fixtures.hpp"
+#include "emulator/rate_limits.hpp"
 #include "json_writer.hpp"
 
 namespace expbridge::emulator {
@@ -382,6 +383,11 @@ class EvidentlyEmulator final : public VendorEmulator {
   ServerReply injected_error(const InjectedError& error) const override;
   Result<std::string_view> default_fixture() const override;
   std::optional<SampleBackend> sample_backend() const override;
+  // `rate_limits.evidently: {per_second, burst}`: ThrottlingException (429) over the bucket.
+  Status limit_rate(const boost::json::value& section, WallClock::time_point now) override {
+    return throttling_.configure(section, vendor(), now);
+  }
+  RateVerdict rate_limit(const ServerRequest&, WallClock::time_point now) override { return throttling_.admit(now); }
 
   bool serves(const ServerRequest& request) const override {
     std::string_view path = path_of(request);
@@ -450,6 +456,7 @@ class EvidentlyEmulator final : public VendorEmulator {
   }
 
  private:
+  AwsThrottling throttling_{429};
   // ---------------------------------------------------------------------------------------
   // Seeding: `{region?, account?, projects: {NAME: {description?, features: {NAME: {...}},
   // experiments: {NAME: {...}}}}}`. Features and experiments use the API's member names

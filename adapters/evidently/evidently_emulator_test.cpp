@@ -549,10 +549,10 @@ TEST_F(EvidentlyEmulatorTest, SamplesApplyInDemoOrder) {
 
 TEST(EvidentlyEmulatorFaults, InjectedErrorsTakeTheAwsShape) {
   const auto emulator = make_evidently_emulator();
-  auto reply = emulator->injected_error({404, "injected", std::nullopt});
+  auto reply = emulator->injected_error({404, "injected", std::nullopt, std::nullopt});
   EXPECT_EQ(reply.header("x-amzn-ErrorType"), "ResourceNotFoundException");
   EXPECT_EQ(json::parse(reply.body).at("message"), "injected");
-  EXPECT_EQ(emulator->injected_error({500, "m", "AWS4 echoed"}).header("x-amzn-RequestId"), "AWS4 echoed");
+  EXPECT_EQ(emulator->injected_error({500, "m", "AWS4 echoed", std::nullopt}).header("x-amzn-RequestId"), "AWS4 echoed");
 }
 
 }  // namespace

@@ -89,6 +89,7 @@
 
 #include "document.hpp"
 #include "emulator/fixtures.hpp"
+#include "emulator/rate_limits.hpp"
 #include "json_reader.hpp"
 
 namespace expbridge::emulator {
@@ -535,6 +536,8 @@ class LaunchDarklyEmulator final : public VendorEmulator {
   ServerReply injected_error(const InjectedError& error) const override;
   Result<std::string_view> default_fixture() const override;
   std::optional<SampleBackend> sample_backend() const override;
+  Status limit_rate(const boost::json::value& section, WallClock::time_point now) override;
+  RateVerdict rate_limit(const ServerRequest& request, WallClock::time_point now) override;
 
   bool serves(const ServerRequest& request) const override {
     auto segments = path_segments(request);
@@ -1207,6 +1210,10 @@ class LaunchDarklyEmulator final : public VendorEmulator {
   std::vector<std::string> api_versions_;
   std::uint64_t ids_ = 0;
   std::uint64_t error_ids_ = 0;
+  // Rate limits (fixture `rate_limits.launchdarkly`): per route and for the whole account,
+  // in fixed windows (10 s at LaunchDarkly); none when unset.
+  std::optional<FixedWindows> route_limits_, global_limits_;
+  int limit_retry_after_s_ = -1;
   std::int64_t creation_date_ = 0;  ///< flags' creationDate and lastModified: the seed time (ms)
 };
 
@@ -1221,9 +1228,84 @@ ServerReply LaunchDarklyEmulator::injected_error(const InjectedError& error) con
   const std::string_view code = error_code_for(
       status, {{401, "unauthorized"}, {403, "forbidden"}, {404, "not_found"}, {409, "conflict"}, {429, "rate_limited"}},
       "invalid_request", "internal_server_error");
-  return json_reply(status, boost::json::object{{"code", code},
-                                                {"message", error.message},
-                                                {"id", error.echoed_request_id.value_or("emulator-fault")}});
+  ServerReply reply = json_reply(status, boost::json::object{{"code", code},
+                                                             {"message", error.message},
+                                                             {"id", error.echoed_request_id.value_or("emulator-fault")}});
+  if (error.rate_reset) {
+    // The route's window is spent; the reset is in epoch milliseconds.
+    const auto reset_ms = std::chrono::duration_cast<std::chrono::milliseconds>(error.rate_reset->time_since_epoch()).count();
+    reply.headers.emplace_back("X-Ratelimit-Route-Remaining", "0");
+    reply.headers.emplace_back("X-Ratelimit-Reset", std::to_string(reset_ms));
+  }
+  return reply;
+}
+
+// `rate_limits.launchdarkly: {route_per_10s, global_per_10s, window_ms: 10000, retry_after_s}`:
+// LaunchDarkly publishes no numbers, only that limits reset every 10 seconds, per route (URL
+// pattern and verb) and per account; `window_ms` shortens the window for tests, and
+// `retry_after_s` adds the Retry-After it sends on IP-based limits.
+Status LaunchDarklyEmulator::limit_rate(const boost::json::value& section, WallClock::time_point) {
+  route_limits_.reset();
+  global_limits_.reset();
+  limit_retry_after_s_ = -1;
+  if (section.is_null()) return {};
+  const std::string path = "rate_limits.launchdarkly";
+  auto reader = ObjectReader::open(section, path);
+  if (!reader) return std::unexpected(std::move(reader).error());
+  EXPBRIDGE_RETURN_IF_ERROR(reader->known({"route_per_10s", "global_per_10s", "window_ms", "retry_after_s"}));
+  std::optional<std::int64_t> route, global, window, retry_after;
+  EXPBRIDGE_ASSIGN_OR_RETURN(route, reader->optional_integer("route_per_10s"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(global, reader->optional_integer("global_per_10s"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(window, reader->optional_integer("window_ms"));
+  EXPBRIDGE_ASSIGN_OR_RETURN(retry_after, reader->optional_integer("retry_after_s"));
+  if (!route && !global) return std::unexpected(reader->missing("route_per_10s", "or global_per_10s is required"));
+  for (const auto& [name, value] : {std::pair{"route_per_10s", route}, std::pair{"global_per_10s", global}})
+    if (value && (*value < 1 || *value > 1'000'000)) return std::unexpected(reader->error(name, "must be 1..1000000"));
+  if (window && (*window < 1 || *window > 3'600'000)) return std::unexpected(reader->error("window_ms", "must be 1..3600000"));
+  if (retry_after && (*retry_after < 0 || *retry_after > 86'400))
+    return std::unexpected(reader->error("retry_after_s", "must be 0..86400"));
+  EXPBRIDGE_RETURN_IF_ERROR(reader->finish());
+  const std::chrono::milliseconds length(window.value_or(10'000));
+  if (route) route_limits_.emplace(*route, length);
+  if (global) global_limits_.emplace(*global, length);
+  limit_retry_after_s_ = static_cast<int>(retry_after.value_or(-1));
+  return {};
+}
+
+// Every answer carries what is left of the window (X-Ratelimit-*, the reset in epoch ms);
+// one over either limit is refused with 429 {code: rate_limited}, counting against neither.
+RateVerdict LaunchDarklyEmulator::rate_limit(const ServerRequest& request, WallClock::time_point now) {
+  RateVerdict verdict;
+  if (!route_limits_ && !global_limits_) return verdict;
+  std::string method = request.method;
+  if (method == "POST")
+    if (auto override_method = request.header("x-http-method-override")) method = *override_method;
+  // The route is the URL pattern and verb: keys and ids are not part of it.
+  auto segments = path_segments(request);
+  std::string route = method;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const bool variable = (segments.size() > 2 && segments[2] == "flags" && i >= 3) ||
+                          (segments.size() > 2 && segments[2] == "projects" && (i == 3 || i == 5 || i == 7));
+    route += "/" + (variable ? std::string("*") : segments[i]);
+  }
+  // Both windows are aligned to the epoch with one length: they end together.
+  FixedWindows::Use route_left, global_left;
+  route_left.allowed = global_left.allowed = true;
+  if (route_limits_) route_left = route_limits_->peek(route, now);
+  if (global_limits_) global_left = global_limits_->peek("", now);
+  const auto reset = route_limits_ ? route_left.reset : global_left.reset;
+  if (route_left.allowed && global_left.allowed) {
+    if (route_limits_) route_left = route_limits_->take(route, now);
+    if (global_limits_) global_left = global_limits_->take("", now);
+  } else {
+    verdict.refusal = error(Refusal{429, "rate_limited", "Rate limit exceeded; retry after the window resets"});
+    if (limit_retry_after_s_ >= 0) verdict.headers.emplace_back("Retry-After", std::to_string(limit_retry_after_s_));
+  }
+  if (global_limits_) verdict.headers.emplace_back("X-Ratelimit-Global-Remaining", std::to_string(global_left.remaining));
+  if (route_limits_) verdict.headers.emplace_back("X-Ratelimit-Route-Remaining", std::to_string(route_left.remaining));
+  const auto reset_ms = std::chrono::duration_cast<std::chrono::milliseconds>(reset.time_since_epoch()).count();
+  verdict.headers.emplace_back("X-Ratelimit-Reset", std::to_string(reset_ms));
+  return verdict;
 }
 
 Result<std::string_view> LaunchDarklyEmulator::default_fixture() const { return embedded_fixture("launchdarkly_emulator_fixture.yaml"); }

@@ -691,11 +691,11 @@ TEST_F(LaunchDarklyEmulatorTest, DefaultFixtureSupportsStartThenStopWithAWinner)
 // Authorization as the id when the fault echoes.
 TEST(LaunchDarklyEmulatorFaults, InjectedErrorsTakeTheLaunchDarklyShape) {
   const auto emulator = make_launchdarkly_emulator();
-  auto body = json::parse(emulator->injected_error({429, "injected", std::nullopt}).body);
+  auto body = json::parse(emulator->injected_error({429, "injected", std::nullopt, std::nullopt}).body);
   EXPECT_EQ(body.at("code"), "rate_limited");
   EXPECT_EQ(body.at("message"), "injected");
   EXPECT_EQ(body.at("id"), "emulator-fault");
-  EXPECT_EQ(json::parse(emulator->injected_error({500, "m", "api-echoed"}).body).at("id"), "api-echoed");
+  EXPECT_EQ(json::parse(emulator->injected_error({500, "m", "api-echoed", std::nullopt}).body).at("id"), "api-echoed");
 }
 
 }  // namespace

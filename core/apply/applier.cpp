@@ -17,6 +17,7 @@
 
 #include "apply/async_sync.hpp"
 #include "apply/authenticator.hpp"
+#include "apply/backend_pacer.hpp"
 #include "apply/retry_policy.hpp"
 #include "convergence.hpp"
 #include "experiment_codec.hpp"
@@ -170,7 +171,7 @@ struct Applier::Impl {
     const BackendInfo* info = nullptr;
     std::unique_ptr<apply::Authenticator> auth;
     std::optional<Error> auth_error;  ///< why this backend cannot authenticate; reported per update
-    std::unique_ptr<apply::AsyncSemaphore> in_flight;
+    std::unique_ptr<apply::BackendPacer> pacer;  ///< admission: concurrency, rate-limit pauses, the rate cap
   };
 
   const Bridge* bridge = nullptr;
@@ -466,6 +467,25 @@ struct Applier::Impl {
     return e;
   }
 
+  // The part of a wait for a permit spent while the backend was paused for rate limits.
+  static void count_rate_limit_wait(RequestReport& report, Clock::time_point queued, Clock::time_point paused_until) {
+    const auto now = Clock::now();
+    if (paused_until > queued)
+      report.rate_limit_wait_ms += std::chrono::duration<double, std::milli>(std::min(now, paused_until) - queued).count();
+  }
+
+  // The deadline came while the request waited for its backend: paused for a rate limit, or full.
+  Error deadline_in_pause(const Backend& backend, const RequestReport& report) const {
+    const SendOptions& send = backend.info->send;
+    const bool paused = backend.pacer->paused_until() > Clock::now();
+    Error e = make_error(paused ? ErrorCode::rate_limited : ErrorCode::unavailable,
+                         "deadline of " + std::to_string(send.deadline.count()) + " ms for this backend passed " +
+                             (paused ? "while it was paused for the vendor's rate limit"
+                                     : "while the request waited for one of the backend's requests in flight"));
+    e.request_sent = report.sent;
+    return e;
+  }
+
   // One request, attempts and backoff included. Returns true when it succeeded.
   asio::awaitable<bool> send_request(Backend& backend, RequestReport& report, Clock::time_point deadline,
                                      http::Response* last_response = nullptr) {
@@ -499,7 +519,14 @@ struct Applier::Impl {
       request.write_count = &writes;
 
       // Given back before any backoff wait below, and on every other way out, a throw included.
-      auto permit = co_await backend.in_flight->scoped_acquire();
+      const auto queued = Clock::now();
+      auto admitted = co_await backend.pacer->acquire(deadline);
+      count_rate_limit_wait(report, queued, backend.pacer->paused_until());
+      if (!admitted) {
+        report.error = located(deadline_in_pause(backend, report), backend, planned);
+        break;
+      }
+      auto permit = std::move(*admitted);
       Status authorized;
       try {
         authorized = co_await backend.auth->authorize(request);
@@ -561,6 +588,8 @@ struct Applier::Impl {
         log->debug("backend {}: {} {} -> {} in {:.1f} ms", backend.info->name, planned.method, planned.url,
                    response->status, elapsed_ms(attempt_started));
         if (response->status >= 200 && response->status < 300) {
+          const auto budget = apply::read_budget(spec, *response, std::chrono::system_clock::now());
+          backend.pacer->succeeded(budget.remaining, budget.reset_in);
           report.error.reset();
           report.duration_ms = elapsed_ms(started);
           co_return true;
@@ -571,6 +600,28 @@ struct Applier::Impl {
           log->info("backend {}: 401, fetching fresh credentials and retrying once", backend.info->name);
           --attempt;
           continue;
+        }
+        // Refused unprocessed, so sent again even when not idempotent; the pause, not this
+        // request's attempts, absorbs it, and the deadline bounds it.
+        if (apply::is_throttled(spec, *response)) {
+          ++report.throttled;
+          if (backend.pacer->adaptive()) {
+            auto pause = apply::throttle_wait(spec, retry, backend.pacer->throttle_streak() + 1, *response,
+                                              std::chrono::system_clock::now(), random);
+            backend.pacer->throttled(pause.delay, pause.vendor_signal);
+            if (pause.delay >= remaining(deadline)) {
+              Error e = apply::vendor_error(spec, *response);
+              e.message += " (the backend pauses " + std::to_string(pause.delay.count()) +
+                           " ms for the vendor's rate limit, past the " + std::to_string(send.deadline.count()) +
+                           " ms deadline)";
+              report.error = located(std::move(e), backend, planned);
+              break;
+            }
+            log->info("backend {}: {} {}: {}", backend.info->name, planned.method, planned.url, pause.reason);
+            --attempt;
+            continue;
+          }
+          backend.pacer->throttled(std::chrono::milliseconds::zero(), false);  // counted only: fixed concurrency
         }
       } else {
         report.sent = report.sent || response.error().request_sent;
@@ -621,7 +672,7 @@ struct Applier::Impl {
     const std::string only_read = requests.size() == 1 ? requests.front().operation : std::string();
     std::vector<ReadResponse> responses;
     for (auto& request : requests) {
-      RequestReport read{std::move(request), false, 0, 0, 0, {}};
+      RequestReport read{std::move(request), false, 0, 0, 0, 0, 0, {}};
       http::Response response;
       bool ok = co_await send_request(backend, read, read_deadline, &response);
       // A definite answer about the resource ("no such run yet") is state too; the adapter decides.
@@ -728,7 +779,7 @@ struct Applier::Impl {
     report.vendor = plan.vendor;
     report.skipped = std::move(plan.skipped);
     report.notes = std::move(plan.notes);
-    for (auto& request : plan.requests) report.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
+    for (auto& request : plan.requests) report.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, 0, 0, {}});
     if (report.requests.empty()) {
       // Nothing to send: what it can hold is already as asked (found by converging, or by the
       // adapter on its read: a field carried without a request), or it can hold none of it.
@@ -1281,7 +1332,7 @@ struct Applier::Impl {
       const bool creating = std::any_of(next->requests.begin(), next->requests.end(),
                                         [](const PlannedRequest& r) { return r.method != "GET"; });
       if (creating && !how.send) {
-        for (auto& request : next->requests) out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
+        for (auto& request : next->requests) out.requests.push_back(unsent_request(std::move(request)));
         report.then = std::move(next->then);
         break;
       }
@@ -1302,7 +1353,7 @@ struct Applier::Impl {
         marked_pending = true;
       }
       for (auto& request : next->requests) {
-        out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
+        out.requests.push_back(unsent_request(std::move(request)));
         RequestReport& sent = out.requests.back();
         http::Response response;
         const bool ok =
@@ -1406,7 +1457,7 @@ struct Applier::Impl {
       // it has their answers): they go out at once, and their answers come back in order.
       ++out.round_trips;
       const std::size_t first = out.requests.size();
-      for (auto& request : next->requests) out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
+      for (auto& request : next->requests) out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, 0, 0, {}});
       const std::size_t count = out.requests.size() - first;
       std::vector<http::Response> responses(count);
       std::vector<char> delivered(count, 0);
@@ -1564,7 +1615,9 @@ Result<Applier> Applier::create(const Bridge& bridge, ApplyOptions options) {
       e.vendor = info.vendor;
       backend.auth_error = std::move(e);
     }
-    backend.in_flight = std::make_unique<apply::AsyncSemaphore>(impl->io.get_executor(), info.send.max_in_flight);
+    backend.pacer = std::make_unique<apply::BackendPacer>(
+        impl->io.get_executor(), apply::BackendPacer::Settings{info.send.start_in_flight, info.send.max_in_flight,
+                                                               info.send.adaptive, info.send.rate_limit_per_s});
     impl->backends.push_back(std::move(backend));
   }
   return Applier(std::move(impl));
@@ -1643,6 +1696,16 @@ Status Applier::finish_run() {
 }
 
 const std::string& Applier::run_id() const { return impl_->run_id; }
+
+std::vector<BackendPacing> Applier::pacing() const {
+  std::vector<BackendPacing> out;
+  for (const auto& backend : impl_->backends) {
+    const auto figures = backend.pacer->figures();
+    out.push_back(BackendPacing{backend.info->name, figures.paused_ms, figures.pauses, figures.throttled,
+                                figures.concurrency, figures.most_concurrency});
+  }
+  return out;
+}
 
 std::int64_t Applier::unsettled_inputs() const { return impl_->unsettled_inputs; }
 

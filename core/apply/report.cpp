@@ -54,6 +54,8 @@ boost::json::value report_to_json(const UpdateReport& report) {
       ro["status"] = r.status;
       ro["attempts"] = r.attempts;
       ro["duration_ms"] = rounded(r.duration_ms);
+      if (r.throttled > 0) ro["throttled"] = r.throttled;
+      if (r.rate_limit_wait_ms > 0) ro["rate_limit_wait_ms"] = rounded(r.rate_limit_wait_ms);
       if (r.error) ro["error"] = error_json(*r.error);
       requests.push_back(std::move(ro));
     }

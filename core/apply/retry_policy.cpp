@@ -392,6 +392,90 @@ milliseconds backoff(const RetryOptions& options, int attempt, std::mt19937_64& 
   return milliseconds(pick(random));
 }
 
+
+// The vendor's signals of when to come back, as read from one answer.
+struct VendorSignal {
+  std::optional<double> ms;  // the wait the chosen signal asks for
+  std::string source;        // which header it came from
+  std::string note;          // why a signal that was there was not used
+};
+
+// Of Retry-After and the table's reset header, the more precise signal counts: a reset in
+// epoch milliseconds beats Retry-After's whole seconds (a vendor may send a 1-s Retry-After
+// with a reset 300 ms away); of equal precision, Retry-After. A reset header is a reason to
+// wait only on a throttled answer: some vendors send it on every response.
+VendorSignal read_signal(const HttpSpec& spec, const http::Response& response, bool throttled, Clock::time_point now) {
+  VendorSignal retry_after, reset;
+  if (spec.retry.retry_after) {
+    if (const auto value = response.header("Retry-After")) {
+      const auto ms = retry_after_ms(*value, now);
+      if (ms && *ms >= 0) {
+        retry_after.ms = ms;
+        retry_after.source = "Retry-After";
+      } else {
+        retry_after.note = ms ? "Retry-After in the past" : "Retry-After unreadable";
+      }
+    }
+  }
+  if (throttled && !spec.retry.reset_header.empty()) {
+    if (const auto value = response.header(spec.retry.reset_header)) {
+      const auto ms = reset_ms(*value, spec.retry.reset_unit, now);
+      if (ms && *ms >= 0) {
+        reset.ms = ms;
+        reset.source = spec.retry.reset_header;
+      } else {
+        reset.note = spec.retry.reset_header + (ms ? " in the past" : " unreadable");
+      }
+    }
+  }
+  const bool reset_is_finer = spec.retry.reset_unit == "epoch_ms";
+  if (reset.ms && (!retry_after.ms || reset_is_finer)) return reset;
+  if (retry_after.ms) return retry_after;
+  VendorSignal none;
+  none.note = retry_after.note;
+  if (!reset.note.empty()) none.note += (none.note.empty() ? "" : "; ") + reset.note;
+  return none;
+}
+
+struct Wait {
+  milliseconds delay{0};
+  std::string source;
+  bool vendor_signal = false;
+};
+
+// The vendor's own signal beats our guess (clamped to `cap`); without one, backoff for try `attempt`.
+Wait wait_for(const HttpSpec& spec, const RetryOptions& options, int attempt, const http::Response* response,
+              bool throttled, Clock::time_point now, std::mt19937_64& random) {
+  Wait wait;
+  const double cap_ms = static_cast<double>(std::max<std::int64_t>(0, options.cap.count()));
+  const VendorSignal signal = response != nullptr ? read_signal(spec, *response, throttled, now) : VendorSignal{};
+  if (signal.ms) {
+    wait.vendor_signal = true;
+    wait.source = signal.source;
+    if (*signal.ms > cap_ms) {
+      wait.delay = milliseconds(static_cast<std::int64_t>(cap_ms));
+      wait.source += ", capped";
+    } else {
+      // Round up: a vendor that names a second boundary should not see us early.
+      wait.delay = milliseconds(static_cast<std::int64_t>(std::ceil(*signal.ms)));
+    }
+  } else {
+    wait.delay = backoff(options, attempt, random);
+    wait.source = signal.note.empty() ? "backoff" : "backoff; " + signal.note;
+  }
+  return wait;
+}
+
+std::optional<std::int64_t> header_count(const http::Response& response, const std::string& name) {
+  const auto value = response.header(name);
+  if (!value) return std::nullopt;
+  const auto text = trim(*value);
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end != text.data() + text.size() || n < 0) return std::nullopt;
+  return n;
+}
+
 }  // namespace
 
 std::string sanitize_aws_code(std::string_view raw) {
@@ -506,52 +590,44 @@ RetryDecision decide_retry(const HttpSpec& spec, const RetryOptions& options, in
     return decision;
   }
 
-  // The vendor's own signal beats our guess; one we cannot use falls through to the next.
-  const double cap_ms = static_cast<double>(std::max<std::int64_t>(0, options.cap.count()));
-  std::optional<double> signal_ms;
-  std::string source;
-  std::string note;  // why a signal that was there was not used
-  if (response != nullptr && spec.retry.retry_after) {
-    if (const auto value = response->header("Retry-After")) {
-      const auto ms = retry_after_ms(*value, now);
-      if (ms && *ms >= 0) {
-        signal_ms = ms;
-        source = "Retry-After";
-      } else {
-        note = ms ? "Retry-After in the past" : "Retry-After unreadable";
-      }
-    }
-  }
-  // A reset header tells when the rate window refills; some vendors send it on every
-  // response, so it is a reason to wait only when the vendor actually throttled.
-  if (!signal_ms && response != nullptr && throttled && !spec.retry.reset_header.empty()) {
-    if (const auto value = response->header(spec.retry.reset_header)) {
-      const auto ms = reset_ms(*value, spec.retry.reset_unit, now);
-      if (ms && *ms >= 0) {
-        signal_ms = ms;
-        source = spec.retry.reset_header;
-        note.clear();
-      } else {
-        if (!note.empty()) note += "; ";
-        note += spec.retry.reset_header + (ms ? " in the past" : " unreadable");
-      }
-    }
-  }
-
-  if (signal_ms) {
-    if (*signal_ms > cap_ms) {
-      decision.delay = milliseconds(static_cast<std::int64_t>(cap_ms));
-      source += ", capped";
-    } else {
-      // Round up: a vendor that names a second boundary should not see us early.
-      decision.delay = milliseconds(static_cast<std::int64_t>(std::ceil(*signal_ms)));
-    }
-  } else {
-    decision.delay = backoff(options, attempt, random);
-    source = note.empty() ? "backoff" : "backoff; " + note;
-  }
+  const auto wait = wait_for(spec, options, attempt, response, throttled, now, random);
+  decision.delay = wait.delay;
+  const std::string& source = wait.source;
   decision.retry = true;
   decision.reason = what + ", retrying in " + std::to_string(decision.delay.count()) + " ms (" + source + ")";
+  return decision;
+}
+
+bool is_throttled(const HttpSpec& spec, const http::Response& response) {
+  if (response.status == 429) return true;
+  if (response.status >= 200 && response.status <= 299) return false;
+  return throttling_code(spec, read_vendor_error(spec, response).code);
+}
+
+BudgetSignal read_budget(const HttpSpec& spec, const http::Response& response, std::chrono::system_clock::time_point now) {
+  BudgetSignal budget;
+  for (const auto& name : spec.budget.remaining)
+    if (const auto n = header_count(response, name); n && (!budget.remaining || *n < *budget.remaining))
+      budget.remaining = n;
+  if (!spec.budget.limit.empty()) budget.limit = header_count(response, spec.budget.limit);
+  if (!spec.retry.reset_header.empty())
+    if (const auto value = response.header(spec.retry.reset_header))
+      if (const auto ms = reset_ms(*value, spec.retry.reset_unit, now); ms && *ms >= 0)
+        budget.reset_in = milliseconds(static_cast<std::int64_t>(std::ceil(*ms)));
+  return budget;
+}
+
+RetryDecision throttle_wait(const HttpSpec& spec, const RetryOptions& options, int streak, const http::Response& response,
+                            std::chrono::system_clock::time_point now, std::mt19937_64& random) {
+  const auto says = read_vendor_error(spec, response);
+  std::string what = "HTTP " + std::to_string(response.status);
+  if (!says.code.empty()) what += " (" + says.code + ")";
+  const auto wait = wait_for(spec, options, std::max(1, streak), &response, true, now, random);
+  RetryDecision decision;
+  decision.retry = true;
+  decision.delay = wait.delay;
+  decision.vendor_signal = wait.vendor_signal;
+  decision.reason = what + ", the backend pauses " + std::to_string(wait.delay.count()) + " ms (" + wait.source + ")";
   return decision;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <random>
 #include <string>
@@ -30,6 +31,7 @@ struct RetryDecision {
   bool retry = false;
   std::chrono::milliseconds delay{0};
   std::string reason;  ///< for logs and reports: "429 Too Many Requests, Retry-After 2 s", "timed out", ...
+  bool vendor_signal = false;  ///< the delay is the vendor's (Retry-After, a reset), not backoff
 };
 
 /// Decides after attempt number `attempt` (1-based) of a request. Retries:
@@ -39,11 +41,31 @@ struct RetryDecision {
 /// Non-idempotent requests are retried only on signals that the vendor refused them
 /// unprocessed (429, throttling codes, 503) or on failures before sending.
 /// The delay is full jitter, replaced by the vendor's signal when it sends one
-/// (Retry-After seconds or HTTP date; `spec.reset_header` in `spec.reset_unit`),
+/// (Retry-After seconds or HTTP date; `spec.reset_header` in `spec.reset_unit`, which wins
+/// over Retry-After when it is in epoch_ms, the more precise),
 /// a signal in the past falls back to backoff, one beyond `cap` is clamped to `cap`.
 RetryDecision decide_retry(const HttpSpec& spec, const RetryOptions& options, int attempt, bool idempotent,
                            const AttemptOutcome& outcome, std::chrono::system_clock::time_point now,
                            std::mt19937_64& random);
+
+/// True when the vendor throttled this answer: a 429, or a throttling code of `spec.retry.codes`
+/// (AWS answers ThrottlingException with 400). A throttled request was refused unprocessed.
+bool is_throttled(const HttpSpec& spec, const http::Response& response);
+
+/// What an answer says of the vendor's rate budget (`spec.budget`, `spec.retry.reset_header`).
+struct BudgetSignal {
+  std::optional<std::int64_t> remaining;  ///< the smallest `budget.remaining` header present
+  std::optional<std::int64_t> limit;      ///< `budget.limit`, when sent
+  std::optional<std::chrono::milliseconds> reset_in;  ///< until the window resets; unset when absent or past
+};
+BudgetSignal read_budget(const HttpSpec& spec, const http::Response& response, std::chrono::system_clock::time_point now);
+
+/// How long a whole backend pauses after a throttled answer: the vendor's most precise signal
+/// (as `decide_retry` reads it, clamped to `options.cap`), else full-jitter backoff for the
+/// `streak`-th throttle in a row. Always `retry`: a rate-limit wait never spends an attempt;
+/// the caller's deadline bounds it.
+RetryDecision throttle_wait(const HttpSpec& spec, const RetryOptions& options, int streak, const http::Response& response,
+                            std::chrono::system_clock::time_point now, std::mt19937_64& random);
 
 /// The vendor's error from a non-2xx response, per `spec.errors`: code (sanitised),
 /// message, request id, HTTP status. `ErrorCode` from the status (401/403 unauthorized,

@@ -58,7 +58,7 @@ BackendReport unsent(BackendPlan plan, std::vector<std::string> unchanged) {
   out.vendor = plan.vendor;
   // Nothing was sent: `unchanged` when nothing is left to send, else `skipped` (planned, not sent).
   out.result = plan.requests.empty() ? BackendOutcome::unchanged : BackendOutcome::skipped;
-  for (auto& request : plan.requests) out.requests.push_back(RequestReport{std::move(request), false, 0, 0, 0, {}});
+  for (auto& request : plan.requests) out.requests.push_back(unsent_request(std::move(request)));
   out.skipped = std::move(plan.skipped);
   out.notes = std::move(plan.notes);
   out.unchanged = std::move(unchanged);

@@ -84,10 +84,19 @@ struct RequestReport {
   PlannedRequest request;
   bool sent = false;         ///< at least one attempt reached the network
   int status = 0;            ///< the last HTTP status, 0 when none arrived
-  int attempts = 0;
+  int attempts = 0;          ///< what went on the wire, throttled tries included
+  int throttled = 0;         ///< attempts the vendor throttled (429, a throttling code): they spend no attempt
   double duration_ms = 0;    ///< from the first attempt to the outcome, backoff included
+  double rate_limit_wait_ms = 0;  ///< of duration_ms, waiting while the backend was paused for a rate limit
   std::optional<Error> error;
 };
+
+/// A report of `request` before anything is sent (or, a plan, when nothing will be).
+inline RequestReport unsent_request(PlannedRequest request) {
+  RequestReport report;
+  report.request = std::move(request);
+  return report;
+}
 
 enum class BackendOutcome {
   ok,       ///< every request succeeded
@@ -120,6 +129,16 @@ struct BackendReport {
   std::vector<JournalEntry> journal;
   std::optional<Error> error;  ///< why the backend failed (the failing request's error, or e.g. missing credentials)
   double duration_ms = 0;
+};
+
+/// How one backend was paced over an Applier's life so far (per backend, every update).
+struct BackendPacing {
+  std::string backend;
+  double paused_ms = 0;         ///< wall time it was paused for rate limits (a throttle, a budget at 0)
+  std::int64_t pauses = 0;      ///< pauses begun
+  std::int64_t throttled = 0;   ///< throttled answers met
+  int concurrency = 0;          ///< requests allowed in flight now
+  int most_concurrency = 0;     ///< the most allowed at once
 };
 
 /// One update's outcome at every backend.
@@ -264,6 +283,10 @@ class Applier {
   std::int64_t unsettled_inputs() const;
   /// The store's id of the run under way (or just finished); empty without one.
   const std::string& run_id() const;
+
+  /// Each backend's pacing so far (config order): rate-limit pauses and concurrency. Call it
+  /// from the thread that runs the Applier (a sink of `apply_all` may).
+  std::vector<BackendPacing> pacing() const;
 
   ~Applier();
   Applier(Applier&&) noexcept;

@@ -42,7 +42,19 @@ struct SendOptions {
   int attempts = 3;                           ///< `attempts`: tries per request, the first included
   std::chrono::milliseconds retry_base{100};  ///< `retry_base_ms`: backoff base
   std::chrono::milliseconds retry_cap{20000}; ///< `retry_cap_ms`: longest wait, also the clamp for vendor signals
-  int max_in_flight = 0;                      ///< `max_in_flight`: requests at once; 0 = the vendor's default
+  /// `max_in_flight`: the most requests at once to this backend. Adaptive concurrency starts
+  /// at the smaller of this and the vendor's default (its table's `http.max_in_flight`) and
+  /// grows up to it; unset (0 when given to load), it is the table's `http.grow_to`.
+  int max_in_flight = 0;
+  int start_in_flight = 0;  ///< requests at once at first (set at load, see max_in_flight)
+  /// `concurrency: adaptive` (default): concurrency grows while the vendor shows room and
+  /// shrinks on throttling, and a throttled answer pauses the whole backend until the vendor's
+  /// reset without spending an attempt. `fixed`: `max_in_flight` (default: the vendor's
+  /// default) at once throughout, and a throttled answer spends one of the request's attempts.
+  bool adaptive = true;
+  /// `rate_limit: N/s` or `N/min`: the most requests per second sent to this backend (Auth0
+  /// tenants allow 2-16/s sustained); 0 = no cap but the vendor's own signals.
+  double rate_limit_per_s = 0;
   /// `read_state`: read the vendor's state first when a rule depends on it (one more round
   /// trip for those updates); false leaves such rules to the vendor.
   bool read_state = true;

@@ -77,13 +77,29 @@ struct RetrySpec {
   bool retry_after = true;         ///< honour `Retry-After` (seconds or an HTTP date)
   std::string reset_header;        ///< a header naming when the rate window resets, if any
   std::string reset_unit;          ///< `epoch_ms` or `epoch_s`
+  // When an answer carries both `Retry-After` and `reset_header`, the more precise one
+  // counts: a reset in `epoch_ms` beats Retry-After's whole seconds; of equal precision
+  // (`epoch_s`), Retry-After.
+};
+
+/// The rate budget a vendor announces on its answers (`http.budget:`, optional): what the
+/// client reads to size its concurrency and to pause before the vendor has to refuse.
+/// When the budget reads 0 the backend waits for `retry.reset_header` (the window's reset).
+struct BudgetSpec {
+  /// Headers counting the calls left in the current window or bucket; the smallest present counts.
+  std::vector<std::string> remaining;
+  std::string limit;  ///< a header naming the window's (bucket's) size, if any
 };
 
 /// How a vendor's HTTP API behaves, for sending (`http:` in the table).
 struct HttpSpec {
   ErrorFormatSpec errors;
   RetrySpec retry;
-  int max_in_flight = 4;  ///< default limit of requests in flight to one backend
+  BudgetSpec budget;
+  /// Requests in flight to one backend at first (`max_in_flight`); adaptive concurrency
+  /// grows from here while the vendor shows room, up to `grow_to`, and shrinks on throttling.
+  int max_in_flight = 4;
+  int grow_to = 16;  ///< `grow_to`: the most requests in flight adaptive concurrency reaches (≥ max_in_flight)
 };
 
 /// A parsed, validated mapping table. Cheap to look things up in; adapters

@@ -4,6 +4,8 @@
 // Secrets reach the child through its environment only (`env -i ... expbridge ...`).
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -358,6 +360,68 @@ TEST_F(ApplyCli, MissingCredentialsFailThatBackendWithExitOne) {
   EXPECT_NE(std::string(ld.at("error").as_object().at("message").as_string()).find("LD_API_TOKEN"), std::string::npos);
   EXPECT_TRUE(vendors.all_requests("ld").empty());
   for (const char* other : {"aws", "a0", "ev"}) EXPECT_EQ(backend_json(report, other).at("result").as_string(), "ok");
+}
+
+// ---- progress and rate-limit waits ----------------------------------------------------------
+
+namespace progress {
+
+using ApplyCliWriter = std::function<void(const std::string&, const std::string&)>;
+
+/// Three description updates as files (so the total is known), and one LaunchDarkly 429 whose
+/// window resets 300 ms later: the run pauses that backend once.
+void prepare(ApplyCliWriter write, EmulatedVendors& vendors) {
+  for (int i = 1; i <= 3; ++i)
+    write("u" + std::to_string(i) + ".json",
+          R"({"experiment": "checkout-redesign", "description": "Progress step )" + std::to_string(i) + R"("})");
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "method": "PATCH", "times": 1, "status": 429, "reset_ms": 300}])");
+}
+
+}  // namespace progress
+
+TEST_F(ApplyCli, ProgressLinesGoToStandardErrorWhenItIsNotATerminal) {
+  progress::prepare([this](const std::string& n, const std::string& t) { write(n, t); }, vendors);
+  const CliRun r = run("apply --config config.yaml u1.json u2.json u3.json --progress-every 0.01");
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  // Plain lines (no carriage return, no escape), the total known from the files given.
+  EXPECT_NE(r.err.find("expbridge: progress: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/3 updates ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rate-limit waits: ld "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("\x1b["), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("progress:"), std::string::npos) << "progress went to standard output:\n" << r.out;
+  EXPECT_NE(r.out.find("3 update(s): 3 ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rate-limit waits: ld paused "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("in 1 pause (1 throttled answer)"), std::string::npos) << r.out;
+}
+
+TEST_F(ApplyCli, JsonFormatPrintsNoProgressAndSummarisesEachBackendsWaits) {
+  progress::prepare([this](const std::string& n, const std::string& t) { write(n, t); }, vendors);
+  const CliRun r = run("apply --config config.yaml u1.json u2.json u3.json --format json --progress-every 0.01");
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(r.err.find("progress"), std::string::npos) << r.err;
+  const auto out = parse_or_fail(r.out);
+  const auto& backends = out.at("summary").at("backends").as_array();
+  ASSERT_EQ(backends.size(), test::kApplyBackends.size());
+  bool found = false;
+  for (const auto& b : backends) {
+    if (b.at("backend") != "ld") {
+      EXPECT_EQ(b.at("throttled").as_int64(), 0) << b;
+      continue;
+    }
+    found = true;
+    EXPECT_EQ(b.at("throttled").as_int64(), 1) << b;
+    EXPECT_EQ(b.at("pauses").as_int64(), 1) << b;
+    EXPECT_GE(b.at("rate_limit_paused_ms").to_number<double>(), 250.0) << b;
+  }
+  EXPECT_TRUE(found);
+  // The request that met the 429 says so in its own report.
+  bool throttled_request = false;
+  for (const auto& u : out.at("updates").as_array())
+    for (const auto& b : u.at("backends").as_array())
+      for (const auto& q : b.at("requests").as_array())
+        if (q.as_object().contains("throttled")) throttled_request = b.at("backend") == "ld";
+  EXPECT_TRUE(throttled_request) << r.out;
 }
 
 }  // namespace

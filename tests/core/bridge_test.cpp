@@ -133,6 +133,40 @@ TEST(Bridge, MissingRequiredSettingIsRefused) {
   EXPECT_NE(e.message.find("required"), std::string::npos);
 }
 
+// `rate_limit: N/s | N/min` and `concurrency: adaptive | fixed`, checked when the config loads.
+TEST(Bridge, RateLimitAndConcurrencyAreReadAndChecked) {
+  auto config = [](std::string_view extra) {
+    return "backends:\n  x: {vendor: launchdarkly, project: p, environment: e, token_env: T, " + std::string(extra) + "}\n";
+  };
+  auto b = Bridge::from_text(config("rate_limit: 600/min"), "c.yaml");
+  ASSERT_TRUE(b) << b.error().describe();
+  const SendOptions& send = b->backends().at(0).send;
+  EXPECT_DOUBLE_EQ(send.rate_limit_per_s, 10.0);
+  EXPECT_TRUE(send.adaptive);
+  EXPECT_EQ(send.start_in_flight, 2) << "LaunchDarkly's table starts at 2";
+  EXPECT_EQ(send.max_in_flight, 16) << "and grows to its table's grow_to";
+  b = Bridge::from_text(config("rate_limit: 2.5/s, max_in_flight: 1"), "c.yaml");
+  ASSERT_TRUE(b) << b.error().describe();
+  EXPECT_DOUBLE_EQ(b->backends().at(0).send.rate_limit_per_s, 2.5);
+  EXPECT_EQ(b->backends().at(0).send.start_in_flight, 1);
+  EXPECT_EQ(b->backends().at(0).send.max_in_flight, 1);
+  b = Bridge::from_text(config("concurrency: fixed"), "c.yaml");
+  ASSERT_TRUE(b) << b.error().describe();
+  EXPECT_FALSE(b->backends().at(0).send.adaptive);
+  EXPECT_EQ(b->backends().at(0).send.max_in_flight, 2) << "fixed: the vendor's default throughout";
+  EXPECT_EQ(b->backends().at(0).send.start_in_flight, 2);
+
+  for (const char* bad : {"rate_limit: 10", "rate_limit: 10/h", "rate_limit: 0/s", "rate_limit: -1/s", "rate_limit: x/s",
+                          "rate_limit: 1.2.3/s", "rate_limit: 20000/s", "rate_limit: 1/s/s", "rate_limit: 5"}) {
+    Error e = load_error(config(bad));
+    EXPECT_EQ(e.field, "backends.x.rate_limit") << bad << ": " << e.describe();
+    EXPECT_EQ(e.line, 2) << bad;
+  }
+  Error e = load_error(config("concurrency: lots"));
+  EXPECT_EQ(e.field, "backends.x.concurrency") << e.describe();
+  EXPECT_NE(e.message.find("adaptive or fixed"), std::string::npos) << e.message;
+}
+
 TEST(Bridge, UnknownSettingIsRefused) {
   Error e = load_error("backends:\n  x: {vendor: launchdarkly, project: p, environment: e, token_env: T, tokn: 1}\n");
   EXPECT_EQ(e.field, "backends.x.tokn");

@@ -331,6 +331,203 @@ TEST_F(Apply, LaunchDarklyRateLimitResetInEpochMillisecondsIsHonoured) {
   EXPECT_GE(ms_between(times[0], times[1]), 350.0);
 }
 
+// ---- 3b. rate limits: the whole backend pauses, waits spend no attempts ----------------------
+
+/// Updates of `count` different experiments (exp-1 ...), each a description change, applied
+/// `parallel` at a time; every report goes to `reports`.
+std::vector<UpdateReport> apply_descriptions(Applier& applier, int count) {
+  std::vector<UpdateReport> reports;
+  int next = 1;
+  applier.apply_all(
+      [&]() -> std::optional<std::pair<std::string, Result<Update>>> {
+        if (next > count) return std::nullopt;
+        const std::string n = std::to_string(next++);
+        return std::pair{"u-" + n, parse_update(R"({"experiment": "exp-)" + n + R"(", "description": "Paced )" + n + R"("})",
+                                                "u-" + n)};
+      },
+      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  return reports;
+}
+
+TEST_F(Apply, A429PausesTheWholeBackendUntilTheVendorsReset) {
+  test::ApplyConfigOptions config;
+  config.extra_experiments = 6;
+  ApplyOptions options;
+  options.parallel_updates = 6;
+  options.plan.backends = {"ld"};
+  ASSERT_NO_FATAL_FAILURE(start(config, options));
+  // One 429 whose window resets 400 ms after it, with LaunchDarkly's 1-s Retry-After beside it.
+  vendors.set_faults(R"([{"vendor": "launchdarkly", "method": "PATCH", "times": 1, "status": 429,
+                          "retry_after_s": 1, "reset_ms": 400}])");
+  const auto reports = apply_descriptions(applier(), 6);
+  ASSERT_EQ(reports.size(), 6u);
+  for (const auto& r : reports) EXPECT_TRUE(r.ok()) << dump(r);
+
+  const auto journal = vendors.host().received_requests();
+  std::optional<Clock::time_point> refused;
+  std::vector<Clock::time_point> after;
+  for (const auto& r : journal) {
+    if (r.vendor != "launchdarkly") continue;
+    if (!refused && r.status == 429) refused = r.arrived;
+    else if (refused) after.push_back(r.arrived);
+  }
+  ASSERT_TRUE(refused.has_value());
+  // What was in flight before the client read the 429 (LaunchDarkly starts at 2 at once: the
+  // other one, or the next one its answer let go) may arrive; nothing else leaves before the
+  // reset — without the pause, the other four updates would all arrive at once.
+  int during_pause = 0, after_pause = 0;
+  for (const auto& t : after) (ms_between(*refused, t) < 350.0 ? during_pause : after_pause)++;
+  EXPECT_LE(during_pause, 2) << "requests left for a backend paused by a 429";
+  EXPECT_GE(after_pause, 2) << "nothing was held back: the check above proves nothing";
+  const auto pacing = applier().pacing();
+  const auto ld = std::find_if(pacing.begin(), pacing.end(), [](const BackendPacing& p) { return p.backend == "ld"; });
+  ASSERT_NE(ld, pacing.end());
+  EXPECT_EQ(ld->throttled, 1);
+  EXPECT_EQ(ld->pauses, 1);
+  EXPECT_GE(ld->paused_ms, 300.0);
+}
+
+/// The description update at LaunchDarkly alone, with `settings` on its backend and `faults` on the wire.
+class ApplyThrottled : public Apply {
+ protected:
+  UpdateReport apply_throttled(std::map<std::string, std::string> settings, std::string_view faults) {
+    test::ApplyConfigOptions config;
+    config.per_backend["ld"] = std::move(settings);
+    ApplyOptions options;
+    options.plan.backends = {"ld"};
+    start(config, options);
+    if (HasFatalFailure()) return {};
+    vendors.set_faults(faults);
+    return apply(kDescriptionUpdate);
+  }
+};
+
+constexpr std::string_view kFiveThrottles =
+    R"([{"vendor": "launchdarkly", "method": "PATCH", "times": 5, "status": 429, "reset_ms": 20}])";
+
+TEST_F(ApplyThrottled, RateLimitWaitsSpendNoAttempts) {
+  const auto report = apply_throttled({{"attempts", "2"}}, kFiveThrottles);
+  ASSERT_TRUE(report.ok()) << dump(report);
+  const auto& r = backend_of(report, "ld").requests.at(0);
+  EXPECT_EQ(r.throttled, 5);
+  EXPECT_EQ(r.attempts, 6) << "what went on the wire: five refusals, then the success";
+  EXPECT_EQ(r.status, 200);
+  EXPECT_GT(r.rate_limit_wait_ms, 0.0);
+  EXPECT_EQ(vendors.api_requests("ld").size(), 6u);
+}
+
+TEST_F(ApplyThrottled, FixedConcurrencySpendsAttemptsOnThrottlesAsBefore) {
+  const auto report = apply_throttled({{"attempts", "2"}, {"concurrency", "fixed"}}, kFiveThrottles);
+  EXPECT_FALSE(report.ok());
+  const auto& r = backend_of(report, "ld").requests.at(0);
+  EXPECT_EQ(r.attempts, 2);
+  ASSERT_TRUE(r.error.has_value());
+  EXPECT_EQ(r.error->code, ErrorCode::rate_limited);
+}
+
+TEST_F(ApplyThrottled, TheDeadlineBoundsRateLimitPauses) {
+  const auto started = Clock::now();
+  const auto report = apply_throttled({{"deadline_ms", "500"}},
+                                      R"([{"vendor": "launchdarkly", "method": "PATCH", "status": 429, "reset_ms": 100}])");
+  EXPECT_FALSE(report.ok());
+  const auto& r = backend_of(report, "ld").requests.at(0);
+  ASSERT_TRUE(r.error.has_value());
+  EXPECT_EQ(r.error->code, ErrorCode::rate_limited) << r.error->describe();
+  EXPECT_NE(r.error->message.find("deadline"), std::string::npos) << r.error->message;
+  // Each try waits for the reset (≥ 100 ms after its answer): at most five fit in 500 ms.
+  EXPECT_LE(vendors.api_requests("ld").size(), 6u);
+  EXPECT_GE(r.throttled, 2);
+  EXPECT_GE(ms_between(started, Clock::now()), 300.0);
+}
+
+// A 429 means the vendor refused the request unprocessed: it is sent again however often the
+// storm lasts, but once one is handled and its answer lost, never again.
+TEST_F(Apply, ANonIdempotentRequestIsHandledOnceAcrossA429Storm) {
+  ApplyOptions options;
+  options.plan.backends = {"a0"};
+  ASSERT_NO_FATAL_FAILURE(start({}, options));
+  vendors.set_faults(R"([{"vendor": "auth0", "method": "POST", "path_prefix": "/api/v2/experimentation/", "times": 4,
+                          "status": 429, "retry_after_s": 0},
+                         {"vendor": "auth0", "method": "POST", "path_prefix": "/api/v2/experimentation/", "times": 1,
+                          "apply_then_drop": true}])");
+  const auto report = apply(R"({"experiment": "checkout-redesign", "action": "start"})");
+  EXPECT_FALSE(report.ok());
+  const auto& r = backend_of(report, "a0").requests.at(0);
+  EXPECT_FALSE(r.request.idempotent);
+  EXPECT_EQ(r.throttled, 4);
+  ASSERT_TRUE(r.error.has_value());
+  EXPECT_NE(r.error->message.find("may have applied"), std::string::npos) << r.error->message;
+  std::this_thread::sleep_for(100ms);  // room for a resend that must not come
+  int posts = 0, handled = 0;
+  for (const auto& received : vendors.host().received_requests()) {
+    if (received.vendor != "auth0" || received.request.method != "POST" ||
+        !received.request.target.starts_with("/api/v2/experimentation/"))
+      continue;
+    ++posts;
+    if (received.handled_status >= 200 && received.handled_status < 300) ++handled;
+  }
+  EXPECT_EQ(posts, 5);
+  EXPECT_EQ(handled, 1);
+}
+
+TEST_F(Apply, ARateLimitCapsTheRequestsPerSecond) {
+  test::ApplyConfigOptions config;
+  config.extra_experiments = 9;
+  config.per_backend["aws"] = {{"rate_limit", "20/s"}, {"max_in_flight", "8"}};
+  ApplyOptions options;
+  options.parallel_updates = 8;
+  options.plan.backends = {"aws"};
+  ASSERT_NO_FATAL_FAILURE(start(config, options));
+  const auto reports = apply_descriptions(applier(), 9);
+  for (const auto& r : reports) EXPECT_TRUE(r.ok()) << dump(r);
+  auto arrivals = vendors.api_arrivals("aws");
+  ASSERT_GE(arrivals.size(), 9u);
+  std::sort(arrivals.begin(), arrivals.end());
+  // 20/s is one every 50 ms: any 6 in a row span at least ~250 ms (generously: 200).
+  for (std::size_t i = 0; i + 5 < arrivals.size(); ++i)
+    EXPECT_GE(ms_between(arrivals[i], arrivals[i + 5]), 200.0) << "requests " << i << ".." << i + 5;
+}
+
+/// LaunchDarkly alone, its emulator rate-limited (fixture `rate_limits.launchdarkly`).
+class ApplyLimited : public Apply {
+ protected:
+  void start_limited(int experiments, int parallel, std::string_view launchdarkly_limits) {
+    test::ApplyConfigOptions config;
+    config.extra_experiments = experiments;
+    ApplyOptions options;
+    options.parallel_updates = parallel;
+    options.plan.backends = {"ld"};
+    boost::json::value fixture = test::EmulatedVendors::fixture(test::EmulatedVendors::Run::running, experiments);
+    fixture.as_object()["rate_limits"] = boost::json::object{{"launchdarkly", boost::json::parse(launchdarkly_limits)}};
+    vendors.restart(std::move(fixture));
+    ASSERT_NO_FATAL_FAILURE(start(config, options));
+    for (const auto& r : apply_descriptions(applier(), experiments)) EXPECT_TRUE(r.ok()) << dump(r);
+  }
+
+  BackendPacing launchdarkly_pacing() {
+    for (const auto& p : applier().pacing())
+      if (p.backend == "ld") return p;
+    ADD_FAILURE() << "no pacing for ld";
+    return {};
+  }
+};
+
+TEST_F(ApplyLimited, ConcurrencyGrowsWhileTheBudgetShowsRoom) {
+  ASSERT_NO_FATAL_FAILURE(start_limited(24, 16, R"({"route_per_10s": 1000, "window_ms": 60000})"));
+  const auto ld = launchdarkly_pacing();
+  EXPECT_GT(ld.most_concurrency, 2) << "LaunchDarkly starts at 2 and the budget showed room";
+  EXPECT_EQ(ld.throttled, 0);
+}
+
+// One at a time, each answer saying what is left: the client waits for the window instead of
+// meeting its 429 (the window can still end between the answer and the next request).
+TEST_F(ApplyLimited, ASpentBudgetPausesTheBackendBeforeTheVendorRefuses) {
+  ASSERT_NO_FATAL_FAILURE(start_limited(6, 1, R"({"route_per_10s": 2, "window_ms": 300})"));
+  const auto ld = launchdarkly_pacing();
+  EXPECT_GE(ld.pauses, 1);
+  EXPECT_EQ(ld.throttled, 0);
+}
+
 // ---- 4. transient 5xx -------------------------------------------------------------------
 
 TEST_F(Apply, Two503sThenSuccessTakesThreeAttempts) {

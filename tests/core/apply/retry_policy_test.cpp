@@ -527,6 +527,53 @@ TEST(RetryPolicy, RetryAfterWinsOverResetAndAnUnreadableOneFallsThroughToReset) 
   EXPECT_TRUE(d.reason.ends_with("(X-RateLimit-Reset)")) << d.reason;
 }
 
+// The case: LaunchDarkly's whole-second Retry-After beside a reset 300 ms away, in epoch
+// milliseconds: the more precise one counts, whichever way round.
+TEST(RetryPolicy, LaunchDarklysResetInMillisecondsBeatsItsOneSecondRetryAfter) {
+  const auto reset = std::to_string(epoch_ms(k_now) + 300);
+  const auto d = decide("launchdarkly", response(429, {{"Retry-After", "1"}, {"X-Ratelimit-Reset", reset}}), true);
+  EXPECT_EQ(d.delay, 300ms);
+  EXPECT_TRUE(d.reason.ends_with("(X-Ratelimit-Reset)")) << d.reason;
+  // A reset already past leaves Retry-After.
+  const auto past = std::to_string(epoch_ms(k_now) - 300);
+  EXPECT_EQ(decide("launchdarkly", response(429, {{"Retry-After", "1"}, {"X-Ratelimit-Reset", past}}), true).delay, 1000ms);
+}
+
+TEST(RetryPolicy, ThrottleWaitIsTheVendorsSignalOrBackoffByTheStreak) {
+  std::mt19937_64 random(7);
+  const auto reset = std::to_string(epoch_ms(k_now) + 300);
+  const auto ld = throttle_wait(spec_of("launchdarkly"), options(), 9,
+                                       response(429, {{"Retry-After", "1"}, {"X-Ratelimit-Reset", reset}}), k_now, random);
+  EXPECT_TRUE(ld.retry);
+  EXPECT_EQ(ld.delay, 300ms) << ld.reason;
+  EXPECT_TRUE(ld.vendor_signal);
+  // AWS sends no signal: full jitter, bounded by base * 2^(streak-1).
+  const auto aws = throttle_wait(spec_of("appconfig"), options(), 3,
+                                        response(400, {{"x-amzn-ErrorType", "ThrottlingException"}}), k_now, random);
+  EXPECT_TRUE(aws.retry);
+  EXPECT_LE(aws.delay, 400ms) << aws.reason;
+  EXPECT_FALSE(aws.vendor_signal);
+  EXPECT_TRUE(is_throttled(spec_of("appconfig"), response(400, {{"x-amzn-ErrorType", "ThrottlingException"}})));
+  EXPECT_FALSE(is_throttled(spec_of("appconfig"), response(400, {{"x-amzn-ErrorType", "ValidationException"}})));
+  EXPECT_TRUE(is_throttled(spec_of("launchdarkly"), response(429, {{"Retry-After", "1"}})));
+}
+
+TEST(RetryPolicy, TheBudgetIsTheSmallestRemainingHeaderAndItsReset) {
+  const auto reset = std::to_string(epoch_ms(k_now) + 2500);
+  const auto ld = read_budget(spec_of("launchdarkly"),
+                                     response(200, {{"X-Ratelimit-Route-Remaining", "7"},
+                                                    {"X-Ratelimit-Global-Remaining", "3"},
+                                                    {"X-Ratelimit-Reset", reset}}),
+                                     k_now);
+  EXPECT_EQ(ld.remaining, 3);
+  EXPECT_EQ(ld.reset_in, 2500ms);
+  const auto a0 = read_budget(spec_of("auth0"),
+                                     response(200, {{"X-RateLimit-Limit", "20"}, {"X-RateLimit-Remaining", "x"}}), k_now);
+  EXPECT_FALSE(a0.remaining.has_value()) << "an unreadable count is no count";
+  EXPECT_EQ(a0.limit, 20);
+  EXPECT_FALSE(read_budget(spec_of("appconfig"), response(200, {{"Content-Type", "application/json"}}), k_now).remaining.has_value());
+}
+
 TEST(RetryPolicy, RetryAfterIgnoredWhenTheTableSaysSo) {
   HttpSpec spec = spec_of("launchdarkly");
   spec.retry.retry_after = false;
