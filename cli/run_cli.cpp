@@ -27,6 +27,7 @@
 #include "emulate.hpp"
 #include "import_command.hpp"
 #include "import_examples.hpp"
+#include "migrate_command.hpp"
 #include "options.hpp"
 #include "read_commands.hpp"
 #include "run_progress.hpp"
@@ -447,6 +448,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   EmulateCommand emulate(app);
   DemoCommand demo(app);
   ImportCommand import_command(app);
+  MigrateCommand migrate(app);
 
   int verbosity = 0;
   app.add_flag("-v,--verbose", verbosity, "Log each request (-v) and more (-vv); never secrets");
@@ -470,6 +472,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   if (emulate.selected()) return emulate.run(registry);
   if (demo.selected()) return demo.run(registry);
   if (import_command.selected()) return import_command.run(registry);
+  if (migrate.selected()) return migrate.run(registry);
   return kExitInvalid;
 }
 

@@ -11,25 +11,10 @@
 #include "adapter_support.hpp"
 #include "document.hpp"
 #include "message_text.hpp"
+#include "update_fields.hpp"
 
 namespace expbridge {
-namespace {
 
-/// Runs one hook; an exception becomes an `internal` error naming the hook, since an
-/// exception must never reach a caller of the neutral interface (nor end a fan-out).
-template <class Hook>
-auto guarded(std::string_view hook, Hook&& call) -> decltype(call()) {
-  try {
-    return call();
-  } catch (const std::exception& e) {
-    return std::unexpected(make_error(ErrorCode::internal, std::string(hook) + " threw: " + e.what()));
-  } catch (...) {
-    return std::unexpected(make_error(ErrorCode::internal, std::string(hook) + " threw a non-standard exception"));
-  }
-}
-
-/// The neutral fields `update` sets, in `field::` names (the pass-through block excluded: the
-/// base reads it for the adapter, and refuses any member the table does not route).
 std::vector<std::string_view> present_fields(const Update& u) {
   std::vector<std::string_view> out;
   auto add = [&](bool present, std::string_view neutral) {
@@ -50,13 +35,30 @@ std::vector<std::string_view> present_fields(const Update& u) {
   return out;
 }
 
-/// A skip of `variations[two-step]` or `action.pause` accounts for `variations` or `action`.
-bool skip_covers(const Skip& skip, std::string_view neutral) {
-  if (!skip.field.starts_with(neutral)) return false;
-  if (skip.field.size() == neutral.size()) return true;
-  const char next = skip.field[neutral.size()];
+bool path_is_under(std::string_view path, std::string_view field) {
+  if (!path.starts_with(field)) return false;
+  if (path.size() == field.size()) return true;
+  const char next = path[field.size()];
   return next == '.' || next == '[';
 }
+
+namespace {
+
+/// Runs one hook; an exception becomes an `internal` error naming the hook, since an
+/// exception must never reach a caller of the neutral interface (nor end a fan-out).
+template <class Hook>
+auto guarded(std::string_view hook, Hook&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return std::unexpected(make_error(ErrorCode::internal, std::string(hook) + " threw: " + e.what()));
+  } catch (...) {
+    return std::unexpected(make_error(ErrorCode::internal, std::string(hook) + " threw a non-standard exception"));
+  }
+}
+
+/// A skip of `variations[two-step]` or `action.pause` accounts for `variations` or `action`.
+bool skip_covers(const Skip& skip, std::string_view neutral) { return path_is_under(skip.field, neutral); }
 
 Status name_error(std::string member, std::string message) {
   Error e = make_error(ErrorCode::invalid_input, std::move(message));
@@ -276,10 +278,7 @@ std::vector<std::string_view> fields_held(const Experiment& e) {
 }
 
 /// A carriage entry for `entry` covers `held` when it names it or a path under it.
-bool covers(std::string_view entry, std::string_view held) {
-  if (!entry.starts_with(held)) return false;
-  return entry.size() == held.size() || entry[held.size()] == '.' || entry[held.size()] == '[';
-}
+bool covers(std::string_view entry, std::string_view held) { return path_is_under(entry, held); }
 
 }  // namespace
 

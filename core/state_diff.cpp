@@ -85,7 +85,14 @@ bool expressible(const BackendState& s, std::string_view name) {
   return std::find(s.not_expressible.begin(), s.not_expressible.end(), name) == s.not_expressible.end();
 }
 
-/// The desired document as a read model, and which fields it sets.
+
+std::string cell(const boost::json::value& v) {
+  if (v.is_null()) return "(none)";
+  return printable_text(v.is_string() ? std::string(v.get_string()) : write_json(v), 40);
+}
+
+}  // namespace
+
 Experiment desired_state(const Update& u) {
   Experiment e;
   e.experiment = u.experiment;
@@ -101,13 +108,6 @@ Experiment desired_state(const Update& u) {
   if (u.action) e.status = status_after(*u.action);
   return e;
 }
-
-std::string cell(const boost::json::value& v) {
-  if (v.is_null()) return "(none)";
-  return printable_text(v.is_string() ? std::string(v.get_string()) : write_json(v), 40);
-}
-
-}  // namespace
 
 std::string_view to_string(FieldStatus status) noexcept {
   switch (status) {

@@ -52,6 +52,10 @@ struct ExperimentDiff {
 ExperimentDiff diff_states(const std::string& experiment, const std::vector<BackendState>& states,
                            const Update* desired = nullptr);
 
+/// An update document as a read model: its fields, and the status its action leads to (none
+/// without an action, or for restore).
+Experiment desired_state(const Update& update);
+
 /// The status an action leads to (start → running, pause → paused, stop → stopped, archive →
 /// archived); none for restore, whose status is the vendor's business.
 std::optional<ExperimentStatus> status_after(Action action);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -716,6 +717,59 @@ struct Applier::Impl {
     state = std::move(*read_state);
   }
 
+  // One request of a backend's part, `sequence` its index there, journalled when `journal` is
+  // given. True when it succeeded; a refused or failed request has its error.
+  asio::awaitable<bool> send_journalled(Backend& backend, RequestReport& request, int sequence,
+                                        Clock::time_point deadline, InputJournal* journal, BackendReport& report,
+                                        http::Response* last_response = nullptr) {
+    bool ok = false;
+    // A mutating request leaves only once its intent is durable: after a crash, the journal
+    // says it may have arrived, and a resumed run reads the vendor before sending it again.
+    std::optional<std::int64_t> intent_id;
+    if (journal && request.request.method != "GET") {
+      const PlannedRequest& planned = request.request;
+      Intent intent;
+      intent.run_id = journal->run_id;
+      intent.input_position = journal->position;
+      intent.input_digest = journal->digest;
+      intent.experiment = journal->experiment;
+      intent.backend = backend.info->name;
+      intent.operation = planned.operation;
+      intent.sequence = sequence;
+      intent.request_digest = request_digest(planned, planned.body ? write_json(*planned.body) : std::string());
+      intent.idempotent = planned.idempotent;
+      auto recorded = co_await journal_intent(std::move(intent));
+      if (!recorded) {
+        Error e = std::move(recorded).error();
+        e.message += "; not sent: no request leaves unless its intent is journalled";
+        e.request_sent = false;
+        request.error = located(std::move(e), backend, planned);
+        co_return false;
+      }
+      intent_id = *recorded;
+    }
+    try {
+      ok = co_await send_request(backend, request, deadline, last_response);
+    } catch (...) {
+      // send_request contains the authenticator's and the client's throws itself; only a bug
+      // or resource exhaustion gets here. Keep it to this backend.
+      request.error = located(exception_error("while sending", std::current_exception()), backend, request.request);
+    }
+    // Sent, and no answer came (a connection lost after sending, a deadline): whether the vendor
+    // applied it is unknown, so the intent stays pending and a resumed run's read settles it.
+    // `failed` is for what the vendor refused, or what cannot have reached it.
+    const bool unknown = !ok && request.error && request.error->request_sent && request.error->http_status == 0;
+    if (intent_id && !unknown) {
+      // Written with the next commit (this backend's next intent, or the update's end): were
+      // it lost, the intent would stay pending, and a resumed run reads before it decides.
+      const IntentOutcome outcome = ok ? IntentOutcome::succeeded : IntentOutcome::failed;
+      queued_writes.outcomes.push_back(OutcomeRecord{*intent_id, outcome, request.status,
+                                                     ok || !request.error ? std::string() : request.error->message});
+    }
+    if (intent_id && request.sent) report.journal.push_back(JournalEntry{request.request.operation, "sent now"});
+    co_return ok;
+  }
+
   asio::awaitable<void> run_backend(Backend& backend, BackendPlan plan, BackendReport& report,
                                     Clock::time_point update_started, InputJournal* journal) {
     const auto started = Clock::now();
@@ -742,55 +796,7 @@ struct Applier::Impl {
     report.result = BackendOutcome::ok;
     int sequence = 0;
     for (auto& request : report.requests) {
-      bool ok = false;
-      // A mutating request leaves only once its intent is durable: after a crash, the journal
-      // says it may have arrived, and a resumed run reads the vendor before sending it again.
-      std::optional<std::int64_t> intent_id;
-      if (journal && request.request.method != "GET") {
-        const PlannedRequest& planned = request.request;
-        Intent intent;
-        intent.run_id = journal->run_id;
-        intent.input_position = journal->position;
-        intent.input_digest = journal->digest;
-        intent.experiment = journal->experiment;
-        intent.backend = backend.info->name;
-        intent.operation = planned.operation;
-        intent.sequence = sequence;
-        intent.request_digest = request_digest(planned, planned.body ? write_json(*planned.body) : std::string());
-        intent.idempotent = planned.idempotent;
-        auto recorded = co_await journal_intent(std::move(intent));
-        if (!recorded) {
-          Error e = std::move(recorded).error();
-          e.message += "; not sent: no request leaves unless its intent is journalled";
-          e.request_sent = false;
-          request.error = located(std::move(e), backend, planned);
-          report.result = BackendOutcome::failed;
-          report.error = request.error;
-          break;
-        }
-        intent_id = *recorded;
-      }
-      ++sequence;
-      try {
-        ok = co_await send_request(backend, request, deadline);
-      } catch (...) {
-        // send_request contains the authenticator's and the client's throws itself; only a bug
-        // or resource exhaustion gets here. Keep it to this backend.
-        request.error = located(exception_error("while sending", std::current_exception()), backend, request.request);
-      }
-      // Sent, and no answer came (a connection lost after sending, a deadline): whether the vendor
-      // applied it is unknown, so the intent stays pending and a resumed run's read settles it.
-      // `failed` is for what the vendor refused, or what cannot have reached it.
-      const bool unknown = !ok && request.error && request.error->request_sent && request.error->http_status == 0;
-      if (intent_id && !unknown) {
-        // Written with the next commit (this backend's next intent, or the update's end): were
-        // it lost, the intent would stay pending, and a resumed run reads before it decides.
-        const IntentOutcome outcome = ok ? IntentOutcome::succeeded : IntentOutcome::failed;
-        queued_writes.outcomes.push_back(OutcomeRecord{*intent_id, outcome, request.status,
-                                                       ok || !request.error ? std::string() : request.error->message});
-      }
-      if (intent_id && request.sent) report.journal.push_back(JournalEntry{request.request.operation, "sent now"});
-      if (!ok) {
+      if (!co_await send_journalled(backend, request, sequence++, deadline, journal, report)) {
         report.result = BackendOutcome::failed;
         report.error = request.error;
         break;
@@ -941,6 +947,21 @@ struct Applier::Impl {
     }
   }
 
+  // A history entry of what `b` sent (or tried to) for `experiment`, fields and outcome to fill.
+  HistoryEntry history_entry(const std::string& experiment, const BackendReport& b, std::string at) const {
+    HistoryEntry entry;
+    entry.at = std::move(at);
+    entry.run_id = run_id;
+    entry.experiment = experiment;
+    entry.backend = b.backend;
+    for (const auto& r : b.requests) {
+      if (!r.sent && !r.error) continue;
+      if (!entry.operation.empty()) entry.operation += ", ";
+      entry.operation += r.request.operation;
+    }
+    return entry;
+  }
+
   // Per backend, what the update did: the state it applied, and a history entry.
   void record_applied(const Update& update, const UpdateReport& report,
                       const std::map<std::string, Experiment, std::less<>>& held_before) {
@@ -949,16 +970,7 @@ struct Applier::Impl {
     for (const BackendReport& b : report.backends) {
       const Backend* backend = find_backend(b.backend);
       if (!backend) continue;
-      HistoryEntry entry;
-      entry.at = now;
-      entry.run_id = run_id;
-      entry.experiment = update.experiment;
-      entry.backend = b.backend;
-      for (const auto& r : b.requests) {
-        if (!r.sent && !r.error) continue;
-        if (!entry.operation.empty()) entry.operation += ", ";
-        entry.operation += r.request.operation;
-      }
+      HistoryEntry entry = history_entry(update.experiment, b, now);
       for (const auto& f : fields) {
         const bool unchanged = std::find(b.unchanged.begin(), b.unchanged.end(), f) != b.unchanged.end();
         const bool skipped = std::any_of(b.skipped.begin(), b.skipped.end(), [&](const Skip& s) { return s.field == f; });
@@ -1245,6 +1257,149 @@ struct Applier::Impl {
     report.duration_ms = elapsed_ms(started);
   }
 
+  // The store's record of `experiment` at `backend` with `update` applied to its vendor ids,
+  // queued for the next commit (the next intent's, or the create's end).
+  Status queue_created_ids(const std::string& experiment, const Backend& backend,
+                           const std::function<void(std::map<std::string, std::string>&)>& update) {
+    auto record = stored_record(experiment, backend);
+    if (!record) return std::unexpected(std::move(record).error());
+    record->vendor = backend.info->vendor;
+    update(record->vendor_ids);
+    queue_backend_record(std::move(*record));
+    return {};
+  }
+
+  // One create (`Applier::create_experiment`): the adapter's steps, each step's requests sent in
+  // order, one after another (a creating request's answer carries the ids the next one needs).
+  asio::awaitable<void> run_create(Backend& backend, const CreateSpec& spec, CreateRun how, CreateReport& report) {
+    const auto started = Clock::now();
+    const auto deadline = started + backend.info->send.deadline;
+    BackendReport& out = report.backend;
+    out.backend = backend.info->name;
+    out.vendor = backend.info->vendor;
+    report.experiment = spec.experiment;
+    auto fail = [&](Error e) {
+      if (e.backend.empty()) e.backend = out.backend;
+      if (e.vendor.empty()) e.vendor = out.vendor;
+      out.result = BackendOutcome::failed;
+      out.error = std::move(e);
+    };
+    auto experiment_permit = co_await experiment_lock(spec.experiment).scoped_acquire();
+    std::optional<InputJournal> journal;
+    std::optional<Store::ExperimentLock> store_lock;
+    if (store() && how.send) {
+      const std::string source = how.source.empty() ? spec.experiment : how.source;
+      const std::string digest =
+          store_digest(source + "\n" + (spec.desired ? write_json(state_json(*spec.desired)) : std::string()));
+      Status recorded = ensure_run();
+      if (recorded) {
+        auto locked = co_await lock_experiment_in_store(spec.experiment);
+        if (locked) store_lock.emplace(std::move(*locked));
+        else recorded = std::unexpected(std::move(locked).error());
+      }
+      if (!recorded) {
+        Error e = std::move(recorded).error();
+        e.message += "; nothing was sent";
+        fail(std::move(e));
+        report.unsettled = true;
+        co_return;
+      }
+      const std::int64_t position = next_position++;
+      queued_writes.inputs.push_back(InputRecord{run_id, position, source, digest, spec.experiment, false});
+      journal = InputJournal{run_id, position, digest, spec.experiment, true, {}};
+    }
+    const Adapter& adapter = *backend.info->adapter;
+    std::vector<ReadResponse> answers;
+    int sequence = 0;
+    bool marked_pending = false;
+    for (int step = 0; !out.error && !report.binding; ++step) {
+      if (step == kMaxReadSteps) {
+        fail(make_error(ErrorCode::internal,
+                        "the adapter's create did not end within " + std::to_string(kMaxReadSteps) + " steps"));
+        break;
+      }
+      auto next = without_exceptions("while the adapter created the experiment", "",
+                                     [&] { return adapter.create(spec, answers); });
+      if (!next) {
+        fail(std::move(next).error());
+        break;
+      }
+      if (step == 0) report.carriage = std::move(next->carriage);
+      if (next->binding) {
+        report.binding = std::move(next->binding);
+        break;
+      }
+      const bool creating = std::any_of(next->requests.begin(), next->requests.end(),
+                                        [](const PlannedRequest& r) { return r.method != "GET"; });
+      if (creating && !how.send) {
+        for (auto& request : next->requests) out.requests.push_back(unsent_request(std::move(request)));
+        report.then = std::move(next->then);
+        break;
+      }
+      if (backend.auth_error) {
+        fail(located(*backend.auth_error, backend, next->requests.front()));
+        break;
+      }
+      if (creating && journal && !marked_pending) {
+        // Committed with the first creating intent: if its answer never comes, the mark stays.
+        Status queued = queue_created_ids(spec.experiment, backend,
+                                          [&](auto& ids) { ids[std::string(kCreatePendingId)] = run_id; });
+        if (!queued) {
+          Error e = std::move(queued).error();
+          e.message += "; nothing was created";
+          fail(std::move(e));
+          break;
+        }
+        marked_pending = true;
+      }
+      for (auto& request : next->requests) {
+        out.requests.push_back(unsent_request(std::move(request)));
+        RequestReport& sent = out.requests.back();
+        http::Response response;
+        const bool ok =
+            co_await send_journalled(backend, sent, sequence++, deadline, journal ? &*journal : nullptr, out, &response);
+        // A 404 to a GET is an answer: the adapter names what is missing.
+        if (!ok && !(sent.request.method == "GET" && sent.status == 404)) {
+          fail(sent.error.value_or(located(make_error(ErrorCode::internal, "the request failed without an error"),
+                                           backend, sent.request)));
+          break;
+        }
+        answers.push_back(ReadResponse{sent.status, secrets::scrub(response.body)});
+      }
+    }
+    // A plan sent no creating request: what it shows was not sent.
+    if (!out.error) out.result = out.requests.empty() || !how.send ? BackendOutcome::skipped : BackendOutcome::ok;
+    out.duration_ms = elapsed_ms(started);
+    if (!journal) co_return;
+    // What the vendor definitely refused clears the mark; an answer that never came keeps it.
+    const bool unanswered = std::any_of(out.requests.begin(), out.requests.end(), [](const RequestReport& r) {
+      return r.request.method != "GET" && r.error && r.error->request_sent && r.error->http_status == 0;
+    });
+    if (report.binding || (marked_pending && !unanswered)) {
+      const std::string binding_text = report.binding ? write_json(*report.binding) : std::string();
+      (void)queue_created_ids(spec.experiment, backend, [&](auto& ids) {
+        ids.erase(std::string(kCreatePendingId));
+        if (!binding_text.empty()) ids[std::string(kCreatedBindingId)] = binding_text;
+      });
+    }
+    HistoryEntry entry = history_entry(spec.experiment, out, utc_timestamp());
+    for (const auto& c : report.carriage)
+      if (c.carriage != Carriage::lost) entry.fields.push_back(c.field);
+    entry.outcome = out.error ? "failed: " + out.error->message : std::string("ok");
+    queued_writes.history.push_back(std::move(entry));
+    if (report.binding && spec.desired)
+      queued_writes.applied.push_back(
+          AppliedState{spec.experiment, out.backend, out.vendor, state_json(*spec.desired), utc_timestamp(), run_id});
+    const bool marked = !out.error && journal->complete;
+    if (marked) queued_writes.inputs_done.push_back(InputDone{journal->run_id, journal->position});
+    const bool written = write_queued().has_value();
+    if (!(marked && written)) {
+      report.unsettled = true;
+      ++unsettled_inputs;
+      unsettled_experiments.insert(spec.experiment);
+    }
+  }
+
   asio::awaitable<void> send_read(Backend& backend, RequestReport& report, Clock::time_point deadline,
                                   http::Response& response, char& delivered) {
     delivered = co_await send_request(backend, report, deadline, &response) ? 1 : 0;
@@ -1491,6 +1646,30 @@ ReadReport Applier::read(const std::string& experiment) {
   });
   impl_->run_until(done);
   // What it read is the next read's hint, in this process or another.
+  if (impl_->store()) (void)impl_->write_queued();  // logged there
+  return report;
+}
+
+bool CreateReport::ok() const { return !backend.error.has_value() && backend.result != BackendOutcome::failed; }
+
+CreateReport Applier::create_experiment(const std::string& backend, const CreateSpec& spec, const CreateRun& how) {
+  CreateReport report;
+  report.experiment = spec.experiment;
+  Impl::Backend* target = impl_->find_backend(backend);
+  if (!target) {
+    report.backend.backend = backend;
+    report.backend.result = BackendOutcome::failed;
+    report.backend.error = make_error(ErrorCode::not_found, "no backend " + quote_value(backend) + " in " +
+                                                                impl_->bridge->source());
+    return report;
+  }
+  bool done = false;
+  asio::co_spawn(impl_->io, impl_->run_create(*target, spec, how, report),
+                 [&done, &report, info = target->info](std::exception_ptr thrown) {
+                   done = true;
+                   if (thrown) Impl::fail_backend(report.backend, *info, "while creating the experiment", thrown);
+                 });
+  impl_->run_until(done);
   if (impl_->store()) (void)impl_->write_queued();  // logged there
   return report;
 }

@@ -11,9 +11,11 @@
 
 #include <boost/json/value.hpp>
 
+#include "expbridge/adapter.hpp"
 #include "expbridge/bridge.hpp"
 #include "expbridge/error.hpp"
 #include "expbridge/http_client.hpp"
+#include "expbridge/migration.hpp"
 #include "expbridge/plan.hpp"
 #include "expbridge/read.hpp"
 #include "expbridge/store.hpp"
@@ -88,6 +90,13 @@ struct RequestReport {
   double rate_limit_wait_ms = 0;  ///< of duration_ms, waiting while the backend was paused for a rate limit
   std::optional<Error> error;
 };
+
+/// A report of `request` before anything is sent (or, a plan, when nothing will be).
+inline RequestReport unsent_request(PlannedRequest request) {
+  RequestReport report;
+  report.request = std::move(request);
+  return report;
+}
 
 enum class BackendOutcome {
   ok,       ///< every request succeeded
@@ -176,6 +185,39 @@ struct ReadReport {
   bool ok() const;                    ///< no error, and every backend read
 };
 
+/// The `BackendRecord::vendor_ids` member where `Applier::create_experiment` keeps the binding a
+/// create gave (its JSON text, as `experiments.<key>.<backend>` of a config holds it): how a later
+/// migration finds the experiment it created. A binding in the config wins over it.
+inline constexpr std::string_view kCreatedBindingId = "created_binding";
+/// The `BackendRecord::vendor_ids` member that says a create's first creating request was
+/// journalled (the run id) and no binding came back yet: committed with that request's intent, it
+/// stays when the answer never came, so no later run creates the experiment a second time blindly.
+/// Cleared when the create ends with a binding, or the vendor refused it.
+inline constexpr std::string_view kCreatePendingId = "create_pending";
+
+/// How `Applier::create_experiment` goes.
+struct CreateRun {
+  /// False (a plan): only the create's GETs are sent; it stops at the first step that would
+  /// create, reporting that step's requests unsent and its `then` lines.
+  bool send = true;
+  /// What the store records as the input (`migrate <from> -> <to>: <key>`); empty: the key.
+  std::string source;
+};
+
+/// What creating one experiment at one backend did (`Applier::create_experiment`).
+struct CreateReport {
+  std::string experiment;
+  /// Every request asked for, in order, sent or (a plan) not; `error` why the create stopped.
+  BackendReport backend;
+  std::vector<FieldCarriage> carriage;  ///< the first step's: what becomes of each neutral field
+  std::vector<std::string> then;        ///< a plan: what the steps after the one shown would send
+  /// Created: the binding the last step gave (also kept in the store, `kCreatedBindingId`).
+  std::optional<boost::json::object> binding;
+  /// With a store: not recorded done (a request failed, or its answer never came).
+  bool unsettled = false;
+  bool ok() const;  ///< no error
+};
+
 /// Applies updates with one event loop, one HTTP connection pool and one token cache
 /// for the whole run: connections and tokens are reused across updates. So are read hints
 /// (read.hpp): each successful read of a backend and experiment (`read`, or the read a
@@ -198,6 +240,15 @@ class Applier {
   /// them), each within its own `deadline_ms`. A backend that cannot be read (credentials,
   /// the vendor, an adapter without reads) has its error and the others are read.
   ReadReport read(const std::string& experiment);
+
+  /// Creates `spec.experiment` at `backend`, step by step as its adapter's `Adapter::create`
+  /// asks, with the machinery of `apply`: authentication, retries, `deadline_ms` for the whole
+  /// create, and with a store the journal (an intent committed before each request that is not a
+  /// GET, its outcome after; the create is one input of the run). A vendor's 404 to a GET goes to
+  /// the adapter as an answer. The binding the last step gives is recorded in the store
+  /// (`kCreatedBindingId`). A non-idempotent request is never sent twice: it is not retried
+  /// after it may have arrived.
+  CreateReport create_experiment(const std::string& backend, const CreateSpec& spec, const CreateRun& how = {});
 
   /// A source of updates: the next one (or its parse error), or nothing at the end.
   /// Called from a reader thread, so it may block (standard input).

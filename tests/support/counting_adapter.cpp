@@ -2,10 +2,12 @@
 #include "support/counting_adapter.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <stdexcept>
 
+#include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 
 namespace expbridge::test {
@@ -28,6 +30,8 @@ operations:
   SetDescription: {method: PATCH, path: "/experiments/{id}", success: 200, idempotent: true}
   SetExposure: {method: PUT, path: "/experiments/{id}/exposure", success: 200, idempotent: true}
   StartExperiment: {method: POST, path: "/experiments/{id}/start", success: 201, idempotent: false, body: false}
+  CreateExperiment: {method: POST, path: "/experiments", success: 201, idempotent: false}
+  GetFlag: {method: GET, path: "/flags/{id}", success: 200, idempotent: true, body: false}
   GetExperiment: {method: GET, path: "/experiments/{id}", success: 200, idempotent: true, body: false}
 fields:
   name: {skip: the counting vendor has no name}
@@ -197,6 +201,63 @@ class CountingAdapter final : public Adapter {
     return ReadStep{{}, std::move(state)};
   }
 
+  // Creates: GET BASE/flags/{flag} when the partial binding names a flag (404: `not_found`, the
+  // flag is not created), then POST BASE/experiments {key, description?, exposure_thousandths?,
+  // variants?} answering {"id"}, then POST …/{id}/start when the desired state is running.
+  Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
+    ++vendor_->calls(backend_).create;
+    const Experiment& desired = *spec.desired;
+    const boost::json::value* flag = spec.binding ? spec.binding->if_contains("flag") : nullptr;
+    if (spec.binding)
+      for (const auto& member : *spec.binding)
+        if (member.key() != "flag" || !member.value().is_string())
+          return std::unexpected(invalid_field(std::string(member.key()), "a counting create takes only {flag: STRING}"));
+    const std::size_t flag_reads = flag ? 1 : 0;
+    const bool start = desired.status == ExperimentStatus::running;
+    CreateStep step;
+    if (answers.empty()) step.carriage = carriage(desired, spec.experiment);
+    if (answers.size() < flag_reads) {
+      auto request = make_path_request("GetFlag", "/flags/" + std::string(flag->get_string()));
+      if (!request) return std::unexpected(std::move(request).error());
+      step.requests.push_back(std::move(*request));
+      return step;
+    }
+    if (flag && answers.front().status == 404)
+      return std::unexpected(make_error(ErrorCode::not_found, "counting: flag " + std::string(flag->get_string()) +
+                                                                  " does not exist at this backend, and expbridge does "
+                                                                  "not create flags"));
+    if (answers.size() == flag_reads) {
+      auto request = make_path_request("CreateExperiment", "/experiments");
+      if (!request) return std::unexpected(std::move(request).error());
+      boost::json::object body{{"key", spec.experiment}};
+      if (desired.description) body["description"] = *desired.description;
+      if (desired.exposure) body["exposure_thousandths"] = static_cast<std::int64_t>(*desired.exposure * 1000 + 0.5);
+      if (desired.variations) {
+        boost::json::array variants;
+        for (const auto& v : *desired.variations) variants.push_back(boost::json::object{{"key", v.key}, {"weight", v.weight}});
+        body["variants"] = std::move(variants);
+      }
+      request->body = std::move(body);
+      step.requests.push_back(std::move(*request));
+      if (start) step.then.push_back("StartExperiment (the desired state is running)");
+      return step;
+    }
+    boost::system::error_code ec;
+    auto created = boost::json::parse(answers[flag_reads].body, ec);
+    const boost::json::value* id = !ec && created.is_object() ? created.get_object().if_contains("id") : nullptr;
+    if (!id || !id->is_string())
+      return std::unexpected(make_error(ErrorCode::internal, "counting: CreateExperiment answered no id"));
+    const std::string new_id(id->get_string());
+    if (start && answers.size() == flag_reads + 1) {
+      auto request = make_request("StartExperiment", new_id);
+      if (!request) return std::unexpected(std::move(request).error());
+      step.requests.push_back(std::move(*request));
+      return step;
+    }
+    step.binding = boost::json::object{{"id", new_id}};
+    return step;
+  }
+
  private:
   void maybe_throw(CountingStage stage) const {
     if (vendor_->fault(backend_) == stage) {
@@ -206,19 +267,68 @@ class CountingAdapter final : public Adapter {
     }
   }
 
-  Result<PlannedRequest> make_request(std::string_view operation, const std::string& id) const {
+  // What a counting create makes of each field of `desired`.
+  std::vector<FieldCarriage> carriage(const Experiment& desired, const std::string& experiment) const {
+    std::vector<FieldCarriage> out;
+    auto put = [&](std::string field, Carriage c, std::string reason = {}) {
+      out.push_back(FieldCarriage{experiment, std::move(field), c, "", "", "", std::move(reason), ""});
+    };
+    auto lose = [&](bool present, const char* neutral) {
+      if (present) put(neutral, Carriage::lost, table_->field(neutral).skip);
+    };
+    lose(desired.name.has_value(), field::name);
+    if (desired.description) put(field::description, Carriage::carried);
+    lose(desired.hypothesis.has_value(), field::hypothesis);
+    lose(desired.launch_criteria.has_value(), field::launch_criteria);
+    lose(desired.audience && desired.audience->rule, field::audience_rule);
+    lose(desired.audience && desired.audience->description, field::audience_description);
+    if (desired.variations) {
+      put(field::variations, Carriage::carried);
+      for (std::size_t i = 0; i < desired.variations->size(); ++i) {
+        const auto& v = (*desired.variations)[i];
+        const std::string at = "variations[" + std::to_string(i) + "]";
+        if (v.description) put(at + ".description", Carriage::lost, "a counting variant keeps no description");
+        if (v.value) put(at + ".value", Carriage::lost, "a counting variant keeps no value");
+      }
+    }
+    if (desired.exposure) {
+      FieldCarriage c{experiment, field::exposure, Carriage::converted, "counting.exposure_thousandths", "", "", "", ""};
+      char from[64], to[64];
+      std::snprintf(from, sizeof from, "%g %%", *desired.exposure);
+      std::snprintf(to, sizeof to, "%lld thousandths", static_cast<long long>(*desired.exposure * 1000 + 0.5));
+      c.from = from;
+      c.to = to;
+      out.push_back(std::move(c));
+    }
+    lose(desired.overrides.has_value(), field::overrides);
+    lose(desired.result.has_value(), field::result);
+    if (desired.status) {
+      const bool started_or_new = *desired.status == ExperimentStatus::running || *desired.status == ExperimentStatus::draft;
+      put("status", started_or_new ? Carriage::carried : Carriage::lost,
+          started_or_new ? "" : "a counting create starts an experiment or leaves it new, nothing else");
+    }
+    return out;
+  }
+
+  Result<PlannedRequest> make_path_request(std::string_view operation, const std::string& path) const {
     auto op = table_->operation(operation);
     if (!op) return std::unexpected(std::move(op).error());
     PlannedRequest request;
     request.operation = (*op)->name;
     request.method = (*op)->method;
-    std::string path = (*op)->path;
-    path.replace(path.find("{id}"), 4, id);
     request.url = base_ + path;
     if ((*op)->has_body) request.headers.emplace_back("content-type", table_->content_type());
     request.success_status = (*op)->success;
     request.idempotent = (*op)->idempotent;
     return request;
+  }
+
+  Result<PlannedRequest> make_request(std::string_view operation, const std::string& id) const {
+    auto op = table_->operation(operation);
+    if (!op) return std::unexpected(std::move(op).error());
+    std::string path = (*op)->path;
+    path.replace(path.find("{id}"), 4, id);
+    return make_path_request(operation, path);
   }
 
   std::string backend_;

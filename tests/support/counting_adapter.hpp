@@ -14,6 +14,12 @@
 //   action: start    POST  BASE/experiments/{id}/start     (no body)              NOT idempotent
 // Reads (`Adapter::read`): GET BASE/experiments/{id} ({"exposure", "description", "status"}),
 // then GET …?page=TOKEN while an answer carries `"next": TOKEN`; 404 is `not_found`.
+// Creates (`Adapter::create`, for migrate): GET BASE/flags/{flag} when the partial binding names a
+// `flag` (404: `not_found`, nothing created), POST BASE/experiments {key, description,
+// exposure_thousandths, variants: [{key, weight}]} (201, answers {"id"}; NOT idempotent), then POST
+// BASE/experiments/{id}/start when the desired state is running; the binding is {id}. Carriage:
+// description and variations (keys, weights) carried, exposure converted to thousandths, variation
+// descriptions and values lost, status carried for running or draft; the rest lost.
 // Every other neutral field is skipped with the table's reason.
 //
 // Config: `backends.NAME: {vendor: counting, auth?: none|token|oauth, ...common keys}`;
@@ -53,6 +59,7 @@ struct CountingCalls {
   int read_state = 0;          ///< `read_state` calls
   int auth = 0;                ///< `auth` calls
   int read = 0;                ///< `read` steps (one per answer batch, plus the first)
+  int create = 0;              ///< `create` steps
 };
 
 /// The shared state of every counting backend of a test: counters, faults, registry, table.

@@ -1,0 +1,146 @@
+// Reading an import folder (what `expbridge import` writes) as the source of a migration.
+#include <algorithm>
+#include <filesystem>
+
+#include "document.hpp"
+#include "expbridge/migrate.hpp"
+#include "expbridge/update.hpp"
+
+namespace expbridge {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every member of `o` (at `path` in `doc`) is one of `known`: a member nobody reads is an error.
+Status only_members(const Document& doc, const boost::json::object& o, const std::string& path,
+                    std::initializer_list<std::string_view> known) {
+  for (const auto& member : o)
+    if (std::find(known.begin(), known.end(), member.key()) == known.end())
+      return std::unexpected(doc.error_at(join_path(path, member.key()), "is not a member expbridge knows here"));
+  return {};
+}
+
+Result<const boost::json::object*> object_at(const Document& doc, const boost::json::value& v, const std::string& path) {
+  if (!v.is_object()) return std::unexpected(doc.error_at(path, "must be a mapping"));
+  return &v.get_object();
+}
+
+Status read_bindings(const std::string& file, ImportFolder& folder) {
+  auto doc = load_document(file);
+  if (!doc) return std::unexpected(std::move(doc).error());
+  auto root = object_at(*doc, doc->root, "");
+  if (!root) return std::unexpected(std::move(root).error());
+  EXPBRIDGE_RETURN_IF_ERROR(only_members(*doc, **root, "", {"experiments"}));
+  const auto* experiments = (*root)->if_contains("experiments");
+  if (!experiments) return {};
+  auto all = object_at(*doc, *experiments, "experiments");
+  if (!all) return std::unexpected(std::move(all).error());
+  for (const auto& [key, entry] : **all) {
+    const std::string path = join_path("experiments", key);
+    auto one = object_at(*doc, entry, path);
+    if (!one) return std::unexpected(std::move(one).error());
+    EXPBRIDGE_RETURN_IF_ERROR(only_members(*doc, **one, path, {"source", "create"}));
+    if (const auto* source = (*one)->if_contains("source"); source && !source->is_object())
+      return std::unexpected(doc->error_at(join_path(path, "source"), "must be a mapping"));
+    auto imported = std::find_if(folder.experiments.begin(), folder.experiments.end(),
+                                  [&](const FolderExperiment& e) { return e.update.experiment == key; });
+    if (imported == folder.experiments.end())
+      return std::unexpected(doc->error_at(path, "names an experiment with no document " + std::string(key) +
+                                                     ".yaml in " + folder.dir));
+    if (const auto* create = (*one)->if_contains("create")) {
+      auto members = object_at(*doc, *create, join_path(path, "create"));
+      if (!members) return std::unexpected(std::move(members).error());
+      imported->create = **members;
+    }
+  }
+  return {};
+}
+
+Status read_losses(const std::string& file, ImportFolder& folder) {
+  auto doc = load_document(file);
+  if (!doc) return std::unexpected(std::move(doc).error());
+  auto root = object_at(*doc, doc->root, "");
+  if (!root) return std::unexpected(std::move(root).error());
+  EXPBRIDGE_RETURN_IF_ERROR(only_members(*doc, **root, "", {"fields"}));
+  const auto* fields = (*root)->if_contains("fields");
+  if (!fields) return {};
+  if (!fields->is_array()) return std::unexpected(doc->error_at("fields", "must be a list"));
+  std::size_t index = 0;
+  for (const auto& entry : fields->get_array()) {
+    const std::string path = index_path("fields", index++);
+    auto one = object_at(*doc, entry, path);
+    if (!one) return std::unexpected(std::move(one).error());
+    EXPBRIDGE_RETURN_IF_ERROR(
+        only_members(*doc, **one, path, {"experiment", "field", "carriage", "rule", "from", "to", "reason", "source"}));
+    FieldCarriage f;
+    for (const auto& [name, value] : **one) {
+      if (!value.is_string()) return std::unexpected(doc->error_at(join_path(path, name), "must be a string"));
+      const std::string text(value.get_string());
+      if (name == "experiment") f.experiment = text;
+      else if (name == "field") f.field = text;
+      else if (name == "rule") f.rule = text;
+      else if (name == "from") f.from = text;
+      else if (name == "to") f.to = text;
+      else if (name == "reason") f.reason = text;
+      else if (name == "source") f.source = text;
+      else if (text == "carried") f.carriage = Carriage::carried;
+      else if (text == "converted") f.carriage = Carriage::converted;
+      else if (text == "lost") f.carriage = Carriage::lost;
+      else return std::unexpected(doc->error_at(join_path(path, name), "is carried, converted or lost"));
+    }
+    if (f.experiment.empty() || f.field.empty() || !(*one)->contains("carriage"))
+      return std::unexpected(doc->error_at(path, "needs experiment, field and carriage"));
+    folder.losses.fields.push_back(std::move(f));
+  }
+  return {};
+}
+
+}  // namespace
+
+const FolderExperiment* ImportFolder::find(std::string_view key) const {
+  auto it = std::find_if(experiments.begin(), experiments.end(),
+                         [&](const FolderExperiment& e) { return e.update.experiment == key; });
+  return it == experiments.end() ? nullptr : &*it;
+}
+
+Result<ImportFolder> read_import_folder(const std::string& dir) {
+  ImportFolder folder;
+  folder.dir = dir;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    Error e = make_error(ErrorCode::invalid_input, "is not a folder");
+    e.file = dir;
+    return std::unexpected(std::move(e));
+  }
+  std::vector<fs::path> documents;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".yaml" && it->path().filename() != "bindings.yaml") documents.push_back(it->path());
+  if (ec) {
+    Error e = make_error(ErrorCode::invalid_input, "cannot list the folder: " + ec.message());
+    e.file = dir;
+    return std::unexpected(std::move(e));
+  }
+  std::sort(documents.begin(), documents.end());
+  for (const auto& path : documents) {
+    auto update = load_update(path.string());
+    if (!update) return std::unexpected(std::move(update).error());
+    if (update->experiment != path.stem().string()) {
+      Error e = invalid_field("experiment", "is " + update->experiment + " in a file named " +
+                                                path.filename().string() + ": an import folder holds <key>.yaml");
+      e.file = path.string();
+      return std::unexpected(std::move(e));
+    }
+    FolderExperiment imported;
+    imported.file = path.string();
+    imported.state = state_from_update(*update);
+    imported.update = std::move(*update);
+    folder.experiments.push_back(std::move(imported));
+  }
+  if (const auto bindings = fs::path(dir) / "bindings.yaml"; fs::exists(bindings, ec))
+    EXPBRIDGE_RETURN_IF_ERROR(read_bindings(bindings.string(), folder));
+  if (const auto losses = fs::path(dir) / "loss-report.json"; fs::exists(losses, ec))
+    EXPBRIDGE_RETURN_IF_ERROR(read_losses(losses.string(), folder));
+  return folder;
+}
+
+}  // namespace expbridge
