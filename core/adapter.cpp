@@ -287,6 +287,10 @@ Result<CreateStep> Adapter::create(const CreateSpec& spec, const std::vector<Rea
     return std::unexpected(stamped(make_error(ErrorCode::internal, "adapter create: " + std::move(message))));
   };
   if (spec.desired == nullptr) return bug("no desired state given");
+  if (spec.find_existing && !do_finds_existing())
+    return std::unexpected(stamped(make_error(
+        ErrorCode::unsupported, "this adapter cannot look for an experiment an earlier create may have made, so it "
+                                "cannot resume a create whose answer was lost")));
   auto step = guarded("do_create", [&] { return do_create(spec, answers); });
   if (!step) return std::unexpected(stamped(std::move(step).error()));
   if (step->binding.has_value() == !step->requests.empty())

@@ -467,6 +467,8 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
   // none named as the create names it = the create's steps follow, their answers after the pages;
   // one = [pages..., its definition, its runs, run started?], the start only for a running
   // experiment whose definition has no run yet.
+  bool do_finds_existing() const override { return true; }
+
   Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
     if (spec.find_existing) return find_or_create(spec, answers);
     return create_steps(spec, answers);

@@ -389,6 +389,8 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
   // Finding first (`find_existing`): ListExperiments, every page until one holds the create's
   // name; none = the create's steps follow, their answers after the pages; found = [pages...,
   // status?], the status POST only for a draft that should run.
+  bool do_finds_existing() const override { return true; }
+
   Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
     if (spec.find_existing) return find_or_create(spec, answers);
     return create_steps(spec, answers);

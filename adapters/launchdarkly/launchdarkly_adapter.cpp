@@ -727,6 +727,8 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
   // Answers: [flag, experiment created, iteration started?].
   // Finding first (`find_existing`): Get experiment by the key the create gives it; 404 = the
   // create's steps follow, their answers after it; found = [experiment, iteration started?].
+  bool do_finds_existing() const override { return true; }
+
   Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
     if (!spec.find_existing) return create_steps(spec, answers);
     CreateTarget target;

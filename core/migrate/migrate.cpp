@@ -405,7 +405,10 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
         entry.error = std::move(pending).error();
         continue;
       }
-      if (*pending) {
+      if (*pending && target->adapter->finds_existing()) {
+        // The adapter looks for what the lost create may have made before it creates anything.
+        spec.find_existing = true;
+      } else if (*pending) {
         entry.error = make_error(ErrorCode::conflict,
                                  "run " + **pending + " sent a create of " + key + " to " + options.to +
                                      " and its answer never came (its intent is pending in the journal of " +

@@ -219,6 +219,10 @@ class Adapter {
   /// is asked for. A step with both requests and a binding, or neither, and a first step whose
   /// `carriage` leaves out a field `desired` holds, are refused as `internal` (an adapter bug).
   Result<CreateStep> create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const;
+  /// Whether `create` honours `CreateSpec::find_existing`. An adapter that does not would create
+  /// again what a lost answer may have created already, so `create` refuses such a spec (as
+  /// `unsupported`) and a caller resuming a create must ask first.
+  bool finds_existing() const { return do_finds_existing(); }
 
  protected:
   /// `vendor` is the name the adapter is registered under.
@@ -246,6 +250,8 @@ class Adapter {
                                    const ReadHint* hint) const;
   /// Default: `unsupported` — the adapter cannot create experiments at its vendor.
   virtual Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const;
+  /// Default: false — `do_create` ignores `find_existing`.
+  virtual bool do_finds_existing() const { return false; }
 
   // Helpers for the hooks, written once for every vendor.
 

@@ -372,6 +372,7 @@ class FaultyAdapter final : public Adapter {
     if (fault_ == Fault::throw_in_read_state) throw std::runtime_error("read_state exploded");
     return real_->read_state(binding, responses);
   }
+  bool do_finds_existing() const override { return real_->finds_existing(); }
   Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const override {
     auto step = real_->create(spec, answers);
     if (step && fault_ == Fault::create_when_finding && spec.find_existing && answers.empty() && !step->requests.empty())

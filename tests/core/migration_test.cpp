@@ -104,5 +104,30 @@ TEST(AdapterCreate, AVendorWithoutCreateSaysSoNamingTheBackend) {
   EXPECT_EQ(step.error().vendor, "evidently");
 }
 
+TEST(AdapterCreate, AnAdapterThatCannotLookForAnEarlierCreateRefusesToResumeOne) {
+  auto bridge = Bridge::from_text(R"(backends:
+  ev: {vendor: evidently, region: us-east-1, project: checkout}
+  ld: {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN}
+)",
+                                  "c.yaml");
+  ASSERT_TRUE(bridge) << bridge.error().describe();
+  const Adapter& evidently = *bridge->backends().front().adapter;
+  const Adapter& launchdarkly = *bridge->backends().back().adapter;
+  EXPECT_FALSE(evidently.finds_existing());
+  EXPECT_TRUE(launchdarkly.finds_existing());
+  Experiment desired;
+  desired.experiment = "x";
+  desired.name = "X";
+  CreateSpec spec;
+  spec.experiment = "x";
+  spec.desired = &desired;
+  spec.find_existing = true;
+  auto step = evidently.create(spec, {});
+  ASSERT_FALSE(step);
+  EXPECT_EQ(step.error().code, ErrorCode::unsupported);
+  EXPECT_NE(step.error().message.find("cannot resume a create whose answer was lost"), std::string::npos)
+      << step.error().describe();
+}
+
 }  // namespace
 }  // namespace expbridge

@@ -227,6 +227,70 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   EXPECT_EQ(e2e.changes_at(c.to), after) << "a finished migration re-run sends nothing:\n" << dump(*again);
 }
 
+// The vendor makes the experiment and the connection drops before its answer: the store keeps a
+// pending create, and the next run looks for what it made (`CreateSpec::find_existing`) instead
+// of creating it a second time or refusing. Counted on the wire: one creating request in all.
+TEST_P(CreatingMigration, ACreateWhoseAnswerWasLostIsFoundByTheNextRunNotSentAgain) {
+  MigrateE2e e2e;
+  const CreateCase c = GetParam();
+  const std::string config = e2e.config();
+  const fs::path folder = e2e.dir() / "imported";
+  fs::create_directories(folder);
+  std::ofstream(folder / "checkout-migrated.yaml")
+      << "experiment: checkout-migrated\nname: Checkout migrated\ndescription: Two-step checkout, migrated\n"
+         "hypothesis: Fewer steps raise conversion\n"
+         "audience: {rule: '(eq $country \"US\")'}\n"
+         "variations:\n  - {key: control, control: true, weight: 50, value: {enabled: false}}\n"
+         "  - {key: two-step, weight: 50, value: {enabled: true}}\nexposure: 20\naction: start\n";
+  std::ofstream(folder / "bindings.yaml")
+      << "experiments:\n  checkout-migrated:\n"
+         "    source: {vendor: evidently, project: checkout, feature: checkout-migrated}\n"
+         "    create: {" << c.create << "}\n";
+  // The creating request of each vendor: the first POST to the experiments' collection.
+  const std::map<std::string, std::pair<std::string, std::string>> creates = {
+      {"aws", {"appconfig", "/applications/"}},
+      {"ld", {"launchdarkly", "/api/v2/projects/"}},
+      {"a0", {"auth0", "/api/v2/experimentation/experiments"}}};
+  const auto& [vendor, prefix] = creates.at(c.to);
+  auto creating = [&, prefix = prefix] {
+    std::size_t n = 0;
+    for (const auto& r : e2e.vendors().api_requests(c.to)) {
+      const std::string path = r.target.substr(0, r.target.find('?'));
+      if (r.method == "POST" && path.starts_with(prefix) &&
+          (path.ends_with("/experimentdefinitions") || path.ends_with("/experiments")))
+        ++n;
+    }
+    return n;
+  };
+  e2e.vendors().set_faults(R"([{"vendor": ")" + vendor + R"(", "method": "POST", "path_prefix": ")" + prefix +
+                           R"(", "apply_then_drop": true, "times": 1}])");
+  MigrateOptions apply;
+  apply.from = folder.string();
+  apply.to = c.to;
+  apply.all = true;
+  apply.apply = true;
+  MigrateOptions plan = apply;
+  plan.apply = false;
+  auto planned = e2e.run(config, plan);
+  ASSERT_TRUE(planned) << planned.error().describe();
+  apply.accept_loss = planned->experiments.front().unaccepted_losses;
+  auto lost = e2e.run(config, apply);
+  ASSERT_TRUE(lost) << lost.error().describe();
+  EXPECT_FALSE(lost->ok()) << "the create's answer was dropped\n" << dump(*lost);
+  EXPECT_EQ(creating(), 1u) << "the vendor received (and applied) the create";
+  e2e.vendors().set_faults("[]");
+
+  auto again = e2e.run(config, apply);
+  ASSERT_TRUE(again) << again.error().describe();
+  ASSERT_TRUE(again->ok()) << dump(*again);
+  ASSERT_TRUE(again->experiments.front().binding) << dump(*again);
+  EXPECT_EQ(creating(), 1u) << "the next run found the experiment and created none\n" << dump(*again);
+  auto record = e2e.store().backend("checkout-migrated", c.to);
+  ASSERT_TRUE(record && *record);
+  EXPECT_TRUE((*record)->vendor_ids.contains(std::string(kCreatedBindingId)));
+  EXPECT_FALSE((*record)->vendor_ids.contains(std::string(kCreatePendingId))) << "the pending mark is cleared";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Emulators, CreatingMigration,
     ::testing::Values(CreateCase{"aws", "flag: checkout-redesign, configuration_profile: prf5678, environment: production"},
