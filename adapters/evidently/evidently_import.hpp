@@ -98,7 +98,7 @@ class MemberWalk {
   void derived(std::initializer_list<std::string_view> keys);
   /// A member with no neutral field: when it holds something, lost as `field` by `rule`.
   void lose(std::string_view key, std::string field, std::string rule);
-  /// Every member not yet used that holds something: lost as `evidently.<prefix><member>`.
+  /// Every member the reader has not taken that holds something: lost as `evidently.<prefix><member>`.
   void finish(std::string_view prefix);
 
   std::string path(std::string_view key) const;

@@ -165,13 +165,8 @@ struct CreateCase {
 };
 std::string create_name(const ::testing::TestParamInfo<CreateCase>& info) { return info.param.to; }
 
-class CreatingMigration : public ::testing::TestWithParam<CreateCase> {};
-
-TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
-  MigrateE2e e2e;
-  const CreateCase c = GetParam();
-  const std::string config = e2e.config();
-  const fs::path folder = e2e.dir() / "imported";
+/// An import folder of one running experiment, with the create members the case's target needs.
+void write_import_folder(const fs::path& folder, const CreateCase& c) {
   fs::create_directories(folder);
   std::ofstream(folder / "checkout-migrated.yaml")
       << "experiment: checkout-migrated\nname: Checkout migrated\ndescription: Two-step checkout, migrated\n"
@@ -183,6 +178,16 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
       << "experiments:\n  checkout-migrated:\n"
          "    source: {vendor: evidently, project: checkout, feature: checkout-migrated}\n"
          "    create: {" << c.create << "}\n";
+}
+
+class CreatingMigration : public ::testing::TestWithParam<CreateCase> {};
+
+TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
+  MigrateE2e e2e;
+  const CreateCase c = GetParam();
+  const std::string config = e2e.config();
+  const fs::path folder = e2e.dir() / "imported";
+  write_import_folder(folder, c);
   // The adapter's own answer decides whether this target can create yet.
   auto bridge = Bridge::from_text(config, "config.yaml");
   ASSERT_TRUE(bridge) << bridge.error().describe();
@@ -235,17 +240,7 @@ TEST_P(CreatingMigration, ACreateWhoseAnswerWasLostIsFoundByTheNextRunNotSentAga
   const CreateCase c = GetParam();
   const std::string config = e2e.config();
   const fs::path folder = e2e.dir() / "imported";
-  fs::create_directories(folder);
-  std::ofstream(folder / "checkout-migrated.yaml")
-      << "experiment: checkout-migrated\nname: Checkout migrated\ndescription: Two-step checkout, migrated\n"
-         "hypothesis: Fewer steps raise conversion\n"
-         "audience: {rule: '(eq $country \"US\")'}\n"
-         "variations:\n  - {key: control, control: true, weight: 50, value: {enabled: false}}\n"
-         "  - {key: two-step, weight: 50, value: {enabled: true}}\nexposure: 20\naction: start\n";
-  std::ofstream(folder / "bindings.yaml")
-      << "experiments:\n  checkout-migrated:\n"
-         "    source: {vendor: evidently, project: checkout, feature: checkout-migrated}\n"
-         "    create: {" << c.create << "}\n";
+  write_import_folder(folder, c);
   // The creating request of each vendor: the first POST to the experiments' collection.
   const std::map<std::string, std::pair<std::string, std::string>> creates = {
       {"aws", {"appconfig", "/applications/"}},
