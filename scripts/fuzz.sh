@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-seconds=${EXPBRIDGE_FUZZ_SECONDS:-60}
+seconds=${EXPBRIDGE_FUZZ_SECONDS:-40}
 read -r -a harnesses <<<"${EXPBRIDGE_FUZZERS:-update_document_fuzzer config_fuzzer vendor_response_fuzzer retry_signal_fuzzer import_fuzzer}"
 jobs=${EXPBRIDGE_FUZZ_JOBS:-2}
 
