@@ -314,6 +314,25 @@ Result<CreateStep> Adapter::do_create(const CreateSpec&, const std::vector<ReadR
   return std::unexpected(make_error(ErrorCode::unsupported, "this adapter cannot create experiments at its vendor"));
 }
 
+std::string Adapter::create_binding_path(std::string_view experiment) const {
+  return join_path(join_path(join_path("experiments", experiment), backend()), "create");
+}
+
+Status Adapter::check_create_binding(const boost::json::object& partial, const std::string& path) const {
+  auto checked = guarded("do_check_create_binding", [&] { return do_check_create_binding(partial, path); });
+  if (!checked) return std::unexpected(stamped(std::move(checked).error()));
+  return {};
+}
+
+Status Adapter::do_check_create_binding(const boost::json::object& partial, const std::string& path) const {
+  if (partial.empty()) return {};
+  Error e = make_error(ErrorCode::unsupported,
+                       "this adapter cannot create experiments at its vendor, so a partial binding for a create has "
+                       "no use here");
+  e.field = path;
+  return std::unexpected(std::move(e));
+}
+
 Result<ReadStep> Adapter::do_read(const Binding&, const std::vector<ReadResponse>&, const ReadHint*) const {
   return std::unexpected(make_error(ErrorCode::unsupported, "this adapter cannot read the vendor's experiments"));
 }

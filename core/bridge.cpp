@@ -18,7 +18,8 @@ namespace {
 // Settings the core reads for every backend; everything else belongs to the vendor's adapter.
 constexpr std::string_view kCommonKeys[] = {"vendor",      "endpoint",      "strict",       "timeout_ms",
                                            "deadline_ms", "attempts",      "retry_base_ms", "retry_cap_ms",
-                                           "max_in_flight", "read_state",   "concurrency",  "rate_limit"};
+                                           "max_in_flight", "read_state",   "concurrency",  "rate_limit",
+                                           "create"};
 
 // `rate_limit: N/s` or `N/min` as requests per second; N a positive number.
 Result<double> parse_rate_limit(ObjectReader& reader) {
@@ -107,6 +108,9 @@ struct Bridge::Impl {
   std::string source;
   std::vector<BackendInfo> backends;
   std::vector<std::unique_ptr<Adapter>> adapters;  // parallel to backends
+  std::vector<boost::json::object> create_defaults;  // parallel to backends: `backends.<name>.create`
+  // `experiments.<key>.<backend>.create`: the partial bindings of backends not bound yet.
+  std::map<std::string, std::map<std::string, boost::json::object>, std::less<>> creates;
   struct BoundBackend {
     std::size_t backend;
     std::unique_ptr<const Binding> binding;
@@ -263,8 +267,23 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
       if (send->max_in_flight == 0) send->max_in_flight = http.grow_to;
       send->start_in_flight = std::min(send->max_in_flight, http.max_in_flight);
     }
+    boost::json::object create_defaults;
+    if (const auto* given = member.value().get_object().if_contains("create")) {
+      const std::string create_path = join_path(path, "create");
+      if (!given->is_object()) {
+        Error e = make_error(ErrorCode::invalid_input,
+                             "must be a mapping: the partial binding every experiment `migrate` creates here starts from");
+        e.field = create_path;
+        e.backend = name;
+        e.vendor = *vendor;
+        return fail(std::move(e));
+      }
+      if (auto ok = (*adapter)->check_create_binding(given->get_object(), create_path); !ok) return fail(std::move(ok).error());
+      create_defaults = given->get_object();
+    }
     impl->backends.push_back(BackendInfo{name, *vendor, strict->value_or(false), adapter->get(), *send, tables[*vendor]});
     impl->adapters.push_back(std::move(*adapter));
+    impl->create_defaults.push_back(std::move(create_defaults));
   }
 
   std::map<std::string_view, std::size_t> backend_index;
@@ -296,6 +315,28 @@ Result<Bridge> Bridge::from_text(std::string_view config, std::string source, Br
           Error e = make_error(ErrorCode::invalid_input, "a binding must be a mapping of vendor ids");
           e.field = binding_path;
           return fail(std::move(e));
+        }
+        if (const auto* create = b.value().get_object().if_contains("create")) {
+          // Not bound yet: what `migrate` creates it with.
+          const std::string create_path = join_path(binding_path, "create");
+          Error e = make_error(ErrorCode::invalid_input, "");
+          e.backend = b.key();
+          e.vendor = impl->backends[index].vendor;
+          if (b.value().get_object().size() != 1) {
+            e.field = binding_path;
+            e.message = "holds vendor ids and `create`: `create` is for a backend the experiment is not bound to yet "
+                        "(the partial binding `migrate` creates it with); a binding with ids is bound already";
+            return fail(std::move(e));
+          }
+          if (!create->is_object()) {
+            e.field = create_path;
+            e.message = "must be a mapping: the partial binding `migrate` creates the experiment with here";
+            return fail(std::move(e));
+          }
+          if (auto ok = impl->adapters[index]->check_create_binding(create->get_object(), create_path); !ok)
+            return fail(std::move(ok).error());
+          impl->creates[key][std::string(b.key())] = create->get_object();
+          continue;
         }
         auto binding = impl->adapters[index]->bind(b.value().get_object(), binding_path);
         if (!binding) return fail(std::move(binding).error());
@@ -333,6 +374,20 @@ Result<Experiment> Bridge::read_state(const std::string& backend, const Update& 
       if (impl_->backends[bound.backend].name == backend)
         return impl_->adapters[bound.backend]->read_state(*bound.binding, responses);
   return std::unexpected(make_error(ErrorCode::internal, "no binding of backend '" + backend + "' to read"));
+}
+
+boost::json::object Bridge::create_binding(const std::string& experiment, const std::string& backend,
+                                           const boost::json::object* imported) const {
+  boost::json::object out;
+  auto overlay = [&out](const boost::json::object& over) {
+    for (const auto& member : over) out[member.key()] = member.value();
+  };
+  for (std::size_t i = 0; i < impl_->backends.size(); ++i)
+    if (impl_->backends[i].name == backend) overlay(impl_->create_defaults[i]);
+  if (imported) overlay(*imported);
+  if (auto found = impl_->creates.find(experiment); found != impl_->creates.end())
+    if (auto at = found->second.find(backend); at != found->second.end()) overlay(at->second);
+  return out;
 }
 
 std::vector<std::string> Bridge::bound_backends(const std::string& experiment) const {

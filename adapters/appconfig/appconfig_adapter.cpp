@@ -525,37 +525,57 @@ class AppConfigAdapter final : public ResolvedAdapter<AppConfigTable, AppConfigO
     std::string flag, configuration_profile, environment;
   };
 
-  Result<CreateTarget> create_target(const CreateSpec& spec) const {
-    const std::string path = join_path(join_path("experiments", spec.experiment), backend());
-    static const boost::json::object none;
-    ObjectReader reader = ObjectReader::open(spec.binding ? *spec.binding : none, path);
-    CreateTarget out;
-    std::optional<std::string> flag, profile, environment;
-    EXPBRIDGE_ASSIGN_OR_RETURN(flag, reader.optional_string("flag"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(profile, reader.optional_string("configuration_profile"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(environment, reader.optional_string("environment"));
+  /// The members of a partial binding a create reads, each checked against the vendor's limits.
+  struct CreateMembers {
+    std::optional<std::string> flag, configuration_profile, environment;
+  };
+
+  Result<CreateMembers> read_create_members(const boost::json::object& partial, const std::string& path) const {
+    ObjectReader reader = ObjectReader::open(partial, path);
+    CreateMembers out;
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.flag, reader.optional_string("flag"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.configuration_profile, reader.optional_string("configuration_profile"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.environment, reader.optional_string("environment"));
     EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-    if (!flag)
+    if (out.flag) EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.flag_key, *out.flag, reader.member_path("flag")));
+    if (out.configuration_profile)
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.configuration_profile, *out.configuration_profile,
+                                             reader.member_path("configuration_profile")));
+    if (out.environment)
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.environment, *out.environment, reader.member_path("environment")));
+    return out;
+  }
+
+  Status do_check_create_binding(const boost::json::object& partial, const std::string& path) const override {
+    auto read = read_create_members(partial, path);
+    if (!read) return std::unexpected(std::move(read).error());
+    return {};
+  }
+
+  Result<CreateTarget> create_target(const CreateSpec& spec) const {
+    const std::string path = create_binding_path(spec.experiment);
+    static const boost::json::object none;
+    const boost::json::object& partial = spec.binding ? *spec.binding : none;
+    CreateMembers given;
+    EXPBRIDGE_ASSIGN_OR_RETURN(given, read_create_members(partial, path));
+    ObjectReader reader = ObjectReader::open(partial, path);
+    if (!given.flag)
       return std::unexpected(reader.missing("flag", "is required to create the experiment at AppConfig: the key of "
                                                     "the feature flag it runs on (FlagKey)"));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*l_.flag_key, *flag, reader.member_path("flag")));
-    auto pick = [&](std::optional<std::string>& given, const std::string& member,
-                    const std::optional<std::string>& setting, const std::string& setting_path,
-                    const LimitSpec& limit) -> Result<std::string> {
-      if (given) {
-        EXPBRIDGE_RETURN_IF_ERROR(check_string(limit, *given, reader.member_path(member)));
-        return *given;
-      }
+    auto pick = [&](const std::optional<std::string>& member_value, const std::string& member,
+                    const std::optional<std::string>& setting, const std::string& setting_path) -> Result<std::string> {
+      if (member_value) return *member_value;
       if (setting) return *setting;
       return std::unexpected(reader.missing(member, "is required to create the experiment at AppConfig (or " +
                                                         setting_path + " for every experiment of the backend)"));
     };
-    out.flag = *flag;
+    CreateTarget out;
+    out.flag = *given.flag;
     EXPBRIDGE_ASSIGN_OR_RETURN(out.configuration_profile,
-                               pick(profile, "configuration_profile", options_.configuration_profile,
-                                    options_.configuration_profile_setting, *l_.configuration_profile));
-    EXPBRIDGE_ASSIGN_OR_RETURN(out.environment, pick(environment, "environment", options_.environment,
-                                                     options_.environment_setting, *l_.environment));
+                               pick(given.configuration_profile, "configuration_profile", options_.configuration_profile,
+                                    options_.configuration_profile_setting));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.environment,
+                               pick(given.environment, "environment", options_.environment, options_.environment_setting));
     return out;
   }
 

@@ -157,7 +157,7 @@ TEST_F(AppConfigCreate, WithoutAFlagNothingIsAskedFor) {
   auto step = backend_->adapter().create(spec(e), {});
   ASSERT_FALSE(step);
   EXPECT_EQ(step.error().code, ErrorCode::invalid_input);
-  EXPECT_EQ(step.error().field, "experiments.checkout-redesign.aws.flag");
+  EXPECT_EQ(step.error().field, "experiments.checkout-redesign.aws.create.flag");
   EXPECT_EQ(step.error().backend, "aws");
 }
 
@@ -175,7 +175,7 @@ TEST_F(AppConfigCreate, TheBindingsProfileAndEnvironmentWinOverTheSettingsAndAre
   const Experiment e = desired_experiment();
   auto missing = backend_->adapter().create(spec(e), {});
   ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().field, "experiments.checkout-redesign.aws.configuration_profile");
+  EXPECT_EQ(missing.error().field, "experiments.checkout-redesign.aws.create.configuration_profile");
   EXPECT_NE(missing.error().message.find("backends.aws.configuration_profile"), std::string::npos);
   partial_["configuration_profile"] = "checkout-flags";
   partial_["environment"] = "env9012";

@@ -491,26 +491,54 @@ class Auth0Adapter final : public ResolvedAdapter<Auth0Table, Auth0Options> {
     std::vector<std::pair<std::string, std::string>> variations;  ///< neutral key -> var_…, in desired order
   };
 
+  /// The members of a partial binding a create reads, each checked as the vendor limits them.
+  struct CreateMembers {
+    std::optional<std::string> flag, authentication_flow;
+    const boost::json::object* variations = nullptr;
+  };
+
+  Result<CreateMembers> read_create_members(const boost::json::object& partial, const std::string& path) const {
+    ObjectReader reader = ObjectReader::open(partial, path);
+    CreateMembers out;
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.flag, reader.optional_string("flag"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.authentication_flow, reader.optional_string("authentication_flow"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.variations, reader.optional_object("variations"));
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+    if (out.flag) EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.flag_id, *out.flag, reader.member_path("flag")));
+    if (out.authentication_flow)
+      EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.authentication_flow, *out.authentication_flow,
+                                             reader.member_path("authentication_flow")));
+    if (out.variations) {
+      // Through the binding reader, so each var_… id is checked as a binding's is.
+      std::unique_ptr<const Binding> bound;
+      EXPBRIDGE_ASSIGN_OR_RETURN(bound, do_bind(boost::json::object{{"id", "exp_1"}, {"variations", *out.variations}}, path));
+    }
+    return out;
+  }
+
+  Status do_check_create_binding(const boost::json::object& partial, const std::string& path) const override {
+    auto read = read_create_members(partial, path);
+    if (!read) return std::unexpected(std::move(read).error());
+    return {};
+  }
+
   Result<CreateTarget> create_target(const CreateSpec& spec) const {
     const Experiment& e = *spec.desired;
-    const std::string path = join_path(join_path("experiments", spec.experiment), backend());
+    const std::string path = create_binding_path(spec.experiment);
     static const boost::json::object none;
-    ObjectReader reader = ObjectReader::open(spec.binding ? *spec.binding : none, path);
-    std::optional<std::string> flag, flow;
-    EXPBRIDGE_ASSIGN_OR_RETURN(flag, reader.optional_string("flag"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(flow, reader.optional_string("authentication_flow"));
-    const boost::json::object* variations = nullptr;
-    EXPBRIDGE_ASSIGN_OR_RETURN(variations, reader.optional_object("variations"));
-    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-    if (!flag)
+    const boost::json::object& partial = spec.binding ? *spec.binding : none;
+    CreateMembers given;
+    EXPBRIDGE_ASSIGN_OR_RETURN(given, read_create_members(partial, path));
+    ObjectReader reader = ObjectReader::open(partial, path);
+    if (!given.flag)
       return std::unexpected(reader.missing("flag", "is required to create the experiment at Auth0: the id (flg_…) of "
                                                     "the feature flag it runs on"));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.flag_id, *flag, reader.member_path("flag")));
     CreateTarget out;
-    out.flag = *flag;
-    out.authentication_flow = flow.value_or(t_.default_authentication_flow);
+    out.flag = *given.flag;
+    out.authentication_flow = given.authentication_flow.value_or(t_.default_authentication_flow);
     EXPBRIDGE_RETURN_IF_ERROR(
         check_string(*t_.authentication_flow, out.authentication_flow, reader.member_path("authentication_flow")));
+    const boost::json::object* variations = given.variations;
     std::size_t controls = 0;
     for (const auto& v : e.variations.value_or(std::vector<Variation>{})) controls += v.control;
     if (!e.variations || e.variations->empty() || controls != 1)

@@ -134,7 +134,7 @@ TEST_F(Auth0Create, EveryVariationNeedsAVariationIdBeforeAnythingIsAsked) {
   const Experiment e = desired_experiment();
   auto step = backend_->adapter().create(spec(e), {});
   ASSERT_FALSE(step);
-  EXPECT_EQ(step.error().field, "experiments.checkout-migrated.a0.variations.two-step");
+  EXPECT_EQ(step.error().field, "experiments.checkout-migrated.a0.create.variations.two-step");
   EXPECT_TRUE(host_->received_requests().empty());
 }
 

@@ -877,40 +877,66 @@ class LaunchDarklyAdapter final : public ResolvedAdapter<LaunchDarklyTable, Laun
   }
 
 
+  /// The members of a partial binding a create reads, each checked as the vendor limits them.
+  struct CreateMembers {
+    std::optional<std::string> experiment, flag, metric, rule, randomization_unit;
+    const json::object* treatments = nullptr;
+  };
+
+  Result<CreateMembers> read_create_members(const json::object& partial, const std::string& path) const {
+    ObjectReader reader = ObjectReader::open(partial, path);
+    CreateMembers out;
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.experiment, reader.optional_string("experiment"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.flag, reader.optional_string("flag"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.metric, reader.optional_string("metric"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.rule, reader.optional_string("rule"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.randomization_unit, reader.optional_string("randomization_unit"));
+    EXPBRIDGE_ASSIGN_OR_RETURN(out.treatments, reader.optional_object("treatments"));
+    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
+    if (out.flag) EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_key, *out.flag, reader.member_path("flag")));
+    if (out.metric) EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.metric_key, *out.metric, reader.member_path("metric")));
+    if (out.rule && out.rule->empty()) return std::unexpected(reader.error("rule", "must not be empty"));
+    if (out.randomization_unit && out.randomization_unit->empty())
+      return std::unexpected(reader.error("randomization_unit", "must not be empty"));
+    if (out.experiment || out.treatments) {
+      // The key and treatment names are checked as a binding would be (the key defaults to the
+      // neutral one, checked at the create).
+      json::object as_binding{{"experiment", out.experiment.value_or("x")}};
+      if (out.treatments) as_binding["treatments"] = *out.treatments;
+      std::unique_ptr<const Binding> bound;
+      EXPBRIDGE_ASSIGN_OR_RETURN(bound, do_bind(as_binding, path));
+    }
+    return out;
+  }
+
+  Status do_check_create_binding(const json::object& partial, const std::string& path) const override {
+    auto read = read_create_members(partial, path);
+    if (!read) return std::unexpected(std::move(read).error());
+    return {};
+  }
+
   Result<CreateTarget> create_target(const CreateSpec& spec) const {
     const Experiment& e = *spec.desired;
-    const std::string path = join_path(join_path("experiments", spec.experiment), backend());
+    const std::string path = create_binding_path(spec.experiment);
     static const json::object none;
     const json::object& partial = spec.binding ? *spec.binding : none;
+    CreateMembers given;
+    EXPBRIDGE_ASSIGN_OR_RETURN(given, read_create_members(partial, path));
     ObjectReader reader = ObjectReader::open(partial, path);
     CreateTarget out;
-    std::optional<std::string> experiment, flag, metric, rule, unit;
-    EXPBRIDGE_ASSIGN_OR_RETURN(experiment, reader.optional_string("experiment"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(flag, reader.optional_string("flag"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(metric, reader.optional_string("metric"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(rule, reader.optional_string("rule"));
-    EXPBRIDGE_ASSIGN_OR_RETURN(unit, reader.optional_string("randomization_unit"));
-    const json::object* treatments = nullptr;
-    EXPBRIDGE_ASSIGN_OR_RETURN(treatments, reader.optional_object("treatments"));
-    EXPBRIDGE_RETURN_IF_ERROR(reader.finish());
-    // The key and treatment names are checked as a binding would be.
-    json::object as_binding{{"experiment", experiment.value_or(spec.experiment)}};
-    if (treatments) as_binding["treatments"] = *treatments;
+    json::object as_binding{{"experiment", given.experiment.value_or(spec.experiment)}};
+    if (given.treatments) as_binding["treatments"] = *given.treatments;
     std::unique_ptr<const Binding> bound;
     EXPBRIDGE_ASSIGN_OR_RETURN(bound, do_bind(as_binding, path));
     out.binding = static_cast<const LaunchDarklyBinding&>(*bound);
-    if (!flag)
+    if (!given.flag)
       return std::unexpected(reader.missing("flag", "is required to create the experiment at LaunchDarkly: the key of "
                                                     "the feature flag it runs on"));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.experiment_key, *flag, reader.member_path("flag")));
-    if (!metric) return std::unexpected(reader.missing("metric", t_.create_metric->rule));
-    EXPBRIDGE_RETURN_IF_ERROR(check_string(*t_.metric_key, *metric, reader.member_path("metric")));
-    if (rule && rule->empty()) return std::unexpected(reader.error("rule", "must not be empty"));
-    if (unit && unit->empty()) return std::unexpected(reader.error("randomization_unit", "must not be empty"));
-    out.flag = *flag;
-    out.metric = *metric;
-    out.rule = rule.value_or(t_.default_rule);
-    out.randomization_unit = unit.value_or(t_.default_randomization_unit);
+    if (!given.metric) return std::unexpected(reader.missing("metric", t_.create_metric->rule));
+    out.flag = *given.flag;
+    out.metric = *given.metric;
+    out.rule = given.rule.value_or(t_.default_rule);
+    out.randomization_unit = given.randomization_unit.value_or(t_.default_randomization_unit);
     if (!e.hypothesis) return refuse_for(t_.create_experiment->name, field::hypothesis, t_.create_hypothesis->rule);
     std::size_t baselines = 0;
     for (const auto& v : e.variations.value_or(std::vector<Variation>{})) baselines += v.control;

@@ -153,7 +153,7 @@ TEST_F(LaunchDarklyCreate, AMetricIsRequiredAndAValueTheFlagLacksIsRefusedBefore
   const Experiment e = desired_experiment();
   auto step = backend_->adapter().create(spec(e), {});
   ASSERT_FALSE(step);
-  EXPECT_EQ(step.error().field, "experiments.checkout-migrated.ld.metric");
+  EXPECT_EQ(step.error().field, "experiments.checkout-migrated.ld.create.metric");
   EXPECT_NE(step.error().message.find("at least one metric"), std::string::npos);
 
   partial_["metric"] = "checkout-conversion";

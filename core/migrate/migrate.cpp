@@ -375,7 +375,10 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
     }
 
     // No binding at the target: create it there.
-    CreateSpec spec{key, &desired, partial};
+    // The backend's `create:` defaults, under the import's partial binding, under the config's own
+    // for this experiment.
+    const json::object partial_binding = working.create_binding(key, options.to, partial);
+    CreateSpec spec{key, &desired, partial_binding.empty() ? nullptr : &partial_binding};
     auto first = target->adapter->create(spec, {});
     if (!first) {
       entry.error = std::move(first).error();

@@ -223,6 +223,12 @@ class Adapter {
   /// again what a lost answer may have created already, so `create` refuses such a spec (as
   /// `unsupported`) and a caller resuming a create must ask first.
   bool finds_existing() const { return do_finds_existing(); }
+  /// Checks a partial binding for `create` given in the config (`backends.<name>.create`, or an
+  /// experiment's `experiments.<key>.<name>.create`): every member one this backend's create
+  /// reads, of its type and within the vendor's limits. What a create needs and the partial binding
+  /// may leave to another place (a flag given per experiment, a default in the backend's settings)
+  /// is not required here: `create` says what is missing. `path` names the partial binding.
+  Status check_create_binding(const boost::json::object& partial, const std::string& path) const;
 
  protected:
   /// `vendor` is the name the adapter is registered under.
@@ -252,8 +258,14 @@ class Adapter {
   virtual Result<CreateStep> do_create(const CreateSpec& spec, const std::vector<ReadResponse>& answers) const;
   /// Default: false — `do_create` ignores `find_existing`.
   virtual bool do_finds_existing() const { return false; }
+  /// Default: an empty partial binding is fine, any member is refused (the adapter creates nothing).
+  virtual Status do_check_create_binding(const boost::json::object& partial, const std::string& path) const;
 
   // Helpers for the hooks, written once for every vendor.
+
+  /// Where a config gives `experiment`'s partial binding for a create at this backend
+  /// (`experiments.<key>.<backend>.create`): the path a create's errors name.
+  std::string create_binding_path(std::string_view experiment) const;
 
   /// The mapping table this backend was built from.
   const MappingTable& table() const { return *table_; }

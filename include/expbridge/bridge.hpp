@@ -77,7 +77,9 @@ class Bridge {
   /// Loads a config file:
   /// `backends: {NAME: {vendor: V, endpoint?: URL, strict?: bool, ...vendor settings}}`,
   /// `experiments: {KEY: {NAME: {...binding}}}`. Every backend and binding is
-  /// validated now; unknown keys are errors.
+  /// validated now; unknown keys are errors. A backend's `create: {...}` and an experiment's
+  /// `NAME: {create: {...}}` (a backend it is not bound to yet) are partial bindings for
+  /// `migrate`'s creates (`create_binding`).
   static Result<Bridge> load(const std::string& config_path, BridgeOptions options = {});
   /// The same from text; `source` names it in errors.
   static Result<Bridge> from_text(std::string_view config, std::string source, BridgeOptions options = {});
@@ -97,6 +99,13 @@ class Bridge {
   Result<Experiment> read_state(const std::string& backend, const Update& update,
                                 const std::vector<ReadResponse>& responses) const;
 
+  /// The partial binding a create of `experiment` at `backend` starts from (`migrate`, where the
+  /// experiment is not bound there): the backend's `create:` defaults, overlaid member by member
+  /// by `imported` (an import folder's), then by the experiment's own
+  /// `experiments.<key>.<backend>.create` — the config's word on one experiment wins. Empty when
+  /// none gives anything. Each part was checked at load (`Adapter::check_create_binding`).
+  boost::json::object create_binding(const std::string& experiment, const std::string& backend,
+                                     const boost::json::object* imported = nullptr) const;
   /// The backends `experiment` is bound to, in config order (empty for an unknown key).
   std::vector<std::string> bound_backends(const std::string& experiment) const;
   /// One step of reading `experiment` at `backend` (see `Adapter::read`, and its `hint`);

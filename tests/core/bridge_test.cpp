@@ -303,5 +303,50 @@ TEST(BridgeAuth, ASigV4TableWithoutItsServiceFailsAtLoad) {
   EXPECT_EQ(b.error().vendor, "evidently");
 }
 
+// `create:`: the partial bindings `migrate` creates with, checked when the config loads.
+constexpr const char* kCreateConfig = R"(backends:
+  ld: {vendor: launchdarkly, project: default, environment: production, token_env: LD_API_TOKEN,
+       create: {metric: conversion, rule: fallthrough}}
+experiments:
+  solo:
+    ld: {create: {metric: revenue}}
+)";
+
+TEST(Bridge, ACreateBindingOverlaysTheBackendsDefaultsTheImportsAndTheExperimentsOwn) {
+  auto b = Bridge::from_text(kCreateConfig, "c.yaml");
+  ASSERT_TRUE(b) << b.error().describe();
+  // Not bound yet: `create` is what migrate creates it with.
+  EXPECT_TRUE(b->bound_backends("solo").empty());
+  const boost::json::object imported{{"flag", "solo-flag"}, {"metric", "imported"}, {"rule", "rule-1"}};
+  EXPECT_EQ(b->create_binding("solo", "ld", &imported),
+            (boost::json::object{{"metric", "revenue"}, {"rule", "rule-1"}, {"flag", "solo-flag"}}));
+  EXPECT_EQ(b->create_binding("other", "ld"), (boost::json::object{{"metric", "conversion"}, {"rule", "fallthrough"}}));
+  EXPECT_TRUE(b->create_binding("solo", "elsewhere").empty());
+}
+
+TEST(Bridge, ACreateBindingIsCheckedAtLoadNamingItsPath) {
+  std::string config = kCreateConfig;
+  Error e = load_error(std::string(config).replace(config.find("metric: conversion"), 18, "metrc: conversion"));
+  EXPECT_EQ(e.field, "backends.ld.create.metrc") << e.describe();
+  EXPECT_EQ(e.backend, "ld");
+  e = load_error(std::string(config).replace(config.find("metric: revenue"), 15, "metric: 5"));
+  EXPECT_EQ(e.field, "experiments.solo.ld.create.metric") << e.describe();
+  e = load_error(std::string(config).replace(config.find("{create: {metric: revenue}}"), 27,
+                                             "{experiment: solo, create: {metric: revenue}}"));
+  EXPECT_EQ(e.field, "experiments.solo.ld") << e.describe();
+  EXPECT_NE(e.message.find("bound already"), std::string::npos) << e.message;
+  e = load_error(std::string(config).replace(config.find("{metric: conversion, rule: fallthrough}"), 39, "[conversion]"));
+  EXPECT_EQ(e.field, "backends.ld.create") << e.describe();
+}
+
+TEST(Bridge, ACreateBindingAtABackendThatCreatesNothingIsRefused) {
+  Error e = load_error(R"(backends:
+  ev: {vendor: evidently, region: us-east-1, project: shop, create: {flag: f}}
+)");
+  EXPECT_EQ(e.code, ErrorCode::unsupported) << e.describe();
+  EXPECT_EQ(e.field, "backends.ev.create") << e.describe();
+  EXPECT_EQ(e.backend, "ev");
+}
+
 }  // namespace
 }  // namespace expbridge

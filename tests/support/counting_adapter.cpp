@@ -201,6 +201,14 @@ class CountingAdapter final : public Adapter {
     return ReadStep{{}, std::move(state)};
   }
 
+  Status do_check_create_binding(const boost::json::object& partial, const std::string& path) const override {
+    for (const auto& member : partial)
+      if (member.key() != "flag" || !member.value().is_string())
+        return std::unexpected(
+            invalid_field(path + "." + std::string(member.key()), "a counting create takes only {flag: STRING}"));
+    return {};
+  }
+
   // Creates: GET BASE/flags/{flag} when the partial binding names a flag (404: `not_found`, the
   // flag is not created), then POST BASE/experiments {key, description?, exposure_thousandths?,
   // variants?} answering {"id"}, then POST …/{id}/start when the desired state is running.
@@ -208,10 +216,7 @@ class CountingAdapter final : public Adapter {
     ++vendor_->calls(backend_).create;
     const Experiment& desired = *spec.desired;
     const boost::json::value* flag = spec.binding ? spec.binding->if_contains("flag") : nullptr;
-    if (spec.binding)
-      for (const auto& member : *spec.binding)
-        if (member.key() != "flag" || !member.value().is_string())
-          return std::unexpected(invalid_field(std::string(member.key()), "a counting create takes only {flag: STRING}"));
+    if (spec.binding) EXPBRIDGE_RETURN_IF_ERROR(do_check_create_binding(*spec.binding, "binding"));
     const std::size_t flag_reads = flag ? 1 : 0;
     const bool start = desired.status == ExperimentStatus::running;
     CreateStep step;

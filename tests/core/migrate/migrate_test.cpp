@@ -333,6 +333,21 @@ TEST_F(Migrate, ACreateTheVendorRefusedCanBeRunAgain) {
   EXPECT_EQ(http_->count("POST", std::string(kTarget) + "/experiments") - starts, 2u) << "refused, then created";
 }
 
+TEST_F(Migrate, ACreateFromABackendSourceTakesTheConfigsPartialBindingAndItsBindingReplacesIt) {
+  auto report = run(applying(), "{create: {flag: f}}", /*with_store=*/false);
+  ASSERT_TRUE(report && report->ok()) << (report ? dump(*report) : report.error().describe());
+  // The flag the config named was looked up before the create.
+  EXPECT_EQ(http_->count("GET", std::string(kTarget) + "/flags/f"), 1u);
+  EXPECT_EQ(target_changes(*http_), 2u);  // the create and its start, once each
+  ASSERT_EQ(report->created_bindings().size(), 1u);
+  auto written = config_with_bindings(config("{create: {flag: f}}"), "backends.yaml", "dst", report->created_bindings());
+  ASSERT_TRUE(written) << written.error().describe();
+  EXPECT_EQ(written->find("create"), std::string::npos) << *written;
+  auto reloaded = Bridge::from_text(*written, "written.yaml", vendor_->bridge_options());
+  ASSERT_TRUE(reloaded) << reloaded.error().describe() << "\n" << *written;
+  EXPECT_EQ(reloaded->bound_backends("exp"), (std::vector<std::string>{"src", "dst"}));
+}
+
 TEST_F(Migrate, WithoutAStoreTheBindingIsInTheReportOnly) {
   auto report = run(applying(), "", /*with_store=*/false);
   ASSERT_TRUE(report && report->ok()) << (report ? dump(*report) : report.error().describe());
