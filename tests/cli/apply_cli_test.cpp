@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +45,8 @@ class ApplyCli : public ::testing::Test {
                   const std::string& stdin_text = "") {
     return sandbox_.run(args, stdin_text, variables);
   }
+
+  CliRun run_on_terminal(const std::string& args) { return sandbox_.run_on_terminal(args, env); }
 
   EmulatedVendors vendors;
   std::map<std::string, std::string> env = test::apply_test_environment();
@@ -393,6 +396,26 @@ TEST_F(ApplyCli, ProgressLinesGoToStandardErrorWhenItIsNotATerminal) {
   EXPECT_NE(r.out.find("3 update(s): 3 ok"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("rate-limit waits: ld paused "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("in 1 pause (1 throttled answer)"), std::string::npos) << r.out;
+}
+
+TEST_F(ApplyCli, OnATerminalProgressIsOneLineRedrawnInPlaceAndLeftWithItsLastState) {
+  progress::prepare([this](const std::string& n, const std::string& t) { write(n, t); }, vendors);
+  const CliRun r = run_on_terminal("apply --config config.yaml u1.json u2.json u3.json --progress-every 0.01");
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  // Each drawing goes back to the line's start and clears it; no plain lines on a terminal.
+  EXPECT_NE(r.err.find("\r\x1b[Kprogress: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("expbridge: progress: "), std::string::npos) << r.err;
+  // The last drawing stays, ended by a newline: the whole run, its waits included.
+  const auto last = r.err.rfind("\r\x1b[Kprogress: ");
+  ASSERT_NE(last, std::string::npos) << r.err;
+  const std::string final_line = r.err.substr(last);
+  EXPECT_NE(final_line.find("3/3 updates (100%)"), std::string::npos) << final_line;
+  EXPECT_NE(final_line.find("rate-limit waits: ld "), std::string::npos) << final_line;
+  EXPECT_EQ(final_line.back(), '\n') << final_line;
+  EXPECT_EQ(std::count(final_line.begin(), final_line.end(), '\n'), 1) << final_line;
+  // Reports went to standard output (a file here), not onto the live line.
+  EXPECT_EQ(r.err.find("3 update(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("3 update(s): 3 ok"), std::string::npos) << r.out;
 }
 
 TEST_F(ApplyCli, JsonFormatPrintsNoProgressAndSummarisesEachBackendsWaits) {

@@ -1,7 +1,11 @@
 // expbridge tests — the `expbridge` binary run as a user runs it, in a temporary folder of its own.
 #pragma once
 
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -11,6 +15,7 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <thread>
 
 namespace expbridge::test {
 
@@ -65,6 +70,55 @@ class CliSandbox {
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     r.out = slurp(out);
     r.err = slurp(err);
+    return r;
+  }
+
+  /// `run`, with standard error on a pseudo-terminal of its own (standard input and output stay
+  /// files): `err` is what that terminal was sent, byte for byte (no newline translation).
+  CliRun run_on_terminal(const std::string& args, const std::map<std::string, std::string>& variables = {},
+                         int seconds = 60) const {
+    CliRun r;
+    int terminal = -1, child_side = -1;
+    if (::openpty(&terminal, &child_side, nullptr, nullptr, nullptr) != 0) {
+      r.err = "openpty failed";
+      return r;
+    }
+    termios raw{};
+    ::tcgetattr(child_side, &raw);
+    raw.c_oflag &= ~static_cast<tcflag_t>(OPOST);  // the bytes as written: no \n -> \r\n
+    ::tcsetattr(child_side, TCSANOW, &raw);
+    std::atomic<bool> ended{false};
+    std::string seen;
+    // Read while the command runs, so a full terminal buffer never blocks it; bounded by `ended`.
+    std::thread reader([&] {
+      char buffer[4096];
+      while (true) {
+        pollfd p{terminal, POLLIN, 0};
+        const int ready = ::poll(&p, 1, 50);
+        if (ready > 0 && (p.revents & POLLIN)) {
+          const ssize_t n = ::read(terminal, buffer, sizeof buffer);
+          if (n > 0) {
+            seen.append(buffer, static_cast<std::size_t>(n));
+            continue;
+          }
+        }
+        if (ended) break;
+      }
+    });
+    const auto in = dir_ / ".stdin", out = dir_ / ".stdout";
+    std::ofstream(in, std::ios::binary) << "";
+    std::string command = "cd '" + dir_.string() + "' && env -i PATH=/usr/bin:/bin HOME='" + dir_.string() + "'";
+    for (const auto& [name, value] : variables) command += " " + name + "='" + value + "'";
+    command += " timeout -s KILL " + std::to_string(seconds) + " '" + std::string(EXPBRIDGE_CLI) + "' " + args + " <'" +
+               in.string() + "' >'" + out.string() + "' 2>&" + std::to_string(child_side);
+    const int status = std::system(command.c_str());
+    ::close(child_side);
+    ended = true;
+    reader.join();
+    ::close(terminal);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = std::move(seen);
     return r;
   }
 
