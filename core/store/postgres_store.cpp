@@ -250,7 +250,10 @@ const std::vector<std::vector<const char*>>& migrations() {
       "experiment text NOT NULL, backend text NOT NULL, operation text NOT NULL, fields text NOT NULL, "
       "outcome text NOT NULL)",
       "CREATE INDEX history_by_experiment ON history (experiment, at, id)",
-  }};
+  },
+  // 2: the SQLite store's intents and history lost AUTOINCREMENT; bigserial here is a sequence
+  // PostgreSQL keeps cheaply, so nothing changes but the version.
+  {}};
   return steps;
 }
 

@@ -36,7 +36,7 @@ struct StoreOptions {
 
 /// The schema version this build writes. A store with a newer one is refused (`invalid_input`,
 /// naming the store and both versions): an older expbridge never writes what it does not know.
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 /// Hex SHA-256 of `bytes`: input documents and requests are recorded by digest.
 std::string store_digest(std::string_view bytes);

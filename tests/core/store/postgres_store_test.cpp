@@ -209,7 +209,7 @@ TEST_F(PostgresStoreTest, ProcessesOpeningANewStoreAtOnceCreateTheSchemaOnce) {
   }
   auto versions = server().admin_query(database(), "SELECT count(*) || ':' || max(version) FROM schema_version");
   ASSERT_TRUE(versions) << versions.error().message;
-  EXPECT_EQ(*versions, "1:1");
+  EXPECT_EQ(*versions, "1:" + std::to_string(kStoreSchemaVersion));
 }
 
 TEST_F(PostgresStoreTest, RefusesASchemaFromANewerExpbridgeAndChangesNothing) {

@@ -347,6 +347,80 @@ TEST_F(SqliteStoreTest, RefusesAnotherProgramsDatabaseAndLeavesItAlone) {
   EXPECT_EQ(read_bytes(db_), before);
 }
 
+// A store as the first schema (version 1) left it: AUTOINCREMENT ids, one unfinished run with a
+// pending intent and a history entry. The schema text is the fixture: it is what such files hold.
+constexpr const char* kSchemaVersion1 = R"sql(
+CREATE TABLE runs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL,
+  finished_at TEXT, command TEXT NOT NULL, config_path TEXT NOT NULL, config_digest TEXT NOT NULL);
+CREATE INDEX runs_unfinished ON runs (config_path, seq) WHERE finished_at IS NULL;
+CREATE TABLE inputs (run_id TEXT NOT NULL REFERENCES runs (id), position INTEGER NOT NULL, source TEXT NOT NULL,
+  digest TEXT NOT NULL, experiment TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, position));
+CREATE TABLE intents (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs (id),
+  input_position INTEGER NOT NULL, input_digest TEXT NOT NULL, experiment TEXT NOT NULL, backend TEXT NOT NULL,
+  operation TEXT NOT NULL, sequence INTEGER NOT NULL, request_digest TEXT NOT NULL, idempotent INTEGER NOT NULL,
+  recorded_at TEXT NOT NULL, outcome TEXT NOT NULL, http_status INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '', completed_at TEXT);
+CREATE INDEX intents_by_run ON intents (run_id, id);
+CREATE TABLE backend_records (experiment TEXT NOT NULL, backend TEXT NOT NULL, vendor TEXT NOT NULL,
+  vendor_ids TEXT NOT NULL, read_hint TEXT NOT NULL, applied TEXT NOT NULL, applied_at TEXT NOT NULL,
+  applied_run TEXT NOT NULL, last_read TEXT NOT NULL, read_at TEXT NOT NULL, PRIMARY KEY (experiment, backend));
+CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, run_id TEXT NOT NULL,
+  experiment TEXT NOT NULL, backend TEXT NOT NULL, operation TEXT NOT NULL, fields TEXT NOT NULL,
+  outcome TEXT NOT NULL);
+CREATE INDEX history_by_experiment ON history (experiment, at, id);
+INSERT INTO runs (id, started_at, command, config_path, config_digest)
+  VALUES ('run-1', '2026-11-30T10:00:00Z', 'apply', 'backends.yaml', 'd1');
+INSERT INTO inputs VALUES ('run-1', 0, 'u.yaml', 'i1', 'checkout-redesign', 0);
+INSERT INTO intents (id, run_id, input_position, input_digest, experiment, backend, operation, sequence,
+  request_digest, idempotent, recorded_at, outcome) VALUES (41, 'run-1', 0, 'i1', 'checkout-redesign', 'aws',
+  'StartExperimentRun', 0, 'r1', 0, '2026-11-30T10:00:01Z', 'pending');
+INSERT INTO history (id, at, run_id, experiment, backend, operation, fields, outcome) VALUES (7,
+  '2026-11-30T09:00:00Z', 'run-0', 'checkout-redesign', 'aws', 'UpdateExperimentDefinition', '["description"]', 'ok');
+PRAGMA application_id = 1163412050;
+PRAGMA user_version = 1;
+)sql";
+
+TEST_F(SqliteStoreTest, AVersion1StoreIsMigratedKeepingItsJournalIdsAndHistory) {
+  sqlite_exec(db_, kSchemaVersion1);
+  auto store = open_store(db_);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schema_version(), kStoreSchemaVersion);
+  // The interrupted run is still there to resume, its pending intent under the same id.
+  auto unfinished = store->last_unfinished_run("backends.yaml");
+  ASSERT_TRUE(unfinished && *unfinished) << (unfinished ? "none" : unfinished.error().describe());
+  EXPECT_EQ((*unfinished)->id, "run-1");
+  auto journal = store->journal("run-1");
+  ASSERT_TRUE(journal) << journal.error().describe();
+  ASSERT_EQ(journal->size(), 1u);
+  EXPECT_EQ(journal->front().id, 41);
+  EXPECT_EQ(journal->front().operation, "StartExperimentRun");
+  EXPECT_FALSE(journal->front().idempotent);
+  EXPECT_EQ(journal->front().outcome, IntentOutcome::pending);
+  // New ids follow the old ones.
+  Intent next = journal->front();
+  next.sequence = 1;
+  auto id = store->record_intent(next);
+  ASSERT_TRUE(id) << id.error().describe();
+  EXPECT_GT(*id, 41);
+  auto history = store->history("checkout-redesign");
+  ASSERT_TRUE(history) << history.error().describe();
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_EQ(history->front().operation, "UpdateExperimentDefinition");
+  // Keyed by the rowid now: no AUTOINCREMENT, nothing left in sqlite_sequence for them.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM sqlite_master WHERE name IN ('intents', 'history') AND "
+                               "sql NOT LIKE '%AUTOINCREMENT%'",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
 TEST_F(SqliteStoreTest, RefusesANewerSchemaNamingBothVersions) {
   ASSERT_NE(open_store(db_), nullptr);
   const int newer = kStoreSchemaVersion + 1;
