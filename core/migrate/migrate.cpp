@@ -189,6 +189,9 @@ struct ExperimentWork {
   std::vector<FieldCarriage> source_losses;
   std::vector<ExperimentMigration> entries;  // one per target, in `to` order
 
+  // A backend source is read as the job's first step: `to_read`, then `reading` until its answer.
+  enum class SourceRead { none, to_read, reading };
+  SourceRead source_read = SourceRead::none;
   // Where the job is: the target worked on, and what was last asked of the Applier for it.
   std::size_t target = 0;
   enum class Phase { start, read_sent, apply_sent, create_sent };
@@ -294,12 +297,55 @@ std::optional<Applier::JobStep> create_step(const MigrationContext& context, Exp
   return step;
 }
 
+// The source backend's read of `work.key`: the desired state, or why there is none.
+void take_source_read(const ReadReport& read, ExperimentWork& work) {
+  const BackendRead* at = read.backends.empty() ? nullptr : &read.backends.front();
+  if (read.error || !at || !at->state) {
+    work.source_error = read.error ? *read.error
+                                   : at && at->error ? *at->error
+                                                     : make_error(ErrorCode::internal, "the source read gave no state");
+    work.source_error->message = "reading the source: " + work.source_error->message;
+    return;
+  }
+  work.desired = at->state->experiment;
+  work.desired.experiment = work.key;
+  drop_empty_texts(work.desired);
+  const auto& unheld = at->state->not_expressible;
+  work.weights_held = std::find(unheld.begin(), unheld.end(), "variations.weight") == unheld.end();
+}
+
+// The producer's part (on the reader thread): an import folder's document of `work.key`.
+void load_document(const ImportFolder& folder, ExperimentWork& work) {
+  auto imported = folder.load(work.key);
+  if (!imported) {
+    work.source_error = std::move(imported).error();
+    return;
+  }
+  work.desired = std::move(imported->state);
+  work.document = std::move(imported->update);
+  work.partial = std::move(imported->create);
+  work.value_source = imported->file;
+  work.source_losses = std::move(imported->losses);
+}
+
 // The job's state machine: what `previous` (the Applier's answer to the last step) settles, and
 // the next step; nothing once every target is done.
 std::optional<Applier::JobStep> next_step(const MigrationContext& context, ExperimentWork& work,
                                           const Applier::JobStepOutcome* previous) {
   const MigrateOptions& options = context.options;
   using Phase = ExperimentWork::Phase;
+  if (work.source_read == ExperimentWork::SourceRead::to_read) {
+    work.source_read = ExperimentWork::SourceRead::reading;
+    Applier::JobStep step;
+    step.kind = Applier::JobStep::Kind::read;
+    step.backends = {options.from};
+    step.experiment = work.key;
+    return step;
+  }
+  if (work.source_read == ExperimentWork::SourceRead::reading) {
+    work.source_read = ExperimentWork::SourceRead::none;
+    take_source_read(previous->read, work);
+  }
   for (; work.target < work.entries.size(); next_target(work)) {
     ExperimentMigration& entry = work.entries[work.target];
     const std::string& to = options.to[work.target];
@@ -358,39 +404,6 @@ std::optional<Applier::JobStep> next_step(const MigrationContext& context, Exper
     }
   }
   return std::nullopt;
-}
-
-// The producer's part (on the reader thread): the source's state of `key`.
-void read_source(const std::string& key, const std::optional<ImportFolder>& folder, Applier* source_applier,
-                 ExperimentWork& work, const std::string& source_name) {
-  work.value_source = source_name;
-  if (folder) {
-    auto imported = folder->load(key);
-    if (!imported) {
-      work.source_error = std::move(imported).error();
-      return;
-    }
-    work.desired = std::move(imported->state);
-    work.document = std::move(imported->update);
-    work.partial = std::move(imported->create);
-    work.value_source = imported->file;
-    work.source_losses = std::move(imported->losses);
-    return;
-  }
-  const ReadReport read = source_applier->read(key);
-  const BackendRead* at = read.backends.empty() ? nullptr : &read.backends.front();
-  if (read.error || !at || !at->state) {
-    work.source_error = read.error ? *read.error
-                                   : at && at->error ? *at->error
-                                                     : make_error(ErrorCode::internal, "the source read gave no state");
-    work.source_error->message = "reading the source: " + work.source_error->message;
-    return;
-  }
-  work.desired = at->state->experiment;
-  work.desired.experiment = key;
-  drop_empty_texts(work.desired);
-  const auto& unheld = at->state->not_expressible;
-  work.weights_held = std::find(unheld.begin(), unheld.end(), "variations.weight") == unheld.end();
 }
 
 void count_entry(const ExperimentMigration& e, bool applied, MigrationSummary& summary) {
@@ -543,24 +556,13 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
 
   ApplyOptions target_options = options.apply_options;
   target_options.plan.backends = options.to;
+  // A backend source is read on the same loop, its reads paced with its own budget and
+  // overlapping like the targets' work (reads only: nothing is journalled for it).
+  if (from_backend) target_options.plan.backends.push_back(options.from);
   target_options.parallel_updates = options.parallel;
   if (target_options.run.command.empty()) target_options.run.command = "migrate";
   auto target_applier = Applier::create(working, target_options);
   if (!target_applier) return std::unexpected(std::move(target_applier).error());
-  std::optional<Applier> source_applier;
-  if (from_backend) {
-    // Reads only: no journal, no run of its own. Used by the producer, on its thread alone.
-    ApplyOptions source_options = options.apply_options;
-    source_options.plan.backends = {options.from};
-    source_options.store = nullptr;
-    source_options.run_id.clear();
-    source_options.resume = false;
-    source_options.http_client = options.apply_options.http_client;
-    auto made = Applier::create(bridge, source_options);
-    if (!made) return std::unexpected(std::move(made).error());
-    source_applier.emplace(std::move(*made));
-  }
-
   const MigrationContext context{bridge, working, options, targets, store, describe_source(options, folder.has_value())};
   // The producer: one experiment at a time, its document parsed or its source read, on the
   // Applier's reader thread; at most the Applier's window and queue of them are held at once.
@@ -576,7 +578,11 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
       entry.target.backend = target->name;
       entry.target.vendor = target->vendor;
     }
-    read_source(key, folder, source_applier ? &*source_applier : nullptr, *work, context.source_name);
+    work->value_source = context.source_name;
+    if (folder)
+      load_document(*folder, *work);
+    else
+      work->source_read = ExperimentWork::SourceRead::to_read;
     Applier::Job job;
     job.next_step = [&context, at = work.get()](const Applier::JobStepOutcome* previous) {
       return next_step(context, *at, previous);
@@ -584,11 +590,12 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
     job.work = std::move(work);
     return job;
   };
-  // The targets' pacing (the Applier holds every backend of the config; only these are used).
+  // The pacing of the backends used (the Applier holds every backend of the config).
   const auto target_pacing = [&] {
     auto pacing = target_applier->pacing();
     std::erase_if(pacing, [&](const BackendPacing& b) {
-      return std::find(options.to.begin(), options.to.end(), b.backend) == options.to.end();
+      const auto& used = target_options.plan.backends;
+      return std::find(used.begin(), used.end(), b.backend) == used.end();
     });
     return pacing;
   };
@@ -606,9 +613,6 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
   if (options.started) options.started(report);
   target_applier->run_jobs(produce, finished);
   report.pacing = target_pacing();
-  if (source_applier)
-    for (auto& pacing : source_applier->pacing())
-      if (pacing.backend == options.from) report.pacing.push_back(std::move(pacing));
   if (options.apply) {
     if (Status ended = target_applier->finish_run(); !ended) return std::unexpected(std::move(ended).error());
   }

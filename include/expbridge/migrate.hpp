@@ -129,7 +129,8 @@ struct MigrationReport {
   /// Experiments times targets: the entries to come, known once the source is listed.
   std::int64_t entries_expected = 0;
   MigrationSummary summary;
-  /// Each backend's pacing (rate-limit pauses, concurrency): the targets', then the source's.
+  /// The pacing (rate-limit pauses, concurrency) of the targets and of a source backend, in
+  /// config order.
   std::vector<BackendPacing> pacing;
   /// With `keep_created_bindings`: the bindings created now, in input order.
   std::vector<CreatedBinding> created;
@@ -152,8 +153,9 @@ struct MigrateOptions {
   bool apply = false;
   /// Lost fields accepted (`--accept-loss`); a name accepts every path under it.
   std::vector<std::string> accept_loss;
-  /// Experiments in flight at once (1..256): their target work overlaps on one event loop, so
-  /// each target's pacer can fill its budget. An experiment's targets go one after another.
+  /// Experiments in flight at once (1..256): their source reads and target work overlap on one
+  /// event loop, so each backend's pacer can fill its budget. An experiment's steps (its source
+  /// read, then each target in turn) go one after another.
   int parallel = 1;
   /// Keep each created binding in `MigrationReport::created` (`--write-config`); else the report
   /// does not grow with the count.
@@ -172,9 +174,8 @@ struct MigrateOptions {
   /// target is converged with; empty: the file `bridge.source()` names.
   std::string config_text;
   /// How requests are sent: environment, HTTP client, store, run (as for `apply`).
-  /// `plan.backends` and `parallel_updates` are set by the migration. A backend source is read
-  /// by an Applier of its own (no store) on the thread that produces the experiments, beside the
-  /// targets' loop: `http_client` makes one client for each, and each is used from one thread.
+  /// `plan.backends` (the targets and a source backend) and `parallel_updates` are set by the
+  /// migration: one Applier runs every experiment's source read and target work.
   ApplyOptions apply_options;
 };
 

@@ -49,6 +49,28 @@ std::size_t target_changes(const HttpScript& http) {
          http.count("DELETE", kTarget);
 }
 
+// Counts the requests in flight at once on the wire side of the Applier's client.
+struct InFlight {
+  int now = 0;
+  int most = 0;
+};
+
+class InFlightClient : public http::HttpClient {
+ public:
+  InFlightClient(std::unique_ptr<http::HttpClient> inner, std::shared_ptr<InFlight> counts)
+      : inner_(std::move(inner)), counts_(std::move(counts)) {}
+  boost::asio::awaitable<Result<http::Response>> send(http::Request request) override {
+    counts_->most = std::max(counts_->most, ++counts_->now);
+    auto answer = co_await inner_->send(std::move(request));
+    --counts_->now;
+    co_return answer;
+  }
+
+ private:
+  std::unique_ptr<http::HttpClient> inner_;
+  std::shared_ptr<InFlight> counts_;
+};
+
 class Migrate : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -75,7 +97,8 @@ class Migrate : public ::testing::Test {
 
   std::string config(std::string_view target_binding = "") const {
     std::string text = "backends:\n"
-                       "  src: {vendor: counting, endpoint: \"" + std::string(kSource) + "\", retry_base_ms: 1, attempts: 2}\n"
+                       "  src: {vendor: counting, endpoint: \"" + std::string(kSource) + "\", retry_base_ms: 1, attempts: 2" +
+                       src_settings_ + "}\n" +
                        "  dst: {vendor: counting, endpoint: \"" + std::string(kTarget) + "\", retry_base_ms: 1, attempts: 2, timeout_ms: 300" +
                        dst_settings_ + "}\n" +
                        (two_targets_ ? "  dst2: {vendor: counting, endpoint: \"" + std::string(kTarget2) +
@@ -85,6 +108,7 @@ class Migrate : public ::testing::Test {
                        "  exp:\n"
                        "    src: {id: s1}\n";
     if (!target_binding.empty()) text += "    dst: " + std::string(target_binding) + "\n";
+    for (int i = 1; i <= extra_experiments_; ++i) text += "  e" + std::to_string(i) + ":\n    src: {id: s1}\n";
     return text;
   }
 
@@ -107,6 +131,10 @@ class Migrate : public ::testing::Test {
     options.bridge_options = vendor_->bridge_options();
     options.config_text = text;
     options.apply_options.http_client = http_->factory();
+    if (in_flight_)
+      options.apply_options.http_client = [scripted = http_->factory(), counts = in_flight_](boost::asio::io_context& io) {
+        return std::make_unique<InFlightClient>(scripted(io), counts);
+      };
     options.apply_options.store = with_store ? &store() : nullptr;
     options.apply_options.run = RunStart{"migrate", (dir_ / "backends.yaml").string(), store_digest(text)};
     return test::migrate_collected(*bridge, options);
@@ -130,8 +158,12 @@ class Migrate : public ::testing::Test {
     return out.string();
   }
 
-  /// Added to dst's settings (`, max_in_flight: 8`).
-  std::string dst_settings_;
+  /// Added to src's and dst's settings (`, max_in_flight: 8`).
+  std::string src_settings_, dst_settings_;
+  /// More experiments bound at src (e1 ... eN, all reading s1).
+  int extra_experiments_ = 0;
+  /// When set, counts the requests in flight at once.
+  std::shared_ptr<InFlight> in_flight_;
   /// A second target, dst2, beside dst.
   bool two_targets_ = false;
   fs::path dir_;
@@ -457,28 +489,6 @@ TEST_F(Migrate, ABrokenDocumentFailsItsEntryNamingTheFileAndTheOthersProceed) {
 }
 
 
-// Counts the requests in flight at once on the wire side of the Applier's client.
-struct InFlight {
-  int now = 0;
-  int most = 0;
-};
-
-class InFlightClient : public http::HttpClient {
- public:
-  InFlightClient(std::unique_ptr<http::HttpClient> inner, std::shared_ptr<InFlight> counts)
-      : inner_(std::move(inner)), counts_(std::move(counts)) {}
-  boost::asio::awaitable<Result<http::Response>> send(http::Request request) override {
-    counts_->most = std::max(counts_->most, ++counts_->now);
-    auto answer = co_await inner_->send(std::move(request));
-    --counts_->now;
-    co_return answer;
-  }
-
- private:
-  std::unique_ptr<http::HttpClient> inner_;
-  std::shared_ptr<InFlight> counts_;
-};
-
 // Experiments' creates overlap up to --parallel (the pacer allowing it), each is created once,
 // and the entries come out in input order although the first create answers last.
 TEST_F(Migrate, ParallelOverlapsExperimentsAndReportsThemInInputOrder) {
@@ -496,41 +506,65 @@ TEST_F(Migrate, ParallelOverlapsExperimentsAndReportsThemInInputOrder) {
     http_->on("POST", std::string(kTarget) + "/experiments",
               {ScriptedReply::json(201, R"({"id": "d1"})").after(std::chrono::milliseconds(150)),
                ScriptedReply::json(201, R"({"id": "d1"})").after(std::chrono::milliseconds(20))});
-    auto counts = std::make_shared<InFlight>();
+    in_flight_ = std::make_shared<InFlight>();
     MigrateOptions options = applying();
     options.from = dir;
     options.all = true;
     options.parallel = parallel;
-    std::vector<std::string> order;
     std::int64_t seen = 0;
-    options.sink = [&](const ExperimentMigration& e, const MigrationReport& so_far) {
-      order.push_back(e.experiment);
+    options.sink = [&](const ExperimentMigration&, const MigrationReport& so_far) {
       EXPECT_EQ(so_far.summary.entries, ++seen) << "the summary so far counts the entry";
       EXPECT_EQ(so_far.entries_expected, 12);
     };
     const std::size_t before = http_->count("POST", std::string(kTarget) + "/experiments");
-    auto scripted = http_->factory();
-    options.apply_options.http_client = [scripted, counts](boost::asio::io_context& io) {
-      return std::make_unique<InFlightClient>(scripted(io), counts);
-    };
-    const std::string text = config();
-    auto bridge = Bridge::from_text(text, (dir_ / "backends.yaml").string(), vendor_->bridge_options());
-    ASSERT_TRUE(bridge) << bridge.error().describe();
-    options.to = {"dst"};
-    options.bridge_options = vendor_->bridge_options();
-    options.config_text = text;
-    auto report = migrate(*bridge, options);
+    auto report = run(options, "", /*with_store=*/false);
     ASSERT_TRUE(report) << report.error().describe();
-    EXPECT_TRUE(report->ok()) << boost::json::serialize(migration_summary_to_json(*report));
+    EXPECT_TRUE(report->ok()) << dump(*report);
+    std::vector<std::string> order;
+    for (const auto& e : report->experiments) order.push_back(e.experiment);
     EXPECT_EQ(order, keys) << "entries in input order, parallel " << parallel;
-    EXPECT_EQ(report->summary.created, 12);
+    EXPECT_EQ(report->report.summary.created, 12);
     EXPECT_EQ(http_->count("POST", std::string(kTarget) + "/experiments") - before, 12u) << "each created once";
     if (parallel == 1) {
-      EXPECT_EQ(counts->most, 1) << "one experiment at a time";
+      EXPECT_EQ(in_flight_->most, 1) << "one experiment at a time";
     } else {
-      EXPECT_GT(counts->most, 1) << "experiments overlap on the wire";
+      EXPECT_GT(in_flight_->most, 1) << "experiments overlap on the wire";
     }
   }
+}
+
+// A backend source is read on the same loop: its reads overlap too, paced by its own budget.
+TEST_F(Migrate, ASourceBackendIsReadOverlappingWithParallel) {
+  src_settings_ = ", concurrency: fixed, max_in_flight: 8";
+  extra_experiments_ = 8;
+  http_->on("GET", std::string(kSource) + "/experiments/s1",
+            {ScriptedReply::json(200, R"({"description": "Two-step", "exposure": 40, "status": "running"})")
+                 .after(std::chrono::milliseconds(40))});
+  std::vector<std::string> sequential;
+  for (const int parallel : {1, 8}) {
+    in_flight_ = std::make_shared<InFlight>();
+    MigrateOptions options;
+    options.all = true;
+    options.parallel = parallel;
+    auto report = run(options);
+    ASSERT_TRUE(report) << report.error().describe();
+    EXPECT_TRUE(report->ok()) << dump(*report);
+    ASSERT_EQ(report->experiments.size(), 9u);
+    std::vector<std::string> order;
+    for (const auto& e : report->experiments) order.push_back(e.experiment);
+    if (parallel == 1) {
+      sequential = order;
+      EXPECT_EQ(in_flight_->most, 1);
+    } else {
+      EXPECT_EQ(order, sequential) << "the same input order";
+      EXPECT_GT(in_flight_->most, 1) << "source reads overlap";
+    }
+    EXPECT_EQ(target_changes(*http_), 0u) << "a plan";
+    EXPECT_TRUE(std::any_of(report->report.pacing.begin(), report->report.pacing.end(),
+                            [](const BackendPacing& b) { return b.backend == "src"; }))
+        << "the source's pacing is reported";
+  }
+  EXPECT_EQ(http_->count("GET", std::string(kSource) + "/experiments/s1"), 18u) << "each experiment read once a run";
 }
 
 // Two targets in one run: an entry per experiment and target, each created once at each (counted
