@@ -32,7 +32,7 @@ bool same_file(const std::string& a, const std::string& b) {
 
 MigrateCommand::MigrateCommand(CLI::App& app) {
   command_ = app.add_subcommand(
-      "migrate", "Move experiments to another backend: create them there, or converge them (a plan unless --apply)");
+      "migrate", "Move experiments to other backends: create them there, or converge them (a plan unless --apply)");
   command_->add_option("-c,--config", config_, "Backends and experiment bindings (YAML)")->required();
   command_->add_option("--from", from_, "A backend of the config, or an import folder (expbridge import --out)")
       ->required();
@@ -44,11 +44,11 @@ MigrateCommand::MigrateCommand(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command_->add_option("experiments", experiments_, "The experiments' keys (or --all)");
   command_->add_flag("--all", all_, "Every experiment the source holds");
-  command_->add_flag("--apply", apply_, "Send: create or converge at the target (default: a plan, reads only)");
+  command_->add_flag("--apply", apply_, "Send: create or converge at each target (default: a plan, reads only)");
   // Not range-checked here: migrate refuses it with the rule, before anything is read.
   command_->add_option("--parallel", parallel_,
-                       "Experiments in flight at once, 1..256 (default 1): their target work overlaps, so each "
-                       "target's pacing can fill its rate limit");
+                       "Experiments in flight at once, 1..256 (default 1): their reads and writes overlap, so each "
+                       "backend's pacing can fill its rate limit");
   command_->add_option("--progress-every", progress_every_s_,
                        "Seconds between progress lines on standard error when it is not a terminal (0: none; "
                        "a terminal gets one live line; --format json gets none)")

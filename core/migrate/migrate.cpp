@@ -467,8 +467,8 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
   report.applied = options.apply;
   if (options.to.empty()) return std::unexpected(invalid_field("--to", "name the backend(s) to migrate to"));
   if (options.parallel < 1 || options.parallel > 256)
-    return std::unexpected(invalid_field("--parallel", "is " + std::to_string(options.parallel) +
-                                                           ": experiments in flight at once, 1..256"));
+    return std::unexpected(invalid_field("--parallel", "must be 1..256 (experiments in flight at once), not " +
+                                                           std::to_string(options.parallel)));
   const bool from_backend = backend_named(bridge, options.from) != nullptr;
   std::vector<const BackendInfo*> targets;
   for (const auto& to : options.to) {

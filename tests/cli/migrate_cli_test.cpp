@@ -141,7 +141,7 @@ TEST_F(MigrateCli, BadInputIsRefusedWithExitTwoAndNothingSent) {
     EXPECT_EQ(out_of_range.exit_code, 2) << out_of_range.err;
     EXPECT_TRUE(has(out_of_range.err, "--parallel")) << out_of_range.err;
     EXPECT_TRUE(has(out_of_range.err, "1..256")) << out_of_range.err;
-    EXPECT_TRUE(has(out_of_range.err, "is " + parallel)) << out_of_range.err;
+    EXPECT_TRUE(has(out_of_range.err, "not " + parallel)) << out_of_range.err;
   }
   const CliRun twice = run("--from ld --to aws,aws checkout-redesign");
   EXPECT_EQ(twice.exit_code, 2) << twice.err;
