@@ -16,13 +16,13 @@ std::string seconds_text(double s) {
 }  // namespace
 
 std::string progress_text(std::size_t done, std::optional<std::size_t> total, std::size_t failed, double elapsed_s,
-                          const std::vector<BackendPacing>& pacing) {
+                          const std::vector<BackendPacing>& pacing, std::string_view unit) {
   std::string out = std::to_string(done);
   if (total) {
-    out += "/" + std::to_string(*total) + " updates";
+    out += "/" + std::to_string(*total) + " " + std::string(unit);
     if (*total > 0) out += " (" + std::to_string(done * 100 / *total) + "%)";
   } else {
-    out += " updates";
+    out += " " + std::string(unit);
   }
   out += ", " + std::to_string(failed) + " failed";
   const double rate = elapsed_s > 0 ? static_cast<double>(done) / elapsed_s : 0;
@@ -52,8 +52,8 @@ std::string rate_limit_summary(const std::vector<BackendPacing>& pacing) {
 }
 
 RunProgress::RunProgress(std::ostream& out, bool live, std::chrono::milliseconds plain_every,
-                         std::optional<std::size_t> total)
-    : out_(out), live_(live), plain_every_(plain_every), total_(total), last_(started_) {}
+                         std::optional<std::size_t> total, std::string unit)
+    : out_(out), live_(live), plain_every_(plain_every), total_(total), unit_(std::move(unit)), last_(started_) {}
 
 void RunProgress::update(std::size_t done, std::size_t failed, const std::vector<BackendPacing>& pacing) {
   const auto now = Clock::now();
@@ -62,7 +62,7 @@ void RunProgress::update(std::size_t done, std::size_t failed, const std::vector
   if (now - last_ < every) return;
   last_ = now;
   const double elapsed = std::chrono::duration<double>(now - started_).count();
-  const std::string text = "progress: " + progress_text(done, total_, failed, elapsed, pacing);
+  const std::string text = "progress: " + progress_text(done, total_, failed, elapsed, pacing, unit_);
   if (live_) {
     // Back to the line's start and clear it: the line is redrawn in place.
     out_ << "\r\x1b[K" << text << std::flush;
@@ -81,7 +81,7 @@ void RunProgress::clear() {
 void RunProgress::finish(std::size_t done, std::size_t failed, const std::vector<BackendPacing>& pacing) {
   if (!live_) return;
   const double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-  out_ << "\r\x1b[K" << "progress: " << progress_text(done, total_, failed, elapsed, pacing) << "\n" << std::flush;
+  out_ << "\r\x1b[K" << "progress: " << progress_text(done, total_, failed, elapsed, pacing, unit_) << "\n" << std::flush;
   drawn_ = false;
 }
 

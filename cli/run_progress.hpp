@@ -7,6 +7,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "expbridge/apply.hpp"
@@ -15,8 +16,9 @@ namespace expbridge::cli {
 
 /// "1200/10000 updates (12%), 3 failed, 240.0/s, ETA 36 s; rate-limit waits: ld 1.2 s (4 pauses)".
 /// Without a total: "1200 updates, ..." and no ETA. Backends that never paused are left out.
+/// `unit`: what is counted ("updates"; migrate counts "entries").
 std::string progress_text(std::size_t done, std::optional<std::size_t> total, std::size_t failed, double elapsed_s,
-                          const std::vector<BackendPacing>& pacing);
+                          const std::vector<BackendPacing>& pacing, std::string_view unit = "updates");
 
 /// The rate-limit waits of a run, for its summary: "rate-limit waits: ld paused 1.2 s in 4
 /// pauses (9 throttled answers)", or empty when no backend paused or was throttled.
@@ -27,7 +29,8 @@ class RunProgress {
   using Clock = std::chrono::steady_clock;
   /// `live`: one line redrawn in place (a terminal), at most every `live_every`; else a plain
   /// line every `plain_every` (zero: none).
-  RunProgress(std::ostream& out, bool live, std::chrono::milliseconds plain_every, std::optional<std::size_t> total);
+  RunProgress(std::ostream& out, bool live, std::chrono::milliseconds plain_every, std::optional<std::size_t> total,
+              std::string unit = "updates");
 
   /// A report came in; prints when it is time to.
   void update(std::size_t done, std::size_t failed, const std::vector<BackendPacing>& pacing);
@@ -43,6 +46,7 @@ class RunProgress {
   bool live_;
   std::chrono::milliseconds plain_every_;
   std::optional<std::size_t> total_;
+  std::string unit_;
   Clock::time_point started_ = Clock::now();
   Clock::time_point last_{};
   bool drawn_ = false;

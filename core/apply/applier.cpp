@@ -824,8 +824,10 @@ struct Applier::Impl {
     std::optional<Error> failure;
   };
 
+  // `narrowed`: the backends a job's step goes to (nullptr: those of `options.plan`).
   asio::awaitable<void> run_update(std::string source, Result<Update> update, UpdateReport& report,
-                                   std::int64_t position = 0, std::string digest = {}) {
+                                   std::int64_t position = 0, std::string digest = {},
+                                   const PlanOptions* narrowed = nullptr) {
     const auto started = Clock::now();
     report.source = std::move(source);
     std::optional<InputJournal> journal;
@@ -910,7 +912,8 @@ struct Applier::Impl {
       store_lock.emplace(std::move(*locked));
     }
     std::map<std::string, Experiment, std::less<>> held;
-    co_await run_locked_update(*update, report, started, journal ? &*journal : nullptr, held);
+    co_await run_locked_update(*update, narrowed ? *narrowed : options.plan, report, started,
+                               journal ? &*journal : nullptr, held);
     if (!journal) co_return;
     if (options.resume) reconcile_earlier(*journal, report);
     record_applied(*update, report, held);
@@ -993,7 +996,8 @@ struct Applier::Impl {
 
   // The update once it holds its experiment's locks: read, converge, plan, send. `held`: what
   // each backend read whole held before.
-  asio::awaitable<void> run_locked_update(const Update& in, UpdateReport& report, Clock::time_point started,
+  asio::awaitable<void> run_locked_update(const Update& in, const PlanOptions& planning, UpdateReport& report,
+                                          Clock::time_point started,
                                           InputJournal* journal, std::map<std::string, Experiment, std::less<>>& read_before) {
     const Update* update = &in;
     // Each backend's deadline_ms counts from here (after the wait for an earlier update of
@@ -1005,15 +1009,15 @@ struct Applier::Impl {
     // An adapter that throws while planning refuses the whole update, like a rule it breaks:
     // the plan is all-or-nothing, and nothing has been sent yet.
     auto stateless =
-        without_exceptions("while planning", "nothing was sent", [&] { return bridge->plan(*update, options.plan); });
+        without_exceptions("while planning", "nothing was sent", [&] { return bridge->plan(*update, planning); });
     if (!stateless && options.read_first && stateless.error().code == ErrorCode::invalid_input) {
       // What a plan without state refuses may be what only a read can settle (the current
       // AppConfig run, LaunchDarkly's flag variations): the backends are read, and every plan
       // built with a read checks the update again, so a real violation still refuses it.
       Plan bound;
       for (const auto& name : bridge->bound_backends(update->experiment)) {
-        if (!options.plan.backends.empty() &&
-            std::find(options.plan.backends.begin(), options.plan.backends.end(), name) == options.plan.backends.end())
+        if (!planning.backends.empty() &&
+            std::find(planning.backends.begin(), planning.backends.end(), name) == planning.backends.end())
           continue;
         for (const auto& info : bridge->backends())
           if (info.name == name) {
@@ -1082,7 +1086,7 @@ struct Applier::Impl {
       return nullptr;
     };
     auto reads = without_exceptions("while listing the state reads", "nothing was sent",
-                                    [&] { return bridge->state_reads(*update, options.plan); });
+                                    [&] { return bridge->state_reads(*update, planning); });
     if (!reads) {
       report.error = std::move(reads).error();
       co_return;
@@ -1090,7 +1094,7 @@ struct Applier::Impl {
     std::erase_if(*reads, [&](const Bridge::StateReads& r) { return fully_read(r.backend) != nullptr; });
     // Addresses stay put from here on: the plan options point into it.
     std::vector<StateRead> state_reads(reads->size());
-    PlanOptions plan_options = options.plan;
+    PlanOptions plan_options = planning;
     if (!reads->empty()) {
       apply::WaitGroup all_read(io.get_executor());
       for (std::size_t i = 0; i < reads->size(); ++i) {
@@ -1165,7 +1169,7 @@ struct Applier::Impl {
       Converged& entry = converged[name];
       entry.unchanged = difference->unchanged;
       if (difference->nothing_to_send()) continue;
-      PlanOptions one = options.plan;
+      PlanOptions one = planning;
       one.backends = {name};
       one.current.clear();
       one.reads = {{name, &held}};
@@ -1508,14 +1512,14 @@ struct Applier::Impl {
     out.duration_ms = elapsed_ms(started);
   }
 
-  asio::awaitable<void> read_all(const std::string& experiment, ReadReport& report) {
+  asio::awaitable<void> read_all(const std::string& experiment, ReadReport& report, const PlanOptions& planning) {
     std::vector<std::string> names = bridge->bound_backends(experiment);
     if (names.empty()) {
       report.error = make_error(ErrorCode::not_found, "experiment " + quote_value(experiment) +
                                                           " is not in " + bridge->source());
       co_return;
     }
-    const auto& only = options.plan.backends;
+    const auto& only = planning.backends;
     for (const auto& wanted : only)
       if (std::find(names.begin(), names.end(), wanted) == names.end()) {
         report.error = make_error(ErrorCode::invalid_input, "backend " + quote_value(wanted) + " is not bound to " +
@@ -1547,6 +1551,61 @@ struct Applier::Impl {
     }
     co_await all.wait();
   }
+
+  // One job of `run_jobs`: its steps one after another, each with the machinery of the public
+  // call of its kind (`read`, `apply`, `create_experiment`), narrowed to the step's backends.
+  asio::awaitable<void> run_job(Job& job) {
+    Applier::JobStepOutcome outcome;
+    const Applier::JobStepOutcome* previous = nullptr;
+    using Kind = Applier::JobStep::Kind;
+    for (auto step = job.next_step(previous); step; step = job.next_step(previous)) {
+      outcome = Applier::JobStepOutcome{};
+      outcome.kind = step->kind;
+      PlanOptions narrowed = options.plan;
+      if (!step->backends.empty()) narrowed.backends = step->backends;
+      if (step->kind == Kind::read) {
+        outcome.read.experiment = step->experiment;
+        try {
+          co_await read_all(step->experiment, outcome.read, narrowed);
+        } catch (...) {
+          outcome.read.error = exception_error("while reading", std::current_exception());
+        }
+      } else if (step->kind == Kind::apply) {
+        try {
+          co_await run_update(step->update.source, step->update, outcome.update, next_position++, {}, &narrowed);
+        } catch (...) {
+          outcome.update.error = exception_error("while applying the update", std::current_exception());
+        }
+      } else {
+        CreateReport& report = outcome.create;
+        report.experiment = step->spec.experiment;
+        Backend* target = step->backends.size() == 1 ? find_backend(step->backends.front()) : nullptr;
+        if (!target) {
+          report.backend.backend = step->backends.empty() ? std::string() : step->backends.front();
+          report.backend.result = BackendOutcome::failed;
+          report.backend.error = make_error(ErrorCode::invalid_input, "a create step names one backend of " +
+                                                                          bridge->source() + ", and this one does not");
+        } else {
+          try {
+            co_await run_create(*target, step->spec, step->how, report);
+          } catch (...) {
+            fail_backend(report.backend, *target->info, "while creating the experiment", std::current_exception());
+          }
+        }
+      }
+      if (store()) (void)write_queued();  // logged there
+      previous = &outcome;
+    }
+  }
+
+  // What a run queued for the store is written when it ends, thrown out of or not (failures are
+  // logged by write_queued).
+  struct WriteQueuedOnExit {
+    Impl& impl;
+    ~WriteQueuedOnExit() {
+      if (impl.store()) (void)impl.write_queued();
+    }
+  };
 
   // Runs the loop until `done` says so; handlers posted from the reader thread wake it.
   void run_until(const bool& done) {
@@ -1640,7 +1699,7 @@ ReadReport Applier::read(const std::string& experiment) {
   ReadReport report;
   report.experiment = experiment;
   bool done = false;
-  asio::co_spawn(impl_->io, impl_->read_all(experiment, report), [&done, &report](std::exception_ptr thrown) {
+  asio::co_spawn(impl_->io, impl_->read_all(experiment, report, impl_->options.plan), [&done, &report](std::exception_ptr thrown) {
     done = true;
     if (thrown) report.error = exception_error("while reading", thrown);
   });
@@ -1709,10 +1768,20 @@ std::vector<BackendPacing> Applier::pacing() const {
 
 std::int64_t Applier::unsettled_inputs() const { return impl_->unsettled_inputs; }
 
-void Applier::apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink) {
-  Impl& impl = *impl_;
-  using Item = Input;
+namespace {
 
+// The dispatcher `apply_inputs` and `run_jobs` share: items read from `next` on a reader thread,
+// up to `window_size` of them worked on at once on `io`, their outputs handed to `sink` in input
+// order. `start(item, output)` makes the work's coroutine (called in input order, so what it
+// numbers is numbered in input order); `failed(output, thrown)` is called when that coroutine
+// throws, and returns what ends the whole run (nullptr: the output says it, the run goes on).
+// Whatever ends the run (the source, the sink, `failed`) is rethrown once what is under way is done.
+template <class Item, class Output>
+void run_pipeline(asio::io_context& io, int window_size, const std::function<void(const bool&)>& run_until,
+                  const std::function<std::optional<Item>()>& next,
+                  const std::function<asio::awaitable<void>(Item, Output&)>& start,
+                  const std::function<std::exception_ptr(Output&, std::exception_ptr)>& failed,
+                  const std::function<void(Output)>& sink) {
   // The source may block (standard input), so it is read on its own thread; a bounded
   // queue keeps a fast producer from buffering a whole stream in memory.
   constexpr std::size_t kQueueLimit = 64;
@@ -1721,10 +1790,10 @@ void Applier::apply_inputs(const InputSource& next, const std::function<void(Upd
   std::deque<Item> queue;
   bool input_done = false;
   bool stop_reading = false;
-  asio::steady_timer input_ready(impl.io, asio::steady_timer::time_point::max());
+  asio::steady_timer input_ready(io, asio::steady_timer::time_point::max());
   // The caller's callbacks may throw. Their first exception is kept (the source's under
-  // `mutex`, as it throws on the reader thread), input stops being taken, the updates under
-  // way finish, and it is rethrown once the loop and the reader thread are wound down.
+  // `mutex`, as it throws on the reader thread), input stops being taken, the work under
+  // way finishes, and it is rethrown once the loop and the reader thread are wound down.
   std::exception_ptr source_failure, sink_failure, dispatch_failure;
 
   std::thread reader([&] {
@@ -1752,32 +1821,32 @@ void Applier::apply_inputs(const InputSource& next, const std::function<void(Upd
           queue.push_back(std::move(*item));
         }
       }
-      asio::post(impl.io, [&input_ready] { input_ready.cancel(); });
+      asio::post(io, [&input_ready] { input_ready.cancel(); });
       if (!item) break;
     }
   });
 
   bool done = false;
   auto dispatcher = [&]() -> asio::awaitable<void> {
-    apply::AsyncSemaphore window(impl.io.get_executor(), impl.options.parallel_updates);
-    apply::WaitGroup all(impl.io.get_executor());
-    // An update holds its window slot until its report is out, so a slow update bounds what
-    // piles up behind it: the permit travels with the finished report.
+    apply::AsyncSemaphore window(io.get_executor(), window_size);
+    apply::WaitGroup all(io.get_executor());
+    // A piece of work holds its window slot until its output is out, so a slow one bounds
+    // what piles up behind it: the permit travels with the finished output.
     struct Finished {
-      std::unique_ptr<UpdateReport> report;
+      std::unique_ptr<Output> output;
       apply::AsyncSemaphore::Permit slot;
     };
     std::map<std::size_t, Finished> finished;
     std::size_t next_index = 0, next_to_report = 0;
     auto flush = [&] {
-      // Reports leave in input order, whatever order the updates finish in.
+      // Outputs leave in input order, whatever order the work finishes in.
       for (auto it = finished.find(next_to_report); it != finished.end(); it = finished.find(next_to_report)) {
         Finished entry = std::move(it->second);
         finished.erase(it);
         ++next_to_report;
-        if (sink_failure) continue;  // the caller's sink is broken: no more reports for it
+        if (sink_failure) continue;  // the caller's sink is broken: no more outputs for it
         try {
-          sink(std::move(*entry.report));
+          sink(std::move(*entry.output));
         } catch (...) {
           sink_failure = std::current_exception();
         }
@@ -1809,29 +1878,28 @@ void Applier::apply_inputs(const InputSource& next, const std::function<void(Upd
         continue;
       }
       auto window_slot = std::make_shared<apply::AsyncSemaphore::Permit>(co_await window.scoped_acquire());
-      auto report = std::make_unique<UpdateReport>();
-      UpdateReport* slot = report.get();
+      auto owned = std::make_shared<Output>();
       std::size_t index = next_index++;
       all.add();
-      asio::co_spawn(impl.io,
-                     impl.run_update(std::move(item->source), std::move(item->update), *slot, impl.next_position++,
-                                     std::move(item->digest)),
-                     [&, index, window_slot, owned = std::shared_ptr<UpdateReport>(std::move(report))](
-                         std::exception_ptr thrown) mutable {
+      asio::co_spawn(io, start(std::move(*item), *owned),
+                     [&, index, window_slot, owned](std::exception_ptr thrown) mutable {
                        DoneOnExit done_on_exit{all};
-                       if (thrown) owned->error = exception_error("while applying the update", thrown);
-                       finished[index] = Finished{std::make_unique<UpdateReport>(std::move(*owned)), std::move(*window_slot)};
+                       if (thrown) {
+                         std::exception_ptr fatal = failed(*owned, thrown);
+                         if (fatal && !sink_failure) sink_failure = fatal;
+                       }
+                       finished[index] = Finished{std::make_unique<Output>(std::move(*owned)), std::move(*window_slot)};
                        flush();
                      });
     }
     co_await all.wait();
     flush();
   };
-  asio::co_spawn(impl.io, dispatcher(), [&done, &dispatch_failure](std::exception_ptr thrown) {
+  asio::co_spawn(io, dispatcher(), [&done, &dispatch_failure](std::exception_ptr thrown) {
     done = true;
     dispatch_failure = thrown;
   });
-  impl.run_until(done);
+  run_until(done);
   {
     std::lock_guard lock(mutex);
     stop_reading = true;
@@ -1840,16 +1908,48 @@ void Applier::apply_inputs(const InputSource& next, const std::function<void(Upd
   reader.join();
   // The reader's last wake-up may still be queued, and it refers to `input_ready`, a local:
   // run it now, while that timer exists.
-  impl.io.restart();
-  impl.io.poll();
-  if (impl.store()) (void)impl.write_queued();  // logged there
+  io.restart();
+  io.poll();
   if (dispatch_failure) std::rethrow_exception(dispatch_failure);
   if (sink_failure) std::rethrow_exception(sink_failure);
   if (source_failure) std::rethrow_exception(source_failure);
+}
+
+}  // namespace
+
+void Applier::apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink) {
+  Impl& impl = *impl_;
+  {
+    Impl::WriteQueuedOnExit written{impl};
+    run_pipeline<Input, UpdateReport>(
+        impl.io, impl.options.parallel_updates, [&impl](const bool& done) { impl.run_until(done); }, next,
+        [&impl](Input item, UpdateReport& out) {
+          return impl.run_update(std::move(item.source), std::move(item.update), out, impl.next_position++,
+                                 std::move(item.digest));
+        },
+        [](UpdateReport& out, std::exception_ptr thrown) -> std::exception_ptr {
+          out.error = exception_error("while applying the update", thrown);
+          return nullptr;
+        },
+        sink);
+  }
   // Only a run that ran to its end is finished: one cut short (above), resumed with an input it
   // refused as different, or with an input unsettled (finish_run), is left to `--resume`.
   if (impl.input_mismatch) return;
   if (Status finished = finish_run(); !finished) logger()->warn("{}", finished.error().message);
+}
+
+void Applier::run_jobs(const JobSource& next, const std::function<void(Job)>& sink) {
+  Impl& impl = *impl_;
+  Impl::WriteQueuedOnExit written{impl};
+  run_pipeline<Job, Job>(
+      impl.io, impl.options.parallel_updates, [&impl](const bool& done) { impl.run_until(done); }, next,
+      [&impl](Job item, Job& out) {
+        out = std::move(item);
+        return impl.run_job(out);
+      },
+      // A step of the caller's that throws is the caller's failure, as a sink's is.
+      [](Job&, std::exception_ptr thrown) { return thrown; }, sink);
 }
 
 }  // namespace expbridge

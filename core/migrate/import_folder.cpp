@@ -1,5 +1,6 @@
 // Reading an import folder (what `expbridge import` writes) as the source of a migration.
 #include <algorithm>
+#include <map>
 #include <filesystem>
 
 #include "document.hpp"
@@ -25,7 +26,8 @@ Result<const boost::json::object*> object_at(const Document& doc, const boost::j
   return &v.get_object();
 }
 
-Status read_bindings(const std::string& file, ImportFolder& folder) {
+Status read_bindings(const std::string& file, const std::string& dir, const std::vector<std::string>& keys,
+                     std::map<std::string, boost::json::object, std::less<>>& creates) {
   auto doc = load_document(file);
   if (!doc) return std::unexpected(std::move(doc).error());
   auto root = object_at(*doc, doc->root, "");
@@ -42,21 +44,19 @@ Status read_bindings(const std::string& file, ImportFolder& folder) {
     EXPBRIDGE_RETURN_IF_ERROR(only_members(*doc, **one, path, {"source", "create"}));
     if (const auto* source = (*one)->if_contains("source"); source && !source->is_object())
       return std::unexpected(doc->error_at(join_path(path, "source"), "must be a mapping"));
-    auto imported = std::find_if(folder.experiments.begin(), folder.experiments.end(),
-                                  [&](const FolderExperiment& e) { return e.update.experiment == key; });
-    if (imported == folder.experiments.end())
+    if (!std::binary_search(keys.begin(), keys.end(), std::string(key)))
       return std::unexpected(doc->error_at(path, "names an experiment with no document " + std::string(key) +
-                                                     ".yaml in " + folder.dir));
+                                                     ".yaml in " + dir));
     if (const auto* create = (*one)->if_contains("create")) {
       auto members = object_at(*doc, *create, join_path(path, "create"));
       if (!members) return std::unexpected(std::move(members).error());
-      imported->create = **members;
+      creates.insert_or_assign(std::string(key), **members);
     }
   }
   return {};
 }
 
-Status read_losses(const std::string& file, ImportFolder& folder) {
+Status read_losses(const std::string& file, std::map<std::string, std::vector<FieldCarriage>, std::less<>>& losses) {
   auto doc = load_document(file);
   if (!doc) return std::unexpected(std::move(doc).error());
   auto root = object_at(*doc, doc->root, "");
@@ -90,56 +90,59 @@ Status read_losses(const std::string& file, ImportFolder& folder) {
     }
     if (f.experiment.empty() || f.field.empty() || !(*one)->contains("carriage"))
       return std::unexpected(doc->error_at(path, "needs experiment, field and carriage"));
-    folder.losses.fields.push_back(std::move(f));
+    auto& of_experiment = losses[f.experiment];
+    of_experiment.push_back(std::move(f));
   }
   return {};
 }
 
 }  // namespace
 
-const FolderExperiment* ImportFolder::find(std::string_view key) const {
-  auto it = std::find_if(experiments.begin(), experiments.end(),
-                         [&](const FolderExperiment& e) { return e.update.experiment == key; });
-  return it == experiments.end() ? nullptr : &*it;
+bool ImportFolder::contains(std::string_view key) const {
+  return std::binary_search(keys_.begin(), keys_.end(), key, std::less<>{});
 }
 
-Result<ImportFolder> read_import_folder(const std::string& dir) {
+Result<FolderExperiment> ImportFolder::load(const std::string& key) const {
+  const fs::path path = fs::path(dir_) / (key + ".yaml");
+  auto update = load_update(path.string());
+  if (!update) return std::unexpected(std::move(update).error());
+  if (update->experiment != key) {
+    Error e = invalid_field("experiment", "is " + update->experiment + " in a file named " +
+                                              path.filename().string() + ": an import folder holds <key>.yaml");
+    e.file = path.string();
+    return std::unexpected(std::move(e));
+  }
+  FolderExperiment imported;
+  imported.file = path.string();
+  imported.state = state_from_update(*update);
+  imported.update = std::move(*update);
+  if (auto create = creates_.find(key); create != creates_.end()) imported.create = create->second;
+  if (auto losses = losses_.find(key); losses != losses_.end()) imported.losses = losses->second;
+  return imported;
+}
+
+Result<ImportFolder> open_import_folder(const std::string& dir) {
   ImportFolder folder;
-  folder.dir = dir;
+  folder.dir_ = dir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     Error e = make_error(ErrorCode::invalid_input, "is not a folder");
     e.file = dir;
     return std::unexpected(std::move(e));
   }
-  std::vector<fs::path> documents;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().extension() == ".yaml" && it->path().filename() != "bindings.yaml") documents.push_back(it->path());
+    if (it->path().extension() == ".yaml" && it->path().filename() != "bindings.yaml")
+      folder.keys_.push_back(it->path().stem().string());
   if (ec) {
     Error e = make_error(ErrorCode::invalid_input, "cannot list the folder: " + ec.message());
     e.file = dir;
     return std::unexpected(std::move(e));
   }
-  std::sort(documents.begin(), documents.end());
-  for (const auto& path : documents) {
-    auto update = load_update(path.string());
-    if (!update) return std::unexpected(std::move(update).error());
-    if (update->experiment != path.stem().string()) {
-      Error e = invalid_field("experiment", "is " + update->experiment + " in a file named " +
-                                                path.filename().string() + ": an import folder holds <key>.yaml");
-      e.file = path.string();
-      return std::unexpected(std::move(e));
-    }
-    FolderExperiment imported;
-    imported.file = path.string();
-    imported.state = state_from_update(*update);
-    imported.update = std::move(*update);
-    folder.experiments.push_back(std::move(imported));
-  }
+  std::sort(folder.keys_.begin(), folder.keys_.end());
   if (const auto bindings = fs::path(dir) / "bindings.yaml"; fs::exists(bindings, ec))
-    EXPBRIDGE_RETURN_IF_ERROR(read_bindings(bindings.string(), folder));
+    EXPBRIDGE_RETURN_IF_ERROR(read_bindings(bindings.string(), dir, folder.keys_, folder.creates_));
   if (const auto losses = fs::path(dir) / "loss-report.json"; fs::exists(losses, ec))
-    EXPBRIDGE_RETURN_IF_ERROR(read_losses(losses.string(), folder));
+    EXPBRIDGE_RETURN_IF_ERROR(read_losses(losses.string(), folder.losses_));
   return folder;
 }
 

@@ -272,6 +272,44 @@ class Applier {
   /// input as different.
   void apply_inputs(const InputSource& next, const std::function<void(UpdateReport)>& sink);
 
+  /// One operation of a job (`run_jobs`): a read, an update or a create, at the backends named.
+  struct JobStep {
+    enum class Kind { read, apply, create };
+    Kind kind = Kind::read;
+    /// read, apply: the backends it goes to, among `ApplyOptions::plan.backends` (empty: those);
+    /// create: its one backend.
+    std::vector<std::string> backends;
+    std::string experiment;  ///< read
+    Update update;           ///< apply
+    CreateSpec spec;         ///< create: what it points to is the job's, kept until the job is done
+    CreateRun how;           ///< create
+  };
+  /// What the step just done gave: the member of its kind (`read` / `apply` / `create`).
+  struct JobStepOutcome {
+    JobStep::Kind kind = JobStep::Kind::read;
+    ReadReport read;
+    UpdateReport update;
+    CreateReport create;
+  };
+  /// Work for `run_jobs`: steps one after another, each chosen from the outcome of the one before.
+  struct Job {
+    /// Called on the thread that runs the Applier (so it may use the store), first with nullptr,
+    /// then with each step's outcome; nothing: the job is done.
+    std::function<std::optional<JobStep>(const JobStepOutcome*)> next_step;
+    /// What the job fills in, the caller's: `run_jobs` keeps it alive and hands it back to the sink.
+    std::shared_ptr<void> work;
+  };
+  using JobSource = std::function<std::optional<Job>()>;
+  /// Runs every job `next` yields as `apply_inputs` runs updates: up to
+  /// `ApplyOptions::parallel_updates` jobs at once on the Applier's loop (so each backend's
+  /// pacer sees them all), each handed to `sink` in input order once its last step is done.
+  /// The steps of one experiment never overlap (the experiment's lock, as for updates). `next`
+  /// is called from a reader thread (it may block, or read with an Applier of its own); the
+  /// steps and `sink` on the calling thread. If `next`, a step or `sink` throws, no further job
+  /// is started and the exception is rethrown once the ones under way are done. The run (with a
+  /// store) is left open: `finish_run` ends it.
+  void run_jobs(const JobSource& next, const std::function<void(Job)>& sink);
+
   /// With a store: ends the run (`Store::finish_run`) if one began and is not finished yet.
   /// `apply_all` ends its run itself; a run of `apply` calls ends here. Without a store, or
   /// with no run under way: nothing to do. With an unsettled input (`unsettled_inputs`), the

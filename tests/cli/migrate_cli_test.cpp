@@ -59,9 +59,17 @@ TEST_F(MigrateCli, ApplyRefusesALossNotAcceptedAndProceedsWhenItIs) {
   const auto& experiment = report.at("experiments").at(0);
   EXPECT_EQ(experiment.at("way"), "converge");
   EXPECT_EQ(experiment.at("ok"), true);
-  EXPECT_GT(experiment.at("target").at("requests").as_array().size(), 0u);
+  EXPECT_EQ(experiment.at("target"), "aws");
+  EXPECT_GT(experiment.at("report").at("requests").as_array().size(), 0u);
+  EXPECT_EQ(report.at("to"), boost::json::array{"aws"});
+  EXPECT_EQ(report.at("ok"), true);
+  EXPECT_EQ(report.at("summary").at("entries"), 1);
+  EXPECT_EQ(report.at("summary").at("converged"), 1);
+  EXPECT_EQ(report.at("summary").at("failed"), 0);
+  EXPECT_GT(report.at("summary").at("requests_sent").as_int64(), 0);
+  EXPECT_TRUE(report.at("summary").at("rate_limit_waits").as_object().contains("aws")) << applied.out;
   bool name_lost = false;
-  for (const auto& f : report.at("losses").at("fields").as_array())
+  for (const auto& f : experiment.at("losses").as_array())
     name_lost = name_lost || (f.at("field") == "variations" && f.at("carriage") == "lost");
   EXPECT_TRUE(name_lost) << applied.out;
   const std::size_t after = changes("aws");
@@ -128,7 +136,68 @@ TEST_F(MigrateCli, BadInputIsRefusedWithExitTwoAndNothingSent) {
   EXPECT_EQ(neither.exit_code, 2) << neither.err;
   const CliRun unknown_experiment = run("--from ld --to aws nope");
   EXPECT_EQ(unknown_experiment.exit_code, 2) << unknown_experiment.err;
+  for (const std::string parallel : {"0", "257"}) {
+    const CliRun out_of_range = run("--from ld --to aws checkout-redesign --apply --parallel " + parallel);
+    EXPECT_EQ(out_of_range.exit_code, 2) << out_of_range.err;
+    EXPECT_TRUE(has(out_of_range.err, "--parallel")) << out_of_range.err;
+    EXPECT_TRUE(has(out_of_range.err, "1..256")) << out_of_range.err;
+    EXPECT_TRUE(has(out_of_range.err, "not " + parallel)) << out_of_range.err;
+  }
+  const CliRun twice = run("--from ld --to aws,aws checkout-redesign");
+  EXPECT_EQ(twice.exit_code, 2) << twice.err;
+  EXPECT_TRUE(has(twice.err, "named twice")) << twice.err;
   EXPECT_EQ(vendors_.total_requests(), 0u);
+}
+
+
+// Two targets in one run, as a user runs it: the JSON document streamed (an entry per
+// experiment and target, each with its losses, then the summary), progress lines on standard
+// error for text only, and a re-run of the finished migration sends nothing (the wire says).
+TEST_F(MigrateCli, TwoTargetsInOneRunStreamOneJsonDocumentAndReRunToNothing) {
+  const CliRun plan = run("--from ev --to aws,a0 checkout-redesign --format json");
+  EXPECT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  boost::system::error_code ec;
+  auto planned = boost::json::parse(plan.out, ec);
+  ASSERT_FALSE(ec) << plan.out;
+  EXPECT_EQ(planned.at("to"), (boost::json::array{"aws", "a0"}));
+  EXPECT_EQ(planned.at("applied"), false);
+  const auto& entries = planned.at("experiments").as_array();
+  ASSERT_EQ(entries.size(), 2u) << plan.out;
+  EXPECT_EQ(entries[0].at("target"), "aws");
+  EXPECT_EQ(entries[1].at("target"), "a0");
+  std::string accept;
+  for (const auto& entry : entries) {
+    EXPECT_EQ(entry.at("experiment"), "checkout-redesign");
+    EXPECT_FALSE(entry.at("losses").as_array().empty()) << "each entry has its own losses";
+    for (const auto& f : entry.at("losses").as_array()) EXPECT_EQ(f.at("experiment"), "checkout-redesign");
+    if (const auto* lost = entry.as_object().if_contains("unaccepted_losses"))
+      for (const auto& f : lost->as_array()) accept += (accept.empty() ? "" : ",") + std::string(f.as_string());
+  }
+  EXPECT_EQ(planned.at("summary").at("experiments"), 1);
+  EXPECT_EQ(planned.at("summary").at("entries"), 2);
+  EXPECT_FALSE(has(plan.err, "progress")) << "no progress with --format json: " << plan.err;
+  EXPECT_EQ(changes("aws") + changes("a0"), 0u) << "a plan changes nothing";
+
+  const std::string apply = "--from ev --to aws --to a0 checkout-redesign --apply --progress-every 0.001" +
+                            (accept.empty() ? std::string() : " --accept-loss " + accept);
+  const CliRun applied = run(apply);
+  EXPECT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  EXPECT_TRUE(has(applied.out, "migrate ev -> aws, a0: applied")) << applied.out;
+  EXPECT_TRUE(has(applied.out, "checkout-redesign: converge at aws")) << applied.out;
+  EXPECT_TRUE(has(applied.out, "checkout-redesign: converge at a0")) << applied.out;
+  EXPECT_TRUE(has(applied.out, "summary: 1 experiment(s), 2 entries: 2 ok")) << applied.out;
+  EXPECT_TRUE(has(applied.err, "expbridge: progress: 1/2 entries (50%)")) << applied.err;
+  const std::size_t aws = changes("aws"), a0 = changes("a0");
+  EXPECT_GT(aws + a0, 0u);
+
+  const CliRun again = run(apply + " --format json");
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  auto rerun = boost::json::parse(again.out, ec);
+  ASSERT_FALSE(ec) << again.out;
+  EXPECT_EQ(rerun.at("ok"), true);
+  EXPECT_EQ(rerun.at("summary").at("unchanged"), 2) << again.out;
+  EXPECT_EQ(changes("aws"), aws) << "a finished migration re-run sends nothing to aws";
+  EXPECT_EQ(changes("a0"), a0) << "a finished migration re-run sends nothing to a0";
 }
 
 }  // namespace

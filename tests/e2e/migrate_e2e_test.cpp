@@ -16,6 +16,7 @@
 #include "expbridge/store.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "support/collected_migration.hpp"
 #include "support/emulated_vendors.hpp"
 
 namespace expbridge {
@@ -24,7 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using test::EmulatedVendors;
 
-std::string dump(const MigrationReport& r) { return boost::json::serialize(migration_report_to_json(r)); }
+using test::CollectedMigration;
+
+std::string dump(const CollectedMigration& r) { return r.dump(); }
 
 class MigrateE2e {
  public:
@@ -54,7 +57,7 @@ class MigrateE2e {
     return vendors_.config(options);
   }
 
-  Result<MigrationReport> run(const std::string& config_text, MigrateOptions options) {
+  Result<CollectedMigration> run(const std::string& config_text, MigrateOptions options) {
     auto bridge = Bridge::from_text(config_text, (dir_ / "config.yaml").string());
     if (!bridge) return std::unexpected(bridge.error());
     options.config_text = config_text;
@@ -66,7 +69,7 @@ class MigrateE2e {
     };
     options.apply_options.store = store_.get();
     options.apply_options.run = RunStart{"migrate", (dir_ / "config.yaml").string(), store_digest(config_text)};
-    return migrate(*bridge, options);
+    return test::migrate_collected(*bridge, options);
   }
 
   std::size_t changes_at(const std::string& backend) const { return vendors_.api_requests(backend).size(); }
@@ -114,7 +117,7 @@ TEST_P(ConvergingMigration, PlansAppliesWithTheLossesAcceptedAndReRunsToNothing)
   }
   MigrateOptions plan;
   plan.from = pair.from;
-  plan.to = pair.to;
+  plan.to = {pair.to};
   plan.experiments = {"checkout-redesign"};
   auto planned = e2e.run(config, plan);
   ASSERT_TRUE(planned) << planned.error().describe();
@@ -195,9 +198,12 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
   for (const auto& b : bridge->backends())
     if (b.name == c.to) target = &b;
   ASSERT_NE(target, nullptr);
-  auto folder_read = read_import_folder(folder.string());
+  auto folder_read = open_import_folder(folder.string());
   ASSERT_TRUE(folder_read) << folder_read.error().describe();
-  const FolderExperiment& imported = folder_read->experiments.front();
+  ASSERT_EQ(folder_read->keys(), (std::vector<std::string>{"checkout-migrated"}));
+  auto loaded = folder_read->load("checkout-migrated");
+  ASSERT_TRUE(loaded) << loaded.error().describe();
+  const FolderExperiment& imported = *loaded;
   auto probe = target->adapter->create(CreateSpec{"checkout-migrated", &imported.state, &imported.create}, {});
   if (!probe && probe.error().code == ErrorCode::unsupported)
     GTEST_SKIP() << "needs Adapter::create of " << target->vendor << " (" << probe.error().message << ")";
@@ -205,7 +211,7 @@ TEST_P(CreatingMigration, CreatesRecordsTheBindingAndReRunsToNothing) {
 
   MigrateOptions plan;
   plan.from = folder.string();
-  plan.to = c.to;
+  plan.to = {c.to};
   plan.all = true;
   auto planned = e2e.run(config, plan);
   ASSERT_TRUE(planned) << planned.error().describe();
@@ -261,7 +267,7 @@ TEST_P(CreatingMigration, ACreateWhoseAnswerWasLostIsFoundByTheNextRunNotSentAga
                            R"(", "apply_then_drop": true, "times": 1}])");
   MigrateOptions apply;
   apply.from = folder.string();
-  apply.to = c.to;
+  apply.to = {c.to};
   apply.all = true;
   apply.apply = true;
   MigrateOptions plan = apply;

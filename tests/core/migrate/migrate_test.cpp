@@ -11,12 +11,15 @@
 #include <fstream>
 #include <map>
 
+#include <boost/asio/awaitable.hpp>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "expbridge/migrate.hpp"
 #include "expbridge/store.hpp"
 #include "expbridge/update.hpp"
+#include "support/collected_migration.hpp"
 #include "support/counting_adapter.hpp"
 #include "support/scripted_http_client.hpp"
 
@@ -30,8 +33,11 @@ using test::ScriptedReply;
 
 constexpr std::string_view kSource = "https://src.example.test";
 constexpr std::string_view kTarget = "https://dst.example.test";
+constexpr std::string_view kTarget2 = "https://dst2.example.test";
 
-std::string dump(const MigrationReport& r) { return boost::json::serialize(migration_report_to_json(r)); }
+using test::CollectedMigration;
+
+std::string dump(const CollectedMigration& r) { return r.dump(); }
 
 bool contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
@@ -42,6 +48,28 @@ std::size_t target_changes(const HttpScript& http) {
   return http.count("POST", kTarget) + http.count("PATCH", kTarget) + http.count("PUT", kTarget) +
          http.count("DELETE", kTarget);
 }
+
+// Counts the requests in flight at once on the wire side of the Applier's client.
+struct InFlight {
+  int now = 0;
+  int most = 0;
+};
+
+class InFlightClient : public http::HttpClient {
+ public:
+  InFlightClient(std::unique_ptr<http::HttpClient> inner, std::shared_ptr<InFlight> counts)
+      : inner_(std::move(inner)), counts_(std::move(counts)) {}
+  boost::asio::awaitable<Result<http::Response>> send(http::Request request) override {
+    counts_->most = std::max(counts_->most, ++counts_->now);
+    auto answer = co_await inner_->send(std::move(request));
+    --counts_->now;
+    co_return answer;
+  }
+
+ private:
+  std::unique_ptr<http::HttpClient> inner_;
+  std::shared_ptr<InFlight> counts_;
+};
 
 class Migrate : public ::testing::Test {
  protected:
@@ -69,12 +97,18 @@ class Migrate : public ::testing::Test {
 
   std::string config(std::string_view target_binding = "") const {
     std::string text = "backends:\n"
-                       "  src: {vendor: counting, endpoint: \"" + std::string(kSource) + "\", retry_base_ms: 1, attempts: 2}\n"
-                       "  dst: {vendor: counting, endpoint: \"" + std::string(kTarget) + "\", retry_base_ms: 1, attempts: 2, timeout_ms: 300}\n"
+                       "  src: {vendor: counting, endpoint: \"" + std::string(kSource) + "\", retry_base_ms: 1, attempts: 2" +
+                       src_settings_ + "}\n" +
+                       "  dst: {vendor: counting, endpoint: \"" + std::string(kTarget) + "\", retry_base_ms: 1, attempts: 2, timeout_ms: 300" +
+                       dst_settings_ + "}\n" +
+                       (two_targets_ ? "  dst2: {vendor: counting, endpoint: \"" + std::string(kTarget2) +
+                                           "\", retry_base_ms: 1, attempts: 2, timeout_ms: 300}\n"
+                                     : std::string()) +
                        "experiments:\n"
                        "  exp:\n"
                        "    src: {id: s1}\n";
     if (!target_binding.empty()) text += "    dst: " + std::string(target_binding) + "\n";
+    for (int i = 1; i <= extra_experiments_; ++i) text += "  e" + std::to_string(i) + ":\n    src: {id: s1}\n";
     return text;
   }
 
@@ -87,19 +121,23 @@ class Migrate : public ::testing::Test {
     return *store_;
   }
 
-  Result<MigrationReport> run(MigrateOptions options, std::string_view target_binding = "", bool with_store = true) {
+  Result<CollectedMigration> run(MigrateOptions options, std::string_view target_binding = "", bool with_store = true) {
     const std::string text = config(target_binding);
     auto bridge = Bridge::from_text(text, (dir_ / "backends.yaml").string(), vendor_->bridge_options());
     if (!bridge) return std::unexpected(bridge.error());
-    if (options.to.empty()) options.to = "dst";
+    if (options.to.empty()) options.to = {"dst"};
     if (options.from.empty()) options.from = "src";
     if (options.experiments.empty() && !options.all) options.experiments = {"exp"};
     options.bridge_options = vendor_->bridge_options();
     options.config_text = text;
     options.apply_options.http_client = http_->factory();
+    if (in_flight_)
+      options.apply_options.http_client = [scripted = http_->factory(), counts = in_flight_](boost::asio::io_context& io) {
+        return std::make_unique<InFlightClient>(scripted(io), counts);
+      };
     options.apply_options.store = with_store ? &store() : nullptr;
     options.apply_options.run = RunStart{"migrate", (dir_ / "backends.yaml").string(), store_digest(text)};
-    return migrate(*bridge, options);
+    return test::migrate_collected(*bridge, options);
   }
 
   MigrateOptions applying(std::vector<std::string> accept = {}) const {
@@ -120,6 +158,14 @@ class Migrate : public ::testing::Test {
     return out.string();
   }
 
+  /// Added to src's and dst's settings (`, max_in_flight: 8`).
+  std::string src_settings_, dst_settings_;
+  /// More experiments bound at src (e1 ... eN, all reading s1).
+  int extra_experiments_ = 0;
+  /// When set, counts the requests in flight at once.
+  std::shared_ptr<InFlight> in_flight_;
+  /// A second target, dst2, beside dst.
+  bool two_targets_ = false;
   fs::path dir_;
   std::shared_ptr<CountingVendor> vendor_;
   std::shared_ptr<HttpScript> http_ = HttpScript::make();
@@ -179,7 +225,7 @@ TEST_F(Migrate, APlanSendsNoMutatingRequestAndShowsTheCreate) {
   EXPECT_TRUE(store().backends()->empty() || !store().backend("exp", "dst").value()) << "a plan records no binding";
   EXPECT_EQ(e.target.result, BackendOutcome::skipped) << "planned, not sent";
   // The text: the create's first creating request, its then-line, what carries over.
-  const std::string text = migration_report_to_text(*report);
+  const std::string text = report->text();
   EXPECT_NE(text.find("exp: create at dst"), std::string::npos) << text;
   EXPECT_NE(text.find("not sent"), std::string::npos) << text;
   EXPECT_NE(text.find("CreateExperiment"), std::string::npos) << text;
@@ -187,10 +233,11 @@ TEST_F(Migrate, APlanSendsNoMutatingRequestAndShowsTheCreate) {
   EXPECT_NE(text.find("converted  exposure  40 % → 40000 thousandths (counting.exposure_thousandths)  [backend src]"),
             std::string::npos)
       << text;
-  const auto json = migration_report_to_json(*report);
-  EXPECT_EQ(json.at("experiments").at(0).at("way"), "create");
-  EXPECT_EQ(json.at("experiments").at(0).at("then").at(0).as_string(), e.then[0]);
-  EXPECT_EQ(json.at("losses").at("fields").as_array().size(), report->losses.fields.size());
+  const auto json = migration_entry_to_json(e);
+  EXPECT_EQ(json.at("way"), "create");
+  EXPECT_EQ(json.at("target"), "dst");
+  EXPECT_EQ(json.at("then").at(0).as_string(), e.then[0]);
+  EXPECT_EQ(json.at("losses").as_array().size(), e.losses.fields.size());
 }
 
 TEST_F(Migrate, ApplyCreatesRecordsTheBindingAndAReRunSendsNothing) {
@@ -361,7 +408,7 @@ TEST_F(Migrate, WithoutAStoreTheBindingIsInTheReportOnly) {
 
 TEST_F(Migrate, BadInputIsRefusedBeforeAnythingIsSent) {
   MigrateOptions unknown_target;
-  unknown_target.to = "nowhere";
+  unknown_target.to = {"nowhere"};
   auto r1 = run(unknown_target);
   ASSERT_FALSE(r1);
   EXPECT_NE(r1.error().message.find("nowhere"), std::string::npos);
@@ -389,8 +436,6 @@ TEST_F(Migrate, ABrokenImportFolderIsRefusedNamingTheFileAndPosition) {
     int line;
   };
   const std::vector<Case> cases = {
-      {{{"exp", "experiment: exp\ndescription: [unclosed\n"}}, "", "", "exp.yaml", "", 3},
-      {{{"exp", "experiment: other\n"}}, "", "", "exp.yaml", "experiment", 0},
       {{{"exp", "experiment: exp\n"}}, "experiments:\n  nope:\n    create: {flag: f}\n", "", "bindings.yaml",
        "experiments.nope", 2},
       {{{"exp", "experiment: exp\n"}}, "", R"({"fields": [{"experiment": "exp", "field": "x", "carriage": "gone"}]})",
@@ -416,6 +461,223 @@ TEST_F(Migrate, ABrokenImportFolderIsRefusedNamingTheFileAndPosition) {
     }
   }
   EXPECT_EQ(http_->total(), 0u) << "nothing sent for a folder that does not read";
+}
+
+// A document is parsed when its turn comes: one that does not parse fails its entry, naming the
+// file and position, and the others proceed.
+TEST_F(Migrate, ABrokenDocumentFailsItsEntryNamingTheFileAndTheOthersProceed) {
+  struct Case {
+    std::string document, field;
+    int line;
+  };
+  const std::vector<Case> cases = {{"experiment: exp\ndescription: [unclosed\n", "", 3},
+                                   {"experiment: other\n", "experiment", 0}};
+  for (const auto& c : cases) {
+    fs::remove_all(dir_ / "imported");
+    MigrateOptions options = applying();
+    options.from = folder({{"exp", c.document}, {"fine", "experiment: fine\ndescription: ok\n"}});
+    options.all = true;
+    auto report = run(options, "", /*with_store=*/false);
+    ASSERT_TRUE(report) << report.error().describe();
+    ASSERT_EQ(report->experiments.size(), 2u) << dump(*report);
+    const auto& broken = report->experiments[0];
+    EXPECT_EQ(broken.experiment, "exp");
+    ASSERT_TRUE(broken.error) << dump(*report);
+    EXPECT_EQ(broken.error->code, ErrorCode::invalid_input) << broken.error->describe();
+    EXPECT_NE(broken.error->file.find("exp.yaml"), std::string::npos) << broken.error->describe();
+    if (!c.field.empty()) {
+      EXPECT_EQ(broken.error->field, c.field) << broken.error->describe();
+    }
+    if (c.line > 0) {
+      EXPECT_EQ(broken.error->line, c.line) << broken.error->describe();
+    }
+    EXPECT_TRUE(report->experiments[1].ok()) << dump(*report);
+    EXPECT_EQ(report->report.summary.failed, 1);
+    EXPECT_EQ(report->report.summary.ok, 1);
+    EXPECT_FALSE(report->ok());
+  }
+  EXPECT_EQ(http_->count("POST", std::string(kTarget) + "/experiments"), 2u) << "only `fine` was created, once a case";
+  for (const auto& r : http_->received())
+    if (r.request.method == "POST") {
+      EXPECT_EQ(r.request.body.find("\"exp\""), std::string::npos) << r.request.body;
+    }
+}
+
+
+// Experiments' creates overlap up to --parallel (the pacer allowing it), each is created once,
+// and the entries come out in input order although the first create answers last.
+TEST_F(Migrate, ParallelOverlapsExperimentsAndReportsThemInInputOrder) {
+  dst_settings_ = ", concurrency: fixed, max_in_flight: 8";
+  std::map<std::string, std::string> documents;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 12; ++i) {
+    const std::string key = "k" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+    documents[key] = "experiment: " + key + "\ndescription: Two-step\n";
+    keys.push_back(key);
+  }
+  const std::string dir = folder(documents);
+  for (const int parallel : {1, 8}) {
+    // The first create is slow, the others quick: with overlap, they finish before it.
+    http_->on("POST", std::string(kTarget) + "/experiments",
+              {ScriptedReply::json(201, R"({"id": "d1"})").after(std::chrono::milliseconds(150)),
+               ScriptedReply::json(201, R"({"id": "d1"})").after(std::chrono::milliseconds(20))});
+    in_flight_ = std::make_shared<InFlight>();
+    MigrateOptions options = applying();
+    options.from = dir;
+    options.all = true;
+    options.parallel = parallel;
+    std::int64_t seen = 0;
+    options.sink = [&](const ExperimentMigration&, const MigrationReport& so_far) {
+      EXPECT_EQ(so_far.summary.entries, ++seen) << "the summary so far counts the entry";
+      EXPECT_EQ(so_far.entries_expected, 12);
+    };
+    const std::size_t before = http_->count("POST", std::string(kTarget) + "/experiments");
+    auto report = run(options, "", /*with_store=*/false);
+    ASSERT_TRUE(report) << report.error().describe();
+    EXPECT_TRUE(report->ok()) << dump(*report);
+    std::vector<std::string> order;
+    for (const auto& e : report->experiments) order.push_back(e.experiment);
+    EXPECT_EQ(order, keys) << "entries in input order, parallel " << parallel;
+    EXPECT_EQ(report->report.summary.created, 12);
+    EXPECT_EQ(http_->count("POST", std::string(kTarget) + "/experiments") - before, 12u) << "each created once";
+    if (parallel == 1) {
+      EXPECT_EQ(in_flight_->most, 1) << "one experiment at a time";
+    } else {
+      EXPECT_GT(in_flight_->most, 1) << "experiments overlap on the wire";
+    }
+  }
+}
+
+// A backend source is read on the same loop: its reads overlap too, paced by its own budget.
+TEST_F(Migrate, ASourceBackendIsReadOverlappingWithParallel) {
+  src_settings_ = ", concurrency: fixed, max_in_flight: 8";
+  extra_experiments_ = 8;
+  http_->on("GET", std::string(kSource) + "/experiments/s1",
+            {ScriptedReply::json(200, R"({"description": "Two-step", "exposure": 40, "status": "running"})")
+                 .after(std::chrono::milliseconds(40))});
+  std::vector<std::string> sequential;
+  for (const int parallel : {1, 8}) {
+    in_flight_ = std::make_shared<InFlight>();
+    MigrateOptions options;
+    options.all = true;
+    options.parallel = parallel;
+    auto report = run(options);
+    ASSERT_TRUE(report) << report.error().describe();
+    EXPECT_TRUE(report->ok()) << dump(*report);
+    ASSERT_EQ(report->experiments.size(), 9u);
+    std::vector<std::string> order;
+    for (const auto& e : report->experiments) order.push_back(e.experiment);
+    if (parallel == 1) {
+      sequential = order;
+      EXPECT_EQ(in_flight_->most, 1);
+    } else {
+      EXPECT_EQ(order, sequential) << "the same input order";
+      EXPECT_GT(in_flight_->most, 1) << "source reads overlap";
+    }
+    EXPECT_EQ(target_changes(*http_), 0u) << "a plan";
+    EXPECT_TRUE(std::any_of(report->report.pacing.begin(), report->report.pacing.end(),
+                            [](const BackendPacing& b) { return b.backend == "src"; }))
+        << "the source's pacing is reported";
+  }
+  EXPECT_EQ(http_->count("GET", std::string(kSource) + "/experiments/s1"), 18u) << "each experiment read once a run";
+}
+
+// Two targets in one run: an entry per experiment and target, each created once at each (counted
+// on the wire), the bindings kept for --write-config; a re-run sends nothing anywhere.
+TEST_F(Migrate, TwoTargetsInOneRunAreEachCreatedOnceAndAReRunSendsNothing) {
+  two_targets_ = true;
+  http_->on("POST", std::string(kTarget2) + "/experiments", {ScriptedReply::json(201, R"({"id": "e1"})")});
+  http_->on("POST", std::string(kTarget2) + "/experiments/e1/start", {ScriptedReply::json(201)});
+  http_->on("GET", std::string(kTarget2) + "/experiments/e1",
+            {ScriptedReply::json(200, R"({"description": "Two-step", "exposure": 40, "status": "running"})")});
+  const std::string document = "description: Two-step\nexposure: 40\naction: start\n";
+  MigrateOptions options = applying({"exposure"});
+  options.from = folder({{"a-exp", "experiment: a-exp\n" + document}, {"b-exp", "experiment: b-exp\n" + document}});
+  options.all = true;
+  options.to = {"dst", "dst2"};
+  options.parallel = 4;
+  auto first = run(options);
+  ASSERT_TRUE(first) << first.error().describe();
+  ASSERT_TRUE(first->ok()) << dump(*first);
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& e : first->experiments) entries.emplace_back(e.experiment, e.target.backend);
+  EXPECT_EQ(entries, (std::vector<std::pair<std::string, std::string>>{
+                         {"a-exp", "dst"}, {"a-exp", "dst2"}, {"b-exp", "dst"}, {"b-exp", "dst2"}}));
+  EXPECT_EQ(first->report.summary.experiments, 2);
+  EXPECT_EQ(first->report.summary.entries, 4);
+  EXPECT_EQ(first->report.summary.created, 4);
+  for (const auto& [target, id] : {std::pair{kTarget, "d1"}, std::pair{kTarget2, "e1"}}) {
+    EXPECT_EQ(http_->count("POST", std::string(target) + "/experiments/" + id + "/start"), 2u) << target;
+    EXPECT_EQ(http_->count("POST", std::string(target) + "/experiments"), 4u) << target << ": two creates, two starts";
+  }
+  EXPECT_EQ(first->created_bindings("dst").size(), 2u);
+  EXPECT_EQ(first->created_bindings("dst2").size(), 2u);
+  for (const auto& e : first->experiments) {
+    EXPECT_TRUE(std::any_of(e.losses.fields.begin(), e.losses.fields.end(),
+                            [&](const FieldCarriage& f) { return f.field == "exposure" && f.experiment == e.experiment; }))
+        << "each entry carries its own losses: " << dump(*first);
+  }
+  const std::size_t sent = http_->total();
+
+  auto again = run(options);
+  ASSERT_TRUE(again) << again.error().describe();
+  ASSERT_TRUE(again->ok()) << dump(*again);
+  for (const auto& e : again->experiments) {
+    EXPECT_EQ(e.way, ExperimentMigration::Way::converge) << e.experiment << " at " << e.target.backend;
+    EXPECT_TRUE(e.binding_from_store);
+  }
+  EXPECT_EQ(again->report.summary.unchanged, 4);
+  EXPECT_EQ(target_changes(*http_), 4u) << "nothing more at dst";
+  EXPECT_EQ(http_->count("POST", kTarget2) + http_->count("PATCH", kTarget2) + http_->count("PUT", kTarget2), 4u)
+      << "nothing more at dst2";
+  EXPECT_EQ(http_->total() - sent, 4u) << "the re-run sent one read per entry, nothing else";
+}
+
+// A loss is refused per target: the target that cannot hold the variations sends nothing, the
+// other, which loses only what was accepted, proceeds.
+TEST_F(Migrate, EachTargetRefusesItsOwnLossesAndTheOtherProceeds) {
+  two_targets_ = true;
+  http_->on("GET", std::string(kTarget) + "/experiments/t9",
+            {ScriptedReply::json(200, R"({"description": "Old", "exposure": 40, "status": "running"})")});
+  http_->on("PATCH", std::string(kTarget) + "/experiments/t9", {ScriptedReply::json(200)});
+  http_->on("POST", std::string(kTarget2) + "/experiments", {ScriptedReply::json(201, R"({"id": "e1"})")});
+  MigrateOptions options = applying({"variations[1].description"});
+  options.from = folder({{"exp", "experiment: exp\ndescription: Two-step\n"
+                                 "variations:\n  - {key: control, control: true, weight: 50}\n"
+                                 "  - {key: two-step, weight: 50, description: new flow}\n"}});
+  options.to = {"dst", "dst2"};
+  auto report = run(options, "{id: t9}");
+  ASSERT_TRUE(report) << report.error().describe();
+  ASSERT_EQ(report->experiments.size(), 2u) << dump(*report);
+  const auto& converging = report->experiments[0];
+  const auto& creating = report->experiments[1];
+  EXPECT_EQ(converging.target.backend, "dst");
+  EXPECT_TRUE(converging.refused) << dump(*report);
+  EXPECT_EQ(converging.unaccepted_losses, (std::vector<std::string>{"variations"})) << dump(*report);
+  EXPECT_EQ(target_changes(*http_), 0u) << "refused at dst: nothing sent there";
+  EXPECT_EQ(creating.target.backend, "dst2");
+  EXPECT_TRUE(creating.ok()) << dump(*report);
+  EXPECT_TRUE(creating.binding) << dump(*report);
+  EXPECT_EQ(http_->count("POST", std::string(kTarget2) + "/experiments"), 1u) << "created at dst2";
+  EXPECT_EQ(report->report.summary.refused, 1);
+  EXPECT_EQ(report->report.summary.ok, 1);
+  EXPECT_FALSE(report->ok());
+  const std::string text = report->text();
+  EXPECT_NE(text.find("imported -> dst, dst2: applied"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 ok, 0 failed, 1 refused"), std::string::npos) << text;
+}
+
+TEST_F(Migrate, ParallelOutOfRangeIsRefusedBeforeAnythingIsSent) {
+  for (const int parallel : {0, 257, -3}) {
+    MigrateOptions options = applying();
+    options.parallel = parallel;
+    auto report = run(options);
+    ASSERT_FALSE(report) << parallel;
+    EXPECT_EQ(report.error().code, ErrorCode::invalid_input);
+    EXPECT_EQ(report.error().field, "--parallel");
+    EXPECT_NE(report.error().message.find("1..256"), std::string::npos) << report.error().describe();
+  }
+  EXPECT_EQ(http_->total(), 0u);
 }
 
 }  // namespace
