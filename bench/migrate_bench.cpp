@@ -251,16 +251,15 @@ json::value migrate_fixture(std::size_t n, const Options& o) {
     ld_flags[feature_name(i)] = json::object{{"name", "Bench flag " + std::to_string(i)}, {"on", true}, {"version", 3},
                                              {"variations", std::move(variations)}};
   }
-  json::object fixture{
-      {"appconfig",
-       json::object{{"applications",
-                     json::array{json::object{
-                         {"id", "abc1234"},
-                         {"name", "shop"},
-                         {"configuration_profiles", json::array{json::object{{"id", "prf5678"}, {"name", "bench-flags"}, {"flags", std::move(flags)}}}},
-                         {"environments", json::array{json::object{{"id", "env9012"}, {"name", "production"}}}}}}}}},
-      {"launchdarkly",
-       json::object{{"projects", json::object{{"default", json::object{{"environments", json::object{{"production", json::object{{"flags", std::move(ld_flags)}}}}}}}}}}}};
+  json::object application{
+      {"id", "abc1234"},
+      {"name", "shop"},
+      {"configuration_profiles", json::array{json::object{{"id", "prf5678"}, {"name", "bench-flags"}, {"flags", std::move(flags)}}}},
+      {"environments", json::array{json::object{{"id", "env9012"}, {"name", "production"}}}}};
+  json::object ld_project{{"metrics", json::array{kMetric}},  // the one every create must name
+                          {"environments", json::object{{"production", json::object{{"flags", std::move(ld_flags)}}}}}};
+  json::object fixture{{"appconfig", json::object{{"applications", json::array{std::move(application)}}}},
+                       {"launchdarkly", json::object{{"projects", json::object{{"default", std::move(ld_project)}}}}}};
   if (o.limits)
     fixture["rate_limits"] = json::object{
         {"appconfig", json::object{{"per_second", o.aws_per_second}, {"burst", o.aws_burst}}},
@@ -551,6 +550,10 @@ SizeResult run_size(std::size_t n, const Options& o, const fs::path& scratch, st
     result.peak_rss_kib = std::max(result.peak_rss_kib, child.max_rss_kib);
     if (child.killed && result.problem.empty()) result.problem = strf("killed after %ld s", o.time_limit_s);
     else if (child.signal != 0 && result.problem.empty()) result.problem = strf("ended by signal %d", child.signal);
+    if (child.exit_code == 2 && result.problem.empty()) {
+      // Invalid input: nothing was sent; the first line of stderr says why.
+      result.problem = "migrate refused its input (exit 2): " + child.err.substr(0, child.err.find('\n'));
+    }
     read_report(child.out, result.outcome, result.problem);
   }
   const std::size_t expected_entries = n * o.targets.size();
