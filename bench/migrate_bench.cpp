@@ -73,6 +73,7 @@ struct Options {
   bool limits = true;
   double aws_per_second = 100, aws_burst = 100;
   long ld_route_per_window = 100, ld_window_ms = 1000;
+  std::size_t batch = 0;  ///< experiments per import folder; 0 = all in one
   bool markdown_only = false, keep_files = false;
   long time_limit_s = 3600;
 };
@@ -164,28 +165,34 @@ json::object feature_json(std::size_t i, int running_percent) {
   return json::object{{"feature", std::move(f)}};
 }
 
-/// Writes the export under `dir`; returns the files, experiments' first.
-std::vector<std::string> write_export(const fs::path& dir, std::size_t n, int running_percent) {
+/// Writes the export under `dir`, the experiments in pages of `page` (all of them in one when
+/// `page` is `n`: the CLI's auto-paginated answer; else `--max-items`-style pages, each with the
+/// `nextToken` of the next). Returns the files of each page: the page first, then its features.
+std::vector<std::vector<std::string>> write_export(const fs::path& dir, std::size_t n, std::size_t page, int running_percent) {
   fs::create_directories(dir / "features");
-  std::vector<std::string> files;
-  {
-    // The CLI's auto-paginated answer: one document, every page's experiments, no nextToken.
-    const fs::path path = dir / "list-experiments.json";
+  std::vector<std::vector<std::string>> pages;
+  for (std::size_t first = 0; first < n; first += page) {
+    const std::size_t last = std::min(n, first + page);
+    std::vector<std::string>& files = pages.emplace_back();
+    const fs::path path = dir / (page >= n ? std::string("list-experiments.json") : strf("list-experiments-%zu.json", pages.size()));
     std::ofstream out(path);
     out << "{\n    \"experiments\": [\n";
-    for (std::size_t i = 0; i < n; ++i) out << (i ? ",\n        " : "        ") << json::serialize(experiment_json(i, running_percent));
-    out << "\n    ]\n}\n";
+    for (std::size_t i = first; i < last; ++i)
+      out << (i > first ? ",\n        " : "        ") << json::serialize(experiment_json(i, running_percent));
+    out << "\n    ]";
+    if (last < n) out << ",\n    \"nextToken\": \"" << strf("bench-page-%zu", pages.size() + 1) << "\"";
+    out << "\n}\n";
     if (!out) die("cannot write " + path.string());
     files.push_back(path.string());
+    for (std::size_t i = first; i < last; ++i) {
+      const fs::path feature = dir / "features" / (feature_name(i) + ".json");
+      std::ofstream f(feature);
+      f << json::serialize(feature_json(i, running_percent)) << "\n";
+      if (!f) die("cannot write " + feature.string());
+      files.push_back(feature.string());
+    }
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const fs::path path = dir / "features" / (feature_name(i) + ".json");
-    std::ofstream out(path);
-    out << json::serialize(feature_json(i, running_percent)) << "\n";
-    if (!out) die("cannot write " + path.string());
-    files.push_back(path.string());
-  }
-  return files;
+  return pages;
 }
 
 // ---------------------------------------------------------------------------
@@ -407,6 +414,8 @@ struct SizeResult {
   std::size_t aws_created_once = 0, aws_started_once = 0, ld_created_once = 0, ld_started_once = 0;
   double emulator_cpu_s = 0;
   long peak_rss_kib = 0;
+  std::size_t batches = 1;  ///< import folders, migrated one after another
+  std::size_t batch_size = 0;  ///< experiments in each (the last may hold fewer)
   bool pipeline = false;
   bool metric_in_config = false;
   std::string problem;
@@ -476,86 +485,100 @@ SizeResult run_size(std::size_t n, const Options& o, const fs::path& scratch, st
   for (const auto& [key, value] : secret_environment()) env.push_back(key + "=" + value);
   env.push_back("HOME=" + dir.string());  // no ~/.aws of the machine's user
 
-  // 1 + 2: export, import, the folder completed.
-  const auto files = write_export(dir / "export", n, o.running_percent);
-  const fs::path folder = dir / "migrated";
-  std::vector<std::string> import_argv = {o.cli, "import", "evidently"};
-  import_argv.insert(import_argv.end(), files.begin(), files.end());
-  import_argv.insert(import_argv.end(), {"--out", folder.string()});
-  result.import_command = strf("%s import evidently %s %s/features/*.json --out %s", o.cli.c_str(), files.front().c_str(),
-                               (dir / "export").c_str(), folder.c_str());
-  log << strf("  import: %zu files (%zu experiments, %zu running)\n", files.size(), n, result.running);
-  result.import = run_child(import_argv, env, "", std::chrono::seconds(o.time_limit_s));
-  if (result.import.exit_code != 0) {
-    result.problem = strf("import exit %d: %s", result.import.exit_code, result.import.err.substr(0, 1500).c_str());
-    return result;
-  }
-  const std::size_t documents = complete_documents(folder);
-
-  // 3. The migration: which children, from which folders.
-  result.pipeline = cli_has_pipeline(o.cli, env);
-  result.metric_in_config = cli_has_create_defaults(o.cli, env, dir);
-  struct Group {
-    std::vector<std::string> targets;
-    fs::path folder;
-  };
-  std::vector<Group> groups;
-  const bool to_ld = std::find(o.targets.begin(), o.targets.end(), "ld") != o.targets.end();
-  if (result.metric_in_config || !to_ld) {
-    if (result.pipeline) groups.push_back({o.targets, folder});
-    else
-      for (const auto& t : o.targets) groups.push_back({{t}, folder});
-  } else {
-    // The metric goes in a copy of the folder that only LaunchDarkly's migration reads.
-    const fs::path ld_folder = dir / "migrated-ld";
-    fs::copy(folder, ld_folder, fs::copy_options::recursive);
-    add_metric_to_bindings(ld_folder, documents);
-    for (const auto& t : o.targets) groups.push_back({{t}, t == "ld" ? ld_folder : folder});
-  }
+  // 1. The export: one page, or a page per batch.
+  const std::size_t batch = o.batch > 0 ? std::min(o.batch, n) : n;
+  const auto pages = write_export(dir / "export", n, batch, o.running_percent);
+  result.batches = pages.size();
+  result.batch_size = batch;
   auto host = emulator::EmulatorHost::start({0, migrate_fixture(n, o), nullptr, n * 12 + 10000});
   if (!host) die("emulator host: " + host.error().describe());
+  result.pipeline = cli_has_pipeline(o.cli, env);
+  result.metric_in_config = cli_has_create_defaults(o.cli, env, dir);
   const fs::path config = dir / "backends.yaml";
   std::ofstream(config) << config_text((*host)->base_url(), o, result.metric_in_config);
-  std::vector<std::vector<std::string>> children;
-  for (const auto& g : groups) {
-    const std::string name = joined(g.targets, "-");
-    std::vector<std::string> argv = {o.cli, "migrate", "--config", config.string(), "--from", g.folder.string(), "--to",
-                                     joined(g.targets, ","), "--all", "--apply",
-                                     // Evidently's own losses (metric goals, salt, schedule, ...) and what a target
-                                     // cannot hold: LaunchDarkly an exposure, overrides, variation descriptions and an
-                                     // audience rule; AppConfig a draft's description (it goes on the run a draft has not).
-                                     "--accept-loss", "evidently,exposure,overrides,variations,audience,description", "--format",
-                                     "json", "--state",
-                                     (dir / ("state-" + name + ".db")).string()};
-    if (result.pipeline) argv.insert(argv.end(), {"--parallel", std::to_string(o.parallel)});
-    children.push_back(std::move(argv));
-  }
-  for (const auto& argv : children) result.commands.push_back(joined(argv, " "));
-  log << strf("  migrate: %zu child(ren) at once (%s; LaunchDarkly's metric %s)\n", children.size(),
+  const bool to_ld = std::find(o.targets.begin(), o.targets.end(), "ld") != o.targets.end();
+  log << strf("  %zu import folder(s); migrate: %s; LaunchDarkly's metric %s\n", pages.size(),
               result.pipeline ? "the CLI takes several targets and --parallel" : "the CLI takes one --to and no --parallel",
-              result.metric_in_config ? "in the config's backend-level create:" : "in a copy of the folder's bindings.yaml");
-  result.migrations.resize(children.size());
-  const double cpu_before = cpu_now_s();
-  const auto started = Clock::now();
-  {
-    std::vector<std::thread> threads;
-    for (std::size_t c = 0; c < children.size(); ++c)
-      threads.emplace_back([&, c] { result.migrations[c] = run_child(children[c], env, "", std::chrono::seconds(o.time_limit_s)); });
-    for (auto& t : threads) t.join();
-  }
-  result.wall_ms = ms_since(started);
-  result.emulator_cpu_s = cpu_now_s() - cpu_before;
+              result.metric_in_config ? "in the config's backend-level create:" : "in a copy of each folder's bindings.yaml");
 
-  for (const auto& child : result.migrations) {
-    result.peak_rss_kib = std::max(result.peak_rss_kib, child.max_rss_kib);
-    if (child.killed && result.problem.empty()) result.problem = strf("killed after %ld s", o.time_limit_s);
-    else if (child.signal != 0 && result.problem.empty()) result.problem = strf("ended by signal %d", child.signal);
-    if (child.exit_code == 2 && result.problem.empty()) {
-      // Invalid input: nothing was sent; the first line of stderr says why.
-      result.problem = "migrate refused its input (exit 2): " + child.err.substr(0, child.err.find('\n'));
+  double cpu_s = 0;
+  for (std::size_t k = 0; k < pages.size(); ++k) {
+    // 2. The import, and the folder completed.
+    const auto& files = pages[k];
+    const fs::path folder = dir / (pages.size() == 1 ? std::string("migrated") : strf("migrated-%zu", k + 1));
+    std::vector<std::string> import_argv = {o.cli, "import", "evidently"};
+    import_argv.insert(import_argv.end(), files.begin(), files.end());
+    import_argv.insert(import_argv.end(), {"--out", folder.string()});
+    result.import_command = strf("%s import evidently %s <its experiments' %s/features/*.json> --out %s", o.cli.c_str(),
+                                 files.front().c_str(), (dir / "export").c_str(), folder.c_str());
+    const ChildRun imported = run_child(import_argv, env, "", std::chrono::seconds(o.time_limit_s));
+    result.import.wall_ms += imported.wall_ms;
+    result.import.max_rss_kib = std::max(result.import.max_rss_kib, imported.max_rss_kib);
+    result.import.exit_code = imported.exit_code;
+    if (imported.exit_code != 0) {
+      result.problem = strf("import exit %d: %s", imported.exit_code, imported.err.substr(0, 900).c_str());
+      return result;
     }
-    read_report(child.out, result.outcome, result.problem);
+    const std::size_t documents = complete_documents(folder);
+
+    // 3. The migration of this folder: which children, from which folders, all at once.
+    struct Group {
+      std::vector<std::string> targets;
+      fs::path folder;
+    };
+    std::vector<Group> groups;
+    if (result.metric_in_config || !to_ld) {
+      if (result.pipeline) groups.push_back({o.targets, folder});
+      else
+        for (const auto& t : o.targets) groups.push_back({{t}, folder});
+    } else {
+      // The metric goes in a copy of the folder that only LaunchDarkly's migration reads.
+      const fs::path ld_folder = folder.string() + "-ld";
+      fs::copy(folder, ld_folder, fs::copy_options::recursive);
+      add_metric_to_bindings(ld_folder, documents);
+      for (const auto& t : o.targets) groups.push_back({{t}, t == "ld" ? ld_folder : folder});
+    }
+    std::vector<std::vector<std::string>> children;
+    for (const auto& g : groups) {
+      const std::string name = joined(g.targets, "-");
+      std::vector<std::string> argv = {o.cli, "migrate", "--config", config.string(), "--from", g.folder.string(), "--to",
+                                       joined(g.targets, ","), "--all", "--apply",
+                                       // Evidently's own losses (metric goals, salt, schedule, ...) and what a target
+                                       // cannot hold: LaunchDarkly an exposure, overrides, variation descriptions and an
+                                       // audience rule; AppConfig a draft's description (it goes on the run a draft has not).
+                                       "--accept-loss", "evidently,exposure,overrides,variations,audience,description",
+                                       "--format", "json", "--state", (dir / ("state-" + name + ".db")).string()};
+      if (result.pipeline) argv.insert(argv.end(), {"--parallel", std::to_string(o.parallel)});
+      children.push_back(std::move(argv));
+    }
+    result.commands.clear();
+    for (const auto& argv : children) result.commands.push_back(joined(argv, " "));
+    std::vector<ChildRun> runs(children.size());
+    const double cpu_before = cpu_now_s();
+    const auto started = Clock::now();
+    {
+      std::vector<std::thread> threads;
+      for (std::size_t c = 0; c < children.size(); ++c)
+        threads.emplace_back([&, c] { runs[c] = run_child(children[c], env, "", std::chrono::seconds(o.time_limit_s)); });
+      for (auto& t : threads) t.join();
+    }
+    result.wall_ms += ms_since(started);
+    cpu_s += cpu_now_s() - cpu_before;
+    if (pages.size() > 1) log << strf("  folder %zu of %zu: %.1f s\n", k + 1, pages.size(), ms_since(started) / 1000.0);
+    for (auto& child : runs) {
+      result.peak_rss_kib = std::max(result.peak_rss_kib, child.max_rss_kib);
+      if (child.killed && result.problem.empty()) result.problem = strf("killed after %ld s", o.time_limit_s);
+      else if (child.signal != 0 && result.problem.empty()) result.problem = strf("ended by signal %d", child.signal);
+      if (child.exit_code == 2 && result.problem.empty()) {
+        // Invalid input: nothing was sent; the first line of stderr says why.
+        result.problem = "migrate refused its input (exit 2): " + child.err.substr(0, child.err.find('\n'));
+      }
+      read_report(child.out, result.outcome, result.problem);
+      child.out.clear();  // read: only the figures are kept
+      result.migrations.push_back(std::move(child));
+    }
   }
+  result.emulator_cpu_s = cpu_s;
   const std::size_t expected_entries = n * o.targets.size();
   if (result.problem.empty() && (result.outcome.entries != expected_entries || result.outcome.ok != expected_entries))
     result.problem = strf("%zu of %zu entries reported, %zu ok", result.outcome.entries, expected_entries, result.outcome.ok);
@@ -611,9 +634,10 @@ void print_size(const SizeResult& r, const Options& o, std::ostream& out) {
   out << strf("  import: %.1f s, peak RSS %s, exit %d\n", r.import.wall_ms / 1000.0, mib(r.import.max_rss_kib).c_str(),
               r.import.exit_code);
   for (std::size_t c = 0; c < r.migrations.size(); ++c)
-    out << strf("  migrate child %zu: %.1f s, exit %d, peak RSS %s, CPU %.1f s user + %.1f s sys\n    %s\n", c + 1,
+    out << strf("  migrate child %zu: %.1f s, exit %d, peak RSS %s, CPU %.1f s user + %.1f s sys\n", c + 1,
                 r.migrations[c].wall_ms / 1000.0, r.migrations[c].exit_code, mib(r.migrations[c].max_rss_kib).c_str(),
-                r.migrations[c].user_s, r.migrations[c].system_s, r.commands[c].c_str());
+                r.migrations[c].user_s, r.migrations[c].system_s);
+  for (const auto& command : r.commands) out << "    " << command << "\n";
   out << strf("  wall %.1f s; floor %.1f s (AppConfig %.1f s, LaunchDarkly %.1f s); wall / floor %.2f\n", r.wall_ms / 1000.0,
               r.floor_ms / 1000.0, r.aws_floor_ms / 1000.0, r.ld_floor_ms / 1000.0, r.floor_ms > 0 ? r.wall_ms / r.floor_ms : 0.0);
   out << strf("  report: %zu entries, %zu ok, %zu failed, %zu refused\n", r.outcome.entries, r.outcome.ok, r.outcome.failed,
@@ -627,13 +651,17 @@ void print_size(const SizeResult& r, const Options& o, std::ostream& out) {
     out << strf("    %-48s sent %6zu  done %6zu  throttled %5zu  failed %zu\n", operation.c_str(), c.sent, c.done, c.throttled, c.failed);
   out << strf("  emulators' CPU during the migration: %.1f s, %.0f µs a request\n", r.emulator_cpu_s,
               r.wire.journal ? r.emulator_cpu_s * 1e6 / static_cast<double>(r.wire.journal) : 0.0);
-  for (std::size_t c = 0; c < r.migrations.size(); ++c)
-    if (!r.migrations[c].err.empty()) out << "  child " << c + 1 << " stderr (first 1500 bytes):\n" << r.migrations[c].err.substr(0, 1500) << "\n";
+  std::size_t shown = 0;
+  for (std::size_t c = 0; c < r.migrations.size() && shown < 2; ++c)
+    if (!r.migrations[c].err.empty()) {
+      out << "  child " << c + 1 << " stderr (first 1500 bytes):\n" << r.migrations[c].err.substr(0, 1500) << "\n";
+      ++shown;
+    }
   if (!r.problem.empty()) out << "  PROBLEM: " << r.problem << "\n";
   (void)o;
 }
 
-std::string markdown(const std::vector<SizeResult>& results) {
+std::string markdown(const std::vector<SizeResult>& results, const std::string& targets, int parallel) {
   std::string out =
       "| experiments (running) | CLI | import: wall / peak RSS | migrate: wall | the limits' floor | wall ÷ floor | entries ok / "
       "failed | created once (AppConfig / LaunchDarkly) | started once | throttled answers | migrate child peak RSS |\n"
@@ -643,7 +671,12 @@ std::string markdown(const std::vector<SizeResult>& results) {
     const std::string ratio = r.floor_ms > 0 ? strf("**%.2f×**", r.wall_ms / r.floor_ms) : std::string("—");
     out += strf("| %s (%s) | %s | %.1f s / %s | %.1f s | %s | %s | %zu / **%zu** | %s / %s | %s / %s | %s | **%s** |\n",
                 thousands(r.experiments).c_str(), thousands(r.running).c_str(),
-                r.pipeline ? "one child, `--to aws,ld --parallel`" : "one child per target (`--to aws`, `--to ld`)",
+                (std::string(r.pipeline ? (r.migrations.size() == r.batches ? strf("one child, `--to %s --parallel %d`", targets.c_str(), parallel)
+                                                                           : strf("one child per target, `--parallel %d` each", parallel))
+                                        : std::string("one child per target, one experiment after another")) +
+                 (r.batches > 1 ? strf("; %zu import folders of %s, one after another", r.batches, thousands(r.batch_size).c_str())
+                                : std::string()))
+                    .c_str(),
                 r.import.wall_ms / 1000.0, mib(r.import.max_rss_kib).c_str(), r.wall_ms / 1000.0, floor.c_str(), ratio.c_str(),
                 r.outcome.ok, r.outcome.entries - r.outcome.ok, thousands(r.aws_created_once).c_str(),
                 thousands(r.ld_created_once).c_str(), thousands(r.aws_started_once).c_str(), thousands(r.ld_started_once).c_str(),
@@ -656,7 +689,7 @@ std::string markdown(const std::vector<SizeResult>& results) {
 void usage() {
   std::cout << "usage: apply_bench --only migrate [--experiments N[,N...]] [--targets aws,ld] [--parallel N]\n"
                "                   [--running-percent P] [--appconfig-per-second R] [--appconfig-burst B]\n"
-               "                   [--ld-route-per-window L] [--ld-window-ms W] [--no-limits] [--cli PATH]\n"
+               "                   [--ld-route-per-window L] [--ld-window-ms W] [--batch N] [--no-limits] [--cli PATH]\n"
                "                   [--time-limit S] [--markdown] [--keep-files]\n"
                "  --experiments N,...  sizes to run, one after another (default 1000,5000,10000)\n"
                "  --targets LIST       aws (AppConfig), ld (LaunchDarkly) or both (default aws,ld)\n"
@@ -666,6 +699,8 @@ void usage() {
                "                       the config's `rate_limit` at aws is R/s\n"
                "  --ld-route-per-window L, --ld-window-ms W  LaunchDarkly's per-route fixed windows (default 100\n"
                "                       calls per 1000 ms; LaunchDarkly's real window is 10 s)\n"
+               "  --batch N            import and migrate N experiments at a time, one folder after another\n"
+               "                       (the export in pages of N); default: one folder of all\n"
                "  --no-limits          no rate limits (what the CPU alone allows; no floor)\n"
                "  --time-limit S       a child running longer is killed (default 3600)\n"
                "  --markdown           print only the table and the commands\n"
@@ -715,6 +750,8 @@ int migrate_bench_main(int argc, char** argv, const std::string& default_cli) {
       o.ld_route_per_window = parse_number(value(), 1, 1000000, "--ld-route-per-window");
     } else if (arg == "--ld-window-ms") {
       o.ld_window_ms = parse_number(value(), 1, 3600000, "--ld-window-ms");
+    } else if (arg == "--batch") {
+      o.batch = static_cast<std::size_t>(parse_number(value(), 1, 100000, "--batch"));
     } else if (arg == "--no-limits") {
       o.limits = false;
     } else if (arg == "--cli") {
@@ -756,7 +793,7 @@ int migrate_bench_main(int argc, char** argv, const std::string& default_cli) {
   }
 
   if (!o.markdown_only) std::cout << "\n";
-  std::cout << markdown(results) << "\n";
+  std::cout << markdown(results, joined(o.targets, ","), o.parallel) << "\n";
   std::cout << strf("Measured on %s (%u cores), load average %s before and %s after, in %.0f s; the emulators run in the "
                     "bench process on the same cores as the CLI. ",
                     machine.c_str(), std::thread::hardware_concurrency(), load_before.c_str(), load_average().c_str(),
