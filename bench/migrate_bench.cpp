@@ -8,8 +8,9 @@
 //   2. imports it with the real `expbridge import evidently ... --out DIR` (a child: wall time
 //      and peak RSS), then does to the folder what its loss report asks of a user by hand: an
 //      audience rule and a hypothesis in each document (Evidently has neither; AppConfig and
-//      LaunchDarkly require them to create), and, until the config's backend-level `create:`
-//      defaults exist, LaunchDarkly's `metric` in each experiment's `create:` of bindings.yaml;
+//      LaunchDarkly require them to create). LaunchDarkly's `metric` goes in the config's
+//      `backends.ld.create:` where the CLI reads it (probed with `validate`); else in each
+//      experiment's `create:` of a copy of bindings.yaml that only LaunchDarkly's migration reads;
 //   3. migrates the folder with `expbridge migrate --apply --format json` to the AppConfig and
 //      LaunchDarkly emulators (in this process, on 127.0.0.1) throttling in each one's dialect:
 //      AppConfig a token bucket (ThrottlingException; AWS sends no budget, so the config's
