@@ -66,8 +66,11 @@
 #include "expbridge/bridge.hpp"
 #include "expbridge/update.hpp"
 #include "expbridge/adapter.hpp"
+#include "bench_support.hpp"
+#include "child_process.hpp"
 #include "emulator/emulator.hpp"
 #include "emulator/fixtures.hpp"
+#include "migrate_bench.hpp"
 
 #ifndef EXPBRIDGE_CLI
 #error "EXPBRIDGE_CLI must name the expbridge binary (bench/CMakeLists.txt sets it)"
@@ -76,74 +79,8 @@
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using namespace expbridge::bench;
 namespace json = boost::json;
-
-// ---------------------------------------------------------------------------
-// Small helpers
-
-std::string strf(const char* pattern, ...) __attribute__((format(printf, 1, 2)));
-std::string strf(const char* pattern, ...) {
-  char buffer[1024];
-  va_list args;
-  va_start(args, pattern);
-  const int n = std::vsnprintf(buffer, sizeof buffer, pattern, args);
-  va_end(args);
-  if (n < 0) return {};
-  return std::string(buffer, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buffer - 1));
-}
-
-double ms_since(Clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
-}
-
-/// Nearest-rank percentile (p in 0..100) of unsorted values; 0 when empty.
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
-  rank = std::clamp<std::size_t>(rank, 1, values.size());
-  return values[rank - 1];
-}
-
-std::string thousands(std::size_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-/// The scratch dir for the child's config and updates; removed on the way out.
-std::filesystem::path g_scratch_dir;
-bool g_keep_scratch = false;
-
-void remove_scratch() {
-  if (g_scratch_dir.empty() || g_keep_scratch) return;
-  std::error_code ignored;
-  std::filesystem::remove_all(g_scratch_dir, ignored);
-  g_scratch_dir.clear();
-}
-
-[[noreturn]] void die(const std::string& message) {
-  std::cerr << "apply_bench: " << message << "\n";
-  remove_scratch();
-  std::exit(2);
-}
-
-// ---------------------------------------------------------------------------
-// Credentials: the emulators' own (emulator::test_credentials: the documented AWS example
-// keys, the emulators' LD token and Auth0 client). The child gets them in its environment;
-// the in-process Applier through ApplyOptions::environment.
-
-std::vector<std::pair<std::string, std::string>> secret_environment() {
-  std::vector<std::pair<std::string, std::string>> out;
-  auto credentials = expbridge::emulator::test_credentials(expbridge::Registry::builtin());
-  if (!credentials) die("emulator credentials: " + credentials.error().describe());
-  for (const auto& c : *credentials) out.emplace_back(c.variable, c.value);
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // The backends: the vendor emulators behind one EmulatorHost
@@ -493,202 +430,7 @@ std::vector<ConvergeResult> run_converge(int runs, std::chrono::milliseconds del
 }
 
 // ---------------------------------------------------------------------------
-// 2. Throughput through the real CLI
-//
-// Peak RSS: Linux keeps a process's ru_maxrss across exec and seeds it, at exec, with the
-// high-water RSS of the address space being replaced — for a child started by fork or
-// posix_spawn from this bench, that is the BENCH's peak (servers, request logs, parsed
-// reports: 50+ MiB), not the CLI's. So the CLI is started by a freshly exec'd copy of
-// this program (`--spawn-and-measure`, a few MiB), which wait4()s for it and reports its
-// rusage on fd 3, as /usr/bin/time does. The floor that measurer could pass on is
-// reported too.
-
-struct ChildRun {
-  double wall_ms = 0;   ///< first byte written to the child's exit
-  int exit_code = -1;   ///< -1 when it did not exit normally
-  int signal = 0;       ///< the signal that ended it, if one did
-  bool killed = false;  ///< ran past its time limit
-  long max_rss_kib = 0; ///< wait4() ru_maxrss of the CLI process
-  long floor_kib = 0;   ///< the measurer's high-water RSS (VmHWM) when it started the CLI
-  double user_s = 0, system_s = 0;
-  double bench_cpu_s = 0;  ///< this process (the four servers, mostly) during the run
-  std::string out, err, report;
-};
-
-void set_nonblocking(int fd) {
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die(std::string("fcntl: ") + std::strerror(errno));
-}
-
-double cpu_seconds(const rusage& u) {
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-volatile sig_atomic_t g_measured_pid = 0;
-
-extern "C" void kill_measured(int) {
-  if (g_measured_pid > 0) kill(static_cast<pid_t>(g_measured_pid), SIGKILL);
-}
-
-/// `apply_bench --spawn-and-measure LIMIT_S -- PROGRAM ARGS...`: runs PROGRAM with this
-/// process's stdin, stdout, stderr and environment, kills it after LIMIT_S seconds, and
-/// writes one line to fd 3: `exit E signal S maxrss KIB floor KIB utime S stime S`.
-int spawn_and_measure(int argc, char** argv) {
-  constexpr int report_fd = 3;
-  if (argc < 5 || std::string_view(argv[3]) != "--") return 125;
-  if (fcntl(report_fd, F_SETFD, FD_CLOEXEC) != 0) return 125;  // not for the measured program
-  const long limit = std::strtol(argv[2], nullptr, 10);
-  // What the measured program could inherit at exec: this address space's high-water
-  // RSS (VmHWM). Not our own ru_maxrss, which posix_spawn seeded with the bench's peak.
-  long floor_kib = -1;
-  if (std::FILE* status = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, status))
-      if (std::sscanf(line, "VmHWM: %ld kB", &floor_kib) == 1) break;
-    std::fclose(status);
-  }
-
-  struct sigaction on_alarm {};
-  on_alarm.sa_handler = kill_measured;
-  sigaction(SIGALRM, &on_alarm, nullptr);
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, argv[4], nullptr, nullptr, argv + 4, environ);
-  if (spawned != 0) {
-    dprintf(report_fd, "spawn_error %d\n", spawned);
-    return 1;
-  }
-  g_measured_pid = pid;
-  alarm(static_cast<unsigned>(std::clamp(limit, 1L, 3600L)));
-  // Drop our copies of the pipes: the bench sees EOF when the measured program exits.
-  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int fd = 0; fd <= 2 && null_fd >= 0; ++fd) dup2(null_fd, fd);
-
-  int status = 0;
-  rusage usage{};
-  pid_t waited = -1;
-  do {
-    waited = wait4(pid, &status, 0, &usage);
-  } while (waited < 0 && errno == EINTR);
-  alarm(0);
-  const int exit_code = waited == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  const int signal_number = waited == pid && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  dprintf(report_fd, "exit %d signal %d maxrss %ld floor %ld utime %ld.%06ld stime %ld.%06ld\n", exit_code, signal_number,
-          usage.ru_maxrss, floor_kib, static_cast<long>(usage.ru_utime.tv_sec),
-          static_cast<long>(usage.ru_utime.tv_usec), static_cast<long>(usage.ru_stime.tv_sec),
-          static_cast<long>(usage.ru_stime.tv_usec));
-  return 0;
-}
-
-/// Runs `argv` with exactly `env` under the measurer, feeding `input` to its stdin while
-/// collecting stdout and stderr; the measurer kills it after `limit`.
-ChildRun run_child(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& input,
-                   std::chrono::seconds limit) {
-  int in_pipe[2], out_pipe[2], err_pipe[2], report_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
-      pipe2(report_pipe, O_CLOEXEC) != 0)
-    die(std::string("pipe2: ") + std::strerror(errno));
-
-  std::error_code ec;
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-  if (ec) die("cannot find this program: " + ec.message());
-  std::vector<std::string> full = {self, "--spawn-and-measure", std::to_string(limit.count()), "--"};
-  full.insert(full.end(), argv.begin(), argv.end());
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, report_pipe[1], 3);
-  std::vector<char*> c_argv, c_env;
-  for (const auto& a : full) c_argv.push_back(const_cast<char*>(a.c_str()));
-  c_argv.push_back(nullptr);
-  for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
-  c_env.push_back(nullptr);
-
-  ChildRun run;
-  rusage bench_before{}, bench_after{};
-  getrusage(RUSAGE_SELF, &bench_before);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, c_argv[0], &actions, nullptr, c_argv.data(), c_env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  for (int fd : {in_pipe[0], out_pipe[1], err_pipe[1], report_pipe[1]}) close(fd);
-  if (spawned != 0) die("cannot start " + self + ": " + std::strerror(spawned));
-
-  int in_fd = in_pipe[1], out_fd = out_pipe[0], err_fd = err_pipe[0], report_fd = report_pipe[0];
-  set_nonblocking(in_fd);
-  std::size_t written = 0;
-  std::optional<Clock::time_point> first_byte;
-  if (input.empty()) {
-    close(in_fd);
-    in_fd = -1;
-  }
-  // The measurer enforces `limit`; this one only guards against the measurer itself hanging.
-  const auto deadline = Clock::now() + limit + 10s;
-  char buffer[65536];
-  while (out_fd >= 0 || err_fd >= 0 || report_fd >= 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) {
-      kill(pid, SIGKILL);  // our own child, by its id
-      run.killed = true;
-      break;
-    }
-    pollfd fds[4];
-    nfds_t n = 0;
-    auto watch = [&](int fd, short events) {
-      if (fd < 0) return -1;
-      fds[n] = pollfd{fd, events, 0};
-      return static_cast<int>(n++);
-    };
-    const int in_index = watch(in_fd, POLLOUT);
-    const int out_index = watch(out_fd, POLLIN), err_index = watch(err_fd, POLLIN), report_index = watch(report_fd, POLLIN);
-    const int ready = poll(fds, n, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (ready < 0 && errno != EINTR) die(std::string("poll: ") + std::strerror(errno));
-    if (ready <= 0) continue;
-    if (in_index >= 0 && fds[in_index].revents != 0) {
-      if (!first_byte) first_byte = Clock::now();
-      const std::size_t chunk = std::min<std::size_t>(input.size() - written, sizeof buffer);
-      const ssize_t w = write(in_fd, input.data() + written, chunk);
-      if (w > 0) written += static_cast<std::size_t>(w);
-      if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
-        close(in_fd);  // EOF: the child finishes what it has and exits
-        in_fd = -1;
-      }
-    }
-    for (auto [index, fd, sink] : {std::tuple{out_index, &out_fd, &run.out}, std::tuple{err_index, &err_fd, &run.err},
-                                   std::tuple{report_index, &report_fd, &run.report}}) {
-      if (index < 0 || fds[index].revents == 0) continue;
-      const ssize_t r = read(*fd, buffer, sizeof buffer);
-      if (r > 0) {
-        sink->append(buffer, static_cast<std::size_t>(r));
-      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-        close(*fd);
-        *fd = -1;
-      }
-    }
-  }
-  // The report is written right after the measured program's wait4() returned.
-  run.wall_ms = ms_since(first_byte.value_or(Clock::now()));
-  getrusage(RUSAGE_SELF, &bench_after);
-  run.bench_cpu_s = cpu_seconds(bench_after) - cpu_seconds(bench_before);
-  for (int fd : {in_fd, out_fd, err_fd, report_fd})
-    if (fd >= 0) close(fd);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-
-  double user = 0, sys = 0;
-  if (std::sscanf(run.report.c_str(), "exit %d signal %d maxrss %ld floor %ld utime %lf stime %lf", &run.exit_code,
-                  &run.signal, &run.max_rss_kib, &run.floor_kib, &user, &sys) == 6) {
-    run.user_s = user;
-    run.system_s = sys;
-    run.killed = run.killed || run.signal == SIGKILL;
-  } else {
-    run.exit_code = -1;
-  }
-  return run;
-}
+// 2. Throughput through the real CLI (child_process.hpp: how a child is run and measured)
 
 struct StreamScenario {
   std::string name;
@@ -936,8 +678,6 @@ std::vector<RateScenario> rate_scenarios(std::size_t burst_updates, std::size_t 
 // ---------------------------------------------------------------------------
 // Output
 
-std::string mib(long kib) { return strf("%.1f MiB", static_cast<double>(kib) / 1024.0); }
-
 void print_latency(const LatencyResult& r) {
   std::cout << strf("  cold first update (connects + OAuth token):   %.1f ms\n", r.cold_ms);
   std::cout << strf("  wall per update over %d runs:  median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms\n", r.runs,
@@ -1051,23 +791,6 @@ std::string markdown(const LatencyResult* latency, const std::vector<ConvergeRes
   return out;
 }
 
-std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five;
-  in >> one >> five;
-  return one.empty() ? std::string("?") : one + " (1 min)";
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("model name")) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
-    }
-  return "an unknown CPU";
-}
-
 void usage() {
   std::cout << "usage: apply_bench [--runs N] [--updates N] [--repeat N] [--delay-ms N] [--cli PATH] [--only latency|converge|stream]\n"
                "                   [--scenario ID] [--child-wrapper CMD] [--no-diagnostic] [--markdown] [--keep-files]\n"
@@ -1088,22 +811,18 @@ void usage() {
                "  --keep-files    keep the configs and update streams written for the child\n"
                "  --only ratelimits  only the rate-limited streams (not part of the default run): burst, burst-fixed,\n"
                "                  sustained (--scenario picks them); --burst-updates N (default 10000),\n"
-               "                  --sustained-updates N (default 2000)\n";
-}
-
-long parse_number(const char* text, long low, long high, const char* what) {
-  long value = 0;
-  const std::string_view s(text);
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc{} || end != s.data() + s.size() || value < low || value > high)
-    die(strf("%s must be a number in %ld..%ld", what, low, high));
-  return value;
+               "                  --sustained-updates N (default 2000)\n"
+               "  --only migrate  only the 10,000-experiment migration (Evidently export -> import -> AppConfig +\n"
+               "                  LaunchDarkly at their rate limits); `--only migrate --help` lists its options\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "--spawn-and-measure") return spawn_and_measure(argc, argv);
+  for (int i = 1; i + 1 < argc; ++i)  // a benchmark of its own, with its own options (migrate_bench.hpp)
+    if (std::string_view(argv[i]) == "--only" && std::string_view(argv[i + 1]) == "migrate")
+      return expbridge::bench::migrate_bench_main(argc, argv, EXPBRIDGE_CLI);
   int runs = 50, repeat = 3;
   std::size_t updates = 2000;
   std::chrono::milliseconds delay{50};
@@ -1151,8 +870,7 @@ int main(int argc, char** argv) {
   std::string dir_template = (std::filesystem::temp_directory_path() / "expbridge-apply-bench-XXXXXX").string();
   if (mkdtemp(dir_template.data()) == nullptr) die(std::string("mkdtemp: ") + std::strerror(errno));
   const std::filesystem::path dir = dir_template;
-  g_scratch_dir = dir;
-  g_keep_scratch = keep_files;
+  set_scratch(dir, keep_files);
 
   std::ostream& log = markdown_only ? std::cerr : std::cout;
   if (only == "ratelimits") {

@@ -52,6 +52,9 @@
 #include <expected>
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
 
 #include <boost/json/parse.hpp>
 
@@ -410,7 +413,7 @@ struct Definition {
 
 struct Profile {
   std::string id, name;
-  std::vector<std::string> flags;
+  std::set<std::string, std::less<>> flags;  ///< a set: a profile may hold thousands, checked on every create
 };
 struct Environment {
   std::string id, name;
@@ -420,8 +423,33 @@ struct Application {
   std::string id, name;
   std::vector<Profile> profiles;
   std::vector<Environment> environments;
-  std::vector<Definition> definitions;  ///< creation order
+  std::vector<Definition> definitions;  ///< creation order; added only through add_definition
   std::int64_t deployments = 0;         ///< runs are delivered as deployments; their numbers
+
+  // Every request names its definition by ID or name: indexes into `definitions`, so that an
+  // application holding 10,000 definitions answers without a scan per request.
+  std::unordered_map<std::string, std::size_t> definition_at_id, definition_at_name;
+
+  Definition* definition(std::string_view identifier) {
+    for (const auto* index : {&definition_at_id, &definition_at_name})
+      if (auto it = index->find(std::string(identifier)); it != index->end()) return &definitions[it->second];
+    return nullptr;
+  }
+  Definition& add_definition(Definition d) {
+    definition_at_id.emplace(d.id, definitions.size());
+    definition_at_name.emplace(d.name, definitions.size());
+    definitions.push_back(std::move(d));
+    return definitions.back();
+  }
+  void remove_definition(const Definition* d) {
+    std::erase_if(definitions, [&](const Definition& x) { return &x == d; });
+    definition_at_id.clear();
+    definition_at_name.clear();
+    for (std::size_t i = 0; i < definitions.size(); ++i) {
+      definition_at_id.emplace(definitions[i].id, i);
+      definition_at_name.emplace(definitions[i].name, i);
+    }
+  }
 };
 
 /// Common members of ExperimentDefinition and the run's ExperimentDefinitionSnapshot.
@@ -757,13 +785,7 @@ class AppConfigEmulator final : public VendorEmulator {
       if (app.name == identifier) return &app;
     return nullptr;
   }
-  static Definition* find_definition(Application& app, std::string_view identifier) {
-    for (auto& d : app.definitions)
-      if (d.id == identifier) return &d;
-    for (auto& d : app.definitions)
-      if (d.name == identifier) return &d;
-    return nullptr;
-  }
+  static Definition* find_definition(Application& app, std::string_view identifier) { return app.definition(identifier); }
   template <class T>
   static T* find_by_id_or_name(std::vector<T>& items, std::string_view identifier) {
     for (auto& x : items)
@@ -815,7 +837,7 @@ class AppConfigEmulator final : public VendorEmulator {
     if (!p) return std::unexpected(not_found("ConfigurationProfile", *profile));
     Environment* e = find_by_id_or_name(app.environments, *environment);
     if (!e) return std::unexpected(not_found("Environment", *environment));
-    if (std::find(p->flags.begin(), p->flags.end(), *flag_key) == p->flags.end())
+    if (!p->flags.contains(*flag_key))
       return std::unexpected(not_found("Flag", *flag_key));
     // Names identify definitions in paths, so a second one with the same name is refused
     // (409 chosen: the exact error for a duplicate name is unverified).
@@ -849,8 +871,8 @@ class AppConfigEmulator final : public VendorEmulator {
     auto d = build_definition(app, body);
     if (!d) return d.error();
     d->id = new_id();
-    app.definitions.push_back(std::move(*d));
-    return json_reply(201, definition_json(app, app.definitions.back()));
+    const Definition& created = app.add_definition(std::move(*d));
+    return json_reply(201, definition_json(app, created));
   }
 
   ServerReply update_definition(Application& app, Definition& d, const json::object& body) {
@@ -892,7 +914,7 @@ class AppConfigEmulator final : public VendorEmulator {
     if (d->running())
       return conflict("Experiment definition " + d->id + " has a RUNNING experiment run. Stop it before deleting the definition.");
     if (type == "DESTROY") {
-      std::erase_if(app.definitions, [&](const Definition& x) { return &x == d; });
+      app.remove_definition(d);
     } else if (d->status != "ARCHIVED") {
       d->status = "ARCHIVED";
       d->updated_at = now_iso();
@@ -1085,17 +1107,22 @@ class AppConfigEmulator final : public VendorEmulator {
     return out;
   }
 
-  template <class T, class Fn>
-  static Status read_list(ObjectReader& r, std::string_view key, std::vector<T>& out, Fn&& each) {
+  /// Reads each item of the list `key` with `each` and hands it to `keep`.
+  template <class Fn, class Keep>
+  static Status read_each(ObjectReader& r, std::string_view key, Fn&& each, Keep&& keep) {
     const json::value* v = r.optional_value(key);
     if (!v) return {};
     if (!v->is_array()) return std::unexpected(r.error(key, "must be a list"));
     for (std::size_t i = 0; i < v->as_array().size(); ++i) {
       auto item = each(v->as_array()[i], r.member_path(key) + "[" + std::to_string(i) + "]");
       if (!item) return std::unexpected(item.error());
-      out.push_back(std::move(*item));
+      keep(std::move(*item));
     }
     return {};
+  }
+  template <class T, class Fn>
+  static Status read_list(ObjectReader& r, std::string_view key, std::vector<T>& out, Fn&& each) {
+    return read_each(r, key, each, [&](T item) { out.push_back(std::move(item)); });
   }
 
   Result<Application> seed_application(const json::value& value, const std::string& where) {
@@ -1116,7 +1143,9 @@ class AppConfigEmulator final : public VendorEmulator {
       std::optional<std::string> n;
       EXPBRIDGE_ASSIGN_OR_RETURN(n, pr.optional_string("name"));
       p.name = n.value_or(p.id);
-      EXPBRIDGE_ASSIGN_OR_RETURN(p.flags, read_string_list(pr, "flags"));
+      std::vector<std::string> flags;
+      EXPBRIDGE_ASSIGN_OR_RETURN(flags, read_string_list(pr, "flags"));
+      p.flags.insert(flags.begin(), flags.end());
       EXPBRIDGE_RETURN_IF_ERROR(pr.finish());
       return p;
     }));
@@ -1133,9 +1162,9 @@ class AppConfigEmulator final : public VendorEmulator {
       return e;
     }));
     // Definitions go through the same validation as CreateExperimentDefinition / StartExperimentRun.
-    EXPBRIDGE_RETURN_IF_ERROR(read_list(r, "experiment_definitions", app.definitions, [&](const json::value& v, const std::string& w) {
-      return seed_definition(app, v, w);
-    }));
+    EXPBRIDGE_RETURN_IF_ERROR(read_each(
+        r, "experiment_definitions", [&](const json::value& v, const std::string& w) { return seed_definition(app, v, w); },
+        [&](Definition d) { app.add_definition(std::move(d)); }));
     EXPBRIDGE_RETURN_IF_ERROR(r.finish());
     return app;
   }

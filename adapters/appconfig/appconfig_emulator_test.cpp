@@ -274,6 +274,56 @@ TEST_F(AppConfigEmulatorTest, DeleteArchivesOrDestroys) {
   expect_error(call("DELETE", std::string(kDef) + "?delete_type=DESTROY"), 404, "ResourceNotFoundException");
 }
 
+// Definitions are looked up by ID or name through indexes (a migration creates thousands): each
+// is still found by either, a destroyed one by neither, and its name is free again afterwards.
+TEST_F(AppConfigEmulatorTest, ManyDefinitionsAreFoundByIdOrNameAfterADestroy) {
+  auto fixture = load_fixture();
+  json::array flags{"checkout-redesign"};
+  for (int i = 0; i < 2000; ++i) flags.emplace_back("flag-" + std::to_string(i));
+  fixture.at("applications").at(0).at("configuration_profiles").at(0).as_object()["flags"] = flags;
+  auto seeded = emulator->seed(fixture);
+  ASSERT_TRUE(seeded.has_value()) << seeded.error().describe();
+  const std::string path = "/applications/abc1234/experimentdefinitions";
+  std::vector<std::string> ids;
+  for (int i = 0; i < 300; ++i) {
+    auto o = json::parse(kCreateBody).as_object();
+    o["Name"] = "Many-" + std::to_string(i);
+    o["FlagKey"] = "flag-" + std::to_string(i * 6);
+    auto created = call("POST", path, json::value(o));
+    ASSERT_EQ(created.status, 201) << created.body;
+    ids.emplace_back(body_of(created).at("Id").as_string());
+  }
+  auto unknown_flag = json::parse(kCreateBody).as_object();
+  unknown_flag["Name"] = "Unknown-Flag";
+  unknown_flag["FlagKey"] = "flag-2000";
+  expect_error(call("POST", path, json::value(unknown_flag)), 404, "ResourceNotFoundException");
+
+  auto member = [&](const std::string& target, const char* name) {
+    return std::string(body_of(call("GET", target)).at(name).as_string());
+  };
+  ASSERT_EQ(call("DELETE", path + "/" + ids[150] + "?delete_type=DESTROY").status, 204);
+  for (int i = 0; i < 300; i += 7) {
+    if (i == 150) continue;
+    SCOPED_TRACE(i);
+    EXPECT_EQ(member(path + "/" + ids[static_cast<std::size_t>(i)], "Name"), "Many-" + std::to_string(i));
+    EXPECT_EQ(member(path + "/Many-" + std::to_string(i), "Id"), ids[static_cast<std::size_t>(i)]);
+  }
+  EXPECT_EQ(member(path + "/Many-299", "Id"), ids.back());  // after the destroyed one
+  EXPECT_EQ(member(path + "/bsxyd7k", "Name"), "Example-Experiment-Definition");
+  expect_error(call("GET", path + "/" + ids[150]), 404, "ResourceNotFoundException");
+  expect_error(call("GET", path + "/Many-150"), 404, "ResourceNotFoundException");
+
+  auto again = json::parse(kCreateBody).as_object();
+  again["Name"] = "Many-150";
+  auto recreated = call("POST", path, json::value(again));
+  ASSERT_EQ(recreated.status, 201) << recreated.body;
+  const std::string recreated_id(body_of(recreated).at("Id").as_string());
+  EXPECT_NE(recreated_id, ids[150]);
+  EXPECT_EQ(member(path + "/Many-150", "Id"), recreated_id);
+  again["Name"] = "Many-151";
+  expect_error(call("POST", path, json::value(again)), 409, "ConflictException");
+}
+
 TEST_F(AppConfigEmulatorTest, ListDefinitionsFiltersAndPages) {
   for (const char* name : {"A", "B", "C"}) {
     auto o = json::parse(kCreateBody).as_object();

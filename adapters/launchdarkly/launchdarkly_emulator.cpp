@@ -35,6 +35,8 @@
 //   token: api-emulator-token            # optional; the exact Authorization value accepted
 //   projects:                            # optional ({} = no resources)
 //     PROJECT:
+//       metrics: [KEY, ...]                # optional: the project's metrics; an iteration may name
+//                                          # only these (absent: any metric key is taken)
 //       environments:
 //         ENV:
 //           flags:
@@ -226,6 +228,9 @@ struct Flag {
 struct Environment {
   std::map<std::string, Flag> flags;
   std::map<std::string, Experiment> experiments;
+  /// The project's metrics (they are project-level at LaunchDarkly), copied into each of its
+  /// environments for the iterations built there; none = not checked.
+  std::optional<std::set<std::string, std::less<>>> metrics;
 };
 
 struct Project {
@@ -285,6 +290,9 @@ Result<Iteration> parse_iteration(const json::value& value, const std::string& p
     if (!m) return std::unexpected(std::move(m).error());
     Metric metric;
     EXPBRIDGE_ASSIGN_OR_RETURN(metric.key, m->required_string("key"));
+    // A metric is created at LaunchDarkly before an experiment measures it (status unverified: 400).
+    if (env.metrics && !env.metrics->contains(metric.key))
+      return std::unexpected(m->error("key", "metric '" + metric.key + "' does not exist in this project"));
     std::optional<bool> is_group;
     EXPBRIDGE_ASSIGN_OR_RETURN(is_group, m->optional_bool("isGroup"));
     metric.is_group = is_group.value_or(false);
@@ -623,7 +631,19 @@ class LaunchDarklyEmulator final : public VendorEmulator {
       if (!pr) return std::unexpected(std::move(pr).error());
       const json::object* envs = nullptr;
       EXPBRIDGE_ASSIGN_OR_RETURN(envs, pr->required_object("environments"));
+      const json::array* metric_keys = nullptr;
+      EXPBRIDGE_ASSIGN_OR_RETURN(metric_keys, array_member(*pr, "metrics", false));
       EXPBRIDGE_RETURN_IF_ERROR(pr->finish());
+      std::optional<std::set<std::string, std::less<>>> metrics;
+      if (metric_keys) {
+        metrics.emplace();
+        for (std::size_t i = 0; i < metric_keys->size(); ++i) {
+          const auto& key = (*metric_keys)[i];
+          if (!key.is_string() || !valid_key(key.get_string()))
+            return std::unexpected(invalid(index_path(pr->member_path("metrics"), i), "must be a metric key"));
+          metrics->emplace(key.get_string());
+        }
+      }
       Project& project = projects[std::string(p.key())];
       for (const auto& e : *envs) {
         std::string e_path = join_path(pr->member_path("environments"), e.key());
@@ -635,6 +655,7 @@ class LaunchDarklyEmulator final : public VendorEmulator {
         EXPBRIDGE_ASSIGN_OR_RETURN(experiments, er->optional_object("experiments"));
         EXPBRIDGE_RETURN_IF_ERROR(er->finish());
         Environment& env = project.environments[std::string(e.key())];
+        env.metrics = metrics;
         if (flags) {
           for (const auto& f : *flags) {
             EXPBRIDGE_RETURN_IF_ERROR(seed_flag(f.value(), join_path(er->member_path("flags"), f.key()), env.flags[std::string(f.key())]));

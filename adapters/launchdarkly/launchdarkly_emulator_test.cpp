@@ -245,6 +245,30 @@ TEST_F(LaunchDarklyEmulatorTest, CreateExperimentRefusesADuplicateKeyAndBadItera
   expect_error(send("POST", kCollection, R"({"name": "X", "key": "k"})"), 400, "invalid_request", "iteration");
 }
 
+// With the project's metrics in the fixture, an iteration names only those; without, any key.
+TEST_F(LaunchDarklyEmulatorTest, ProjectMetricsBoundWhatAnIterationMeasures) {
+  const std::string body = R"({"name": "X", "key": "measured", "iteration": )" + new_iteration_body() + "}";
+  std::string other_metric = body;
+  for (std::size_t at; (at = other_metric.find("checkout-conversion")) != std::string::npos;)
+    other_metric.replace(at, std::string_view("checkout-conversion").size(), "made-up-metric");
+  ASSERT_EQ(send("POST", kCollection, other_metric).status, 201);  // no metrics in the fixture: not checked
+
+  json::value section = default_section();
+  section.at("projects").at("default").as_object()["metrics"] = json::array{"checkout-conversion", "revenue"};
+  auto seeded = emu_->seed(section);
+  ASSERT_TRUE(seeded) << seeded.error().describe();
+  expect_error(send("POST", kCollection, other_metric), 400, "invalid_request", "metric 'made-up-metric' does not exist");
+  EXPECT_EQ(send("POST", kCollection, body).status, 201);
+  expect_error(send("POST", std::string(kExperiment) + "/iterations", other_metric.substr(other_metric.find("{\"hypothesis"),
+                                                                                         other_metric.size() - other_metric.find("{\"hypothesis") - 1)),
+               400, "invalid_request", "does not exist in this project");
+
+  section.at("projects").at("default").as_object()["metrics"] = json::array{"revenue"};  // the fixture's draft measures another
+  EXPECT_FALSE(emu_->seed(section).has_value());
+  section.at("projects").at("default").as_object()["metrics"] = json::array{"not a key"};
+  EXPECT_FALSE(emu_->seed(section).has_value());
+}
+
 TEST_F(LaunchDarklyEmulatorTest, PatchNeedsTheSemanticPatchContentType) {
   auto auth = std::pair<std::string, std::string>{"Authorization", token()};
   std::string body = R"({"instructions":[{"kind":"updateName","value":"N"}]})";
