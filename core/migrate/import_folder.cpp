@@ -1,9 +1,13 @@
 // Reading an import folder (what `expbridge import` writes) as the source of a migration.
 #include <algorithm>
-#include <map>
 #include <filesystem>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string_view>
 
 #include "document.hpp"
+#include "filtered_json.hpp"
 #include "expbridge/migrate.hpp"
 #include "expbridge/update.hpp"
 
@@ -11,6 +15,7 @@ namespace expbridge {
 namespace {
 
 namespace fs = std::filesystem;
+namespace json = boost::json;
 
 // Every member of `o` (at `path` in `doc`) is one of `known`: a member nobody reads is an error.
 Status only_members(const Document& doc, const boost::json::object& o, const std::string& path,
@@ -56,42 +61,71 @@ Status read_bindings(const std::string& file, const std::string& dir, const std:
   return {};
 }
 
+// One entry of the loss report's `fields`, or why it is not one (the member at fault, relative
+// to the entry, and the rule).
+struct LossEntryError {
+  std::string member;
+  std::string message;
+};
+
+std::optional<LossEntryError> read_loss_entry(const json::value& entry, FieldCarriage& f) {
+  if (!entry.is_object()) return LossEntryError{"", "must be a mapping"};
+  static constexpr std::string_view kMembers[] = {"experiment", "field", "carriage", "rule",
+                                                  "from",       "to",    "reason",   "source"};
+  bool carriage = false;
+  for (const auto& [name, value] : entry.get_object()) {
+    if (std::find(std::begin(kMembers), std::end(kMembers), name) == std::end(kMembers))
+      return LossEntryError{std::string(name), "unknown member"};
+    if (!value.is_string()) return LossEntryError{std::string(name), "must be a string"};
+    const std::string text(value.get_string());
+    if (name == "experiment") f.experiment = text;
+    else if (name == "field") f.field = text;
+    else if (name == "rule") f.rule = text;
+    else if (name == "from") f.from = text;
+    else if (name == "to") f.to = text;
+    else if (name == "reason") f.reason = text;
+    else if (name == "source") f.source = text;
+    else if (text == "carried" || text == "converted" || text == "lost") {
+      f.carriage = text == "carried" ? Carriage::carried : text == "converted" ? Carriage::converted : Carriage::lost;
+      carriage = true;
+    } else {
+      return LossEntryError{std::string(name), "is carried, converted or lost"};
+    }
+  }
+  if (f.experiment.empty() || f.field.empty() || !carriage) return LossEntryError{"", "needs experiment, field and carriage"};
+  return std::nullopt;
+}
+
+// The report is read an entry at a time (at 10,000 experiments it is larger than any document
+// expbridge holds whole): each good entry goes to `losses` and is not kept; a bad one is kept, so
+// that the error can name its line and column.
 Status read_losses(const std::string& file, std::map<std::string, std::vector<FieldCarriage>, std::less<>>& losses) {
-  auto doc = load_document(file);
+  std::size_t index = 0, first_bad = 0;
+  std::optional<LossEntryError> bad;
+  auto doc = load_filtered_json(file, [&](std::string_view member, const json::value& entry) {
+    if (member != "fields" || bad) return false;
+    FieldCarriage f;
+    bad = read_loss_entry(entry, f);
+    if (bad) {
+      first_bad = index;
+      return true;
+    }
+    ++index;
+    losses[f.experiment].push_back(std::move(f));
+    return false;
+  });
   if (!doc) return std::unexpected(std::move(doc).error());
   auto root = object_at(*doc, doc->root, "");
   if (!root) return std::unexpected(std::move(root).error());
   EXPBRIDGE_RETURN_IF_ERROR(only_members(*doc, **root, "", {"fields"}));
   const auto* fields = (*root)->if_contains("fields");
-  if (!fields) return {};
-  if (!fields->is_array()) return std::unexpected(doc->error_at("fields", "must be a list"));
-  std::size_t index = 0;
-  for (const auto& entry : fields->get_array()) {
-    const std::string path = index_path("fields", index++);
-    auto one = object_at(*doc, entry, path);
-    if (!one) return std::unexpected(std::move(one).error());
-    EXPBRIDGE_RETURN_IF_ERROR(
-        only_members(*doc, **one, path, {"experiment", "field", "carriage", "rule", "from", "to", "reason", "source"}));
-    FieldCarriage f;
-    for (const auto& [name, value] : **one) {
-      if (!value.is_string()) return std::unexpected(doc->error_at(join_path(path, name), "must be a string"));
-      const std::string text(value.get_string());
-      if (name == "experiment") f.experiment = text;
-      else if (name == "field") f.field = text;
-      else if (name == "rule") f.rule = text;
-      else if (name == "from") f.from = text;
-      else if (name == "to") f.to = text;
-      else if (name == "reason") f.reason = text;
-      else if (name == "source") f.source = text;
-      else if (text == "carried") f.carriage = Carriage::carried;
-      else if (text == "converted") f.carriage = Carriage::converted;
-      else if (text == "lost") f.carriage = Carriage::lost;
-      else return std::unexpected(doc->error_at(join_path(path, name), "is carried, converted or lost"));
-    }
-    if (f.experiment.empty() || f.field.empty() || !(*one)->contains("carriage"))
-      return std::unexpected(doc->error_at(path, "needs experiment, field and carriage"));
-    auto& of_experiment = losses[f.experiment];
-    of_experiment.push_back(std::move(f));
+  if (fields && !fields->is_array()) return std::unexpected(doc->error_at("fields", "must be a list"));
+  if (bad) {
+    // The kept entry is the first of the kept list: its marks are the file's.
+    Error e = doc->error_at(bad->member.empty() ? index_path("fields", 0) : join_path(index_path("fields", 0), bad->member),
+                            bad->message);
+    e.field = bad->member.empty() ? index_path("fields", first_bad) : join_path(index_path("fields", first_bad), bad->member);
+    return std::unexpected(std::move(e));
   }
   return {};
 }

@@ -1,0 +1,72 @@
+// An import folder read for migrate: a loss report larger than any document expbridge holds whole
+// is read an entry at a time, and a bad entry is named by file, line and member.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "expbridge/migrate.hpp"
+
+namespace expbridge {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ImportFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("expbridge-import-folder-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "checkout-v2.yaml") << "experiment: checkout-v2\ndescription: Two-step\n";
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  fs::path dir_;
+};
+
+// One loss-report entry as `expbridge import` writes it.
+std::string entry(const std::string& experiment, const std::string& field, const std::string& carriage) {
+  return R"({"experiment": ")" + experiment + R"(", "field": ")" + field + R"(", "carriage": ")" + carriage +
+         R"(", "reason": ")" + std::string(200, 'r') + R"(", "source": "exports/list-experiments.json:12"})";
+}
+
+TEST_F(ImportFolderTest, ALossReportLargerThanAnyWholeDocumentIsReadEntryByEntry) {
+  {
+    std::ofstream out(dir_ / "loss-report.json");
+    out << "{\"fields\": [\n";
+    // 80,000 entries of about 330 bytes: some 26 MB, above the 16 MiB a document may hold.
+    for (int i = 0; i < 80'000; ++i) out << entry("other-" + std::to_string(i), "description", "carried") << ",\n";
+    out << entry("checkout-v2", "evidently.metricGoals", "lost") << "\n]}\n";
+  }
+  ASSERT_GT(fs::file_size(dir_ / "loss-report.json"), 16u << 20);
+  auto folder = open_import_folder(dir_.string());
+  ASSERT_TRUE(folder) << folder.error().describe();
+  auto one = folder->load("checkout-v2");
+  ASSERT_TRUE(one) << one.error().describe();
+  ASSERT_EQ(one->losses.size(), 1u);
+  EXPECT_EQ(one->losses.front().field, "evidently.metricGoals");
+  EXPECT_EQ(one->losses.front().carriage, Carriage::lost);
+}
+
+TEST_F(ImportFolderTest, ABadLossReportEntryIsNamedByFileLineAndMember) {
+  std::ofstream(dir_ / "loss-report.json") << "{\"fields\": [\n"
+                                           << entry("a", "description", "carried") << ",\n"
+                                           << entry("b", "description", "carried") << ",\n"
+                                           << entry("checkout-v2", "description", "gone") << "\n]}\n";
+  auto folder = open_import_folder(dir_.string());
+  ASSERT_FALSE(folder);
+  EXPECT_EQ(folder.error().code, ErrorCode::invalid_input);
+  EXPECT_NE(folder.error().file.find("loss-report.json"), std::string::npos) << folder.error().describe();
+  EXPECT_EQ(folder.error().line, 4) << folder.error().describe();
+  EXPECT_EQ(folder.error().field, "fields[2].carriage") << folder.error().describe();
+  EXPECT_NE(folder.error().message.find("carried, converted or lost"), std::string::npos) << folder.error().describe();
+}
+
+}  // namespace
+}  // namespace expbridge
