@@ -163,6 +163,8 @@ int MigrateCommand::run(const Registry& registry) const {
     std::cout << migration_summary_text(*report);
     if (const std::string waits = rate_limit_summary(report->pacing); !waits.empty()) std::cout << waits << "\n";
   }
+  for (const auto& run : report->finished_earlier_runs)
+    std::cerr << "expbridge: run " << run << ", an earlier migration cut short, is finished: this one settled what it left\n";
 
   if (!write_config_.empty()) {
     std::string written_text = *text;

@@ -99,7 +99,10 @@ std::optional<LossEntryError> read_loss_entry(const json::value& entry, FieldCar
 // The report is read an entry at a time (at 10,000 experiments it is larger than any document
 // expbridge holds whole): each good entry goes to `losses` and is not kept; a bad one is kept, so
 // that the error can name its line and column.
-Status read_losses(const std::string& file, std::map<std::string, std::vector<FieldCarriage>, std::less<>>& losses) {
+// Only the entries of experiments between `first` and `last` (inclusive) are put in `losses`;
+// every entry is checked.
+Status read_losses(const std::string& file, std::string_view first, std::string_view last,
+                   std::map<std::string, std::vector<FieldCarriage>, std::less<>>& losses) {
   std::size_t index = 0, first_bad = 0;
   std::optional<LossEntryError> bad;
   auto doc = load_filtered_json(file, [&](std::string_view member, const json::value& entry) {
@@ -111,7 +114,7 @@ Status read_losses(const std::string& file, std::map<std::string, std::vector<Fi
       return true;
     }
     ++index;
-    losses[f.experiment].push_back(std::move(f));
+    if (f.experiment >= first && f.experiment <= last) losses[f.experiment].push_back(std::move(f));
     return false;
   });
   if (!doc) return std::unexpected(std::move(doc).error());
@@ -151,8 +154,30 @@ Result<FolderExperiment> ImportFolder::load(const std::string& key) const {
   imported.state = state_from_update(*update);
   imported.update = std::move(*update);
   if (auto create = creates_.find(key); create != creates_.end()) imported.create = create->second;
-  if (auto losses = losses_.find(key); losses != losses_.end()) imported.losses = losses->second;
+  if (!loss_report_.empty()) {
+    const auto at = std::lower_bound(keys_.begin(), keys_.end(), key);
+    const auto index = static_cast<std::size_t>(at - keys_.begin());
+    // Forwards (the order a migration of the whole folder goes in) the window starts at the key;
+    // backwards it ends there.
+    if (index >= window_end_) EXPBRIDGE_RETURN_IF_ERROR(read_loss_window(index));
+    if (index < window_begin_)
+      EXPBRIDGE_RETURN_IF_ERROR(read_loss_window(index + 1 >= kLossWindow ? index + 1 - kLossWindow : 0));
+    if (auto losses = losses_.find(key); losses != losses_.end()) imported.losses = losses->second;
+  }
   return imported;
+}
+
+Status ImportFolder::read_loss_window(std::size_t begin) const {
+  losses_.clear();
+  window_begin_ = window_end_ = 0;
+  // No documents: the report is still checked, and nothing kept (no entry has an empty experiment).
+  if (keys_.empty()) return read_losses(loss_report_, "", "", losses_);
+  if (begin >= keys_.size()) return {};
+  const std::size_t end = std::min(keys_.size(), begin + kLossWindow);
+  EXPBRIDGE_RETURN_IF_ERROR(read_losses(loss_report_, keys_[begin], keys_[end - 1], losses_));
+  window_begin_ = begin;
+  window_end_ = end;
+  return {};
 }
 
 Result<ImportFolder> open_import_folder(const std::string& dir) {
@@ -175,8 +200,11 @@ Result<ImportFolder> open_import_folder(const std::string& dir) {
   std::sort(folder.keys_.begin(), folder.keys_.end());
   if (const auto bindings = fs::path(dir) / "bindings.yaml"; fs::exists(bindings, ec))
     EXPBRIDGE_RETURN_IF_ERROR(read_bindings(bindings.string(), dir, folder.keys_, folder.creates_));
-  if (const auto losses = fs::path(dir) / "loss-report.json"; fs::exists(losses, ec))
-    EXPBRIDGE_RETURN_IF_ERROR(read_losses(losses.string(), folder.losses_));
+  if (const auto losses = fs::path(dir) / "loss-report.json"; fs::exists(losses, ec)) {
+    // Every entry is checked now, before anything is sent; the first window is kept.
+    folder.loss_report_ = losses.string();
+    EXPBRIDGE_RETURN_IF_ERROR(folder.read_loss_window(0));
+  }
   return folder;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
@@ -167,6 +168,12 @@ std::string describe_source(const MigrateOptions& options, bool folder) {
 }
 
 // What a migration's jobs share: read on the loop thread only (the store included).
+// What the store records as the input of migrating `key` to `to`: an earlier run's inputs are
+// matched by it.
+std::string migration_input_source(const MigrateOptions& options, const std::string& to, const std::string& key) {
+  return "migrate " + options.from + " -> " + to + ": " + key;
+}
+
 struct MigrationContext {
   const Bridge& bridge;   // the config as given
   const Bridge& working;  // with the bindings a store recorded
@@ -213,7 +220,7 @@ void next_target(ExperimentWork& work) {
 Applier::JobStep converge_step(const MigrationContext& context, ExperimentWork& work, ExperimentMigration& entry) {
   const std::string& to = context.options.to[work.target];
   work.update = work.document ? *work.document : update_from_state(work.desired);
-  work.update.source = "migrate " + context.options.from + " -> " + to + ": " + work.key;
+  work.update.source = migration_input_source(context.options, to, work.key);
   if (work.update.variations && !work.weights_held) {
     // Variations without weights are no update (the weights would be read as 0).
     work.update.variations.reset();
@@ -295,7 +302,7 @@ std::optional<Applier::JobStep> create_step(const MigrationContext& context, Exp
   step.kind = Applier::JobStep::Kind::create;
   step.backends = {to};
   step.spec = work.spec;
-  step.how = CreateRun{options.apply, "migrate " + options.from + " -> " + to + ": " + work.key};
+  step.how = CreateRun{options.apply, migration_input_source(options, to, work.key)};
   return step;
 }
 
@@ -601,10 +608,14 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
     });
     return pacing;
   };
+  // The inputs this run settled, by the source an earlier run would have recorded for them.
+  std::set<std::string> settled;
   const auto finished = [&](Applier::Job job) {
     auto work = std::static_pointer_cast<ExperimentWork>(job.work);
     ++report.summary.experiments;
     for (auto& entry : work->entries) {
+      if (options.apply && store && entry.ok())
+        settled.insert(migration_input_source(options, entry.target.backend, entry.experiment));
       count_entry(entry, options.apply, report.summary);
       if (options.keep_created_bindings && entry.binding)
         report.created.push_back(CreatedBinding{entry.experiment, entry.target.backend, *entry.binding});
@@ -617,6 +628,27 @@ Result<MigrationReport> migrate(const Bridge& bridge, const MigrateOptions& opti
   report.pacing = target_pacing();
   if (options.apply) {
     if (Status ended = target_applier->finish_run(); !ended) return std::unexpected(std::move(ended).error());
+  }
+  if (options.apply && store && target_applier->unsettled_inputs() == 0) {
+    // Earlier migrations of this config that were cut short stay unfinished in the store until
+    // what they left is settled; this run settled an input when it migrated the same experiment
+    // from the same source to the same target without error (created, found, converged or
+    // already so). Newest first, as the store gives them; the first that left something else
+    // stops the search, and it and the older ones stay as they are.
+    const std::string& config_path = options.apply_options.run.config_path;
+    for (int bound = 0; bound < 1000; ++bound) {
+      auto older = store->last_unfinished_run(config_path);
+      if (!older) return std::unexpected(std::move(older).error());
+      if (!*older || (*older)->id == target_applier->run_id()) break;
+      auto inputs = store->inputs((*older)->id);
+      if (!inputs) return std::unexpected(std::move(inputs).error());
+      const bool all_settled = std::all_of(inputs->begin(), inputs->end(), [&](const InputRecord& input) {
+        return input.done || settled.contains(input.source);
+      });
+      if (!all_settled) break;
+      if (Status ended = store->finish_run((*older)->id); !ended) return std::unexpected(std::move(ended).error());
+      report.finished_earlier_runs.push_back((*older)->id);
+    }
   }
   return report;
 }
@@ -657,12 +689,18 @@ json::value migration_summary_to_json(const MigrationReport& report) {
                                     {"pauses", b.pauses},
                                     {"throttled", b.throttled},
                                     {"most_concurrency", b.most_concurrency}};
-  return json::object{{"experiments", s.experiments}, {"entries", s.entries},
-                      {"ok", s.ok},                   {"failed", s.failed},
-                      {"refused", s.refused},         {"created", s.created},
-                      {"converged", s.converged},     {"unchanged", s.unchanged},
-                      {"planned", s.planned},         {"requests_sent", s.requests_sent},
-                      {"rate_limit_waits", std::move(waits)}};
+  json::object out{{"experiments", s.experiments}, {"entries", s.entries},
+                   {"ok", s.ok},                   {"failed", s.failed},
+                   {"refused", s.refused},         {"created", s.created},
+                   {"converged", s.converged},     {"unchanged", s.unchanged},
+                   {"planned", s.planned},         {"requests_sent", s.requests_sent},
+                   {"rate_limit_waits", std::move(waits)}};
+  if (!report.finished_earlier_runs.empty()) {
+    json::array runs;
+    for (const auto& run : report.finished_earlier_runs) runs.emplace_back(run);
+    out["finished_earlier_runs"] = std::move(runs);
+  }
+  return out;
 }
 
 namespace {

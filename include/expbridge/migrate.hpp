@@ -46,7 +46,10 @@ struct FolderExperiment {
 /// (`experiments: {<key>: {source: {...}, create: {...}}}`) and `loss-report.json`, opened for
 /// reading one experiment at a time: the documents are listed, and each is parsed by `load`,
 /// so what a migration holds does not grow with the folder's documents. `bindings.yaml`'s
-/// `create` members and the loss report are indexed by `open_import_folder`.
+/// `create` members are indexed by `open_import_folder`, which also checks every entry of the
+/// loss report; `load` keeps the report's entries of a window of keys around the one it loads,
+/// read again from the file when it moves on (once per `kLossWindow` keys in key order), so
+/// neither does what it holds grow with the report. `load` is called from one thread at a time.
 class ImportFolder {
  public:
   const std::string& dir() const { return dir_; }
@@ -62,7 +65,13 @@ class ImportFolder {
   std::string dir_;
   std::vector<std::string> keys_;
   std::map<std::string, boost::json::object, std::less<>> creates_;
-  std::map<std::string, std::vector<FieldCarriage>, std::less<>> losses_;
+  std::string loss_report_;  ///< its path; empty: the folder has none
+  static constexpr std::size_t kLossWindow = 1000;
+  /// The loss report's entries of `keys_[window_begin_, window_end_)` (and of any experiment
+  /// between those keys).
+  mutable std::size_t window_begin_ = 0, window_end_ = 0;
+  mutable std::map<std::string, std::vector<FieldCarriage>, std::less<>> losses_;
+  Status read_loss_window(std::size_t begin) const;
 };
 
 /// Opens an import folder: lists its documents, reads `bindings.yaml` and `loss-report.json`.
@@ -134,6 +143,10 @@ struct MigrationReport {
   std::vector<BackendPacing> pacing;
   /// With `keep_created_bindings`: the bindings created now, in input order.
   std::vector<CreatedBinding> created;
+  /// With `apply` and a store: earlier migrations of this config left unfinished (killed, or an
+  /// answer that never came) that this one finished, having settled every input they left (the
+  /// same experiment migrated from the same source to the same target, now ok). Oldest last.
+  std::vector<std::string> finished_earlier_runs;
   bool ok() const;  ///< every entry ok
   /// The bindings created now at `backend`, per experiment.
   std::vector<std::pair<std::string, boost::json::object>> created_bindings(std::string_view backend) const;

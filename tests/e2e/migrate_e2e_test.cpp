@@ -280,6 +280,10 @@ TEST_P(CreatingMigration, ACreateWhoseAnswerWasLostIsFoundByTheNextRunNotSentAga
   EXPECT_FALSE(lost->ok()) << "the create's answer was dropped\n" << dump(*lost);
   EXPECT_EQ(creating(), 1u) << "the vendor received (and applied) the create";
   e2e.vendors().set_faults("[]");
+  // The cut-short run stays unfinished in the store until a later one settles what it left.
+  auto left = e2e.store().last_unfinished_run((e2e.dir() / "config.yaml").string());
+  ASSERT_TRUE(left && *left) << "the run with the lost answer was finished";
+  const std::string cut_short = (*left)->id;
 
   auto again = e2e.run(config, apply);
   ASSERT_TRUE(again) << again.error().describe();
@@ -290,6 +294,10 @@ TEST_P(CreatingMigration, ACreateWhoseAnswerWasLostIsFoundByTheNextRunNotSentAga
   ASSERT_TRUE(record && *record);
   EXPECT_TRUE((*record)->vendor_ids.contains(std::string(kCreatedBindingId)));
   EXPECT_FALSE((*record)->vendor_ids.contains(std::string(kCreatePendingId))) << "the pending mark is cleared";
+  EXPECT_EQ(again->report.finished_earlier_runs, std::vector<std::string>{cut_short}) << dump(*again);
+  auto still = e2e.store().last_unfinished_run((e2e.dir() / "config.yaml").string());
+  ASSERT_TRUE(still);
+  EXPECT_FALSE(*still) << "run " << (*still)->id << " is still unfinished";
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "expbridge/migrate.hpp"
 
@@ -52,6 +53,36 @@ TEST_F(ImportFolderTest, ALossReportLargerThanAnyWholeDocumentIsReadEntryByEntry
   ASSERT_EQ(one->losses.size(), 1u);
   EXPECT_EQ(one->losses.front().field, "evidently.metricGoals");
   EXPECT_EQ(one->losses.front().carriage, Carriage::lost);
+}
+
+TEST_F(ImportFolderTest, EachExperimentGetsItsOwnLossesWhereverItsKeyFallsInTheReportsWindows) {
+  // 2,500 documents: three windows of keys; loaded forwards, then backwards.
+  {
+    std::ofstream out(dir_ / "loss-report.json");
+    out << "{\"fields\": [\n";
+    for (int i = 0; i < 2500; ++i) {
+      const std::string key = "exp-" + std::to_string(10000 + i);
+      std::ofstream(dir_ / (key + ".yaml")) << "experiment: " << key << "\n";
+      out << entry(key, "description", "carried") << ",\n" << entry(key, "evidently.launch." + key, "lost") << ",\n";
+    }
+    out << entry("checkout-v2", "description", "carried") << "\n]}\n";
+  }
+  auto folder = open_import_folder(dir_.string());
+  ASSERT_TRUE(folder) << folder.error().describe();
+  ASSERT_EQ(folder->keys().size(), 2501u);
+  std::vector<std::string> order = folder->keys();
+  std::vector<std::string> backwards(order.rbegin(), order.rend());
+  order.insert(order.end(), backwards.begin(), backwards.end());
+  for (const auto& key : order) {
+    auto one = folder->load(key);
+    ASSERT_TRUE(one) << one.error().describe();
+    if (key == "checkout-v2") {
+      EXPECT_EQ(one->losses.size(), 1u);
+      continue;
+    }
+    ASSERT_EQ(one->losses.size(), 2u) << key;
+    EXPECT_EQ(one->losses[1].field, "evidently.launch." + key);
+  }
 }
 
 TEST_F(ImportFolderTest, ABadLossReportEntryIsNamedByFileLineAndMember) {
