@@ -454,10 +454,35 @@ struct Applier::Impl {
     return shortest.value_or(SendOptions{}.deadline);
   }
 
-  apply::AsyncSemaphore& experiment_lock(const std::string& experiment) {
+  /// This process's turn at `experiment`: updates and creates of one experiment go one after
+  /// another. The experiment's lock is dropped once nobody holds or waits for it, so a run over
+  /// many experiments holds only the locks of those under way.
+  class ExperimentTurn {
+   public:
+    ExperimentTurn(Impl& impl, std::string experiment, apply::AsyncSemaphore::Permit permit)
+        : impl_(&impl), experiment_(std::move(experiment)), permit_(std::move(permit)) {}
+    ExperimentTurn(ExperimentTurn&& other) noexcept
+        : impl_(std::exchange(other.impl_, nullptr)), experiment_(std::move(other.experiment_)),
+          permit_(std::move(other.permit_)) {}
+    ExperimentTurn& operator=(ExperimentTurn&&) = delete;
+    ~ExperimentTurn() {
+      if (!impl_) return;
+      permit_.release();
+      auto lock = impl_->experiment_locks.find(experiment_);
+      if (lock != impl_->experiment_locks.end() && lock->second->idle()) impl_->experiment_locks.erase(lock);
+    }
+
+   private:
+    Impl* impl_;
+    std::string experiment_;
+    apply::AsyncSemaphore::Permit permit_;
+  };
+
+  asio::awaitable<ExperimentTurn> experiment_turn(const std::string& experiment) {
     auto& lock = experiment_locks[experiment];
     if (!lock) lock = std::make_unique<apply::AsyncSemaphore>(io.get_executor(), 1);
-    return *lock;
+    auto permit = co_await lock->scoped_acquire();
+    co_return ExperimentTurn(*this, experiment, std::move(permit));
   }
 
   Error located(Error e, const Backend& backend, const PlannedRequest& request) const {
@@ -889,7 +914,7 @@ struct Applier::Impl {
     report.experiment = update->experiment;
     // Held until this update is over, on every path out of it (a throw included): the next
     // update of this experiment starts only then.
-    auto experiment_permit = co_await experiment_lock(update->experiment).scoped_acquire();
+    auto experiment_turn_held = co_await experiment_turn(update->experiment);
     if (journal && unsettled_experiments.contains(update->experiment)) {
       report.error = make_error(ErrorCode::unavailable,
                                 "held back: an earlier input of experiment " + update->experiment +
@@ -1288,7 +1313,7 @@ struct Applier::Impl {
       out.result = BackendOutcome::failed;
       out.error = std::move(e);
     };
-    auto experiment_permit = co_await experiment_lock(spec.experiment).scoped_acquire();
+    auto experiment_turn_held = co_await experiment_turn(spec.experiment);
     std::optional<InputJournal> journal;
     std::optional<Store::ExperimentLock> store_lock;
     if (store() && how.send) {

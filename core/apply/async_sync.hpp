@@ -17,7 +17,11 @@ namespace expbridge::apply {
 /// so tasks that queue in input order also run in input order.
 class AsyncSemaphore {
  public:
-  AsyncSemaphore(boost::asio::any_io_executor executor, int permits) : executor_(std::move(executor)), permits_(permits) {}
+  AsyncSemaphore(boost::asio::any_io_executor executor, int permits)
+      : executor_(std::move(executor)), permits_(permits), initial_permits_(permits) {}
+
+  /// No permit held and nobody waiting: the semaphore may be dropped.
+  bool idle() const noexcept { return waiters_.empty() && permits_ == initial_permits_; }
 
   /// One permit held: given back when the `Permit` is destroyed (or by `release()`, for
   /// code that must let go before its scope ends), on every path — a `co_return`, an early
@@ -82,6 +86,7 @@ class AsyncSemaphore {
  private:
   boost::asio::any_io_executor executor_;
   int permits_;
+  int initial_permits_ = 0;
   std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
 };
 

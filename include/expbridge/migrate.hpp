@@ -45,11 +45,11 @@ struct FolderExperiment {
 /// An import folder: `<key>.yaml` update documents, `bindings.yaml`
 /// (`experiments: {<key>: {source: {...}, create: {...}}}`) and `loss-report.json`, opened for
 /// reading one experiment at a time: the documents are listed, and each is parsed by `load`,
-/// so what a migration holds does not grow with the folder's documents. `bindings.yaml`'s
-/// `create` members are indexed by `open_import_folder`, which also checks every entry of the
-/// loss report; `load` keeps the report's entries of a window of keys around the one it loads,
-/// read again from the file when it moves on (once per `kLossWindow` keys in key order), so
-/// neither does what it holds grow with the report. `load` is called from one thread at a time.
+/// so what a migration holds does not grow with the folder's documents. `open_import_folder`
+/// checks every entry of `bindings.yaml` and of the loss report; `load` keeps their entries of a
+/// window of keys around the one it loads, read again from the files when it moves on (once per
+/// `kWindow` keys in key order), so neither does what it holds grow with them. `load` is called
+/// from one thread at a time.
 class ImportFolder {
  public:
   const std::string& dir() const { return dir_; }
@@ -64,14 +64,15 @@ class ImportFolder {
   friend Result<ImportFolder> open_import_folder(const std::string& dir);
   std::string dir_;
   std::vector<std::string> keys_;
-  std::map<std::string, boost::json::object, std::less<>> creates_;
-  std::string loss_report_;  ///< its path; empty: the folder has none
-  static constexpr std::size_t kLossWindow = 1000;
-  /// The loss report's entries of `keys_[window_begin_, window_end_)` (and of any experiment
-  /// between those keys).
+  std::string bindings_, loss_report_;  ///< their paths; empty: the folder has none
+  static constexpr std::size_t kWindow = 1000;
+  /// The `create` members and loss-report entries of `keys_[window_begin_, window_end_)` (and of
+  /// any experiment between those keys).
   mutable std::size_t window_begin_ = 0, window_end_ = 0;
+  mutable std::map<std::string, boost::json::object, std::less<>> creates_;
   mutable std::map<std::string, std::vector<FieldCarriage>, std::less<>> losses_;
-  Status read_loss_window(std::size_t begin) const;
+  /// `check_all`: every entry parsed and checked (at open), not only the window's.
+  Status read_window(std::size_t begin, bool check_all) const;
 };
 
 /// Opens an import folder: lists its documents, reads `bindings.yaml` and `loss-report.json`.

@@ -85,6 +85,57 @@ TEST_F(ImportFolderTest, EachExperimentGetsItsOwnLossesWhereverItsKeyFallsInTheR
   }
 }
 
+// `bindings.yaml` in the layout `expbridge import` writes: one entry per experiment.
+std::string binding_entry(const std::string& key, const std::string& create = "flag: \"checkout-flow\"") {
+  return "  " + key + ":\n    source:\n      vendor: \"evidently\"\n      project: \"web\"\n    create:\n      " + create + "\n";
+}
+
+TEST_F(ImportFolderTest, BindingsAreReadEntryByEntryWithTheFilesPositions) {
+  std::string bindings = "# Where each experiment came from\nexperiments:\n" + binding_entry("checkout-v2");
+  for (int i = 0; i < 1500; ++i) {
+    const std::string key = "exp-" + std::to_string(10000 + i);
+    std::ofstream(dir_ / (key + ".yaml")) << "experiment: " << key << "\n";
+    bindings += binding_entry(key, "flag: \"" + key + "-flag\"");
+  }
+  std::ofstream(dir_ / "bindings.yaml") << bindings;
+  auto folder = open_import_folder(dir_.string());
+  ASSERT_TRUE(folder) << folder.error().describe();
+  auto one = folder->load("exp-11234");
+  ASSERT_TRUE(one) << one.error().describe();
+  EXPECT_EQ(one->create, (boost::json::object{{"flag", "exp-11234-flag"}}));
+
+  // A member nobody reads, in the 1,001st entry: named with its line in the file.
+  const std::string good = binding_entry("exp-11000", "flag: \"exp-11000-flag\"");
+  std::string broken = bindings;
+  broken.replace(broken.find(good), good.size(), good + "    origin: \"typo\"\n");
+  std::ofstream(dir_ / "bindings.yaml") << broken;
+  folder = open_import_folder(dir_.string());
+  ASSERT_FALSE(folder);
+  EXPECT_EQ(folder.error().field, "experiments.exp-11000.origin") << folder.error().describe();
+  // A comment and `experiments:`, six lines per entry: checkout-v2's, then 1,000 before this one.
+  EXPECT_EQ(folder.error().line, 2 + 6 * 1001 + 7) << folder.error().describe();
+  EXPECT_NE(folder.error().file.find("bindings.yaml"), std::string::npos) << folder.error().describe();
+
+  // One experiment given twice is refused, as a whole parse refuses it.
+  std::ofstream(dir_ / "bindings.yaml") << bindings + binding_entry("checkout-v2");
+  folder = open_import_folder(dir_.string());
+  ASSERT_FALSE(folder);
+  EXPECT_NE(folder.error().describe().find("twice"), std::string::npos) << folder.error().describe();
+}
+
+TEST_F(ImportFolderTest, BindingsInAnotherLayoutAreReadWhole) {
+  std::ofstream(dir_ / "bindings.yaml") << "experiments: {checkout-v2: {source: {vendor: evidently}, create: {flag: f}}}\n";
+  auto folder = open_import_folder(dir_.string());
+  ASSERT_TRUE(folder) << folder.error().describe();
+  auto one = folder->load("checkout-v2");
+  ASSERT_TRUE(one) << one.error().describe();
+  EXPECT_EQ(one->create, (boost::json::object{{"flag", "f"}}));
+  std::ofstream(dir_ / "bindings.yaml") << "experiments:\n  checkout-v2: {create: {flag: g}}\nother: 1\n";
+  folder = open_import_folder(dir_.string());
+  ASSERT_FALSE(folder);
+  EXPECT_EQ(folder.error().field, "other") << folder.error().describe();
+}
+
 TEST_F(ImportFolderTest, ABadLossReportEntryIsNamedByFileLineAndMember) {
   std::ofstream(dir_ / "loss-report.json") << "{\"fields\": [\n"
                                            << entry("a", "description", "carried") << ",\n"
