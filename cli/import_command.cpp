@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "expbridge/import.hpp"
-#include "json_writer.hpp"
+#include "loss_report_writer.hpp"
 
 namespace expbridge::cli {
 
@@ -32,9 +32,9 @@ int ImportCommand::run(const Registry& registry) const {
   }
   for (const auto& note : result->notes) std::cerr << "expbridge: note: " << note.source << ": " << note.message << "\n";
   if (format_ == "json") {
-    std::cout << write_json(loss_report_to_json(result->losses), 2) << "\n";
+    write_loss_report_json(std::cout, result->losses);
   } else {
-    std::cout << loss_report_to_text(result->losses);
+    write_loss_report_text(std::cout, result->losses);
     std::cout << result->experiments.size() << " experiment(s) written to " << out_ << "\n";
   }
   return 0;

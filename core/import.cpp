@@ -2,6 +2,8 @@
 // for `migrate --from DIR`.
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <string_view>
 #include <system_error>
 
 #include <boost/json/object.hpp>
@@ -10,6 +12,7 @@
 #include "expbridge/bridge.hpp"
 #include "expbridge/import.hpp"
 #include "json_writer.hpp"
+#include "loss_report_writer.hpp"
 
 namespace expbridge {
 namespace {
@@ -52,12 +55,16 @@ Status check_folder(const fs::path& dir) {
   return {};
 }
 
-Status write_file(const fs::path& path, const std::string& text) {
+Status write_stream(const fs::path& path, const std::function<void(std::ostream&)>& write) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
+  write(out);
   out.close();
   if (!out) return std::unexpected(folder_error(path, "cannot be written"));
   return {};
+}
+
+Status write_file(const fs::path& path, const std::string& text) {
+  return write_stream(path, [&](std::ostream& out) { out << text; });
 }
 
 /// Each key becomes `<key>.yaml`: it must stay a file of this folder and not be `bindings.yaml`.
@@ -110,18 +117,37 @@ Status write_import_folder(const std::string& dir_name, const ImportResult& resu
   for (const auto& entry : fs::directory_iterator(dir, ec))
     if (is_ours(entry)) fs::remove(entry.path(), ec);
 
-  boost::json::object bindings;
   for (const auto& imported : result.experiments) {
     const std::string text = "# " + imported.key + ", imported: see loss-report.txt for what was converted or lost\n" +
                              write_yaml(imported_update_document(imported));
     EXPBRIDGE_RETURN_IF_ERROR(write_file(dir / (imported.key + ".yaml"), text));
-    bindings[imported.key] = boost::json::object{{"source", imported.source}, {"create", imported.create}};
   }
-  EXPBRIDGE_RETURN_IF_ERROR(write_file(
-      dir / kBindings, "# Where each experiment came from, and the partial binding a target's create starts from.\n" +
-                           write_yaml(boost::json::object{{"experiments", std::move(bindings)}})));
-  EXPBRIDGE_RETURN_IF_ERROR(write_file(dir / kLossJson, write_json(loss_report_to_json(result.losses), 2) + "\n"));
-  return write_file(dir / kLossText, loss_report_to_text(result.losses));
+  // The folder's other files are written an entry at a time: at 10,000 experiments each is
+  // megabytes, and the loss report tens of them, as one string.
+  EXPBRIDGE_RETURN_IF_ERROR(write_stream(dir / kBindings, [&](std::ostream& out) {
+    // One entry per experiment, as `experiments:` of one mapping would be written (and as
+    // `migrate` reads it an entry at a time).
+    out << "# Where each experiment came from, and the partial binding a target's create starts from.\n";
+    if (result.experiments.empty()) {
+      out << write_yaml(boost::json::object{{"experiments", boost::json::object{}}});
+      return;
+    }
+    out << "experiments:\n";
+    for (const auto& imported : result.experiments) {
+      const std::string entry = write_yaml(boost::json::object{
+          {imported.key, boost::json::object{{"source", imported.source}, {"create", imported.create}}}});
+      std::size_t start = 0;
+      while (start < entry.size()) {
+        const std::size_t end = entry.find('\n', start);
+        const std::size_t stop = end == std::string::npos ? entry.size() : end + 1;
+        out << "  " << std::string_view(entry).substr(start, stop - start);
+        start = stop;
+      }
+    }
+  }));
+  EXPBRIDGE_RETURN_IF_ERROR(
+      write_stream(dir / kLossJson, [&](std::ostream& out) { write_loss_report_json(out, result.losses); }));
+  return write_stream(dir / kLossText, [&](std::ostream& out) { write_loss_report_text(out, result.losses); });
 }
 
 }  // namespace expbridge

@@ -2,9 +2,15 @@
 
 #include <algorithm>
 #include <map>
+#include <ostream>
+#include <sstream>
+#include <string_view>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+
+#include "json_writer.hpp"
+#include "loss_report_writer.hpp"
 
 namespace expbridge {
 
@@ -53,61 +59,77 @@ bool LossReport::has_losses() const {
   return std::any_of(fields.begin(), fields.end(), [](const FieldCarriage& f) { return f.carriage == Carriage::lost; });
 }
 
+namespace {
+
+json::object field_carriage_to_json(const FieldCarriage& f) {
+  json::object o;
+  o["experiment"] = f.experiment;
+  o["field"] = f.field;
+  o["carriage"] = to_string(f.carriage);
+  auto put = [&](const char* key, const std::string& value) {
+    if (!value.empty()) o[key] = value;
+  };
+  put("rule", f.rule);
+  put("from", f.from);
+  put("to", f.to);
+  put("reason", f.reason);
+  put("source", f.source);
+  return o;
+}
+
+}  // namespace
+
 json::value loss_report_to_json(const LossReport& report) {
   json::array out;
-  for (const auto& f : report.fields) {
-    json::object o;
-    o["experiment"] = f.experiment;
-    o["field"] = f.field;
-    o["carriage"] = to_string(f.carriage);
-    auto put = [&](const char* key, const std::string& value) {
-      if (!value.empty()) o[key] = value;
-    };
-    put("rule", f.rule);
-    put("from", f.from);
-    put("to", f.to);
-    put("reason", f.reason);
-    put("source", f.source);
-    out.push_back(std::move(o));
-  }
+  for (const auto& f : report.fields) out.push_back(field_carriage_to_json(f));
   return json::object{{"fields", std::move(out)}};
 }
 
-std::string loss_report_to_text(const LossReport& report) {
+void write_loss_report_json(std::ostream& out, const LossReport& report) {
+  out << "{\n  \"fields\": [";
+  bool first = true;
+  for (const auto& f : report.fields) {
+    out << (first ? "\n    " : ",\n    ") << write_json(field_carriage_to_json(f));
+    first = false;
+  }
+  out << (first ? "]\n}\n" : "\n  ]\n}\n");
+}
+
+void write_loss_report_text(std::ostream& out, const LossReport& report) {
   // Experiments in the order they first appear, each with its lines in report order.
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<const FieldCarriage*>, std::less<>> by_experiment;
+  std::vector<std::string_view> order;
+  std::map<std::string_view, std::vector<const FieldCarriage*>, std::less<>> by_experiment;
   for (const auto& f : report.fields) {
     auto [it, inserted] = by_experiment.try_emplace(f.experiment);
     if (inserted) order.push_back(f.experiment);
     it->second.push_back(&f);
   }
-  std::string out;
   for (const auto& experiment : order) {
     const auto& lines = by_experiment[experiment];
     auto count = [&](Carriage c) {
       return std::count_if(lines.begin(), lines.end(), [&](const FieldCarriage* f) { return f->carriage == c; });
     };
-    out += experiment + ": " + std::to_string(count(Carriage::carried)) + " carried, " +
-           std::to_string(count(Carriage::converted)) + " converted, " + std::to_string(count(Carriage::lost)) +
-           " lost\n";
+    out << experiment << ": " << count(Carriage::carried) << " carried, " << count(Carriage::converted)
+        << " converted, " << count(Carriage::lost) << " lost\n";
     for (const auto* f : lines) {
       if (f->carriage == Carriage::carried) continue;
-      out += "  ";
-      out += to_string(f->carriage);
-      out += f->carriage == Carriage::lost ? "       " : "  ";
-      out += f->field;
+      out << "  " << to_string(f->carriage) << (f->carriage == Carriage::lost ? "       " : "  ") << f->field;
       if (f->carriage == Carriage::converted) {
-        out += "  " + f->from + " → " + f->to;
-        if (!f->rule.empty()) out += " (" + f->rule + ")";
+        out << "  " << f->from << " → " << f->to;
+        if (!f->rule.empty()) out << " (" << f->rule << ")";
       } else if (!f->reason.empty()) {
-        out += ": " + f->reason;
+        out << ": " << f->reason;
       }
-      if (!f->source.empty()) out += "  [" + f->source + "]";
-      out += '\n';
+      if (!f->source.empty()) out << "  [" << f->source << "]";
+      out << '\n';
     }
   }
-  return out;
+}
+
+std::string loss_report_to_text(const LossReport& report) {
+  std::ostringstream out;
+  write_loss_report_text(out, report);
+  return std::move(out).str();
 }
 
 }  // namespace expbridge
