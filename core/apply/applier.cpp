@@ -19,6 +19,7 @@
 #include "apply/authenticator.hpp"
 #include "apply/backend_pacer.hpp"
 #include "apply/retry_policy.hpp"
+#include "apply/store_writer.hpp"
 #include "convergence.hpp"
 #include "experiment_codec.hpp"
 #include "expbridge/apply.hpp"
@@ -243,26 +244,145 @@ struct Applier::Impl {
     std::vector<Intent> intents;
     intents.reserve(batch.size());
     for (const auto& q : batch) intents.push_back(q->intent);
-    // What waits goes with them, and stays waiting if the commit fails: the update's end
-    // writes it again, rather than losing the outcomes and done marks it holds.
-    auto ids = store()->record_intents(intents, queued_writes);
-    if (ids) queued_writes = {};
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (ids) batch[i]->id = (*ids)[i];
-      else batch[i]->error = ids.error();
-      batch[i]->committed->cancel();
-    }
+    // Only their inputs go with them: what must be durable before a request leaves is small,
+    // and so is its sync. The rest (outcomes, records, history) waits for its update's end,
+    // where a backend's record and what the update applied there are one row written once.
+    // Were the commit to fail, the writer fails every later one too (StoreWriter::failure),
+    // so nothing is sent after what it lost.
+    StoreWrites with;
+    with.inputs = std::exchange(queued_writes.inputs, {});
+    UnackedKeys unacked_keys;
+    writer().commit_intents(std::move(intents), std::move(with),
+                            [this, batch = std::move(batch), unacked_keys = std::move(unacked_keys)](
+                                Result<std::vector<std::int64_t>> ids) {
+                              release_unacked(unacked_keys);
+                              for (std::size_t i = 0; i < batch.size(); ++i) {
+                                if (ids) batch[i]->id = (*ids)[i];
+                                else batch[i]->error = ids.error();
+                                batch[i]->committed->cancel();
+                              }
+                            });
   }
 
   StoreWrites take_queued_writes() { return std::exchange(queued_writes, {}); }
 
-  /// Writes what waits. A failure is logged: what it loses leaves intents pending and inputs
-  /// undone, which a resumed run settles by reading the vendors.
+  /// The thread that commits to the store, started with the first commit.
+  std::unique_ptr<apply::StoreWriter> store_writer;
+  apply::StoreWriter& writer() {
+    if (!store_writer) store_writer = std::make_unique<apply::StoreWriter>(*store(), io.get_executor());
+    return *store_writer;
+  }
+
+  /// Writes what waits, once what the writer holds is committed. A failure is logged: what it
+  /// loses leaves intents pending and inputs undone, which a resumed run settles by reading
+  /// the vendors.
   Status write_queued() {
+    if (store_writer) {
+      store_writer->drain();
+      if (auto failed = store_writer->failure()) {
+        queued_writes = {};
+        Error e = std::move(*failed);
+        e.message = "an earlier write to the state store failed, so nothing more is written in this run: " + e.message;
+        logger()->warn("{}", e.message);
+        return std::unexpected(std::move(e));
+      }
+    }
     if (queued_writes.empty()) return {};
     Status written = store()->write(take_queued_writes());
     if (!written) logger()->warn("{}", written.error().message);
     return written;
+  }
+
+  /// Writes what waits on the writer's thread, the update's `store_lock` held until it is
+  /// committed (the next process to apply the experiment reads what this one learnt), while
+  /// this process's next update of it goes on. A failure is logged and leaves the input
+  /// unsettled, and the writer then refuses every later commit, this experiment's included.
+  void write_queued_behind(std::shared_ptr<Store::ExperimentLock> store_lock, std::string experiment) {
+    if (queued_writes.empty()) return;
+    StoreWrites writes = take_queued_writes();
+    auto unacked_keys = track_unacked(writes);
+    writer().write(std::move(writes), [this, store_lock = std::move(store_lock), experiment = std::move(experiment),
+                                       unacked_keys = std::move(unacked_keys)](Status written) mutable {
+      release_unacked(unacked_keys);
+      if (!written) {
+        logger()->warn("{}", written.error().message);
+        ++unsettled_inputs;
+        unsettled_experiments.insert(experiment);
+      }
+      store_lock.reset();  // the lock goes once its experiment's writes are in the store
+    });
+  }
+
+  // ---- records handed to the writer and not committed yet: what `stored_record` finds
+  // before the store's copy, which they will replace
+  struct Unacked {
+    std::optional<BackendRecord> record;
+    std::optional<AppliedState> applied;  ///< applied over `record` (or the store's copy)
+    int writes = 0;                       ///< commits under way that carry this record
+  };
+  std::map<std::pair<std::string, std::string>, Unacked, std::less<>> unacked;
+  using UnackedKeys = std::vector<std::pair<std::string, std::string>>;
+
+  UnackedKeys track_unacked(const StoreWrites& writes) {
+    UnackedKeys keys;
+    // In the order the store applies them: the records, then what was applied over them.
+    for (const BackendRecord& r : writes.backends) {
+      Unacked& u = unacked[{r.experiment, r.backend}];
+      u.record = r;  // made from stored_record, so it holds whatever was applied before it
+      u.applied.reset();
+      ++u.writes;
+      keys.emplace_back(r.experiment, r.backend);
+    }
+    for (const AppliedState& a : writes.applied) {
+      Unacked& u = unacked[{a.experiment, a.backend}];
+      u.applied = a;
+      ++u.writes;
+      keys.emplace_back(a.experiment, a.backend);
+    }
+    return keys;
+  }
+
+  void release_unacked(const UnackedKeys& keys) {
+    for (const auto& key : keys) {
+      auto it = unacked.find(key);
+      if (it != unacked.end() && --it->second.writes <= 0) unacked.erase(it);
+    }
+  }
+
+  /// Per experiment, this process's hold on the store's lock: shared by its update under way
+  /// and the writes of earlier ones not committed yet, so that the next update of the same
+  /// experiment does not wait for them (it would, for its own process's flock).
+  std::map<std::string, std::weak_ptr<Store::ExperimentLock>, std::less<>> held_store_locks;
+
+  asio::awaitable<Result<std::shared_ptr<Store::ExperimentLock>>> hold_store_lock(const std::string& experiment) {
+    if (auto it = held_store_locks.find(experiment); it != held_store_locks.end()) {
+      if (auto held = it->second.lock()) co_return held;
+      held_store_locks.erase(it);
+    }
+    auto locked = co_await lock_experiment_in_store(experiment);
+    if (!locked) co_return std::unexpected(std::move(locked).error());
+    auto held = std::make_shared<Store::ExperimentLock>(std::move(*locked));
+    // Dropped from the map when its last holder lets go (the updates' holds are few at a time,
+    // a migration's experiments are many).
+    std::erase_if(held_store_locks, [](const auto& entry) { return entry.second.expired(); });
+    held_store_locks[experiment] = held;
+    co_return held;
+  }
+
+  /// `state` over the record queued for its experiment and backend, or queued on its own.
+  void queue_applied(AppliedState state) {
+    auto& queued = queued_writes.backends;
+    auto same = std::find_if(queued.begin(), queued.end(), [&](const BackendRecord& r) {
+      return r.experiment == state.experiment && r.backend == state.backend;
+    });
+    if (same == queued.end()) {
+      queued_writes.applied.push_back(std::move(state));
+      return;
+    }
+    same->vendor = std::move(state.vendor);
+    same->applied = std::move(state.applied);
+    same->applied_at = std::move(state.applied_at);
+    same->applied_run = std::move(state.applied_run);
   }
 
   /// `record`, replacing the one queued for its experiment and backend.
@@ -393,14 +513,30 @@ struct Applier::Impl {
   Result<BackendRecord> stored_record(const std::string& experiment, const Backend& backend) {
     for (const BackendRecord& queued : queued_writes.backends)
       if (queued.experiment == experiment && queued.backend == backend.info->name) return queued;
-    auto known = store()->backend(experiment, backend.info->name);
-    if (!known) return std::unexpected(std::move(known).error());
-    if (*known) return std::move(**known);
-    BackendRecord fresh;
-    fresh.experiment = experiment;
-    fresh.backend = backend.info->name;
-    fresh.vendor = backend.info->vendor;
-    return fresh;
+    const Unacked* pending = nullptr;
+    if (auto it = unacked.find(std::make_pair(experiment, backend.info->name)); it != unacked.end())
+      pending = &it->second;
+    BackendRecord record;
+    if (pending && pending->record) {
+      record = *pending->record;
+    } else {
+      auto known = store()->backend(experiment, backend.info->name);
+      if (!known) return std::unexpected(std::move(known).error());
+      if (*known) {
+        record = std::move(**known);
+      } else {
+        record.experiment = experiment;
+        record.backend = backend.info->name;
+        record.vendor = backend.info->vendor;
+      }
+    }
+    if (pending && pending->applied) {
+      record.vendor = pending->applied->vendor;
+      record.applied = pending->applied->applied;
+      record.applied_at = pending->applied->applied_at;
+      record.applied_run = pending->applied->applied_run;
+    }
+    return record;
   }
 
   // After a successful read: its hint, its snapshot and the vendor ids it was read from. An id
@@ -924,9 +1060,9 @@ struct Applier::Impl {
     }
     // Another process applying this experiment through the same store goes first or after,
     // never interleaved. Waited for on a timer, so that other experiments' updates go on.
-    std::optional<Store::ExperimentLock> store_lock;
+    std::shared_ptr<Store::ExperimentLock> store_lock;
     if (journal) {
-      auto locked = co_await lock_experiment_in_store(update->experiment);
+      auto locked = co_await hold_store_lock(update->experiment);
       if (!locked) {
         Error e = std::move(locked).error();
         e.message += "; nothing was sent";
@@ -934,7 +1070,7 @@ struct Applier::Impl {
         leave_unsettled(report, update->experiment);
         co_return;
       }
-      store_lock.emplace(std::move(*locked));
+      store_lock = std::move(*locked);
     }
     std::map<std::string, Experiment, std::less<>> held;
     co_await run_locked_update(*update, narrowed ? *narrowed : options.plan, report, started,
@@ -947,10 +1083,11 @@ struct Applier::Impl {
     const bool settled = report.ok() || report.error.has_value();
     const bool marked = journal->complete && settled;
     if (marked) queued_writes.inputs_done.push_back(InputDone{journal->run_id, journal->position});
-    // Before the experiment's lock is let go: the next process to apply it reads what this one
-    // learnt. Logged there on failure; the input then stays undone, to be settled by a resume.
-    const bool written = write_queued().has_value();
-    if (!(marked && written)) leave_unsettled(report, update->experiment);
+    else leave_unsettled(report, update->experiment);
+    // Committed before the experiment's lock is let go: the next process to apply it reads what
+    // this one learnt. Not waited for here: this process's next update of it goes on, its
+    // commit after this one.
+    write_queued_behind(std::move(store_lock), update->experiment);
   }
 
   /// The store's lock of `experiment`, polled with a backoff up to the store's busy_timeout:
@@ -1014,8 +1151,9 @@ struct Applier::Impl {
                          state_json(applied_state(before == held_before.end() ? nullptr : &before->second, update)),
                          now, run_id};
       // Only what it applied: the record's read columns stay as a read left them (the queued
-      // read of this update, written first, or the store's) without reading them back.
-      queued_writes.applied.push_back(std::move(state));
+      // read of this update, written first, or the store's) without reading them back. With
+      // the read queued, both are one row.
+      queue_applied(std::move(state));
     }
   }
 
@@ -1315,15 +1453,15 @@ struct Applier::Impl {
     };
     auto experiment_turn_held = co_await experiment_turn(spec.experiment);
     std::optional<InputJournal> journal;
-    std::optional<Store::ExperimentLock> store_lock;
+    std::shared_ptr<Store::ExperimentLock> store_lock;
     if (store() && how.send) {
       const std::string source = how.source.empty() ? spec.experiment : how.source;
       const std::string digest =
           store_digest(source + "\n" + (spec.desired ? write_json(state_json(*spec.desired)) : std::string()));
       Status recorded = ensure_run();
       if (recorded) {
-        auto locked = co_await lock_experiment_in_store(spec.experiment);
-        if (locked) store_lock.emplace(std::move(*locked));
+        auto locked = co_await hold_store_lock(spec.experiment);
+        if (locked) store_lock = std::move(*locked);
         else recorded = std::unexpected(std::move(locked).error());
       }
       if (!recorded) {
@@ -1417,7 +1555,7 @@ struct Applier::Impl {
     entry.outcome = out.error ? "failed: " + out.error->message : std::string("ok");
     queued_writes.history.push_back(std::move(entry));
     if (report.binding && spec.desired)
-      queued_writes.applied.push_back(
+      queue_applied(
           AppliedState{spec.experiment, out.backend, out.vendor, state_json(*spec.desired), utc_timestamp(), run_id});
     const bool marked = !out.error && journal->complete;
     if (marked) queued_writes.inputs_done.push_back(InputDone{journal->run_id, journal->position});
@@ -1623,13 +1761,24 @@ struct Applier::Impl {
     }
   }
 
+  /// Out of the loop, once a call's work is over: everything handed to the writer committed,
+  /// the completions that posts run (they let go of the store's experiment locks), then what
+  /// still waits written.
+  Status settle_store() {
+    if (!store()) return {};
+    if (store_writer) {
+      store_writer->drain();
+      io.restart();
+      io.poll();
+    }
+    return write_queued();
+  }
+
   // What a run queued for the store is written when it ends, thrown out of or not (failures are
   // logged by write_queued).
   struct WriteQueuedOnExit {
     Impl& impl;
-    ~WriteQueuedOnExit() {
-      if (impl.store()) (void)impl.write_queued();
-    }
+    ~WriteQueuedOnExit() { (void)impl.settle_store(); }
   };
 
   // Runs the loop until `done` says so; handlers posted from the reader thread wake it.
@@ -1716,7 +1865,7 @@ UpdateReport Applier::apply(const Update& update) {
                    if (thrown) report.error = exception_error("while applying the update", thrown);
                  });
   impl_->run_until(done);
-  if (impl_->store()) (void)impl_->write_queued();  // logged there
+  (void)impl_->settle_store();  // logged there
   return report;
 }
 
@@ -1730,7 +1879,7 @@ ReadReport Applier::read(const std::string& experiment) {
   });
   impl_->run_until(done);
   // What it read is the next read's hint, in this process or another.
-  if (impl_->store()) (void)impl_->write_queued();  // logged there
+  (void)impl_->settle_store();  // logged there
   return report;
 }
 
@@ -1754,7 +1903,7 @@ CreateReport Applier::create_experiment(const std::string& backend, const Create
                    if (thrown) Impl::fail_backend(report.backend, *info, "while creating the experiment", thrown);
                  });
   impl_->run_until(done);
-  if (impl_->store()) (void)impl_->write_queued();  // logged there
+  (void)impl_->settle_store();  // logged there
   return report;
 }
 
@@ -1771,7 +1920,7 @@ void Applier::apply_all(const UpdateSource& next, const std::function<void(Updat
 Status Applier::finish_run() {
   Impl& impl = *impl_;
   if (!impl.store() || impl.run_id.empty() || impl.run_finished) return {};
-  EXPBRIDGE_RETURN_IF_ERROR(impl.write_queued());
+  EXPBRIDGE_RETURN_IF_ERROR(impl.settle_store());
   // An unsettled input keeps the run open: `--resume` continues it.
   if (impl.unsettled_inputs > 0) return {};
   Status finished = impl.store()->finish_run(impl.run_id);

@@ -315,7 +315,16 @@ Error Store::located(Error e) const { return store_detail::name_store(location_,
 
 int Store::schema_version() const { return do_schema_version(); }
 
-#define EXPBRIDGE_STORE_CALL(operation, checks, call) \
+// A database operation holds `calls_`: the applier's store writer commits on its own thread
+// while its event loop reads, and a backend's connection is used by one thread at a time.
+#define EXPBRIDGE_STORE_CALL(operation, checks, call)                                                   \
+  checked(operation, checks, location_, [this](Error e) { return located(std::move(e)); }, [&] { \
+    std::lock_guard one_call_at_a_time(calls_);                                                    \
+    return call;                                                                                   \
+  })
+// The experiment locks take no connection of the store's own (a file's flock, a pooled
+// session), and a wait for one must not hold up the other thread's commits.
+#define EXPBRIDGE_STORE_LOCK_CALL(operation, checks, call) \
   checked(operation, checks, location_, [this](Error e) { return located(std::move(e)); }, [&] { return call; })
 
 Result<Run> Store::begin_run(const RunStart& start) {
@@ -403,12 +412,12 @@ Result<std::vector<HistoryEntry>> Store::history(const std::string& experiment) 
 }
 
 Result<Store::ExperimentLock> Store::lock_experiment(const std::string& experiment) {
-  return EXPBRIDGE_STORE_CALL("lock_experiment", not_empty(experiment, "the experiment"),
+  return EXPBRIDGE_STORE_LOCK_CALL("lock_experiment", not_empty(experiment, "the experiment"),
                               do_lock_experiment(experiment));
 }
 
 Result<std::optional<Store::ExperimentLock>> Store::try_lock_experiment(const std::string& experiment) {
-  return EXPBRIDGE_STORE_CALL("try_lock_experiment", not_empty(experiment, "the experiment"),
+  return EXPBRIDGE_STORE_LOCK_CALL("try_lock_experiment", not_empty(experiment, "the experiment"),
                               do_try_lock_experiment(experiment));
 }
 

@@ -6,13 +6,15 @@
 // (tests/core/store/store_conformance_test.cpp).
 //
 // Public methods are non-virtual: they check their arguments and stamp errors with the
-// store's location, then call the protected `do_*` hook a backend implements.
+// store's location, then call the protected `do_*` hook a backend implements. They may be
+// called from several threads: the database operations run one at a time.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -273,6 +275,9 @@ class Store {
 
   std::string location_;
   StoreOptions options_;
+  /// Held by each public database operation: a store may be used from two threads (the
+  /// applier's event loop and its store writer), one call at a time.
+  std::mutex calls_;
 };
 
 }  // namespace expbridge
