@@ -205,6 +205,16 @@ struct Applier::Impl {
     std::vector<Intent> earlier;
   };
 
+  /// This process's hold on an experiment's lock in the store: shared by its update under way
+  /// and the writes of earlier ones not committed yet, so that the next update of the same
+  /// experiment does not wait for them (it would, for its own process's flock).
+  struct HeldExperiment {
+    Store::ExperimentLock lock;
+    /// Each backend's record as this process last read or queued it under the lock: no other
+    /// process writes it meanwhile, so the store need not be read again (on the loop's thread,
+    /// behind the writer's commit) until the hold ends.
+    std::map<std::string, BackendRecord, std::less<>> records;
+  };
   // ---- writes to the store, gathered so that a fan-out pays for one synced commit
   /// An intent waiting for the next commit, with its waiter.
   struct QueuedIntent {
@@ -297,7 +307,7 @@ struct Applier::Impl {
   /// committed (the next process to apply the experiment reads what this one learnt), while
   /// this process's next update of it goes on. A failure is logged and leaves the input
   /// unsettled, and the writer then refuses every later commit, this experiment's included.
-  void write_queued_behind(std::shared_ptr<Store::ExperimentLock> store_lock, std::string experiment) {
+  void write_queued_behind(std::shared_ptr<HeldExperiment> store_lock, std::string experiment) {
     if (queued_writes.empty()) return;
     StoreWrites writes = take_queued_writes();
     auto unacked_keys = track_unacked(writes);
@@ -325,8 +335,10 @@ struct Applier::Impl {
 
   UnackedKeys track_unacked(const StoreWrites& writes) {
     UnackedKeys keys;
-    // In the order the store applies them: the records, then what was applied over them.
+    // In the order the store applies them: the records, then what was applied over them. An
+    // experiment held by this process has them in its hold, which lasts until they are in.
     for (const BackendRecord& r : writes.backends) {
+      if (held_record(r.experiment, r.backend)) continue;
       Unacked& u = unacked[{r.experiment, r.backend}];
       u.record = r;  // made from stored_record, so it holds whatever was applied before it
       u.applied.reset();
@@ -334,6 +346,7 @@ struct Applier::Impl {
       keys.emplace_back(r.experiment, r.backend);
     }
     for (const AppliedState& a : writes.applied) {
+      if (held_record(a.experiment, a.backend)) continue;
       Unacked& u = unacked[{a.experiment, a.backend}];
       u.applied = a;
       ++u.writes;
@@ -349,19 +362,32 @@ struct Applier::Impl {
     }
   }
 
-  /// Per experiment, this process's hold on the store's lock: shared by its update under way
-  /// and the writes of earlier ones not committed yet, so that the next update of the same
-  /// experiment does not wait for them (it would, for its own process's flock).
-  std::map<std::string, std::weak_ptr<Store::ExperimentLock>, std::less<>> held_store_locks;
+  std::map<std::string, std::weak_ptr<HeldExperiment>, std::less<>> held_store_locks;
 
-  asio::awaitable<Result<std::shared_ptr<Store::ExperimentLock>>> hold_store_lock(const std::string& experiment) {
+  HeldExperiment* held(const std::string& experiment) {
+    auto it = held_store_locks.find(experiment);
+    if (it == held_store_locks.end()) return nullptr;
+    // Not expired while an update of it runs (it holds a share); a stale entry is nobody's.
+    auto alive = it->second.lock();
+    return alive.get();
+  }
+
+  /// The record of `experiment` at `backend` in this process's hold, if it has one.
+  BackendRecord* held_record(const std::string& experiment, const std::string& backend) {
+    HeldExperiment* hold = held(experiment);
+    if (!hold) return nullptr;
+    auto it = hold->records.find(backend);
+    return it == hold->records.end() ? nullptr : &it->second;
+  }
+
+  asio::awaitable<Result<std::shared_ptr<HeldExperiment>>> hold_store_lock(const std::string& experiment) {
     if (auto it = held_store_locks.find(experiment); it != held_store_locks.end()) {
       if (auto held = it->second.lock()) co_return held;
       held_store_locks.erase(it);
     }
     auto locked = co_await lock_experiment_in_store(experiment);
     if (!locked) co_return std::unexpected(std::move(locked).error());
-    auto held = std::make_shared<Store::ExperimentLock>(std::move(*locked));
+    auto held = std::make_shared<HeldExperiment>(HeldExperiment{std::move(*locked), {}});
     // Dropped from the map when its last holder lets go (the updates' holds are few at a time,
     // a migration's experiments are many).
     std::erase_if(held_store_locks, [](const auto& entry) { return entry.second.expired(); });
@@ -375,18 +401,23 @@ struct Applier::Impl {
     auto same = std::find_if(queued.begin(), queued.end(), [&](const BackendRecord& r) {
       return r.experiment == state.experiment && r.backend == state.backend;
     });
-    if (same == queued.end()) {
-      queued_writes.applied.push_back(std::move(state));
-      return;
+    if (HeldExperiment* hold = held(state.experiment)) {
+      if (auto known = hold->records.find(state.backend); known != hold->records.end()) apply_state(known->second, state);
     }
-    same->vendor = std::move(state.vendor);
-    same->applied = std::move(state.applied);
-    same->applied_at = std::move(state.applied_at);
-    same->applied_run = std::move(state.applied_run);
+    if (same == queued.end()) queued_writes.applied.push_back(std::move(state));
+    else apply_state(*same, std::move(state));
+  }
+
+  static void apply_state(BackendRecord& record, AppliedState state) {
+    record.vendor = std::move(state.vendor);
+    record.applied = std::move(state.applied);
+    record.applied_at = std::move(state.applied_at);
+    record.applied_run = std::move(state.applied_run);
   }
 
   /// `record`, replacing the one queued for its experiment and backend.
   void queue_backend_record(BackendRecord record) {
+    if (HeldExperiment* hold = held(record.experiment)) hold->records.insert_or_assign(record.backend, record);
     auto& queued = queued_writes.backends;
     auto same = std::find_if(queued.begin(), queued.end(), [&](const BackendRecord& r) {
       return r.experiment == record.experiment && r.backend == record.backend;
@@ -513,6 +544,17 @@ struct Applier::Impl {
   Result<BackendRecord> stored_record(const std::string& experiment, const Backend& backend) {
     for (const BackendRecord& queued : queued_writes.backends)
       if (queued.experiment == experiment && queued.backend == backend.info->name) return queued;
+    HeldExperiment* hold = held(experiment);
+    if (hold) {
+      if (auto known = hold->records.find(backend.info->name); known != hold->records.end()) return known->second;
+    }
+    auto record = record_from_store(experiment, backend);
+    if (record && hold) hold->records.insert_or_assign(backend.info->name, *record);
+    return record;
+  }
+
+  // What the store will hold once the writer has committed what it was given.
+  Result<BackendRecord> record_from_store(const std::string& experiment, const Backend& backend) {
     const Unacked* pending = nullptr;
     if (auto it = unacked.find(std::make_pair(experiment, backend.info->name)); it != unacked.end())
       pending = &it->second;
@@ -1060,7 +1102,7 @@ struct Applier::Impl {
     }
     // Another process applying this experiment through the same store goes first or after,
     // never interleaved. Waited for on a timer, so that other experiments' updates go on.
-    std::shared_ptr<Store::ExperimentLock> store_lock;
+    std::shared_ptr<HeldExperiment> store_lock;
     if (journal) {
       auto locked = co_await hold_store_lock(update->experiment);
       if (!locked) {
@@ -1453,7 +1495,7 @@ struct Applier::Impl {
     };
     auto experiment_turn_held = co_await experiment_turn(spec.experiment);
     std::optional<InputJournal> journal;
-    std::shared_ptr<Store::ExperimentLock> store_lock;
+    std::shared_ptr<HeldExperiment> store_lock;
     if (store() && how.send) {
       const std::string source = how.source.empty() ? spec.experiment : how.source;
       const std::string digest =
@@ -1589,7 +1631,8 @@ struct Applier::Impl {
     std::optional<ReadHint> hint;
     const auto hint_key = std::make_pair(backend.info->name, experiment);
     if (auto known = read_hints.find(hint_key); known != read_hints.end()) {
-      hint = known->second;
+      // Known to have none (a vendor whose read needs no hint) is known too: no store read.
+      if (!known->second.empty()) hint = known->second;
     } else if (store()) {
       // A new process has no hint in memory: the store's, from the last read of any process,
       // saves it the dependent round trip just the same.
@@ -1657,7 +1700,7 @@ struct Applier::Impl {
     }
     // A failed read drops the hint: were the hint the cause (a hinted resource now refused),
     // keeping it would fail every later read the same way.
-    if (out.state && !out.state->hint.empty())
+    if (out.state)
       read_hints.insert_or_assign(hint_key, out.state->hint);
     else
       read_hints.erase(hint_key);
