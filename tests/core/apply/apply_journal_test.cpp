@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -35,6 +36,11 @@ class FailingStore : public Store {
       : Store(inner->location(), StoreOptions{inner->location()}), inner_(std::move(inner)) {}
   bool fail_input = false;
   bool fail_intent = false;
+  bool fail_done = false;  ///< the commit that marks an input done (an update's end)
+  /// Commits with no intent (an update's end) take this long: still under way when the next
+  /// update of the experiment begins.
+  std::chrono::milliseconds slow_ends{0};
+  std::atomic<int> locks_taken{0};
 
  protected:
   Error refused(const char* what) const {
@@ -71,11 +77,15 @@ class FailingStore : public Store {
   Result<std::vector<HistoryEntry>> do_history(const std::string& e) override { return inner_->history(e); }
   Result<ExperimentLock> do_lock_experiment(const std::string& e) override { return inner_->lock_experiment(e); }
   Result<std::optional<ExperimentLock>> do_try_lock_experiment(const std::string& e) override {
-    return inner_->try_lock_experiment(e);
+    auto lock = inner_->try_lock_experiment(e);
+    if (lock && *lock) ++locks_taken;
+    return lock;
   }
   Result<std::vector<std::int64_t>> do_commit(std::span<const Intent> intents, const StoreWrites& with) override {
+    if (intents.empty()) std::this_thread::sleep_for(slow_ends);
     if (fail_input && !with.inputs.empty()) return std::unexpected(refused("record_input"));
     if (fail_intent && !intents.empty()) return std::unexpected(refused("record_intent"));
+    if (fail_done && !with.inputs_done.empty()) return std::unexpected(refused("mark_input_done"));
     return inner_->record_intents(intents, with);
   }
 
@@ -324,6 +334,102 @@ TEST_F(ApplyJournal, AStoreThatCannotRecordTheInputSendsNoChange) {
   }
   EXPECT_GT(refused, 0u) << describe(report);
   EXPECT_TRUE(changes().empty()) << changes().size() << " change(s) sent for an input the store did not record";
+}
+
+TEST_F(ApplyJournal, AnUpdatesEndTheStoreCannotWriteStopsEveryLaterChangeAndLeavesTheRunToResume) {
+  // An update's end (its outcomes, done mark, records) is written behind it while the next
+  // update goes on. Lost, a resumed run would apply the first update again after the second,
+  // an older state over a newer one: so the second sends nothing.
+  FailingStore failing(std::move(store_));
+  failing.fail_done = true;
+  auto applier = make_applier(&failing);
+  ASSERT_TRUE(applier);
+  auto update_of = [](const std::string& hypothesis, const std::string& source) {
+    auto u = parse_update(R"({"experiment": "checkout-redesign", "hypothesis": ")" + hypothesis + R"("})", source);
+    EXPECT_TRUE(u) << u.error().describe();
+    return Applier::Input{source, std::move(u), store_digest(source)};
+  };
+  std::vector<Applier::Input> inputs;
+  inputs.push_back(update_of("The first", "first.json"));
+  inputs.push_back(update_of("The second", "second.json"));
+  std::vector<UpdateReport> reports;
+  std::size_t next = 0;
+  applier->apply_inputs(
+      [&]() -> std::optional<Applier::Input> {
+        if (next == inputs.size()) return std::nullopt;
+        return std::move(inputs[next++]);
+      },
+      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  ASSERT_EQ(reports.size(), 2u);
+  std::size_t first_changes = 0;
+  for (const auto& b : reports[0].backends)
+    for (const auto& r : b.requests)
+      if (r.request.method != "GET" && r.sent) ++first_changes;
+  ASSERT_GT(first_changes, 0u) << describe(reports[0]);
+  EXPECT_EQ(changes().size(), first_changes) << "the second update sent a change after the first's end was lost";
+  EXPECT_FALSE(reports[1].ok()) << describe(reports[1]);
+  std::size_t refused = 0;
+  for (const auto& b : reports[1].backends) {
+    if (!b.error) continue;
+    ++refused;
+    // Refused after the failed commit, or in it (merged with it when it was still waiting).
+    EXPECT_NE(b.error->message.find("mark_input_done refused by the test"), std::string::npos) << b.error->message;
+    EXPECT_NE(b.error->message.find("not sent"), std::string::npos) << b.error->message;
+  }
+  EXPECT_GT(refused, 0u) << describe(reports[1]);
+  EXPECT_GT(applier->unsettled_inputs(), 0);
+  auto unfinished = failing.last_unfinished_run(bridge_->source());
+  ASSERT_TRUE(unfinished) << unfinished.error().describe();
+  EXPECT_TRUE(unfinished->has_value()) << "the run is left for --resume";
+}
+
+TEST_F(ApplyJournal, TheNextUpdateOfAnExperimentSharesTheHoldOfTheOneWhoseEndIsStillBeingWritten) {
+  // One flock per experiment for a whole stream of its updates: taken by the first, shared
+  // with each next one while the previous one's end is written, let go at the end.
+  FailingStore slow(std::move(store_));
+  slow.slow_ends = std::chrono::milliseconds(20);
+  auto applier = make_applier(&slow);
+  ASSERT_TRUE(applier);
+  std::vector<Applier::Input> inputs;
+  for (int i = 0; i < 20; ++i) {
+    const std::string source = "update-" + std::to_string(i) + ".json";
+    auto u = parse_update(R"({"experiment": "checkout-redesign", "hypothesis": "Update )" + std::to_string(i) + R"("})",
+                          source);
+    ASSERT_TRUE(u) << u.error().describe();
+    inputs.push_back(Applier::Input{source, std::move(u), store_digest(source)});
+  }
+  std::vector<UpdateReport> reports;
+  std::size_t next = 0;
+  applier->apply_inputs(
+      [&]() -> std::optional<Applier::Input> {
+        if (next == inputs.size()) return std::nullopt;
+        return std::move(inputs[next++]);
+      },
+      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  ASSERT_EQ(reports.size(), 20u);
+  for (const auto& r : reports) ASSERT_TRUE(r.ok()) << describe(r);
+  EXPECT_EQ(slow.locks_taken.load(), 1) << "an update waited for its own process's lock instead of sharing it";
+  // Once the run is over, the lock is free for another process at once.
+  auto other = Store::open(StoreOptions{slow.location()});
+  ASSERT_TRUE(other) << other.error().describe();
+  auto lock = (*other)->try_lock_experiment("checkout-redesign");
+  ASSERT_TRUE(lock) << lock.error().describe();
+  EXPECT_TRUE(lock->has_value()) << "the run ended still holding the experiment's lock";
+  // Every update's end is in the store: each input done, and the last hypothesis applied.
+  auto inputs_recorded = slow.inputs(applier->run_id());
+  ASSERT_TRUE(inputs_recorded) << inputs_recorded.error().describe();
+  ASSERT_EQ(inputs_recorded->size(), 20u);
+  for (const auto& input : *inputs_recorded) EXPECT_TRUE(input.done) << input.source;
+  auto records = slow.backends(std::string("checkout-redesign"));
+  ASSERT_TRUE(records) << records.error().describe();
+  ASSERT_FALSE(records->empty());
+  for (const auto& record : *records) {
+    if (record.applied.empty()) continue;
+    SCOPED_TRACE(record.backend);
+    const auto* hypothesis = record.applied.if_contains("hypothesis");
+    ASSERT_NE(hypothesis, nullptr) << write_json(record.applied);
+    EXPECT_EQ(hypothesis->as_string(), "Update 19");
+  }
 }
 
 TEST_F(ApplyJournal, WaitingForAnotherProcesssLockLetsOtherExperimentsGoOn) {
