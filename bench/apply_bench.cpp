@@ -461,6 +461,79 @@ struct StreamResult {
   double rate() const { return wall_ms > 0 ? static_cast<double>(updates) / (wall_ms / 1000.0) : 0; }
 };
 
+/// What one durable commit costs at least in `dir` (where the store is): a 4 KiB overwrite of
+/// an allocated page and its fdatasync, the least a synced SQLite commit does there. An update
+/// that waits for its own intent's sync waits this long at least.
+struct SyncFloor {
+  double p50_ms = 0, p90_ms = 0;
+  int syncs = 0;
+};
+
+SyncFloor measure_sync(const std::filesystem::path& dir) {
+  SyncFloor floor;
+  const auto path = dir / "sync-probe";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return floor;
+  constexpr int kPages = 64;
+  std::string page(4096, 'x');
+  bool ok = true;
+  for (int i = 0; i < kPages && ok; ++i)
+    ok = ::pwrite(fd, page.data(), page.size(), static_cast<off_t>(i) * 4096) == static_cast<ssize_t>(page.size());
+  ok = ok && ::fsync(fd) == 0;
+  std::vector<double> took;
+  for (int i = 0; i < 200 && ok; ++i) {
+    page[0] = static_cast<char>('a' + i % 26);
+    const auto started = std::chrono::steady_clock::now();
+    ok = ::pwrite(fd, page.data(), page.size(), static_cast<off_t>(i % kPages) * 4096) ==
+             static_cast<ssize_t>(page.size()) &&
+         ::fdatasync(fd) == 0;
+    took.push_back(ms_since(started));
+  }
+  ::close(fd);
+  std::error_code ignored;  // a probe file left in the scratch folder goes with it
+  std::filesystem::remove(path, ignored);
+  if (!ok || took.empty()) return floor;
+  floor.p50_ms = percentile(took, 50);
+  floor.p90_ms = percentile(took, 90);
+  floor.syncs = static_cast<int>(took.size());
+  return floor;
+}
+
+/// Each stream measured with and without the store in this run: the journal's cost, and the
+/// least that cost can be for a stream whose updates each wait for one sync of their own.
+std::string journal_cost_markdown(const std::vector<StreamResult>& streams, const SyncFloor& sync) {
+  auto find = [&](const std::string& id) -> const StreamResult* {
+    for (const auto& r : streams)
+      if (r.scenario.id == id) return &r;
+    return nullptr;
+  };
+  std::string out =
+      "| stream | with the store | without | the journal's cost | one sync per update would cost at least |\n"
+      "|---|---:|---:|---:|---:|\n";
+  bool any = false;
+  for (const auto& [with, without, label] :
+       {std::tuple<const char*, const char*, const char*>{"keepalive", "keepalive-nostate", "reading first (the default)"},
+        {"blind", "blind-nostate", "blind (`--no-read`)"},
+        {"parallel", "parallel-nostate", "`--parallel 8`, 8 experiments"}}) {
+    const StreamResult* a = find(with);
+    const StreamResult* b = find(without);
+    if (!a || !b || b->rate() <= 0) continue;
+    any = true;
+    const double cost = 100.0 * (1.0 - a->rate() / b->rate());
+    // An update waiting for one sync: per_update + sync instead of per_update.
+    const double per_update_ms = 1000.0 / b->rate() * b->scenario.parallel;
+    const double floor = 100.0 * (1.0 - per_update_ms / (per_update_ms + sync.p50_ms));
+    out += strf("| %s | %.0f updates/s | %.0f | **%.0f %%** | %s |\n", label, a->rate(), b->rate(), cost,
+                b->scenario.parallel == 1 ? strf("%.0f %%", floor).c_str()
+                                          : "— (the updates in flight share their syncs)");
+  }
+  if (!any) return {};
+  out += strf("\nOne synced 4 KiB overwrite in the bench's folder, where the store is: p50 %.3f ms, p90 %.3f ms (%d "
+              "syncs). An update that waits for its own intent's sync before its requests leave pays that at least.\n",
+              sync.p50_ms, sync.p90_ms, sync.syncs);
+  return out;
+}
+
 StreamResult run_stream(const StreamScenario& scenario, std::size_t updates, const std::string& cli,
                         const std::vector<std::string>& wrapper, const std::filesystem::path& dir) {
   StreamResult result;
@@ -961,11 +1034,13 @@ int main(int argc, char** argv) {
       if (!markdown_only) print_stream(streams.back());
     }
   }
+  const SyncFloor sync = streams.empty() ? SyncFloor{} : measure_sync(dir);
   log << strf("[done] in %.1f s\n", ms_since(bench_started) / 1000.0);
 
   const std::string table = markdown(latency ? &*latency : nullptr, converge, streams, targets, updates);
   if (!markdown_only) std::cout << "\n";
   std::cout << table << "\n";
+  if (const std::string cost = journal_cost_markdown(streams, sync); !cost.empty()) std::cout << cost << "\n";
   std::cout << strf("Measured on %s (%u cores), load average %s before and %s after; streamed runs: median of %d "
                     "(range in brackets), peak RSS the highest of them. The backends run in the bench process on the "
                     "same cores as the CLI.\n\n",
