@@ -224,6 +224,15 @@ struct Applier::Impl {
     std::shared_ptr<asio::steady_timer> committed;
   };
   std::vector<std::shared_ptr<QueuedIntent>> queued_intents;
+  /// Updates between their start and their end: with one, its intents are committed inline.
+  int updates_running = 0;
+  struct Running {
+    int& count;
+    explicit Running(int& c) : count(c) { ++count; }
+    ~Running() { --count; }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+  };
   bool intent_commit_posted = false;
   /// What waits to be written: it goes with the next intents' commit, or at the end of an
   /// update, whichever comes first. Its backend records are what `stored_record` finds first.
@@ -261,6 +270,18 @@ struct Applier::Impl {
     // so nothing is sent after what it lost.
     StoreWrites with;
     with.inputs = std::exchange(queued_writes.inputs, {});
+    // One update alone in flight has nothing to do until its intents are durable: committed
+    // here when the writer is idle, without the two hand-offs between threads.
+    if (updates_running <= 1) {
+      if (auto ids = writer().commit_intents_now(intents, with)) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (*ids) batch[i]->id = (**ids)[i];
+          else batch[i]->error = ids->error();
+          batch[i]->committed->cancel();
+        }
+        return;
+      }
+    }
     UnackedKeys unacked_keys;
     writer().commit_intents(std::move(intents), std::move(with),
                             [this, batch = std::move(batch), unacked_keys = std::move(unacked_keys)](
@@ -1031,6 +1052,7 @@ struct Applier::Impl {
   asio::awaitable<void> run_update(std::string source, Result<Update> update, UpdateReport& report,
                                    std::int64_t position = 0, std::string digest = {},
                                    const PlanOptions* narrowed = nullptr) {
+    Running running(updates_running);
     const auto started = Clock::now();
     report.source = std::move(source);
     std::optional<InputJournal> journal;
@@ -1481,6 +1503,7 @@ struct Applier::Impl {
   // One create (`Applier::create_experiment`): the adapter's steps, each step's requests sent in
   // order, one after another (a creating request's answer carries the ids the next one needs).
   asio::awaitable<void> run_create(Backend& backend, const CreateSpec& spec, CreateRun how, CreateReport& report) {
+    Running running(updates_running);
     const auto started = Clock::now();
     const auto deadline = started + backend.info->send.deadline;
     BackendReport& out = report.backend;

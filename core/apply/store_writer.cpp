@@ -54,6 +54,29 @@ void StoreWriter::commit_intents(std::vector<Intent> intents, StoreWrites with, 
   enqueue(Job{std::move(intents), std::move(with), std::move(done), {}});
 }
 
+std::optional<Result<std::vector<std::int64_t>>> StoreWriter::commit_intents_now(std::span<const Intent> intents,
+                                                                                 const StoreWrites& with) {
+  {
+    std::lock_guard lock(mutex_);
+    if (busy_ || !queue_.empty()) return std::nullopt;
+    if (failure_) {
+      Error e = *failure_;
+      e.message = "an earlier write to the state store failed, so nothing more is written in this run: " + e.message;
+      return Result<std::vector<std::int64_t>>(std::unexpected(std::move(e)));
+    }
+    busy_ = true;  // the thread takes nothing meanwhile: what is queued now comes after this
+  }
+  auto ids = store_.record_intents(intents, with);
+  {
+    std::lock_guard lock(mutex_);
+    if (!ids) failure_ = ids.error();
+    busy_ = false;
+    if (queue_.empty()) idle_.notify_all();
+  }
+  work_.notify_one();
+  return ids;
+}
+
 void StoreWriter::write(StoreWrites writes, WritesDone done) {
   enqueue(Job{{}, std::move(writes), {}, std::move(done)});
 }
@@ -71,7 +94,7 @@ std::optional<Error> StoreWriter::failure() const {
 void StoreWriter::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    work_.wait(lock, [&] { return (stopping_ && !busy_) || (!queue_.empty() && !busy_); });
     if (queue_.empty()) return;  // stopping, and nothing left to commit
     // Everything that waits goes in one transaction: while the last commit synced, the loop
     // went on and queued more, and they share this one's sync.

@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,11 @@ class StoreWriter {
   /// `intents` durable, committed in one transaction with `with` (written first) and with
   /// whatever else waits; then `done`.
   void commit_intents(std::vector<Intent> intents, StoreWrites with, IntentsDone done);
+  /// The same, at once on the caller's thread, when nothing is queued or under way (so in the
+  /// same order): none when the writer is busy, and the caller queues it. For a caller with
+  /// nothing else to do meanwhile, this saves the two hand-offs between threads.
+  std::optional<Result<std::vector<std::int64_t>>> commit_intents_now(std::span<const Intent> intents,
+                                                                      const StoreWrites& with);
   /// `writes` committed without a sync of their own (Store::write), in order with the rest.
   void write(StoreWrites writes, WritesDone done);
   /// Blocks until everything asked for so far is committed (or has failed): for a caller that

@@ -223,5 +223,46 @@ TEST_F(StoreWriterTest, AfterAFailedCommitNothingMoreIsWrittenAndEveryLaterCommi
   EXPECT_TRUE(inputs->empty()) << "the failed transaction wrote nothing";
 }
 
+TEST_F(StoreWriterTest, ACommitAtOnceIsMadeOnlyWhenNothingIsQueuedOrUnderWayAndKeepsTheOrder) {
+  std::optional<Result<std::vector<std::int64_t>>> queued;
+  {
+    apply::StoreWriter writer(*store_, io_.get_executor());
+    auto now = writer.commit_intents_now(std::vector<Intent>{intent(0, "UpdateExperiment")}, input(0));
+    ASSERT_TRUE(now) << "an idle writer commits at once";
+    ASSERT_TRUE(*now) << now->error().describe();
+    ASSERT_EQ((*now)->size(), 1u);
+
+    store_->hold_next();
+    writer.commit_intents({intent(1, "UpdateExperiment")}, input(1), [&](auto ids) { queued = std::move(ids); });
+    store_->wait_until_held();
+    EXPECT_FALSE(writer.commit_intents_now(std::vector<Intent>{intent(2, "UpdateExperiment")}, input(2)))
+        << "a commit under way comes first: this one would have to be queued";
+    store_->release();
+    writer.drain();
+  }
+  io_.run();
+  ASSERT_TRUE(queued && *queued) << (queued ? queued->error().describe() : "no answer");
+  auto journal = store_->inner().journal(run_);
+  ASSERT_TRUE(journal) << journal.error().describe();
+  ASSERT_EQ(journal->size(), 2u) << "the refused one was not written";
+  EXPECT_EQ(journal->at(0).input_position, 0);
+  EXPECT_EQ(journal->at(1).input_position, 1);
+}
+
+TEST_F(StoreWriterTest, ACommitAtOnceAfterAFailedOneIsRefusedUnwritten) {
+  store_->refuse_done_marks = true;
+  apply::StoreWriter writer(*store_, io_.get_executor());
+  StoreWrites done = input(0);
+  done.inputs_done.push_back(InputDone{run_, 0});
+  writer.write(std::move(done), [](Status) {});
+  writer.drain();
+  auto now = writer.commit_intents_now(std::vector<Intent>{intent(1, "StartExperimentRun")}, input(1));
+  ASSERT_TRUE(now);
+  ASSERT_FALSE(*now);
+  EXPECT_NE(now->error().message.find("an earlier write to the state store failed"), std::string::npos)
+      << now->error().message;
+  EXPECT_EQ(store_->commits.load(), 1);
+}
+
 }  // namespace
 }  // namespace expbridge
