@@ -19,6 +19,7 @@
 #include "expbridge/store.hpp"
 #include "expbridge/update.hpp"
 #include "json_writer.hpp"
+#include "support/delegating_store.hpp"
 #include "support/sample_config.hpp"
 
 namespace expbridge {
@@ -30,10 +31,9 @@ const std::string kSamples = std::string(EXPBRIDGE_SOURCE_DIR) + "/samples";
 std::string describe(const UpdateReport& r) { return write_json(report_to_json(r), 2); }
 
 /// A real store whose chosen operations fail: how a store error before sending is tested.
-class FailingStore : public Store {
+class FailingStore : public test::DelegatingStore {
  public:
-  explicit FailingStore(std::unique_ptr<Store> inner)
-      : Store(inner->location(), StoreOptions{inner->location()}), inner_(std::move(inner)) {}
+  using DelegatingStore::DelegatingStore;
   bool fail_input = false;
   bool fail_intent = false;
   bool fail_done = false;  ///< the commit that marks an input done (an update's end)
@@ -46,38 +46,16 @@ class FailingStore : public Store {
   Error refused(const char* what) const {
     return make_error(ErrorCode::unavailable, std::string(what) + " refused by the test");
   }
-  int do_schema_version() const override { return inner_->schema_version(); }
-  Result<Run> do_begin_run(const RunStart& s) override { return inner_->begin_run(s); }
-  Status do_finish_run(const std::string& id) override { return inner_->finish_run(id); }
-  Result<std::optional<Run>> do_last_unfinished_run(const std::string& c) override {
-    return inner_->last_unfinished_run(c);
-  }
   Status do_record_input(const InputRecord& i) override {
     if (fail_input) return std::unexpected(refused("record_input"));
-    return inner_->record_input(i);
+    return DelegatingStore::do_record_input(i);
   }
-  Status do_mark_input_done(const std::string& id, std::int64_t p) override { return inner_->mark_input_done(id, p); }
-  Result<std::vector<InputRecord>> do_inputs(const std::string& id) override { return inner_->inputs(id); }
   Result<std::int64_t> do_record_intent(const Intent& i) override {
     if (fail_intent) return std::unexpected(refused("record_intent"));
-    return inner_->record_intent(i);
+    return DelegatingStore::do_record_intent(i);
   }
-  Status do_record_outcome(std::int64_t id, IntentOutcome o, int s, std::string_view e) override {
-    return inner_->record_outcome(id, o, s, e);
-  }
-  Result<std::vector<Intent>> do_journal(const std::string& id) override { return inner_->journal(id); }
-  Status do_save_backend(const BackendRecord& r) override { return inner_->save_backend(r); }
-  Result<std::optional<BackendRecord>> do_backend(const std::string& e, const std::string& b) override {
-    return inner_->backend(e, b);
-  }
-  Result<std::vector<BackendRecord>> do_backends(const std::optional<std::string>& e) override {
-    return inner_->backends(e);
-  }
-  Status do_add_history(const HistoryEntry& h) override { return inner_->add_history(h); }
-  Result<std::vector<HistoryEntry>> do_history(const std::string& e) override { return inner_->history(e); }
-  Result<ExperimentLock> do_lock_experiment(const std::string& e) override { return inner_->lock_experiment(e); }
   Result<std::optional<ExperimentLock>> do_try_lock_experiment(const std::string& e) override {
-    auto lock = inner_->try_lock_experiment(e);
+    auto lock = DelegatingStore::do_try_lock_experiment(e);
     if (lock && *lock) ++locks_taken;
     return lock;
   }
@@ -86,11 +64,8 @@ class FailingStore : public Store {
     if (fail_input && !with.inputs.empty()) return std::unexpected(refused("record_input"));
     if (fail_intent && !intents.empty()) return std::unexpected(refused("record_intent"));
     if (fail_done && !with.inputs_done.empty()) return std::unexpected(refused("mark_input_done"));
-    return inner_->record_intents(intents, with);
+    return DelegatingStore::do_commit(intents, with);
   }
-
- private:
-  std::unique_ptr<Store> inner_;
 };
 
 class ApplyJournal : public ::testing::Test {
@@ -129,6 +104,19 @@ class ApplyJournal : public ::testing::Test {
     auto update = load_update(kSamples + "/updates/" + name);
     EXPECT_TRUE(update) << update.error().describe();
     return update.value_or(Update{});
+  }
+
+  /// Applies `inputs` (source, sample, digest) in one `apply_inputs`; the reports in order.
+  static std::vector<UpdateReport> apply_all(Applier& applier, std::vector<Applier::Input> inputs) {
+    std::vector<UpdateReport> reports;
+    std::size_t next = 0;
+    applier.apply_inputs(
+        [&]() -> std::optional<Applier::Input> {
+          if (next == inputs.size()) return std::nullopt;
+          return std::move(inputs[next++]);
+        },
+        [&](UpdateReport r) { reports.push_back(std::move(r)); });
+    return reports;
   }
 
   /// Requests that change something (not reads, not tokens) the emulators received so far.
@@ -352,14 +340,7 @@ TEST_F(ApplyJournal, AnUpdatesEndTheStoreCannotWriteStopsEveryLaterChangeAndLeav
   std::vector<Applier::Input> inputs;
   inputs.push_back(update_of("The first", "first.json"));
   inputs.push_back(update_of("The second", "second.json"));
-  std::vector<UpdateReport> reports;
-  std::size_t next = 0;
-  applier->apply_inputs(
-      [&]() -> std::optional<Applier::Input> {
-        if (next == inputs.size()) return std::nullopt;
-        return std::move(inputs[next++]);
-      },
-      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  const std::vector<UpdateReport> reports = apply_all(*applier, std::move(inputs));
   ASSERT_EQ(reports.size(), 2u);
   std::size_t first_changes = 0;
   for (const auto& b : reports[0].backends)
@@ -398,14 +379,7 @@ TEST_F(ApplyJournal, TheNextUpdateOfAnExperimentSharesTheHoldOfTheOneWhoseEndIsS
     ASSERT_TRUE(u) << u.error().describe();
     inputs.push_back(Applier::Input{source, std::move(u), store_digest(source)});
   }
-  std::vector<UpdateReport> reports;
-  std::size_t next = 0;
-  applier->apply_inputs(
-      [&]() -> std::optional<Applier::Input> {
-        if (next == inputs.size()) return std::nullopt;
-        return std::move(inputs[next++]);
-      },
-      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  const std::vector<UpdateReport> reports = apply_all(*applier, std::move(inputs));
   ASSERT_EQ(reports.size(), 20u);
   for (const auto& r : reports) ASSERT_TRUE(r.ok()) << describe(r);
   EXPECT_EQ(slow.locks_taken.load(), 1) << "an update waited for its own process's lock instead of sharing it";
@@ -478,14 +452,7 @@ TEST_F(ApplyJournal, WaitingForAnotherProcesssLockLetsOtherExperimentsGoOn) {
     }
     holding.reset();
   });
-  std::vector<UpdateReport> reports;
-  std::size_t next = 0;
-  applier->apply_inputs(
-      [&]() -> std::optional<Applier::Input> {
-        if (next == inputs.size()) return std::nullopt;
-        return std::move(inputs[next++]);
-      },
-      [&](UpdateReport r) { reports.push_back(std::move(r)); });
+  const std::vector<UpdateReport> reports = apply_all(*applier, std::move(inputs));
   releaser.join();
   EXPECT_TRUE(changed_while_locked) << "the update waiting for the lock held up the other experiment";
   ASSERT_EQ(reports.size(), 2u);
@@ -507,18 +474,6 @@ class ResumeJournal : public ApplyJournal {
     return applier ? std::make_unique<Applier>(std::move(*applier)) : nullptr;
   }
 
-  /// Applies `inputs` (source, sample, digest) in one `apply_inputs`; the reports in order.
-  static std::vector<UpdateReport> apply_all(Applier& applier, std::vector<Applier::Input> inputs) {
-    std::vector<UpdateReport> reports;
-    std::size_t next = 0;
-    applier.apply_inputs(
-        [&]() -> std::optional<Applier::Input> {
-          if (next == inputs.size()) return std::nullopt;
-          return std::move(inputs[next++]);
-        },
-        [&](UpdateReport r) { reports.push_back(std::move(r)); });
-    return reports;
-  }
 
   /// A run that did input 0 (a description change) and then died with AppConfig's
   /// StartExperimentRun of input 1 (start.yaml) journalled but unanswered. `started`: whether
