@@ -234,13 +234,14 @@ struct Applier::Impl {
     Running& operator=(const Running&) = delete;
   };
   bool intent_commit_posted = false;
-  /// What waits to be written: it goes with the next intents' commit, or at the end of an
-  /// update, whichever comes first. Its backend records are what `stored_record` finds first.
+  /// What waits to be written: its inputs go with the next intents' commit, the rest to the
+  /// writer at the end of an update (or of the call). Its backend records are what
+  /// `stored_record` finds first.
   StoreWrites queued_writes;
 
   /// Waits for `intent` to be durable: every intent queued in the same turn of the loop (the
   /// first requests of a whole fan-out, of every update in flight) shares one synced commit,
-  /// which also carries the writes waiting.
+  /// which also carries their inputs, and the writer adds what else waits for it.
   asio::awaitable<Result<std::int64_t>> journal_intent(Intent intent) {
     auto queued = std::make_shared<QueuedIntent>();
     queued->intent = std::move(intent);
@@ -282,11 +283,8 @@ struct Applier::Impl {
         return;
       }
     }
-    UnackedKeys unacked_keys;
     writer().commit_intents(std::move(intents), std::move(with),
-                            [this, batch = std::move(batch), unacked_keys = std::move(unacked_keys)](
-                                Result<std::vector<std::int64_t>> ids) {
-                              release_unacked(unacked_keys);
+                            [batch = std::move(batch)](Result<std::vector<std::int64_t>> ids) {
                               for (std::size_t i = 0; i < batch.size(); ++i) {
                                 if (ids) batch[i]->id = (*ids)[i];
                                 else batch[i]->error = ids.error();
