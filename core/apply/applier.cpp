@@ -310,8 +310,7 @@ struct Applier::Impl {
       store_writer->drain();
       if (auto failed = store_writer->failure()) {
         queued_writes = {};
-        Error e = std::move(*failed);
-        e.message = "an earlier write to the state store failed, so nothing more is written in this run: " + e.message;
+        Error e = apply::StoreWriter::refused_after(std::move(*failed));
         logger()->warn("{}", e.message);
         return std::unexpected(std::move(e));
       }

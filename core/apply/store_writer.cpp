@@ -59,11 +59,7 @@ std::optional<Result<std::vector<std::int64_t>>> StoreWriter::commit_intents_now
   {
     std::lock_guard lock(mutex_);
     if (busy_ || !queue_.empty()) return std::nullopt;
-    if (failure_) {
-      Error e = *failure_;
-      e.message = "an earlier write to the state store failed, so nothing more is written in this run: " + e.message;
-      return Result<std::vector<std::int64_t>>(std::unexpected(std::move(e)));
-    }
+    if (failure_) return Result<std::vector<std::int64_t>>(std::unexpected(refused_after(*failure_)));
     busy_ = true;  // the thread takes nothing meanwhile: what is queued now comes after this
   }
   auto ids = store_.record_intents(intents, with);
@@ -84,6 +80,12 @@ void StoreWriter::write(StoreWrites writes, WritesDone done) {
 void StoreWriter::drain() {
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+}
+
+Error StoreWriter::refused_after(Error failure) {
+  failure.message = "an earlier write to the state store failed, so nothing more is written in this run: " +
+                    failure.message;
+  return failure;
 }
 
 std::optional<Error> StoreWriter::failure() const {
@@ -125,9 +127,7 @@ void StoreWriter::commit(std::vector<Job>& batch) {
   }
   Result<std::vector<std::int64_t>> ids = std::vector<std::int64_t>{};
   if (refused) {
-    Error e = *refused;
-    e.message = "an earlier write to the state store failed, so nothing more is written in this run: " + e.message;
-    ids = std::unexpected(std::move(e));
+    ids = std::unexpected(refused_after(*refused));
   } else if (!intents.empty()) {
     ids = store_.record_intents(intents, writes);
   } else if (Status written = store_.write(writes); !written) {

@@ -51,6 +51,8 @@ class StoreWriter {
   /// committed after a lost write (an outcome, a done mark) can make a resumed run apply an
   /// older update over a newer one.
   std::optional<Error> failure() const;
+  /// What a commit refused after `failure` says.
+  static Error refused_after(Error failure);
 
  private:
   struct Job {
