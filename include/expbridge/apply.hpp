@@ -53,15 +53,19 @@ struct ApplyOptions {
 
   /// The state store (store.hpp) the run keeps its journal and what it learns in; nullptr (the
   /// default): no store, nothing recorded, nothing serialised across processes. Not owned: it
-  /// must outlive the Applier, and is used only from the thread that calls `apply`/`apply_all`.
+  /// must outlive the Applier. The Applier commits to it from a thread of its own as well as
+  /// from the one that calls it (Store serves one call at a time); every public call returns
+  /// with what it wrote committed.
   /// With a store, the Applier's updates are one run (`begin_run` at the first update,
   /// `finish_run` at the end of `apply_all`, or by `Applier::finish_run`); each update is
   /// recorded as an input (position, source, digest), applied under the store's lock of its
   /// experiment, and every mutating request (not a GET) is journalled: its intent committed
   /// before its first attempt leaves, its outcome after the final answer. Each read saves the
   /// backend's read hint, snapshot and vendor ids (a new process reads with the stored hint),
-  /// each applied update the state it applied and a history entry per backend. A store error
-  /// before a request leaves refuses it: nothing is sent that is not journalled.
+  /// each applied update the state it applied and a history entry per backend, written behind
+  /// the update while the next one goes on. A store error before a request leaves refuses it:
+  /// nothing is sent that is not journalled; once a write fails, every later request of the
+  /// run is refused unsent.
   Store* store = nullptr;
   /// What the run records as having started it; an empty command is "apply", an empty config
   /// path the bridge's `source()`, an empty digest that of the config path.
@@ -155,6 +159,9 @@ struct UpdateReport {
   /// answer never came so its outcome is unknown (its intent stays pending), the store failed, or
   /// it was held back unsent behind an earlier unsettled input of its experiment (then `error`
   /// says so). The run stays unfinished; `apply --resume` settles it (reading each backend first).
+  /// An update's end is written behind its report: if that write fails, this report may already
+  /// be out unmarked; a warning names the store's error, the run stays unfinished, and every
+  /// later update is refused unsent.
   bool unsettled = false;
 
   bool ok() const;          ///< no error and no backend failed
