@@ -358,6 +358,33 @@ struct BeastHttpClient::Impl {
   std::optional<Error> tls_error_;  ///< why the context could not be made; reported by every https send
   // Declared after `tls_`: pooled SSL streams refer to the context.
   std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
+
+  /// Requests under way to one host, and the most there have been at once: how many idle
+  /// connections are worth keeping for it (ClientOptions::max_idle_per_host). Shared with the
+  /// sends counting themselves, whose frames an io_context being torn down may destroy after
+  /// this client.
+  struct HostLoad {
+    std::size_t in_flight = 0;
+    std::size_t peak = 0;
+  };
+  std::unordered_map<std::string, std::shared_ptr<HostLoad>> load_;
+  class InFlight {
+   public:
+    explicit InFlight(std::shared_ptr<HostLoad> load) : load_(std::move(load)) {
+      load_->peak = std::max(load_->peak, ++load_->in_flight);
+    }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    ~InFlight() { --load_->in_flight; }
+
+   private:
+    std::shared_ptr<HostLoad> load_;
+  };
+  InFlight count_in_flight(const std::string& key) {
+    auto& load = load_[key];
+    if (!load) load = std::make_shared<HostLoad>();
+    return InFlight(load);
+  }
 };
 
 namespace {
@@ -436,7 +463,11 @@ void BeastHttpClient::Impl::put_idle(const std::string& key, std::unique_ptr<Con
   auto& bucket = idle_[key];
   while (!bucket.empty() && connection->idle_since - bucket.front()->idle_since >= options_.idle_timeout)
     bucket.pop_front();
-  while (bucket.size() >= options_.max_idle_per_host) bucket.pop_front();
+  const auto load = load_.find(key);
+  const std::size_t peak = load == load_.end() ? 0 : load->second->peak;
+  const std::size_t keep = std::min(options_.idle_ceiling_per_host, std::max(options_.max_idle_per_host, peak));
+  while (!bucket.empty() && bucket.size() >= keep) bucket.pop_front();
+  if (keep == 0) return;
   bucket.push_back(std::move(connection));
 }
 
@@ -625,6 +656,7 @@ asio::awaitable<Result<Response>> BeastHttpClient::Impl::send(Request request) {
   if (!target) co_return std::unexpected(std::move(target).error());
   auto wire_request = build_request(request, *target, options_.user_agent);
   if (!wire_request) co_return std::unexpected(std::move(wire_request).error());
+  const InFlight in_flight = count_in_flight(target->pool_key);
 
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Connection> connection;

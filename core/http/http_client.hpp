@@ -15,8 +15,13 @@ namespace expbridge::http {
 
 /// Tuning for `make_beast_client`.
 struct ClientOptions {
-  /// Idle kept-alive connections kept per (scheme, host, port); 0 disables reuse.
+  /// Idle kept-alive connections kept per (scheme, host, port): this many, or as many as were
+  /// once in flight to that host at the same time if that is more (never more than
+  /// `idle_ceiling_per_host`), so that the next wave of as many requests reuses them instead of
+  /// opening (and, with TLS, handshaking) new ones. 0 disables reuse.
   std::size_t max_idle_per_host = 8;
+  /// The most idle connections kept per host, however many were once in flight.
+  std::size_t idle_ceiling_per_host = 256;
   /// An idle connection older than this is closed instead of reused.
   std::chrono::milliseconds idle_timeout{30000};
   /// PEM file of extra trusted CA certificates, added to the system trust store
