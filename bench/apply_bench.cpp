@@ -458,6 +458,7 @@ struct StreamResult {
   // Over the repeats of the scenario (this result is the median one by updates/s).
   int tries = 1;
   double rate_min = 0, rate_max = 0;
+  std::vector<double> round_rates;  ///< updates/s of each round's run, in round order
   long rss_max_kib = 0;
   double rate() const { return wall_ms > 0 ? static_cast<double>(updates) / (wall_ms / 1000.0) : 0; }
 };
@@ -573,7 +574,8 @@ std::string journal_cost_markdown(const std::vector<StreamResult>& streams, cons
     return nullptr;
   };
   std::string out =
-      "| stream | with the store | without | the journal's cost | one sync per update would cost at least | "
+      "| stream | with the store | without | the journal's cost (median of the rounds' pairs; range) | "
+      "one sync per update would cost at least | "
       "one intent commit per update would cost at least |\n"
       "|---|---:|---:|---:|---:|---:|\n";
   bool any = false;
@@ -585,7 +587,15 @@ std::string journal_cost_markdown(const std::vector<StreamResult>& streams, cons
     const StreamResult* b = find(without);
     if (!a || !b || b->rate() <= 0) continue;
     any = true;
-    const double cost = 100.0 * (1.0 - a->rate() / b->rate());
+    // Each round's pair, then their median: the two medians of the rows above may come from
+    // rounds under different loads.
+    std::vector<double> costs;
+    for (std::size_t r = 0; r < a->round_rates.size() && r < b->round_rates.size(); ++r)
+      if (b->round_rates[r] > 0) costs.push_back(100.0 * (1.0 - a->round_rates[r] / b->round_rates[r]));
+    std::sort(costs.begin(), costs.end());
+    const double cost = costs.empty() ? 100.0 * (1.0 - a->rate() / b->rate()) : costs[costs.size() / 2];
+    const std::string cost_range =
+        costs.size() > 1 ? strf(" (%.0f–%.0f)", costs.front(), costs.back()) : std::string();
     // An update waiting for one sync: per_update + sync instead of per_update.
     const double per_update_ms = 1000.0 / b->rate() * b->scenario.parallel;
     auto floor = [&](double wait_ms) {
@@ -593,8 +603,8 @@ std::string journal_cost_markdown(const std::vector<StreamResult>& streams, cons
       if (wait_ms <= 0) return std::string("—");
       return strf("%.0f %%", 100.0 * (1.0 - per_update_ms / (per_update_ms + wait_ms)));
     };
-    out += strf("| %s | %.0f updates/s | %.0f | **%.0f %%** | %s | %s |\n", label, a->rate(), b->rate(), cost,
-                floor(sync.p50_ms).c_str(), floor(commit.p50_ms).c_str());
+    out += strf("| %s | %.0f updates/s | %.0f | **%.0f %%**%s | %s | %s |\n", label, a->rate(), b->rate(), cost,
+                cost_range.c_str(), floor(sync.p50_ms).c_str(), floor(commit.p50_ms).c_str());
   }
   if (!any) return {};
   out += strf("\nOne synced 4 KiB overwrite in the bench's folder, where the store is: p50 %.3f ms, p90 %.3f ms (%d "
@@ -945,7 +955,8 @@ void usage() {
                "                   [--scenario ID] [--child-wrapper CMD] [--no-diagnostic] [--markdown] [--keep-files]\n"
                "  --runs N        fan-out runs after the cold one (default 50)\n"
                "  --updates N     updates per streamed run (default 2000)\n"
-               "  --repeat N      streamed runs per scenario; the median by updates/s is reported (default 3)\n"
+               "  --repeat N      rounds of streamed runs, every scenario once in each; the median by updates/s\n"
+               "                  is reported, the journal's cost is the median of the rounds' pairs (default 3)\n"
                "  --delay-ms N    fan-out backends' answer delay (default 50)\n"
                "  --cli PATH      the expbridge binary (default: the one built with this bench)\n"
                "  --only WHAT     latency: the fan-out and blind/converging updates; converge: only the\n"
@@ -1087,22 +1098,31 @@ int main(int argc, char** argv) {
       if (!scenario_ids.empty()) return std::find(scenario_ids.begin(), scenario_ids.end(), s.id) == scenario_ids.end();
       return s.diagnostic && !diagnostic;
     });
-    for (const auto& scenario : scenarios) {
-      log << "[stream] " << scenario.name << ": " << updates << " updates, " << repeat << " run(s)\n";
-      std::vector<StreamResult> tries;
-      for (int t = 0; t < repeat; ++t) {
-        tries.push_back(run_stream(scenario, updates, cli, wrapper, dir));
-        const StreamResult& r = tries.back();
+    // Round by round, every scenario once in each: this machine's load drifts over minutes, and
+    // a stream and its `--no-state` pair run seconds apart within a round, so each round gives a
+    // pair measured under the same load (journal_cost_markdown).
+    std::vector<std::vector<StreamResult>> tries(scenarios.size());
+    for (int t = 0; t < repeat; ++t) {
+      for (std::size_t k = 0; k < scenarios.size(); ++k) {
+        const StreamScenario& scenario = scenarios[k];
+        if (t == 0) log << "[stream] " << scenario.name << ": " << updates << " updates, " << repeat << " run(s)\n";
+        tries[k].push_back(run_stream(scenario, updates, cli, wrapper, dir));
+        const StreamResult& r = tries[k].back();
         all_ok = all_ok && r.problem.empty() && r.refused == 0;
-        log << strf("  run %d: %.0f updates/s, peak RSS %s%s%s\n", t + 1, r.rate(), mib(r.child.max_rss_kib).c_str(),
-                    r.problem.empty() ? "" : ", PROBLEM: ", r.problem.c_str());
+        log << strf("  %s, run %d: %.0f updates/s, peak RSS %s%s%s\n", scenario.id.c_str(), t + 1, r.rate(),
+                    mib(r.child.max_rss_kib).c_str(), r.problem.empty() ? "" : ", PROBLEM: ", r.problem.c_str());
       }
-      std::sort(tries.begin(), tries.end(), [](const StreamResult& a, const StreamResult& b) { return a.rate() < b.rate(); });
-      StreamResult chosen = std::move(tries[tries.size() / 2]);
+    }
+    for (auto& runs : tries) {
+      std::vector<double> round_rates;
+      for (const auto& r : runs) round_rates.push_back(r.rate());
+      std::sort(runs.begin(), runs.end(), [](const StreamResult& a, const StreamResult& b) { return a.rate() < b.rate(); });
+      StreamResult chosen = std::move(runs[runs.size() / 2]);
       chosen.tries = repeat;
-      chosen.rate_min = tries.front().rate();
-      chosen.rate_max = tries.back().rate();
-      for (const auto& r : tries) {
+      chosen.rate_min = runs.front().rate();
+      chosen.rate_max = runs.back().rate();
+      chosen.round_rates = std::move(round_rates);
+      for (const auto& r : runs) {
         chosen.rss_max_kib = std::max({chosen.rss_max_kib, r.child.max_rss_kib, chosen.child.max_rss_kib});
         if (chosen.problem.empty() && !r.problem.empty()) chosen.problem = "another run: " + r.problem;
       }
@@ -1119,8 +1139,8 @@ int main(int argc, char** argv) {
   std::cout << table << "\n";
   if (const std::string cost = journal_cost_markdown(streams, sync, commit); !cost.empty()) std::cout << cost << "\n";
   std::cout << strf("Measured on %s (%u cores), load average %s before and %s after; streamed runs: median of %d "
-                    "(range in brackets), peak RSS the highest of them. The backends run in the bench process on the "
-                    "same cores as the CLI.\n\n",
+                    "rounds, each running every scenario once in turn (range in brackets), peak RSS the highest of "
+                    "them. The backends run in the bench process on the same cores as the CLI.\n\n",
                     machine.c_str(), std::thread::hardware_concurrency(), load_before.c_str(), load_average().c_str(),
                     repeat);
   std::cout << "Reproduce (Release; GCC 12's false -Wrestrict positives in core/ need EXPBRIDGE_WERROR=OFF at -O3):\n\n```sh\n"
